@@ -1,0 +1,1 @@
+"""Pydantic contracts shared by workflows, activities, the API, the CLI and the voice agent."""

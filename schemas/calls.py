@@ -1,0 +1,38 @@
+"""What goes to a carrier and what comes back."""
+
+from datetime import datetime, timedelta
+
+from pydantic import AwareDatetime, BaseModel, Field
+
+from schemas.contact import Contact
+from schemas.outcomes import CallOutcome
+
+
+class CallbackRequest(BaseModel):
+    """A time the callee asked to be called back at. Must carry a zone: 10:00 means nothing without one."""
+
+    at: AwareDatetime
+    reason: str = Field(default="", max_length=500)
+
+
+class DialRequest(BaseModel):
+    idempotency_key: str = Field(description="contact workflow id + attempt number: one dial at most per key")
+    campaign_id: str
+    contact: Contact
+    attempt: int = Field(ge=1)
+    calls_per_second: float = Field(gt=0, description="Pacing the dialler enforces where the call leaves")
+    ring_timeout: timedelta = timedelta(seconds=30)
+    workflow_id: str
+
+
+class DialResult(BaseModel):
+    outcome: CallOutcome
+    answered: bool = False
+    dialled_at: datetime | None = None
+    duration_seconds: float = 0.0
+    carrier: str = ""
+    carrier_call_id: str = ""
+    detail: str = ""
+    callback: CallbackRequest | None = Field(
+        default=None, description="Set when the callee asked, during the call, to be called back"
+    )

@@ -1,0 +1,121 @@
+"""Campaign settings: pacing, retries, calling hours, callbacks."""
+
+from datetime import time, timedelta
+
+from pydantic import BaseModel, Field, field_validator, model_validator
+
+from schemas.outcomes import DEFAULT_RETRY_OUTCOMES, TERMINAL_CALL_OUTCOMES, CallOutcome
+
+ALL_WEEKDAYS = (0, 1, 2, 3, 4, 5, 6)
+WEEKDAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+class RetryPolicy(BaseModel):
+    """Redials after an unanswered attempt wait ``initial * coefficient^(n-1)``, capped at ``maximum``."""
+
+    max_attempts: int = Field(default=4, ge=1, le=50)
+    initial_backoff: timedelta = timedelta(minutes=30)
+    backoff_coefficient: float = Field(default=2.0, ge=1.0, le=10.0)
+    max_backoff: timedelta = timedelta(hours=6)
+    jitter_ratio: float = Field(
+        default=0.1, ge=0.0, le=0.5, description="Each wait is stretched by up to this fraction, deterministically"
+    )
+    retry_outcomes: frozenset[CallOutcome] = DEFAULT_RETRY_OUTCOMES
+
+    @field_validator("retry_outcomes")
+    @classmethod
+    def _retryable(cls, value: frozenset[CallOutcome]) -> frozenset[CallOutcome]:
+        terminal = value & (TERMINAL_CALL_OUTCOMES | {CallOutcome.CALLBACK_REQUESTED})
+        if terminal:
+            names = ", ".join(sorted(o.value for o in terminal))
+            raise ValueError(f"these outcomes cannot be retried: {names}")
+        return value
+
+    @model_validator(mode="after")
+    def _positive(self) -> "RetryPolicy":
+        if self.initial_backoff <= timedelta(0):
+            raise ValueError("initial_backoff must be positive")
+        if self.max_backoff < self.initial_backoff:
+            raise ValueError("max_backoff must be at least initial_backoff")
+        return self
+
+    def backoff(self, attempt: int) -> timedelta:
+        """The wait after failed attempt number ``attempt`` (1-based), before jitter."""
+        seconds = self.initial_backoff.total_seconds() * self.backoff_coefficient ** (attempt - 1)
+        return min(timedelta(seconds=seconds), self.max_backoff)
+
+
+class CallingWindow(BaseModel):
+    """Local hours, in the contact's own time zone, when a dial may start. ``end`` is exclusive."""
+
+    start: time = time(9, 0)
+    end: time = time(20, 0)
+    weekdays: frozenset[int] = frozenset(ALL_WEEKDAYS[:5])
+
+    @field_validator("start", "end")
+    @classmethod
+    def _naive(cls, value: time) -> time:
+        if value.tzinfo is not None:
+            raise ValueError("window times are local to each contact: give them without a zone")
+        return value
+
+    @field_validator("weekdays")
+    @classmethod
+    def _days(cls, value: frozenset[int]) -> frozenset[int]:
+        if not value:
+            raise ValueError("the calling window needs at least one weekday")
+        if not value <= set(ALL_WEEKDAYS):
+            raise ValueError("weekdays are 0 (Monday) to 6 (Sunday)")
+        return value
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "CallingWindow":
+        if self.start == self.end:
+            raise ValueError("the calling window is empty: start equals end")
+        return self
+
+    @classmethod
+    def parse(cls, hours: str, days: str | None = None) -> "CallingWindow":
+        """``"09:00-20:00"`` and ``"mon-fri"`` / ``"mon,wed,sat"`` / ``"all"``, as typed on the command line."""
+        try:
+            start_text, end_text = hours.split("-")
+            start, end = time.fromisoformat(start_text.strip()), time.fromisoformat(end_text.strip())
+        except ValueError:
+            raise ValueError(f"window {hours!r} is not of the form HH:MM-HH:MM") from None
+        weekdays = parse_weekdays(days) if days else frozenset(ALL_WEEKDAYS[:5])
+        return cls(start=start, end=end, weekdays=weekdays)
+
+
+def parse_weekdays(text: str) -> frozenset[int]:
+    text = text.strip().lower()
+    if text in ("all", "every", "daily"):
+        return frozenset(ALL_WEEKDAYS)
+    days: set[int] = set()
+    for part in text.split(","):
+        part = part.strip()
+        if "-" in part:
+            first, last = (WEEKDAY_NAMES.index(p.strip()[:3]) for p in part.split("-"))
+            days.update(range(first, last + 1) if first <= last else [*range(first, 7), *range(0, last + 1)])
+        elif part:
+            if part[:3] not in WEEKDAY_NAMES:
+                raise ValueError(f"{part!r} is not a weekday")
+            days.add(WEEKDAY_NAMES.index(part[:3]))
+    return frozenset(days)
+
+
+class CampaignSettings(BaseModel):
+    max_concurrent_calls: int = Field(default=10, ge=1, le=1000)
+    calls_per_second: float = Field(default=1.0, gt=0, le=100)
+    retry: RetryPolicy = Field(default_factory=RetryPolicy)
+    window: CallingWindow = Field(default_factory=CallingWindow)
+    callback_horizon: timedelta = Field(
+        default=timedelta(days=14), description="How far ahead a callback may be booked"
+    )
+    ring_timeout: timedelta = Field(default=timedelta(seconds=30), description="Unanswered after this long")
+
+    @field_validator("callback_horizon")
+    @classmethod
+    def _horizon(cls, value: timedelta) -> timedelta:
+        if value <= timedelta(0):
+            raise ValueError("callback_horizon must be positive")
+        return value

@@ -1,0 +1,123 @@
+"""A person to call: validated E.164 number and an explicit IANA time zone."""
+
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import phonenumbers
+from phonenumbers import timezone as phone_timezone
+from pydantic import BaseModel, Field, field_validator, model_validator
+
+PERSONAS = (
+    "answers",
+    "qualifies",
+    "busy",
+    "never_answers",
+    "voicemail",
+    "callback",
+    "callback_tomorrow",
+    "not_interested",
+    "do_not_call",
+    "invalid_number",
+)
+
+
+def normalize_phone(raw: str, default_region: str | None = None) -> str:
+    """Return the E.164 form of ``raw`` or raise ``ValueError`` with a readable reason."""
+    text = (raw or "").strip()
+    if not text:
+        raise ValueError("phone number is empty")
+    try:
+        parsed = phonenumbers.parse(text, default_region)
+    except phonenumbers.NumberParseException as exc:
+        raise ValueError(f"{text!r} is not a phone number ({exc._msg})") from None
+    if not phonenumbers.is_possible_number(parsed):
+        raise ValueError(f"{text!r} has the wrong length for a phone number")
+    if not phonenumbers.is_valid_number(parsed):
+        raise ValueError(f"{text!r} is not a valid phone number")
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+@lru_cache(maxsize=1)
+def _principal_zones() -> dict[str, str]:
+    """Country code -> its most populous zone, the first one IANA's zone.tab lists for the country."""
+    principal: dict[str, str] = {}
+    with resources.files("tzdata").joinpath("zoneinfo", "zone.tab").open(encoding="utf-8") as table:
+        for line in table:
+            if line.startswith("#") or not line.strip():
+                continue
+            country, _, zone, *_ = line.rstrip("\n").split("\t")
+            principal.setdefault(country, zone)
+    return principal
+
+
+def timezone_for_phone(e164: str) -> str:
+    """The IANA zone of a number. A number that spans zones (a mobile, say) gets its country's main zone."""
+    parsed = phonenumbers.parse(e164, None)
+    zones = [z for z in phone_timezone.time_zones_for_number(parsed) if z != "Etc/Unknown"]
+    if len(zones) == 1:
+        return zones[0]
+    region = phonenumbers.region_code_for_country_code(parsed.country_code)
+    main_zone = _principal_zones().get(region or "")
+    if main_zone:
+        return main_zone
+    return zones[0] if zones else "UTC"
+
+
+def validate_timezone(name: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"{name!r} is not an IANA time zone") from None
+    return name
+
+
+class Contact(BaseModel):
+    external_id: str = Field(min_length=1, max_length=128)
+    name: str = Field(default="", max_length=256)
+    phone: str = Field(description="E.164, e.g. +14155550123")
+    timezone: str | None = Field(default=None, description="IANA zone; derived from the number when absent")
+    priority: int = Field(default=0, description="Higher is dialled first")
+    persona: str | None = Field(default=None, description="Simulated callee behaviour (sim carrier only)")
+    attributes: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("external_id")
+    @classmethod
+    def _strip_id(cls, value: str) -> str:
+        value = value.strip()
+        if not value:
+            raise ValueError("external id is empty")
+        return value
+
+    @field_validator("phone")
+    @classmethod
+    def _e164(cls, value: str) -> str:
+        return normalize_phone(value)
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        return validate_timezone(value.strip())
+
+    @field_validator("persona")
+    @classmethod
+    def _persona(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        value = value.strip().lower()
+        if value not in PERSONAS:
+            raise ValueError(f"unknown persona {value!r}; expected one of {', '.join(PERSONAS)}")
+        return value
+
+    @model_validator(mode="after")
+    def _derive_zone(self) -> "Contact":
+        if self.timezone is None:
+            self.timezone = timezone_for_phone(self.phone)
+        return self
+
+    @property
+    def zone(self) -> str:
+        return self.timezone or "UTC"

@@ -1,0 +1,48 @@
+"""Process settings, from the environment (``RINGFLOW_*``, plus the conventional ``DATABASE_URL``)."""
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="RINGFLOW_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Field(default=Path(".ringflow"), description="Embedded stack state: SQLite, Temporal DB")
+    database_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("DATABASE_URL", "RINGFLOW_DATABASE_URL"),
+        description="SQLAlchemy URL; postgresql://… selects Postgres, unset means SQLite under data_dir",
+    )
+    temporal_address: str = "127.0.0.1:7233"
+    temporal_namespace: str = "default"
+    temporal_ui_url: str = "http://127.0.0.1:8233"
+    task_queue: str = "ringflow"
+    carrier: str = Field(default="sim", description="sim | livekit_sip | twilio")
+    sim_time_scale: float = Field(
+        default=1.0, ge=0.0, description="Multiplies the simulated ring and talk times; 0 makes calls instant"
+    )
+    sim_callback_delay_seconds: float = Field(
+        default=120.0, gt=0, description="When the 'callback' persona asks to be called back"
+    )
+    sim_ledger_path: Path | None = Field(
+        default=None, description="Append every simulated dial here (JSON lines) for audits across processes"
+    )
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        """The async driver URL for SQLAlchemy: psycopg 3 for Postgres, aiosqlite for SQLite."""
+        url = self.database_url or f"sqlite+aiosqlite:///{(self.data_dir / 'ringflow.db').resolve()}"
+        for prefix in ("postgresql://", "postgres://", "postgresql+psycopg2://"):
+            if url.startswith(prefix):
+                return "postgresql+psycopg://" + url[len(prefix) :]
+        if url.startswith("sqlite:///"):
+            return "sqlite+aiosqlite:///" + url[len("sqlite:///") :]
+        return url
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
