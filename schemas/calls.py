@@ -2,16 +2,20 @@
 
 from datetime import datetime, timedelta
 
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import BaseModel, Field
 
 from schemas.contact import Contact
 from schemas.outcomes import CallOutcome
 
 
 class CallbackRequest(BaseModel):
-    """A time the callee asked to be called back at. Must carry a zone: 10:00 means nothing without one."""
+    """A time the callee asked to be called back at.
 
-    at: AwareDatetime
+    ``at`` must carry a zone (10:00 means nothing without one); the contact workflow's update validator
+    checks that, so a naive time is refused with a sentence rather than a decoding error.
+    """
+
+    at: datetime
     reason: str = Field(default="", max_length=500)
 
 

@@ -84,6 +84,10 @@ class ReasonInput(BaseModel):
     reason: str = Field(default="", max_length=500)
 
 
+class NotInterestedInput(ReasonInput):
+    do_not_call: bool = Field(default=False, description="The callee asked never to be called again")
+
+
 # ---- campaign <-> contact slot protocol (signals) ------------------------------------------------
 
 
@@ -149,6 +153,9 @@ class CampaignWorkflowInput(BaseModel):
     campaign_id: str
     settings: CampaignSettings
     page_size: int = Field(default=200, ge=1, le=1000)
+    max_history_events: int = Field(
+        default=10_000, ge=100, description="Continue as new past this many events (or when Temporal suggests)"
+    )
     carried: "CampaignCarry | None" = None
 
 
@@ -160,7 +167,6 @@ class CampaignCarry(BaseModel):
     queue: list[SlotRequest] = Field(default_factory=list)
     holders: list[str] = Field(default_factory=list)
     exhausted: bool = False
-    contacts_added: bool = False
     runs: int = 1
 
 

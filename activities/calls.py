@@ -1,0 +1,75 @@
+"""The dial activity: one attempt, at most one call, whatever retries and worker crashes happen."""
+
+import asyncio
+from collections.abc import Awaitable
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from schemas.activity_io import INVALID_NUMBER_ERROR, ActivityName
+from schemas.calls import DialRequest, DialResult
+from schemas.contact import normalize_phone
+from store import queries
+from telephony.base import Carrier, DialPacer
+
+HEARTBEAT_EVERY_SECONDS = 2.0
+
+
+class CallActivities:
+    def __init__(
+        self, carrier: Carrier, sessions: async_sessionmaker[AsyncSession], pacer: DialPacer | None = None
+    ) -> None:
+        self._carrier = carrier
+        self._sessions = sessions
+        self._pacer = pacer or DialPacer()
+
+    @activity.defn(name=ActivityName.PLACE_CALL)
+    async def place_call(self, request: DialRequest) -> DialResult:
+        """Dial once per idempotency key.
+
+        The attempt row is written *before* the call leaves, so a retry of this activity (after a
+        timeout or a dead worker) finds it and asks the carrier what became of that call instead of
+        ringing the person a second time.
+        """
+        try:
+            normalize_phone(request.contact.phone)
+        except ValueError as err:
+            raise ApplicationError(str(err), type=INVALID_NUMBER_ERROR, non_retryable=True) from None
+        async with self._sessions() as session:
+            row, created = await queries.begin_attempt(
+                session,
+                request.idempotency_key,
+                request.campaign_id,
+                request.contact.external_id,
+                request.attempt,
+                self._carrier.name,
+            )
+            recorded = None if created else queries.attempt_result(row)
+            await session.commit()
+        if recorded is not None:
+            return recorded
+        if created:
+            await self._pacer.wait_turn(request.campaign_id, request.calls_per_second)
+            result = await _heartbeating(self._carrier.dial(request))
+        else:
+            activity.logger.warning("attempt %s was started before; recovering it", request.idempotency_key)
+            result = await _heartbeating(self._carrier.recover(request))
+        async with self._sessions() as session:
+            await queries.finish_attempt(session, request.idempotency_key, result)
+            await session.commit()
+        return result
+
+
+async def _heartbeating(call: Awaitable[DialResult]) -> DialResult:
+    """Await the call while heartbeating, so a dead worker is noticed in seconds, not after an hour."""
+    task = asyncio.ensure_future(call)
+    try:
+        while True:
+            done, _ = await asyncio.wait({task}, timeout=HEARTBEAT_EVERY_SECONDS)
+            if done:
+                return task.result()
+            activity.heartbeat()
+    finally:
+        if not task.done():
+            task.cancel()

@@ -1,0 +1,58 @@
+"""The Temporal worker: the campaign and contact workflows and the activities they call."""
+
+import asyncio
+import logging
+from concurrent.futures import ThreadPoolExecutor
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from activities.calls import CallActivities
+from activities.store import StoreActivities
+from schemas.settings import Settings, get_settings
+from store.db import get_session_factory
+from telephony import make_carrier
+from telephony.base import Carrier
+from worker.client import connect
+from workflows.campaign import CampaignWorkflow
+from workflows.contact import ContactWorkflow
+
+WORKFLOWS = [CampaignWorkflow, ContactWorkflow]
+
+
+def build_worker(
+    client: Client,
+    settings: Settings,
+    *,
+    sessions: async_sessionmaker[AsyncSession] | None = None,
+    carrier: Carrier | None = None,
+    task_queue: str | None = None,
+) -> Worker:
+    sessions = sessions or get_session_factory(settings.sqlalchemy_url)
+    calls = CallActivities(carrier or make_carrier(settings), sessions)
+    store = StoreActivities(sessions, client)
+    return Worker(
+        client,
+        task_queue=task_queue or settings.task_queue,
+        workflows=WORKFLOWS,
+        activities=[
+            calls.place_call,
+            store.claim_contacts,
+            store.record_callback,
+            store.record_outcome,
+            store.add_campaign_contacts,
+            store.set_campaign_status,
+            store.cancel_campaign_contacts,
+        ],
+        max_concurrent_activities=500,
+        workflow_task_executor=ThreadPoolExecutor(max_workers=8),
+    )
+
+
+async def run_worker(settings: Settings | None = None) -> None:
+    settings = settings or get_settings()
+    client = await connect(settings)
+    async with build_worker(client, settings):
+        logging.getLogger(__name__).info("worker polling %s on %s", settings.task_queue, settings.temporal_address)
+        await asyncio.Event().wait()

@@ -1,0 +1,335 @@
+"""CampaignWorkflow: starts a contact workflow per contact and paces their dials.
+
+The campaign is the one place that sees every dial, so it owns the campaign-wide limits: at most
+``max_concurrent_calls`` calls at once (contacts hold a slot only while their call is in progress)
+and ``calls_per_second``. Contacts ask for a slot with a signal and get it with a signal back.
+Its own state is bounded by the contacts in flight, never by the list, so it can continue as new
+through a 100,000-contact campaign.
+"""
+
+import asyncio
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy, TypedSearchAttributes
+from temporalio.exceptions import WorkflowAlreadyStartedError
+
+with workflow.unsafe.imports_passed_through():
+    from schemas.activity_io import (
+        ActivityName,
+        AddCampaignContacts,
+        CampaignStatusUpdate,
+        CancelCampaignContacts,
+        ClaimedContacts,
+        ClaimRequest,
+    )
+    from schemas.contact import Contact
+    from schemas.workflow_io import (
+        AddContactsInput,
+        AddContactsResult,
+        CampaignCarry,
+        CampaignProgress,
+        CampaignResult,
+        CampaignStatus,
+        CampaignWorkflowInput,
+        ContactFinished,
+        ContactPhase,
+        ContactWorkflowInput,
+        ReasonInput,
+        SlotRelease,
+        SlotRequest,
+        contact_workflow_id,
+    )
+    from workflows import search_attributes
+    from workflows.contact import ContactWorkflow
+
+STORE_RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=200), maximum_interval=timedelta(seconds=30))
+# Grants are released in small bursts rather than one timer per call: the dialler's own pacer spreads
+# a burst out exactly, and the campaign keeps the rate across workers to within this quarter second.
+GRANT_BURST_SECONDS = 0.25
+
+
+@workflow.defn
+class CampaignWorkflow:
+    @workflow.init
+    def __init__(self, input: CampaignWorkflowInput) -> None:
+        self._input = input
+        self._settings = input.settings
+        carried = input.carried or CampaignCarry(
+            progress=CampaignProgress(campaign_id=input.campaign_id, started_at=workflow.now())
+        )
+        self._carry = carried
+        self._progress = carried.progress
+        self._queue: list[SlotRequest] = list(carried.queue)
+        self._holders: dict[str, None] = dict.fromkeys(carried.holders)
+        self._dirty = True
+        self._added_generation = 0
+        self._adding = 0
+        self._cancel_reason: str | None = None
+        self._burst = max(1.0, self._settings.calls_per_second * GRANT_BURST_SECONDS)
+        self._tokens = self._burst
+        self._tokens_at = workflow.now()
+
+    # ---- the process ----------------------------------------------------------------------------
+
+    @workflow.run
+    async def run(self, input: CampaignWorkflowInput) -> CampaignResult:
+        while not self._finished():
+            self._dirty = False
+            if self._cancel_reason is not None and self._progress.status != CampaignStatus.CANCELLING:
+                await self._cancel_contacts(self._cancel_reason)
+            await self._start_more_contacts()
+            await self._grant_slots()
+            if self._finished():
+                break
+            if self._should_continue_as_new():
+                await workflow.wait_condition(lambda: workflow.all_handlers_finished() and self._adding == 0)
+                self._continue_as_new()
+            await self._wait_for_change()
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        self._progress.status = (
+            CampaignStatus.CANCELLED if self._progress.status == CampaignStatus.CANCELLING else CampaignStatus.COMPLETED
+        )
+        self._progress.finished_at = workflow.now()
+        await self._set_status(self._progress.status)
+        return CampaignResult(progress=self.progress())
+
+    def _finished(self) -> bool:
+        p = self._progress
+        return (
+            self._carry.exhausted
+            and self._adding == 0
+            and p.started == p.finished
+            and not self._queue
+            and not self._holders
+        )
+
+    async def _start_more_contacts(self) -> None:
+        """Claim and start contacts while few enough are active, so the queue stays bounded."""
+        lookahead = max(2 * self._settings.max_concurrent_calls, 50)
+        while self._accepting_new_contacts():
+            active = self._progress.started - self._progress.finished
+            active -= self._progress.waiting_retry + self._progress.waiting_callback
+            room = lookahead - active
+            if room <= 0:
+                return
+            generation = self._added_generation
+            page = await workflow.execute_activity(
+                ActivityName.CLAIM_CONTACTS,
+                ClaimRequest(campaign_id=self._input.campaign_id, limit=min(room, self._input.page_size)),
+                result_type=ClaimedContacts,
+                start_to_close_timeout=timedelta(seconds=60),
+                retry_policy=STORE_RETRY,
+            )
+            self._progress.total = page.total
+            if not page.contacts:
+                if generation == self._added_generation:
+                    self._carry.exhausted = True
+                return
+            await asyncio.gather(*(self._start_contact(contact) for contact in page.contacts))
+            self._progress.started += len(page.contacts)
+
+    def _accepting_new_contacts(self) -> bool:
+        return not self._carry.exhausted and not self._carry.paused and self._progress.status == CampaignStatus.RUNNING
+
+    async def _start_contact(self, contact: Contact) -> None:
+        try:
+            await workflow.start_child_workflow(
+                ContactWorkflow.run,
+                ContactWorkflowInput(
+                    campaign_id=self._input.campaign_id,
+                    contact=contact,
+                    settings=self._settings,
+                    campaign_workflow_id=workflow.info().workflow_id,
+                ),
+                id=contact_workflow_id(self._input.campaign_id, contact.external_id),
+                parent_close_policy=workflow.ParentClosePolicy.ABANDON,
+                search_attributes=TypedSearchAttributes(
+                    [search_attributes.CAMPAIGN_ID.value_set(self._input.campaign_id)]
+                ),
+                static_summary=f"contact {contact.external_id}",
+            )
+        except WorkflowAlreadyStartedError:
+            workflow.logger.info("contact %s already has a workflow", contact.external_id)
+
+    async def _grant_slots(self) -> None:
+        """Hand free slots to waiting contacts, highest priority first, within the rate limit."""
+        granted: list[str] = []
+        while self._may_grant() and self._take_token():
+            request = max(self._queue, key=lambda r: r.priority)  # max() keeps arrival order among equals
+            self._queue.remove(request)
+            self._holders[request.contact_workflow_id] = None
+            granted.append(request.contact_workflow_id)
+        results = await asyncio.gather(
+            *(workflow.get_external_workflow_handle(wid).signal("slot_granted") for wid in granted),
+            return_exceptions=True,
+        )
+        for wid, result in zip(granted, results, strict=True):
+            if isinstance(result, BaseException):
+                # The contact closed while queued (terminated by hand): its slot goes back to the pool.
+                workflow.logger.warning("slot for %s returned: %s", wid, result)
+                self._holders.pop(wid, None)
+
+    def _may_grant(self) -> bool:
+        return (
+            bool(self._queue)
+            and len(self._holders) < self._settings.max_concurrent_calls
+            and not self._carry.paused
+            and self._progress.status == CampaignStatus.RUNNING
+        )
+
+    def _take_token(self) -> bool:
+        now = workflow.now()
+        elapsed = (now - self._tokens_at).total_seconds()
+        self._tokens = min(self._burst, self._tokens + elapsed * self._settings.calls_per_second)
+        self._tokens_at = now
+        if self._tokens < 1.0:
+            return False
+        self._tokens -= 1.0
+        return True
+
+    async def _wait_for_change(self) -> None:
+        timeout = None
+        if self._may_grant():
+            # Out of tokens: wake when a burst's worth has refilled.
+            missing = max(1.0, self._burst) - self._tokens
+            timeout = timedelta(seconds=max(missing / self._settings.calls_per_second, 0.001))
+        try:
+            await workflow.wait_condition(lambda: self._dirty, timeout=timeout, timeout_summary="rate limit")
+        except TimeoutError:
+            pass
+
+    async def _cancel_contacts(self, reason: str) -> None:
+        self._progress.status = CampaignStatus.CANCELLING
+        await workflow.execute_activity(
+            ActivityName.CANCEL_CAMPAIGN_CONTACTS,
+            CancelCampaignContacts(campaign_id=self._input.campaign_id, reason=reason),
+            start_to_close_timeout=timedelta(minutes=10),
+            heartbeat_timeout=timedelta(seconds=30),
+            retry_policy=STORE_RETRY,
+        )
+        self._carry.exhausted = True
+        await self._set_status(CampaignStatus.CANCELLING)
+
+    async def _set_status(self, status: CampaignStatus) -> None:
+        await workflow.execute_activity(
+            ActivityName.SET_CAMPAIGN_STATUS,
+            CampaignStatusUpdate(campaign_id=self._input.campaign_id, status=status),
+            start_to_close_timeout=timedelta(seconds=30),
+            retry_policy=STORE_RETRY,
+        )
+
+    def _should_continue_as_new(self) -> bool:
+        info = workflow.info()
+        return info.is_continue_as_new_suggested() or info.get_current_history_length() > self._input.max_history_events
+
+    def _continue_as_new(self) -> None:
+        self._carry.queue = list(self._queue)
+        self._carry.holders = list(self._holders)
+        self._carry.progress = self._progress
+        self._carry.runs += 1
+        workflow.continue_as_new(self._input.model_copy(update={"carried": self._carry}))
+
+    # ---- slot protocol --------------------------------------------------------------------------
+
+    @workflow.signal
+    def request_slot(self, request: SlotRequest) -> None:
+        if any(r.contact_workflow_id == request.contact_workflow_id for r in self._queue):
+            return
+        self._leave_parked_phase(request.returning_from)
+        self._queue.append(request)
+        self._dirty = True
+
+    @workflow.signal
+    def release_slot(self, release: SlotRelease) -> None:
+        self._holders.pop(release.contact_workflow_id, None)
+        if release.call_outcome is not None:
+            self._progress.dials += 1
+            outcomes = self._progress.call_outcomes
+            outcomes[release.call_outcome] = outcomes.get(release.call_outcome, 0) + 1
+        if release.next_phase == ContactPhase.WAITING_RETRY:
+            self._progress.waiting_retry += 1
+        elif release.next_phase == ContactPhase.WAITING_CALLBACK:
+            self._progress.waiting_callback += 1
+        elif release.next_phase == ContactPhase.FINISHED and release.final_outcome is not None:
+            self._count_finished(release.final_outcome)
+        self._dirty = True
+
+    @workflow.signal
+    def contact_finished(self, finished: ContactFinished) -> None:
+        self._queue = [r for r in self._queue if r.contact_workflow_id != finished.contact_workflow_id]
+        self._holders.pop(finished.contact_workflow_id, None)
+        self._leave_parked_phase(finished.left_phase)
+        self._count_finished(finished.final_outcome)
+        self._dirty = True
+
+    def _leave_parked_phase(self, phase: ContactPhase) -> None:
+        if phase == ContactPhase.WAITING_RETRY:
+            self._progress.waiting_retry -= 1
+        elif phase == ContactPhase.WAITING_CALLBACK:
+            self._progress.waiting_callback -= 1
+
+    def _count_finished(self, outcome) -> None:
+        self._progress.finished += 1
+        self._progress.outcomes[outcome] = self._progress.outcomes.get(outcome, 0) + 1
+
+    # ---- steering -------------------------------------------------------------------------------
+
+    @workflow.signal
+    def pause(self) -> None:
+        """Stop new dials within seconds; calls in progress finish normally."""
+        if self._progress.status == CampaignStatus.RUNNING:
+            self._carry.paused = True
+            self._progress.status = CampaignStatus.PAUSED
+            self._dirty = True
+
+    @workflow.signal
+    def resume(self) -> None:
+        if self._progress.status == CampaignStatus.PAUSED:
+            self._carry.paused = False
+            self._progress.status = CampaignStatus.RUNNING
+            self._dirty = True
+
+    @workflow.signal
+    def cancel(self, request: ReasonInput) -> None:
+        """End the campaign: waiting contacts end as cancelled, calls in progress finish first."""
+        if self._cancel_reason is None:
+            self._cancel_reason = request.reason or "campaign cancelled"
+            self._carry.paused = False
+            if self._progress.status == CampaignStatus.PAUSED:
+                self._progress.status = CampaignStatus.RUNNING
+            self._dirty = True
+
+    @workflow.update
+    async def add_contacts(self, request: AddContactsInput) -> AddContactsResult:
+        self._adding += 1
+        try:
+            result = await workflow.execute_activity(
+                ActivityName.ADD_CAMPAIGN_CONTACTS,
+                AddCampaignContacts(campaign_id=self._input.campaign_id, contacts=request.contacts),
+                result_type=AddContactsResult,
+                start_to_close_timeout=timedelta(minutes=5),
+                retry_policy=STORE_RETRY,
+            )
+        finally:
+            self._adding -= 1
+        if result.added and self._cancel_reason is None:
+            self._added_generation += 1
+            self._carry.exhausted = False
+            self._dirty = True
+        return result
+
+    @add_contacts.validator
+    def _validate_add_contacts(self, request: AddContactsInput) -> None:
+        if not request.contacts:
+            raise ValueError("no contacts to add")
+        if self._cancel_reason is not None or self._progress.status in (
+            CampaignStatus.CANCELLING,
+            CampaignStatus.CANCELLED,
+            CampaignStatus.COMPLETED,
+        ):
+            raise ValueError("the campaign is ending; contacts can no longer be added")
+
+    @workflow.query
+    def progress(self) -> CampaignProgress:
+        return self._progress.model_copy(update={"waiting_slot": len(self._queue), "in_call": len(self._holders)})

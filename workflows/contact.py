@@ -1,0 +1,363 @@
+"""ContactWorkflow: one person's journey through a campaign, from first dial to a final outcome.
+
+Read top to bottom it is the business process: wait until the contact may be called (retry time,
+callback time, their local calling hours) → take a dial slot from the campaign → dial → decide.
+"""
+
+import asyncio
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from schemas.activity_io import INVALID_NUMBER_ERROR, ActivityName, CallbackRecord, OutcomeRecord
+    from schemas.calls import CallbackRequest, DialRequest, DialResult
+    from schemas.outcomes import TERMINAL_CALL_OUTCOMES, CallOutcome, FinalOutcome
+    from schemas.workflow_io import (
+        AttemptSummary,
+        CallbackConfirmation,
+        ContactFinished,
+        ContactPhase,
+        ContactState,
+        ContactWorkflowInput,
+        NotInterestedInput,
+        ReasonInput,
+        SlotRelease,
+        SlotRequest,
+        attempt_idempotency_key,
+    )
+    from workflows import search_attributes
+    from workflows.scheduling import next_dial_time, retry_delay
+
+DIAL_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(seconds=30),
+    maximum_attempts=6,
+    non_retryable_error_types=[INVALID_NUMBER_ERROR],
+)
+STORE_RETRY = RetryPolicy(
+    initial_interval=timedelta(milliseconds=200), backoff_coefficient=2.0, maximum_interval=timedelta(seconds=30)
+)
+# A call's heartbeats stop when its worker dies; this is how soon another worker takes the attempt over.
+DIAL_HEARTBEAT_TIMEOUT = timedelta(seconds=10)
+MAX_CALL_LENGTH = timedelta(hours=1)
+
+_FINAL_FOR_OUTCOME = {
+    CallOutcome.COMPLETED: FinalOutcome.COMPLETED,
+    CallOutcome.QUALIFIED: FinalOutcome.QUALIFIED,
+    CallOutcome.NOT_INTERESTED: FinalOutcome.NOT_INTERESTED,
+    CallOutcome.INVALID_NUMBER: FinalOutcome.INVALID_NUMBER,
+    CallOutcome.DO_NOT_CALL: FinalOutcome.DO_NOT_CALL,
+}
+
+
+@workflow.defn
+class ContactWorkflow:
+    @workflow.init
+    def __init__(self, input: ContactWorkflowInput) -> None:
+        self._input = input
+        self._settings = input.settings
+        self._zone = input.contact.zone
+        self._state = ContactState(campaign_id=input.campaign_id, external_id=input.contact.external_id)
+        self._due = workflow.now()
+        self._plan_version = 0  # bumped whenever the next dial time changes under a waiting loop
+        self._slot_granted = False
+        self._stop: tuple[FinalOutcome, str] | None = None
+        self._unanswered = 0
+
+    # ---- the process ----------------------------------------------------------------------------
+
+    @workflow.run
+    async def run(self, input: ContactWorkflowInput) -> ContactState:
+        try:
+            while self._stop is None:
+                if not await self._wait_until_dial_time():
+                    break
+                if not await self._take_dial_slot():
+                    break
+                if self._callback_pending_later():
+                    # A callback booked while queued for a slot: the person asked for later, not now.
+                    await self._release_slot(next_phase=ContactPhase.WAITING_CALLBACK, outcome=None)
+                    continue
+                result = await self._dial()
+                await self._decide(result)
+        except asyncio.CancelledError:
+            # Cancelled from the Web UI or the API: still tell the campaign and the store, then end.
+            self._stop = self._stop or (FinalOutcome.CANCELLED, "workflow cancelled")
+            await asyncio.shield(asyncio.ensure_future(self._finish()))
+            raise
+        await self._finish()
+        return self._state
+
+    async def _wait_until_dial_time(self) -> bool:
+        """Sleep until the next dial is due and the contact's calling window is open. False when stopped."""
+        while self._stop is None:
+            version = self._plan_version
+            dial_at = next_dial_time(max(self._due, workflow.now()), self._settings.window, self._zone)
+            self._state.next_dial_at = dial_at
+            if dial_at > self._due and self._state.phase in (ContactPhase.STARTING,):
+                self._state.phase = ContactPhase.WAITING_WINDOW
+            wait = dial_at - workflow.now()
+            if wait <= timedelta(0):
+                return True
+            try:
+                await workflow.wait_condition(
+                    lambda version=version: self._stop is not None or self._plan_version != version,
+                    timeout=wait,
+                    timeout_summary=f"dial due {dial_at.isoformat()}",
+                )
+            except TimeoutError:
+                return self._stop is None
+        return False
+
+    async def _take_dial_slot(self) -> bool:
+        """Ask the campaign for one of its concurrent-call slots and wait for it; dial at once when alone."""
+        returning_from = self._state.phase
+        self._state.phase = ContactPhase.WAITING_SLOT
+        if self._input.campaign_workflow_id is None:
+            return True
+        self._slot_granted = False
+        await self._campaign().signal(
+            "request_slot",
+            SlotRequest(
+                contact_workflow_id=workflow.info().workflow_id,
+                priority=self._input.contact.priority,
+                returning_from=returning_from,
+            ),
+        )
+        await workflow.wait_condition(lambda: self._slot_granted or self._stop is not None)
+        if self._stop is not None and not self._slot_granted:
+            return False
+        if self._stop is not None:
+            await self._release_slot(next_phase=ContactPhase.FINISHED, outcome=None)
+            return False
+        return True
+
+    async def _dial(self) -> DialResult:
+        attempt = len(self._state.attempts) + 1
+        self._state.phase = ContactPhase.IN_CALL
+        self._state.next_dial_at = None
+        request = DialRequest(
+            idempotency_key=attempt_idempotency_key(workflow.info().workflow_id, attempt),
+            campaign_id=self._input.campaign_id,
+            contact=self._input.contact,
+            attempt=attempt,
+            calls_per_second=self._settings.calls_per_second,
+            ring_timeout=self._settings.ring_timeout,
+            workflow_id=workflow.info().workflow_id,
+        )
+        dialled_at = workflow.now()
+        try:
+            result = await workflow.execute_activity(
+                ActivityName.PLACE_CALL,
+                request,
+                result_type=DialResult,
+                start_to_close_timeout=self._settings.ring_timeout + MAX_CALL_LENGTH,
+                heartbeat_timeout=DIAL_HEARTBEAT_TIMEOUT,
+                retry_policy=DIAL_RETRY,
+                summary=f"attempt {attempt}",
+            )
+        except ActivityError as err:
+            cause = err.cause
+            if isinstance(cause, ApplicationError) and cause.type == INVALID_NUMBER_ERROR:
+                result = DialResult(outcome=CallOutcome.INVALID_NUMBER, detail=cause.message)
+            else:
+                result = DialResult(outcome=CallOutcome.FAILED, detail=str(cause or err))
+        self._state.attempts.append(
+            AttemptSummary(
+                attempt=attempt,
+                dialled_at=dialled_at,
+                outcome=result.outcome,
+                detail=result.detail,
+            )
+        )
+        self._upsert_search_attributes(attempt=attempt)
+        return result
+
+    async def _decide(self, result: DialResult) -> None:
+        """After a call: finish, book the callback the person asked for, or schedule the retry."""
+        if result.callback is not None and self._stop is None:
+            refusal = self._callback_refusal(result.callback)
+            if refusal is None:
+                await self._book_callback(result.callback)
+            else:
+                workflow.logger.warning("callback from the call not booked: %s", refusal)
+        outcome = result.outcome
+        if self._stop is not None:
+            next_phase = ContactPhase.FINISHED
+        elif self._callback_pending_later():
+            next_phase = ContactPhase.WAITING_CALLBACK
+            if outcome not in TERMINAL_CALL_OUTCOMES:
+                outcome = CallOutcome.CALLBACK_REQUESTED
+        elif outcome in TERMINAL_CALL_OUTCOMES:
+            self._stop = (_FINAL_FOR_OUTCOME[outcome], result.detail)
+            next_phase = ContactPhase.FINISHED
+        elif outcome in self._settings.retry.retry_outcomes:
+            self._unanswered += 1
+            if self._unanswered >= self._settings.retry.max_attempts:
+                self._stop = (FinalOutcome.UNREACHABLE, f"{self._unanswered} attempts without an answer")
+                next_phase = ContactPhase.FINISHED
+            else:
+                delay = retry_delay(self._settings.retry, self._unanswered, workflow.random().random())
+                self._due = workflow.now() + delay
+                next_phase = ContactPhase.WAITING_RETRY
+        elif outcome == CallOutcome.CALLBACK_REQUESTED:
+            # The person asked for a callback but no valid time came with it: treat it as a retry.
+            self._due = workflow.now() + self._settings.retry.backoff(1)
+            next_phase = ContactPhase.WAITING_RETRY
+        else:
+            self._stop = (FinalOutcome.UNREACHABLE, f"{outcome.value} is not retried by this campaign")
+            next_phase = ContactPhase.FINISHED
+        self._state.attempts[-1].outcome = outcome
+        await self._release_slot(next_phase=next_phase, outcome=outcome)
+
+    async def _finish(self) -> None:
+        final, reason = self._stop or (FinalOutcome.CANCELLED, "")
+        left_phase = self._state.phase
+        self._state.phase = ContactPhase.FINISHED
+        self._state.final_outcome = final
+        self._state.final_reason = reason
+        self._state.next_dial_at = None
+        self._upsert_search_attributes(outcome=final)
+        await workflow.execute_local_activity(
+            ActivityName.RECORD_OUTCOME,
+            OutcomeRecord(
+                campaign_id=self._input.campaign_id,
+                external_id=self._input.contact.external_id,
+                final_outcome=final,
+                reason=reason,
+                attempts=len(self._state.attempts),
+            ),
+            start_to_close_timeout=timedelta(seconds=30),
+            retry_policy=STORE_RETRY,
+        )
+        if left_phase != ContactPhase.FINISHED and self._input.campaign_workflow_id is not None:
+            # Finished while parked (between calls): the campaign has not heard of it through a release.
+            await self._campaign().signal(
+                "contact_finished",
+                ContactFinished(
+                    contact_workflow_id=workflow.info().workflow_id, left_phase=left_phase, final_outcome=final
+                ),
+            )
+
+    # ---- slots and callbacks --------------------------------------------------------------------
+
+    def _campaign(self) -> workflow.ExternalWorkflowHandle:
+        assert self._input.campaign_workflow_id is not None
+        return workflow.get_external_workflow_handle(self._input.campaign_workflow_id)
+
+    async def _release_slot(self, *, next_phase: ContactPhase, outcome: CallOutcome | None) -> None:
+        self._state.phase = next_phase
+        if self._input.campaign_workflow_id is None:
+            return
+        self._slot_granted = False
+        await self._campaign().signal(
+            "release_slot",
+            SlotRelease(
+                contact_workflow_id=workflow.info().workflow_id,
+                next_phase=next_phase,
+                call_outcome=outcome,
+                final_outcome=self._stop[0] if self._stop and next_phase == ContactPhase.FINISHED else None,
+            ),
+        )
+
+    def _callback_pending_later(self) -> bool:
+        return self._state.callback is not None and self._due > workflow.now()
+
+    def _callback_refusal(self, request: CallbackRequest) -> str | None:
+        if self._state.phase == ContactPhase.FINISHED or self._stop is not None:
+            return "this contact's calls are over, so no callback can be booked"
+        if request.at.tzinfo is None or request.at.utcoffset() is None:
+            return "the callback time has no time zone; say which zone it is in"
+        now = workflow.now()
+        if request.at <= now:
+            return "that time has already passed; pick a time in the future"
+        horizon = self._settings.callback_horizon
+        if request.at > now + horizon:
+            return f"that is too far ahead; callbacks can be booked up to {_days_text(horizon)} ahead"
+        return None
+
+    async def _book_callback(self, request: CallbackRequest) -> CallbackConfirmation:
+        scheduled = next_dial_time(request.at, self._settings.window, self._zone)
+        replaced = self._state.callback is not None and self._due > workflow.now()
+        self._state.callback = request
+        self._due = scheduled
+        self._state.next_dial_at = scheduled
+        self._plan_version += 1
+        if self._state.phase in (ContactPhase.WAITING_RETRY, ContactPhase.WAITING_WINDOW):
+            self._state.phase = ContactPhase.WAITING_CALLBACK
+        await workflow.execute_local_activity(
+            ActivityName.RECORD_CALLBACK,
+            CallbackRecord(
+                campaign_id=self._input.campaign_id,
+                external_id=self._input.contact.external_id,
+                requested_for=request.at,
+                scheduled_for=scheduled,
+                reason=request.reason,
+            ),
+            start_to_close_timeout=timedelta(seconds=30),
+            retry_policy=STORE_RETRY,
+        )
+        return CallbackConfirmation(
+            scheduled_for=scheduled,
+            requested_for=request.at,
+            moved_into_window=scheduled != request.at,
+            replaced_earlier=replaced,
+        )
+
+    def _upsert_search_attributes(self, *, attempt: int | None = None, outcome: FinalOutcome | None = None) -> None:
+        updates = []
+        if attempt is not None:
+            updates.append(search_attributes.ATTEMPT.value_set(attempt))
+        if outcome is not None:
+            updates.append(search_attributes.OUTCOME.value_set(outcome.value))
+        if updates and self._input.campaign_workflow_id is not None:
+            workflow.upsert_search_attributes(updates)
+
+    # ---- handlers -------------------------------------------------------------------------------
+
+    @workflow.signal
+    def slot_granted(self) -> None:
+        self._slot_granted = True
+
+    @workflow.update
+    async def schedule_callback(self, request: CallbackRequest) -> CallbackConfirmation:
+        """Book (or re-book) a callback; a later one replaces the earlier. Used by the voice agent."""
+        return await self._book_callback(request)
+
+    @schedule_callback.validator
+    def _validate_callback(self, request: CallbackRequest) -> None:
+        refusal = self._callback_refusal(request)
+        if refusal is not None:
+            raise ValueError(refusal)
+
+    @workflow.update
+    def mark_not_interested(self, request: NotInterestedInput) -> ContactState:
+        """Stop all further dials; a call in progress ends normally first."""
+        final = FinalOutcome.DO_NOT_CALL if request.do_not_call else FinalOutcome.NOT_INTERESTED
+        self._stop = self._stop or (final, request.reason)
+        return self._state
+
+    @mark_not_interested.validator
+    def _validate_not_interested(self, request: NotInterestedInput) -> None:
+        if self._state.phase == ContactPhase.FINISHED:
+            raise ValueError("this contact's calls are already over")
+
+    @workflow.signal
+    def cancel(self, request: ReasonInput) -> None:
+        self._stop = self._stop or (FinalOutcome.CANCELLED, request.reason or "cancelled")
+
+    @workflow.query
+    def state(self) -> ContactState:
+        return self._state
+
+
+def _days_text(span: timedelta) -> str:
+    if span >= timedelta(days=1) and span % timedelta(days=1) == timedelta(0):
+        days = span.days
+        return f"{days} day{'s' if days != 1 else ''}"
+    minutes = int(span.total_seconds() // 60)
+    return f"{minutes} minutes"
