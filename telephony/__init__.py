@@ -1,0 +1,24 @@
+"""Carriers that place calls, chosen by ``Settings.carrier``.
+
+Importing this package stays light (no provider SDKs): the worker imports it at start-up, and
+real carriers will import their SDKs only when :func:`make_carrier` selects them.
+"""
+
+from datetime import timedelta
+
+from schemas.settings import Settings
+from telephony.base import CALL_LOST_DETAIL, Carrier, DialPacer
+from telephony.sim import SimCarrier
+
+__all__ = ["CALL_LOST_DETAIL", "Carrier", "DialPacer", "SimCarrier", "make_carrier"]
+
+
+def make_carrier(settings: Settings) -> Carrier:
+    """The carrier ``settings.carrier`` names, configured from ``settings``."""
+    if settings.carrier == "sim":
+        return SimCarrier(
+            time_scale=settings.sim_time_scale,
+            callback_delay=timedelta(seconds=settings.sim_callback_delay_seconds),
+            ledger_path=settings.sim_ledger_path,
+        )
+    raise ValueError(f"carrier {settings.carrier!r} is not available yet; use sim")
