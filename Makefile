@@ -1,0 +1,41 @@
+# Everything runs from .venv, created on first use from pyproject.toml: a fresh clone needs only python3.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# Written after a successful install, and older than pyproject.toml when the dependencies changed.
+STAMP := $(VENV)/.installed
+# Contacts per benchmark in `make bench`: small, so it finishes in a minute or two on 2 cores.
+BENCH_N ?= 500
+
+.PHONY: .venv demo dev test lint bench clean
+
+.venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+demo: $(STAMP)
+	$(BIN)/ringflow demo
+
+dev: $(STAMP)
+	$(BIN)/ringflow dev
+
+test: $(STAMP)
+	$(BIN)/pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+bench: $(STAMP)
+	@set -e; for script in bench/*.py; do \
+		test -e "$$script" || { echo "no benchmarks in bench/"; exit 0; }; \
+		echo "== $$script (BENCH_N=$(BENCH_N))"; \
+		BENCH_N=$(BENCH_N) $(BIN)/python "$$script"; \
+	done
+
+clean:
+	rm -rf $(VENV) .ringflow .pytest_cache .ruff_cache build *.egg-info test-artifacts
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

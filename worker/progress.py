@@ -1,0 +1,211 @@
+"""Following a campaign from a terminal: a live view of its ``progress`` query, then a summary.
+
+The campaign workflow is the source of truth while it runs, so the view only polls its query;
+the summary puts the store's outcome counts beside the workflow's to show that both agree. When
+stdout is not a terminal (CI logs, pipes) the live view becomes a plain line whenever the counters
+change, at most every few seconds, so logs stay readable.
+"""
+
+import asyncio
+import contextlib
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Literal
+
+from rich.console import Console, Group, RenderableType
+from rich.live import Live
+from rich.progress_bar import ProgressBar
+from rich.table import Table
+from rich.text import Text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.client import Client, WorkflowFailureError
+from temporalio.service import RPCError
+
+from schemas.outcomes import FinalOutcome
+from schemas.workflow_io import CampaignProgress, CampaignResult
+from worker import campaigns
+from worker.campaigns import PendingCallback
+
+POLL_SECONDS = 0.5
+PLAIN_LINE_EVERY_SECONDS = 3.0
+SETTLED_CHECK_EVERY_SECONDS = 2.0
+QUERY_FAILURES_TOLERATED_SECONDS = 30.0
+STORE_CATCH_UP_SECONDS = 5.0
+
+
+@dataclass
+class FollowResult:
+    """How following ended: the last counters, and why it stopped."""
+
+    progress: CampaignProgress
+    ended: Literal["done", "closed", "settled"] = "done"
+    workflow_error: str | None = None
+    callbacks: list[PendingCallback] = field(default_factory=list)
+
+
+def counters_line(progress: CampaignProgress) -> str:
+    """Where every contact is, in words: the same line in the live view and in plain logs."""
+    p = progress
+    finished = ", ".join(f"{outcome.value} {count}" for outcome, count in sorted(p.outcomes.items())) or "none yet"
+    return (
+        f"dialled {p.dials} · in a call {p.in_call} · waiting for a slot {p.waiting_slot} · "
+        f"waiting for a retry {p.waiting_retry} · waiting for a callback {p.waiting_callback} · "
+        f"outside calling hours {p.waiting_window} · finished: {finished}"
+    )
+
+
+def _elapsed(since: float) -> str:
+    seconds = int(time.monotonic() - since)
+    return f"{seconds // 60}:{seconds % 60:02d}"
+
+
+def _render(campaign_id: str, progress: CampaignProgress, since: float) -> RenderableType:
+    bar = Table.grid(padding=(0, 1))
+    bar.add_row(
+        Text(f"campaign {campaign_id}", style="bold"),
+        ProgressBar(total=max(progress.total, 1), completed=progress.finished, width=40),
+        Text(f"{progress.finished}/{progress.total} finished"),
+        Text(progress.status.value, style="cyan"),
+        Text(_elapsed(since), style="dim"),
+    )
+    return Group(bar, Text(counters_line(progress)))
+
+
+def _only_far_callbacks_left(progress: CampaignProgress) -> bool:
+    """Every contact is finished or parked for a callback: nothing happens until a callback is due."""
+    p = progress
+    return (
+        p.total > 0 and p.started == p.total and p.waiting_callback > 0 and p.finished + p.waiting_callback == p.total
+    )
+
+
+async def follow_campaign(
+    client: Client,
+    campaign_id: str,
+    *,
+    console: Console,
+    poll_seconds: float = POLL_SECONDS,
+    settle_horizon: timedelta | None = None,
+) -> FollowResult:
+    """Show the campaign live until it is done or its workflow closes.
+
+    With ``settle_horizon``, also stop once the only contacts left wait for callbacks due later than
+    that: a person who asked to be called tomorrow keeps the campaign open until tomorrow, and a demo
+    should not sit there all night. The callbacks come back in :attr:`FollowResult.callbacks`.
+    """
+    handle = campaigns.campaign_handle(client, campaign_id)
+    closed = asyncio.ensure_future(handle.result())
+    started = time.monotonic()
+    last_ok = started
+    last_line, last_line_at = "", 0.0
+    next_settled_check = 0.0
+    progress = CampaignProgress(campaign_id=campaign_id)
+    live = Live(console=console, refresh_per_second=4, transient=False) if console.is_terminal else None
+    try:
+        with live or contextlib.nullcontext():
+            while True:
+                try:
+                    progress = await campaigns.progress(client, campaign_id)
+                    last_ok = time.monotonic()
+                except RPCError as err:
+                    if time.monotonic() - last_ok > QUERY_FAILURES_TOLERATED_SECONDS:
+                        raise RuntimeError(f"the campaign does not answer its progress query: {err}") from None
+                if live is not None:
+                    live.update(_render(campaign_id, progress, started))
+                else:
+                    line = f"{progress.finished}/{progress.total} finished ({progress.status.value}) · "
+                    line += counters_line(progress)
+                    now = time.monotonic()
+                    if line != last_line and now - last_line_at >= PLAIN_LINE_EVERY_SECONDS:
+                        console.print(f"[{_elapsed(started)}] {line}", markup=False, highlight=False, soft_wrap=True)
+                        last_line, last_line_at = line, now
+                if progress.done:
+                    return FollowResult(progress=progress, ended="done")
+                if closed.done():
+                    return await _closed_result(closed, progress)
+                if (
+                    settle_horizon is not None
+                    and _only_far_callbacks_left(progress)
+                    and time.monotonic() >= next_settled_check
+                ):
+                    next_settled_check = time.monotonic() + SETTLED_CHECK_EVERY_SECONDS
+                    callbacks = await campaigns.pending_callbacks(client, campaign_id)
+                    horizon_end = datetime.now(UTC) + settle_horizon
+                    if len(callbacks) == progress.waiting_callback and all(
+                        callback.scheduled_for > horizon_end for callback in callbacks
+                    ):
+                        return FollowResult(progress=progress, ended="settled", callbacks=callbacks)
+                await asyncio.wait({closed}, timeout=poll_seconds)
+    finally:
+        if live is None and progress.finished:
+            console.print(
+                f"[{_elapsed(started)}] {progress.finished}/{progress.total} finished ({progress.status.value})",
+                markup=False,
+                highlight=False,
+            )
+        if not closed.done():
+            closed.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await closed
+
+
+async def _closed_result(closed: "asyncio.Future[CampaignResult]", last: CampaignProgress) -> FollowResult:
+    try:
+        result = closed.result()
+    except WorkflowFailureError as err:
+        return FollowResult(progress=last, ended="closed", workflow_error=str(err.cause or err))
+    return FollowResult(progress=result.progress, ended="done")
+
+
+async def print_summary(
+    console: Console,
+    follow: FollowResult,
+    sessions: async_sessionmaker[AsyncSession],
+    *,
+    ui_link: str,
+) -> bool:
+    """Outcome counts from the workflow and from the store side by side; True when they agree.
+
+    A contact reports its outcome to the campaign a moment before its store write lands, so the
+    store gets a few seconds to catch up before the two are compared.
+    """
+    progress = follow.progress
+    expected = {outcome.value: count for outcome, count in progress.outcomes.items() if count}
+    deadline = time.monotonic() + STORE_CATCH_UP_SECONDS
+    stored = await campaigns.store_outcome_counts(sessions, progress.campaign_id)
+    while stored != expected and time.monotonic() < deadline:
+        await asyncio.sleep(0.25)
+        stored = await campaigns.store_outcome_counts(sessions, progress.campaign_id)
+
+    table = Table(title=f"campaign {progress.campaign_id}: {progress.status.value}", title_justify="left")
+    table.add_column("outcome")
+    table.add_column("workflow", justify="right")
+    table.add_column("store", justify="right")
+    order = [outcome.value for outcome in FinalOutcome]
+    names = sorted(set(expected) | set(stored), key=lambda name: (order.index(name) if name in order else 99, name))
+    for name in names:
+        table.add_row(name, str(expected.get(name, 0)), str(stored.get(name, 0)))
+    if progress.waiting_callback:
+        table.add_row("(waiting for a callback)", str(progress.waiting_callback), "-", style="yellow")
+    table.add_section()
+    table.add_row("contacts", str(progress.total), str(sum(stored.values())), style="bold")
+    console.print(table)
+
+    calls = ", ".join(f"{outcome.value} {count}" for outcome, count in sorted(progress.call_outcomes.items()))
+    console.print(f"{progress.dials} dial(s): {calls or 'none'}", highlight=False)
+    for callback in follow.callbacks:
+        console.print(
+            f"{callback.external_id} will be called back at {callback.scheduled_for.isoformat(timespec='minutes')}:"
+            " the campaign workflow stays open until then",
+            highlight=False,
+        )
+    if follow.workflow_error:
+        console.print(f"[red]the campaign workflow ended without a result: {follow.workflow_error}[/red]")
+    agree = stored == expected
+    if agree:
+        console.print("[green]the campaign workflow and the store agree on every outcome[/green]")
+    else:
+        console.print("[red]the campaign workflow and the store disagree (see the table above)[/red]")
+    console.print(f"Web UI: {ui_link}", highlight=False, soft_wrap=True)
+    return agree
