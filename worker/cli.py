@@ -47,8 +47,8 @@ DEMO_CAMPAIGN = CampaignSettings(
 """Settings that take the sample list through calls, retries and callbacks in about a minute."""
 
 DEMO_SIM = {"sim_time_scale": 0.4, "sim_callback_delay_seconds": 20.0, "carrier": "sim"}
-DEMO_SETTLE_HORIZON = timedelta(minutes=5)
-"""The demo stops following once only callbacks due later than this are left."""
+SETTLE_HORIZON = timedelta(minutes=5)
+"""Following stops once only callbacks due later than this are left; the campaign itself goes on."""
 
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)([smhd])")
 _DURATION_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
@@ -189,19 +189,20 @@ def _run(coroutine: Coroutine[Any, Any, int | None], *, interrupt_code: int = 13
 
     from worker.campaigns import CampaignEndedError, CampaignNotFoundError
     from worker.devstack import DevStackError
+    from worker.progress import FollowError
 
     try:
         code = asyncio.run(_stoppable(coroutine))
     except (KeyboardInterrupt, asyncio.CancelledError):
         errors.print("stopped")
         raise typer.Exit(interrupt_code) from None
-    except (CliError, DevStackError, CampaignNotFoundError, CampaignEndedError) as err:
+    except (CliError, DevStackError, CampaignNotFoundError, CampaignEndedError, FollowError) as err:
         _fail(str(err))
     except RPCError as err:
         _fail(f"Temporal refused: {err.message}")
     except SQLAlchemyError as err:
         detail = str(getattr(err, "orig", None) or err).splitlines()[0]
-        _fail(f"database error: {detail} (is the database up, and migrated with `ringflow db upgrade`?)")
+        _fail(f"database error: {detail} (is the database at DATABASE_URL up?)")
     if code:
         raise typer.Exit(code)
 
@@ -337,7 +338,7 @@ async def _demo(settings: Settings, report: CsvImportReport, keep_running: bool)
         )
         link = stack.workflow_ui_url(campaign_workflow_id(campaign_id))
         console.print(f"campaign [bold]{campaign_id}[/bold] started: {link}", highlight=False, soft_wrap=True)
-        follow = await follow_campaign(stack.client, campaign_id, console=console, settle_horizon=DEMO_SETTLE_HORIZON)
+        follow = await follow_campaign(stack.client, campaign_id, console=console, settle_horizon=SETTLE_HORIZON)
         agree = await print_summary(console, follow, sessions, ui_link=link)
         console.print(f"demo took {time.monotonic() - began:.0f} s")
         if keep_running:
@@ -427,11 +428,13 @@ async def _campaign_start(
             console.print(f"follow it with `ringflow campaign status {campaign_id}`")
             return 0
         try:
-            result = await follow_campaign(client, campaign_id, console=console)
+            result = await follow_campaign(client, campaign_id, console=console, settle_horizon=SETTLE_HORIZON)
         except asyncio.CancelledError:
             errors.print(f"stopped following; the campaign goes on: `ringflow campaign status {campaign_id}`")
             raise
         agree = await print_summary(console, result, sessions, ui_link=link)
+        if result.ended == "settled":
+            console.print(f"`ringflow campaign status {campaign_id}` shows it later")
         return 0 if agree and result.workflow_error is None else 1
     finally:
         await dispose_cached_engines()
@@ -450,7 +453,7 @@ async def _campaign_status(settings: Settings, campaign_id: str) -> None:
     from schemas.workflow_io import campaign_workflow_id
     from worker.campaigns import progress
     from worker.devstack import workflow_ui_url
-    from worker.progress import counters_line
+    from worker.progress import activity_line, finished_line
 
     snapshot = await progress(await _connect(settings), campaign_id)
     console.print(
@@ -458,8 +461,11 @@ async def _campaign_status(settings: Settings, campaign_id: str) -> None:
         f"{snapshot.finished}/{snapshot.total} contact(s) finished",
         highlight=False,
     )
-    console.print(counters_line(snapshot), highlight=False)
-    console.print(f"Web UI: {workflow_ui_url(settings, campaign_workflow_id(campaign_id))}", highlight=False)
+    console.print(activity_line(snapshot), highlight=False, soft_wrap=True)
+    console.print(finished_line(snapshot), highlight=False, soft_wrap=True)
+    console.print(
+        f"Web UI: {workflow_ui_url(settings, campaign_workflow_id(campaign_id))}", highlight=False, soft_wrap=True
+    )
 
 
 @campaign_app.command("pause")
@@ -493,7 +499,9 @@ async def _steer(settings: Settings, campaign_id: str, action: str, reason: str 
         await campaigns.pause(client, campaign_id)
     else:
         await campaigns.resume(client, campaign_id)
-    console.print(f"{action} sent to campaign {campaign_id}; `ringflow campaign status {campaign_id}` shows it")
+    console.print(
+        f"{action} sent to campaign {campaign_id}; `ringflow campaign status {campaign_id}` shows it", soft_wrap=True
+    )
 
 
 # ---- ringflow db ... ----------------------------------------------------------------------------

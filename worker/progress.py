@@ -28,10 +28,14 @@ from worker import campaigns
 from worker.campaigns import PendingCallback
 
 POLL_SECONDS = 0.5
-PLAIN_LINE_EVERY_SECONDS = 3.0
+PLAIN_EVERY_SECONDS = 3.0
 SETTLED_CHECK_EVERY_SECONDS = 2.0
 QUERY_FAILURES_TOLERATED_SECONDS = 30.0
 STORE_CATCH_UP_SECONDS = 5.0
+
+
+class FollowError(RuntimeError):
+    """The campaign stopped answering, so it cannot be followed (no worker, server gone)."""
 
 
 @dataclass
@@ -44,20 +48,38 @@ class FollowResult:
     callbacks: list[PendingCallback] = field(default_factory=list)
 
 
-def counters_line(progress: CampaignProgress) -> str:
-    """Where every contact is, in words: the same line in the live view and in plain logs."""
+def activity_line(progress: CampaignProgress) -> str:
+    """Where the unfinished contacts are, and how many dials so far."""
     p = progress
-    finished = ", ".join(f"{outcome.value} {count}" for outcome, count in sorted(p.outcomes.items())) or "none yet"
     return (
         f"dialled {p.dials} · in a call {p.in_call} · waiting for a slot {p.waiting_slot} · "
         f"waiting for a retry {p.waiting_retry} · waiting for a callback {p.waiting_callback} · "
-        f"outside calling hours {p.waiting_window} · finished: {finished}"
+        f"outside calling hours {p.waiting_window}"
     )
+
+
+def finished_line(progress: CampaignProgress) -> str:
+    """Finished contacts by final outcome."""
+    counts = ", ".join(f"{outcome.value} {count}" for outcome, count in sorted(progress.outcomes.items()))
+    return f"finished: {counts or 'none yet'}"
+
+
+def counters_line(progress: CampaignProgress) -> str:
+    """Where every contact is, in words, on one line: for logs and one-off status."""
+    return f"{activity_line(progress)} · {finished_line(progress)}"
 
 
 def _elapsed(since: float) -> str:
     seconds = int(time.monotonic() - since)
     return f"{seconds // 60}:{seconds % 60:02d}"
+
+
+def _plain_line(progress: CampaignProgress) -> str:
+    return f"{progress.finished}/{progress.total} finished ({progress.status.value}) · {counters_line(progress)}"
+
+
+def _print_plain(console: Console, started: float, line: str) -> None:
+    console.print(f"[{_elapsed(started)}] {line}", markup=False, highlight=False, soft_wrap=True)
 
 
 def _render(campaign_id: str, progress: CampaignProgress, since: float) -> RenderableType:
@@ -69,7 +91,7 @@ def _render(campaign_id: str, progress: CampaignProgress, since: float) -> Rende
         Text(progress.status.value, style="cyan"),
         Text(_elapsed(since), style="dim"),
     )
-    return Group(bar, Text(counters_line(progress)))
+    return Group(bar, Text(activity_line(progress)), Text(finished_line(progress), style="green"))
 
 
 def _only_far_callbacks_left(progress: CampaignProgress) -> bool:
@@ -110,16 +132,13 @@ async def follow_campaign(
                     last_ok = time.monotonic()
                 except RPCError as err:
                     if time.monotonic() - last_ok > QUERY_FAILURES_TOLERATED_SECONDS:
-                        raise RuntimeError(f"the campaign does not answer its progress query: {err}") from None
+                        raise FollowError(f"campaign {campaign_id} does not answer its progress query: {err}") from None
+                line = _plain_line(progress)
                 if live is not None:
                     live.update(_render(campaign_id, progress, started))
-                else:
-                    line = f"{progress.finished}/{progress.total} finished ({progress.status.value}) · "
-                    line += counters_line(progress)
-                    now = time.monotonic()
-                    if line != last_line and now - last_line_at >= PLAIN_LINE_EVERY_SECONDS:
-                        console.print(f"[{_elapsed(started)}] {line}", markup=False, highlight=False, soft_wrap=True)
-                        last_line, last_line_at = line, now
+                elif progress.total and line != last_line and time.monotonic() - last_line_at >= PLAIN_EVERY_SECONDS:
+                    _print_plain(console, started, line)
+                    last_line, last_line_at = line, time.monotonic()
                 if progress.done:
                     return FollowResult(progress=progress, ended="done")
                 if closed.done():
@@ -138,12 +157,8 @@ async def follow_campaign(
                         return FollowResult(progress=progress, ended="settled", callbacks=callbacks)
                 await asyncio.wait({closed}, timeout=poll_seconds)
     finally:
-        if live is None and progress.finished:
-            console.print(
-                f"[{_elapsed(started)}] {progress.finished}/{progress.total} finished ({progress.status.value})",
-                markup=False,
-                highlight=False,
-            )
+        if live is None and _plain_line(progress) != last_line:
+            _print_plain(console, started, _plain_line(progress))
         if not closed.done():
             closed.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -156,6 +171,12 @@ async def _closed_result(closed: "asyncio.Future[CampaignResult]", last: Campaig
     except WorkflowFailureError as err:
         return FollowResult(progress=last, ended="closed", workflow_error=str(err.cause or err))
     return FollowResult(progress=result.progress, ended="done")
+
+
+def _from_now(at: datetime, now: datetime) -> str:
+    minutes = max(0, int((at - now).total_seconds() // 60))
+    hours, minutes = divmod(minutes, 60)
+    return f"in {hours} h {minutes:02d} min" if hours else f"in {minutes} min"
 
 
 async def print_summary(
@@ -193,12 +214,16 @@ async def print_summary(
     console.print(table)
 
     calls = ", ".join(f"{outcome.value} {count}" for outcome, count in sorted(progress.call_outcomes.items()))
-    console.print(f"{progress.dials} dial(s): {calls or 'none'}", highlight=False)
+    console.print(f"{progress.dials} dial(s): {calls or 'none'}", highlight=False, soft_wrap=True)
+    now = datetime.now(UTC)
     for callback in follow.callbacks:
+        when = callback.scheduled_for.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
         console.print(
-            f"{callback.external_id} will be called back at {callback.scheduled_for.isoformat(timespec='minutes')}:"
+            f"{callback.external_id} asked to be called back: booked for {when} "
+            f"({_from_now(callback.scheduled_for, now)});"
             " the campaign workflow stays open until then",
             highlight=False,
+            soft_wrap=True,
         )
     if follow.workflow_error:
         console.print(f"[red]the campaign workflow ended without a result: {follow.workflow_error}[/red]")
