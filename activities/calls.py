@@ -50,8 +50,7 @@ class CallActivities:
         if recorded is not None:
             return recorded
         if created:
-            await self._pacer.wait_turn(request.campaign_id, request.calls_per_second)
-            result = await _heartbeating(self._carrier.dial(request))
+            result = await _heartbeating(self._paced_dial(request))
         else:
             activity.logger.warning("attempt %s was started before; recovering it", request.idempotency_key)
             result = await _heartbeating(self._carrier.recover(request))
@@ -59,6 +58,11 @@ class CallActivities:
             await queries.finish_attempt(session, request.idempotency_key, result)
             await session.commit()
         return result
+
+    async def _paced_dial(self, request: DialRequest) -> DialResult:
+        """Dial the moment the pacer releases this call: nothing may await in between."""
+        await self._pacer.wait_turn(request.campaign_id, request.calls_per_second)
+        return await self._carrier.dial(request)
 
 
 async def _heartbeating(call: Awaitable[DialResult]) -> DialResult:

@@ -46,7 +46,10 @@ class RetryPolicy(BaseModel):
 
 
 class CallingWindow(BaseModel):
-    """Local hours, in the contact's own time zone, when a dial may start. ``end`` is exclusive."""
+    """Local hours, in the contact's own time zone, when a dial may start. ``end`` is exclusive.
+
+    ``end`` before ``start`` is an overnight window (22:00-02:00); ``start == end`` is all day.
+    """
 
     start: time = time(9, 0)
     end: time = time(20, 0)
@@ -67,12 +70,6 @@ class CallingWindow(BaseModel):
         if not value <= set(ALL_WEEKDAYS):
             raise ValueError("weekdays are 0 (Monday) to 6 (Sunday)")
         return value
-
-    @model_validator(mode="after")
-    def _ordered(self) -> "CallingWindow":
-        if self.start == self.end:
-            raise ValueError("the calling window is empty: start equals end")
-        return self
 
     @classmethod
     def parse(cls, hours: str, days: str | None = None) -> "CallingWindow":

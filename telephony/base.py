@@ -1,7 +1,6 @@
 """What every carrier offers the dial activity, and the pacing applied just before a call leaves."""
 
 import asyncio
-import threading
 import time
 from typing import Protocol, runtime_checkable
 
@@ -38,43 +37,36 @@ class Carrier(Protocol):
 
 
 class DialPacer:
-    """Spaces call starts per campaign to exactly ``1 / calls_per_second`` within this process.
+    """Spaces call starts per campaign at least ``1 / calls_per_second`` apart within this process.
 
     The campaign workflow already hands out dial grants at the campaign's rate, but each grant
     then travels through a workflow task, an activity schedule and a worker's poll, and each hop
-    adds tens of milliseconds of jitter. Grants issued 50 ms apart can therefore reach the
+    adds tens of milliseconds of jitter. Grants issued 125 ms apart can therefore reach the
     carrier 5 ms apart, and carriers count bursts per second. This pacer is the last hop before
-    the carrier, so it restores the exact spacing; the workflow keeps the global budget.
+    the carrier, so it restores the spacing; the workflow keeps the global budget.
 
-    Each caller reserves its slot under a short lock and then sleeps outside it, so a thousand
-    waiting callers hold no lock and cost one timer each. The lock is a ``threading.Lock`` rather
-    than an ``asyncio.Lock`` because the critical section never awaits, and it then stays correct
-    if workers in several threads or event loops share one pacer.
-
-    A caller cancelled while waiting keeps its reserved slot: later callers stay spaced from it,
-    which can only make the spacing wider, never narrower.
+    Callers of one campaign queue on a lock and each is released no sooner than ``1 / cps`` after
+    the previous caller's *actual* release (not its planned one): a sleep that wakes late then
+    delays the next call instead of squeezing it closer. The caller must dial without awaiting
+    anything else in between. A caller cancelled while waiting leaves no mark.
     """
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._last_grant: dict[str, float] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._last_release: dict[str, float] = {}
 
     async def wait_turn(self, campaign_id: str, calls_per_second: float) -> float:
-        """Wait until this caller may dial; return that moment on the ``time.monotonic`` clock.
-
-        The turn is ``max(now, previous grant + 1 / calls_per_second)``: measured from the
-        previous *granted* time, not from when the previous caller happened to wake up, so no
-        two grants for one campaign are ever closer than ``1 / calls_per_second``.
-        """
+        """Wait until this caller may dial; return that moment on the ``time.monotonic`` clock."""
         if calls_per_second <= 0:
             raise ValueError("calls_per_second must be positive")
         interval = 1.0 / calls_per_second
-        with self._lock:
-            now = time.monotonic()
-            previous = self._last_grant.get(campaign_id)
-            turn = now if previous is None else max(now, previous + interval)
-            self._last_grant[campaign_id] = turn
-        delay = turn - time.monotonic()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        return turn
+        lock = self._locks.setdefault(campaign_id, asyncio.Lock())
+        async with lock:
+            previous = self._last_release.get(campaign_id)
+            if previous is not None:
+                delay = previous + interval - time.monotonic()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+            released = time.monotonic()
+            self._last_release[campaign_id] = released
+        return released

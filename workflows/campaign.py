@@ -11,7 +11,7 @@ import asyncio
 from datetime import timedelta
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy, TypedSearchAttributes
+from temporalio.common import RetryPolicy, SearchAttributePair, TypedSearchAttributes
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 with workflow.unsafe.imports_passed_through():
@@ -145,7 +145,7 @@ class CampaignWorkflow:
                 id=contact_workflow_id(self._input.campaign_id, contact.external_id),
                 parent_close_policy=workflow.ParentClosePolicy.ABANDON,
                 search_attributes=TypedSearchAttributes(
-                    [search_attributes.CAMPAIGN_ID.value_set(self._input.campaign_id)]
+                    [SearchAttributePair(search_attributes.CAMPAIGN_ID, self._input.campaign_id)]
                 ),
                 static_summary=f"contact {contact.external_id}",
             )

@@ -1,0 +1,63 @@
+"""Shared fixtures: Temporal's time-skipping server, a database, and a worker wired to the sim carrier."""
+
+import sys
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+from temporalio import activity
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from schemas.settings import Settings
+from telephony.sim import SimCarrier
+from worker.main import build_worker
+from worker.search_attributes import register_search_attributes
+
+pytest_plugins = ["store_fixtures"]
+
+VENV_BIN = Path(sys.executable).parent
+
+
+@pytest_asyncio.fixture(scope="session")
+async def time_env() -> AsyncIterator[WorkflowEnvironment]:
+    """One time-skipping test server for the session: timers of days take milliseconds."""
+    env = await WorkflowEnvironment.start_time_skipping(
+        data_converter=pydantic_data_converter,
+        test_server_existing_path=str(VENV_BIN / "temporal-test-server"),
+    )
+    await register_search_attributes(env.client)
+    yield env
+    await env.shutdown()
+
+
+def server_clock() -> datetime:
+    """The Temporal server's time inside an activity: skipped time under the test server."""
+    try:
+        return activity.info().current_attempt_scheduled_time
+    except RuntimeError:
+        return datetime.now(UTC)
+
+
+@pytest.fixture
+def sim() -> SimCarrier:
+    return SimCarrier(time_scale=0.0, clock=server_clock)
+
+
+@pytest.fixture
+def run_worker(time_env, session_factory, db_url) -> Callable:
+    """``async with run_worker(carrier) as task_queue:`` a worker on a fresh task queue."""
+
+    @asynccontextmanager
+    async def _run(carrier: SimCarrier, env: WorkflowEnvironment | None = None) -> AsyncIterator[str]:
+        env = env or time_env
+        task_queue = f"tq-{uuid.uuid4().hex[:8]}"
+        settings = Settings(database_url=db_url, task_queue=task_queue)
+        async with build_worker(env.client, settings, sessions=session_factory, carrier=carrier):
+            yield task_queue
+
+    return _run

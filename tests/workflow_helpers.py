@@ -1,0 +1,97 @@
+"""Building blocks for workflow tests: seeding the store and starting contacts and campaigns."""
+
+import asyncio
+import uuid
+from collections.abc import Callable
+from datetime import time, timedelta
+
+from temporalio.client import Client, WorkflowHandle
+from temporalio.common import SearchAttributePair, TypedSearchAttributes
+
+from schemas.campaign import ALL_WEEKDAYS, CallingWindow, CampaignSettings, RetryPolicy
+from schemas.contact import Contact
+from schemas.workflow_io import (
+    CampaignWorkflowInput,
+    ContactWorkflowInput,
+    campaign_workflow_id,
+    contact_workflow_id,
+)
+from store import queries
+from workflows import search_attributes
+from workflows.campaign import CampaignWorkflow
+from workflows.contact import ContactWorkflow
+
+ALL_DAY = CallingWindow(start=time(0), end=time(0), weekdays=frozenset(ALL_WEEKDAYS))
+
+
+def settings(**overrides) -> CampaignSettings:
+    initial = overrides.pop("initial_backoff", timedelta(minutes=10))
+    retry = RetryPolicy(
+        max_attempts=overrides.pop("max_attempts", 4),
+        initial_backoff=initial,
+        backoff_coefficient=overrides.pop("coefficient", 2.0),
+        max_backoff=overrides.pop("max_backoff", max(initial * 8, timedelta(hours=1))),
+        jitter_ratio=overrides.pop("jitter", 0.0),
+    )
+    base = {"window": ALL_DAY, "retry": retry, "max_concurrent_calls": 10, "calls_per_second": 50}
+    return CampaignSettings(**{**base, **overrides})
+
+
+def contact(index: int, persona: str, *, phone: str | None = None, priority: int = 0, **extra) -> Contact:
+    # +44 20 7946 0xxx is Ofcom's range for drama: valid, never a real line.
+    return Contact(
+        external_id=f"p{index:04d}",
+        name=f"Person {index}",
+        phone=phone or f"+44207946{index % 10000:04d}",
+        persona=persona,
+        priority=priority,
+        **extra,
+    )
+
+
+async def seed(sessions, campaign_id: str, contacts: list[Contact], campaign: CampaignSettings) -> None:
+    async with sessions() as session:
+        await queries.create_campaign(session, campaign_id, f"test {campaign_id}", campaign)
+        await queries.add_contacts(session, campaign_id, contacts)
+        await session.commit()
+
+
+def new_campaign_id() -> str:
+    return f"t-{uuid.uuid4().hex[:10]}"
+
+
+async def start_contact(
+    client: Client, task_queue: str, campaign_id: str, person: Contact, campaign: CampaignSettings
+) -> WorkflowHandle:
+    return await client.start_workflow(
+        ContactWorkflow.run,
+        ContactWorkflowInput(campaign_id=campaign_id, contact=person, settings=campaign),
+        id=contact_workflow_id(campaign_id, person.external_id),
+        task_queue=task_queue,
+    )
+
+
+async def start_campaign(
+    client: Client, task_queue: str, campaign_id: str, campaign: CampaignSettings, **input_fields
+) -> WorkflowHandle:
+    return await client.start_workflow(
+        CampaignWorkflow.run,
+        CampaignWorkflowInput(campaign_id=campaign_id, settings=campaign, **input_fields),
+        id=campaign_workflow_id(campaign_id),
+        task_queue=task_queue,
+        search_attributes=TypedSearchAttributes([SearchAttributePair(search_attributes.CAMPAIGN_ID, campaign_id)]),
+    )
+
+
+async def eventually(check: Callable[[], object], *, within: float = 15.0, interval: float = 0.05):
+    """Poll an async or sync check until it returns something truthy (queries never skip time)."""
+    deadline = asyncio.get_running_loop().time() + within
+    while True:
+        value = check()
+        if asyncio.iscoroutine(value):
+            value = await value
+        if value:
+            return value
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(interval)
