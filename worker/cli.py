@@ -7,6 +7,7 @@ non-zero exit code; only bugs show a traceback.
 """
 
 import asyncio
+import logging
 import re
 import shutil
 import signal
@@ -15,17 +16,21 @@ from collections.abc import Coroutine
 from datetime import time as clock_time
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from pydantic import ValidationError
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from schemas.campaign import ALL_WEEKDAYS, CallingWindow, CampaignSettings, RetryPolicy, parse_weekdays
 from schemas.imports import CsvImportReport
 from schemas.settings import Settings, get_settings
 from store.csv_import import load_contacts_csv
+
+if TYPE_CHECKING:
+    from temporalio.client import Client
 
 SAMPLE_CONTACTS = Path(__file__).resolve().parent / "samples" / "demo_contacts.csv"
 
@@ -40,9 +45,9 @@ DEMO_CAMPAIGN = CampaignSettings(
     ),
     # 00:00-23:59 every day: open whatever the time zone of the machine or of the contacts.
     window=CallingWindow(start=clock_time(0, 0), end=clock_time(23, 59), weekdays=frozenset(ALL_WEEKDAYS)),
-    # The sample's ``callback_tomorrow`` callee asks for 10:00 tomorrow, up to 34 hours ahead: two days
-    # let the campaign book it at any hour (the demo then ends, leaving that one callback pending).
-    callback_horizon=timedelta(days=2),
+    # The sample's ``callback_tomorrow`` callee asks for 10:00 tomorrow. Within a day, the booking stands and
+    # the demo ends with it pending; further ahead, it is refused and the call counts as an unanswered try.
+    callback_horizon=timedelta(days=1),
 )
 """Settings that take the sample list through calls, retries and callbacks in about a minute."""
 
@@ -238,7 +243,8 @@ def print_import_report(report: CsvImportReport, path: Path) -> None:
     """Counts, then every rejected row with its line number, so the file can be fixed row by row."""
     style = "green" if report.ok else "yellow"
     console.print(
-        f"[{style}]{path}: {len(report.contacts)} contact(s) ready, {len(report.errors)} row(s) rejected[/{style}]",
+        f"[{style}]{escape(str(path))}: {len(report.contacts)} contact(s) ready, "
+        f"{len(report.errors)} row(s) rejected[/{style}]",
         highlight=False,
     )
     if report.errors:
@@ -248,7 +254,7 @@ def print_import_report(report: CsvImportReport, path: Path) -> None:
         console.print(table)
 
 
-async def _connect(settings: Settings) -> Any:
+async def _connect(settings: Settings) -> "Client":
     """A client of the running server, or a one-line error saying how to start one."""
     from worker.client import connect
     from worker.devstack import is_listening
@@ -270,6 +276,8 @@ async def _connect(settings: Settings) -> Any:
 def dev() -> None:
     """Run the dev stack: Temporal dev server (or the one already running), database, worker. Ctrl-C stops it."""
     settings = _settings()
+    # The worker's warnings (a refused callback, a retried activity) belong in the dev terminal.
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     _run(_dev(settings), interrupt_code=0)
 
 
@@ -318,6 +326,8 @@ def demo(
     if not report.contacts:
         _fail(f"no valid contacts in {contacts}: nothing to call")
     shutil.rmtree(settings.data_dir, ignore_errors=True)
+    # The live view and the summary tell the story; worker warnings would only break the display.
+    logging.getLogger("temporalio").setLevel(logging.ERROR)
     _run(_demo(settings, report, keep_running))
 
 
@@ -331,7 +341,9 @@ async def _demo(settings: Settings, report: CsvImportReport, keep_running: bool)
     began = time.monotonic()
     async with DevStack(settings) as stack:
         where = "started" if stack.started_server else "reused the running"
-        console.print(f"{where} Temporal dev server at {settings.temporal_address}; Web UI {stack.ui_url}")
+        console.print(
+            f"{where} Temporal dev server at {settings.temporal_address}; Web UI {stack.ui_url}", soft_wrap=True
+        )
         sessions = get_session_factory(settings.sqlalchemy_url)
         campaign_id = await create_campaign_from_contacts(
             stack.client, sessions, "demo", report.contacts, DEMO_CAMPAIGN, task_queue=settings.task_queue
