@@ -1,0 +1,1 @@
+"""Persistence of campaigns, contacts, dials, callbacks and outcomes (SQLAlchemy, SQLite or Postgres)."""

@@ -1,0 +1,195 @@
+"""Tables of the campaign store.
+
+Only ``contacts`` references ``campaigns``: attempts, callbacks and outcomes are keyed by
+``(campaign_id, external_id)`` without a foreign key, because a contact workflow can run on its own
+(``ContactWorkflowInput.campaign_workflow_id`` is optional) and must still leave a record of its dials.
+"""
+
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Dialect,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from schemas.campaign import CampaignSettings
+
+CONTACT_PENDING = "pending"
+CONTACT_ACTIVE = "active"
+CONTACT_FINISHED = "finished"
+CONTACT_CANCELLED = "cancelled"
+
+ATTEMPT_DIALLING = "dialling"
+ATTEMPT_FINISHED = "finished"
+
+CALLBACK_SCHEDULED = "scheduled"
+CALLBACK_REPLACED = "replaced"
+CALLBACK_DONE = "done"
+CALLBACK_CANCELLED = "cancelled"
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def as_utc(value: datetime) -> datetime:
+    """``value`` in UTC; a naive value is taken to be UTC already, which is what naive callers mean."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp that is always stored as UTC and always read back as an aware UTC ``datetime``.
+
+    SQLite has no zone-aware type: it would store whatever offset it is given as text and hand back
+    naive values, so we normalise to UTC before writing and attach UTC after reading.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        value = as_utc(value)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return None if value is None else as_utc(value)
+
+
+JSONDocument = JSON().with_variant(JSONB(), "postgresql")
+# SQLite only auto-increments a column declared exactly ``INTEGER PRIMARY KEY``.
+AutoId = BigInteger().with_variant(Integer(), "sqlite")
+
+# Deterministic constraint names: Alembic's batch mode on SQLite rebuilds tables and needs them.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UTCDateTime(), dict[str, Any]: JSONDocument}
+
+
+class CampaignRow(Base):
+    __tablename__ = "campaigns"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(256))
+    status: Mapped[str] = mapped_column(String(16))
+    settings: Mapped[dict[str, Any]] = mapped_column(doc="CampaignSettings.model_dump(mode='json')")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    @property
+    def campaign_settings(self) -> CampaignSettings:
+        return CampaignSettings.model_validate(self.settings)
+
+
+class ContactRow(Base):
+    __tablename__ = "contacts"
+    __table_args__ = (
+        UniqueConstraint("campaign_id", "external_id"),
+        Index("ix_contacts_claim", "campaign_id", "dispatched_at", "priority", "seq"),
+    )
+
+    id: Mapped[int] = mapped_column(AutoId, primary_key=True, autoincrement=True)
+    campaign_id: Mapped[str] = mapped_column(String(64), ForeignKey("campaigns.id", ondelete="CASCADE"))
+    external_id: Mapped[str] = mapped_column(String(128))
+    name: Mapped[str] = mapped_column(String(256), default="")
+    phone: Mapped[str] = mapped_column(String(32))
+    timezone: Mapped[str] = mapped_column(String(64))
+    priority: Mapped[int] = mapped_column(Integer, default=0)
+    persona: Mapped[str | None] = mapped_column(String(32))
+    attributes: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    seq: Mapped[int] = mapped_column(Integer, doc="Insertion order within the campaign")
+    dispatched_at: Mapped[datetime | None] = mapped_column(doc="When the campaign claimed the contact")
+    status: Mapped[str] = mapped_column(String(16), default=CONTACT_PENDING)
+    final_outcome: Mapped[str | None] = mapped_column(String(32))
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class AttemptRow(Base):
+    """One dial. The unique idempotency key lets a retried dial activity find the dial it already placed."""
+
+    __tablename__ = "call_attempts"
+    __table_args__ = (Index("ix_call_attempts_contact", "campaign_id", "external_id"),)
+
+    id: Mapped[int] = mapped_column(AutoId, primary_key=True, autoincrement=True)
+    idempotency_key: Mapped[str] = mapped_column(String(255), unique=True)
+    campaign_id: Mapped[str] = mapped_column(String(64))
+    external_id: Mapped[str] = mapped_column(String(128))
+    attempt: Mapped[int] = mapped_column(Integer)
+    carrier: Mapped[str] = mapped_column(String(32))
+    state: Mapped[str] = mapped_column(String(16), default=ATTEMPT_DIALLING)
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    ended_at: Mapped[datetime | None] = mapped_column()
+    outcome: Mapped[str | None] = mapped_column(String(32))
+    answered: Mapped[bool] = mapped_column(Boolean, default=False)
+    duration_seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    carrier_call_id: Mapped[str] = mapped_column(String(128), default="")
+    detail: Mapped[str] = mapped_column(Text, default="")
+    dialled_at: Mapped[datetime | None] = mapped_column(doc="DialResult.dialled_at, as the carrier saw it")
+    callback_at: Mapped[datetime | None] = mapped_column(doc="DialResult.callback.at, if the callee asked")
+    callback_reason: Mapped[str] = mapped_column(Text, default="")
+
+
+class CallbackRow(Base):
+    """A booked redial. At most one per contact is ``scheduled``; booking another replaces it."""
+
+    __tablename__ = "callbacks"
+    __table_args__ = (
+        Index("ix_callbacks_contact", "campaign_id", "external_id", "status"),
+        Index(
+            "uq_callbacks_one_scheduled",
+            "campaign_id",
+            "external_id",
+            unique=True,
+            sqlite_where=text("status = 'scheduled'"),
+            postgresql_where=text("status = 'scheduled'"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(AutoId, primary_key=True, autoincrement=True)
+    campaign_id: Mapped[str] = mapped_column(String(64))
+    external_id: Mapped[str] = mapped_column(String(128))
+    requested_for: Mapped[datetime] = mapped_column()
+    scheduled_for: Mapped[datetime] = mapped_column()
+    reason: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(16), default=CALLBACK_SCHEDULED)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class OutcomeRow(Base):
+    __tablename__ = "outcomes"
+    __table_args__ = (UniqueConstraint("campaign_id", "external_id"),)
+
+    id: Mapped[int] = mapped_column(AutoId, primary_key=True, autoincrement=True)
+    campaign_id: Mapped[str] = mapped_column(String(64))
+    external_id: Mapped[str] = mapped_column(String(128))
+    final_outcome: Mapped[str] = mapped_column(String(32))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    decided_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,0 +1,545 @@
+"""Every read and write of the campaign store: activities, the API and the CLI go through here.
+
+Transactions belong to the caller: no function here commits, so several calls can be made atomic
+together. Open a session, call, then ``await session.commit()``::
+
+    async with get_session_factory()() as session:
+        row, created = await begin_attempt(session, key, campaign_id, external_id, attempt, carrier)
+        await session.commit()
+
+The writes an activity may retry (``create_campaign``, ``begin_attempt``, ``finish_attempt``,
+``record_callback``, ``record_outcome``, ``cancel_undispatched``) are idempotent: repeating one after
+a commit changes nothing. Conflicts are resolved in SQL (``ON CONFLICT``, unique constraints,
+``FOR UPDATE SKIP LOCKED`` on Postgres), so they are also safe between concurrent workers.
+"""
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import (
+    ColumnElement,
+    CursorResult,
+    Result,
+    Row,
+    String,
+    Table,
+    case,
+    func,
+    insert,
+    literal,
+    select,
+    update,
+)
+from sqlalchemy.dialects.postgresql import Insert as PostgresInsert
+from sqlalchemy.dialects.postgresql import insert as postgres_insert
+from sqlalchemy.dialects.sqlite import Insert as SqliteInsert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from schemas.calls import CallbackRequest, DialResult
+from schemas.campaign import CampaignSettings
+from schemas.contact import Contact
+from schemas.imports import ClaimedPage
+from schemas.outcomes import CallOutcome, FinalOutcome
+from schemas.workflow_io import AddContactsResult, CampaignStatus
+from store.models import (
+    ATTEMPT_DIALLING,
+    ATTEMPT_FINISHED,
+    CALLBACK_CANCELLED,
+    CALLBACK_DONE,
+    CALLBACK_REPLACED,
+    CALLBACK_SCHEDULED,
+    CONTACT_ACTIVE,
+    CONTACT_CANCELLED,
+    CONTACT_FINISHED,
+    CONTACT_PENDING,
+    AttemptRow,
+    Base,
+    CallbackRow,
+    CampaignRow,
+    ContactRow,
+    OutcomeRow,
+    UTCDateTime,
+    as_utc,
+    utcnow,
+)
+
+# Contacts per executemany() of add_contacts: bounds the memory the driver holds for one call.
+INSERT_CHUNK = 5000
+
+CANCELLED_BEFORE_DIAL = "campaign cancelled before the contact was dialled"
+
+
+class CampaignNotFoundError(LookupError):
+    def __init__(self, campaign_id: str) -> None:
+        super().__init__(f"no campaign {campaign_id!r}")
+        self.campaign_id = campaign_id
+
+
+class AttemptNotFoundError(LookupError):
+    def __init__(self, key: str) -> None:
+        super().__init__(f"no call attempt with idempotency key {key!r}: begin_attempt was never called")
+        self.key = key
+
+
+def _table(model: type[Base]) -> Table:
+    return cast(Table, model.__table__)
+
+
+def _insert(session: AsyncSession, model: type[Base]) -> PostgresInsert | SqliteInsert:
+    """An INSERT that knows ``ON CONFLICT``; both dialects spell it the same way."""
+    table = _table(model)
+    if session.get_bind().dialect.name == "postgresql":
+        return postgres_insert(table)
+    return sqlite_insert(table)
+
+
+def _rowcount(result: Result[Any]) -> int:
+    return cast(CursorResult[Any], result).rowcount
+
+
+# ---- campaigns ------------------------------------------------------------------------------------
+
+
+async def create_campaign(
+    session: AsyncSession,
+    campaign_id: str,
+    name: str,
+    settings: CampaignSettings,
+    status: CampaignStatus = CampaignStatus.RUNNING,
+) -> None:
+    """Insert a campaign. Idempotent: an existing campaign with this id is left exactly as it is."""
+    now = utcnow()
+    stmt = (
+        _insert(session, CampaignRow)
+        .values(
+            id=campaign_id,
+            name=name,
+            status=status.value,
+            settings=settings.model_dump(mode="json"),
+            created_at=now,
+            updated_at=now,
+        )
+        .on_conflict_do_nothing(index_elements=["id"])
+    )
+    await session.execute(stmt)
+
+
+async def get_campaign(session: AsyncSession, campaign_id: str) -> CampaignRow | None:
+    return await session.get(CampaignRow, campaign_id, populate_existing=True)
+
+
+async def list_campaigns(session: AsyncSession) -> list[CampaignRow]:
+    """All campaigns, oldest first."""
+    stmt = select(CampaignRow).order_by(CampaignRow.created_at, CampaignRow.id)
+    return list((await session.scalars(stmt.execution_options(populate_existing=True))).all())
+
+
+async def set_campaign_status(session: AsyncSession, campaign_id: str, status: CampaignStatus) -> None:
+    """Raises :class:`CampaignNotFoundError` for an unknown id."""
+    result = await session.execute(
+        update(CampaignRow).where(CampaignRow.id == campaign_id).values(status=status.value, updated_at=utcnow())
+    )
+    if _rowcount(result) == 0:
+        raise CampaignNotFoundError(campaign_id)
+
+
+# ---- contacts -------------------------------------------------------------------------------------
+
+
+async def add_contacts(session: AsyncSession, campaign_id: str, contacts: Sequence[Contact]) -> AddContactsResult:
+    """Append contacts to a campaign, numbered after those it has. Raises :class:`CampaignNotFoundError`.
+
+    A contact whose ``external_id`` the campaign already has, or that appears earlier in ``contacts``,
+    is skipped and listed in ``duplicates`` (in input order). The campaign row stays locked until the
+    caller commits (``FOR UPDATE``; SQLite transactions are serial anyway), so concurrent additions to
+    one campaign run one after the other and neither the duplicate check nor the ``seq`` numbers race.
+
+    Built for lists of 100k: the campaign's existing ids are read in one pass (none for a new
+    campaign) rather than looked up with big ``IN`` lists, which Postgres may run as a generic plan
+    that scans the campaign once per id; the rows go in as one plain ``executemany`` per chunk, which
+    psycopg pipelines, where ``INSERT … ON CONFLICT … RETURNING`` would be several times slower.
+    """
+    locked = await session.execute(select(CampaignRow.id).where(CampaignRow.id == campaign_id).with_for_update())
+    if locked.first() is None:
+        raise CampaignNotFoundError(campaign_id)
+
+    last_seq = await session.scalar(select(func.max(ContactRow.seq)).where(ContactRow.campaign_id == campaign_id))
+    existing: set[str] = set()
+    if last_seq is not None:
+        found = await session.scalars(select(ContactRow.external_id).where(ContactRow.campaign_id == campaign_id))
+        existing.update(found)
+    new: dict[str, Contact] = {}
+    duplicates: list[str] = []
+    for contact in contacts:
+        if contact.external_id in existing or contact.external_id in new:
+            duplicates.append(contact.external_id)
+        else:
+            new[contact.external_id] = contact
+
+    now = utcnow()
+    rows = [
+        {
+            "campaign_id": campaign_id,
+            "external_id": contact.external_id,
+            "name": contact.name,
+            "phone": contact.phone,
+            "timezone": contact.zone,
+            "priority": contact.priority,
+            "persona": contact.persona,
+            "attributes": contact.attributes,
+            "seq": (last_seq or 0) + offset,
+            "dispatched_at": None,
+            "status": CONTACT_PENDING,
+            "final_outcome": None,
+            "attempts": 0,
+            "updated_at": now,
+        }
+        for offset, contact in enumerate(new.values(), start=1)
+    ]
+    for start in range(0, len(rows), INSERT_CHUNK):
+        await session.execute(insert(_table(ContactRow)), rows[start : start + INSERT_CHUNK])
+    return AddContactsResult(added=len(rows), duplicates=duplicates)
+
+
+async def count_contacts(session: AsyncSession, campaign_id: str) -> int:
+    stmt = select(func.count()).select_from(ContactRow).where(ContactRow.campaign_id == campaign_id)
+    return await session.scalar(stmt) or 0
+
+
+def _undispatched(campaign_id: str) -> list[ColumnElement[bool]]:
+    return [
+        ContactRow.campaign_id == campaign_id,
+        ContactRow.dispatched_at.is_(None),
+        ContactRow.status == CONTACT_PENDING,
+    ]
+
+
+async def claim_next_contacts(session: AsyncSession, campaign_id: str, limit: int) -> ClaimedPage:
+    """Mark up to ``limit`` undispatched contacts dispatched and return them, highest priority first.
+
+    No contact is ever returned twice. On Postgres the SELECT locks the rows it picks and skips those
+    another claimer holds (``FOR UPDATE SKIP LOCKED``); on SQLite the transaction holds the database's
+    write lock from its start. It takes two statements: as one ``UPDATE … WHERE id IN (SELECT … LIMIT n
+    FOR UPDATE SKIP LOCKED)``, Postgres may re-run the subquery per row and claim far more than
+    ``limit``. Cancelled contacts are never claimed.
+    """
+    chosen = await session.scalars(
+        select(ContactRow.id)
+        .where(*_undispatched(campaign_id))
+        .order_by(ContactRow.priority.desc(), ContactRow.seq, ContactRow.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    position = {contact_id: index for index, contact_id in enumerate(chosen)}
+    rows: list[Row[Any]] = []
+    if position:
+        now = utcnow()
+        claimed = await session.execute(
+            update(ContactRow)
+            .where(ContactRow.id.in_(position))
+            .values(dispatched_at=now, status=CONTACT_ACTIVE, updated_at=now)
+            .returning(
+                ContactRow.id,
+                ContactRow.external_id,
+                ContactRow.name,
+                ContactRow.phone,
+                ContactRow.timezone,
+                ContactRow.priority,
+                ContactRow.persona,
+                ContactRow.attributes,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        rows = sorted(claimed.all(), key=lambda row: position[row.id])
+    remaining = await session.scalar(select(func.count()).select_from(ContactRow).where(*_undispatched(campaign_id)))
+    contacts = [
+        Contact(
+            external_id=row.external_id,
+            name=row.name,
+            phone=row.phone,
+            timezone=row.timezone,
+            priority=row.priority,
+            persona=row.persona,
+            attributes=row.attributes,
+        )
+        for row in rows
+    ]
+    return ClaimedPage(contacts=contacts, remaining=remaining or 0)
+
+
+async def cancel_undispatched(session: AsyncSession, campaign_id: str) -> int:
+    """Cancel every contact the campaign never dispatched; returns how many this call cancelled.
+
+    Each also gets an ``outcomes`` row (final outcome ``cancelled``), so that :func:`outcome_counts`
+    accounts for the whole list. Idempotent: a second call cancels nothing and adds no outcome.
+    """
+    now = utcnow()
+    result = await session.execute(
+        update(ContactRow)
+        .where(*_undispatched(campaign_id))
+        .values(status=CONTACT_CANCELLED, final_outcome=FinalOutcome.CANCELLED.value, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    cancelled = select(
+        ContactRow.campaign_id,
+        ContactRow.external_id,
+        literal(FinalOutcome.CANCELLED.value, String()),
+        literal(CANCELLED_BEFORE_DIAL, String()),
+        ContactRow.attempts,
+        literal(now, UTCDateTime()),
+    ).where(
+        ContactRow.campaign_id == campaign_id,
+        ContactRow.dispatched_at.is_(None),
+        ContactRow.status == CONTACT_CANCELLED,
+    )
+    columns = ["campaign_id", "external_id", "final_outcome", "reason", "attempts", "decided_at"]
+    await session.execute(
+        _insert(session, OutcomeRow)
+        .from_select(columns, cancelled)
+        .on_conflict_do_nothing(index_elements=["campaign_id", "external_id"])
+    )
+    return _rowcount(result)
+
+
+async def unfinished_dispatched_external_ids(session: AsyncSession, campaign_id: str) -> list[str]:
+    """Contacts the campaign dispatched that have no final outcome yet, in list order.
+
+    What a recovering campaign must look after: their contact workflows were (or should have been)
+    started, and the campaign still owes them a slot or a result.
+    """
+    stmt = (
+        select(ContactRow.external_id)
+        .where(ContactRow.campaign_id == campaign_id, ContactRow.status == CONTACT_ACTIVE)
+        .order_by(ContactRow.seq, ContactRow.id)
+    )
+    return list((await session.scalars(stmt)).all())
+
+
+# ---- call attempts --------------------------------------------------------------------------------
+
+
+async def _attempt_by_key(session: AsyncSession, key: str) -> AttemptRow | None:
+    stmt = select(AttemptRow).where(AttemptRow.idempotency_key == key).execution_options(populate_existing=True)
+    return (await session.scalars(stmt)).one_or_none()
+
+
+async def begin_attempt(
+    session: AsyncSession, key: str, campaign_id: str, external_id: str, attempt: int, carrier: str
+) -> tuple[AttemptRow, bool]:
+    """Record that dial ``key`` is starting; ``True`` if this call created the record.
+
+    ``False`` means the key was already there (a retried dial activity, or a concurrent one): the
+    row is returned untouched, and the caller must not dial again but look at its state instead.
+    Race-safe: the insert runs in a savepoint, and losing the unique-key race rolls back only that.
+    """
+    existing = await _attempt_by_key(session, key)
+    if existing is not None:
+        return existing, False
+    row = AttemptRow(
+        idempotency_key=key,
+        campaign_id=campaign_id,
+        external_id=external_id,
+        attempt=attempt,
+        carrier=carrier,
+        state=ATTEMPT_DIALLING,
+        started_at=utcnow(),
+    )
+    try:
+        async with session.begin_nested():
+            session.add(row)
+    except IntegrityError:
+        winner = await _attempt_by_key(session, key)
+        if winner is None:
+            raise
+        return winner, False
+    return row, True
+
+
+async def finish_attempt(session: AsyncSession, key: str, result: DialResult) -> None:
+    """Store the result of dial ``key`` and count the attempt on its contact.
+
+    Only the first call has an effect: a finished attempt keeps its first result, and the contact's
+    ``attempts`` counter moves once. Raises :class:`AttemptNotFoundError` if the key was never begun.
+    """
+    now = utcnow()
+    values: dict[str, Any] = {
+        "state": ATTEMPT_FINISHED,
+        "ended_at": now,
+        "outcome": result.outcome.value,
+        "answered": result.answered,
+        "duration_seconds": result.duration_seconds,
+        "carrier_call_id": result.carrier_call_id,
+        "detail": result.detail,
+        "dialled_at": result.dialled_at,
+        "callback_at": result.callback.at if result.callback else None,
+        "callback_reason": result.callback.reason if result.callback else "",
+    }
+    if result.carrier:
+        values["carrier"] = result.carrier
+    finished = await session.execute(
+        update(AttemptRow)
+        .where(AttemptRow.idempotency_key == key, AttemptRow.state == ATTEMPT_DIALLING)
+        .values(**values)
+        .returning(AttemptRow.campaign_id, AttemptRow.external_id)
+    )
+    contact = finished.one_or_none()
+    if contact is None:
+        if await _attempt_by_key(session, key) is None:
+            raise AttemptNotFoundError(key)
+        return
+    await session.execute(
+        update(ContactRow)
+        .where(ContactRow.campaign_id == contact.campaign_id, ContactRow.external_id == contact.external_id)
+        .values(attempts=ContactRow.attempts + 1, updated_at=now)
+    )
+
+
+def attempt_result(row: AttemptRow) -> DialResult | None:
+    """The result recorded by :func:`finish_attempt`, or ``None`` while the dial is unfinished."""
+    if row.state != ATTEMPT_FINISHED or row.outcome is None:
+        return None
+    callback = CallbackRequest(at=row.callback_at, reason=row.callback_reason) if row.callback_at else None
+    return DialResult(
+        outcome=CallOutcome(row.outcome),
+        answered=row.answered,
+        dialled_at=row.dialled_at,
+        duration_seconds=row.duration_seconds,
+        carrier=row.carrier,
+        carrier_call_id=row.carrier_call_id,
+        detail=row.detail,
+        callback=callback,
+    )
+
+
+async def attempts_for(session: AsyncSession, campaign_id: str, external_id: str) -> list[AttemptRow]:
+    """A contact's dials, first attempt first."""
+    stmt = (
+        select(AttemptRow)
+        .where(AttemptRow.campaign_id == campaign_id, AttemptRow.external_id == external_id)
+        .order_by(AttemptRow.attempt, AttemptRow.id)
+        .execution_options(populate_existing=True)
+    )
+    return list((await session.scalars(stmt)).all())
+
+
+# ---- callbacks and outcomes -----------------------------------------------------------------------
+
+
+async def record_callback(
+    session: AsyncSession,
+    campaign_id: str,
+    external_id: str,
+    requested_for: datetime,
+    scheduled_for: datetime,
+    reason: str,
+) -> None:
+    """Book a callback; the contact's earlier scheduled one, if any, becomes ``replaced``.
+
+    Idempotent: if the contact's scheduled callback is already for ``scheduled_for``, nothing changes.
+    """
+    of_contact = (CallbackRow.campaign_id == campaign_id, CallbackRow.external_id == external_id)
+    current = await session.scalars(
+        select(CallbackRow.scheduled_for).where(*of_contact, CallbackRow.status == CALLBACK_SCHEDULED)
+    )
+    if as_utc(scheduled_for) in current.all():
+        return
+    await session.execute(
+        update(CallbackRow)
+        .where(*of_contact, CallbackRow.status == CALLBACK_SCHEDULED)
+        .values(status=CALLBACK_REPLACED)
+    )
+    session.add(
+        CallbackRow(
+            campaign_id=campaign_id,
+            external_id=external_id,
+            requested_for=requested_for,
+            scheduled_for=scheduled_for,
+            reason=reason,
+            status=CALLBACK_SCHEDULED,
+            created_at=utcnow(),
+        )
+    )
+    await session.flush()
+
+
+async def callbacks_for(session: AsyncSession, campaign_id: str, external_id: str) -> list[CallbackRow]:
+    """A contact's callbacks in booking order, whatever their status."""
+    stmt = (
+        select(CallbackRow)
+        .where(CallbackRow.campaign_id == campaign_id, CallbackRow.external_id == external_id)
+        .order_by(CallbackRow.created_at, CallbackRow.id)
+        .execution_options(populate_existing=True)
+    )
+    return list((await session.scalars(stmt)).all())
+
+
+async def record_outcome(
+    session: AsyncSession,
+    campaign_id: str,
+    external_id: str,
+    final_outcome: FinalOutcome,
+    reason: str,
+    attempts: int,
+) -> None:
+    """Record how a contact ended (an upsert), and close its contact row and scheduled callbacks.
+
+    The contact becomes ``cancelled`` for :attr:`FinalOutcome.CANCELLED`, else ``finished``; its
+    scheduled callback becomes ``cancelled`` or ``done`` likewise. Idempotent: repeating the call
+    keeps the original ``decided_at``; a different outcome overwrites the first and re-stamps it.
+    """
+    now = utcnow()
+    cancelled = final_outcome is FinalOutcome.CANCELLED
+    insert = _insert(session, OutcomeRow).values(
+        campaign_id=campaign_id,
+        external_id=external_id,
+        final_outcome=final_outcome.value,
+        reason=reason,
+        attempts=attempts,
+        decided_at=now,
+    )
+    outcomes = _table(OutcomeRow)
+    await session.execute(
+        insert.on_conflict_do_update(
+            index_elements=["campaign_id", "external_id"],
+            set_={
+                "final_outcome": insert.excluded.final_outcome,
+                "reason": insert.excluded.reason,
+                "attempts": insert.excluded.attempts,
+                "decided_at": case(
+                    (outcomes.c.final_outcome == insert.excluded.final_outcome, outcomes.c.decided_at),
+                    else_=insert.excluded.decided_at,
+                ),
+            },
+        )
+    )
+    await session.execute(
+        update(ContactRow)
+        .where(ContactRow.campaign_id == campaign_id, ContactRow.external_id == external_id)
+        .values(
+            status=CONTACT_CANCELLED if cancelled else CONTACT_FINISHED,
+            final_outcome=final_outcome.value,
+            updated_at=now,
+        )
+    )
+    await session.execute(
+        update(CallbackRow)
+        .where(
+            CallbackRow.campaign_id == campaign_id,
+            CallbackRow.external_id == external_id,
+            CallbackRow.status == CALLBACK_SCHEDULED,
+        )
+        .values(status=CALLBACK_CANCELLED if cancelled else CALLBACK_DONE)
+    )
+
+
+async def outcome_counts(session: AsyncSession, campaign_id: str) -> dict[str, int]:
+    """Final outcome -> number of contacts, for the outcomes recorded so far."""
+    stmt = (
+        select(OutcomeRow.final_outcome, func.count())
+        .where(OutcomeRow.campaign_id == campaign_id)
+        .group_by(OutcomeRow.final_outcome)
+    )
+    return {outcome: count for outcome, count in (await session.execute(stmt)).all()}
