@@ -328,7 +328,7 @@ def demo(
     shutil.rmtree(settings.data_dir, ignore_errors=True)
     # The live view and the summary tell the story; worker warnings would only break the display.
     logging.getLogger("temporalio").setLevel(logging.ERROR)
-    _run(_demo(settings, report, keep_running))
+    _run(_demo(settings, report, keep_running), interrupt_code=0 if keep_running else 130)
 
 
 async def _demo(settings: Settings, report: CsvImportReport, keep_running: bool) -> int:
