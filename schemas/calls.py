@@ -27,6 +27,7 @@ class DialRequest(BaseModel):
     calls_per_second: float = Field(gt=0, description="Pacing the dialler enforces where the call leaves")
     ring_timeout: timedelta = timedelta(seconds=30)
     workflow_id: str
+    is_callback: bool = Field(default=False, description="This dial keeps a callback the person asked for")
 
 
 class DialResult(BaseModel):

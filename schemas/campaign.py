@@ -108,6 +108,9 @@ class CampaignSettings(BaseModel):
     callback_horizon: timedelta = Field(
         default=timedelta(days=14), description="How far ahead a callback may be booked"
     )
+    max_callbacks: int = Field(
+        default=5, ge=0, le=50, description="Callbacks one contact may book; a person who always says 'later' ends"
+    )
     ring_timeout: timedelta = Field(default=timedelta(seconds=30), description="Unanswered after this long")
 
     @field_validator("callback_horizon")

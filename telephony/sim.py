@@ -28,6 +28,7 @@ NEVER_ANSWERS_RING_CAP = 20.0
 """Seconds a ``never_answers`` callee rings at most, even if the campaign's ring timeout is longer."""
 
 CALLBACK_TOMORROW_HOUR = 10
+CALLBACK_PERSONAS = frozenset({"callback", "callback_tomorrow"})
 
 PERSONA_WEIGHTS: tuple[tuple[str, int], ...] = (
     ("answers", 10),
@@ -228,6 +229,16 @@ class SimCarrier:
             return self._result(request, dialled_at, CallOutcome.NO_ANSWER, detail=f"persona {persona}: ring timeout")
         await self._pause(min(script.ring, ring_timeout))
         await self._pause(script.talk)
+        if request.is_callback and persona in CALLBACK_PERSONAS:
+            # Called back when they asked to be: now they have time, and the call completes.
+            return self._result(
+                request,
+                dialled_at,
+                CallOutcome.COMPLETED,
+                answered=True,
+                duration=script.talk,
+                detail=f"persona {persona}: called back as asked",
+            )
         return self._result(
             request,
             dialled_at,

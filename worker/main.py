@@ -7,6 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.calls import CallActivities
 from activities.store import StoreActivities
@@ -19,6 +20,12 @@ from workflows.campaign import CampaignWorkflow
 from workflows.contact import ContactWorkflow
 
 WORKFLOWS = [CampaignWorkflow, ContactWorkflow]
+
+# Decoding a workflow's input validates its Contact, and phonenumbers loads each country's metadata
+# lazily, by import, the first time it sees one: that import must happen outside the sandbox.
+SANDBOX = SandboxedWorkflowRunner(
+    restrictions=SandboxRestrictions.default.with_passthrough_modules("phonenumbers", "schemas", "zoneinfo")
+)
 
 
 def build_worker(
@@ -36,6 +43,7 @@ def build_worker(
         client,
         task_queue=task_queue or settings.task_queue,
         workflows=WORKFLOWS,
+        workflow_runner=SANDBOX,
         activities=[
             calls.place_call,
             store.claim_contacts,

@@ -65,8 +65,12 @@ class ContactWorkflow:
         self._due = workflow.now()
         self._plan_version = 0  # bumped whenever the next dial time changes under a waiting loop
         self._slot_granted = False
+        # The phase the campaign believes this contact is in; it keeps the campaign's counters right.
+        self._announced = ContactPhase.STARTING
         self._stop: tuple[FinalOutcome, str] | None = None
         self._unanswered = 0
+        self._callbacks_booked = 0
+        self._due_is_callback = False
 
     # ---- the process ----------------------------------------------------------------------------
 
@@ -115,7 +119,8 @@ class ContactWorkflow:
 
     async def _take_dial_slot(self) -> bool:
         """Ask the campaign for one of its concurrent-call slots and wait for it; dial at once when alone."""
-        returning_from = self._state.phase
+        returning_from = self._announced
+        self._announced = ContactPhase.WAITING_SLOT
         self._state.phase = ContactPhase.WAITING_SLOT
         if self._input.campaign_workflow_id is None:
             return True
@@ -131,6 +136,7 @@ class ContactWorkflow:
         await workflow.wait_condition(lambda: self._slot_granted or self._stop is not None)
         if self._stop is not None and not self._slot_granted:
             return False
+        self._announced = ContactPhase.IN_CALL
         if self._stop is not None:
             await self._release_slot(next_phase=ContactPhase.FINISHED, outcome=None)
             return False
@@ -148,6 +154,7 @@ class ContactWorkflow:
             calls_per_second=self._settings.calls_per_second,
             ring_timeout=self._settings.ring_timeout,
             workflow_id=workflow.info().workflow_id,
+            is_callback=self._due_is_callback,
         )
         dialled_at = workflow.now()
         try:
@@ -195,7 +202,8 @@ class ContactWorkflow:
         elif outcome in TERMINAL_CALL_OUTCOMES:
             self._stop = (_FINAL_FOR_OUTCOME[outcome], result.detail)
             next_phase = ContactPhase.FINISHED
-        elif outcome in self._settings.retry.retry_outcomes:
+        elif outcome in self._settings.retry.retry_outcomes or outcome == CallOutcome.CALLBACK_REQUESTED:
+            # A callback asked for without a time we could book counts as a try, so it cannot loop forever.
             self._unanswered += 1
             if self._unanswered >= self._settings.retry.max_attempts:
                 self._stop = (FinalOutcome.UNREACHABLE, f"{self._unanswered} attempts without an answer")
@@ -203,11 +211,8 @@ class ContactWorkflow:
             else:
                 delay = retry_delay(self._settings.retry, self._unanswered, workflow.random().random())
                 self._due = workflow.now() + delay
+                self._due_is_callback = False
                 next_phase = ContactPhase.WAITING_RETRY
-        elif outcome == CallOutcome.CALLBACK_REQUESTED:
-            # The person asked for a callback but no valid time came with it: treat it as a retry.
-            self._due = workflow.now() + self._settings.retry.backoff(1)
-            next_phase = ContactPhase.WAITING_RETRY
         else:
             self._stop = (FinalOutcome.UNREACHABLE, f"{outcome.value} is not retried by this campaign")
             next_phase = ContactPhase.FINISHED
@@ -215,9 +220,24 @@ class ContactWorkflow:
         await self._release_slot(next_phase=next_phase, outcome=outcome)
 
     async def _finish(self) -> None:
+        left_phase = self._announced
+        await self._record_outcome()
+        if left_phase != ContactPhase.FINISHED and self._input.campaign_workflow_id is not None:
+            # Finished while parked (between calls): the campaign has not heard of it through a release.
+            await self._campaign().signal(
+                "contact_finished",
+                ContactFinished(
+                    contact_workflow_id=workflow.info().workflow_id,
+                    left_phase=left_phase,
+                    final_outcome=self._state.final_outcome,
+                ),
+            )
+
+    async def _record_outcome(self) -> None:
+        """Store the final outcome, before the campaign hears of it, so a finished campaign is all stored."""
+        if self._state.final_outcome is not None:
+            return
         final, reason = self._stop or (FinalOutcome.CANCELLED, "")
-        left_phase = self._state.phase
-        self._state.phase = ContactPhase.FINISHED
         self._state.final_outcome = final
         self._state.final_reason = reason
         self._state.next_dial_at = None
@@ -234,14 +254,7 @@ class ContactWorkflow:
             start_to_close_timeout=timedelta(seconds=30),
             retry_policy=STORE_RETRY,
         )
-        if left_phase != ContactPhase.FINISHED and self._input.campaign_workflow_id is not None:
-            # Finished while parked (between calls): the campaign has not heard of it through a release.
-            await self._campaign().signal(
-                "contact_finished",
-                ContactFinished(
-                    contact_workflow_id=workflow.info().workflow_id, left_phase=left_phase, final_outcome=final
-                ),
-            )
+        self._state.phase = ContactPhase.FINISHED
 
     # ---- slots and callbacks --------------------------------------------------------------------
 
@@ -250,7 +263,10 @@ class ContactWorkflow:
         return workflow.get_external_workflow_handle(self._input.campaign_workflow_id)
 
     async def _release_slot(self, *, next_phase: ContactPhase, outcome: CallOutcome | None) -> None:
+        if next_phase == ContactPhase.FINISHED:
+            await self._record_outcome()
         self._state.phase = next_phase
+        self._announced = next_phase
         if self._input.campaign_workflow_id is None:
             return
         self._slot_granted = False
@@ -275,6 +291,8 @@ class ContactWorkflow:
         now = workflow.now()
         if request.at <= now:
             return "that time has already passed; pick a time in the future"
+        if self._callbacks_booked >= self._settings.max_callbacks:
+            return f"this contact has already booked {self._callbacks_booked} callbacks, the campaign's limit"
         horizon = self._settings.callback_horizon
         if request.at > now + horizon:
             return f"that is too far ahead; callbacks can be booked up to {_days_text(horizon)} ahead"
@@ -284,7 +302,9 @@ class ContactWorkflow:
         scheduled = next_dial_time(request.at, self._settings.window, self._zone)
         replaced = self._state.callback is not None and self._due > workflow.now()
         self._state.callback = request
+        self._callbacks_booked += 1
         self._due = scheduled
+        self._due_is_callback = True
         self._state.next_dial_at = scheduled
         self._plan_version += 1
         if self._state.phase in (ContactPhase.WAITING_RETRY, ContactPhase.WAITING_WINDOW):
