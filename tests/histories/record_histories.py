@@ -1,0 +1,71 @@
+"""Re-record the workflow histories the replay test checks: ``python tests/histories/record_histories.py``.
+
+Only re-record on purpose: a change that breaks replay of the committed histories would break running
+campaigns too (see the README's section on changing workflows).
+"""
+
+import asyncio
+import sys
+import tempfile
+from datetime import datetime, time, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+HERE = Path(__file__).parent
+
+
+async def record() -> None:
+    from temporalio.contrib.pydantic import pydantic_data_converter
+    from temporalio.testing import WorkflowEnvironment
+
+    sys.path.insert(0, str(HERE.parent))
+    from conftest import server_clock
+    from workflow_helpers import contact, new_campaign_id, seed, settings, start_campaign, start_contact
+
+    from schemas.calls import CallbackRequest
+    from schemas.settings import Settings
+    from store.db import get_session_factory
+    from store.migrate import upgrade_database
+    from telephony.sim import SimCarrier
+    from worker.main import build_worker
+    from worker.search_attributes import register_search_attributes
+    from workflows.contact import ContactWorkflow
+
+    db_url = f"sqlite+aiosqlite:///{tempfile.mkdtemp()}/record.db"
+    await upgrade_database(db_url)
+    sessions = get_session_factory(db_url)
+    env = await WorkflowEnvironment.start_time_skipping(
+        data_converter=pydantic_data_converter,
+        test_server_existing_path=str(Path(sys.executable).parent / "temporal-test-server"),
+    )
+    async with env:
+        await register_search_attributes(env.client)
+        worker_settings = Settings(database_url=db_url, task_queue="record")
+        carrier = SimCarrier(time_scale=0.0, clock=server_clock)
+        async with build_worker(env.client, worker_settings, sessions=sessions, carrier=carrier):
+            campaign_id = new_campaign_id()
+            person = contact(1, "never_answers")
+            campaign = settings(max_attempts=3, initial_backoff=timedelta(hours=2))
+            await seed(sessions, campaign_id, [person], campaign)
+            handle = await start_contact(env.client, "record", campaign_id, person, campaign)
+            await asyncio.sleep(1)
+            london = ZoneInfo("Europe/London")
+            tomorrow = (await env.get_current_time()).astimezone(london).date() + timedelta(days=1)
+            await handle.execute_update(
+                ContactWorkflow.schedule_callback,
+                CallbackRequest(at=datetime.combine(tomorrow, time(10), tzinfo=london), reason="recorded"),
+            )
+            await handle.result()
+            (HERE / "contact_workflow.json").write_text((await handle.fetch_history()).to_json())
+
+            campaign_id = new_campaign_id()
+            people = [contact(i, p) for i, p in enumerate(["answers", "busy", "qualifies", "not_interested"] * 3)]
+            campaign = settings(max_attempts=2, max_concurrent_calls=3)
+            await seed(sessions, campaign_id, people, campaign)
+            handle = await start_campaign(env.client, "record", campaign_id, campaign)
+            await handle.result()
+            (HERE / "campaign_workflow.json").write_text((await handle.fetch_history()).to_json())
+
+
+if __name__ == "__main__":
+    asyncio.run(record())
