@@ -13,9 +13,12 @@ from worker.main import SANDBOX, WORKFLOWS
 HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
 
 
-@pytest.mark.parametrize("path", HISTORIES, ids=[p.stem for p in HISTORIES])
-async def test_recorded_history_replays_without_nondeterminism(path: Path):
-    history = WorkflowHistory.from_json(path.stem, json.loads(path.read_text()))
+def _load(path: Path) -> WorkflowHistory:
+    return WorkflowHistory.from_json(path.stem, json.loads(path.read_text()))
+
+
+@pytest.mark.parametrize("history", [_load(p) for p in HISTORIES], ids=[p.stem for p in HISTORIES])
+async def test_recorded_history_replays_without_nondeterminism(history: WorkflowHistory):
     replayer = Replayer(workflows=WORKFLOWS, data_converter=pydantic_data_converter, workflow_runner=SANDBOX)
     result = await replayer.replay_workflow(history, raise_on_replay_failure=True)
     assert result.replay_failure is None
