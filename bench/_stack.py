@@ -1,0 +1,137 @@
+"""Shared setup for the benchmarks: a dev server, a migrated database, a worker on the sim carrier.
+
+Not a test helper: the benchmarks print figures and assert nothing about timing. Imported by the
+scripts in this folder (``python bench/x.py`` puts this folder first on ``sys.path``).
+"""
+
+import os
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import time as clock_time
+from pathlib import Path
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.client import Client
+from temporalio.common import SearchAttributePair, TypedSearchAttributes
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from schemas.campaign import ALL_WEEKDAYS, CallingWindow, CampaignSettings
+from schemas.contact import Contact
+from schemas.settings import Settings
+from schemas.workflow_io import CampaignWorkflowInput, campaign_workflow_id
+from store import queries
+from store.db import dispose_cached_engines, get_session_factory
+from store.migrate import upgrade_database
+from telephony.sim import SimCarrier
+from worker.main import build_worker
+from workflows import search_attributes
+from workflows.campaign import CampaignWorkflow
+
+ALL_DAY = CallingWindow(start=clock_time(0), end=clock_time(0), weekdays=frozenset(ALL_WEEKDAYS))
+
+
+@dataclass
+class Stack:
+    client: Client
+    task_queue: str
+    sessions: async_sessionmaker[AsyncSession]
+    database_url: str
+
+
+def campaign_settings(*, max_concurrent_calls: int, calls_per_second: float) -> CampaignSettings:
+    return CampaignSettings(
+        window=ALL_DAY,
+        max_concurrent_calls=max_concurrent_calls,
+        calls_per_second=calls_per_second,
+    )
+
+
+def contacts(count: int, persona: str) -> list[Contact]:
+    # +44 20 7946 0xxx is Ofcom's range for drama: valid, never a real line.
+    return [
+        Contact(external_id=f"p{i:05d}", name=f"Person {i}", phone=f"+44207946{i % 10000:04d}", persona=persona)
+        for i in range(count)
+    ]
+
+
+@asynccontextmanager
+async def database() -> AsyncIterator[str]:
+    """``DATABASE_URL`` if set, else a fresh SQLite file in a temporary directory; migrated to head."""
+    configured = os.environ.get("DATABASE_URL")
+    if configured:
+        await upgrade_database(configured)
+        yield configured
+        return
+    with tempfile.TemporaryDirectory(prefix="ringflow-bench-") as folder:
+        url = f"sqlite+aiosqlite:///{Path(folder) / 'bench.db'}"
+        await upgrade_database(url)
+        yield url
+
+
+@asynccontextmanager
+async def dev_server() -> AsyncIterator[WorkflowEnvironment]:
+    env = await WorkflowEnvironment.start_local(
+        data_converter=pydantic_data_converter,
+        dev_server_existing_path=str(Path(sys.executable).parent / "temporal"),
+        search_attributes=search_attributes.ALL,
+        dev_server_log_level="error",
+    )
+    try:
+        yield env
+    finally:
+        await env.shutdown()
+
+
+@asynccontextmanager
+async def stack(carrier: SimCarrier) -> AsyncIterator[Stack]:
+    """Dev server + database + a ringflow worker (``build_worker``) on a fresh task queue."""
+    async with database() as url, dev_server() as env:
+        task_queue = f"bench-{uuid.uuid4().hex[:8]}"
+        sessions = get_session_factory(url)
+        settings = Settings(database_url=url, task_queue=task_queue)
+        try:
+            async with build_worker(env.client, settings, sessions=sessions, carrier=carrier):
+                yield Stack(client=env.client, task_queue=task_queue, sessions=sessions, database_url=url)
+        finally:
+            await dispose_cached_engines()
+
+
+@dataclass
+class CampaignRun:
+    campaign_id: str
+    started: float
+    """``time.monotonic()`` just before ``start_workflow``: the clock of ``SimDial.started_monotonic``."""
+    ended: float
+    """``time.monotonic()`` once the result is in."""
+
+    @property
+    def seconds(self) -> float:
+        return self.ended - self.started
+
+
+async def run_campaign(stack: Stack, settings: CampaignSettings, people: list[Contact]) -> CampaignRun:
+    """Seed a campaign and run it to completion, timing it from start_workflow to result."""
+    campaign_id = f"b-{uuid.uuid4().hex[:10]}"
+    async with stack.sessions() as session:
+        await queries.create_campaign(session, campaign_id, f"bench {campaign_id}", settings)
+        await queries.add_contacts(session, campaign_id, people)
+        await session.commit()
+    started = time.monotonic()
+    handle = await stack.client.start_workflow(
+        CampaignWorkflow.run,
+        CampaignWorkflowInput(campaign_id=campaign_id, settings=settings),
+        id=campaign_workflow_id(campaign_id),
+        task_queue=stack.task_queue,
+        search_attributes=TypedSearchAttributes([SearchAttributePair(search_attributes.CAMPAIGN_ID, campaign_id)]),
+    )
+    result = await handle.result()
+    ended = time.monotonic()
+    if result.progress.finished != len(people):
+        raise RuntimeError(f"campaign {campaign_id} finished {result.progress.finished} of {len(people)} contacts")
+    return CampaignRun(campaign_id=campaign_id, started=started, ended=ended)
