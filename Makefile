@@ -5,7 +5,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 # Written after a successful install, and older than pyproject.toml when the dependencies changed.
 STAMP := $(VENV)/.installed
-# Contacts per benchmark in `make bench`: small, so it finishes in a minute or two on 2 cores.
+# Contacts per benchmark in `make bench` (its first argument; scripts with a fixed size ignore it).
+# Small, so the run takes a few minutes on 2 cores. bench/_*.py are helpers, not benchmarks.
 BENCH_N ?= 500
 
 .PHONY: .venv demo dev test lint bench clean
@@ -30,10 +31,10 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 
 bench: $(STAMP)
-	@set -e; for script in bench/*.py; do \
+	@set -e; for script in bench/[!_]*.py; do \
 		test -e "$$script" || { echo "no benchmarks in bench/"; exit 0; }; \
-		echo "== $$script (BENCH_N=$(BENCH_N))"; \
-		BENCH_N=$(BENCH_N) $(BIN)/python "$$script"; \
+		echo "== $$script $(BENCH_N)"; \
+		$(BIN)/python "$$script" $(BENCH_N); \
 	done
 
 clean:
