@@ -44,9 +44,11 @@ with workflow.unsafe.imports_passed_through():
     from workflows.contact import ContactWorkflow
 
 STORE_RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=200), maximum_interval=timedelta(seconds=30))
-# Grants are released in small bursts rather than one timer per call: the dialler's own pacer spreads
-# a burst out exactly, and the campaign keeps the rate across workers to within this quarter second.
-GRANT_BURST_SECONDS = 0.25
+# Grants may run up to half a second ahead of the rate: the dialler's own pacer spreads a burst out
+# exactly, and the campaign keeps the rate across several workers to within that half second.
+GRANT_BURST_SECONDS = 0.5
+# Wake at most this often to hand out tokens: one timer per call would be a workflow task per call.
+MIN_WAKE_SECONDS = 0.05
 
 
 @workflow.defn
@@ -66,6 +68,8 @@ class CampaignWorkflow:
         self._added_generation = 0
         self._adding = 0
         self._cancel_reason: str | None = None
+        self._feeding = False
+        self._grants: set[asyncio.Task[None]] = set()
         self._burst = max(1.0, self._settings.calls_per_second * GRANT_BURST_SECONDS)
         self._tokens = self._burst
         self._tokens_at = workflow.now()
@@ -74,19 +78,21 @@ class CampaignWorkflow:
 
     @workflow.run
     async def run(self, input: CampaignWorkflowInput) -> CampaignResult:
+        # Contacts are claimed and started beside the granting loop, so dials never wait on a claim.
+        feeder = asyncio.create_task(self._feed_contacts())
         while not self._finished():
             self._dirty = False
             if self._cancel_reason is not None and self._progress.status != CampaignStatus.CANCELLING:
                 await self._cancel_contacts(self._cancel_reason)
-            await self._start_more_contacts()
-            await self._grant_slots()
+            self._grant_slots()
             if self._finished():
                 break
             if self._should_continue_as_new():
-                await workflow.wait_condition(lambda: workflow.all_handlers_finished() and self._adding == 0)
+                await workflow.wait_condition(self._quiescent)
                 self._continue_as_new()
             await self._wait_for_change()
-        await workflow.wait_condition(workflow.all_handlers_finished)
+        feeder.cancel()
+        await workflow.wait_condition(self._quiescent)
         self._progress.status = (
             CampaignStatus.CANCELLED if self._progress.status == CampaignStatus.CANCELLING else CampaignStatus.COMPLETED
         )
@@ -99,35 +105,51 @@ class CampaignWorkflow:
         return (
             self._carry.exhausted
             and self._adding == 0
+            and not self._feeding
             and p.started == p.finished
             and not self._queue
             and not self._holders
         )
 
-    async def _start_more_contacts(self) -> None:
-        """Claim and start contacts while few enough are active, so the queue stays bounded."""
+    def _quiescent(self) -> bool:
+        """Nothing half done: safe to continue as new or to complete."""
+        return workflow.all_handlers_finished() and self._adding == 0 and not self._feeding and not self._grants
+
+    async def _feed_contacts(self) -> None:
+        """Claim and start contacts whenever few enough are active, so the queue stays bounded."""
+        while True:
+            await workflow.wait_condition(lambda: self._room_for_contacts() > 0)
+            self._feeding = True
+            try:
+                await self._start_page(self._room_for_contacts())
+            finally:
+                self._feeding = False
+                self._dirty = True
+
+    def _room_for_contacts(self) -> int:
+        if not self._accepting_new_contacts():
+            return 0
         lookahead = max(2 * self._settings.max_concurrent_calls, 50)
-        while self._accepting_new_contacts():
-            active = self._progress.started - self._progress.finished
-            active -= self._progress.waiting_retry + self._progress.waiting_callback
-            room = lookahead - active
-            if room <= 0:
-                return
-            generation = self._added_generation
-            page = await workflow.execute_activity(
-                ActivityName.CLAIM_CONTACTS,
-                ClaimRequest(campaign_id=self._input.campaign_id, limit=min(room, self._input.page_size)),
-                result_type=ClaimedContacts,
-                start_to_close_timeout=timedelta(seconds=60),
-                retry_policy=STORE_RETRY,
-            )
-            self._progress.total = page.total
-            if not page.contacts:
-                if generation == self._added_generation:
-                    self._carry.exhausted = True
-                return
-            await asyncio.gather(*(self._start_contact(contact) for contact in page.contacts))
-            self._progress.started += len(page.contacts)
+        p = self._progress
+        active = p.started - p.finished - p.waiting_retry - p.waiting_callback
+        return lookahead - active
+
+    async def _start_page(self, room: int) -> None:
+        generation = self._added_generation
+        page = await workflow.execute_activity(
+            ActivityName.CLAIM_CONTACTS,
+            ClaimRequest(campaign_id=self._input.campaign_id, limit=min(room, self._input.page_size)),
+            result_type=ClaimedContacts,
+            start_to_close_timeout=timedelta(seconds=60),
+            retry_policy=STORE_RETRY,
+        )
+        self._progress.total = page.total
+        if not page.contacts:
+            if generation == self._added_generation:
+                self._carry.exhausted = True
+            return
+        self._progress.started += len(page.contacts)
+        await asyncio.gather(*(self._start_contact(contact) for contact in page.contacts))
 
     def _accepting_new_contacts(self) -> bool:
         return not self._carry.exhausted and not self._carry.paused and self._progress.status == CampaignStatus.RUNNING
@@ -152,23 +174,24 @@ class CampaignWorkflow:
         except WorkflowAlreadyStartedError:
             workflow.logger.info("contact %s already has a workflow", contact.external_id)
 
-    async def _grant_slots(self) -> None:
+    def _grant_slots(self) -> None:
         """Hand free slots to waiting contacts, highest priority first, within the rate limit."""
-        granted: list[str] = []
         while self._may_grant() and self._take_token():
             request = max(self._queue, key=lambda r: r.priority)  # max() keeps arrival order among equals
             self._queue.remove(request)
             self._holders[request.contact_workflow_id] = None
-            granted.append(request.contact_workflow_id)
-        results = await asyncio.gather(
-            *(workflow.get_external_workflow_handle(wid).signal("slot_granted") for wid in granted),
-            return_exceptions=True,
-        )
-        for wid, result in zip(granted, results, strict=True):
-            if isinstance(result, BaseException):
-                # The contact closed while queued (terminated by hand): its slot goes back to the pool.
-                workflow.logger.warning("slot for %s returned: %s", wid, result)
-                self._holders.pop(wid, None)
+            grant = asyncio.create_task(self._send_grant(request.contact_workflow_id))
+            self._grants.add(grant)
+            grant.add_done_callback(self._grants.discard)
+
+    async def _send_grant(self, contact_workflow_id: str) -> None:
+        try:
+            await workflow.get_external_workflow_handle(contact_workflow_id).signal("slot_granted")
+        except Exception as err:
+            # The contact closed while queued (terminated by hand): its slot goes back to the pool.
+            workflow.logger.warning("slot for %s returned: %s", contact_workflow_id, err)
+            self._holders.pop(contact_workflow_id, None)
+            self._dirty = True
 
     def _may_grant(self) -> bool:
         return (
@@ -178,11 +201,14 @@ class CampaignWorkflow:
             and self._progress.status == CampaignStatus.RUNNING
         )
 
-    def _take_token(self) -> bool:
+    def _refill(self) -> None:
         now = workflow.now()
         elapsed = (now - self._tokens_at).total_seconds()
         self._tokens = min(self._burst, self._tokens + elapsed * self._settings.calls_per_second)
         self._tokens_at = now
+
+    def _take_token(self) -> bool:
+        self._refill()
         if self._tokens < 1.0:
             return False
         self._tokens -= 1.0
@@ -191,16 +217,19 @@ class CampaignWorkflow:
     async def _wait_for_change(self) -> None:
         timeout = None
         if self._may_grant():
-            # Out of tokens: wake when a burst's worth has refilled.
-            missing = max(1.0, self._burst) - self._tokens
-            timeout = timedelta(seconds=max(missing / self._settings.calls_per_second, 0.001))
+            # Out of tokens: wake when the next one is due (no sooner than MIN_WAKE, to batch grants).
+            self._refill()
+            due = (1.0 - self._tokens) / self._settings.calls_per_second
+            timeout = timedelta(seconds=max(due, MIN_WAKE_SECONDS))
         try:
             await workflow.wait_condition(lambda: self._dirty, timeout=timeout, timeout_summary="rate limit")
         except TimeoutError:
             pass
 
     async def _cancel_contacts(self, reason: str) -> None:
-        self._progress.status = CampaignStatus.CANCELLING
+        self._progress.status = CampaignStatus.CANCELLING  # the feeder claims no more contacts
+        # Contacts claimed but not yet started would miss the cancel signal: let the page finish first.
+        await workflow.wait_condition(lambda: not self._feeding)
         await workflow.execute_activity(
             ActivityName.CANCEL_CAMPAIGN_CONTACTS,
             CancelCampaignContacts(campaign_id=self._input.campaign_id, reason=reason),
