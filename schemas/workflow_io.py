@@ -53,6 +53,9 @@ class ContactWorkflowInput(BaseModel):
     campaign_workflow_id: str | None = Field(
         default=None, description="Where to ask for a dial slot; None dials without campaign pacing"
     )
+    slot_granted: bool = Field(
+        default=False, description="Started holding a dial slot: the campaign had one free and the window was open"
+    )
 
 
 class AttemptSummary(BaseModel):

@@ -42,6 +42,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows import search_attributes
     from workflows.contact import ContactWorkflow
+    from workflows.scheduling import in_window
 
 STORE_RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=200), maximum_interval=timedelta(seconds=30))
 # Grants may run up to half a second ahead of the rate: the dialler's own pacer spreads a burst out
@@ -149,12 +150,26 @@ class CampaignWorkflow:
                 self._carry.exhausted = True
             return
         self._progress.started += len(page.contacts)
-        await asyncio.gather(*(self._start_contact(contact) for contact in page.contacts))
+        await asyncio.gather(
+            *(self._start_contact(contact, granted=self._pre_grant(contact)) for contact in page.contacts)
+        )
+
+    def _pre_grant(self, contact: Contact) -> bool:
+        """Start a contact already holding a slot when one is free and nobody queues for it.
+
+        Saves the request/grant signal round trip for most first dials, the bulk of a campaign.
+        """
+        if self._queue or not self._may_grant_any():
+            return False
+        if not in_window(workflow.now(), self._settings.window, contact.zone) or not self._take_token():
+            return False
+        self._holders[contact_workflow_id(self._input.campaign_id, contact.external_id)] = None
+        return True
 
     def _accepting_new_contacts(self) -> bool:
         return not self._carry.exhausted and not self._carry.paused and self._progress.status == CampaignStatus.RUNNING
 
-    async def _start_contact(self, contact: Contact) -> None:
+    async def _start_contact(self, contact: Contact, *, granted: bool) -> None:
         try:
             await workflow.start_child_workflow(
                 ContactWorkflow.run,
@@ -163,6 +178,7 @@ class CampaignWorkflow:
                     contact=contact,
                     settings=self._settings,
                     campaign_workflow_id=workflow.info().workflow_id,
+                    slot_granted=granted,
                 ),
                 id=contact_workflow_id(self._input.campaign_id, contact.external_id),
                 parent_close_policy=workflow.ParentClosePolicy.ABANDON,
@@ -173,6 +189,8 @@ class CampaignWorkflow:
             )
         except WorkflowAlreadyStartedError:
             workflow.logger.info("contact %s already has a workflow", contact.external_id)
+            if granted:
+                self._holders.pop(contact_workflow_id(self._input.campaign_id, contact.external_id), None)
 
     def _grant_slots(self) -> None:
         """Hand free slots to waiting contacts, highest priority first, within the rate limit."""
@@ -194,9 +212,11 @@ class CampaignWorkflow:
             self._dirty = True
 
     def _may_grant(self) -> bool:
+        return bool(self._queue) and self._may_grant_any()
+
+    def _may_grant_any(self) -> bool:
         return (
-            bool(self._queue)
-            and len(self._holders) < self._settings.max_concurrent_calls
+            len(self._holders) < self._settings.max_concurrent_calls
             and not self._carry.paused
             and self._progress.status == CampaignStatus.RUNNING
         )

@@ -64,9 +64,9 @@ class ContactWorkflow:
         self._state = ContactState(campaign_id=input.campaign_id, external_id=input.contact.external_id)
         self._due = workflow.now()
         self._plan_version = 0  # bumped whenever the next dial time changes under a waiting loop
-        self._slot_granted = False
+        self._slot_granted = input.slot_granted
         # The phase the campaign believes this contact is in; it keeps the campaign's counters right.
-        self._announced = ContactPhase.STARTING
+        self._announced = ContactPhase.IN_CALL if input.slot_granted else ContactPhase.STARTING
         self._stop: tuple[FinalOutcome, str] | None = None
         self._unanswered = 0
         self._callbacks_booked = 0
@@ -107,6 +107,10 @@ class ContactWorkflow:
             wait = dial_at - workflow.now()
             if wait <= timedelta(0):
                 return True
+            if self._announced == ContactPhase.IN_CALL:
+                # Started with a slot, but the window closed in the meantime: nobody waits holding one.
+                await self._release_slot(next_phase=ContactPhase.WAITING_WINDOW, outcome=None)
+                continue
             try:
                 await workflow.wait_condition(
                     lambda version=version: self._stop is not None or self._plan_version != version,
@@ -119,6 +123,8 @@ class ContactWorkflow:
 
     async def _take_dial_slot(self) -> bool:
         """Ask the campaign for one of its concurrent-call slots and wait for it; dial at once when alone."""
+        if self._slot_granted and self._announced == ContactPhase.IN_CALL:
+            return True  # granted with the start, saving a signal round trip per contact
         returning_from = self._announced
         self._announced = ContactPhase.WAITING_SLOT
         self._state.phase = ContactPhase.WAITING_SLOT
