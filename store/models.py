@@ -1,8 +1,9 @@
 """Tables of the campaign store.
 
-Only ``contacts`` references ``campaigns``: attempts, callbacks and outcomes are keyed by
-``(campaign_id, external_id)`` without a foreign key, because a contact workflow can run on its own
-(``ContactWorkflowInput.campaign_workflow_id`` is optional) and must still leave a record of its dials.
+Only ``contacts`` references ``campaigns``: attempts, callbacks, outcomes and the voice agent's records
+(notes, shared information, transcripts) are keyed by ``(campaign_id, external_id)`` without a foreign
+key, because a contact workflow can run on its own (``ContactWorkflowInput.campaign_workflow_id`` is
+optional) and must still leave a record of its dials.
 """
 
 from datetime import UTC, datetime
@@ -28,6 +29,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from schemas.agent import AgentConfig
 from schemas.campaign import CampaignSettings
 
 CONTACT_PENDING = "pending"
@@ -193,3 +195,71 @@ class OutcomeRow(Base):
     reason: Mapped[str] = mapped_column(Text, default="")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     decided_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# ---- the voice agent ------------------------------------------------------------------------------
+
+
+class AgentRow(Base):
+    """A named agent configuration. ``active`` mirrors ``config["active"]`` so it can be filtered on."""
+
+    __tablename__ = "agents"
+
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    config: Mapped[dict[str, Any]] = mapped_column(doc="AgentConfig.model_dump(mode='json')")
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    @property
+    def agent_config(self) -> AgentConfig:
+        return AgentConfig.model_validate({**self.config, "active": self.active})
+
+
+class NoteRow(Base):
+    """A note the agent took during a call; the unique key makes a retried write a no-op."""
+
+    __tablename__ = "notes"
+    __table_args__ = (Index("ix_notes_contact", "campaign_id", "external_id"),)
+
+    id: Mapped[int] = mapped_column(AutoId, primary_key=True, autoincrement=True)
+    campaign_id: Mapped[str] = mapped_column(String(64))
+    external_id: Mapped[str] = mapped_column(String(128))
+    attempt: Mapped[int] = mapped_column(Integer)
+    idempotency_key: Mapped[str] = mapped_column(String(255), unique=True)
+    note: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SharedInformationRow(Base):
+    """Something the callee told the agent, filed under an ``InformationCategory``."""
+
+    __tablename__ = "shared_information"
+    __table_args__ = (Index("ix_shared_information_contact", "campaign_id", "external_id", "category"),)
+
+    id: Mapped[int] = mapped_column(AutoId, primary_key=True, autoincrement=True)
+    campaign_id: Mapped[str] = mapped_column(String(64))
+    external_id: Mapped[str] = mapped_column(String(128))
+    attempt: Mapped[int] = mapped_column(Integer)
+    idempotency_key: Mapped[str] = mapped_column(String(255), unique=True)
+    category: Mapped[str] = mapped_column(String(32))
+    information: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class TranscriptSegmentRow(Base):
+    """One utterance of a call. ``seq`` numbers the segments of an attempt; the unique key lets a
+    retried batch be inserted again without duplicating anything."""
+
+    __tablename__ = "transcript_segments"
+    __table_args__ = (UniqueConstraint("campaign_id", "external_id", "attempt", "seq"),)
+
+    id: Mapped[int] = mapped_column(AutoId, primary_key=True, autoincrement=True)
+    campaign_id: Mapped[str] = mapped_column(String(64))
+    external_id: Mapped[str] = mapped_column(String(128))
+    attempt: Mapped[int] = mapped_column(Integer)
+    seq: Mapped[int] = mapped_column(Integer)
+    speaker: Mapped[str] = mapped_column(String(32), doc="agent | callee")
+    text: Mapped[str] = mapped_column(Text)
+    started_at: Mapped[datetime] = mapped_column()
+    ended_at: Mapped[datetime | None] = mapped_column()

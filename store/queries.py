@@ -8,8 +8,9 @@ together. Open a session, call, then ``await session.commit()``::
         await session.commit()
 
 The writes an activity may retry (``create_campaign``, ``begin_attempt``, ``finish_attempt``,
-``record_callback``, ``record_outcome``, ``cancel_undispatched``) are idempotent: repeating one after
-a commit changes nothing. Conflicts are resolved in SQL (``ON CONFLICT``, unique constraints,
+``record_callback``, ``record_outcome``, ``cancel_undispatched``, ``save_agent``, ``record_note``,
+``record_information``, ``append_transcript``) are idempotent: repeating one after a commit changes
+nothing. Conflicts are resolved in SQL (``ON CONFLICT``, unique constraints,
 ``FOR UPDATE SKIP LOCKED`` on Postgres), so they are also safe between concurrent workers.
 """
 
@@ -25,6 +26,7 @@ from sqlalchemy import (
     String,
     Table,
     case,
+    delete,
     func,
     insert,
     literal,
@@ -38,6 +40,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from schemas.agent import AgentConfig, InformationCategory, SharedInformation, TranscriptSegment
 from schemas.calls import CallbackRequest, DialResult
 from schemas.campaign import CampaignSettings
 from schemas.contact import Contact
@@ -55,12 +58,16 @@ from store.models import (
     CONTACT_CANCELLED,
     CONTACT_FINISHED,
     CONTACT_PENDING,
+    AgentRow,
     AttemptRow,
     Base,
     CallbackRow,
     CampaignRow,
     ContactRow,
+    NoteRow,
     OutcomeRow,
+    SharedInformationRow,
+    TranscriptSegmentRow,
     UTCDateTime,
     as_utc,
     utcnow,
@@ -543,3 +550,183 @@ async def outcome_counts(session: AsyncSession, campaign_id: str) -> dict[str, i
         .group_by(OutcomeRow.final_outcome)
     )
     return {outcome: count for outcome, count in (await session.execute(stmt)).all()}
+
+
+# ---- agents ---------------------------------------------------------------------------------------
+
+
+async def save_agent(session: AsyncSession, config: AgentConfig) -> None:
+    """Insert the agent ``config.name``, or replace its config and ``active`` flag (an upsert).
+
+    A replaced agent keeps its ``created_at``; ``updated_at`` is re-stamped.
+    """
+    now = utcnow()
+    insert = _insert(session, AgentRow).values(
+        name=config.name,
+        config=config.model_dump(mode="json"),
+        active=config.active,
+        created_at=now,
+        updated_at=now,
+    )
+    await session.execute(
+        insert.on_conflict_do_update(
+            index_elements=["name"],
+            set_={
+                "config": insert.excluded.config,
+                "active": insert.excluded.active,
+                "updated_at": insert.excluded.updated_at,
+            },
+        )
+    )
+
+
+async def get_agent(session: AsyncSession, name: str) -> AgentConfig | None:
+    row = await session.get(AgentRow, name, populate_existing=True)
+    return None if row is None else row.agent_config
+
+
+async def list_agents(session: AsyncSession) -> list[AgentConfig]:
+    """All agents, active or not, by name."""
+    stmt = select(AgentRow).order_by(AgentRow.name).execution_options(populate_existing=True)
+    return [row.agent_config for row in (await session.scalars(stmt)).all()]
+
+
+async def delete_agent(session: AsyncSession, name: str) -> bool:
+    """``True`` if this call deleted the agent, ``False`` if there was none by that name."""
+    result = await session.execute(
+        delete(AgentRow).where(AgentRow.name == name).execution_options(synchronize_session=False)
+    )
+    return _rowcount(result) > 0
+
+
+# ---- what the agent records during a call ---------------------------------------------------------
+
+
+async def record_note(
+    session: AsyncSession, key: str, campaign_id: str, external_id: str, attempt: int, note: str
+) -> None:
+    """Store a note the agent took. Idempotent on ``key``: a second call with it changes nothing."""
+    await session.execute(
+        _insert(session, NoteRow)
+        .values(
+            idempotency_key=key,
+            campaign_id=campaign_id,
+            external_id=external_id,
+            attempt=attempt,
+            note=note,
+            created_at=utcnow(),
+        )
+        .on_conflict_do_nothing(index_elements=["idempotency_key"])
+    )
+
+
+async def notes_for(session: AsyncSession, campaign_id: str, external_id: str) -> list[str]:
+    """A contact's notes over all its attempts, in the order they were taken."""
+    stmt = (
+        select(NoteRow.note)
+        .where(NoteRow.campaign_id == campaign_id, NoteRow.external_id == external_id)
+        .order_by(NoteRow.id)
+    )
+    return list((await session.scalars(stmt)).all())
+
+
+async def record_information(
+    session: AsyncSession,
+    key: str,
+    campaign_id: str,
+    external_id: str,
+    attempt: int,
+    category: InformationCategory,
+    information: str,
+) -> None:
+    """Store something the callee shared. Idempotent on ``key``: a second call with it changes nothing.
+
+    ``information`` is checked against :class:`SharedInformation` first (pydantic ``ValidationError``),
+    so that :func:`information_for` can always read it back.
+    """
+    shared = SharedInformation(category=category, information=information)
+    await session.execute(
+        _insert(session, SharedInformationRow)
+        .values(
+            idempotency_key=key,
+            campaign_id=campaign_id,
+            external_id=external_id,
+            attempt=attempt,
+            category=shared.category.value,
+            information=shared.information,
+            created_at=utcnow(),
+        )
+        .on_conflict_do_nothing(index_elements=["idempotency_key"])
+    )
+
+
+async def information_for(
+    session: AsyncSession, campaign_id: str, external_id: str, category: InformationCategory | None = None
+) -> list[SharedInformation]:
+    """What a contact shared over all its attempts, in the order it was recorded; ``shared_at`` is
+    when it was recorded. ``category`` limits it to one category."""
+    stmt = select(SharedInformationRow).where(
+        SharedInformationRow.campaign_id == campaign_id, SharedInformationRow.external_id == external_id
+    )
+    if category is not None:
+        stmt = stmt.where(SharedInformationRow.category == InformationCategory(category).value)
+    rows = await session.scalars(stmt.order_by(SharedInformationRow.id).execution_options(populate_existing=True))
+    return [
+        SharedInformation(
+            category=InformationCategory(row.category), information=row.information, shared_at=row.created_at
+        )
+        for row in rows.all()
+    ]
+
+
+async def append_transcript(
+    session: AsyncSession,
+    campaign_id: str,
+    external_id: str,
+    attempt: int,
+    first_seq: int,
+    segments: list[TranscriptSegment],
+) -> None:
+    """Store a batch of an attempt's transcript: ``segments[i]`` gets ``seq`` ``first_seq + i``.
+
+    Idempotent: a segment whose ``(campaign_id, external_id, attempt, seq)`` is already stored is
+    skipped (``ON CONFLICT DO NOTHING``), so a retried batch never duplicates; the first write wins.
+    """
+    if not segments:
+        return
+    rows = [
+        {
+            "campaign_id": campaign_id,
+            "external_id": external_id,
+            "attempt": attempt,
+            "seq": first_seq + offset,
+            "speaker": segment.speaker,
+            "text": segment.text,
+            "started_at": segment.started_at,
+            "ended_at": segment.ended_at,
+        }
+        for offset, segment in enumerate(segments)
+    ]
+    await session.execute(
+        _insert(session, TranscriptSegmentRow).on_conflict_do_nothing(
+            index_elements=["campaign_id", "external_id", "attempt", "seq"]
+        ),
+        rows,
+    )
+
+
+async def transcript_for(
+    session: AsyncSession, campaign_id: str, external_id: str, attempt: int | None = None
+) -> list[TranscriptSegment]:
+    """A contact's transcript ordered by attempt, then ``seq``; ``attempt`` limits it to one call."""
+    stmt = select(TranscriptSegmentRow).where(
+        TranscriptSegmentRow.campaign_id == campaign_id, TranscriptSegmentRow.external_id == external_id
+    )
+    if attempt is not None:
+        stmt = stmt.where(TranscriptSegmentRow.attempt == attempt)
+    stmt = stmt.order_by(TranscriptSegmentRow.attempt, TranscriptSegmentRow.seq)
+    rows = await session.scalars(stmt.execution_options(populate_existing=True))
+    return [
+        TranscriptSegment(speaker=row.speaker, text=row.text, started_at=row.started_at, ended_at=row.ended_at)
+        for row in rows.all()
+    ]
