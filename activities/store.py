@@ -13,7 +13,10 @@ from schemas.activity_io import (
     CancelCampaignContacts,
     ClaimedContacts,
     ClaimRequest,
+    InformationRecord,
+    NoteRecord,
     OutcomeRecord,
+    TranscriptRecord,
 )
 from schemas.workflow_io import AddContactsResult, ReasonInput, contact_workflow_id
 from store import queries
@@ -50,6 +53,36 @@ class StoreActivities:
         async with self._sessions() as session:
             await queries.record_outcome(
                 session, record.campaign_id, record.external_id, record.final_outcome, record.reason, record.attempts
+            )
+            await session.commit()
+
+    @activity.defn(name=ActivityName.RECORD_NOTE)
+    async def record_note(self, record: NoteRecord) -> None:
+        async with self._sessions() as session:
+            await queries.record_note(
+                session, record.idempotency_key, record.campaign_id, record.external_id, record.attempt, record.note
+            )
+            await session.commit()
+
+    @activity.defn(name=ActivityName.RECORD_INFORMATION)
+    async def record_information(self, record: InformationRecord) -> None:
+        async with self._sessions() as session:
+            await queries.record_information(
+                session,
+                record.idempotency_key,
+                record.campaign_id,
+                record.external_id,
+                record.attempt,
+                record.category,
+                record.information,
+            )
+            await session.commit()
+
+    @activity.defn(name=ActivityName.RECORD_TRANSCRIPT)
+    async def record_transcript(self, record: TranscriptRecord) -> None:
+        async with self._sessions() as session:
+            await queries.append_transcript(
+                session, record.campaign_id, record.external_id, record.attempt, record.first_seq, record.segments
             )
             await session.commit()
 

@@ -8,6 +8,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
+from schemas.agent import InformationCategory, TranscriptSegment
 from schemas.contact import Contact
 from schemas.outcomes import FinalOutcome
 from schemas.workflow_io import CampaignStatus
@@ -24,6 +25,9 @@ class ActivityName:
     ADD_CAMPAIGN_CONTACTS = "add_campaign_contacts"
     SET_CAMPAIGN_STATUS = "set_campaign_status"
     CANCEL_CAMPAIGN_CONTACTS = "cancel_campaign_contacts"
+    RECORD_NOTE = "record_note"
+    RECORD_INFORMATION = "record_information"
+    RECORD_TRANSCRIPT = "record_transcript"
 
 
 class ClaimRequest(BaseModel):
@@ -66,3 +70,28 @@ class CampaignStatusUpdate(BaseModel):
 class CancelCampaignContacts(BaseModel):
     campaign_id: str
     reason: str = ""
+
+
+class NoteRecord(BaseModel):
+    idempotency_key: str
+    campaign_id: str
+    external_id: str
+    attempt: int
+    note: str
+
+
+class InformationRecord(BaseModel):
+    idempotency_key: str
+    campaign_id: str
+    external_id: str
+    attempt: int
+    category: InformationCategory
+    information: str
+
+
+class TranscriptRecord(BaseModel):
+    campaign_id: str
+    external_id: str
+    attempt: int
+    first_seq: int = Field(description="Sequence number of the first segment: order is the workflow's")
+    segments: list[TranscriptSegment]

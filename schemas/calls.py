@@ -1,9 +1,11 @@
 """What goes to a carrier and what comes back."""
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from pydantic import BaseModel, Field
 
+from schemas.agent import AgentConfig
 from schemas.contact import Contact
 from schemas.outcomes import CallOutcome
 
@@ -28,6 +30,8 @@ class DialRequest(BaseModel):
     ring_timeout: timedelta = timedelta(seconds=30)
     workflow_id: str
     is_callback: bool = Field(default=False, description="This dial keeps a callback the person asked for")
+    agent: AgentConfig | None = Field(default=None, description="Snapshot of the agent that talks on this call")
+    context: dict[str, Any] = Field(default_factory=dict, description="The call's context when it was dialled")
 
 
 class DialResult(BaseModel):

@@ -2,9 +2,11 @@
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from pydantic import BaseModel, Field
 
+from schemas.agent import AgentConfig, SharedInformation
 from schemas.calls import CallbackRequest
 from schemas.campaign import CampaignSettings
 from schemas.contact import Contact
@@ -56,6 +58,7 @@ class ContactWorkflowInput(BaseModel):
     slot_granted: bool = Field(
         default=False, description="Started holding a dial slot: the campaign had one free and the window was open"
     )
+    agent: AgentConfig | None = Field(default=None, description="Snapshot of the agent for this contact's calls")
 
 
 class AttemptSummary(BaseModel):
@@ -74,6 +77,11 @@ class ContactState(BaseModel):
     callback: CallbackRequest | None = None
     final_outcome: FinalOutcome | None = None
     final_reason: str = ""
+    information: list[SharedInformation] = Field(default_factory=list)
+    notes_taken: int = 0
+    transcript_segments: int = 0
+    end_reason: str = ""
+    transfer_requested: str = ""
 
 
 class CallbackConfirmation(BaseModel):
@@ -85,6 +93,11 @@ class CallbackConfirmation(BaseModel):
 
 class ReasonInput(BaseModel):
     reason: str = Field(default="", max_length=500)
+
+
+class ContextUpdate(BaseModel):
+    data: dict[str, Any]
+    replace: bool = Field(default=False, description="Replace the whole context instead of merging keys")
 
 
 class NotInterestedInput(ReasonInput):
@@ -155,6 +168,7 @@ class CampaignProgress(BaseModel):
 class CampaignWorkflowInput(BaseModel):
     campaign_id: str
     settings: CampaignSettings
+    agent: AgentConfig | None = Field(default=None, description="Snapshot of the agent taken when the campaign began")
     page_size: int = Field(default=200, ge=1, le=1000)
     max_history_events: int = Field(
         default=10_000, ge=100, description="Continue as new past this many events (or when Temporal suggests)"

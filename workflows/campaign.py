@@ -183,6 +183,7 @@ class CampaignWorkflow:
                     settings=self._settings,
                     campaign_workflow_id=workflow.info().workflow_id,
                     slot_granted=granted,
+                    agent=self._input.agent,
                 ),
                 id=contact_workflow_id(self._input.campaign_id, contact.external_id),
                 parent_close_policy=workflow.ParentClosePolicy.ABANDON,

@@ -1,0 +1,108 @@
+"""The voice agent's contracts: its configuration, the call job it receives, and what it records."""
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, Field, field_validator
+
+from schemas.contact import Contact
+
+
+class ModelMode(StrEnum):
+    REALTIME = "realtime"
+    PIPELINE = "pipeline"
+
+
+class Language(StrEnum):
+    ENGLISH = "en"
+    ARABIC = "ar"
+
+
+class AgentTool(StrEnum):
+    """Every function tool the agent has; an agent config switches each on or off."""
+
+    TAKE_NOTE = "take_note"
+    SHARE_INFORMATION = "share_information"
+    GET_SHARED_INFORMATION = "get_shared_information"
+    SCHEDULE_CALLBACK = "schedule_callback"
+    MARK_NOT_INTERESTED = "mark_not_interested"
+    END_CALL = "end_call"
+    GET_CURRENT_TIME = "get_current_time"
+    TRANSFER_TO_HUMAN = "transfer_to_human"
+
+
+class InformationCategory(StrEnum):
+    CONTACT_DETAILS = "contact_details"
+    DEBT_INFO = "debt_info"
+    PERSONAL_INFO = "personal_info"
+    QUALIFICATION = "qualification"
+    CONVERSATION_FLOW = "conversation_flow"
+    OTHER = "other"
+
+
+class AgentConfig(BaseModel):
+    name: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.-]+$")
+    instructions: str = Field(min_length=1, description="The system prompt")
+    greeting: str = Field(default="", description="Said first when the callee picks up")
+    language: Language = Language.ENGLISH
+    voice: str = "alloy"
+    model_mode: ModelMode = ModelMode.PIPELINE
+    context: dict[str, Any] = Field(default_factory=dict, description="Rendered into the instructions")
+    tools: dict[AgentTool, bool] = Field(
+        default_factory=lambda: dict.fromkeys(AgentTool, True), description="Per-function toggles"
+    )
+    transfer_number: str | None = None
+    voicemail_message: str = ""
+    active: bool = True
+
+    @field_validator("tools")
+    @classmethod
+    def _all_tools(cls, value: dict[AgentTool, bool]) -> dict[AgentTool, bool]:
+        """Tools not mentioned stay on: a config written before a tool existed still gets it."""
+        return {tool: value.get(tool, True) for tool in AgentTool}
+
+    def enabled_tools(self) -> set[AgentTool]:
+        enabled = {tool for tool, on in self.tools.items() if on}
+        if not self.transfer_number:
+            enabled.discard(AgentTool.TRANSFER_TO_HUMAN)
+        return enabled
+
+
+class CallJob(BaseModel):
+    """What a call hands the agent (LiveKit job metadata): a snapshot, so editing an agent never
+    changes a call in progress; only the live-context update does."""
+
+    workflow_id: str
+    campaign_id: str
+    attempt: int
+    contact: Contact
+    agent: AgentConfig
+    context: dict[str, Any] = Field(default_factory=dict)
+
+
+class SharedInformation(BaseModel):
+    category: InformationCategory
+    information: str = Field(min_length=1, max_length=2000)
+    shared_at: datetime | None = None
+
+
+class NoteInput(BaseModel):
+    note: str = Field(min_length=1, max_length=2000)
+
+
+class TranscriptSegment(BaseModel):
+    speaker: str = Field(description="agent | callee")
+    text: str
+    started_at: datetime
+    ended_at: datetime | None = None
+
+
+class TranscriptBatch(BaseModel):
+    attempt: int
+    segments: list[TranscriptSegment]
+
+
+class LiveContext(BaseModel):
+    version: int = 0
+    data: dict[str, Any] = Field(default_factory=dict)

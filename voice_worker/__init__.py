@@ -1,0 +1,1 @@
+"""The LiveKit voice agent: its tools act only through the call's workflow."""

@@ -1,0 +1,37 @@
+"""How the agent reaches its call's workflow. Every effect of a tool goes through here.
+
+The agent never writes to the store itself: it sends updates and signals to the contact workflow,
+which records them through activities, so nothing a caller says is lost if a process dies.
+"""
+
+from datetime import datetime
+from typing import Protocol
+
+from schemas.agent import InformationCategory, LiveContext, SharedInformation, TranscriptSegment
+from schemas.workflow_io import CallbackConfirmation
+
+
+class BridgeError(Exception):
+    """The workflow could not be reached or refused; ``str()`` is a sentence the agent can act on."""
+
+
+class CallBridge(Protocol):
+    async def take_note(self, note: str) -> None: ...
+
+    async def share_information(self, category: InformationCategory, information: str) -> None: ...
+
+    async def get_shared_information(self, category: InformationCategory | None) -> list[SharedInformation]: ...
+
+    async def schedule_callback(self, at: datetime, reason: str) -> CallbackConfirmation:
+        """Raises BridgeError with the validator's refusal (past, too far ahead, no zone...)."""
+        ...
+
+    async def mark_not_interested(self, reason: str, *, do_not_call: bool) -> None: ...
+
+    async def end_call(self, reason: str) -> None: ...
+
+    async def transfer_to_human(self, reason: str) -> None: ...
+
+    async def append_transcript(self, segments: list[TranscriptSegment]) -> None: ...
+
+    async def live_context(self) -> LiveContext: ...

@@ -1,0 +1,88 @@
+"""The agent's way into its call's workflow: Temporal updates, signals and queries."""
+
+from datetime import datetime
+
+from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.service import RPCError
+
+from schemas.agent import (
+    CallJob,
+    InformationCategory,
+    LiveContext,
+    NoteInput,
+    SharedInformation,
+    TranscriptBatch,
+    TranscriptSegment,
+)
+from schemas.calls import CallbackRequest
+from schemas.settings import get_settings
+from schemas.workflow_io import CallbackConfirmation, NotInterestedInput, ReasonInput
+from voice_worker.bridge import BridgeError
+
+UNREACHABLE = "I can't reach the call's record right now"
+
+
+class TemporalCallBridge:
+    """One call's bridge: every tool effect becomes an update or signal on the contact workflow."""
+
+    def __init__(self, client: Client, workflow_id: str, attempt: int) -> None:
+        self._handle: WorkflowHandle = client.get_workflow_handle(workflow_id)
+        self._attempt = attempt
+
+    @classmethod
+    async def connect(cls, job: CallJob) -> "TemporalCallBridge":
+        from worker.client import connect  # the live voice worker's own connection, made per process
+
+        return cls(await connect(get_settings()), job.workflow_id, job.attempt)
+
+    async def _update(self, name: str, argument: object, result_type: type | None = None) -> object:
+        try:
+            return await self._handle.execute_update(name, argument, result_type=result_type)
+        except WorkflowUpdateFailedError as err:
+            cause = err.cause
+            raise BridgeError(getattr(cause, "message", None) or str(cause or err)) from None
+        except RPCError as err:
+            raise BridgeError(f"{UNREACHABLE} ({err.message})") from None
+
+    async def take_note(self, note: str) -> None:
+        await self._update("take_note", NoteInput(note=note))
+
+    async def share_information(self, category: InformationCategory, information: str) -> None:
+        await self._update("share_information", SharedInformation(category=category, information=information))
+
+    async def get_shared_information(self, category: InformationCategory | None) -> list[SharedInformation]:
+        try:
+            shared = await self._handle.query("shared_information", result_type=list[SharedInformation])
+        except RPCError as err:
+            raise BridgeError(f"{UNREACHABLE} ({err.message})") from None
+        return [item for item in shared if category is None or item.category == category]
+
+    async def schedule_callback(self, at: datetime, reason: str) -> CallbackConfirmation:
+        result = await self._update(
+            "schedule_callback", CallbackRequest(at=at, reason=reason), result_type=CallbackConfirmation
+        )
+        assert isinstance(result, CallbackConfirmation)
+        return result
+
+    async def mark_not_interested(self, reason: str, *, do_not_call: bool) -> None:
+        await self._update("mark_not_interested", NotInterestedInput(reason=reason, do_not_call=do_not_call))
+
+    async def end_call(self, reason: str) -> None:
+        await self._update("end_call", ReasonInput(reason=reason))
+
+    async def transfer_to_human(self, reason: str) -> None:
+        await self._update("transfer_to_human", ReasonInput(reason=reason))
+
+    async def append_transcript(self, segments: list[TranscriptSegment]) -> None:
+        if not segments:
+            return
+        try:
+            await self._handle.signal("transcript", TranscriptBatch(attempt=self._attempt, segments=segments))
+        except RPCError as err:
+            raise BridgeError(f"{UNREACHABLE} ({err.message})") from None
+
+    async def live_context(self) -> LiveContext:
+        try:
+            return await self._handle.query("live_context", result_type=LiveContext)
+        except RPCError as err:
+            raise BridgeError(f"{UNREACHABLE} ({err.message})") from None
