@@ -1,0 +1,83 @@
+"""An in-memory CallBridge for voice-agent tests: records every call, can refuse or fail on demand."""
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from schemas.agent import InformationCategory, LiveContext, SharedInformation, TranscriptSegment
+from schemas.workflow_io import CallbackConfirmation
+from voice_worker.bridge import BridgeError
+
+
+@dataclass
+class FakeBridge:
+    """Implements ``CallBridge``.
+
+    ``refuse_callback`` is a sentence schedule_callback refuses with (as the workflow's validator
+    would); ``fail`` makes every effectful call raise BridgeError (workflow unreachable).
+    """
+
+    refuse_callback: str | None = None
+    fail: str | None = None
+    live: LiveContext = field(default_factory=LiveContext)
+    calls: list[tuple[str, Any]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    shared: list[SharedInformation] = field(default_factory=list)
+    callbacks: list[tuple[datetime, str]] = field(default_factory=list)
+    not_interested: list[tuple[str, bool]] = field(default_factory=list)
+    ended: list[str] = field(default_factory=list)
+    transfers: list[str] = field(default_factory=list)
+    transcript_batches: list[list[TranscriptSegment]] = field(default_factory=list)
+    live_polls: int = 0
+
+    def _check(self, name: str, *args: Any) -> None:
+        self.calls.append((name, args))
+        if self.fail:
+            raise BridgeError(self.fail)
+
+    @property
+    def call_names(self) -> list[str]:
+        return [name for name, _ in self.calls]
+
+    @property
+    def transcript(self) -> list[TranscriptSegment]:
+        return [segment for batch in self.transcript_batches for segment in batch]
+
+    async def take_note(self, note: str) -> None:
+        self._check("take_note", note)
+        self.notes.append(note)
+
+    async def share_information(self, category: InformationCategory, information: str) -> None:
+        self._check("share_information", category, information)
+        self.shared.append(SharedInformation(category=category, information=information, shared_at=datetime.now(UTC)))
+
+    async def get_shared_information(self, category: InformationCategory | None) -> list[SharedInformation]:
+        self._check("get_shared_information", category)
+        return [item for item in self.shared if category is None or item.category == category]
+
+    async def schedule_callback(self, at: datetime, reason: str) -> CallbackConfirmation:
+        self._check("schedule_callback", at, reason)
+        if self.refuse_callback:
+            raise BridgeError(self.refuse_callback)
+        self.callbacks.append((at, reason))
+        return CallbackConfirmation(scheduled_for=at, requested_for=at, moved_into_window=False, replaced_earlier=False)
+
+    async def mark_not_interested(self, reason: str, *, do_not_call: bool) -> None:
+        self._check("mark_not_interested", reason, do_not_call)
+        self.not_interested.append((reason, do_not_call))
+
+    async def end_call(self, reason: str) -> None:
+        self._check("end_call", reason)
+        self.ended.append(reason)
+
+    async def transfer_to_human(self, reason: str) -> None:
+        self._check("transfer_to_human", reason)
+        self.transfers.append(reason)
+
+    async def append_transcript(self, segments: list[TranscriptSegment]) -> None:
+        self.calls.append(("append_transcript", (len(segments),)))
+        self.transcript_batches.append(list(segments))
+
+    async def live_context(self) -> LiveContext:
+        self.live_polls += 1
+        return self.live

@@ -1,0 +1,343 @@
+"""RingflowAgent: the LiveKit agent one call runs. Every tool acts only through the CallBridge.
+
+Tool filtering: livekit's ``Agent.__init__`` adds every ``@function_tool`` found on the agent
+object itself (``find_function_tools(self)``), so tools cannot be switched off by filtering after
+the fact. The tools therefore live on a separate :class:`CallTools` object and the agent is
+constructed with only the enabled ones: a disabled tool is never in any tool list the model sees.
+"""
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from livekit.agents import Agent, RunContext, ToolError, function_tool, get_job_context, llm
+from livekit.agents.llm import FunctionTool, RawFunctionTool, find_function_tools
+
+from schemas.agent import AgentTool, CallJob, InformationCategory, Language, LiveContext
+from voice_worker.bridge import BridgeError, CallBridge
+from voice_worker.phrases import resolve_when
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+
+#: Which config toggle governs each function tool; mark_do_not_call rides on mark_not_interested.
+TOOL_TOGGLES: dict[str, AgentTool] = {
+    "take_note": AgentTool.TAKE_NOTE,
+    "share_information": AgentTool.SHARE_INFORMATION,
+    "get_shared_information": AgentTool.GET_SHARED_INFORMATION,
+    "schedule_callback": AgentTool.SCHEDULE_CALLBACK,
+    "mark_not_interested": AgentTool.MARK_NOT_INTERESTED,
+    "mark_do_not_call": AgentTool.MARK_NOT_INTERESTED,
+    "end_call": AgentTool.END_CALL,
+    "get_current_time": AgentTool.GET_CURRENT_TIME,
+    "transfer_to_human": AgentTool.TRANSFER_TO_HUMAN,
+}
+
+DEFAULT_POLL_INTERVAL = 2.0
+
+UNREACHABLE = "I'm sorry, I couldn't save that just now because of a technical problem."
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _say_time(at: datetime) -> str:
+    """How a time is read back to a caller: weekday, date and clock time in their zone."""
+    return at.strftime("%A %d %B at %H:%M")
+
+
+def render_context(data: dict[str, Any]) -> str:
+    """Context values as ``key: value`` lines; the model reads them, so keep it plain."""
+    lines = []
+    for key, value in data.items():
+        if isinstance(value, dict | list):
+            value = ", ".join(f"{k}={v}" for k, v in value.items()) if isinstance(value, dict) else ", ".join(
+                map(str, value)
+            )
+        lines.append(f"{key}: {value}")
+    return "\n".join(lines)
+
+
+def render_instructions(job: CallJob, now: datetime, live: LiveContext | None = None) -> str:
+    """The system prompt: agent instructions, then context (agent < job < live), contact and time."""
+    merged: dict[str, Any] = {**job.agent.context, **job.context, **(live.data if live else {})}
+    zone = job.contact.zone
+    local = now.astimezone(ZoneInfo(zone))
+    parts = [job.agent.instructions.strip()]
+    if merged:
+        parts.append("## Call context\n" + render_context(merged))
+    contact = [f"name: {job.contact.name or 'unknown'}", f"time zone: {zone}"]
+    parts.append("## Contact\n" + "\n".join(contact))
+    parts.append(f"## Current local time\n{local.strftime('%A %Y-%m-%d %H:%M')} ({zone})")
+    if job.agent.language == Language.ARABIC:
+        parts.append("## Language\nAlways reply in Arabic.")
+    else:
+        parts.append("## Language\nReply in English unless the callee speaks Arabic; then reply in Arabic.")
+    return "\n\n".join(parts)
+
+
+class CallTools:
+    """The agent's function tools. Each one is a single bridge call; failures become ToolError."""
+
+    def __init__(self, job: CallJob, bridge: CallBridge, clock: Clock) -> None:
+        self._job = job
+        self._bridge = bridge
+        self._clock = clock
+        self.ended_reason: str | None = None
+        self.called: list[str] = []
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self._job.contact.zone)
+
+    def enabled(self) -> list[FunctionTool | RawFunctionTool]:
+        """The tools this job's agent config switches on (transfer needs a transfer number)."""
+        on = self._job.agent.enabled_tools()
+        return [tool for tool in find_function_tools(self) if TOOL_TOGGLES[tool.info.name] in on]
+
+    @function_tool
+    async def take_note(self, note: str) -> str:
+        """Save a short note about this call for the team, e.g. an objection, a preference or a follow-up.
+
+        Args:
+            note: One or two plain sentences, written for a colleague who will read them later.
+        """
+        self.called.append("take_note")
+        try:
+            await self._bridge.take_note(note)
+        except BridgeError as exc:
+            raise ToolError(str(exc) or UNREACHABLE) from exc
+        return "Note saved."
+
+    @function_tool
+    async def share_information(self, information: str, category: InformationCategory) -> str:
+        """Record a fact the callee told you, so it is kept with their file.
+
+        Use contact_details for email, phone number or name; qualification for budget, company size,
+        needs and interest; debt_info for amounts owed or payment plans; personal_info for other
+        personal facts; conversation_flow for how the call is going; other for anything else.
+
+        Args:
+            information: The fact, in the callee's own terms (e.g. "email: sam@example.com").
+            category: Which kind of fact this is.
+        """
+        self.called.append("share_information")
+        try:
+            await self._bridge.share_information(InformationCategory(category), information)
+        except BridgeError as exc:
+            raise ToolError(str(exc) or UNREACHABLE) from exc
+        return f"Recorded under {InformationCategory(category).value}."
+
+    @function_tool
+    async def get_shared_information(self, category: InformationCategory | None = None) -> str:
+        """Look up what this callee has already told us (on this or earlier calls), to avoid asking twice.
+
+        Args:
+            category: Only facts of this kind; leave empty for everything.
+        """
+        self.called.append("get_shared_information")
+        try:
+            items = await self._bridge.get_shared_information(InformationCategory(category) if category else None)
+        except BridgeError as exc:
+            raise ToolError(str(exc) or UNREACHABLE) from exc
+        if not items:
+            return "Nothing has been recorded yet."
+        return "\n".join(f"{item.category.value}: {item.information}" for item in items)
+
+    @function_tool
+    async def schedule_callback(self, when: str, reason: str) -> str:
+        """Book a call back when the callee asks to be called at another time.
+
+        Pass the time exactly as the callee said it, e.g. "tomorrow at 10", "in two hours",
+        "next Monday morning", "at 4pm". If the time is refused, tell the callee why and offer another.
+
+        Args:
+            when: The time in the callee's words (or an ISO date-time).
+            reason: Why they want a call back, in a few words.
+        """
+        self.called.append("schedule_callback")
+        try:
+            at = resolve_when(when, self._clock(), self._job.contact.zone)
+        except ValueError as exc:
+            raise ToolError(f"{exc}. Could you give me a day and a time, like 'tomorrow at 10'?") from exc
+        try:
+            confirmation = await self._bridge.schedule_callback(at, reason)
+        except BridgeError as exc:
+            raise ToolError(str(exc) or UNREACHABLE) from exc
+        scheduled = confirmation.scheduled_for.astimezone(self.zone)
+        sentence = f"Callback booked for {_say_time(scheduled)}."
+        if confirmation.moved_into_window:
+            sentence += " That was moved into our calling hours; tell the callee the new time."
+        return sentence
+
+    @function_tool
+    async def mark_not_interested(self, reason: str) -> str:
+        """Record that the callee is not interested in the offer. Then thank them and end the call.
+
+        If they ask never to be called again, use mark_do_not_call instead.
+
+        Args:
+            reason: Their reason, briefly, if they gave one.
+        """
+        self.called.append("mark_not_interested")
+        try:
+            await self._bridge.mark_not_interested(reason, do_not_call=False)
+        except BridgeError as exc:
+            raise ToolError(str(exc) or UNREACHABLE) from exc
+        return "Marked as not interested. Thank them politely and end the call."
+
+    @function_tool
+    async def mark_do_not_call(self, reason: str) -> str:
+        """The callee asked never to be called again ("don't call me again", "stop calling", "remove my
+        number"). Records them on the do-not-call list so no one calls them again. Then apologise briefly
+        and end the call.
+
+        Args:
+            reason: What they said, briefly.
+        """
+        self.called.append("mark_do_not_call")
+        try:
+            await self._bridge.mark_not_interested(reason, do_not_call=True)
+        except BridgeError as exc:
+            raise ToolError(str(exc) or UNREACHABLE) from exc
+        return "Added to the do-not-call list. Apologise briefly and end the call."
+
+    @function_tool
+    async def end_call(self, context: RunContext, reason: str) -> None:
+        """Hang up. Say your goodbye first, in the same turn; nothing can be said after this.
+
+        Call it when the conversation is finished: a callback is booked, the callee is not interested,
+        the call is qualified, or the callee is hostile.
+
+        Args:
+            reason: Why the call ends, in a few words (e.g. "callback booked").
+        """
+        self.called.append("end_call")
+        self.ended_reason = reason
+        _hang_up_after(context)
+        try:
+            await self._bridge.end_call(reason)
+        except BridgeError as exc:
+            raise ToolError(f"{exc} The call is ending anyway.") from exc
+        return None  # no reply: the goodbye was already said
+
+    @function_tool
+    async def get_current_time(self) -> str:
+        """The current date and time where the callee is, e.g. to check 'is it too late to call'."""
+        self.called.append("get_current_time")
+        local = self._clock().astimezone(self.zone)
+        return f"{local.strftime('%A %Y-%m-%d %H:%M')} ({self._job.contact.zone})"
+
+    @function_tool
+    async def transfer_to_human(self, reason: str) -> str:
+        """Transfer the call to a human colleague when the callee insists on a person or you cannot help.
+
+        Args:
+            reason: What the colleague should know, in one sentence.
+        """
+        self.called.append("transfer_to_human")
+        try:
+            await self._bridge.transfer_to_human(reason)
+        except BridgeError as exc:
+            raise ToolError(str(exc) or UNREACHABLE) from exc
+        return "Transfer started. Tell the callee you are connecting them now."
+
+
+def _hang_up_after(context: RunContext) -> None:
+    """End the session once the current turn (with its goodbye) is done; in a room also delete it.
+
+    Deleting the room disconnects every participant, including the SIP leg, which is the hang-up.
+    """
+    session = context.session
+
+    def _close(_: object) -> None:
+        session.shutdown()
+
+    context.speech_handle.add_done_callback(_close)
+    job_ctx = get_job_context(required=False)
+    if job_ctx is not None and job_ctx.room.isconnected():
+
+        async def _delete_room() -> None:
+            await job_ctx.delete_room()
+
+        job_ctx.add_shutdown_callback(_delete_room)
+        session.once("close", lambda _ev: job_ctx.shutdown(reason="end_call"))
+
+
+class RingflowAgent(Agent):
+    """One call's agent: rendered instructions, enabled tools, greeting, and live-context polling."""
+
+    def __init__(
+        self,
+        job: CallJob,
+        bridge: CallBridge,
+        clock: Clock | None = None,
+        *,
+        poll_interval: float = DEFAULT_POLL_INTERVAL,
+        **agent_kwargs: Any,
+    ) -> None:
+        self.job = job
+        self.bridge = bridge
+        self.clock: Clock = clock or utc_now
+        self.poll_interval = poll_interval
+        self.call_tools = CallTools(job, bridge, self.clock)
+        self.live = LiveContext()
+        self._poll_task: asyncio.Task[None] | None = None
+        super().__init__(
+            instructions=render_instructions(job, self.clock()),
+            tools=list(self.call_tools.enabled()),
+            **agent_kwargs,
+        )
+
+    @property
+    def tool_names(self) -> list[str]:
+        return [t.info.name for t in self.tools if isinstance(t, FunctionTool | RawFunctionTool)]
+
+    @property
+    def ended_reason(self) -> str | None:
+        return self.call_tools.ended_reason
+
+    async def on_enter(self) -> None:
+        """Greet, and start following live context."""
+        self._poll_task = asyncio.create_task(self._poll_live_context(), name="ringflow.live_context")
+        greeting = self.job.agent.greeting.strip()
+        if not greeting:
+            return
+        session = self.session
+        if session.tts is None and isinstance(session.llm, llm.RealtimeModel):
+            # A realtime model speaks for itself; say() would need a separate TTS.
+            session.generate_reply(instructions=f"Greet the callee with exactly: {greeting}")
+        else:
+            session.say(greeting)
+
+    async def on_exit(self) -> None:
+        await self.stop_polling()
+
+    async def stop_polling(self) -> None:
+        if self._poll_task is not None:
+            self._poll_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._poll_task
+            self._poll_task = None
+
+    async def _poll_live_context(self) -> None:
+        """Re-render instructions when the workflow's live context gets a new version."""
+        while True:
+            await asyncio.sleep(self.poll_interval)
+            try:
+                live = await self.bridge.live_context()
+            except BridgeError as exc:
+                log.warning("live context unavailable: %s", exc)
+                continue
+            except Exception:
+                log.exception("live context poll failed")
+                continue
+            if live.version != self.live.version:
+                self.live = live
+                await self.update_instructions(render_instructions(self.job, self.clock(), live))

@@ -1,0 +1,295 @@
+"""ScriptedLLM: a deterministic, offline stand-in for the model, for the sim and tests.
+
+It reads the chat context the way a model would (the instructions, the last user message, the
+tools it was offered, the tool results since that message) and follows a short sales script. It
+only ever calls tools it was given, so a tool switched off in the agent config is never called.
+Every request is recorded in ``requests`` so tests can inspect exactly what the model was offered.
+"""
+
+import json
+import re
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from livekit.agents import APIConnectOptions, llm
+from livekit.agents.llm import FunctionTool, RawFunctionTool
+from livekit.agents.types import DEFAULT_API_CONNECT_OPTIONS, NOT_GIVEN, NotGivenOr
+
+ARABIC_CHARS = re.compile(r"[\u0600-\u06FF]")
+ARABIC_DIGITS = str.maketrans("٠١٢٣٤٥٦٧٨٩", "0123456789")
+
+WEEKDAYS = r"(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)"
+NUMBER = r"(?:\d+|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|a couple of|a few|an|a)"
+CLOCK = r"\d{1,2}(?::\d{2})?\s*(?:am|pm|a\.m\.|p\.m\.)?"
+TIME_PATTERNS = [
+    re.compile(rf"\bin (?:half an hour|{NUMBER} (?:minutes?|mins?|hours?|days?))\b"),
+    re.compile(
+        rf"\b(?:tomorrow|today|tonight|(?:next |this |on )?{WEEKDAYS})(?: (?:morning|afternoon|evening|night))?"
+        rf"(?: (?:at|around) {CLOCK})?"
+    ),
+    re.compile(rf"\bat {CLOCK}(?: (?:today|tonight|tomorrow))?"),
+]
+
+DO_NOT_CALL = ("don't call me again", "do not call me", "dont call me", "stop calling", "never call",
+               "remove my number", "take me off", "لا تتصل", "لا تتصلوا", "توقفوا عن الاتصال")
+NOT_INTERESTED = ("not interested", "no thanks", "no thank you", "لست مهتما", "لست مهتمًا", "غير مهتم", "لا شكرا")
+HOSTILE = ("scam", "idiot", "stupid", "shut up", "go to hell", "damn", "screw you", "f***", "fuck", "get lost",
+           "احتيال", "اخرس")
+TRANSFER = ("real person", "a human", "speak to someone", "talk to someone", "manager", "موظف")
+TIME_QUESTION = ("what time is it", "what's the time", "what is the time", "كم الساعة")
+RECALL = ("what do you have on me", "what have i told you", "what do you know about me", "ماذا تعرف عني")
+CALLBACK = ("call me back", "call back", "later", "tomorrow", "busy", "another time", "اتصل بي", "اتصل لاحقا", "لاحقا",
+            "غدا", "غداً", "بكرة", "مشغول")
+QUALIFY = ("budget", "employees", "staff", "interested", "sounds good", "tell me more", "ميزانية", "موظفين", "مهتم")
+OFFER = ("offer", "price", "cost", "deal", "how much", "العرض", "السعر")
+EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+")
+PHONE = re.compile(r"\+?\d[\d\s-]{7,}\d")
+NAME = re.compile(r"\bmy name is ([A-Za-z' -]+)", re.IGNORECASE)
+TERMINAL = {"mark_not_interested", "mark_do_not_call", "schedule_callback", "take_note", "transfer_to_human"}
+
+TEXT = {
+    "greet": ("Hello {name}, thanks for taking my call! I'm calling about {topic}. Do you have a minute?",
+              "مرحباً {name}، شكراً لردك! أتصل بخصوص {topic}. هل لديك دقيقة؟"),
+    "pitch": ("I understand. Briefly, I'm calling about {topic}. Would that be useful for you?",
+              "أفهم. باختصار، أتصل بخصوص {topic}. هل يفيدك ذلك؟"),
+    "when": ("Of course. When would be a good time to call you back?", "بالتأكيد. متى يناسبك أن نتصل بك؟"),
+    "hostile": ("I'm sorry to have bothered you. I'll let you go now. Goodbye.", "أعتذر عن الإزعاج. مع السلامة."),
+    "bye_callback": ("{result} Thank you, talk to you then. Goodbye!", "{result} شكراً لك، نتحدث حينها. مع السلامة!"),
+    "bye_not_interested": ("I understand, thank you for your time. Goodbye!", "أتفهم ذلك، شكراً لوقتك. مع السلامة!"),
+    "bye_do_not_call": ("I'm sorry for the trouble. We won't call you again. Goodbye.",
+                        "نعتذر عن الإزعاج. لن نتصل بك مرة أخرى. مع السلامة."),
+    "bye_qualified": ("Wonderful, I've noted everything. A colleague will follow up with details. Goodbye!",
+                      "رائع، سجلت كل شيء. سيتواصل معك أحد زملائي بالتفاصيل. مع السلامة!"),
+    "transfer": ("I'm connecting you to a colleague now, please hold.", "سأحولك إلى أحد زملائي الآن، لحظة من فضلك."),
+    "no_transfer": ("I'm afraid I can't transfer you, but I'm happy to help with anything you need.",
+                    "للأسف لا أستطيع تحويلك، لكن يسعدني مساعدتك."),
+    "details_saved": ("Thank you, I've saved that. Is there anything else you'd like to know?",
+                      "شكراً، سجلت ذلك. هل هناك شيء آخر تود معرفته؟"),
+    "time": ("It's {result} where you are.", "الوقت الآن {result} عندك."),
+    "recall": ("Here is what I have: {result}", "هذا ما لدي: {result}"),
+    "offer": ("{result} Would that interest you?", "{result} هل يهمك ذلك؟"),
+    "error": ("{result}", "عذراً: {result}"),
+    "error_callback": ("{result} What other time would suit you?", "عذراً: {result} ما هو الوقت الآخر المناسب لك؟"),
+}
+
+
+@dataclass
+class ScriptedRequest:
+    """What one ``chat()`` call offered the model: for assertions in tests."""
+
+    tool_names: list[str]
+    instructions: str
+    tool_choice: Any = None
+
+
+@dataclass
+class ScriptedReply:
+    text: str = ""
+    calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+
+
+def tool_name(tool: Any) -> str | None:
+    if isinstance(tool, FunctionTool | RawFunctionTool):
+        return tool.info.name
+    return None
+
+
+def extract_time_phrase(text: str) -> str | None:
+    """The time a caller named, in words resolve_when understands; Arabic is translated."""
+    lowered = " ".join(text.lower().translate(ARABIC_DIGITS).replace(",", " ").split())
+    for pattern in TIME_PATTERNS:
+        if m := pattern.search(lowered):
+            return m.group(0).strip()
+    if "نصف ساعة" in lowered:
+        return "in half an hour"
+    if "ساعتين" in lowered:
+        return "in two hours"
+    if "بعد ساعة" in lowered:
+        return "in one hour"
+    if any(w in lowered for w in ("غدا", "غداً", "بكرة", "بكره")):
+        hour = re.search(r"\b(\d{1,2})\b", lowered)
+        return f"tomorrow at {hour.group(1)}" if hour else "tomorrow"
+    return None
+
+
+def _has(text: str, words: tuple[str, ...]) -> bool:
+    return any(w in text for w in words)
+
+
+class Script:
+    """One decision: reads a chat context and produces the next reply (text and/or tool calls)."""
+
+    def __init__(self, chat_ctx: llm.ChatContext, tool_names: list[str], language: str | None,
+                 allow_tools: bool) -> None:
+        self.items = list(chat_ctx.items)
+        self.tools = set(tool_names) if allow_tools else set()
+        self.instructions = "\n".join(
+            m.text_content or "" for m in self.items if m.type == "message" and m.role in ("system", "developer")
+        )
+        user_idx = [i for i, m in enumerate(self.items) if m.type == "message" and m.role == "user"]
+        self.last_user_index = user_idx[-1] if user_idx else None
+        self.user_text = (self.items[user_idx[-1]].text_content or "") if user_idx else ""
+        self.user_turns = len(user_idx)
+        arabic_prompt = "Always reply in Arabic" in self.instructions
+        self.arabic = language == "ar" or arabic_prompt or bool(ARABIC_CHARS.search(self.user_text))
+
+    # -- helpers ----------------------------------------------------------------------------------
+
+    def say(self, key: str, **values: str) -> str:
+        en, ar = TEXT[key]
+        return (ar if self.arabic else en).format(**values)
+
+    def context_value(self, key: str) -> str | None:
+        if m := re.search(rf"^{key}: (.+)$", self.instructions, re.MULTILINE | re.IGNORECASE):
+            return m.group(1).strip()
+        return None
+
+    def goodbye(self, key: str, reason: str, **values: str) -> ScriptedReply:
+        calls = [("end_call", {"reason": reason})] if "end_call" in self.tools else []
+        return ScriptedReply(self.say(key, **values), calls)
+
+    def call(self, name: str, args: dict[str, Any], fallback: ScriptedReply | None = None) -> ScriptedReply:
+        if name in self.tools:
+            return ScriptedReply("", [(name, args)])
+        return fallback or ScriptedReply(self.say("pitch", topic=self.topic))
+
+    @property
+    def topic(self) -> str:
+        return self.context_value("product") or self.context_value("topic") or "our service"
+
+    # -- the script -------------------------------------------------------------------------------
+
+    def decide(self) -> ScriptedReply:
+        if self.last_user_index is None:
+            return ScriptedReply(self.say("greet", name=self.context_value("name") or "there", topic=self.topic))
+        after = self.items[self.last_user_index + 1 :]
+        outputs = [i for i in after if i.type == "function_call_output"]
+        if outputs:
+            called = [i.name for i in after if i.type == "function_call"]
+            return self.after_tools(outputs, called)
+        return self.react(self.user_text)
+
+    def after_tools(self, outputs: list[llm.FunctionCallOutput], called: list[str]) -> ScriptedReply:
+        last = outputs[-1]
+        if last.is_error:
+            key = "error_callback" if last.name == "schedule_callback" and "?" not in last.output else "error"
+            return ScriptedReply(self.say(key, result=last.output))
+        if last.name == "share_information" and "qualification" in last.output and "take_note" not in called:
+            note = f"Qualified lead: {self.user_text}"
+            if "take_note" in self.tools:
+                return ScriptedReply("", [("take_note", {"note": note})])
+            return self.goodbye("bye_qualified", "qualified")
+        if last.name == "take_note" or (last.name == "share_information" and "qualification" in last.output):
+            return self.goodbye("bye_qualified", "qualified")
+        if last.name == "schedule_callback":
+            return self.goodbye("bye_callback", "callback booked", result=last.output)
+        if last.name == "mark_not_interested":
+            return self.goodbye("bye_not_interested", "not interested")
+        if last.name == "mark_do_not_call":
+            return self.goodbye("bye_do_not_call", "do not call")
+        if last.name == "transfer_to_human":
+            return ScriptedReply(self.say("transfer"))
+        if last.name == "get_current_time":
+            return ScriptedReply(self.say("time", result=last.output))
+        if last.name == "get_shared_information":
+            return ScriptedReply(self.say("recall", result=last.output))
+        if last.name == "share_information":
+            return ScriptedReply(self.say("details_saved"))
+        return ScriptedReply("")
+
+    def react(self, said: str) -> ScriptedReply:
+        text = said.lower().replace("’", "'")
+        if _has(text, DO_NOT_CALL):
+            if "mark_do_not_call" in self.tools:
+                return self.call("mark_do_not_call", {"reason": said})
+            return self.goodbye("bye_do_not_call", "do not call")
+        if _has(text, NOT_INTERESTED):
+            if "mark_not_interested" in self.tools:
+                return self.call("mark_not_interested", {"reason": said})
+            return self.goodbye("bye_not_interested", "not interested")
+        if _has(text, HOSTILE):
+            return self.goodbye("hostile", "hostile callee")
+        if _has(text, TRANSFER):
+            return self.call("transfer_to_human", {"reason": said}, ScriptedReply(self.say("no_transfer")))
+        if _has(text, TIME_QUESTION):
+            return self.call("get_current_time", {})
+        if _has(text, RECALL):
+            return self.call("get_shared_information", {})
+        phrase = extract_time_phrase(said)
+        if phrase or _has(text, CALLBACK):
+            if phrase and "schedule_callback" in self.tools:
+                return self.call("schedule_callback", {"when": phrase, "reason": "callee asked to be called back"})
+            return ScriptedReply(self.say("when"))
+        details = [m.group(0) for m in (EMAIL.search(said), PHONE.search(said)) if m]
+        if name := NAME.search(said):
+            details.insert(0, f"name: {name.group(1).strip()}")
+        if details:
+            return self.call("share_information", {"information": "; ".join(details), "category": "contact_details"},
+                             ScriptedReply(self.say("details_saved")))
+        if _has(text, QUALIFY):
+            return self.call("share_information", {"information": said, "category": "qualification"},
+                             self.goodbye("bye_qualified", "qualified"))
+        if _has(text, OFFER) and (offer := self.context_value("offer")):
+            return ScriptedReply(self.say("offer", result=offer))
+        if self.user_turns == 1:
+            return ScriptedReply(self.say("greet", name=self.context_value("name") or "there", topic=self.topic))
+        return ScriptedReply(self.say("pitch", topic=self.topic))
+
+
+class ScriptedLLM(llm.LLM):
+    """Deterministic offline model following the Ringflow sales script (see module docstring)."""
+
+    def __init__(self, *, language: str | None = None) -> None:
+        super().__init__()
+        self.language = language
+        self.requests: list[ScriptedRequest] = []
+
+    @property
+    def model(self) -> str:
+        return "ringflow-scripted"
+
+    @property
+    def provider(self) -> str:
+        return "ringflow"
+
+    def chat(
+        self,
+        *,
+        chat_ctx: llm.ChatContext,
+        tools: list[llm.Tool] | None = None,
+        conn_options: APIConnectOptions = DEFAULT_API_CONNECT_OPTIONS,
+        parallel_tool_calls: NotGivenOr[bool] = NOT_GIVEN,
+        tool_choice: NotGivenOr[llm.ToolChoice] = NOT_GIVEN,
+        extra_kwargs: NotGivenOr[dict[str, Any]] = NOT_GIVEN,
+    ) -> "ScriptedStream":
+        names = [n for n in (tool_name(t) for t in tools or []) if n]
+        script = Script(chat_ctx, names, self.language, allow_tools=tool_choice != "none")
+        self.requests.append(ScriptedRequest(names, script.instructions, tool_choice or None))
+        return ScriptedStream(self, chat_ctx=chat_ctx, tools=tools or [], conn_options=conn_options,
+                              reply=script.decide())
+
+
+class ScriptedStream(llm.LLMStream):
+    """Emits the decided reply as a text chunk and a tool-call chunk, like a streaming model."""
+
+    def __init__(self, llm_v: ScriptedLLM, *, chat_ctx: llm.ChatContext, tools: list[llm.Tool],
+                 conn_options: APIConnectOptions, reply: ScriptedReply) -> None:
+        super().__init__(llm_v, chat_ctx=chat_ctx, tools=tools, conn_options=conn_options)
+        self._reply = reply
+
+    async def _run(self) -> None:
+        request_id = f"scripted-{uuid.uuid4().hex[:8]}"
+        if self._reply.text:
+            self._event_ch.send_nowait(
+                llm.ChatChunk(id=request_id, delta=llm.ChoiceDelta(role="assistant", content=self._reply.text))
+            )
+        if self._reply.calls:
+            calls = [
+                llm.FunctionToolCall(name=name, arguments=json.dumps(args, ensure_ascii=False),
+                                     call_id=f"call_{uuid.uuid4().hex[:10]}")
+                for name, args in self._reply.calls
+            ]
+            self._event_ch.send_nowait(
+                llm.ChatChunk(id=request_id, delta=llm.ChoiceDelta(role="assistant", tool_calls=calls))
+            )
