@@ -8,17 +8,21 @@ from datetime import timedelta
 
 from schemas.settings import Settings
 from telephony.base import CALL_LOST_DETAIL, Carrier, DialPacer
-from telephony.sim import SimCarrier
+from telephony.sim import AgentCall, SimCarrier
 
 __all__ = ["CALL_LOST_DETAIL", "Carrier", "DialPacer", "SimCarrier", "make_carrier"]
 
 
-def make_carrier(settings: Settings) -> Carrier:
-    """The carrier ``settings.carrier`` names, configured from ``settings``."""
+def make_carrier(settings: Settings, *, agent_call: AgentCall | None = None) -> Carrier:
+    """The carrier ``settings.carrier`` names, configured from ``settings``.
+
+    ``agent_call`` lets the sim carrier hand answered calls that have an agent to the real agent.
+    """
     if settings.carrier == "sim":
         return SimCarrier(
             time_scale=settings.sim_time_scale,
             callback_delay=timedelta(seconds=settings.sim_callback_delay_seconds),
             ledger_path=settings.sim_ledger_path,
+            agent_call=agent_call,
         )
     raise ValueError(f"carrier {settings.carrier!r} is not available yet; use sim")

@@ -10,7 +10,7 @@ import hashlib
 import json
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -108,6 +108,18 @@ def persona_of(contact: Contact) -> str:
     return contact.persona or choose_persona(contact.phone)
 
 
+class AgentCallReport(BaseModel):
+    """What the agent's side of a simulated conversation came to."""
+
+    outcome: CallOutcome
+    duration_seconds: float = 0.0
+    detail: str = ""
+
+
+AgentCall = Callable[[DialRequest, str], Awaitable[AgentCallReport]]
+"""Runs the agent against a persona for one answered call (see voice_worker.sim_agent)."""
+
+
 def read_ledger(path: Path) -> list[dict[str, Any]]:
     """Every dial start any process recorded in ``path``, oldest first; none if the file is absent."""
     if not path.exists():
@@ -151,6 +163,7 @@ class SimCarrier:
         callback_delay: timedelta = timedelta(minutes=2),
         ledger_path: Path | None = None,
         clock: Callable[[], datetime] | None = None,
+        agent_call: "AgentCall | None" = None,
     ) -> None:
         if time_scale < 0:
             raise ValueError("time_scale cannot be negative")
@@ -160,6 +173,7 @@ class SimCarrier:
         self.callback_delay = callback_delay
         self.ledger_path = ledger_path
         self._clock = clock or (lambda: datetime.now(UTC))
+        self._agent_call = agent_call
         self.dials: list[SimDial] = []
         self.in_flight = 0
         self.max_in_flight = 0
@@ -228,6 +242,17 @@ class SimCarrier:
             await self._pause(ring_timeout)
             return self._result(request, dialled_at, CallOutcome.NO_ANSWER, detail=f"persona {persona}: ring timeout")
         await self._pause(min(script.ring, ring_timeout))
+        if script.human and request.agent is not None and self._agent_call is not None:
+            # A person picked up and the call has an agent: the real agent talks to the persona.
+            talked = await self._agent_call(request, persona)
+            return self._result(
+                request,
+                dialled_at,
+                talked.outcome,
+                answered=True,
+                duration=talked.duration_seconds,
+                detail=f"persona {persona}: {talked.detail}",
+            )
         await self._pause(script.talk)
         if request.is_callback and persona in CALLBACK_PERSONAS:
             # Called back when they asked to be: now they have time, and the call completes.

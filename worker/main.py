@@ -15,6 +15,7 @@ from schemas.settings import Settings, get_settings
 from store.db import get_session_factory
 from telephony import make_carrier
 from telephony.base import Carrier
+from voice_worker.sim_agent import make_agent_call
 from worker.client import connect
 from workflows.campaign import CampaignWorkflow
 from workflows.contact import ContactWorkflow
@@ -37,7 +38,7 @@ def build_worker(
     task_queue: str | None = None,
 ) -> Worker:
     sessions = sessions or get_session_factory(settings.sqlalchemy_url)
-    calls = CallActivities(carrier or make_carrier(settings), sessions)
+    calls = CallActivities(carrier or make_carrier(settings, agent_call=make_agent_call(client)), sessions)
     store = StoreActivities(sessions, client)
     return Worker(
         client,
@@ -52,6 +53,9 @@ def build_worker(
             store.add_campaign_contacts,
             store.set_campaign_status,
             store.cancel_campaign_contacts,
+            store.record_note,
+            store.record_information,
+            store.record_transcript,
         ],
         max_concurrent_activities=500,
         workflow_task_executor=ThreadPoolExecutor(max_workers=8),

@@ -1,0 +1,87 @@
+"""The offline call: when a simulated callee picks up, the real agent talks to their persona in text.
+
+Used by the sim carrier. The agent's tools go through the same Temporal bridge as on a live call,
+so the demo's notes, shared information and callbacks are booked by the agent's own tool calls.
+"""
+
+from collections.abc import Callable
+from datetime import datetime
+
+from temporalio.client import Client
+
+from schemas.agent import CallJob, InformationCategory
+from schemas.calls import DialRequest
+from schemas.outcomes import CallOutcome
+from schemas.workflow_io import CallbackConfirmation
+from telephony.sim import AgentCall, AgentCallReport
+from voice_worker.bridge import CallBridge
+from voice_worker.temporal_bridge import TemporalCallBridge
+
+SIM_TO_VOICE_PERSONA = {"qualifies": "qualifies", "callback_tomorrow": "callback_tomorrow"}
+
+
+class OutcomeRecorder:
+    """Wraps a bridge and remembers which effects the workflow accepted, to name the call's outcome."""
+
+    def __init__(self, inner: CallBridge) -> None:
+        self._inner = inner
+        self.do_not_call = False
+        self.not_interested = False
+        self.callback_booked = False
+        self.qualified = False
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._inner, name)
+
+    async def mark_not_interested(self, reason: str, *, do_not_call: bool) -> None:
+        await self._inner.mark_not_interested(reason, do_not_call=do_not_call)
+        self.do_not_call = self.do_not_call or do_not_call
+        self.not_interested = True
+
+    async def schedule_callback(self, at: datetime, reason: str) -> CallbackConfirmation:
+        confirmation = await self._inner.schedule_callback(at, reason)
+        self.callback_booked = True
+        return confirmation
+
+    async def share_information(self, category: InformationCategory, information: str) -> None:
+        await self._inner.share_information(category, information)
+        self.qualified = self.qualified or category == InformationCategory.QUALIFICATION
+
+    def outcome(self) -> CallOutcome:
+        if self.do_not_call:
+            return CallOutcome.DO_NOT_CALL
+        if self.not_interested:
+            return CallOutcome.NOT_INTERESTED
+        if self.callback_booked:
+            return CallOutcome.CALLBACK_REQUESTED
+        if self.qualified:
+            return CallOutcome.QUALIFIED
+        return CallOutcome.COMPLETED
+
+
+def make_agent_call(client: Client, clock: Callable[[], datetime] | None = None) -> AgentCall:
+    """The sim carrier's hook: run the agent for one answered call through ``client``."""
+
+    async def agent_call(request: DialRequest, persona: str) -> AgentCallReport:
+        from voice_worker.conversation import run_text_call  # LiveKit loads only when a call needs it
+
+        assert request.agent is not None
+        job = CallJob(
+            workflow_id=request.workflow_id,
+            campaign_id=request.campaign_id,
+            attempt=request.attempt,
+            contact=request.contact,
+            agent=request.agent,
+            context=request.context,
+        )
+        recorder = OutcomeRecorder(TemporalCallBridge(client, request.workflow_id, request.attempt))
+        result = await run_text_call(job, SIM_TO_VOICE_PERSONA.get(persona, persona), recorder, clock=clock)
+        spoken = result.transcript
+        duration = (spoken[-1].started_at - spoken[0].started_at).total_seconds() if len(spoken) > 1 else 0.0
+        return AgentCallReport(
+            outcome=recorder.outcome(),
+            duration_seconds=duration,
+            detail=f"agent: {result.end_reason or 'conversation over'}",
+        )
+
+    return agent_call
