@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 from livekit.agents import Agent, RunContext, ToolError, function_tool, get_job_context, llm
 from livekit.agents.llm import FunctionTool, RawFunctionTool, find_function_tools
+from livekit.agents.voice import SpeechHandle
 
 from schemas.agent import AgentTool, CallJob, InformationCategory, Language, LiveContext
 from voice_worker.bridge import BridgeError, CallBridge
@@ -57,8 +58,10 @@ def render_context(data: dict[str, Any]) -> str:
     lines = []
     for key, value in data.items():
         if isinstance(value, dict | list):
-            value = ", ".join(f"{k}={v}" for k, v in value.items()) if isinstance(value, dict) else ", ".join(
-                map(str, value)
+            value = (
+                ", ".join(f"{k}={v}" for k, v in value.items())
+                if isinstance(value, dict)
+                else ", ".join(map(str, value))
             )
         lines.append(f"{key}: {value}")
     return "\n".join(lines)
@@ -171,7 +174,7 @@ class CallTools:
         except BridgeError as exc:
             raise ToolError(str(exc) or UNREACHABLE) from exc
         scheduled = confirmation.scheduled_for.astimezone(self.zone)
-        sentence = f"Callback booked for {_say_time(scheduled)}."
+        sentence = f"Callback booked for {_say_time(scheduled)} ({scheduled:%Y-%m-%d %H:%M} {self._job.contact.zone})."
         if confirmation.moved_into_window:
             sentence += " That was moved into our calling hours; tell the callee the new time."
         return sentence
@@ -289,6 +292,8 @@ class RingflowAgent(Agent):
         self.call_tools = CallTools(job, bridge, self.clock)
         self.live = LiveContext()
         self._poll_task: asyncio.Task[None] | None = None
+        self._greeted = asyncio.Event()
+        self.greeting_handle: SpeechHandle | None = None
         super().__init__(
             instructions=render_instructions(job, self.clock()),
             tools=list(self.call_tools.enabled()),
@@ -307,14 +312,24 @@ class RingflowAgent(Agent):
         """Greet, and start following live context."""
         self._poll_task = asyncio.create_task(self._poll_live_context(), name="ringflow.live_context")
         greeting = self.job.agent.greeting.strip()
-        if not greeting:
-            return
-        session = self.session
-        if session.tts is None and isinstance(session.llm, llm.RealtimeModel):
-            # A realtime model speaks for itself; say() would need a separate TTS.
-            session.generate_reply(instructions=f"Greet the callee with exactly: {greeting}")
-        else:
-            session.say(greeting)
+        try:
+            if not greeting:
+                return
+            session = self.session
+            if session.tts is None and isinstance(session.llm, llm.RealtimeModel):
+                # A realtime model speaks for itself; say() would need a separate TTS.
+                self.greeting_handle = session.generate_reply(instructions=f"Greet the callee with exactly: {greeting}")
+            else:
+                self.greeting_handle = session.say(greeting)
+        finally:
+            self._greeted.set()
+
+    async def wait_greeted(self, within: float) -> None:
+        """Until the greeting has been said (text mode: so the transcript starts with it)."""
+        async with asyncio.timeout(within):
+            await self._greeted.wait()
+            if self.greeting_handle is not None:
+                await self.greeting_handle.wait_for_playout()
 
     async def on_exit(self) -> None:
         await self.stop_polling()

@@ -31,41 +31,94 @@ TIME_PATTERNS = [
     re.compile(rf"\bat {CLOCK}(?: (?:today|tonight|tomorrow))?"),
 ]
 
-DO_NOT_CALL = ("don't call me again", "do not call me", "dont call me", "stop calling", "never call",
-               "remove my number", "take me off", "لا تتصل", "لا تتصلوا", "توقفوا عن الاتصال")
+DO_NOT_CALL = (
+    "don't call me again",
+    "do not call me",
+    "dont call me",
+    "stop calling",
+    "never call",
+    "remove my number",
+    "take me off",
+    "لا تتصل",
+    "لا تتصلوا",
+    "توقفوا عن الاتصال",
+)
 NOT_INTERESTED = ("not interested", "no thanks", "no thank you", "لست مهتما", "لست مهتمًا", "غير مهتم", "لا شكرا")
-HOSTILE = ("scam", "idiot", "stupid", "shut up", "go to hell", "damn", "screw you", "f***", "fuck", "get lost",
-           "احتيال", "اخرس")
+HOSTILE = (
+    "scam",
+    "idiot",
+    "stupid",
+    "shut up",
+    "go to hell",
+    "damn",
+    "screw you",
+    "f***",
+    "fuck",
+    "get lost",
+    "احتيال",
+    "اخرس",
+)
 TRANSFER = ("real person", "a human", "speak to someone", "talk to someone", "manager", "موظف")
 TIME_QUESTION = ("what time is it", "what's the time", "what is the time", "كم الساعة")
 RECALL = ("what do you have on me", "what have i told you", "what do you know about me", "ماذا تعرف عني")
-CALLBACK = ("call me back", "call back", "later", "tomorrow", "busy", "another time", "اتصل بي", "اتصل لاحقا", "لاحقا",
-            "غدا", "غداً", "بكرة", "مشغول")
+CALLBACK = (
+    "call me back",
+    "call back",
+    "later",
+    "tomorrow",
+    "busy",
+    "another time",
+    "اتصل بي",
+    "اتصل لاحقا",
+    "لاحقا",
+    "غدا",
+    "غداً",
+    "بكرة",
+    "مشغول",
+)
 QUALIFY = ("budget", "employees", "staff", "interested", "sounds good", "tell me more", "ميزانية", "موظفين", "مهتم")
+THINK_ABOUT_IT = ("think about it", "let me think", "سأفكر")
 OFFER = ("offer", "price", "cost", "deal", "how much", "العرض", "السعر")
+ISO_TIME = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}")
 EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+")
 PHONE = re.compile(r"\+?\d[\d\s-]{7,}\d")
 NAME = re.compile(r"\bmy name is ([A-Za-z' -]+)", re.IGNORECASE)
 TERMINAL = {"mark_not_interested", "mark_do_not_call", "schedule_callback", "take_note", "transfer_to_human"}
 
 TEXT = {
-    "greet": ("Hello {name}, thanks for taking my call! I'm calling about {topic}. Do you have a minute?",
-              "مرحباً {name}، شكراً لردك! أتصل بخصوص {topic}. هل لديك دقيقة؟"),
-    "pitch": ("I understand. Briefly, I'm calling about {topic}. Would that be useful for you?",
-              "أفهم. باختصار، أتصل بخصوص {topic}. هل يفيدك ذلك؟"),
+    "greet": (
+        "Hello {name}, thanks for taking my call! I'm calling about {topic}. Do you have a minute?",
+        "مرحباً {name}، شكراً لردك! أتصل بخصوص {topic}. هل لديك دقيقة؟",
+    ),
+    "pitch": (
+        "I understand. Briefly, I'm calling about {topic}. Would that be useful for you?",
+        "أفهم. باختصار، أتصل بخصوص {topic}. هل يفيدك ذلك؟",
+    ),
     "when": ("Of course. When would be a good time to call you back?", "بالتأكيد. متى يناسبك أن نتصل بك؟"),
     "hostile": ("I'm sorry to have bothered you. I'll let you go now. Goodbye.", "أعتذر عن الإزعاج. مع السلامة."),
-    "bye_callback": ("{result} Thank you, talk to you then. Goodbye!", "{result} شكراً لك، نتحدث حينها. مع السلامة!"),
+    "bye_callback": (
+        "{result} Thank you, talk to you then. Goodbye!",
+        "حجزت موعداً لمعاودة الاتصال في {result}. شكراً لك، نتحدث حينها. مع السلامة!",
+    ),
+    "bye": ("Thank you for your time, have a great day. Goodbye!", "شكراً لوقتك، يومك سعيد. مع السلامة!"),
     "bye_not_interested": ("I understand, thank you for your time. Goodbye!", "أتفهم ذلك، شكراً لوقتك. مع السلامة!"),
-    "bye_do_not_call": ("I'm sorry for the trouble. We won't call you again. Goodbye.",
-                        "نعتذر عن الإزعاج. لن نتصل بك مرة أخرى. مع السلامة."),
-    "bye_qualified": ("Wonderful, I've noted everything. A colleague will follow up with details. Goodbye!",
-                      "رائع، سجلت كل شيء. سيتواصل معك أحد زملائي بالتفاصيل. مع السلامة!"),
+    "bye_do_not_call": (
+        "I'm sorry for the trouble. We won't call you again. Goodbye.",
+        "نعتذر عن الإزعاج. لن نتصل بك مرة أخرى. مع السلامة.",
+    ),
+    "bye_qualified": (
+        "Wonderful, I've noted everything. A colleague will follow up with details. Goodbye!",
+        "رائع، سجلت كل شيء. سيتواصل معك أحد زملائي بالتفاصيل. مع السلامة!",
+    ),
     "transfer": ("I'm connecting you to a colleague now, please hold.", "سأحولك إلى أحد زملائي الآن، لحظة من فضلك."),
-    "no_transfer": ("I'm afraid I can't transfer you, but I'm happy to help with anything you need.",
-                    "للأسف لا أستطيع تحويلك، لكن يسعدني مساعدتك."),
-    "details_saved": ("Thank you, I've saved that. Is there anything else you'd like to know?",
-                      "شكراً، سجلت ذلك. هل هناك شيء آخر تود معرفته؟"),
+    "no_transfer": (
+        "I'm afraid I can't transfer you, but I'm happy to help with anything you need.",
+        "للأسف لا أستطيع تحويلك، لكن يسعدني مساعدتك.",
+    ),
+    "details_saved": (
+        "Thank you, I've saved that. Is there anything else you'd like to know?",
+        "شكراً، سجلت ذلك. هل هناك شيء آخر تود معرفته؟",
+    ),
     "time": ("It's {result} where you are.", "الوقت الآن {result} عندك."),
     "recall": ("Here is what I have: {result}", "هذا ما لدي: {result}"),
     "offer": ("{result} Would that interest you?", "{result} هل يهمك ذلك؟"),
@@ -120,8 +173,9 @@ def _has(text: str, words: tuple[str, ...]) -> bool:
 class Script:
     """One decision: reads a chat context and produces the next reply (text and/or tool calls)."""
 
-    def __init__(self, chat_ctx: llm.ChatContext, tool_names: list[str], language: str | None,
-                 allow_tools: bool) -> None:
+    def __init__(
+        self, chat_ctx: llm.ChatContext, tool_names: list[str], language: str | None, allow_tools: bool
+    ) -> None:
         self.items = list(chat_ctx.items)
         self.tools = set(tool_names) if allow_tools else set()
         self.instructions = "\n".join(
@@ -156,7 +210,15 @@ class Script:
 
     @property
     def topic(self) -> str:
-        return self.context_value("product") or self.context_value("topic") or "our service"
+        default = "خدماتنا" if self.arabic else "our service"
+        return self.context_value("product") or self.context_value("topic") or default
+
+    @property
+    def asked_when(self) -> bool:
+        """Whether our last words asked the callee for a callback time."""
+        before = self.items[: self.last_user_index] if self.last_user_index is not None else self.items
+        said = [m.text_content or "" for m in before if m.type == "message" and m.role == "assistant"]
+        return bool(said) and said[-1] in TEXT["when"]
 
     # -- the script -------------------------------------------------------------------------------
 
@@ -180,10 +242,14 @@ class Script:
             if "take_note" in self.tools:
                 return ScriptedReply("", [("take_note", {"note": note})])
             return self.goodbye("bye_qualified", "qualified")
+        if last.name == "take_note" and "share_information" not in called:
+            return self.goodbye("bye", "undecided")
         if last.name == "take_note" or (last.name == "share_information" and "qualification" in last.output):
             return self.goodbye("bye_qualified", "qualified")
         if last.name == "schedule_callback":
-            return self.goodbye("bye_callback", "callback booked", result=last.output)
+            when = ISO_TIME.search(last.output)
+            result = when.group(0) if self.arabic and when else re.sub(r" \(\d{4}-[^)]*\)", "", last.output)
+            return self.goodbye("bye_callback", "callback booked", result=result)
         if last.name == "mark_not_interested":
             return self.goodbye("bye_not_interested", "not interested")
         if last.name == "mark_do_not_call":
@@ -217,7 +283,9 @@ class Script:
         if _has(text, RECALL):
             return self.call("get_shared_information", {})
         phrase = extract_time_phrase(said)
-        if phrase or _has(text, CALLBACK):
+        if phrase in ("today", "tonight") and not _has(text, CALLBACK):
+            phrase = None  # "is it going to rain today?" is not a callback request
+        if _has(text, CALLBACK) or (phrase and self.asked_when):
             if phrase and "schedule_callback" in self.tools:
                 return self.call("schedule_callback", {"when": phrase, "reason": "callee asked to be called back"})
             return ScriptedReply(self.say("when"))
@@ -225,11 +293,21 @@ class Script:
         if name := NAME.search(said):
             details.insert(0, f"name: {name.group(1).strip()}")
         if details:
-            return self.call("share_information", {"information": "; ".join(details), "category": "contact_details"},
-                             ScriptedReply(self.say("details_saved")))
+            return self.call(
+                "share_information",
+                {"information": "; ".join(details), "category": "contact_details"},
+                ScriptedReply(self.say("details_saved")),
+            )
+        if _has(text, THINK_ABOUT_IT):
+            return self.call(
+                "take_note", {"note": f"Callee will think about it: {said}"}, self.goodbye("bye", "undecided")
+            )
         if _has(text, QUALIFY):
-            return self.call("share_information", {"information": said, "category": "qualification"},
-                             self.goodbye("bye_qualified", "qualified"))
+            return self.call(
+                "share_information",
+                {"information": said, "category": "qualification"},
+                self.goodbye("bye_qualified", "qualified"),
+            )
         if _has(text, OFFER) and (offer := self.context_value("offer")):
             return ScriptedReply(self.say("offer", result=offer))
         if self.user_turns == 1:
@@ -266,15 +344,23 @@ class ScriptedLLM(llm.LLM):
         names = [n for n in (tool_name(t) for t in tools or []) if n]
         script = Script(chat_ctx, names, self.language, allow_tools=tool_choice != "none")
         self.requests.append(ScriptedRequest(names, script.instructions, tool_choice or None))
-        return ScriptedStream(self, chat_ctx=chat_ctx, tools=tools or [], conn_options=conn_options,
-                              reply=script.decide())
+        return ScriptedStream(
+            self, chat_ctx=chat_ctx, tools=tools or [], conn_options=conn_options, reply=script.decide()
+        )
 
 
 class ScriptedStream(llm.LLMStream):
     """Emits the decided reply as a text chunk and a tool-call chunk, like a streaming model."""
 
-    def __init__(self, llm_v: ScriptedLLM, *, chat_ctx: llm.ChatContext, tools: list[llm.Tool],
-                 conn_options: APIConnectOptions, reply: ScriptedReply) -> None:
+    def __init__(
+        self,
+        llm_v: ScriptedLLM,
+        *,
+        chat_ctx: llm.ChatContext,
+        tools: list[llm.Tool],
+        conn_options: APIConnectOptions,
+        reply: ScriptedReply,
+    ) -> None:
         super().__init__(llm_v, chat_ctx=chat_ctx, tools=tools, conn_options=conn_options)
         self._reply = reply
 
@@ -286,8 +372,9 @@ class ScriptedStream(llm.LLMStream):
             )
         if self._reply.calls:
             calls = [
-                llm.FunctionToolCall(name=name, arguments=json.dumps(args, ensure_ascii=False),
-                                     call_id=f"call_{uuid.uuid4().hex[:10]}")
+                llm.FunctionToolCall(
+                    name=name, arguments=json.dumps(args, ensure_ascii=False), call_id=f"call_{uuid.uuid4().hex[:10]}"
+                )
                 for name, args in self._reply.calls
             ]
             self._event_ch.send_nowait(
