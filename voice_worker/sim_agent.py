@@ -13,11 +13,9 @@ from schemas.agent import CallJob, InformationCategory
 from schemas.calls import DialRequest
 from schemas.outcomes import CallOutcome
 from schemas.workflow_io import CallbackConfirmation
-from telephony.sim import AgentCall, AgentCallReport
+from telephony.sim import CALLBACK_PERSONAS, AgentCall, AgentCallReport
 from voice_worker.bridge import CallBridge
 from voice_worker.temporal_bridge import TemporalCallBridge
-
-SIM_TO_VOICE_PERSONA = {"qualifies": "qualifies", "callback_tomorrow": "callback_tomorrow"}
 
 
 class OutcomeRecorder:
@@ -75,7 +73,9 @@ def make_agent_call(client: Client, clock: Callable[[], datetime] | None = None)
             context=request.context,
         )
         recorder = OutcomeRecorder(TemporalCallBridge(client, request.workflow_id, request.attempt))
-        result = await run_text_call(job, SIM_TO_VOICE_PERSONA.get(persona, persona), recorder, clock=clock)
+        # Called back when they asked to be, a "call me later" person now has time to talk.
+        voice_persona = "answers" if request.is_callback and persona in CALLBACK_PERSONAS else persona
+        result = await run_text_call(job, voice_persona, recorder, clock=clock)
         spoken = result.transcript
         duration = (spoken[-1].started_at - spoken[0].started_at).total_seconds() if len(spoken) > 1 else 0.0
         return AgentCallReport(

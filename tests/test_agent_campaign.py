@@ -1,0 +1,58 @@
+"""A campaign whose answered calls are taken by the real agent (text mode) against the sim personas.
+
+Everything the agent does reaches the store through the contact workflow: transcript, shared
+information, notes and the callback it booked with its own tool call.
+"""
+
+from datetime import timedelta
+
+from conftest import server_clock
+from workflow_helpers import contact, new_campaign_id, seed, settings, start_campaign
+
+from schemas.agent import AgentConfig, InformationCategory
+from schemas.outcomes import FinalOutcome
+from store import queries
+from telephony.sim import SimCarrier
+from voice_worker.sim_agent import make_agent_call
+
+AGENT = AgentConfig(
+    name="sam",
+    instructions="You are Sam, calling customers about their Ringflow onboarding. Be brief and polite.",
+    greeting="Hi, this is Sam from Ringflow. Do you have a minute?",
+    context={"offer": "a free month of Pro"},
+)
+
+
+async def test_the_agent_talks_to_every_answering_persona_and_its_tools_reach_the_store(
+    time_env, run_worker, session_factory
+):
+    campaign_id = new_campaign_id()
+    personas = ["qualifies", "callback", "not_interested", "do_not_call", "answers", "busy"]
+    people = [contact(i, persona) for i, persona in enumerate(personas)]
+    campaign = settings(max_attempts=2, initial_backoff=timedelta(minutes=30), callback_horizon=timedelta(days=2))
+    await seed(session_factory, campaign_id, people, campaign)
+    carrier = SimCarrier(time_scale=0.0, clock=server_clock, agent_call=make_agent_call(time_env.client, server_clock))
+    async with run_worker(carrier) as tq:
+        handle = await start_campaign(time_env.client, tq, campaign_id, campaign, agent=AGENT)
+        result = await handle.result()
+
+    assert result.progress.outcomes == {
+        FinalOutcome.QUALIFIED: 1,
+        FinalOutcome.COMPLETED: 2,  # the plain answerer, and the callback kept on the second call
+        FinalOutcome.NOT_INTERESTED: 1,
+        FinalOutcome.DO_NOT_CALL: 1,
+        FinalOutcome.UNREACHABLE: 1,
+    }
+    async with session_factory() as session:
+        transcripts = {p.external_id: await queries.transcript_for(session, campaign_id, p.external_id) for p in people}
+        qualified_info = await queries.information_for(
+            session, campaign_id, people[0].external_id, InformationCategory.QUALIFICATION
+        )
+        callbacks = await queries.callbacks_for(session, campaign_id, people[1].external_id)
+    for person in people[:5]:
+        lines = transcripts[person.external_id]
+        assert lines[0].speaker == "agent" and "Sam" in lines[0].text, person.persona
+        assert any(line.speaker == "callee" for line in lines), person.persona
+    assert transcripts[people[5].external_id] == [], "a busy line never reaches the agent"
+    assert qualified_info, "the agent shared the qualification it heard"
+    assert len(callbacks) == 1 and callbacks[0].reason, "the agent booked the callback with its tool"
