@@ -1,0 +1,84 @@
+"""Round trip of an agent tool call on the dev server: tool → workflow update → store commit → tool output.
+
+    python bench/tool_roundtrip.py [CALLS]   (default 500)
+
+Calls the agent's real tools (take_note and share_information alternately) through the Temporal
+bridge against a contact workflow parked between calls. Last line:
+``tool_roundtrip_p50_ms <x> p99_ms <y>``.
+"""
+
+import asyncio
+import statistics
+import sys
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from _stack import ALL_DAY, stack
+
+from schemas.agent import AgentConfig, CallJob, InformationCategory
+from schemas.campaign import CampaignSettings, RetryPolicy
+from schemas.contact import Contact
+from schemas.workflow_io import ContactPhase, ContactWorkflowInput, contact_workflow_id
+from store import queries
+from telephony.sim import SimCarrier
+from voice_worker.agent import CallTools
+from voice_worker.temporal_bridge import TemporalCallBridge
+from workflows.contact import ContactWorkflow
+
+AGENT = AgentConfig(name="bench", instructions="Benchmark agent.")
+
+
+async def measure(calls: int) -> None:
+    async with stack(SimCarrier(time_scale=0.0)) as bench:
+        campaign_id = f"tool-{uuid.uuid4().hex[:8]}"
+        person = Contact(external_id="p1", name="Bench Person", phone="+442079460001", persona="never_answers")
+        settings = CampaignSettings(
+            window=ALL_DAY, retry=RetryPolicy(max_attempts=3, initial_backoff=timedelta(hours=6))
+        )
+        async with bench.sessions() as session:
+            await queries.create_campaign(session, campaign_id, "tool bench", settings)
+            await queries.add_contacts(session, campaign_id, [person])
+            await session.commit()
+        workflow_id = contact_workflow_id(campaign_id, person.external_id)
+        handle = await bench.client.start_workflow(
+            ContactWorkflow.run,
+            ContactWorkflowInput(campaign_id=campaign_id, contact=person, settings=settings, agent=AGENT),
+            id=workflow_id,
+            task_queue=bench.task_queue,
+        )
+        for _ in range(400):  # the first call goes unanswered, then the contact waits hours for its retry
+            if (await handle.query(ContactWorkflow.state)).phase == ContactPhase.WAITING_RETRY:
+                break
+            await asyncio.sleep(0.05)
+        else:
+            raise RuntimeError("the contact never parked between calls")
+
+        job = CallJob(workflow_id=workflow_id, campaign_id=campaign_id, attempt=1, contact=person, agent=AGENT)
+        tools = CallTools(job, TemporalCallBridge(bench.client, workflow_id, attempt=1), lambda: datetime.now(UTC))
+        for warmup in range(20):
+            await tools.take_note(f"warm-up {warmup}")
+        timings: list[float] = []
+        for index in range(calls):
+            started = time.perf_counter()
+            if index % 2:
+                await tools.share_information(f"fact {index}", InformationCategory.OTHER)
+            else:
+                await tools.take_note(f"note {index}")
+            timings.append((time.perf_counter() - started) * 1000)
+        await handle.terminate("benchmark over")
+
+        async with bench.sessions() as session:
+            stored = len(await queries.notes_for(session, campaign_id, person.external_id))
+        timings.sort()
+        p50 = statistics.median(timings)
+        p99 = timings[min(len(timings) - 1, int(len(timings) * 0.99))]
+        print(f"calls {calls}")
+        print(f"database {bench.database_url.split(':')[0]}")
+        print(f"notes_stored {stored}")
+        print(f"mean_ms {statistics.fmean(timings):.1f} max_ms {timings[-1]:.1f}")
+        print(f"tool_roundtrip_p50_ms {p50:.1f} p99_ms {p99:.1f}")
+
+
+if __name__ == "__main__":
+    asyncio.run(measure(int(sys.argv[1]) if len(sys.argv) > 1 else 500))
