@@ -293,6 +293,7 @@ class RingflowAgent(Agent):
         self.live = LiveContext()
         self._poll_task: asyncio.Task[None] | None = None
         self._greeted = asyncio.Event()
+        self.context_changed = asyncio.Event()  # set each time live context re-rendered the instructions
         self.greeting_handle: SpeechHandle | None = None
         super().__init__(
             instructions=render_instructions(job, self.clock()),
@@ -356,3 +357,4 @@ class RingflowAgent(Agent):
             if live.version != self.live.version:
                 self.live = live
                 await self.update_instructions(render_instructions(self.job, self.clock(), live))
+                self.context_changed.set()

@@ -1,0 +1,392 @@
+"""The real RingflowAgent in a text-mode AgentSession, driven by ScriptedLLM, against a FakeBridge.
+
+No room, no audio models, no network: each ``session.run(user_input=...)`` is one callee turn.
+"""
+
+import asyncio
+import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from livekit.agents import AgentSession
+from voice_fakes import FakeBridge
+
+from schemas.agent import AgentConfig, AgentTool, CallJob, InformationCategory, LiveContext, SharedInformation
+from schemas.contact import Contact
+from voice_worker.agent import RingflowAgent, render_instructions
+from voice_worker.conversation import run_text_call
+from voice_worker.personas import PERSONA_LINES
+from voice_worker.scripted_llm import ScriptedLLM
+
+NOW = datetime(2025, 3, 29, 12, 0, tzinfo=UTC)  # a Saturday; London moves to BST the next night
+ARABIC = re.compile(r"[\u0600-\u06FF]")
+
+
+def clock() -> datetime:
+    return NOW
+
+
+def make_job(
+    *,
+    off: tuple[AgentTool, ...] = (),
+    transfer_number: str | None = None,
+    language: str = "en",
+    zone: str = "Europe/London",
+    context: dict[str, Any] | None = None,
+) -> CallJob:
+    agent = AgentConfig(
+        name="sales",
+        instructions="You sell Acme payroll software. Be brief and friendly.",
+        greeting="Hi, this is Ava from Acme.",
+        language=language,
+        context={"product": "Acme payroll", "offer": "two months free"},
+        tools={tool: False for tool in off},
+        transfer_number=transfer_number,
+    )
+    return CallJob(
+        workflow_id="contact-c1-42",
+        campaign_id="c1",
+        attempt=1,
+        contact=Contact(external_id="42", name="Sam Lee", phone="+442071838750", timezone=zone),
+        agent=agent,
+        context=context or {"account": "A-17"},
+    )
+
+
+@asynccontextmanager
+async def call(
+    job: CallJob, bridge: FakeBridge, **agent_kwargs: Any
+) -> AsyncIterator[tuple[AgentSession, RingflowAgent, ScriptedLLM]]:
+    model = ScriptedLLM()
+    agent = RingflowAgent(job, bridge, clock=clock, **agent_kwargs)
+    async with AgentSession(llm=model) as session:
+        await session.start(agent)
+        await agent.wait_greeted(5)
+        yield session, agent, model
+        await agent.stop_polling()
+
+
+def messages(result: Any) -> list[str]:
+    return [e.item.text_content for e in result.events if e.type == "message" and e.item.role == "assistant"]
+
+
+# ---- instructions, greeting ----------------------------------------------------------------------
+
+
+def test_instructions_render_context_contact_and_local_time() -> None:
+    text = render_instructions(make_job(zone="America/New_York"), NOW, LiveContext(version=2, data={"mood": "busy"}))
+    assert text.startswith("You sell Acme payroll software.")
+    for line in ("product: Acme payroll", "offer: two months free", "account: A-17", "mood: busy", "name: Sam Lee"):
+        assert line in text
+    assert "time zone: America/New_York" in text
+    assert "Saturday 2025-03-29 08:00 (America/New_York)" in text
+
+
+async def test_greets_then_answers_the_first_turn() -> None:
+    bridge = FakeBridge()
+    async with call(make_job(), bridge) as (session, _agent, _model):
+        first = next(item for item in session.history.items if item.type == "message")
+        assert first.role == "assistant" and first.text_content == "Hi, this is Ava from Acme."
+        result = await session.run(user_input="Hello?")
+        result.expect.next_event().is_message(role="assistant")
+        result.expect.no_more_events()
+        assert "Sam Lee" in messages(result)[0]
+    assert bridge.calls == [] or set(bridge.call_names) <= {"append_transcript"}
+
+
+# ---- every tool ----------------------------------------------------------------------------------
+
+
+async def test_take_note_then_goodbye_and_end_call() -> None:
+    bridge = FakeBridge()
+    async with call(make_job(), bridge) as (session, agent, _):
+        result = await session.run(user_input="Thanks, I'll think about it.")
+        result.expect.next_event().is_function_call(name="take_note")
+        result.expect.next_event().is_function_call_output(is_error=False)
+        result.expect.next_event().is_message(role="assistant")
+        result.expect.next_event().is_function_call(name="end_call", arguments={"reason": "undecided"})
+    assert bridge.notes == ["Callee will think about it: Thanks, I'll think about it."]
+    assert bridge.ended == ["undecided"]
+    assert agent.ended_reason == "undecided"
+
+
+async def test_contact_details_are_shared() -> None:
+    bridge = FakeBridge()
+    async with call(make_job(), bridge) as (session, _, _):
+        result = await session.run(user_input="My name is Dana Reyes, email dana@example.com")
+        result.expect.next_event().is_function_call(name="share_information", arguments={"category": "contact_details"})
+        result.expect.next_event().is_function_call_output(output="Recorded under contact_details.")
+        result.expect.next_event().is_message(role="assistant")
+        result.expect.no_more_events()
+    assert bridge.shared[0].category == InformationCategory.CONTACT_DETAILS
+    assert bridge.shared[0].information == "name: Dana Reyes; dana@example.com"
+
+
+async def test_qualified_lead_is_shared_noted_and_closed() -> None:
+    bridge = FakeBridge()
+    async with call(make_job(), bridge) as (session, _, _):
+        result = await session.run(user_input="We have 40 employees and a budget of 5000, I'm interested.")
+        result.expect.next_event().is_function_call(name="share_information", arguments={"category": "qualification"})
+        result.expect.next_event().is_function_call_output()
+        result.expect.next_event().is_function_call(name="take_note")
+        result.expect.next_event().is_function_call_output()
+        result.expect.next_event().is_message(role="assistant")
+        result.expect.next_event().is_function_call(name="end_call", arguments={"reason": "qualified"})
+    assert bridge.call_names == ["share_information", "take_note", "end_call"]
+
+
+async def test_get_shared_information_reads_back_what_is_known() -> None:
+    bridge = FakeBridge(
+        shared=[SharedInformation(category=InformationCategory.CONTACT_DETAILS, information="email: s@x.io")]
+    )
+    async with call(make_job(), bridge) as (session, _, _):
+        result = await session.run(user_input="What do you have on me?")
+        result.expect.next_event().is_function_call(name="get_shared_information")
+        result.expect.next_event().is_function_call_output(output="contact_details: email: s@x.io")
+        assert "email: s@x.io" in messages(result)[0]
+
+
+async def test_schedule_callback_resolves_in_the_contacts_zone() -> None:
+    bridge = FakeBridge()
+    async with call(make_job(), bridge) as (session, _, _):
+        result = await session.run(user_input="I'm busy, call me back tomorrow at 10")
+        result.expect.next_event().is_function_call(name="schedule_callback", arguments={"when": "tomorrow at 10"})
+        result.expect.next_event().is_function_call_output(is_error=False)
+        result.expect.next_event().is_message(role="assistant")
+        result.expect.next_event().is_function_call(name="end_call")
+    ((at, _reason),) = bridge.callbacks
+    # Sunday 30 March 2025 is the first day of BST: 10:00 local is 09:00 UTC.
+    assert at.isoformat() == "2025-03-30T10:00:00+01:00"
+    assert at.astimezone(UTC).hour == 9
+    assert bridge.ended == ["callback booked"]
+
+
+async def test_callback_without_time_asks_when_then_books() -> None:
+    bridge = FakeBridge()
+    async with call(make_job(), bridge) as (session, _, _):
+        asked = await session.run(user_input="Can you call me back later?")
+        asked.expect.next_event().is_message(role="assistant")
+        asked.expect.no_more_events()
+        assert "When would be a good time" in messages(asked)[0]
+        booked = await session.run(user_input="In two hours.")
+        booked.expect.next_event().is_function_call(name="schedule_callback", arguments={"when": "in two hours"})
+    assert bridge.callbacks[0][0] == datetime(2025, 3, 29, 14, 0, tzinfo=UTC)
+
+
+async def test_refused_callback_is_said_back_and_the_call_goes_on() -> None:
+    bridge = FakeBridge(refuse_callback="That time is outside our calling hours.")
+    async with call(make_job(), bridge) as (session, agent, _):
+        result = await session.run(user_input="Call me back tonight")
+        result.expect.next_event().is_function_call(name="schedule_callback")
+        refusal = "That time is outside our calling hours."
+        result.expect.next_event().is_function_call_output(output=refusal, is_error=True)
+        said = result.expect.next_event().is_message(role="assistant").event().item.text_content
+        result.expect.no_more_events()
+        assert said == "That time is outside our calling hours. What other time would suit you?"
+        assert agent.ended_reason is None and bridge.ended == []
+
+        bridge.refuse_callback = None
+        again = await session.run(user_input="Then call me back tomorrow at 10am")
+        again.expect.next_event().is_function_call(name="schedule_callback", arguments={"when": "tomorrow at 10am"})
+        again.expect.next_event().is_function_call_output(is_error=False)
+    assert len(bridge.callbacks) == 1
+
+
+async def test_unintelligible_time_becomes_a_tool_error_sentence() -> None:
+    bridge = FakeBridge()
+    async with call(make_job(), bridge) as (session, _, _):
+        result = await session.run(user_input="Call me back at 25")
+        result.expect.next_event().is_function_call(name="schedule_callback", arguments={"when": "at 25"})
+        output = result.expect.next_event().is_function_call_output(is_error=True).event().item.output
+        assert output.startswith("I couldn't understand 'at 25' as a time.")
+        assert "I couldn't understand 'at 25' as a time" in messages(result)[0]
+    assert bridge.call_names == []  # nothing reached the workflow
+
+
+async def test_bridge_failure_is_a_tool_error_and_the_session_survives() -> None:
+    bridge = FakeBridge(fail="I'm sorry, I couldn't save that right now.")
+    async with call(make_job(), bridge) as (session, agent, _):
+        result = await session.run(user_input="I'm not interested.")
+        result.expect.next_event().is_function_call(name="mark_not_interested")
+        result.expect.next_event().is_function_call_output(is_error=True)
+        assert messages(result) == ["I'm sorry, I couldn't save that right now."]
+        assert agent.ended_reason is None
+
+        bridge.fail = None
+        retry = await session.run(user_input="I said I'm not interested.")
+        retry.expect.next_event().is_function_call(name="mark_not_interested")
+        retry.expect.next_event().is_function_call_output(is_error=False)
+    assert bridge.not_interested == [("I said I'm not interested.", False)]
+
+
+async def test_not_interested_marks_and_ends() -> None:
+    bridge = FakeBridge()
+    async with call(make_job(), bridge) as (session, agent, _):
+        result = await session.run(user_input="No, I'm not interested, thanks.")
+        result.expect.next_event().is_function_call(name="mark_not_interested")
+        result.expect.next_event().is_function_call_output()
+        result.expect.next_event().is_message(role="assistant")
+        result.expect.next_event().is_function_call(name="end_call")
+    assert bridge.not_interested == [("No, I'm not interested, thanks.", False)]
+    assert agent.ended_reason == "not interested"
+
+
+@pytest.mark.parametrize("line", ["Please don't call me again.", "Stop calling me!"])
+async def test_do_not_call_request_reaches_the_do_not_call_path(line: str) -> None:
+    bridge = FakeBridge()
+    async with call(make_job(), bridge) as (session, _, _):
+        result = await session.run(user_input=line)
+        result.expect.next_event().is_function_call(name="mark_do_not_call")
+    assert bridge.not_interested == [(line, True)]
+    assert bridge.ended == ["do not call"]
+
+
+async def test_end_call_closes_the_text_session() -> None:
+    bridge = FakeBridge()
+    async with call(make_job(), bridge) as (session, agent, _):
+        closed = asyncio.get_running_loop().create_future()
+        session.on("close", lambda ev: closed.done() or closed.set_result(ev))
+        result = await session.run(user_input="This is a scam, get lost!")
+        result.expect.next_event().is_message(role="assistant")
+        result.expect.next_event().is_function_call(name="end_call", arguments={"reason": "hostile callee"})
+        await asyncio.wait_for(closed, 5)
+    assert agent.ended_reason == "hostile callee"
+    assert bridge.ended == ["hostile callee"]
+
+
+async def test_end_call_bridge_failure_still_hangs_up() -> None:
+    bridge = FakeBridge(fail="The workflow could not be reached.")
+    async with call(make_job(), bridge) as (session, agent, _):
+        closed = asyncio.get_running_loop().create_future()
+        session.on("close", lambda ev: closed.done() or closed.set_result(ev))
+        result = await session.run(user_input="Shut up, idiot")
+        result.expect.contains_function_call_output(is_error=True)
+        await asyncio.wait_for(closed, 5)
+    assert agent.ended_reason == "hostile callee"
+
+
+async def test_get_current_time_is_in_the_contacts_zone() -> None:
+    bridge = FakeBridge()
+    async with call(make_job(zone="Asia/Riyadh"), bridge) as (session, _, _):
+        result = await session.run(user_input="What time is it?")
+        result.expect.next_event().is_function_call(name="get_current_time")
+        result.expect.next_event().is_function_call_output(output="Saturday 2025-03-29 15:00 (Asia/Riyadh)")
+        assert "15:00" in messages(result)[0]
+
+
+async def test_transfer_to_human_only_with_a_transfer_number() -> None:
+    bridge = FakeBridge()
+    async with call(make_job(), bridge) as (session, agent, model):
+        assert "transfer_to_human" not in agent.tool_names
+        result = await session.run(user_input="I want to speak to a real person.")
+        result.expect.next_event().is_message(role="assistant")
+        result.expect.no_more_events()
+        assert "transfer_to_human" not in model.requests[-1].tool_names
+    assert bridge.transfers == []
+
+    bridge = FakeBridge()
+    async with call(make_job(transfer_number="+442071838751"), bridge) as (session, agent, _):
+        result = await session.run(user_input="I want to speak to a real person.")
+        result.expect.next_event().is_function_call(name="transfer_to_human")
+        result.expect.next_event().is_function_call_output(is_error=False)
+        assert "connecting you" in messages(result)[0]
+    assert bridge.transfers == ["I want to speak to a real person."]
+
+
+# ---- tool toggles ------------------------------------------------------------------------------
+
+
+async def test_tools_switched_off_are_never_offered_to_the_model() -> None:
+    bridge = FakeBridge()
+    job = make_job(off=(AgentTool.SCHEDULE_CALLBACK, AgentTool.MARK_NOT_INTERESTED, AgentTool.TAKE_NOTE))
+    async with call(job, bridge) as (session, agent, model):
+        offered = {"end_call", "get_current_time", "get_shared_information", "share_information"}
+        assert set(agent.tool_names) == offered
+        result = await session.run(user_input="Call me back tomorrow at 10")
+        result.expect.next_event().is_message(role="assistant")
+        result.expect.no_more_events()
+        assert set(model.requests[-1].tool_names) == offered
+        result = await session.run(user_input="Don't call me again")
+        result.expect.next_event().is_message(role="assistant")
+        result.expect.next_event().is_function_call(name="end_call")
+    assert all(set(request.tool_names) <= offered for request in model.requests)
+    assert bridge.callbacks == [] and bridge.not_interested == [] and bridge.notes == []
+
+
+# ---- live context ------------------------------------------------------------------------------
+
+
+async def test_live_context_change_reaches_a_running_session() -> None:
+    bridge = FakeBridge()
+    async with call(make_job(), bridge, poll_interval=0.02) as (session, agent, model):
+        first = await session.run(user_input="What's the offer?")
+        assert "two months free" in messages(first)[0]
+
+        bridge.live = LiveContext(version=1, data={"offer": "50% off until Friday"})
+        await asyncio.wait_for(agent.context_changed.wait(), 3)
+        assert "offer: 50% off until Friday" in agent.instructions
+        second = await session.run(user_input="Sorry, what was the offer again?")
+        assert "50% off until Friday" in messages(second)[0]
+        assert "offer: 50% off until Friday" in model.requests[-1].instructions
+    assert bridge.live_polls >= 1
+
+
+# ---- whole text calls ---------------------------------------------------------------------------
+
+
+async def test_run_text_call_stores_the_transcript_in_order() -> None:
+    bridge = FakeBridge()
+    result = await run_text_call(make_job(), "callback", bridge, clock=clock)
+    lines = PERSONA_LINES["callback"]
+    assert [s.speaker for s in result.transcript] == ["agent", "callee", "agent", "callee", "agent", "callee", "agent"]
+    assert [s.text for s in result.transcript if s.speaker == "callee"] == lines
+    assert result.transcript[0].text == "Hi, this is Ava from Acme."
+    assert bridge.transcript == result.transcript  # all delivered, in order
+    assert len(bridge.transcript_batches) >= len(lines)  # small batches, one per turn
+    assert result.ended_by_agent and result.end_reason == "callback booked"
+    assert result.tools_called == ["schedule_callback", "end_call"]
+
+
+async def test_run_text_call_stops_when_lines_run_out() -> None:
+    bridge = FakeBridge()
+    result = await run_text_call(make_job(), "answers", bridge, clock=clock, max_turns=2)
+    assert not result.ended_by_agent
+    assert [s.speaker for s in result.transcript] == ["agent", "callee", "agent", "callee", "agent"]
+
+
+async def test_arabic_persona_is_answered_in_arabic() -> None:
+    bridge = FakeBridge()
+    result = await run_text_call(make_job(), "arabic", bridge, clock=clock)
+    agent_lines = [s.text for s in result.transcript if s.speaker == "agent"][1:]  # after the configured greeting
+    assert agent_lines and all(ARABIC.search(text) for text in agent_lines)
+    assert bridge.callbacks[0][0].isoformat() == "2025-03-30T10:00:00+01:00"  # "غدا الساعة 10"
+
+
+async def test_arabic_agent_replies_in_arabic_to_english() -> None:
+    bridge = FakeBridge()
+    async with call(make_job(language="ar"), bridge) as (session, _, _):
+        result = await session.run(user_input="Hello?")
+        assert ARABIC.search(messages(result)[0])
+
+
+@pytest.mark.parametrize("persona", sorted(PERSONA_LINES))
+async def test_every_persona_runs_to_an_end(persona: str) -> None:
+    bridge = FakeBridge()
+    result = await run_text_call(make_job(), persona, bridge, clock=clock)
+    assert result.transcript[0].speaker == "agent"
+    assert bridge.transcript == result.transcript
+    expected_end = {
+        "qualifies": "qualified",
+        "callback": "callback booked",
+        "callback_tomorrow": "callback booked",
+        "not_interested": "not interested",
+        "do_not_call": "do not call",
+        "hostile": "hostile callee",
+        "arabic": "callback booked",
+        "answers": "undecided",
+        "off_script": "not interested",
+    }
+    assert result.end_reason == expected_end[persona]
