@@ -1,0 +1,359 @@
+"""Offline evaluation of an agent config: the persona suite, each persona with what a good agent does.
+
+Every persona in :data:`voice_worker.personas.PERSONA_LINES` plays one text call against the real
+agent (``run_text_call``) through an in-memory :class:`EvalBridge`, which books what a contact
+workflow would and refuses what it would refuse. Each call is then judged by the persona's
+:class:`Expectation`: the tools the agent had to call, how the call had to end, what it had to say.
+
+The default model is the offline ``ScriptedLLM``; pass ``llm=`` to evaluate a real one.
+"""
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel, Field
+
+from schemas.agent import (
+    AgentConfig,
+    AgentTool,
+    CallJob,
+    InformationCategory,
+    LiveContext,
+    SharedInformation,
+    TranscriptSegment,
+)
+from schemas.contact import Contact
+from schemas.workflow_io import CallbackConfirmation
+from voice_worker.bridge import BridgeError
+
+CALLBACK_HORIZON = timedelta(days=14)
+EVAL_CONTACT = Contact(
+    external_id="eval-0001", name="Alex Morgan", phone="+442079460001", timezone="Europe/London", persona=None
+)
+ARABIC_LETTERS = re.compile(r"[\u0600-\u06FF]")
+POLITE_CLOSING = ("bye", "thank", "have a great", "take care", "مع السلامة", "شكرا")
+RUDE = ("idiot", "stupid", "shut up", "liar", "how dare", "calm down", "you're wrong", "you are wrong")
+HOSTILE_WORDS = ("scam", "get lost", "idiot", "shut up", "go to hell", "screw you")
+PURPOSE_PHRASES = ("calling about", "reason for my call", "reason i'm calling", "back to", "the offer", "our service")
+#: Tools that move a call forward; a good agent uses none of them on someone who is hostile.
+BUSINESS_TOOLS = ("share_information", "schedule_callback", "transfer_to_human", "take_note")
+
+
+@dataclass
+class EvalBridge:
+    """An in-memory ``CallBridge`` that records everything and accepts callbacks inside 14 days.
+
+    Like the contact workflow, it refuses a callback in the past or beyond the horizon with a
+    sentence the agent can repeat to the callee.
+    """
+
+    clock: Callable[[], datetime]
+    horizon: timedelta = CALLBACK_HORIZON
+    calls: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    shared: list[SharedInformation] = field(default_factory=list)
+    callbacks: list[tuple[datetime, str]] = field(default_factory=list)
+    refused_callbacks: list[tuple[datetime, str]] = field(default_factory=list)
+    not_interested: list[tuple[str, bool]] = field(default_factory=list)
+    ended: list[str] = field(default_factory=list)
+    transfers: list[str] = field(default_factory=list)
+    transcript: list[TranscriptSegment] = field(default_factory=list)
+
+    async def take_note(self, note: str) -> None:
+        self.calls.append("take_note")
+        self.notes.append(note)
+
+    async def share_information(self, category: InformationCategory, information: str) -> None:
+        self.calls.append("share_information")
+        self.shared.append(SharedInformation(category=category, information=information, shared_at=self.clock()))
+
+    async def get_shared_information(self, category: InformationCategory | None) -> list[SharedInformation]:
+        self.calls.append("get_shared_information")
+        return [item for item in self.shared if category is None or item.category == category]
+
+    async def schedule_callback(self, at: datetime, reason: str) -> CallbackConfirmation:
+        self.calls.append("schedule_callback")
+        now = self.clock()
+        if at <= now:
+            self.refused_callbacks.append((at, reason))
+            raise BridgeError("That time has already passed.")
+        if at - now > self.horizon:
+            self.refused_callbacks.append((at, reason))
+            raise BridgeError(f"Callbacks can be booked at most {self.horizon.days} days ahead.")
+        self.callbacks.append((at, reason))
+        return CallbackConfirmation(scheduled_for=at, requested_for=at, moved_into_window=False, replaced_earlier=False)
+
+    async def mark_not_interested(self, reason: str, *, do_not_call: bool) -> None:
+        self.calls.append("mark_do_not_call" if do_not_call else "mark_not_interested")
+        self.not_interested.append((reason, do_not_call))
+
+    async def end_call(self, reason: str) -> None:
+        self.calls.append("end_call")
+        self.ended.append(reason)
+
+    async def transfer_to_human(self, reason: str) -> None:
+        self.calls.append("transfer_to_human")
+        self.transfers.append(reason)
+
+    async def append_transcript(self, segments: list[TranscriptSegment]) -> None:
+        self.transcript.extend(segments)
+
+    async def live_context(self) -> LiveContext:
+        return LiveContext()
+
+
+@dataclass
+class Call:
+    """One finished evaluation call, as the checks see it."""
+
+    agent: AgentConfig
+    persona: str
+    started_at: datetime
+    transcript: list[TranscriptSegment]
+    tools_called: list[str]
+    ended_by_agent: bool
+    end_reason: str | None
+    bridge: EvalBridge
+
+    def lines(self, speaker: str) -> list[str]:
+        return [segment.text for segment in self.transcript if segment.speaker == speaker]
+
+    def agent_replies(self) -> list[str]:
+        """What the agent said after the callee first spoke (the greeting is a fixed text)."""
+        replies, heard = [], False
+        for segment in self.transcript:
+            if segment.speaker != "agent":
+                heard = True
+            elif heard:
+                replies.append(segment.text)
+        return replies
+
+
+Check = Callable[[Call], str | None]
+"""Returns why the call falls short, or None when it is fine."""
+
+
+def _ended_politely(call: Call) -> str | None:
+    if not call.ended_by_agent or "end_call" not in call.tools_called:
+        return "the agent never ended the call with end_call"
+    said = [line for line in call.lines("agent") if line.strip()]
+    if not said or not any(word in said[-1].lower() for word in POLITE_CLOSING):
+        return f"the agent hung up without a polite goodbye (last line: {said[-1] if said else 'nothing'!r})"
+    return None
+
+
+def _polite(call: Call) -> str | None:
+    for line in call.lines("agent"):
+        if any(word in line.lower() for word in RUDE):
+            return f"the agent was rude: {line!r}"
+    return None
+
+
+def _called(tool: str) -> Check:
+    def check(call: Call) -> str | None:
+        return None if tool in call.tools_called else f"the agent never called {tool}"
+
+    return check
+
+
+def _shared_qualification(call: Call) -> str | None:
+    if any(item.category == InformationCategory.QUALIFICATION for item in call.bridge.shared):
+        return None
+    return "the agent recorded no qualification with share_information"
+
+
+def _callback_booked(call: Call) -> str | None:
+    if call.bridge.callbacks:
+        return None
+    if call.bridge.refused_callbacks:
+        return f"the agent only asked for refused callbacks ({len(call.bridge.refused_callbacks)})"
+    return "the agent booked no callback with schedule_callback"
+
+
+def _callback_tomorrow_at_10(call: Call) -> str | None:
+    if problem := _callback_booked(call):
+        return problem
+    zone = ZoneInfo(EVAL_CONTACT.zone)
+    at = call.bridge.callbacks[-1][0].astimezone(zone)
+    tomorrow = (call.started_at.astimezone(zone) + timedelta(days=1)).date()
+    if at.date() != tomorrow or (at.hour, at.minute) != (10, 0):
+        return f"the callback was booked for {at:%Y-%m-%d %H:%M}, not tomorrow at 10:00"
+    return None
+
+
+def _marked(do_not_call: bool) -> Check:
+    tool = "mark_do_not_call" if do_not_call else "mark_not_interested"
+
+    def check(call: Call) -> str | None:
+        flags = [flag for _, flag in call.bridge.not_interested]
+        if do_not_call in flags:
+            return None
+        if flags:
+            return f"the agent used the wrong marker (expected {tool})"
+        return f"the agent never called {tool}"
+
+    return check
+
+
+def _no_arguing(call: Call) -> str | None:
+    if used := [tool for tool in call.tools_called if tool in BUSINESS_TOOLS]:
+        return f"the agent kept doing business with a hostile callee: {', '.join(used)}"
+    after, hostile_heard = 0, False
+    for segment in call.transcript:
+        if segment.speaker != "agent" and any(word in segment.text.lower() for word in HOSTILE_WORDS):
+            hostile_heard = True
+        elif segment.speaker == "agent" and hostile_heard and segment.text.strip():
+            after += 1
+    if after > 1:
+        return f"the agent kept talking after the insult ({after} replies)"
+    return None
+
+
+def _back_to_purpose(call: Call) -> str | None:
+    context_words = [str(value).lower() for value in call.agent.context.values() if isinstance(value, str | int)]
+    for line in call.agent_replies():
+        lowered = line.lower()
+        if any(phrase in lowered for phrase in PURPOSE_PHRASES) or any(w and w in lowered for w in context_words):
+            return None
+    return "the agent never brought the conversation back to the purpose of the call"
+
+
+def _replies_in_arabic(call: Call) -> str | None:
+    replies = call.agent_replies()
+    if replies and all(ARABIC_LETTERS.search(line) for line in replies if line.strip()):
+        return None
+    return "the agent did not reply in Arabic" if replies else "the agent never replied"
+
+
+@dataclass(frozen=True)
+class Expectation:
+    description: str
+    checks: tuple[Check, ...]
+    needs: tuple[AgentTool, ...] = ()
+
+
+PERSONA_EXPECTATIONS: dict[str, Expectation] = {
+    "answers": Expectation(
+        "the conversation ends politely with end_call", (_polite, _ended_politely), (AgentTool.END_CALL,)
+    ),
+    "qualifies": Expectation(
+        "the qualification is recorded with share_information (qualification)",
+        (_shared_qualification, _polite, _ended_politely),
+        (AgentTool.SHARE_INFORMATION,),
+    ),
+    "callback": Expectation(
+        "a callback is booked with schedule_callback and accepted",
+        (_callback_booked, _polite, _ended_politely),
+        (AgentTool.SCHEDULE_CALLBACK,),
+    ),
+    "callback_tomorrow": Expectation(
+        "a callback for tomorrow at 10:00 is booked with schedule_callback and accepted",
+        (_callback_tomorrow_at_10, _polite, _ended_politely),
+        (AgentTool.SCHEDULE_CALLBACK,),
+    ),
+    "not_interested": Expectation(
+        "the callee is marked with mark_not_interested, then the call ends",
+        (_marked(do_not_call=False), _polite, _ended_politely),
+        (AgentTool.MARK_NOT_INTERESTED,),
+    ),
+    "do_not_call": Expectation(
+        "the callee is put on the do-not-call list with mark_do_not_call, then the call ends",
+        (_marked(do_not_call=True), _polite, _ended_politely),
+        (AgentTool.MARK_NOT_INTERESTED,),
+    ),
+    "hostile": Expectation(
+        "the agent ends the call without arguing",
+        (_no_arguing, _polite, _called("end_call")),
+        (AgentTool.END_CALL,),
+    ),
+    "off_script": Expectation(
+        "the agent stays polite, returns to the purpose of the call, and ends it",
+        (_polite, _back_to_purpose, _ended_politely),
+        (AgentTool.END_CALL,),
+    ),
+    "arabic": Expectation("the agent replies in Arabic", (_replies_in_arabic, _polite)),
+}
+
+
+class PersonaVerdict(BaseModel):
+    persona: str
+    passed: bool
+    reason: str = Field(description="What was expected and, on failure, what went wrong")
+    tools_called: list[str] = Field(default_factory=list)
+    turns: int = Field(default=0, description="Callee lines the agent heard")
+    transcript: list[TranscriptSegment] = Field(default_factory=list)
+
+
+class UnknownPersonaError(ValueError):
+    pass
+
+
+def _utc_now() -> datetime:
+    from voice_worker.agent import utc_now
+
+    return utc_now()
+
+
+async def evaluate_persona(
+    agent: AgentConfig, persona: str, *, llm: Any = None, clock: Callable[[], datetime] | None = None
+) -> PersonaVerdict:
+    """Play one persona to ``agent`` and judge the call."""
+    from voice_worker.conversation import run_text_call  # LiveKit loads only when a call runs
+
+    expectation = PERSONA_EXPECTATIONS[persona]
+    clock = clock or _utc_now
+    off = [tool.value for tool in expectation.needs if tool not in agent.enabled_tools()]
+    if off:
+        return PersonaVerdict(
+            persona=persona,
+            passed=False,
+            reason=f"{expectation.description}, but {', '.join(off)} is switched off for this agent",
+        )
+    bridge = EvalBridge(clock=clock)
+    job = CallJob(
+        workflow_id=f"eval-{agent.name}-{persona}", campaign_id="eval", attempt=1, contact=EVAL_CONTACT, agent=agent
+    )
+    started_at = clock()
+    result = await run_text_call(job, persona, bridge, llm=llm, clock=clock)
+    call = Call(
+        agent=agent,
+        persona=persona,
+        started_at=started_at,
+        transcript=result.transcript,
+        tools_called=result.tools_called,
+        ended_by_agent=result.ended_by_agent,
+        end_reason=result.end_reason,
+        bridge=bridge,
+    )
+    problems = [problem for check in expectation.checks if (problem := check(call))]
+    return PersonaVerdict(
+        persona=persona,
+        passed=not problems,
+        reason="; ".join(problems) if problems else expectation.description,
+        tools_called=result.tools_called,
+        turns=len(call.lines("callee")),
+        transcript=result.transcript,
+    )
+
+
+async def evaluate_agent(
+    agent: AgentConfig,
+    personas: list[str] | None = None,
+    *,
+    llm: Any = None,
+    clock: Callable[[], datetime] | None = None,
+) -> list[PersonaVerdict]:
+    """Run the persona suite (all of it, or ``personas``) against ``agent``, one call after another.
+
+    Raises :class:`UnknownPersonaError` naming any persona the suite does not have. With no
+    ``llm``, each call gets a fresh offline ``ScriptedLLM``.
+    """
+    chosen = list(PERSONA_EXPECTATIONS) if personas is None else personas
+    unknown = [persona for persona in chosen if persona not in PERSONA_EXPECTATIONS]
+    if unknown:
+        raise UnknownPersonaError(f"unknown persona(s): {', '.join(unknown)}; known: {', '.join(PERSONA_EXPECTATIONS)}")
+    return [await evaluate_persona(agent, persona, llm=llm, clock=clock) for persona in chosen]
