@@ -390,3 +390,24 @@ async def test_every_persona_runs_to_an_end(persona: str) -> None:
         "off_script": "not interested",
     }
     assert result.end_reason == expected_end[persona]
+
+
+# ---- live worker wiring (no LiveKit server: construction only) ------------------------------------
+
+
+@pytest.mark.parametrize("mode", ["pipeline", "realtime"])
+async def test_live_worker_builds_the_configured_models(mode: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from livekit.agents import llm as lk_llm
+
+    from voice_worker.entry import agent_name, build_session, worker_options
+
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-offline-test")
+    job = make_job()
+    job.agent.model_mode = mode
+    session = build_session(job)
+    if mode == "realtime":
+        assert isinstance(session.llm, lk_llm.RealtimeModel) and session.tts is None
+    else:
+        assert session.stt is not None and session.tts is not None and session.vad is not None
+    monkeypatch.setenv("RINGFLOW_AGENT_NAME", "ringflow-test")
+    assert agent_name() == worker_options().agent_name == "ringflow-test"

@@ -1,0 +1,64 @@
+"""The live LiveKit worker: one job per call, the CallJob in the job metadata.
+
+Cannot run without a LiveKit server and OpenAI; it is kept small and must import cleanly.
+Everything it does beyond wiring is in RingflowAgent (tested in text mode).
+"""
+
+import asyncio
+import contextlib
+import logging
+import os
+
+from livekit.agents import AgentSession, JobContext, WorkerOptions
+
+from schemas.agent import CallJob, ModelMode
+from voice_worker.agent import RingflowAgent, utc_now
+from voice_worker.transcript import TranscriptCollector
+
+log = logging.getLogger(__name__)
+
+TRANSCRIPT_FLUSH_SECONDS = 2.0
+
+
+def agent_name() -> str:
+    """The name dispatch targets (explicit dispatch: jobs reach only this worker)."""
+    return os.environ.get("RINGFLOW_AGENT_NAME", "ringflow-agent")
+
+
+def build_session(job: CallJob) -> AgentSession:
+    """Realtime: one speech-to-speech model. Pipeline: OpenAI STT + LLM + TTS with Silero VAD."""
+    from livekit.plugins import openai, silero
+
+    if job.agent.model_mode == ModelMode.REALTIME:
+        return AgentSession(llm=openai.realtime.RealtimeModel(voice=job.agent.voice))
+    language = job.agent.language.value
+    return AgentSession(
+        vad=silero.VAD.load(),
+        stt=openai.STT(language=language),
+        llm=openai.LLM(),
+        tts=openai.TTS(voice=job.agent.voice),
+    )
+
+
+async def entrypoint(ctx: JobContext) -> None:
+    job = CallJob.model_validate_json(ctx.job.metadata)
+    from voice_worker.temporal_bridge import TemporalCallBridge  # Temporal client only in the live worker
+
+    bridge = await TemporalCallBridge.connect(job)
+    await ctx.connect()
+    session = build_session(job)
+    collector = TranscriptCollector(bridge, utc_now)
+    collector.attach(session)
+    flusher = asyncio.create_task(collector.run_periodic(TRANSCRIPT_FLUSH_SECONDS), name="ringflow.transcript")
+
+    async def _stop_flushing() -> None:
+        flusher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await flusher
+
+    ctx.add_shutdown_callback(_stop_flushing)
+    await session.start(room=ctx.room, agent=RingflowAgent(job, bridge))
+
+
+def worker_options() -> WorkerOptions:
+    return WorkerOptions(entrypoint_fnc=entrypoint, agent_name=agent_name())
