@@ -2,6 +2,7 @@
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -27,6 +28,11 @@ class Settings(BaseSettings):
     sim_callback_delay_seconds: float = Field(
         default=120.0, gt=0, description="When the 'callback' persona asks to be called back"
     )
+    agent_llm: Literal["scripted", "openai"] = Field(
+        default="scripted",
+        description="The model the agent uses on simulated calls: the offline script, or OpenAI (needs a key)",
+    )
+    openai_model: str = "gpt-4.1-mini"
     sim_ledger_path: Path | None = Field(
         default=None, description="Append every simulated dial here (JSON lines) for audits across processes"
     )

@@ -6,6 +6,7 @@ so the demo's notes, shared information and callbacks are booked by the agent's 
 
 from collections.abc import Callable
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from temporalio.client import Client
 
@@ -16,6 +17,9 @@ from schemas.workflow_io import CallbackConfirmation
 from telephony.sim import CALLBACK_PERSONAS, AgentCall, AgentCallReport
 from voice_worker.bridge import CallBridge
 from voice_worker.temporal_bridge import TemporalCallBridge
+
+if TYPE_CHECKING:
+    from livekit.agents import llm
 
 
 class OutcomeRecorder:
@@ -57,8 +61,14 @@ class OutcomeRecorder:
         return CallOutcome.COMPLETED
 
 
-def make_agent_call(client: Client, clock: Callable[[], datetime] | None = None) -> AgentCall:
-    """The sim carrier's hook: run the agent for one answered call through ``client``."""
+def make_agent_call(
+    client: Client, clock: Callable[[], datetime] | None = None, *, model: str = "scripted", openai_model: str = ""
+) -> AgentCall:
+    """The sim carrier's hook: run the agent for one answered call through ``client``.
+
+    ``model`` "scripted" is the offline deterministic model; "openai" uses OpenAI's chat model
+    (``OPENAI_API_KEY`` must be set) against the same personas.
+    """
 
     async def agent_call(request: DialRequest, persona: str) -> AgentCallReport:
         from voice_worker.conversation import run_text_call  # LiveKit loads only when a call needs it
@@ -75,7 +85,9 @@ def make_agent_call(client: Client, clock: Callable[[], datetime] | None = None)
         recorder = OutcomeRecorder(TemporalCallBridge(client, request.workflow_id, request.attempt))
         # Called back when they asked to be, a "call me later" person now has time to talk.
         voice_persona = "answers" if request.is_callback and persona in CALLBACK_PERSONAS else persona
-        result = await run_text_call(job, voice_persona, recorder, clock=clock)
+        result = await run_text_call(
+            job, voice_persona, recorder, clock=clock, llm=_language_model(model, openai_model)
+        )
         spoken = result.transcript
         duration = (spoken[-1].started_at - spoken[0].started_at).total_seconds() if len(spoken) > 1 else 0.0
         return AgentCallReport(
@@ -85,3 +97,11 @@ def make_agent_call(client: Client, clock: Callable[[], datetime] | None = None)
         )
 
     return agent_call
+
+
+def _language_model(model: str, openai_model: str) -> "llm.LLM | None":
+    if model == "scripted":
+        return None  # run_text_call's default: the offline ScriptedLLM
+    from livekit.plugins import openai
+
+    return openai.LLM(model=openai_model or "gpt-4.1-mini")

@@ -38,7 +38,14 @@ def build_worker(
     task_queue: str | None = None,
 ) -> Worker:
     sessions = sessions or get_session_factory(settings.sqlalchemy_url)
-    calls = CallActivities(carrier or make_carrier(settings, agent_call=make_agent_call(client)), sessions)
+    calls = CallActivities(
+        carrier
+        or make_carrier(
+            settings,
+            agent_call=make_agent_call(client, model=settings.agent_llm, openai_model=settings.openai_model),
+        ),
+        sessions,
+    )
     store = StoreActivities(sessions, client)
     return Worker(
         client,
