@@ -411,3 +411,25 @@ async def test_live_worker_builds_the_configured_models(mode: str, monkeypatch: 
         assert session.stt is not None and session.tts is not None and session.vad is not None
     monkeypatch.setenv("RINGFLOW_AGENT_NAME", "ringflow-test")
     assert agent_name() == worker_options().agent_name == "ringflow-test"
+
+
+def test_every_tool_has_an_openai_schema_and_a_description() -> None:
+    from livekit.agents import llm as lk_llm
+
+    agent = RingflowAgent(make_job(transfer_number="+442071838751"), FakeBridge(), clock=clock)
+    schemas = lk_llm.ToolContext(agent.tools).parse_function_tools("openai")
+    assert sorted(s["function"]["name"] for s in schemas) == sorted(
+        [
+            "take_note",
+            "share_information",
+            "get_shared_information",
+            "schedule_callback",
+            "mark_not_interested",
+            "mark_do_not_call",
+            "end_call",
+            "get_current_time",
+            "transfer_to_human",
+        ]
+    )
+    assert all(len(s["function"]["description"]) > 30 for s in schemas)
+    assert "context" not in str(schemas[0]["function"]["parameters"])  # RunContext is not a model argument
