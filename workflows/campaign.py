@@ -8,6 +8,7 @@ through a 100,000-contact campaign.
 """
 
 import asyncio
+import contextlib
 from datetime import timedelta
 
 from temporalio import workflow
@@ -246,10 +247,8 @@ class CampaignWorkflow:
             self._refill()
             due = (1.0 - self._tokens) / self._grant_rate
             timeout = timedelta(seconds=max(due, MIN_WAKE_SECONDS))
-        try:
+        with contextlib.suppress(TimeoutError):  # the timeout is the wake-up for the next token
             await workflow.wait_condition(lambda: self._dirty, timeout=timeout, timeout_summary="rate limit")
-        except TimeoutError:
-            pass
 
     async def _cancel_contacts(self, reason: str) -> None:
         self._progress.status = CampaignStatus.CANCELLING  # the feeder claims no more contacts
