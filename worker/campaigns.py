@@ -18,6 +18,7 @@ from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from temporalio.service import RPCError, RPCStatusCode
 
+from schemas.agent import AgentConfig
 from schemas.campaign import CampaignSettings
 from schemas.contact import Contact
 from schemas.workflow_io import (
@@ -64,8 +65,13 @@ async def create_campaign_from_contacts(
     settings: CampaignSettings,
     *,
     task_queue: str,
+    agent: AgentConfig | None = None,
 ) -> str:
-    """Store the campaign and its contacts, then start its workflow; returns the campaign id."""
+    """Store the campaign and its contacts, then start its workflow; returns the campaign id.
+
+    ``agent`` is snapshotted into the workflow input: editing or deleting the stored agent later
+    does not change a campaign already started. Without one, calls are placed with no agent.
+    """
     campaign_id = new_campaign_id()
     async with sessions() as session:
         await queries.create_campaign(session, campaign_id, name, settings)
@@ -73,11 +79,11 @@ async def create_campaign_from_contacts(
         await session.commit()
     await client.start_workflow(
         CampaignWorkflow.run,
-        CampaignWorkflowInput(campaign_id=campaign_id, settings=settings),
+        CampaignWorkflowInput(campaign_id=campaign_id, settings=settings, agent=agent),
         id=campaign_workflow_id(campaign_id),
         task_queue=task_queue,
         search_attributes=TypedSearchAttributes([SearchAttributePair(CAMPAIGN_ID, campaign_id)]),
-        static_summary=f"campaign {name}: {len(contacts)} contact(s)",
+        static_summary=f"campaign {name}: {len(contacts)} contact(s)" + (f", agent {agent.name}" if agent else ""),
     )
     return campaign_id
 

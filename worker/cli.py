@@ -336,18 +336,24 @@ def demo(
     print_import_report(report, contacts)
     if not report.contacts:
         _fail(f"no valid contacts in {contacts}: nothing to call")
+    try:
+        agent = load_agent_file(DEMO_AGENT)
+    except ValueError as err:
+        _fail(f"the demo agent: {err}")
     shutil.rmtree(settings.data_dir, ignore_errors=True)
     # The live view and the summary tell the story; worker warnings would only break the display.
     logging.getLogger("temporalio").setLevel(logging.ERROR)
-    _run(_demo(settings, report, keep_running), interrupt_code=0 if keep_running else 130)
+    logging.getLogger("livekit").setLevel(logging.ERROR)
+    _run(_demo(settings, report, agent, keep_running), interrupt_code=0 if keep_running else 130)
 
 
-async def _demo(settings: Settings, report: CsvImportReport, keep_running: bool) -> int:
+async def _demo(settings: Settings, report: CsvImportReport, agent: "AgentConfig", keep_running: bool) -> int:
     from schemas.workflow_io import campaign_workflow_id
+    from store import queries
     from store.db import get_session_factory
     from worker.campaigns import create_campaign_from_contacts
     from worker.devstack import DevStack
-    from worker.progress import follow_campaign, print_summary
+    from worker.progress import follow_campaign, print_conversations, print_summary
 
     began = time.monotonic()
     async with DevStack(settings) as stack:
@@ -356,13 +362,30 @@ async def _demo(settings: Settings, report: CsvImportReport, keep_running: bool)
             f"{where} Temporal dev server at {settings.temporal_address}; Web UI {stack.ui_url}", soft_wrap=True
         )
         sessions = get_session_factory(settings.sqlalchemy_url)
+        # The demo agent goes through the store like any agent: `ringflow agent show` finds it afterwards.
+        async with sessions() as session:
+            await queries.save_agent(session, agent)
+            await session.commit()
+        agent = await load_campaign_agent(sessions, agent.name)
         campaign_id = await create_campaign_from_contacts(
-            stack.client, sessions, "demo", report.contacts, DEMO_CAMPAIGN, task_queue=settings.task_queue
+            stack.client,
+            sessions,
+            "demo",
+            report.contacts,
+            DEMO_CAMPAIGN,
+            task_queue=settings.task_queue,
+            agent=agent,
         )
         link = stack.workflow_ui_url(campaign_workflow_id(campaign_id))
-        console.print(f"campaign [bold]{campaign_id}[/bold] started: {link}", highlight=False, soft_wrap=True)
+        console.print(
+            f"campaign [bold]{campaign_id}[/bold] started with agent [bold]{escape(agent.name)}[/bold] "
+            f"(offline scripted model): {link}",
+            highlight=False,
+            soft_wrap=True,
+        )
         follow = await follow_campaign(stack.client, campaign_id, console=console, settle_horizon=SETTLE_HORIZON)
         agree = await print_summary(console, follow, sessions, ui_link=link)
+        await print_conversations(console, sessions, campaign_id)
         console.print(f"demo took {time.monotonic() - began:.0f} s")
         if keep_running:
             console.print(f"the stack keeps running for the Web UI at {stack.ui_url}; Ctrl-C stops it")
@@ -400,6 +423,9 @@ def campaign_start(
         typer.Option(parser=_duration_option, metavar="DURATION", help="How far ahead callbacks may be booked [14d]"),
     ] = None,
     follow: Annotated[bool, typer.Option("--follow/--no-follow", help="Show progress until it is done")] = True,
+    agent: Annotated[
+        str | None, typer.Option(metavar="NAME", help="Stored agent that talks to whoever answers (`ringflow agent`)")
+    ] = None,
 ) -> None:
     """Import a CSV contact list and start a campaign on the running `ringflow dev`."""
     try:
@@ -420,11 +446,16 @@ def campaign_start(
     print_import_report(report, contacts)
     if not report.contacts:
         _fail(f"no valid contacts in {contacts}: nothing started")
-    _run(_campaign_start(settings, campaign_settings, report, name or contacts.stem, follow))
+    _run(_campaign_start(settings, campaign_settings, report, name or contacts.stem, follow, agent))
 
 
 async def _campaign_start(
-    settings: Settings, campaign_settings: CampaignSettings, report: CsvImportReport, name: str, follow: bool
+    settings: Settings,
+    campaign_settings: CampaignSettings,
+    report: CsvImportReport,
+    name: str,
+    follow: bool,
+    agent_name: str | None = None,
 ) -> int:
     from schemas.workflow_io import campaign_workflow_id
     from store.db import dispose_cached_engines, get_session_factory
@@ -433,6 +464,14 @@ async def _campaign_start(
     from worker.devstack import workflow_ui_url
     from worker.progress import follow_campaign, print_summary
 
+    if agent_name is not None:
+        # A missing agent is the user's mistake to fix before anything else happens.
+        try:
+            agent = await load_campaign_agent(await _agent_store(settings), agent_name)
+        finally:
+            await dispose_cached_engines()
+    else:
+        agent = None
     client = await _connect(settings)
     if not await has_workers(client, settings.task_queue):
         errors.print(
@@ -443,10 +482,13 @@ async def _campaign_start(
         await upgrade_database(settings.sqlalchemy_url)
         sessions = get_session_factory(settings.sqlalchemy_url)
         campaign_id = await create_campaign_from_contacts(
-            client, sessions, name, report.contacts, campaign_settings, task_queue=settings.task_queue
+            client, sessions, name, report.contacts, campaign_settings, task_queue=settings.task_queue, agent=agent
         )
         link = workflow_ui_url(settings, campaign_workflow_id(campaign_id))
-        console.print(f"campaign [bold]{campaign_id}[/bold] started: {link}", highlight=False, soft_wrap=True)
+        with_agent = f" with agent [bold]{escape(agent.name)}[/bold]" if agent else ""
+        console.print(
+            f"campaign [bold]{campaign_id}[/bold] started{with_agent}: {link}", highlight=False, soft_wrap=True
+        )
         if not follow:
             console.print(f"follow it with `ringflow campaign status {campaign_id}`")
             return 0

@@ -234,3 +234,71 @@ async def print_summary(
         console.print("[red]the campaign workflow and the store disagree (see the table above)[/red]")
     console.print(f"Web UI: {ui_link}", highlight=False, soft_wrap=True)
     return agree
+
+
+CONVERSATION_OUTCOMES = (
+    FinalOutcome.QUALIFIED,
+    FinalOutcome.COMPLETED,
+    FinalOutcome.NOT_INTERESTED,
+    FinalOutcome.DO_NOT_CALL,
+)
+"""The finished contacts whose conversations tell the most, in the order they are picked."""
+
+
+async def print_conversations(
+    console: Console, sessions: async_sessionmaker[AsyncSession], campaign_id: str, *, limit: int = 3
+) -> int:
+    """What the agent did with a few finished contacts, from the store: transcript, shared information, notes.
+
+    One contact per outcome in :data:`CONVERSATION_OUTCOMES` order, only contacts with a transcript.
+    Returns how many conversations were printed.
+    """
+    from sqlalchemy import select
+
+    from store import queries
+    from store.models import ContactRow, TranscriptSegmentRow
+
+    async with sessions() as session:
+        talked = select(TranscriptSegmentRow.external_id).where(TranscriptSegmentRow.campaign_id == campaign_id)
+        stmt = (
+            select(ContactRow.external_id, ContactRow.name, ContactRow.final_outcome)
+            .where(
+                ContactRow.campaign_id == campaign_id,
+                ContactRow.final_outcome.is_not(None),
+                ContactRow.external_id.in_(talked),
+            )
+            .order_by(ContactRow.seq)
+        )
+        finished = (await session.execute(stmt)).all()
+        picked = []
+        for outcome in CONVERSATION_OUTCOMES:
+            match = next((row for row in finished if row.final_outcome == outcome.value), None)
+            if match is not None:
+                picked.append(match)
+            if len(picked) == limit:
+                break
+        if not picked:
+            return 0
+        console.print()
+        console.rule("Conversations", align="left")
+        for row in picked:
+            transcript = await queries.transcript_for(session, campaign_id, row.external_id)
+            information = await queries.information_for(session, campaign_id, row.external_id)
+            notes = await queries.notes_for(session, campaign_id, row.external_id)
+            header = Text.assemble(
+                (f"{row.name or row.external_id}", "bold"), f" ({row.external_id}) → ", (row.final_outcome, "green")
+            )
+            console.print()
+            console.print(header)
+            for segment in transcript:
+                style = "cyan" if segment.speaker == "agent" else ""
+                line = Text.assemble((f"  {segment.speaker:>6}: ", style or "dim"), (segment.text, style))
+                console.print(line, soft_wrap=True)
+            for item in information:
+                console.print(
+                    Text.assemble(("  shared ", "yellow"), f"[{item.category.value}] {item.information}"),
+                    soft_wrap=True,
+                )
+            for note in notes:
+                console.print(Text.assemble(("  note   ", "yellow"), note), soft_wrap=True)
+    return len(picked)
