@@ -37,6 +37,32 @@ class Settings(BaseSettings):
         default=None, description="Append every simulated dial here (JSON lines) for audits across processes"
     )
 
+    # ---- LiveKit (rooms, agent dispatch, SIP) --------------------------------------------------
+    livekit_url: str | None = Field(default=None, description="e.g. https://my-project.livekit.cloud")
+    livekit_api_key: str | None = None
+    livekit_api_secret: str | None = None
+    livekit_sip_outbound_trunk_id: str | None = Field(default=None, description="Outbound trunk (Twilio Elastic SIP)")
+    livekit_sip_uri_host: str | None = Field(
+        default=None, description="Host of the project's SIP URI, e.g. abc123.sip.livekit.cloud, for inbound calls"
+    )
+    agent_name: str = Field(default="ringflow-agent", description="The voice worker's name for explicit dispatch")
+
+    # ---- Twilio ---------------------------------------------------------------------------------
+    twilio_account_sid: str | None = None
+    twilio_auth_token: str | None = None
+    twilio_from_number: str | None = Field(default=None, description="Caller id for outbound calls (E.164)")
+    public_base_url: str | None = Field(
+        default=None, description="Where Twilio reaches our webhooks, e.g. https://ringflow.example.com"
+    )
+
+    @property
+    def livekit_configured(self) -> bool:
+        return bool(self.livekit_url and self.livekit_api_key and self.livekit_api_secret)
+
+    @property
+    def twilio_configured(self) -> bool:
+        return bool(self.twilio_account_sid and self.twilio_auth_token)
+
     @property
     def sqlalchemy_url(self) -> str:
         """The async driver URL for SQLAlchemy: psycopg 3 for Postgres, aiosqlite for SQLite."""
