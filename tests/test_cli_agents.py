@@ -1,0 +1,273 @@
+"""``ringflow agent ...`` against a throwaway SQLite store, and the offline persona suite on the demo agent."""
+
+import json
+import re
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from schemas.agent import AgentConfig, AgentTool, Language, ModelMode
+from schemas.settings import get_settings
+from voice_worker.evaluation import PERSONA_EXPECTATIONS, EvalBridge, evaluate_agent
+from voice_worker.personas import PERSONA_LINES
+from worker.cli import DEMO_AGENT, app, build_agent_config
+
+runner = CliRunner()
+
+
+def _flat(text: str) -> str:
+    """Output without rich's box drawing and line wrapping, so assertions read whole sentences."""
+    return re.sub(r"\s+", " ", re.sub(r"[│┃╭╮╰╯─━┏┓┗┛┡┩└┘┌┐╇┳┻╋┼├┤]", " ", text)).strip()
+
+
+@pytest.fixture
+def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """DATABASE_URL points at a fresh SQLite file for the duration of the test."""
+    db = tmp_path / "agents.db"
+    monkeypatch.delenv("RINGFLOW_DATABASE_URL", raising=False)
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{db}")
+    monkeypatch.setenv("RINGFLOW_DATA_DIR", str(tmp_path / "data"))
+    get_settings.cache_clear()
+    yield db
+    get_settings.cache_clear()
+
+
+def ringflow(*args: str) -> tuple[int, str, str]:
+    result = runner.invoke(app, list(args))
+    return result.exit_code, _flat(result.stdout), _flat(result.stderr)
+
+
+# ---- create / list / show / delete ------------------------------------------------------------------
+
+
+def test_create_list_show_delete(store: Path) -> None:
+    code, out, err = ringflow(
+        "agent",
+        "create",
+        "ana",
+        "--instructions",
+        "You call about invoices.",
+        "--greeting",
+        "Hello!",
+        "--language",
+        "ar",
+        "--mode",
+        "realtime",
+        "--voice",
+        "verse",
+        "--context-json",
+        '{"company": "Acme", "plan": "gold"}',
+        "--disable-tool",
+        "take_note",
+        "--disable-tool",
+        "get_current_time",
+        "--transfer-number",
+        "+44 20 7946 0002",
+    )
+    assert code == 0, err
+    assert "agent ana saved" in out
+    assert store.exists()
+
+    code, out, err = ringflow("agent", "show", "ana")
+    assert code == 0, err
+    shown = AgentConfig.model_validate_json(runner.invoke(app, ["agent", "show", "ana"]).stdout)
+    assert shown.language == Language.ARABIC and shown.model_mode == ModelMode.REALTIME
+    assert shown.voice == "verse" and shown.greeting == "Hello!"
+    assert shown.context == {"company": "Acme", "plan": "gold"}
+    assert shown.transfer_number == "+442079460002"
+    assert shown.enabled_tools() == set(AgentTool) - {AgentTool.TAKE_NOTE, AgentTool.GET_CURRENT_TIME}
+    assert shown.active
+
+    code, out, _ = ringflow("agent", "create", "zed", "--instructions", "Hi.", "--inactive")
+    assert code == 0
+    code, out, err = ringflow("agent", "list")
+    assert code == 0, err
+    assert out.index("ana") < out.index("zed")
+    assert "ar realtime all except take_note, get_current_time yes" in out
+    assert "zed en pipeline all except transfer_to_human no" in out
+
+    code, out, err = ringflow("agent", "delete", "ana")
+    assert code == 0, err
+    assert "agent ana deleted" in out
+    code, out, err = ringflow("agent", "show", "ana")
+    assert code == 1
+    assert err == "error: no agent named 'ana'"
+    code, _, err = ringflow("agent", "delete", "ana")
+    assert (code, err) == (1, "error: no agent named 'ana'")
+
+
+def test_create_refuses_a_duplicate_unless_replace(store: Path) -> None:
+    assert ringflow("agent", "create", "ana", "--instructions", "One.")[0] == 0
+    code, _, err = ringflow("agent", "create", "ana", "--instructions", "Two.")
+    assert code == 1
+    assert "already exists: pass --replace" in err
+    assert ringflow("agent", "create", "ana", "--instructions", "Two.", "--replace")[0] == 0
+    assert json.loads(runner.invoke(app, ["agent", "show", "ana"]).stdout)["instructions"] == "Two."
+
+
+def test_instructions_from_a_file(store: Path, tmp_path: Path) -> None:
+    prompt = tmp_path / "prompt.txt"
+    prompt.write_text("You are Lina.\nBe brief.\n", encoding="utf-8")
+    assert ringflow("agent", "create", "lina", "--instructions-file", str(prompt))[0] == 0
+    shown = AgentConfig.model_validate_json(runner.invoke(app, ["agent", "show", "lina"]).stdout)
+    assert shown.instructions == "You are Lina.\nBe brief.\n"
+
+
+def test_import_the_demo_agent_and_round_trip(store: Path, tmp_path: Path) -> None:
+    code, out, err = ringflow("agent", "import", str(DEMO_AGENT))
+    assert code == 0, err
+    assert "agent sam-onboarding imported" in out
+    code, out, _ = ringflow("agent", "import", str(DEMO_AGENT))
+    assert "agent sam-onboarding replaced" in out
+
+    exported = tmp_path / "sam.json"
+    exported.write_text(runner.invoke(app, ["agent", "show", "sam-onboarding"]).stdout, encoding="utf-8")
+    demo = AgentConfig.model_validate_json(DEMO_AGENT.read_text(encoding="utf-8"))
+    assert AgentConfig.model_validate_json(exported.read_text(encoding="utf-8")) == demo
+    assert demo.greeting == "Hi, this is Sam from Ringflow. Do you have a minute?"
+    assert demo.context == {"company": "Ringflow", "offer": "a free month of the Pro plan"}
+    assert all(demo.tools.values()) and demo.voicemail_message
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--language", "fr"], "error: --language: Input should be 'en' or 'ar'"),
+        (["--mode", "fast"], "error: --mode: Input should be 'realtime' or 'pipeline'"),
+        (["--disable-tool", "fly"], "error: --disable-tool fly: no such tool; the tools are take_note,"),
+        (["--context-json", "{nope"], "error: --context-json is not JSON:"),
+        (["--context-json", "[1, 2]"], "error: --context-json must be a JSON object"),
+        (["--transfer-number", "12"], "error: --transfer-number: '12' is not a phone number"),
+    ],
+)
+def test_bad_options_are_one_clear_line(store: Path, args: list[str], message: str) -> None:
+    code, out, err = ringflow("agent", "create", "ana", "--instructions", "Hi.", *args)
+    assert code == 2
+    assert err.startswith(message), err
+    assert "Traceback" not in err + out
+    assert ringflow("agent", "show", "ana")[0] == 1  # nothing was stored
+
+
+def test_bad_names_and_missing_prompt(store: Path, tmp_path: Path) -> None:
+    code, _, err = ringflow("agent", "create", "two words", "--instructions", "Hi.")
+    assert (code, err) == (2, "error: NAME: String should match pattern '^[A-Za-z0-9_.-]+$'")
+    code, _, err = ringflow("agent", "create", "ana")
+    assert code == 2
+    assert err == "error: give the prompt with exactly one of --instructions TEXT or --instructions-file PATH"
+    code, _, err = ringflow("agent", "create", "ana", "--instructions", "   ")
+    assert (code, err) == (2, "error: --instructions: the prompt is empty")
+    code, _, err = ringflow("agent", "create", "ana", "--instructions-file", str(tmp_path / "missing.txt"))
+    assert code == 2 and err.startswith("error: cannot read")
+
+
+def test_import_refuses_bad_files(store: Path, tmp_path: Path) -> None:
+    broken = tmp_path / "broken.json"
+    broken.write_text("{not json", encoding="utf-8")
+    code, _, err = ringflow("agent", "import", str(broken))
+    assert code == 2 and err.startswith(f"error: {broken} is not valid JSON")
+    wrong = tmp_path / "wrong.json"
+    wrong.write_text('{"name": "x", "language": "de"}', encoding="utf-8")
+    code, _, err = ringflow("agent", "import", str(wrong))
+    assert code == 2
+    assert "is not an agent config: instructions: Field required; language: Input should be 'en' or 'ar'" in err
+    code, _, err = ringflow("agent", "import", str(tmp_path / "absent.json"))
+    assert code == 2 and "cannot read" in err
+
+
+def test_list_when_empty(store: Path) -> None:
+    code, out, _ = ringflow("agent", "list")
+    assert code == 0
+    assert "no agents yet" in out
+
+
+def test_campaign_start_refuses_unknown_or_inactive_agents(store: Path, tmp_path: Path) -> None:
+    contacts = tmp_path / "contacts.csv"
+    contacts.write_text("external_id,name,phone,timezone\n1,Ana,+442079460001,Europe/London\n", encoding="utf-8")
+    code, _, err = ringflow("campaign", "start", str(contacts), "--agent", "ghost")
+    assert code == 1
+    assert "error: no agent named 'ghost'" in err
+    assert ringflow("agent", "create", "sleepy", "--instructions", "Hi.", "--inactive")[0] == 0
+    code, _, err = ringflow("campaign", "start", str(contacts), "--agent", "sleepy")
+    assert code == 1
+    assert "error: agent 'sleepy' is inactive" in err
+
+
+def test_build_agent_config_defaults() -> None:
+    config = build_agent_config("plain", instructions="Hi.")
+    assert config.voice == "alloy" and config.model_mode == ModelMode.PIPELINE and config.active
+    assert all(config.tools.values())
+
+
+# ---- agent eval / evaluate_agent --------------------------------------------------------------------
+
+
+def _demo_agent() -> AgentConfig:
+    return AgentConfig.model_validate_json(DEMO_AGENT.read_text(encoding="utf-8"))
+
+
+def test_every_persona_has_an_expectation() -> None:
+    assert set(PERSONA_EXPECTATIONS) == set(PERSONA_LINES)
+
+
+async def test_demo_agent_passes_every_persona() -> None:
+    verdicts = await evaluate_agent(_demo_agent())
+    failed = {verdict.persona: verdict.reason for verdict in verdicts if not verdict.passed}
+    assert failed == {}
+    assert [verdict.persona for verdict in verdicts] == list(PERSONA_EXPECTATIONS)
+    by_persona = {verdict.persona: verdict for verdict in verdicts}
+    assert "share_information" in by_persona["qualifies"].tools_called
+    assert "mark_do_not_call" in by_persona["do_not_call"].tools_called
+    assert "schedule_callback" in by_persona["callback_tomorrow"].tools_called
+    assert all(verdict.turns >= 1 for verdict in verdicts)
+
+
+async def test_a_crippled_agent_fails_with_reasons() -> None:
+    demo = _demo_agent()
+    crippled = demo.model_copy(
+        update={"tools": {**demo.tools, AgentTool.SCHEDULE_CALLBACK: False, AgentTool.MARK_NOT_INTERESTED: False}}
+    )
+    verdicts = {v.persona: v for v in await evaluate_agent(crippled, ["callback", "not_interested", "hostile"])}
+    assert not verdicts["callback"].passed
+    assert "schedule_callback is switched off" in verdicts["callback"].reason
+    assert not verdicts["not_interested"].passed
+    assert verdicts["hostile"].passed
+
+
+async def test_unknown_persona_is_refused() -> None:
+    with pytest.raises(ValueError, match="unknown persona"):
+        await evaluate_agent(_demo_agent(), ["answers", "nobody"])
+
+
+async def test_eval_bridge_accepts_callbacks_inside_14_days_only() -> None:
+    from voice_worker.bridge import BridgeError
+
+    now = datetime(2030, 5, 6, 12, 0, tzinfo=UTC)
+    bridge = EvalBridge(clock=lambda: now)
+    confirmation = await bridge.schedule_callback(datetime(2030, 5, 19, 12, 0, tzinfo=UTC), "later")
+    assert confirmation.scheduled_for == datetime(2030, 5, 19, 12, 0, tzinfo=UTC)
+    with pytest.raises(BridgeError, match="14 days"):
+        await bridge.schedule_callback(datetime(2030, 5, 21, 12, 0, tzinfo=UTC), "much later")
+    with pytest.raises(BridgeError, match="passed"):
+        await bridge.schedule_callback(datetime(2030, 5, 6, 11, 0, tzinfo=UTC), "yesterday")
+    assert len(bridge.callbacks) == 1 and len(bridge.refused_callbacks) == 2
+
+
+def test_agent_eval_command(store: Path) -> None:
+    assert ringflow("agent", "import", str(DEMO_AGENT))[0] == 0
+    code, out, err = ringflow("agent", "eval", "sam-onboarding", "--personas", "qualifies,hostile")
+    assert code == 0, out + err
+    assert "qualifies pass" in out and "hostile pass" in out
+    assert "all 2 persona(s) passed" in out
+
+    assert ringflow("agent", "create", "mute", "--instructions", "Hi.", "--disable-tool", "end_call")[0] == 0
+    code, out, _ = ringflow("agent", "eval", "mute", "--personas", "answers")
+    assert code == 1
+    assert "answers FAIL" in out and "end_call is switched off" in out
+
+    code, _, err = ringflow("agent", "eval", "sam-onboarding", "--personas", "answers,ghost")
+    assert code == 2 and "unknown persona(s) ghost" in err
+    code, _, err = ringflow("agent", "eval", "ghost")
+    assert (code, err) == (1, "error: no agent named 'ghost'")
