@@ -14,7 +14,8 @@ PERSONA_LINES: dict[str, list[str]] = {
     "callback": [
         "Hello?",
         "Sorry, I'm in a meeting. Can you call me back later?",
-        "In two hours.",
+        # Soon enough that the offline demo sees the callback made within its minute or so.
+        "In a minute, please.",
     ],
     "callback_tomorrow": [
         "Hello, who is this?",
