@@ -1,0 +1,391 @@
+"""Twilio Programmable Voice: TwiML for bridging calls into LiveKit over SIP, webhook signatures, and a thin
+async wrapper over the official SDK (``twilio.rest.Client``) for placing and inspecting calls.
+
+The LiveKit room side (dispatching the agent into the room the SIP leg lands in) lives elsewhere; this module
+only speaks to Twilio.
+
+Idempotency: Twilio's Calls API has **no idempotency key**. A ``POST .../Calls.json`` that is sent twice rings the
+person twice. So :meth:`TwilioVoice.create_call` must be called at most once per dial attempt, and the caller must
+record the attempt (durably) *before* calling it. The SDK's default HTTP client does not retry (``requests``'
+adapter defaults to zero retries, and :class:`TwilioVoice` never passes ``max_retries``), so one call to
+``create_call`` is at most one POST. A timeout or a 5xx on that POST is ambiguous: the call may exist anyway, so
+a retry must first look for it (e.g. :meth:`TwilioVoice.fetch_call` with a recorded CallSid) rather than dial.
+
+Errors: a ``TwilioRestException`` (or the SDK's RFC 9457 ``TwilioServiceException``) whose code says the
+destination number is invalid becomes :class:`InvalidNumberError` (a ``ValueError``; the dial activity turns it
+into a non-retryable error and outcome ``invalid_number``). Everything else is re-raised unchanged: 5xx and
+429 are transient (see :func:`is_retryable_error`), other 4xx are configuration problems (bad credentials,
+unverified caller id, geo permissions) that retrying will not fix.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from urllib.parse import quote
+
+from twilio.base.exceptions import TwilioException, TwilioRestException, TwilioServiceException
+from twilio.base.version import Version
+from twilio.http import HttpClient
+from twilio.http.http_client import TwilioHttpClient
+from twilio.http.response import Response
+from twilio.request_validator import RequestValidator, get_signature_algorithm
+from twilio.rest import Client
+from twilio.twiml.voice_response import VoiceResponse
+
+from schemas.outcomes import CallOutcome
+
+__all__ = [
+    "FINAL_STATUSES",
+    "INVALID_NUMBER_ERROR_CODES",
+    "STATUS_CALLBACK_EVENTS",
+    "CallStatus",
+    "IncomingNumber",
+    "InvalidNumberError",
+    "TwilioVoice",
+    "dial_sip_twiml",
+    "is_final",
+    "is_retryable_error",
+    "livekit_sip_uri",
+    "outcome_for",
+    "polite_hangup_twiml",
+    "validate_signature",
+]
+
+TWILIO_API_BASE_URL = "https://api.twilio.com"
+
+#: Twilio error codes meaning "this destination number cannot be called, ever":
+#: 21211 invalid 'To' phone number, 21214 'To' number cannot be reached, 21217 number does not appear valid,
+#: 13224 Dial: invalid phone number.
+INVALID_NUMBER_ERROR_CODES: frozenset[int] = frozenset({21211, 21214, 21217, 13224})
+
+#: Call progress events requested on every outbound call.
+STATUS_CALLBACK_EVENTS: tuple[str, ...] = ("initiated", "ringing", "answered", "completed")
+
+#: Statuses after which a Twilio call never changes again.
+FINAL_STATUSES: frozenset[str] = frozenset({"completed", "busy", "no-answer", "failed", "canceled"})
+
+# Standard SIP headers Twilio passes through on <Dial><Sip> without the x- prefix (error 13252 otherwise).
+_STANDARD_SIP_HEADERS = frozenset({"user-to-user", "remote-party-id", "p-preferred-identity", "p-called-party-id"})
+_SIP_HEADER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9\-]*$")
+
+
+class InvalidNumberError(ValueError):
+    """Twilio refused the destination number (see :data:`INVALID_NUMBER_ERROR_CODES`). Do not retry."""
+
+    def __init__(self, message: str, *, code: int, number: str = "") -> None:
+        super().__init__(message)
+        self.code = code
+        self.number = number
+
+
+@dataclass(frozen=True, slots=True)
+class CallStatus:
+    sid: str
+    status: str
+    duration_seconds: int | None = None
+    answered_by: str | None = None
+    to: str | None = None
+    from_: str | None = None
+
+    @property
+    def final(self) -> bool:
+        return is_final(self.status)
+
+
+@dataclass(frozen=True, slots=True)
+class IncomingNumber:
+    sid: str
+    phone_number: str
+    friendly_name: str
+    voice_url: str | None
+
+
+# ---- TwiML ------------------------------------------------------------------------------------------
+
+
+def livekit_sip_uri(room_name: str, sip_host: str) -> str:
+    """``sip:<room>@<host>`` for LiveKit's project SIP URI host (e.g. ``abc123.sip.livekit.cloud``).
+
+    The room name is percent-escaped for the SIP user part; a ``sip:`` prefix on ``sip_host`` is tolerated.
+    """
+    room = room_name.strip()
+    host = sip_host.strip().removeprefix("sip:").strip("/")
+    if not room:
+        raise ValueError("room_name is empty")
+    if not host or "@" in host or any(c.isspace() for c in host):
+        raise ValueError(f"invalid SIP host: {sip_host!r}")
+    user = quote(room, safe="-_.!~*'()+")
+    return f"sip:{user}@{host}"
+
+
+def dial_sip_twiml(sip_uri: str, *, caller_id: str | None = None, headers: dict[str, str] | None = None) -> str:
+    """``<Response><Dial callerId=…><Sip>uri?x-a=1&amp;x-b=2</Sip></Dial></Response>``.
+
+    Custom SIP headers travel as query parameters on the SIP URI (Twilio's documented mechanism). Names must
+    start with ``x-`` (but not ``x-twilio``) or be one of Twilio's supported standard headers; values are
+    percent-escaped.
+    """
+    if not sip_uri.startswith(("sip:", "sips:")):
+        raise ValueError(f"not a SIP URI: {sip_uri!r}")
+    uri = sip_uri
+    if headers:
+        parts = []
+        for name, value in headers.items():
+            lowered = name.lower()
+            if not _SIP_HEADER_NAME.match(name) or lowered.startswith("x-twilio"):
+                raise ValueError(f"SIP header name not allowed: {name!r}")
+            if not lowered.startswith("x-") and lowered not in _STANDARD_SIP_HEADERS:
+                raise ValueError(f"custom SIP header {name!r} must start with 'x-'")
+            parts.append(f"{name}={quote(str(value), safe='')}")
+        uri += ("&" if "?" in uri else "?") + "&".join(parts)
+    response = VoiceResponse()
+    dial = response.dial(caller_id=caller_id)
+    dial.sip(uri)
+    return response.to_xml()
+
+
+def polite_hangup_twiml(message: str, language: str = "en-US") -> str:
+    """``<Response><Say language=…>message</Say><Hangup/></Response>`` (e.g. an unknown number, after hours)."""
+    response = VoiceResponse()
+    response.say(message, language=language)
+    response.hangup()
+    return response.to_xml()
+
+
+# ---- Webhook signatures -------------------------------------------------------------------------------
+
+
+def validate_signature(
+    auth_token: str,
+    url: str,
+    params: Mapping[str, str],
+    signature: str | None,
+    *,
+    signature_settings: str | None = None,
+) -> bool:
+    """Check Twilio's ``X-Twilio-Signature`` for a webhook.
+
+    ``url`` must be the full URL Twilio requested (scheme, host, path, query) as Twilio saw it, i.e. the public
+    URL behind any proxy, not the one the local server sees. ``params`` are the POST form fields (a Starlette
+    ``FormData`` works as is, repeated fields included). ``signature_settings`` is the optional
+    ``X-Twilio-Webhooks-Signature-Settings`` header (SharedKey signing, which picks the HMAC algorithm; then
+    ``auth_token`` is that key's secret). A missing or empty signature is invalid.
+    """
+    if not signature:
+        return False
+    algorithm = get_signature_algorithm(signature_settings)
+    return bool(RequestValidator(auth_token).validate(url, params, signature, algorithm))
+
+
+# ---- Outcomes -----------------------------------------------------------------------------------------
+
+
+def is_final(status: str) -> bool:
+    return status in FINAL_STATUSES
+
+
+def outcome_for(status: str, answered_by: str | None) -> CallOutcome:
+    """Map a final Twilio call status (and AMD's ``AnsweredBy``) to a call outcome.
+
+    ``completed`` answered by ``machine_*`` is voicemail, by ``fax`` a failure; ``canceled`` (we hung up before
+    it connected) counts as failed. Raises ``ValueError`` for a status that is not final.
+    """
+    if status == "completed":
+        if answered_by and answered_by.startswith("machine"):
+            return CallOutcome.VOICEMAIL
+        if answered_by == "fax":
+            return CallOutcome.FAILED
+        return CallOutcome.COMPLETED
+    mapping = {
+        "busy": CallOutcome.BUSY,
+        "no-answer": CallOutcome.NO_ANSWER,
+        "failed": CallOutcome.FAILED,
+        "canceled": CallOutcome.FAILED,
+    }
+    try:
+        return mapping[status]
+    except KeyError:
+        raise ValueError(f"Twilio call status {status!r} is not final") from None
+
+
+# ---- Errors -------------------------------------------------------------------------------------------
+
+
+def _error_code(exc: BaseException) -> int | None:
+    code = getattr(exc, "code", None)
+    try:
+        return int(code) if code is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
+def is_retryable_error(exc: BaseException) -> bool:
+    """True for Twilio errors worth retrying: HTTP 5xx and 429. Network errors (``requests`` exceptions) are
+    not Twilio errors and are left to the caller, who knows whether the request may have been applied."""
+    if isinstance(exc, TwilioRestException | TwilioServiceException):
+        status = int(exc.status or 0)
+        return status >= 500 or status == 429
+    return False
+
+
+def _raise_mapped(exc: TwilioRestException | TwilioServiceException, number: str) -> None:
+    code = _error_code(exc)
+    if code in INVALID_NUMBER_ERROR_CODES:
+        raise InvalidNumberError(f"Twilio refused number {number!r}: {exc}", code=code, number=number) from exc
+    raise exc
+
+
+# ---- REST client --------------------------------------------------------------------------------------
+
+
+class TwilioVoice:
+    """The few Twilio REST calls Ringflow needs, on the official SDK, awaitable.
+
+    The SDK is synchronous (``requests``); each call runs in a worker thread via ``asyncio.to_thread``.
+
+    ``http_client`` replaces the SDK's ``TwilioHttpClient`` (any ``twilio.http.HttpClient``).
+    ``api_base_url`` points the ``api.twilio.com`` domain elsewhere (a local stand-in in tests) by setting the
+    SDK's ``Domain.base_url``, which every v2010 URL, paging links included, is built from.
+    """
+
+    def __init__(
+        self,
+        account_sid: str,
+        auth_token: str,
+        *,
+        http_client: HttpClient | None = None,
+        api_base_url: str | None = None,
+        timeout_seconds: float = 15.0,
+    ) -> None:
+        if not account_sid or not auth_token:
+            raise ValueError("Twilio account sid and auth token are required")
+        self.account_sid = account_sid
+        self.client = Client(
+            account_sid, auth_token, http_client=http_client or TwilioHttpClient(timeout=timeout_seconds)
+        )
+        if api_base_url:
+            self.client.api.base_url = api_base_url.rstrip("/")
+            # TWILIO_EDGE / TWILIO_REGION in the environment would rewrite the host of every URL.
+            self.client.edge = None
+            self.client.region = None
+
+    @classmethod
+    def from_settings(cls, settings, **kwargs) -> TwilioVoice:  # settings: schemas.settings.Settings
+        if not settings.twilio_configured:
+            raise ValueError("Twilio is not configured: set RINGFLOW_TWILIO_ACCOUNT_SID and RINGFLOW_TWILIO_AUTH_TOKEN")
+        return cls(settings.twilio_account_sid, settings.twilio_auth_token, **kwargs)
+
+    @property
+    def _account(self):
+        return self.client.api.v2010.accounts(self.account_sid)
+
+    async def create_call(
+        self,
+        to: str,
+        from_: str,
+        twiml: str,
+        status_callback: str,
+        *,
+        timeout_seconds: int,
+        machine_detection: bool = True,
+    ) -> str:
+        """Place an outbound call that runs ``twiml`` once answered; return its CallSid.
+
+        NOT idempotent: Twilio has no idempotency key, so record the attempt before calling and never call
+        twice for one attempt. Progress (initiated, ringing, answered, completed) is POSTed to
+        ``status_callback``. With ``machine_detection`` Twilio runs answering machine detection
+        (``DetectMessageEnd``: for a machine the TwiML starts after the greeting's beep) and reports
+        ``AnsweredBy``. Raises :class:`InvalidNumberError` for a refused destination; other Twilio errors
+        propagate (see :func:`is_retryable_error`).
+        """
+        kwargs: dict[str, object] = {
+            "to": to,
+            "from_": from_,
+            "twiml": twiml,
+            "status_callback": status_callback,
+            "status_callback_event": list(STATUS_CALLBACK_EVENTS),
+            "status_callback_method": "POST",
+            "timeout": int(timeout_seconds),
+        }
+        if machine_detection:
+            kwargs["machine_detection"] = "DetectMessageEnd"
+
+        def _create() -> str:
+            try:
+                call = self._account.calls.create(**kwargs)
+            except (TwilioRestException, TwilioServiceException) as exc:
+                _raise_mapped(exc, to)
+                raise  # unreachable: _raise_mapped always raises
+            if not call.sid:
+                raise RuntimeError("Twilio created a call without a sid")
+            return call.sid
+
+        return await asyncio.to_thread(_create)
+
+    async def fetch_call(self, sid: str) -> CallStatus:
+        def _fetch() -> CallStatus:
+            call = self._account.calls(sid).fetch()
+            return _call_status(call)
+
+        return await asyncio.to_thread(_fetch)
+
+    async def list_incoming_numbers(self, *, page_size: int = 50) -> list[IncomingNumber]:
+        """Every phone number on the account (all pages)."""
+
+        def _list() -> list[IncomingNumber]:
+            try:
+                numbers = self._account.incoming_phone_numbers.list(page_size=page_size)
+            except TwilioException as exc:
+                mapped = _page_error(exc)
+                if mapped is exc:
+                    raise
+                raise mapped from exc
+            return [
+                IncomingNumber(
+                    sid=n.sid or "",
+                    phone_number=n.phone_number or "",
+                    friendly_name=n.friendly_name or "",
+                    voice_url=n.voice_url or None,
+                )
+                for n in numbers
+            ]
+
+        return await asyncio.to_thread(_list)
+
+    async def set_voice_webhook(self, number_sid: str, url: str) -> None:
+        """Point the number's incoming-call webhook (``VoiceUrl``, POST) at ``url``."""
+
+        def _update() -> None:
+            self._account.incoming_phone_numbers(number_sid).update(voice_url=url, voice_method="POST")
+
+        await asyncio.to_thread(_update)
+
+
+def _page_error(exc: TwilioException) -> TwilioException:
+    """The SDK's paging raises a bare ``TwilioException("Unable to fetch page", response)`` on a non-200 page;
+    turn it into the ``TwilioRestException`` (status, code) every other call raises."""
+    if isinstance(exc, TwilioRestException | TwilioServiceException):
+        return exc
+    response = exc.args[1] if len(exc.args) > 1 else None
+    if not isinstance(response, Response):
+        return exc
+    return Version.exception("GET", "", response, "Unable to fetch page")
+
+
+def _call_status(call) -> CallStatus:
+    duration: int | None
+    try:
+        duration = int(call.duration) if call.duration not in (None, "") else None
+    except (TypeError, ValueError):
+        duration = None
+    return CallStatus(
+        sid=call.sid or "",
+        status=str(call.status or ""),
+        duration_seconds=duration,
+        answered_by=call.answered_by or None,
+        to=call.to,
+        from_=getattr(call, "_from", None),
+    )
