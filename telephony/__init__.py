@@ -25,4 +25,20 @@ def make_carrier(settings: Settings, *, agent_call: AgentCall | None = None) -> 
             ledger_path=settings.sim_ledger_path,
             agent_call=agent_call,
         )
+    if settings.carrier == "livekit_sip":
+        missing = [
+            env
+            for env, value in (
+                ("RINGFLOW_LIVEKIT_URL", settings.livekit_url),
+                ("RINGFLOW_LIVEKIT_API_KEY", settings.livekit_api_key),
+                ("RINGFLOW_LIVEKIT_API_SECRET", settings.livekit_api_secret),
+                ("RINGFLOW_LIVEKIT_SIP_OUTBOUND_TRUNK_ID", settings.livekit_sip_outbound_trunk_id),
+            )
+            if not value
+        ]
+        if missing:
+            raise ValueError(f"carrier 'livekit_sip' needs {', '.join(missing)}")
+        from telephony.livekit_sip import LiveKitSipCarrier  # imports livekit-api only when chosen
+
+        return LiveKitSipCarrier(settings)
     raise ValueError(f"carrier {settings.carrier!r} is not available yet; use sim")
