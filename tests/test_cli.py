@@ -138,3 +138,16 @@ def test_non_utf8_csv_is_one_line(tmp_path: Path) -> None:
     result = runner.invoke(app, ["campaign", "start", str(path)])
     assert result.exit_code == 1
     assert "is not UTF-8 text" in _flat(result.output)
+
+
+def test_demo_with_openai_needs_a_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    result = runner.invoke(app, ["demo", "--llm", "openai"])
+    assert result.exit_code == 2
+    assert "OPENAI_API_KEY" in result.output
+
+
+def test_demo_refuses_an_unknown_model() -> None:
+    result = runner.invoke(app, ["demo", "--llm", "gpt-0"])
+    assert result.exit_code == 2
+    assert "'scripted' or 'openai'" in result.output

@@ -9,6 +9,7 @@ non-zero exit code; only bugs show a traceback.
 import asyncio
 import json
 import logging
+import os
 import re
 import shutil
 import signal
@@ -320,12 +321,21 @@ def demo(
     keep_running: Annotated[
         bool, typer.Option("--keep-running", help="Leave the stack up afterwards, to browse the Web UI")
     ] = False,
+    llm: Annotated[
+        str,
+        typer.Option("--llm", help="The agent's model: 'scripted' (offline) or 'openai' (needs OPENAI_API_KEY)"),
+    ] = "scripted",
 ) -> None:
     """Offline end to end: a simulated carrier calls the sample list, with retries and callbacks, in about a minute."""
+    if llm not in ("scripted", "openai"):
+        _fail(f"--llm must be 'scripted' or 'openai', not {llm!r}", code=2)
+    if llm == "openai" and not os.environ.get("OPENAI_API_KEY"):
+        _fail("--llm openai needs OPENAI_API_KEY in the environment", code=2)
     base = _settings()
     settings = base.model_copy(
         update={
             **DEMO_SIM,
+            "agent_llm": llm,
             "data_dir": base.data_dir / "demo",
             # Its own task queue: a `ringflow dev` worker on a reused server must not take the demo's
             # activities, since it writes to a different database.
