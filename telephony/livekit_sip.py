@@ -429,8 +429,13 @@ class LiveKitSipCarrier:
 
 
 def _callee_in(participants: list[ParticipantInfo], identity: str) -> ParticipantInfo | None:
+    """The callee, unless it left: disconnected, or still listed with ``sip.callStatus`` "hangup"."""
     for participant in participants:
-        if participant.identity == identity and participant.state != ParticipantInfo.State.DISCONNECTED:
+        if (
+            participant.identity == identity
+            and participant.state != ParticipantInfo.State.DISCONNECTED
+            and participant.attributes.get("sip.callStatus") != "hangup"
+        ):
             return participant
     return None
 

@@ -280,6 +280,20 @@ async def test_recover_with_the_callee_gone_is_lost(standin: LiveKitStandIn, car
     assert room not in standin.rooms
 
 
+async def test_a_callee_left_in_the_room_with_status_hangup_has_hung_up(
+    standin: LiveKitStandIn, carrier: LiveKitSipCarrier
+) -> None:
+    standin.default_sip = Answer(talk=None)
+    request = dial_request()
+    room = room_name_for(request.idempotency_key)
+    task = asyncio.create_task(carrier.dial(request))
+    await asyncio.wait_for(standin.wait_for("ListParticipants"), 5)
+    standin.rooms[room].participants["callee-1"].attributes["sip.callStatus"] = "hangup"
+    result = await asyncio.wait_for(task, 5)
+    assert result.outcome == CallOutcome.COMPLETED
+    assert room not in standin.rooms
+
+
 async def test_cancelled_dial_hangs_up(standin: LiveKitStandIn, carrier: LiveKitSipCarrier) -> None:
     standin.default_sip = Answer(talk=None)
     request = dial_request()
