@@ -9,15 +9,7 @@ from typing import Any
 import pytest
 import pytest_asyncio
 from livekit import api
-
-from schemas.agent import AgentConfig, CallJob
-from schemas.calls import DialRequest
-from schemas.contact import Contact
-from schemas.outcomes import CallOutcome
-from schemas.settings import Settings
-from telephony import CALL_LOST_DETAIL, make_carrier
-from telephony.livekit_sip import LiveKitSipCarrier, callee_identity, room_name_for, transfer_uri
-from tests.livekit_standin import (
+from livekit_standin import (
     API_KEY,
     API_SECRET,
     Answer,
@@ -26,6 +18,14 @@ from tests.livekit_standin import (
     SipReject,
     decoded,
 )
+
+from schemas.agent import AgentConfig, CallJob
+from schemas.calls import DialRequest
+from schemas.contact import Contact
+from schemas.outcomes import CallOutcome
+from schemas.settings import Settings
+from telephony import CALL_LOST_DETAIL, make_carrier
+from telephony.livekit_sip import LiveKitSipCarrier, callee_identity, room_name_for, transfer_uri
 
 TRUNK = "ST_outbound_twilio"
 PHONE = "+14155550123"
