@@ -37,7 +37,6 @@ from sqlalchemy.dialects.postgresql import Insert as PostgresInsert
 from sqlalchemy.dialects.postgresql import insert as postgres_insert
 from sqlalchemy.dialects.sqlite import Insert as SqliteInsert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from schemas.agent import AgentConfig, InformationCategory, SharedInformation, TranscriptSegment
@@ -340,29 +339,33 @@ async def begin_attempt(
 
     ``False`` means the key was already there (a retried dial activity, or a concurrent one): the
     row is returned untouched, and the caller must not dial again but look at its state instead.
-    Race-safe: the insert runs in a savepoint, and losing the unique-key race rolls back only that.
+    Race-safe: the insert is ``ON CONFLICT DO NOTHING`` on the unique key, so losing the race to a
+    concurrent begin leaves nothing to roll back; the winner's row is then read.
     """
-    existing = await _attempt_by_key(session, key)
-    if existing is not None:
-        return existing, False
-    row = AttemptRow(
-        idempotency_key=key,
-        campaign_id=campaign_id,
-        external_id=external_id,
-        attempt=attempt,
-        carrier=carrier,
-        state=ATTEMPT_DIALLING,
-        started_at=utcnow(),
+    # One statement on the common path (a new key): the dial path runs this once per call, and on
+    # SQLite every statement is a thread hop made while holding the database's write lock.
+    dialect_insert = postgres_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    stmt = (
+        dialect_insert(AttemptRow)
+        .values(
+            idempotency_key=key,
+            campaign_id=campaign_id,
+            external_id=external_id,
+            attempt=attempt,
+            carrier=carrier,
+            state=ATTEMPT_DIALLING,
+            started_at=utcnow(),
+        )
+        .on_conflict_do_nothing(index_elements=["idempotency_key"])
+        .returning(AttemptRow)
     )
-    try:
-        async with session.begin_nested():
-            session.add(row)
-    except IntegrityError:
-        winner = await _attempt_by_key(session, key)
-        if winner is None:
-            raise
-        return winner, False
-    return row, True
+    row = (await session.scalars(stmt)).one_or_none()
+    if row is not None:
+        return row, True
+    existing = await _attempt_by_key(session, key)
+    if existing is None:
+        raise AttemptNotFoundError(key)  # not reachable: the insert conflicted with this very key
+    return existing, False
 
 
 async def finish_attempt(session: AsyncSession, key: str, result: DialResult) -> None:

@@ -54,6 +54,8 @@ GRANT_BURST_SECONDS = 0.5
 GRANT_RATE_HEADROOM = 1.1
 # Wake at most this often to hand out tokens: one timer per call would be a workflow task per call.
 MIN_WAKE_SECONDS = 0.05
+# The fewest contacts started together (see _start_page).
+START_CHUNK = 10
 
 
 @workflow.defn
@@ -155,9 +157,17 @@ class CampaignWorkflow:
                 self._carry.exhausted = True
             return
         self._progress.started += len(page.contacts)
-        await asyncio.gather(
-            *(self._start_contact(contact, granted=self._pre_grant(contact)) for contact in page.contacts)
-        )
+        # A page starts in chunks about one burst of dials in size, each granted as it starts: the
+        # dials ready to go do not queue behind hundreds of workflow starts, and the tokens that
+        # accrue meanwhile go to contacts as they start, sparing their request/grant round trip.
+        chunk = max(START_CHUNK, int(self._burst))
+        for first in range(0, len(page.contacts), chunk):
+            await asyncio.gather(
+                *(
+                    self._start_contact(contact, granted=self._pre_grant(contact))
+                    for contact in page.contacts[first : first + chunk]
+                )
+            )
 
     def _pre_grant(self, contact: Contact) -> bool:
         """Start a contact already holding a slot when one is free and nobody queues for it.
