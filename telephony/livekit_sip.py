@@ -44,7 +44,7 @@ from livekit.protocol.sip import (
     TransferSIPParticipantResponse,
 )
 
-from schemas.agent import CallJob
+from schemas.agent import AgentConfig, CallJob
 from schemas.calls import DialRequest, DialResult
 from schemas.outcomes import CallOutcome
 from schemas.settings import Settings
@@ -111,6 +111,59 @@ def sip_status_of(error: api.TwirpError) -> tuple[int | None, str]:
     except ValueError:
         code = None
     return code, metadata.get("sip_status", "")
+
+
+def call_job_json(request: DialRequest, agent: AgentConfig) -> str:
+    """The :class:`~schemas.agent.CallJob` JSON a call's room and agent dispatch carry as metadata."""
+    return CallJob(
+        workflow_id=request.workflow_id,
+        campaign_id=request.campaign_id,
+        attempt=request.attempt,
+        contact=request.contact,
+        agent=agent,
+        context=request.context,
+    ).model_dump_json()
+
+
+async def create_call_room(
+    lk: api.LiveKitAPI, request: DialRequest, *, agent_name: str, empty_timeout: timedelta
+) -> str:
+    """Create the attempt's room (:func:`room_name_for`, CallJob metadata) and dispatch ``agent_name`` to it.
+
+    Returns the room name. Any error raises: nothing has rung yet, so the activity may retry.
+    Shared by every carrier that puts a call into a LiveKit room.
+    """
+    if request.agent is None:
+        raise ValueError("a LiveKit call room needs an agent")
+    room = room_name_for(request.idempotency_key)
+    job = call_job_json(request, request.agent)
+    await lk.room.create_room(
+        CreateRoomRequest(name=room, metadata=job, empty_timeout=int(empty_timeout.total_seconds()))
+    )
+    await lk.agent_dispatch.create_dispatch(CreateAgentDispatchRequest(agent_name=agent_name, room=room, metadata=job))
+    return room
+
+
+async def room_participants(lk: api.LiveKitAPI, room: str) -> list[ParticipantInfo] | None:
+    """The room's participants; ``None`` if the room does not exist (any other error raises)."""
+    try:
+        response = await lk.room.list_participants(ListParticipantsRequest(room=room))
+    except api.TwirpError as err:
+        if err.code == api.TwirpErrorCode.NOT_FOUND:
+            return None
+        raise
+    return list(response.participants)
+
+
+async def delete_room(lk: api.LiveKitAPI, room: str) -> None:
+    """Close the room (hangs up whoever is left); a room already gone is fine, other errors logged."""
+    try:
+        await lk.room.delete_room(DeleteRoomRequest(room=room))
+    except api.TwirpError as err:
+        if err.code != api.TwirpErrorCode.NOT_FOUND:
+            logger.warning("could not delete room %s: %s", room, err)
+    except Exception as err:
+        logger.warning("could not delete room %s: %r", room, err)
 
 
 class LiveKitSipCarrier:
@@ -184,24 +237,10 @@ class LiveKitSipCarrier:
                 CallOutcome.FAILED, dialled_at, detail="no agent for this call: not dialled (LiveKit calls need one)"
             )
         lk, lk_sip = self._clients()
-        room = room_name_for(request.idempotency_key)
         identity = callee_identity(request.attempt)
-        job = CallJob(
-            workflow_id=request.workflow_id,
-            campaign_id=request.campaign_id,
-            attempt=request.attempt,
-            contact=request.contact,
-            agent=request.agent,
-            context=request.context,
-        ).model_dump_json()
 
         # Before the SIP request: any error raises, and nothing has rung.
-        await lk.room.create_room(
-            CreateRoomRequest(name=room, metadata=job, empty_timeout=int(self.room_empty_timeout.total_seconds()))
-        )
-        await lk.agent_dispatch.create_dispatch(
-            CreateAgentDispatchRequest(agent_name=self.agent_name, room=room, metadata=job)
-        )
+        room = await create_call_room(lk, request, agent_name=self.agent_name, empty_timeout=self.room_empty_timeout)
 
         # From here on the phone may ring: never raise (except cancellation), never resend.
         ring_seconds = max(1, round(request.ring_timeout.total_seconds()))
@@ -297,13 +336,7 @@ class LiveKitSipCarrier:
     async def _participants(self, room: str) -> list[ParticipantInfo] | None:
         """The room's participants; ``None`` if the room does not exist (any other error raises)."""
         lk, _ = self._clients()
-        try:
-            response = await lk.room.list_participants(ListParticipantsRequest(room=room))
-        except api.TwirpError as err:
-            if err.code == api.TwirpErrorCode.NOT_FOUND:
-                return None
-            raise
-        return list(response.participants)
+        return await room_participants(lk, room)
 
     async def _find(self, room: str, identity: str) -> ParticipantInfo | None:
         return _callee_in(await self._participants(room) or [], identity)
@@ -387,13 +420,7 @@ class LiveKitSipCarrier:
     async def _delete_room(self, room: str) -> None:
         """Close the room (hangs up whoever is left); a room already gone is fine, other errors logged."""
         lk, _ = self._clients()
-        try:
-            await lk.room.delete_room(DeleteRoomRequest(room=room))
-        except api.TwirpError as err:
-            if err.code != api.TwirpErrorCode.NOT_FOUND:
-                logger.warning("could not delete room %s: %s", room, err)
-        except Exception as err:
-            logger.warning("could not delete room %s: %r", room, err)
+        await delete_room(lk, room)
 
     def _failed_dial(self, err: api.TwirpError, code: int | None, reason: str, dialled_at: datetime) -> DialResult:
         if code is not None:
