@@ -263,3 +263,36 @@ class TranscriptSegmentRow(Base):
     text: Mapped[str] = mapped_column(Text)
     started_at: Mapped[datetime] = mapped_column()
     ended_at: Mapped[datetime | None] = mapped_column()
+
+
+# ---- inbound calls --------------------------------------------------------------------------------
+
+INBOUND_IN_PROGRESS = "in-progress"
+
+
+class PhoneNumberRow(Base):
+    """A number of the Twilio account; ``agent_name`` is the one agent that answers its calls, if any."""
+
+    __tablename__ = "phone_numbers"
+
+    number: Mapped[str] = mapped_column(String(32), primary_key=True, doc="E.164")
+    twilio_sid: Mapped[str] = mapped_column(String(64), default="")
+    friendly_name: Mapped[str] = mapped_column(String(256), default="")
+    agent_name: Mapped[str | None] = mapped_column(String(100))
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class InboundCallRow(Base):
+    """One incoming call, keyed by Twilio's CallSid."""
+
+    __tablename__ = "inbound_calls"
+    __table_args__ = (Index("ix_inbound_calls_to_number", "to_number", "started_at"),)
+
+    call_sid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    to_number: Mapped[str] = mapped_column(String(32))
+    from_number: Mapped[str] = mapped_column(String(32))
+    agent_name: Mapped[str] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(String(16), default=INBOUND_IN_PROGRESS)
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    ended_at: Mapped[datetime | None] = mapped_column()
+    duration_seconds: Mapped[float | None] = mapped_column(Float)

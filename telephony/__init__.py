@@ -61,4 +61,4 @@ def make_carrier(settings: Settings, *, agent_call: AgentCall | None = None) -> 
         from telephony.twilio_carrier import TwilioCarrier  # imports the Twilio SDK and livekit-api only when chosen
 
         return TwilioCarrier(settings)
-    raise ValueError(f"carrier {settings.carrier!r} is not available yet; use sim")
+    raise ValueError(f"unknown carrier {settings.carrier!r}: use sim, livekit_sip or twilio")

@@ -285,8 +285,10 @@ def test_make_carrier_from_settings(tmp_path: Path) -> None:
     assert (carrier.time_scale, carrier.callback_delay) == (0, timedelta(seconds=90))
     assert carrier.ledger_path == tmp_path / "l.jsonl"
 
-    with pytest.raises(ValueError, match="carrier 'twilio' is not available yet; use sim"):
-        make_carrier(Settings(carrier="twilio"))
+    with pytest.raises(ValueError, match="unknown carrier 'carrier-pigeon': use sim, livekit_sip or twilio"):
+        make_carrier(Settings(carrier="carrier-pigeon"))
+    with pytest.raises(ValueError, match="carrier 'twilio' needs RINGFLOW_TWILIO_ACCOUNT_SID"):
+        make_carrier(Settings(carrier="twilio", twilio_account_sid=None))
 
 
 def test_demo_contacts_are_valid_and_mixed() -> None:

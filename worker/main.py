@@ -10,6 +10,7 @@ from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.calls import CallActivities
+from activities.inbound import InboundActivities
 from activities.store import StoreActivities
 from schemas.settings import Settings, get_settings
 from store.db import get_session_factory
@@ -19,8 +20,9 @@ from voice_worker.sim_agent import make_agent_call
 from worker.client import connect
 from workflows.campaign import CampaignWorkflow
 from workflows.contact import ContactWorkflow
+from workflows.inbound import InboundCallWorkflow
 
-WORKFLOWS = [CampaignWorkflow, ContactWorkflow]
+WORKFLOWS = [CampaignWorkflow, ContactWorkflow, InboundCallWorkflow]
 
 # Decoding a workflow's input validates its Contact, and phonenumbers loads each country's metadata
 # lazily, by import, the first time it sees one: that import must happen outside the sandbox.
@@ -47,6 +49,7 @@ def build_worker(
         sessions,
     )
     store = StoreActivities(sessions, client)
+    inbound = InboundActivities(settings, sessions, client)
     return Worker(
         client,
         task_queue=task_queue or settings.task_queue,
@@ -63,6 +66,11 @@ def build_worker(
             store.record_note,
             store.record_information,
             store.record_transcript,
+            inbound.prepare_inbound_room,
+            inbound.delete_inbound_room,
+            inbound.record_inbound_call,
+            inbound.finish_inbound_call,
+            inbound.start_inbound_callback,
         ],
         max_concurrent_activities=500,
         workflow_task_executor=ThreadPoolExecutor(max_workers=8),

@@ -1,0 +1,32 @@
+"""The FastAPI app. Run it with ``uvicorn --factory api.main:app_from_env``."""
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.client import Client
+
+from api.deps import AppContext
+from api.routers import twilio
+from schemas.settings import Settings
+
+
+def create_app(settings: Settings, client: Client, sessions: async_sessionmaker[AsyncSession]) -> FastAPI:
+    app = FastAPI(title="Ringflow", docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.ringflow = AppContext(settings=settings, client=client, sessions=sessions)
+    app.include_router(twilio.router)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse({"detail": "invalid request"}, status_code=400)
+
+    return app
+
+
+async def app_from_env() -> FastAPI:  # pragma: no cover - wiring for a real deployment
+    from schemas.settings import get_settings
+    from store.db import get_session_factory
+    from worker.client import connect
+
+    settings = get_settings()
+    return create_app(settings, await connect(settings), get_session_factory(settings.sqlalchemy_url))

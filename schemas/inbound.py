@@ -1,0 +1,97 @@
+"""Inbound calls: the workflow's input, its update and signal payloads, and its activities' contracts."""
+
+from datetime import datetime, timedelta
+
+from pydantic import BaseModel, Field
+
+from schemas.agent import AgentConfig
+from schemas.calls import CallbackRequest
+from schemas.contact import Contact
+
+INBOUND_CAMPAIGN_ID = "inbound"
+"""The campaign id the agent's records of inbound calls are stored under (with the CallSid as external id)."""
+
+FINAL_CALL_STATUSES = frozenset({"completed", "busy", "no-answer", "failed", "canceled"})
+INBOUND_CALLBACK_HORIZON = timedelta(days=14)
+
+
+def inbound_workflow_id(call_sid: str) -> str:
+    return f"inbound-{call_sid}"
+
+
+class InboundActivityName:
+    PREPARE_ROOM = "prepare_inbound_room"
+    DELETE_ROOM = "delete_inbound_room"
+    RECORD_CALL = "record_inbound_call"
+    FINISH_CALL = "finish_inbound_call"
+    START_CALLBACK = "start_inbound_callback"
+
+
+class InboundCallInput(BaseModel):
+    call_sid: str = Field(min_length=1, max_length=64)
+    from_number: str
+    to_number: str
+    agent: AgentConfig
+
+
+class PreparedCall(BaseModel):
+    sip_uri: str
+    room: str
+
+
+class CallStatusUpdate(BaseModel):
+    """Twilio's status callback: ``CallStatus`` and, once final, ``CallDuration`` (seconds)."""
+
+    status: str
+    duration_seconds: float | None = None
+
+
+class InboundCallState(BaseModel):
+    call_sid: str
+    room: str | None = None
+    status: str = "ringing"
+    duration_seconds: float | None = None
+    notes_taken: int = 0
+    transcript_segments: int = 0
+    end_reason: str = ""
+    transfer_requested: str = ""
+    callback_workflow_id: str | None = None
+
+
+class PrepareRoomRequest(BaseModel):
+    workflow_id: str
+    call_sid: str
+    contact: Contact
+    agent: AgentConfig
+    context: dict = Field(default_factory=dict)
+
+
+class InboundCallRecord(BaseModel):
+    call_sid: str
+    to_number: str
+    from_number: str
+    agent_name: str
+    status: str = "in-progress"
+
+
+class InboundCallEnd(BaseModel):
+    call_sid: str
+    status: str
+    duration_seconds: float | None = None
+
+
+class RoomToDelete(BaseModel):
+    room: str
+
+
+class InboundCallbackRequest(BaseModel):
+    """Start (or reuse) the caller's ContactWorkflow under campaign ``inbound`` with the callback booked."""
+
+    contact: Contact
+    agent: AgentConfig
+    callback: CallbackRequest
+
+
+class InboundCallbackStarted(BaseModel):
+    workflow_id: str
+    scheduled_for: datetime

@@ -1,0 +1,124 @@
+"""What the voice agent records during a call, as workflow handlers: notes, shared information,
+transcript lines, live context, end and transfer requests.
+
+A mixin for call workflows other than ContactWorkflow (which still has its own copy of these
+handlers). The class using it calls :meth:`_init_call_records` in its ``@workflow.init`` and may
+override :meth:`_attempt_now`. Records are stored with the existing ``record_*`` activities under
+``(campaign_id, external_id)``.
+"""
+
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+
+with workflow.unsafe.imports_passed_through():
+    from schemas.activity_io import ActivityName, InformationRecord, NoteRecord, TranscriptRecord
+    from schemas.agent import AgentConfig, AgentTool, LiveContext, NoteInput, SharedInformation, TranscriptBatch
+    from schemas.workflow_io import ContextUpdate, ReasonInput
+
+STORE_RETRY = RetryPolicy(
+    initial_interval=timedelta(milliseconds=200), backoff_coefficient=2.0, maximum_interval=timedelta(seconds=30)
+)
+
+
+class CallRecordsMixin:
+    def _init_call_records(
+        self, campaign_id: str, external_id: str, agent: AgentConfig | None, context: dict | None = None
+    ) -> None:
+        self._rec_campaign_id = campaign_id
+        self._rec_external_id = external_id
+        self._rec_agent = agent
+        self._rec_count = 0
+        self._information: list[SharedInformation] = []
+        self._notes_taken = 0
+        self._transcript_segments = 0
+        self._end_reason = ""
+        self._transfer_requested = ""
+        self._live_context = LiveContext(data=dict(context or {}))
+
+    def _attempt_now(self) -> int:
+        return 1
+
+    def _next_key(self, kind: str) -> str:
+        self._rec_count += 1
+        return f"{workflow.info().workflow_id}#{kind}{self._rec_count}"
+
+    async def _store(self, activity_name: str, record: object) -> None:
+        await workflow.execute_local_activity(
+            activity_name, record, start_to_close_timeout=timedelta(seconds=30), retry_policy=STORE_RETRY
+        )
+
+    @workflow.update
+    async def take_note(self, request: NoteInput) -> None:
+        self._notes_taken += 1
+        await self._store(
+            ActivityName.RECORD_NOTE,
+            NoteRecord(
+                idempotency_key=self._next_key("note"),
+                campaign_id=self._rec_campaign_id,
+                external_id=self._rec_external_id,
+                attempt=self._attempt_now(),
+                note=request.note,
+            ),
+        )
+
+    @workflow.update
+    async def share_information(self, information: SharedInformation) -> None:
+        information = information.model_copy(update={"shared_at": workflow.now()})
+        self._information.append(information)
+        await self._store(
+            ActivityName.RECORD_INFORMATION,
+            InformationRecord(
+                idempotency_key=self._next_key("info"),
+                campaign_id=self._rec_campaign_id,
+                external_id=self._rec_external_id,
+                attempt=self._attempt_now(),
+                category=information.category,
+                information=information.information,
+            ),
+        )
+
+    @workflow.query
+    def shared_information(self) -> list[SharedInformation]:
+        return self._information
+
+    @workflow.signal
+    async def transcript(self, batch: TranscriptBatch) -> None:
+        first_seq = self._transcript_segments
+        self._transcript_segments += len(batch.segments)
+        await self._store(
+            ActivityName.RECORD_TRANSCRIPT,
+            TranscriptRecord(
+                campaign_id=self._rec_campaign_id,
+                external_id=self._rec_external_id,
+                attempt=batch.attempt,
+                first_seq=first_seq,
+                segments=batch.segments,
+            ),
+        )
+
+    @workflow.update
+    def end_call(self, request: ReasonInput) -> None:
+        self._end_reason = request.reason
+
+    @workflow.update
+    async def transfer_to_human(self, request: ReasonInput) -> None:
+        self._transfer_requested = request.reason or "transfer requested"
+        await self.take_note(NoteInput(note=f"transfer to a person requested: {self._transfer_requested}"))
+
+    @transfer_to_human.validator
+    def _validate_transfer(self, request: ReasonInput) -> None:
+        agent = self._rec_agent
+        if agent is None or AgentTool.TRANSFER_TO_HUMAN not in agent.enabled_tools():
+            raise ValueError("no person to transfer to is set up for this agent")
+
+    @workflow.update
+    def update_context(self, update: ContextUpdate) -> LiveContext:
+        data = dict(update.data) if update.replace else {**self._live_context.data, **update.data}
+        self._live_context = LiveContext(version=self._live_context.version + 1, data=data)
+        return self._live_context
+
+    @workflow.query
+    def live_context(self) -> LiveContext:
+        return self._live_context

@@ -1,0 +1,198 @@
+"""InboundCallWorkflow: one incoming phone call to a number bound to an agent (id ``inbound-<CallSid>``).
+
+The webhook starts it with update-with-start: ``prepare`` creates the call's LiveKit room with the
+agent dispatched into it and answers the SIP URI Twilio bridges the caller to. The run then waits
+for Twilio's final call status (or the longest a call may last), records the end and closes the room.
+The agent's tools work on it as on a ContactWorkflow (same update/signal/query names), stored under
+campaign ``inbound`` with the CallSid as external id.
+"""
+
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+
+with workflow.unsafe.imports_passed_through():
+    from schemas.activity_io import ActivityName, OutcomeRecord
+    from schemas.calls import CallbackRequest
+    from schemas.contact import Contact
+    from schemas.inbound import (
+        FINAL_CALL_STATUSES,
+        INBOUND_CALLBACK_HORIZON,
+        INBOUND_CAMPAIGN_ID,
+        CallStatusUpdate,
+        InboundActivityName,
+        InboundCallbackRequest,
+        InboundCallbackStarted,
+        InboundCallEnd,
+        InboundCallInput,
+        InboundCallRecord,
+        InboundCallState,
+        PreparedCall,
+        PrepareRoomRequest,
+        RoomToDelete,
+    )
+    from schemas.outcomes import FinalOutcome
+    from schemas.workflow_io import CallbackConfirmation, NotInterestedInput
+    from workflows.call_records import STORE_RETRY, CallRecordsMixin
+
+MAX_CALL_LENGTH = timedelta(hours=1)
+ROOM_RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=200), maximum_attempts=3)
+CLEANUP_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30))
+
+
+@workflow.defn
+class InboundCallWorkflow(CallRecordsMixin):
+    @workflow.init
+    def __init__(self, input: InboundCallInput) -> None:
+        self._input = input
+        self._state = InboundCallState(call_sid=input.call_sid)
+        self._prepared: PreparedCall | None = None
+        self._preparing = False
+        self._prepare_failed = False
+        self._final: CallStatusUpdate | None = None
+        self._callback_pending = False
+        self._contact = Contact(external_id=input.call_sid, phone=input.from_number, name="")
+        self._init_call_records(INBOUND_CAMPAIGN_ID, input.call_sid, input.agent, input.agent.context)
+
+    @workflow.run
+    async def run(self, input: InboundCallInput) -> InboundCallState:
+        try:
+            await workflow.wait_condition(
+                lambda: self._final is not None or self._prepare_failed, timeout=MAX_CALL_LENGTH
+            )
+        except TimeoutError:
+            self._final = CallStatusUpdate(status="timeout")
+        final = self._final or CallStatusUpdate(status="failed")
+        await workflow.wait_condition(lambda: not self._preparing and not self._callback_pending)
+        self._state.status = final.status
+        self._state.duration_seconds = final.duration_seconds
+        await self._sync_state()
+        await workflow.execute_local_activity(
+            InboundActivityName.FINISH_CALL,
+            InboundCallEnd(call_sid=input.call_sid, status=final.status, duration_seconds=final.duration_seconds),
+            start_to_close_timeout=timedelta(seconds=30),
+            retry_policy=STORE_RETRY,
+        )
+        if self._prepared is not None:
+            await workflow.execute_activity(
+                InboundActivityName.DELETE_ROOM,
+                RoomToDelete(room=self._prepared.room),
+                start_to_close_timeout=timedelta(seconds=30),
+                retry_policy=CLEANUP_RETRY,
+            )
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        await self._sync_state()
+        return self._state
+
+    async def _sync_state(self) -> None:
+        self._state.notes_taken = self._notes_taken
+        self._state.transcript_segments = self._transcript_segments
+        self._state.end_reason = self._end_reason
+        self._state.transfer_requested = self._transfer_requested
+
+    # ---- the webhook's update and Twilio's status ----------------------------------------------
+
+    @workflow.update
+    async def prepare(self) -> PreparedCall:
+        """Create the room with the agent in it, record the call; a repeated request gets the same room."""
+        if self._prepared is not None:
+            return self._prepared
+        if self._preparing:
+            await workflow.wait_condition(lambda: not self._preparing)
+            if self._prepared is None:
+                raise ValueError("the call's room could not be prepared")
+            return self._prepared
+        self._preparing = True
+        try:
+            prepared = await workflow.execute_activity(
+                InboundActivityName.PREPARE_ROOM,
+                PrepareRoomRequest(
+                    workflow_id=workflow.info().workflow_id,
+                    call_sid=self._input.call_sid,
+                    contact=self._contact,
+                    agent=self._input.agent,
+                    context=self._live_context.data,
+                ),
+                result_type=PreparedCall,
+                start_to_close_timeout=timedelta(seconds=5),
+                retry_policy=ROOM_RETRY,
+            )
+            await workflow.execute_local_activity(
+                InboundActivityName.RECORD_CALL,
+                InboundCallRecord(
+                    call_sid=self._input.call_sid,
+                    to_number=self._input.to_number,
+                    from_number=self._input.from_number,
+                    agent_name=self._input.agent.name,
+                ),
+                start_to_close_timeout=timedelta(seconds=10),
+                retry_policy=STORE_RETRY,
+            )
+        except Exception:
+            self._prepare_failed = True
+            raise
+        finally:
+            self._preparing = False
+        self._prepared = prepared
+        self._state.room = prepared.room
+        self._state.status = "in-progress"
+        return prepared
+
+    @workflow.signal
+    def call_status(self, update: CallStatusUpdate) -> None:
+        if update.status in FINAL_CALL_STATUSES and self._final is None:
+            self._final = update
+
+    @workflow.query
+    def state(self) -> InboundCallState:
+        return self._state
+
+    # ---- the agent's tools that differ from a contact's ----------------------------------------
+
+    @workflow.update
+    async def schedule_callback(self, request: CallbackRequest) -> CallbackConfirmation:
+        """Book a callback to the caller: a ContactWorkflow (campaign ``inbound``) that dials at that time."""
+        self._callback_pending = True
+        try:
+            started = await workflow.execute_activity(
+                InboundActivityName.START_CALLBACK,
+                InboundCallbackRequest(contact=self._contact, agent=self._input.agent, callback=request),
+                result_type=InboundCallbackStarted,
+                start_to_close_timeout=timedelta(seconds=30),
+                retry_policy=STORE_RETRY,
+            )
+        finally:
+            self._callback_pending = False
+        self._state.callback_workflow_id = started.workflow_id
+        return CallbackConfirmation(
+            scheduled_for=started.scheduled_for,
+            requested_for=request.at,
+            moved_into_window=started.scheduled_for != request.at,
+            replaced_earlier=False,
+        )
+
+    @schedule_callback.validator
+    def _validate_callback(self, request: CallbackRequest) -> None:
+        if request.at.tzinfo is None or request.at.utcoffset() is None:
+            raise ValueError("the callback time has no time zone; say which zone it is in")
+        now = workflow.now()
+        if request.at <= now:
+            raise ValueError("that time has already passed; pick a time in the future")
+        if request.at > now + INBOUND_CALLBACK_HORIZON:
+            raise ValueError("that is too far ahead; callbacks can be booked up to 14 days ahead")
+
+    @workflow.update
+    async def mark_not_interested(self, request: NotInterestedInput) -> InboundCallState:
+        final = FinalOutcome.DO_NOT_CALL if request.do_not_call else FinalOutcome.NOT_INTERESTED
+        await self._store(
+            ActivityName.RECORD_OUTCOME,
+            OutcomeRecord(
+                campaign_id=INBOUND_CAMPAIGN_ID,
+                external_id=self._input.call_sid,
+                final_outcome=final,
+                reason=request.reason,
+                attempts=1,
+            ),
+        )
+        return self._state
