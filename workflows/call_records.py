@@ -1,10 +1,9 @@
 """What the voice agent records during a call, as workflow handlers: notes, shared information,
 transcript lines, live context, end and transfer requests.
 
-A mixin for call workflows other than ContactWorkflow (which still has its own copy of these
-handlers). The class using it calls :meth:`_init_call_records` in its ``@workflow.init`` and may
-override :meth:`_attempt_now`. Records are stored with the existing ``record_*`` activities under
-``(campaign_id, external_id)``.
+A mixin for the call workflows (ContactWorkflow, InboundCallWorkflow). The class using it calls
+:meth:`_init_call_records` in its ``@workflow.init`` and may override :meth:`_attempt_now`.
+Records are stored with the ``record_*`` activities under ``(campaign_id, external_id)``.
 """
 
 from datetime import timedelta

@@ -16,12 +16,8 @@ with workflow.unsafe.imports_passed_through():
         INVALID_NUMBER_ERROR,
         ActivityName,
         CallbackRecord,
-        InformationRecord,
-        NoteRecord,
         OutcomeRecord,
-        TranscriptRecord,
     )
-    from schemas.agent import AgentTool, LiveContext, NoteInput, SharedInformation, TranscriptBatch
     from schemas.calls import CallbackRequest, DialRequest, DialResult
     from schemas.outcomes import TERMINAL_CALL_OUTCOMES, CallOutcome, FinalOutcome
     from schemas.workflow_io import (
@@ -31,7 +27,6 @@ with workflow.unsafe.imports_passed_through():
         ContactPhase,
         ContactState,
         ContactWorkflowInput,
-        ContextUpdate,
         NotInterestedInput,
         ReasonInput,
         SlotRelease,
@@ -39,6 +34,7 @@ with workflow.unsafe.imports_passed_through():
         attempt_idempotency_key,
     )
     from workflows import search_attributes
+    from workflows.call_records import STORE_RETRY, CallRecordsMixin
     from workflows.scheduling import next_dial_time, retry_delay
 
 DIAL_RETRY = RetryPolicy(
@@ -47,9 +43,6 @@ DIAL_RETRY = RetryPolicy(
     maximum_interval=timedelta(seconds=30),
     maximum_attempts=6,
     non_retryable_error_types=[INVALID_NUMBER_ERROR],
-)
-STORE_RETRY = RetryPolicy(
-    initial_interval=timedelta(milliseconds=200), backoff_coefficient=2.0, maximum_interval=timedelta(seconds=30)
 )
 # A call's heartbeats stop when its worker dies; this is how soon another worker takes the attempt over.
 DIAL_HEARTBEAT_TIMEOUT = timedelta(seconds=10)
@@ -65,7 +58,9 @@ _FINAL_FOR_OUTCOME = {
 
 
 @workflow.defn
-class ContactWorkflow:
+class ContactWorkflow(CallRecordsMixin):
+    """Also takes the voice agent's records (notes, information, transcript, context): see CallRecordsMixin."""
+
     @workflow.init
     def __init__(self, input: ContactWorkflowInput) -> None:
         self._input = input
@@ -81,8 +76,7 @@ class ContactWorkflow:
         self._unanswered = 0
         self._callbacks_booked = 0
         self._due_is_callback = False
-        self._live_context = LiveContext(data=dict(input.contact.attributes))
-        self._records = 0  # numbers notes and shared information: their idempotency keys
+        self._init_call_records(input.campaign_id, input.contact.external_id, input.agent, input.contact.attributes)
 
     # ---- the process ----------------------------------------------------------------------------
 
@@ -107,7 +101,7 @@ class ContactWorkflow:
             raise
         await self._finish()
         await workflow.wait_condition(workflow.all_handlers_finished)
-        return self._state
+        return self.state()
 
     async def _wait_until_dial_time(self) -> bool:
         """Sleep until the next dial is due and the contact's calling window is open. False when stopped."""
@@ -380,104 +374,16 @@ class ContactWorkflow:
         """Stop all further dials; a call in progress ends normally first."""
         final = FinalOutcome.DO_NOT_CALL if request.do_not_call else FinalOutcome.NOT_INTERESTED
         self._stop = self._stop or (final, request.reason)
-        return self._state
+        return self.state()
 
     @mark_not_interested.validator
     def _validate_not_interested(self, request: NotInterestedInput) -> None:
         if self._state.phase == ContactPhase.FINISHED:
             raise ValueError("this contact's calls are already over")
 
-    # ---- what the voice agent records during a call ------------------------------------------
-
     def _attempt_now(self) -> int:
         """The call in progress, or the last one: what a note or a transcript line belongs to."""
         return len(self._state.attempts) + (1 if self._state.phase == ContactPhase.IN_CALL else 0)
-
-    def _next_key(self, kind: str) -> str:
-        self._records += 1
-        return f"{workflow.info().workflow_id}#{kind}{self._records}"
-
-    async def _store(self, activity_name: str, record: object) -> None:
-        await workflow.execute_local_activity(
-            activity_name, record, start_to_close_timeout=timedelta(seconds=30), retry_policy=STORE_RETRY
-        )
-
-    @workflow.update
-    async def take_note(self, request: NoteInput) -> None:
-        self._state.notes_taken += 1
-        await self._store(
-            ActivityName.RECORD_NOTE,
-            NoteRecord(
-                idempotency_key=self._next_key("note"),
-                campaign_id=self._input.campaign_id,
-                external_id=self._input.contact.external_id,
-                attempt=self._attempt_now(),
-                note=request.note,
-            ),
-        )
-
-    @workflow.update
-    async def share_information(self, information: SharedInformation) -> None:
-        information = information.model_copy(update={"shared_at": workflow.now()})
-        self._state.information.append(information)
-        await self._store(
-            ActivityName.RECORD_INFORMATION,
-            InformationRecord(
-                idempotency_key=self._next_key("info"),
-                campaign_id=self._input.campaign_id,
-                external_id=self._input.contact.external_id,
-                attempt=self._attempt_now(),
-                category=information.category,
-                information=information.information,
-            ),
-        )
-
-    @workflow.query
-    def shared_information(self) -> list[SharedInformation]:
-        return self._state.information
-
-    @workflow.signal
-    async def transcript(self, batch: TranscriptBatch) -> None:
-        """Lines of the conversation, in small batches; numbered here so the store keeps their order."""
-        first_seq = self._state.transcript_segments
-        self._state.transcript_segments += len(batch.segments)
-        await self._store(
-            ActivityName.RECORD_TRANSCRIPT,
-            TranscriptRecord(
-                campaign_id=self._input.campaign_id,
-                external_id=self._input.contact.external_id,
-                attempt=batch.attempt,
-                first_seq=first_seq,
-                segments=batch.segments,
-            ),
-        )
-
-    @workflow.update
-    def end_call(self, request: ReasonInput) -> None:
-        """The agent is hanging up; the dial activity reports the call's end itself."""
-        self._state.end_reason = request.reason
-
-    @workflow.update
-    async def transfer_to_human(self, request: ReasonInput) -> None:
-        self._state.transfer_requested = request.reason or "transfer requested"
-        await self.take_note(NoteInput(note=f"transfer to a person requested: {self._state.transfer_requested}"))
-
-    @transfer_to_human.validator
-    def _validate_transfer(self, request: ReasonInput) -> None:
-        agent = self._input.agent
-        if agent is None or AgentTool.TRANSFER_TO_HUMAN not in agent.enabled_tools():
-            raise ValueError("no person to transfer to is set up for this agent")
-
-    @workflow.update
-    def update_context(self, update: ContextUpdate) -> LiveContext:
-        """Edit the call's context; a running agent picks the new version up within seconds."""
-        data = dict(update.data) if update.replace else {**self._live_context.data, **update.data}
-        self._live_context = LiveContext(version=self._live_context.version + 1, data=data)
-        return self._live_context
-
-    @workflow.query
-    def live_context(self) -> LiveContext:
-        return self._live_context
 
     @workflow.signal
     def cancel(self, request: ReasonInput) -> None:
@@ -485,7 +391,15 @@ class ContactWorkflow:
 
     @workflow.query
     def state(self) -> ContactState:
-        return self._state
+        return self._state.model_copy(
+            update={
+                "information": self._information,
+                "notes_taken": self._notes_taken,
+                "transcript_segments": self._transcript_segments,
+                "end_reason": self._end_reason,
+                "transfer_requested": self._transfer_requested,
+            }
+        )
 
 
 def _days_text(span: timedelta) -> str:
