@@ -2,7 +2,7 @@
 
 from typing import cast
 
-from sqlalchemy import Table, update
+from sqlalchemy import Table, select, update
 from sqlalchemy.dialects.postgresql import insert as postgres_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -38,6 +38,12 @@ async def upsert_number(session: AsyncSession, number: str, twilio_sid: str = ""
 
 async def get_number(session: AsyncSession, number: str) -> PhoneNumberRow | None:
     return await session.get(PhoneNumberRow, number, populate_existing=True)
+
+
+async def list_numbers(session: AsyncSession) -> list[PhoneNumberRow]:
+    """Every known number, in number order."""
+    result = await session.execute(select(PhoneNumberRow).order_by(PhoneNumberRow.number))
+    return list(result.scalars())
 
 
 async def assign_agent(session: AsyncSession, number: str, agent_name: str | None) -> bool:
