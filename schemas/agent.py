@@ -30,6 +30,7 @@ class AgentTool(StrEnum):
     END_CALL = "end_call"
     GET_CURRENT_TIME = "get_current_time"
     TRANSFER_TO_HUMAN = "transfer_to_human"
+    DETECTED_ANSWERING_MACHINE = "detected_answering_machine"
 
 
 class InformationCategory(StrEnum):

@@ -242,8 +242,9 @@ class SimCarrier:
             await self._pause(ring_timeout)
             return self._result(request, dialled_at, CallOutcome.NO_ANSWER, detail=f"persona {persona}: ring timeout")
         await self._pause(min(script.ring, ring_timeout))
-        if script.human and request.agent is not None and self._agent_call is not None:
-            # A person picked up and the call has an agent: the real agent talks to the persona.
+        if (script.human or persona == "voicemail") and request.agent is not None and self._agent_call is not None:
+            # Something picked up and the call has an agent: the real agent talks to the persona (or
+            # hears the answering machine and reports it).
             talked = await self._agent_call(request, persona)
             return self._result(
                 request,

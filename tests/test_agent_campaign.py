@@ -10,7 +10,7 @@ from conftest import server_clock
 from workflow_helpers import contact, new_campaign_id, seed, settings, start_campaign
 
 from schemas.agent import AgentConfig, InformationCategory
-from schemas.outcomes import FinalOutcome
+from schemas.outcomes import CallOutcome, FinalOutcome
 from store import queries
 from telephony.sim import SimCarrier
 from voice_worker.sim_agent import make_agent_call
@@ -27,7 +27,7 @@ async def test_the_agent_talks_to_every_answering_persona_and_its_tools_reach_th
     time_env, run_worker, session_factory
 ):
     campaign_id = new_campaign_id()
-    personas = ["qualifies", "callback", "not_interested", "do_not_call", "answers", "busy"]
+    personas = ["qualifies", "callback", "not_interested", "do_not_call", "answers", "busy", "voicemail"]
     people = [contact(i, persona) for i, persona in enumerate(personas)]
     campaign = settings(max_attempts=2, initial_backoff=timedelta(minutes=30), callback_horizon=timedelta(days=2))
     await seed(session_factory, campaign_id, people, campaign)
@@ -41,8 +41,9 @@ async def test_the_agent_talks_to_every_answering_persona_and_its_tools_reach_th
         FinalOutcome.COMPLETED: 2,  # the plain answerer, and the callback kept on the second call
         FinalOutcome.NOT_INTERESTED: 1,
         FinalOutcome.DO_NOT_CALL: 1,
-        FinalOutcome.UNREACHABLE: 1,
+        FinalOutcome.UNREACHABLE: 2,  # busy, and the answering machine the agent recognised twice
     }
+    assert result.progress.call_outcomes[CallOutcome.VOICEMAIL] == 2
     async with session_factory() as session:
         transcripts = {p.external_id: await queries.transcript_for(session, campaign_id, p.external_id) for p in people}
         qualified_info = await queries.information_for(
@@ -54,5 +55,6 @@ async def test_the_agent_talks_to_every_answering_persona_and_its_tools_reach_th
         assert lines[0].speaker == "agent" and "Sam" in lines[0].text, person.persona
         assert any(line.speaker == "callee" for line in lines), person.persona
     assert transcripts[people[5].external_id] == [], "a busy line never reaches the agent"
+    assert any("leave a message" in line.text for line in transcripts[people[6].external_id]), "the machine's words"
     assert qualified_info, "the agent shared the qualification it heard"
     assert len(callbacks) == 1 and callbacks[0].reason, "the agent booked the callback with its tool"

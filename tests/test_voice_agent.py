@@ -301,7 +301,14 @@ async def test_transfer_to_human_only_with_a_transfer_number() -> None:
 
 async def test_tools_switched_off_are_never_offered_to_the_model() -> None:
     bridge = FakeBridge()
-    job = make_job(off=(AgentTool.SCHEDULE_CALLBACK, AgentTool.MARK_NOT_INTERESTED, AgentTool.TAKE_NOTE))
+    job = make_job(
+        off=(
+            AgentTool.SCHEDULE_CALLBACK,
+            AgentTool.MARK_NOT_INTERESTED,
+            AgentTool.TAKE_NOTE,
+            AgentTool.DETECTED_ANSWERING_MACHINE,
+        )
+    )
     async with call(job, bridge) as (session, agent, model):
         offered = {"end_call", "get_current_time", "get_shared_information", "share_information"}
         assert set(agent.tool_names) == offered
@@ -357,6 +364,17 @@ async def test_run_text_call_stops_when_lines_run_out() -> None:
     assert [s.speaker for s in result.transcript] == ["agent", "callee", "agent", "callee", "agent"]
 
 
+async def test_an_answering_machine_is_reported_and_gets_the_voicemail_message() -> None:
+    bridge = FakeBridge()
+    job = make_job()
+    agent = job.agent.model_copy(update={"voicemail_message": "Sam from Ringflow here."})
+    job = job.model_copy(update={"agent": agent})
+    result = await run_text_call(job, "voicemail", bridge, clock=clock)
+    assert result.tools_called == ["detected_answering_machine", "end_call"]
+    assert bridge.voicemails and result.end_reason == "voicemail"
+    assert [s.text for s in result.transcript if s.speaker == "agent"][-1] == "Sam from Ringflow here."
+
+
 async def test_arabic_persona_is_answered_in_arabic() -> None:
     bridge = FakeBridge()
     result = await run_text_call(make_job(), "arabic", bridge, clock=clock)
@@ -388,6 +406,7 @@ async def test_every_persona_runs_to_an_end(persona: str) -> None:
         "arabic": "callback booked",
         "answers": "undecided",
         "off_script": "not interested",
+        "voicemail": "voicemail",
     }
     assert result.end_reason == expected_end[persona]
 
@@ -429,6 +448,7 @@ def test_every_tool_has_an_openai_schema_and_a_description() -> None:
             "end_call",
             "get_current_time",
             "transfer_to_human",
+            "detected_answering_machine",
         ]
     )
     assert all(len(s["function"]["description"]) > 30 for s in schemas)

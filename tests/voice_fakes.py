@@ -26,6 +26,7 @@ class FakeBridge:
     callbacks: list[tuple[datetime, str]] = field(default_factory=list)
     not_interested: list[tuple[str, bool]] = field(default_factory=list)
     ended: list[str] = field(default_factory=list)
+    voicemails: list[str] = field(default_factory=list)
     transfers: list[str] = field(default_factory=list)
     transcript_batches: list[list[TranscriptSegment]] = field(default_factory=list)
     live_polls: int = 0
@@ -65,6 +66,10 @@ class FakeBridge:
     async def mark_not_interested(self, reason: str, *, do_not_call: bool) -> None:
         self._check("mark_not_interested", reason, do_not_call)
         self.not_interested.append((reason, do_not_call))
+
+    async def report_voicemail(self, reason: str) -> None:
+        self._check("report_voicemail", reason)
+        self.voicemails.append(reason)
 
     async def end_call(self, reason: str) -> None:
         self._check("end_call", reason)

@@ -37,6 +37,7 @@ TOOL_TOGGLES: dict[str, AgentTool] = {
     "end_call": AgentTool.END_CALL,
     "get_current_time": AgentTool.GET_CURRENT_TIME,
     "transfer_to_human": AgentTool.TRANSFER_TO_HUMAN,
+    "detected_answering_machine": AgentTool.DETECTED_ANSWERING_MACHINE,
 }
 
 DEFAULT_POLL_INTERVAL = 2.0
@@ -210,6 +211,19 @@ class CallTools:
         except BridgeError as exc:
             raise ToolError(str(exc) or UNREACHABLE) from exc
         return "Added to the do-not-call list. Apologise briefly and end the call."
+
+    @function_tool
+    async def detected_answering_machine(self) -> str:
+        """Call this at once when a voicemail greeting or an answering machine picks up instead of a person
+        ("leave a message after the tone", "the person you are calling is not available"). Returns the
+        message to leave, if any: say it, then end the call.
+        """
+        self.called.append("detected_answering_machine")
+        try:
+            await self._bridge.report_voicemail("answering machine detected by the agent")
+        except BridgeError as exc:
+            raise ToolError(str(exc) or UNREACHABLE) from exc
+        return self._job.agent.voicemail_message
 
     @function_tool
     async def end_call(self, context: RunContext, reason: str) -> None:

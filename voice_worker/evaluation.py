@@ -91,6 +91,9 @@ class EvalBridge:
         self.calls.append("mark_do_not_call" if do_not_call else "mark_not_interested")
         self.not_interested.append((reason, do_not_call))
 
+    async def report_voicemail(self, reason: str) -> None:
+        self.calls.append("report_voicemail")
+
     async def end_call(self, reason: str) -> None:
         self.calls.append("end_call")
         self.ended.append(reason)
@@ -144,6 +147,10 @@ def _ended_politely(call: Call) -> str | None:
     if not said or not any(word in said[-1].lower() for word in POLITE_CLOSING):
         return f"the agent hung up without a polite goodbye (last line: {said[-1] if said else 'nothing'!r})"
     return None
+
+
+def _voicemail_reported(call: Call) -> str | None:
+    return None if "report_voicemail" in call.bridge.calls else "the workflow never heard it was a machine"
 
 
 def _polite(call: Call) -> str | None:
@@ -264,6 +271,11 @@ PERSONA_EXPECTATIONS: dict[str, Expectation] = {
         "the callee is put on the do-not-call list with mark_do_not_call, then the call ends",
         (_marked(do_not_call=True), _polite, _ended_politely),
         (AgentTool.MARK_NOT_INTERESTED,),
+    ),
+    "voicemail": Expectation(
+        "the agent recognises the answering machine, reports it, and hangs up",
+        (_called("detected_answering_machine"), _voicemail_reported, _called("end_call")),
+        (AgentTool.DETECTED_ANSWERING_MACHINE,),
     ),
     "hostile": Expectation(
         "the agent ends the call without arguing",

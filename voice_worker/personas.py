@@ -21,6 +21,9 @@ PERSONA_LINES: dict[str, list[str]] = {
         "Hello, who is this?",
         "I'm driving right now, call me back tomorrow at 10.",
     ],
+    "voicemail": [
+        "Hi, you've reached Alex. I'm not available to take your call, please leave a message after the tone.",
+    ],
     "not_interested": [
         "Hello?",
         "No, I'm not interested, thanks.",

@@ -43,6 +43,7 @@ DO_NOT_CALL = (
     "لا تتصلوا",
     "توقفوا عن الاتصال",
 )
+VOICEMAIL = ("leave a message", "after the tone", "after the beep", "voicemail", "not available to take your call")
 NOT_INTERESTED = ("not interested", "no thanks", "no thank you", "لست مهتما", "لست مهتمًا", "غير مهتم", "لا شكرا")
 HOSTILE = (
     "scam",
@@ -254,6 +255,9 @@ class Script:
             return self.goodbye("bye_not_interested", "not interested")
         if last.name == "mark_do_not_call":
             return self.goodbye("bye_do_not_call", "do not call")
+        if last.name == "detected_answering_machine":
+            calls = [("end_call", {"reason": "voicemail"})] if "end_call" in self.tools else []
+            return ScriptedReply(last.output or "", calls)
         if last.name == "transfer_to_human":
             return ScriptedReply(self.say("transfer"))
         if last.name == "get_current_time":
@@ -266,6 +270,8 @@ class Script:
 
     def react(self, said: str) -> ScriptedReply:
         text = said.lower().replace("’", "'")
+        if _has(text, VOICEMAIL):
+            return self.call("detected_answering_machine", {}, self.goodbye("bye", "voicemail"))
         if _has(text, DO_NOT_CALL):
             if "mark_do_not_call" in self.tools:
                 return self.call("mark_do_not_call", {"reason": said})

@@ -67,6 +67,9 @@ class TemporalCallBridge:
     async def mark_not_interested(self, reason: str, *, do_not_call: bool) -> None:
         await self._update("mark_not_interested", NotInterestedInput(reason=reason, do_not_call=do_not_call))
 
+    async def report_voicemail(self, reason: str) -> None:
+        await self._update("report_voicemail", ReasonInput(reason=reason))
+
     async def end_call(self, reason: str) -> None:
         await self._update("end_call", ReasonInput(reason=reason))
 

@@ -33,6 +33,7 @@ class CallRecordsMixin:
         self._notes_taken = 0
         self._transcript_segments = 0
         self._end_reason = ""
+        self._voicemail_reason = ""
         self._transfer_requested = ""
         self._live_context = LiveContext(data=dict(context or {}))
 
@@ -96,6 +97,11 @@ class CallRecordsMixin:
                 segments=batch.segments,
             ),
         )
+
+    @workflow.update
+    def report_voicemail(self, request: ReasonInput) -> None:
+        """The agent heard an answering machine: this call counts as voicemail, whatever the carrier saw."""
+        self._voicemail_reason = request.reason or "answering machine"
 
     @workflow.update
     def end_call(self, request: ReasonInput) -> None:

@@ -172,6 +172,7 @@ class ContactWorkflow(CallRecordsMixin):
             context=self._live_context.data,
         )
         dialled_at = workflow.now()
+        self._voicemail_reason = ""
         try:
             result = await workflow.execute_activity(
                 ActivityName.PLACE_CALL,
@@ -208,6 +209,8 @@ class ContactWorkflow(CallRecordsMixin):
             else:
                 workflow.logger.warning("callback from the call not booked: %s", refusal)
         outcome = result.outcome
+        if self._voicemail_reason and outcome == CallOutcome.COMPLETED:
+            outcome = CallOutcome.VOICEMAIL  # the carrier saw a pick-up; the agent heard a machine
         if self._stop is not None:
             next_phase = ContactPhase.FINISHED
         elif self._callback_pending_later():
