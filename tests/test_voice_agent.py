@@ -296,6 +296,32 @@ async def test_transfer_to_human_only_with_a_transfer_number() -> None:
     assert bridge.transfers == ["I want to speak to a real person."]
 
 
+
+async def test_transfer_hands_the_phone_leg_to_the_transfer_number() -> None:
+    bridge, transferred = FakeBridge(), []
+
+    async def transfer(number: str) -> None:
+        transferred.append(number)
+
+    job = make_job(transfer_number="+442071838751")
+    async with call(job, bridge, transfer=transfer) as (session, _, _):
+        await session.run(user_input="I want to speak to a real person.")
+    assert transferred == ["+442071838751"]
+    assert bridge.transfers == ["I want to speak to a real person."]
+
+
+async def test_a_failed_sip_transfer_is_a_tool_error_and_the_session_goes_on() -> None:
+    async def transfer(number: str) -> None:
+        raise RuntimeError("SIP 486")
+
+    async with call(make_job(transfer_number="+442071838751"), FakeBridge(), transfer=transfer) as (session, _, _):
+        result = await session.run(user_input="I want to speak to a real person.")
+        result.expect.next_event().is_function_call(name="transfer_to_human")
+        output = result.expect.next_event().is_function_call_output()
+        assert output.event().item.is_error
+        assert "couldn't connect you" in output.event().item.output
+        await session.run(user_input="Okay. What's the offer exactly?")
+
 # ---- tool toggles ------------------------------------------------------------------------------
 
 

@@ -9,7 +9,7 @@ constructed with only the enabled ones: a disabled tool is never in any tool lis
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -41,6 +41,9 @@ TOOL_TOGGLES: dict[str, AgentTool] = {
 }
 
 DEFAULT_POLL_INTERVAL = 2.0
+
+Transfer = Callable[[str], Awaitable[object]]
+"""Hands the callee's phone leg to a number (the live worker's SIP transfer); absent in text mode."""
 
 UNREACHABLE = "I'm sorry, I couldn't save that just now because of a technical problem."
 
@@ -89,10 +92,11 @@ def render_instructions(job: CallJob, now: datetime, live: LiveContext | None = 
 class CallTools:
     """The agent's function tools. Each one is a single bridge call; failures become ToolError."""
 
-    def __init__(self, job: CallJob, bridge: CallBridge, clock: Clock) -> None:
+    def __init__(self, job: CallJob, bridge: CallBridge, clock: Clock, transfer: Transfer | None = None) -> None:
         self._job = job
         self._bridge = bridge
         self._clock = clock
+        self._transfer = transfer
         self.ended_reason: str | None = None
         self.called: list[str] = []
 
@@ -263,6 +267,11 @@ class CallTools:
             await self._bridge.transfer_to_human(reason)
         except BridgeError as exc:
             raise ToolError(str(exc) or UNREACHABLE) from exc
+        if self._transfer is not None and self._job.agent.transfer_number:
+            try:
+                await self._transfer(self._job.agent.transfer_number)
+            except Exception as exc:  # a failed SIP REFER must never end the session
+                raise ToolError("I couldn't connect you to a colleague just now. Offer to help or a callback.") from exc
         return "Transfer started. Tell the callee you are connecting them now."
 
 
@@ -297,13 +306,14 @@ class RingflowAgent(Agent):
         clock: Clock | None = None,
         *,
         poll_interval: float = DEFAULT_POLL_INTERVAL,
+        transfer: Transfer | None = None,
         **agent_kwargs: Any,
     ) -> None:
         self.job = job
         self.bridge = bridge
         self.clock: Clock = clock or utc_now
         self.poll_interval = poll_interval
-        self.call_tools = CallTools(job, bridge, self.clock)
+        self.call_tools = CallTools(job, bridge, self.clock, transfer)
         self.live = LiveContext()
         self._poll_task: asyncio.Task[None] | None = None
         self._greeted = asyncio.Event()

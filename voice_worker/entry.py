@@ -12,7 +12,7 @@ import os
 from livekit.agents import AgentSession, JobContext, WorkerOptions
 
 from schemas.agent import CallJob, ModelMode
-from voice_worker.agent import RingflowAgent, utc_now
+from voice_worker.agent import RingflowAgent, Transfer, utc_now
 from voice_worker.transcript import TranscriptCollector
 
 log = logging.getLogger(__name__)
@@ -57,7 +57,27 @@ async def entrypoint(ctx: JobContext) -> None:
             await flusher
 
     ctx.add_shutdown_callback(_stop_flushing)
-    await session.start(room=ctx.room, agent=RingflowAgent(job, bridge))
+    await session.start(room=ctx.room, agent=RingflowAgent(job, bridge, transfer=_sip_transfer(ctx)))
+
+
+def _sip_transfer(ctx: JobContext) -> Transfer:
+    """Transfer the room's phone participant (the callee's SIP leg) to a number, by SIP REFER."""
+
+    async def transfer(number: str) -> None:
+        from livekit import rtc
+
+        from schemas.settings import get_settings
+        from telephony.livekit_sip import LiveKitSipCarrier
+
+        callee = next(
+            (p for p in ctx.room.remote_participants.values() if p.kind == rtc.ParticipantKind.PARTICIPANT_KIND_SIP),
+            None,
+        )
+        if callee is None:
+            raise RuntimeError("no phone participant in the room to transfer")
+        await LiveKitSipCarrier(get_settings()).transfer_call(ctx.room.name, callee.identity, number)
+
+    return transfer
 
 
 def worker_options() -> WorkerOptions:
