@@ -1,5 +1,8 @@
 """The FastAPI app. Run it with ``uvicorn --factory api.main:app_from_env``."""
 
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -12,8 +15,30 @@ from schemas.settings import Settings
 
 
 def create_app(settings: Settings, client: Client, sessions: async_sessionmaker[AsyncSession]) -> FastAPI:
-    app = FastAPI(title="Ringflow", docs_url=None, redoc_url=None, openapi_url=None)
+    app = _build()
     app.state.ringflow = AppContext(settings=settings, client=client, sessions=sessions)
+    return app
+
+
+def app_from_env() -> FastAPI:
+    """The deployed app (``uvicorn --factory api.main:app_from_env``): it connects to Temporal at start-up."""
+    from schemas.settings import get_settings
+    from store.db import get_session_factory
+    from worker.client import connect
+
+    settings = get_settings()
+    sessions = get_session_factory(settings.sqlalchemy_url)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.ringflow = AppContext(settings=settings, client=await connect(settings), sessions=sessions)
+        yield
+
+    return _build(lifespan)
+
+
+def _build(lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]] | None = None) -> FastAPI:
+    app = FastAPI(title="Ringflow", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
     app.include_router(twilio.router)
 
     @app.exception_handler(RequestValidationError)
@@ -21,12 +46,3 @@ def create_app(settings: Settings, client: Client, sessions: async_sessionmaker[
         return JSONResponse({"detail": "invalid request"}, status_code=400)
 
     return app
-
-
-async def app_from_env() -> FastAPI:  # pragma: no cover - wiring for a real deployment
-    from schemas.settings import get_settings
-    from store.db import get_session_factory
-    from worker.client import connect
-
-    settings = get_settings()
-    return create_app(settings, await connect(settings), get_session_factory(settings.sqlalchemy_url))

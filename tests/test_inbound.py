@@ -242,3 +242,22 @@ async def test_a_callback_asked_on_an_inbound_call_becomes_a_contact_workflow(st
     await stack.post(STATUS, {"CallSid": sid, "CallStatus": "completed", "CallDuration": "7"})
     state = await stack.client.get_workflow_handle(inbound_workflow_id(sid), result_type=InboundCallState).result()
     assert state.callback_workflow_id == contact_workflow_id(INBOUND_CAMPAIGN_ID, sid)
+
+
+def test_the_deployed_app_connects_to_temporal_when_it_starts(monkeypatch: pytest.MonkeyPatch) -> None:
+    from fastapi.testclient import TestClient
+
+    import worker.client
+    from api.main import app_from_env
+
+    connected: list[str] = []
+
+    async def fake_connect(settings: Settings) -> object:
+        connected.append(settings.temporal_address)
+        return object()
+
+    monkeypatch.setattr(worker.client, "connect", fake_connect)
+    app = app_from_env()
+    assert connected == []
+    with TestClient(app):
+        assert connected and app.state.ringflow.client is not None
