@@ -2,9 +2,11 @@
 
 import asyncio
 import time
+from datetime import datetime
 from typing import Protocol, runtime_checkable
 
 from schemas.calls import DialRequest, DialResult
+from schemas.outcomes import CallOutcome
 
 CALL_LOST_DETAIL = "call lost: the dialling process stopped before it ended"
 
@@ -70,3 +72,25 @@ class DialPacer:
             released = time.monotonic()
             self._last_release[campaign_id] = released
         return released
+
+
+def dial_result(
+    carrier: str,
+    outcome: CallOutcome,
+    dialled_at: datetime,
+    *,
+    answered: bool = False,
+    duration: float = 0.0,
+    call_id: str = "",
+    detail: str = "",
+) -> DialResult:
+    """The DialResult a network carrier reports, with the duration rounded to milliseconds."""
+    return DialResult(
+        outcome=outcome,
+        answered=answered,
+        dialled_at=dialled_at,
+        duration_seconds=round(duration, 3),
+        carrier=carrier,
+        carrier_call_id=call_id,
+        detail=detail,
+    )

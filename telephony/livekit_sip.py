@@ -31,6 +31,7 @@ import hashlib
 import logging
 import time
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import aiohttp
 from livekit import api
@@ -48,7 +49,7 @@ from schemas.agent import AgentConfig, CallJob
 from schemas.calls import DialRequest, DialResult
 from schemas.outcomes import CallOutcome
 from schemas.settings import Settings
-from telephony.base import CALL_LOST_DETAIL
+from telephony.base import CALL_LOST_DETAIL, dial_result
 
 logger = logging.getLogger(__name__)
 
@@ -434,25 +435,8 @@ class LiveKitSipCarrier:
             detail = f"dial refused: {err.code} {err.message}".rstrip()
         return self._result(outcome, dialled_at, detail=detail)
 
-    def _result(
-        self,
-        outcome: CallOutcome,
-        dialled_at: datetime,
-        *,
-        answered: bool = False,
-        duration: float = 0.0,
-        call_id: str = "",
-        detail: str = "",
-    ) -> DialResult:
-        return DialResult(
-            outcome=outcome,
-            answered=answered,
-            dialled_at=dialled_at,
-            duration_seconds=round(duration, 3),
-            carrier=self.name,
-            carrier_call_id=call_id,
-            detail=detail,
-        )
+    def _result(self, outcome: CallOutcome, dialled_at: datetime, **details: Any) -> DialResult:
+        return dial_result(self.name, outcome, dialled_at, **details)
 
 
 def _callee_in(participants: list[ParticipantInfo], identity: str) -> ParticipantInfo | None:

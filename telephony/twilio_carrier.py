@@ -33,6 +33,7 @@ import asyncio
 import logging
 import time
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import aiohttp
 from livekit import api
@@ -42,7 +43,7 @@ from twilio.base.exceptions import TwilioRestException, TwilioServiceException
 from schemas.calls import DialRequest, DialResult
 from schemas.outcomes import CallOutcome
 from schemas.settings import Settings
-from telephony.base import CALL_LOST_DETAIL
+from telephony.base import CALL_LOST_DETAIL, dial_result
 from telephony.livekit_sip import create_call_room, delete_room, room_name_for, room_participants
 from telephony.twilio_voice import (
     CallStatus,
@@ -325,25 +326,8 @@ class TwilioCarrier:
             detail=f"answered ({how}); {ended_by}; the agent reports the conversation's outcome",
         )
 
-    def _result(
-        self,
-        outcome: CallOutcome,
-        dialled_at: datetime,
-        *,
-        answered: bool = False,
-        duration: float = 0.0,
-        call_id: str = "",
-        detail: str = "",
-    ) -> DialResult:
-        return DialResult(
-            outcome=outcome,
-            answered=answered,
-            dialled_at=dialled_at,
-            duration_seconds=round(duration, 3),
-            carrier=self.name,
-            carrier_call_id=call_id,
-            detail=detail,
-        )
+    def _result(self, outcome: CallOutcome, dialled_at: datetime, **details: Any) -> DialResult:
+        return dial_result(self.name, outcome, dialled_at, **details)
 
 
 def _bridged_callee(participants: list[ParticipantInfo]) -> ParticipantInfo | None:

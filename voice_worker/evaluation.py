@@ -301,7 +301,7 @@ class PersonaVerdict(BaseModel):
 
 
 class UnknownPersonaError(ValueError):
-    pass
+    """A persona name the suite has no scripted callee for."""
 
 
 def _utc_now() -> datetime:
