@@ -1,5 +1,8 @@
 """Activities that persist campaign and contact state. Each is an idempotent write."""
 
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.client import Client
@@ -21,11 +24,20 @@ from schemas.activity_io import (
 from schemas.workflow_io import AddContactsResult, ReasonInput, contact_workflow_id
 from store import queries
 
+T = TypeVar("T")
+
 
 class StoreActivities:
     def __init__(self, sessions: async_sessionmaker[AsyncSession], client: Client | None = None) -> None:
         self._sessions = sessions
         self._client = client
+
+    async def _write(self, query: Callable[..., Awaitable[T]], *args: Any) -> T:
+        """Run one store query in its own transaction and commit it."""
+        async with self._sessions() as session:
+            result = await query(session, *args)
+            await session.commit()
+        return result
 
     @activity.defn(name=ActivityName.CLAIM_CONTACTS)
     async def claim_contacts(self, request: ClaimRequest) -> ClaimedContacts:
@@ -37,67 +49,67 @@ class StoreActivities:
 
     @activity.defn(name=ActivityName.RECORD_CALLBACK)
     async def record_callback(self, record: CallbackRecord) -> None:
-        async with self._sessions() as session:
-            await queries.record_callback(
-                session,
-                record.campaign_id,
-                record.external_id,
-                record.requested_for,
-                record.scheduled_for,
-                record.reason,
-            )
-            await session.commit()
+        await self._write(
+            queries.record_callback,
+            record.campaign_id,
+            record.external_id,
+            record.requested_for,
+            record.scheduled_for,
+            record.reason,
+        )
 
     @activity.defn(name=ActivityName.RECORD_OUTCOME)
     async def record_outcome(self, record: OutcomeRecord) -> None:
-        async with self._sessions() as session:
-            await queries.record_outcome(
-                session, record.campaign_id, record.external_id, record.final_outcome, record.reason, record.attempts
-            )
-            await session.commit()
+        await self._write(
+            queries.record_outcome,
+            record.campaign_id,
+            record.external_id,
+            record.final_outcome,
+            record.reason,
+            record.attempts,
+        )
 
     @activity.defn(name=ActivityName.RECORD_NOTE)
     async def record_note(self, record: NoteRecord) -> None:
-        async with self._sessions() as session:
-            await queries.record_note(
-                session, record.idempotency_key, record.campaign_id, record.external_id, record.attempt, record.note
-            )
-            await session.commit()
+        await self._write(
+            queries.record_note,
+            record.idempotency_key,
+            record.campaign_id,
+            record.external_id,
+            record.attempt,
+            record.note,
+        )
 
     @activity.defn(name=ActivityName.RECORD_INFORMATION)
     async def record_information(self, record: InformationRecord) -> None:
-        async with self._sessions() as session:
-            await queries.record_information(
-                session,
-                record.idempotency_key,
-                record.campaign_id,
-                record.external_id,
-                record.attempt,
-                record.category,
-                record.information,
-            )
-            await session.commit()
+        await self._write(
+            queries.record_information,
+            record.idempotency_key,
+            record.campaign_id,
+            record.external_id,
+            record.attempt,
+            record.category,
+            record.information,
+        )
 
     @activity.defn(name=ActivityName.RECORD_TRANSCRIPT)
     async def record_transcript(self, record: TranscriptRecord) -> None:
-        async with self._sessions() as session:
-            await queries.append_transcript(
-                session, record.campaign_id, record.external_id, record.attempt, record.first_seq, record.segments
-            )
-            await session.commit()
+        await self._write(
+            queries.append_transcript,
+            record.campaign_id,
+            record.external_id,
+            record.attempt,
+            record.first_seq,
+            record.segments,
+        )
 
     @activity.defn(name=ActivityName.ADD_CAMPAIGN_CONTACTS)
     async def add_campaign_contacts(self, request: AddCampaignContacts) -> AddContactsResult:
-        async with self._sessions() as session:
-            result = await queries.add_contacts(session, request.campaign_id, request.contacts)
-            await session.commit()
-        return result
+        return await self._write(queries.add_contacts, request.campaign_id, request.contacts)
 
     @activity.defn(name=ActivityName.SET_CAMPAIGN_STATUS)
     async def set_campaign_status(self, update: CampaignStatusUpdate) -> None:
-        async with self._sessions() as session:
-            await queries.set_campaign_status(session, update.campaign_id, update.status)
-            await session.commit()
+        await self._write(queries.set_campaign_status, update.campaign_id, update.status)
 
     @activity.defn(name=ActivityName.CANCEL_CAMPAIGN_CONTACTS)
     async def cancel_campaign_contacts(self, request: CancelCampaignContacts) -> int:
