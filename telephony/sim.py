@@ -121,11 +121,14 @@ AgentCall = Callable[[DialRequest, str], Awaitable[AgentCallReport]]
 
 
 def read_ledger(path: Path) -> list[dict[str, Any]]:
-    """Every dial start any process recorded in ``path``, oldest first; none if the file is absent."""
+    """Every dial start any process recorded in ``path``, oldest first; none if the file is absent.
+
+    A line still being appended by a running worker (no newline yet) is not a record yet: skipped.
+    """
     if not path.exists():
         return []
     with path.open(encoding="utf-8") as ledger:
-        return [json.loads(line) for line in ledger if line.strip()]
+        return [json.loads(line) for line in ledger if line.endswith("\n") and line.strip()]
 
 
 def _in_words(delay: timedelta) -> str:
