@@ -55,6 +55,36 @@ class Settings(BaseSettings):
         default=None, description="Where Twilio reaches our webhooks, e.g. https://ringflow.example.com"
     )
 
+    # ---- API, dashboard and auth ---------------------------------------------------------------
+    api_host: str = "127.0.0.1"
+    api_port: int = Field(default=8000, description="The REST API and dashboard")
+    cost_per_minute_usd: float = Field(
+        default=0.09, ge=0, description="Estimated all-in cost of a connected minute (carrier + SIP + model)"
+    )
+    cost_per_dial_usd: float = Field(default=0.005, ge=0, description="Estimated cost of a dial that never connects")
+
+    # ---- Payload encryption (PII in workflow histories) ---------------------------------------
+    codec_keys: str | None = Field(
+        default=None,
+        description="Comma-separated key_id:base64(32-byte AES key); the first encrypts, all decrypt (rotation)",
+    )
+    codec_cors_origins: str = Field(
+        default="http://127.0.0.1:8233,http://localhost:8233",
+        description="Origins (the Temporal Web UI) allowed to call the codec server",
+    )
+
+    # ---- Observability -----------------------------------------------------------------------------
+    worker_http_port: int = Field(default=8001, description="The Temporal worker's /healthz, /readyz and /metrics")
+    sdk_metrics_port: int | None = Field(
+        default=None, description="Where the Temporal SDK's own Prometheus metrics are served (unset: off)"
+    )
+    otel_exporter_otlp_endpoint: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("OTEL_EXPORTER_OTLP_ENDPOINT", "RINGFLOW_OTEL_EXPORTER_OTLP_ENDPOINT"),
+        description="OTLP/HTTP collector for traces; unset keeps spans in-process only",
+    )
+    log_format: Literal["text", "json"] = Field(default="text", description="json: one structured object per line")
+
     @property
     def livekit_configured(self) -> bool:
         return bool(self.livekit_url and self.livekit_api_key and self.livekit_api_secret)
