@@ -1,0 +1,372 @@
+"""Bodies of the REST API (``/v1``): what a request may carry and what every response looks like.
+
+Request models forbid unknown fields, so a typo in a field name is a 422 that names it instead of
+a setting silently left at its default. Response models are what the dashboard reads too.
+
+Conventions: every list is ``{items, total, limit, offset}``; times are ISO 8601 in UTC; a call id
+is an opaque string (``GET /v1/calls`` hands them out); errors are ``{"detail": ...}`` with a 4xx.
+"""
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from schemas.agent import AgentTool, InformationCategory, Language, ModelMode, SharedInformation, TranscriptSegment
+from schemas.campaign import CampaignSettings
+from schemas.imports import RowError
+from schemas.workflow_io import CampaignProgress
+
+MAX_CONTACTS_PER_REQUEST = 10_000
+"""Contacts in one JSON request; bigger lists go in as CSV uploads (or several requests)."""
+
+DEFAULT_PAGE_SIZE = 50
+MAX_PAGE_SIZE = 500
+
+CAMPAIGN_DRAFT = "draft"
+"""The status of a campaign created with ``start: false``: stored, not yet started (no workflow)."""
+
+CampaignState = Literal["draft", "running", "paused", "cancelling", "cancelled", "completed"]
+CallDirection = Literal["outbound", "inbound"]
+
+
+class RequestBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ErrorBody(BaseModel):
+    """Every 4xx: ``detail`` says what is wrong, naming the field when a field is."""
+
+    detail: str | list[dict[str, Any]]
+
+
+# ---- the caller -----------------------------------------------------------------------------------
+
+
+class OrgOut(BaseModel):
+    id: str
+    name: str
+
+
+# ---- campaigns ------------------------------------------------------------------------------------
+
+
+class ContactIn(RequestBody):
+    """A contact as a client sends it. Each one is checked on its own (see ``ImportReport``): one bad
+    row does not refuse the others."""
+
+    external_id: str | None = Field(
+        default=None, max_length=128, description="Your id for the contact; default: row-<position in the list>"
+    )
+    name: str = Field(default="", max_length=256)
+    phone: str = Field(max_length=64, description="E.164 (+14155550123), or any format with a country code")
+    timezone: str | None = Field(default=None, max_length=64, description="IANA zone; derived from the number")
+    priority: int = Field(default=0, ge=-1_000_000, le=1_000_000, description="Higher is dialled first")
+    persona: str | None = Field(default=None, max_length=32, description="Simulated callee (sim carrier only)")
+    attributes: dict[str, Any] = Field(default_factory=dict, description="Anything else; the agent sees it")
+
+
+class ImportReport(BaseModel):
+    """What happened to each submitted contact. ``line`` is the CSV line (the header is line 1), or,
+    for a JSON list, the contact's 1-based position in it."""
+
+    imported: int = Field(description="Contacts added to the campaign")
+    errors: list[RowError] = Field(default_factory=list, description="One entry per rejected row")
+
+
+class CampaignCreate(RequestBody):
+    name: str = Field(min_length=1, max_length=256)
+    settings: CampaignSettings = Field(default_factory=CampaignSettings, description="Every field is optional")
+    agent_name: str | None = Field(default=None, max_length=100, description="A stored agent of your organisation")
+    contacts: list[ContactIn] = Field(default_factory=list, max_length=MAX_CONTACTS_PER_REQUEST)
+    start: bool = Field(default=True, description="false: create a draft, started later with POST .../start")
+
+
+class ContactsAdd(RequestBody):
+    contacts: list[ContactIn] = Field(min_length=1, max_length=MAX_CONTACTS_PER_REQUEST)
+
+
+class CancelRequest(RequestBody):
+    reason: str = Field(default="", max_length=500, description="Recorded with every contact cancelled")
+
+
+class ContactCounts(BaseModel):
+    """The campaign's contacts by their state in the store."""
+
+    total: int = 0
+    pending: int = Field(default=0, description="Not yet dispatched")
+    active: int = Field(default=0, description="Dispatched: waiting for their window, a retry, a callback, or in a call")
+    finished: int = 0
+    cancelled: int = 0
+
+    @property
+    def done(self) -> int:
+        return self.finished + self.cancelled
+
+
+class CampaignOut(BaseModel):
+    id: str
+    name: str
+    status: CampaignState
+    agent_name: str | None = None
+    settings: CampaignSettings
+    created_at: datetime
+    updated_at: datetime
+    contacts: ContactCounts
+    percent_complete: float = Field(description="Contacts with a final outcome, of all, 0-100")
+    outcomes: dict[str, int] = Field(default_factory=dict, description="Final outcome -> contacts")
+    web_ui_url: str | None = Field(description="The campaign workflow in the Temporal Web UI; none for a draft")
+    progress: CampaignProgress | None = Field(
+        default=None,
+        description="Live counters from the campaign workflow (detail, its event stream and actions only)",
+    )
+
+
+class CampaignCreated(BaseModel):
+    campaign: CampaignOut
+    import_report: ImportReport
+
+
+class ContactsAdded(BaseModel):
+    campaign: CampaignOut
+    import_report: ImportReport
+
+
+class CampaignList(BaseModel):
+    items: list[CampaignOut]
+    total: int
+    limit: int
+    offset: int
+
+
+class CampaignsSnapshot(BaseModel):
+    """One event of ``GET /v1/campaigns/events``: every campaign of the organisation, newest first."""
+
+    campaigns: list[CampaignOut]
+
+
+class Stats(BaseModel):
+    """Calls of a campaign or an agent. ``calls`` counts finished dials (inbound calls count as answered
+    when they connected); the cost is an estimate from the configured per-minute and per-dial prices."""
+
+    calls: int = 0
+    answered: int = 0
+    answer_rate: float = Field(default=0.0, description="answered / calls, 0-1")
+    outcomes: dict[str, int] = Field(default_factory=dict, description="Call outcome -> calls")
+    final_outcomes: dict[str, int] = Field(default_factory=dict, description="Final outcome -> contacts")
+    average_duration_seconds: float = Field(default=0.0, description="Over answered calls")
+    connected_minutes: float = 0.0
+    estimated_cost_usd: float = 0.0
+
+
+# ---- contacts and calls ---------------------------------------------------------------------------
+
+
+class ContactOut(BaseModel):
+    campaign_id: str
+    external_id: str
+    name: str
+    phone: str
+    timezone: str
+    priority: int
+    persona: str | None
+    attributes: dict[str, Any]
+    status: str = Field(description="pending | active | finished | cancelled")
+    final_outcome: str | None
+    attempts: int
+    agent_name: str | None
+    updated_at: datetime
+    web_ui_url: str = Field(description="The contact's workflow in the Temporal Web UI")
+
+
+class ContactList(BaseModel):
+    items: list[ContactOut]
+    total: int
+    limit: int
+    offset: int
+
+
+class CallOut(BaseModel):
+    id: str = Field(description="Opaque: pass it back to GET /v1/calls/{call_id}")
+    direction: CallDirection
+    campaign_id: str = Field(description="'inbound' for incoming calls")
+    external_id: str = Field(description="The contact's id; an incoming call's CallSid")
+    attempt: int
+    phone: str = Field(description="The number called, or the caller's number for an incoming call")
+    contact_name: str
+    agent_name: str | None
+    started_at: datetime
+    ended_at: datetime | None
+    state: str = Field(description="dialling | finished (outbound); Twilio's call status (inbound)")
+    outcome: str | None = Field(description="The call's outcome (outbound), its final status (inbound)")
+    answered: bool
+    duration_seconds: float
+    carrier: str
+
+
+class CallList(BaseModel):
+    items: list[CallOut]
+    total: int
+    limit: int
+    offset: int
+
+
+class NoteOut(BaseModel):
+    note: str
+    attempt: int
+    created_at: datetime
+
+
+class CallbackOut(BaseModel):
+    requested_for: datetime
+    scheduled_for: datetime
+    reason: str
+    status: str = Field(description="scheduled | replaced | done | cancelled")
+    created_at: datetime
+
+
+class CallDetail(CallOut):
+    transcript: list[TranscriptSegment] = Field(description="This call's utterances, in order")
+    notes: list[NoteOut] = Field(description="Notes the agent took on this call")
+    information: dict[InformationCategory, list[SharedInformation]] = Field(
+        description="What the callee shared on this call, by category"
+    )
+    callbacks: list[CallbackOut] = Field(description="The contact's callbacks, in booking order")
+    web_ui_url: str = Field(description="The call's workflow in the Temporal Web UI")
+
+
+class ContextEdit(RequestBody):
+    """Live context of a call in progress: the agent reads it on its next turn."""
+
+    data: dict[str, Any]
+    replace: bool = Field(default=False, description="Replace the whole context instead of merging keys")
+
+
+class InformationOut(BaseModel):
+    call_id: str
+    campaign_id: str
+    external_id: str
+    caller: str = Field(description="The contact's (or incoming caller's) phone number")
+    contact_name: str
+    category: InformationCategory
+    information: str
+    shared_at: datetime
+
+
+class InformationList(BaseModel):
+    items: list[InformationOut]
+
+
+# ---- agents ---------------------------------------------------------------------------------------
+
+
+class AgentUpdate(RequestBody):
+    """``PUT /v1/agents/{name}``: the fields given replace the agent's; those left out keep their value.
+    ``tools`` is merged per function, so ``{"tools": {"take_note": false}}`` turns off just that one."""
+
+    instructions: str | None = Field(default=None, min_length=1)
+    greeting: str | None = None
+    language: Language | None = None
+    voice: str | None = Field(default=None, min_length=1, max_length=64)
+    model_mode: ModelMode | None = None
+    context: dict[str, Any] | None = None
+    tools: dict[AgentTool, bool] | None = None
+    transfer_number: str | None = Field(default=None, description="E.164; null removes it")
+    voicemail_message: str | None = None
+    active: bool | None = None
+
+
+class AgentList(BaseModel):
+    items: list["AgentOut"]
+
+
+class AgentOut(BaseModel):
+    """An agent's configuration (as ``AgentConfig``) and the tools it actually has on a call."""
+
+    name: str
+    instructions: str
+    greeting: str
+    language: Language
+    voice: str
+    model_mode: ModelMode
+    context: dict[str, Any]
+    tools: dict[AgentTool, bool]
+    enabled_tools: list[AgentTool] = Field(description="Switched on, and usable (transfer needs a number)")
+    transfer_number: str | None
+    voicemail_message: str
+    active: bool
+
+
+class OutboundCallRequest(RequestBody):
+    """One call by an agent, now: a one-contact campaign whose agent gets ``context`` (when given)
+    instead of its stored context."""
+
+    phone: str = Field(max_length=64)
+    name: str = Field(default="", max_length=256)
+    timezone: str | None = Field(default=None, max_length=64)
+    external_id: str | None = Field(default=None, max_length=128, description="Default: call-<random>")
+    context: dict[str, Any] | None = Field(default=None, description="Replaces the agent's context for this call")
+    attributes: dict[str, Any] = Field(default_factory=dict, description="The contact's attributes")
+    persona: str | None = Field(default=None, max_length=32, description="Simulated callee (sim carrier only)")
+    settings: CampaignSettings | None = Field(
+        default=None, description="Default: one attempt, any hour of any day"
+    )
+
+
+class OutboundCallStarted(BaseModel):
+    campaign: CampaignOut
+    external_id: str
+    contact_web_ui_url: str
+
+
+# ---- numbers --------------------------------------------------------------------------------------
+
+
+class NumberOut(BaseModel):
+    number: str
+    friendly_name: str
+    agent_name: str | None
+    updated_at: datetime
+
+
+class NumberList(BaseModel):
+    items: list[NumberOut]
+
+
+class NumberAssignment(RequestBody):
+    agent_name: str | None = Field(description="An active agent of your organisation; null unbinds the number")
+
+
+# ---- do-not-call ----------------------------------------------------------------------------------
+
+
+class DncIn(RequestBody):
+    phone: str = Field(max_length=64)
+    reason: str = Field(default="", max_length=500)
+
+
+class DncOut(BaseModel):
+    phone: str
+    reason: str
+    created_at: datetime
+
+
+class DncAdded(BaseModel):
+    entry: DncOut
+    added: bool = Field(description="false when the number was already on the list")
+
+
+class DncList(BaseModel):
+    items: list[DncOut]
+    total: int
+    limit: int
+    offset: int
+
+
+class DncImportReport(BaseModel):
+    added: int
+    already_listed: int
+    errors: list[RowError] = Field(default_factory=list)
+
+
+AgentList.model_rebuild()
