@@ -95,7 +95,7 @@ class ContactCounts(BaseModel):
 
     total: int = 0
     pending: int = Field(default=0, description="Not yet dispatched")
-    active: int = Field(default=0, description="Dispatched: waiting for their window, a retry, a callback, or in a call")
+    active: int = Field(default=0, description="Dispatched, not finished: in a call or waiting")
     finished: int = 0
     cancelled: int = 0
 
@@ -308,9 +308,7 @@ class OutboundCallRequest(RequestBody):
     context: dict[str, Any] | None = Field(default=None, description="Replaces the agent's context for this call")
     attributes: dict[str, Any] = Field(default_factory=dict, description="The contact's attributes")
     persona: str | None = Field(default=None, max_length=32, description="Simulated callee (sim carrier only)")
-    settings: CampaignSettings | None = Field(
-        default=None, description="Default: one attempt, any hour of any day"
-    )
+    settings: CampaignSettings | None = Field(default=None, description="Default: one attempt, any hour of any day")
 
 
 class OutboundCallStarted(BaseModel):
