@@ -4,7 +4,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -19,6 +19,16 @@ class Settings(BaseSettings):
     )
     temporal_address: str = "127.0.0.1:7233"
     temporal_namespace: str = "default"
+    temporal_api_key: str | None = Field(
+        default=None, description="Temporal Cloud API key; implies TLS. Unset for a self-hosted server"
+    )
+    temporal_tls: bool = Field(
+        default=False, description="TLS to the Temporal frontend; implied by an API key or a client certificate"
+    )
+    temporal_tls_cert_path: Path | None = Field(
+        default=None, description="mTLS client certificate (PEM), e.g. for Temporal Cloud; needs the key too"
+    )
+    temporal_tls_key_path: Path | None = Field(default=None, description="mTLS client private key (PEM)")
     temporal_ui_url: str = "http://127.0.0.1:8233"
     task_queue: str = "ringflow"
     carrier: str = Field(default="sim", description="sim | livekit_sip | twilio")
@@ -84,6 +94,13 @@ class Settings(BaseSettings):
         description="OTLP/HTTP collector for traces; unset keeps spans in-process only",
     )
     log_format: Literal["text", "json"] = Field(default="text", description="json: one structured object per line")
+
+    @model_validator(mode="after")
+    def _client_certificate_pair(self) -> "Settings":
+        """A client certificate without its key (or the reverse) is a mistake to report at start-up, not at connect."""
+        if (self.temporal_tls_cert_path is None) != (self.temporal_tls_key_path is None):
+            raise ValueError("set both RINGFLOW_TEMPORAL_TLS_CERT_PATH and RINGFLOW_TEMPORAL_TLS_KEY_PATH, or neither")
+        return self
 
     @property
     def livekit_configured(self) -> bool:
