@@ -10,10 +10,12 @@ from temporalio.exceptions import ApplicationError
 from schemas.activity_io import INVALID_NUMBER_ERROR, ActivityName
 from schemas.calls import DialRequest, DialResult
 from schemas.contact import normalize_phone
-from store import queries
+from schemas.outcomes import CallOutcome
+from store import dnc, queries
 from telephony.base import Carrier, DialPacer
 
 HEARTBEAT_EVERY_SECONDS = 2.0
+DO_NOT_CALL_DETAIL = "not dialled: the number is on the do-not-call list"
 
 
 class CallActivities:
@@ -37,6 +39,11 @@ class CallActivities:
         except ValueError as err:
             raise ApplicationError(str(err), type=INVALID_NUMBER_ERROR, non_retryable=True) from None
         async with self._sessions() as session:
+            if await _newly_blocked(session, request):
+                activity.logger.info("attempt %s %s", request.idempotency_key, DO_NOT_CALL_DETAIL)
+                return DialResult(
+                    outcome=CallOutcome.DO_NOT_CALL, carrier=self._carrier.name, detail=DO_NOT_CALL_DETAIL
+                )
             row, created = await queries.begin_attempt(
                 session,
                 request.idempotency_key,
@@ -63,6 +70,14 @@ class CallActivities:
         """Dial the moment the pacer releases this call: nothing may await in between."""
         await self._pacer.wait_turn(request.campaign_id, request.calls_per_second)
         return await self._carrier.dial(request)
+
+
+async def _newly_blocked(session: AsyncSession, request: DialRequest) -> bool:
+    """The number is on the campaign's do-not-call list and this attempt has not dialled yet (one that
+    has is recovered, not blocked: the call already happened)."""
+    return await dnc.campaign_contact_on_dnc(
+        session, request.campaign_id, request.contact.phone
+    ) and not await queries.attempt_exists(session, request.idempotency_key)
 
 
 async def _heartbeating(call: Awaitable[DialResult]) -> DialResult:

@@ -15,6 +15,7 @@ the rest to the user.
 
 import csv
 import io
+from collections.abc import Collection
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -51,13 +52,19 @@ def _describe(error: ValidationError) -> str:
     return "; ".join(parts)
 
 
-def parse_contacts_csv(text: str, *, existing_external_ids: set[str] | None = None) -> CsvImportReport:
+def parse_contacts_csv(
+    text: str, *, existing_external_ids: set[str] | None = None, do_not_call: Collection[str] = ()
+) -> CsvImportReport:
     """Validate a CSV contact list; see the module docstring for the columns.
 
     Rejected, each with its own :class:`RowError`: rows that fail :class:`Contact` validation or whose
     priority is not a whole number, rows with more cells than the header, and rows repeating an
     external id or a phone number of an earlier good row or an id in ``existing_external_ids`` (the
-    campaign's). Blank lines are skipped. A header without ``phone`` yields one error, on line 1.
+    campaign's), or whose phone is in ``do_not_call`` (E.164). Blank lines are skipped. A header without
+    ``phone`` yields one error, on line 1.
+
+    To check against a do-not-call list held elsewhere, parse once, look up the good rows' phones, and
+    parse again with the ones found: see :func:`blocked_phones`.
     """
     text = text.removeprefix("\ufeff")
     header_line = text.split("\n", 1)[0]
@@ -126,6 +133,9 @@ def parse_contacts_csv(text: str, *, existing_external_ids: set[str] | None = No
             problems.append(
                 f"phone {contact.phone} already appears on line {earlier_line} (external id {earlier_id!r})"
             )
+
+        if contact is not None and contact.phone in do_not_call:
+            problems.append(f"phone {contact.phone} is on the do-not-call list")
 
         if problems or contact is None:
             report.errors.append(RowError(line=row_line, external_id=external_id or None, message="; ".join(problems)))

@@ -94,10 +94,65 @@ class Base(DeclarativeBase):
     type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UTCDateTime(), dict[str, Any]: JSONDocument}
 
 
+# Rows made before organizations existed, and everything the CLI makes, belong to this organization.
+DEFAULT_ORG_ID = "default"
+
+
+def _org_column() -> Mapped[str]:
+    """The owning organization. Deliberately no foreign key: tests and tools empty ``organizations``
+    without touching the rest, and an organization is never deleted while it owns anything."""
+    return mapped_column(String(64), default=DEFAULT_ORG_ID, server_default=DEFAULT_ORG_ID, index=True)
+
+
+# ---- organizations and their keys -----------------------------------------------------------------
+
+
+class OrganizationRow(Base):
+    __tablename__ = "organizations"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(256))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ApiKeyRow(Base):
+    """An API key, stored as the SHA-256 of the key: the key itself is shown once and never kept.
+
+    A key has 256 random bits, so a fast unsalted hash is enough (nothing to brute-force) and lets a
+    request find its key with one indexed lookup.
+    """
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(AutoId, primary_key=True, autoincrement=True)
+    org_id: Mapped[str] = mapped_column(String(64), index=True)
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16), doc="The key's first characters, to tell keys apart in lists")
+    label: Mapped[str] = mapped_column(String(256), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column()
+
+
+class DoNotCallRow(Base):
+    """A number the organization must never dial, whatever campaign it appears in."""
+
+    __tablename__ = "do_not_call"
+
+    org_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    phone: Mapped[str] = mapped_column(String(32), primary_key=True, doc="E.164")
+    reason: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# ---- campaigns ------------------------------------------------------------------------------------
+
+
 class CampaignRow(Base):
     __tablename__ = "campaigns"
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    org_id: Mapped[str] = _org_column()
+    agent_name: Mapped[str | None] = mapped_column(String(100), doc="The agent snapshotted at the start, if any")
     name: Mapped[str] = mapped_column(String(256))
     status: Mapped[str] = mapped_column(String(16))
     settings: Mapped[dict[str, Any]] = mapped_column(doc="CampaignSettings.model_dump(mode='json')")
@@ -205,6 +260,9 @@ class AgentRow(Base):
 
     __tablename__ = "agents"
 
+    org_id: Mapped[str] = mapped_column(
+        String(64), primary_key=True, default=DEFAULT_ORG_ID, server_default=DEFAULT_ORG_ID
+    )
     name: Mapped[str] = mapped_column(String(100), primary_key=True)
     config: Mapped[dict[str, Any]] = mapped_column(doc="AgentConfig.model_dump(mode='json')")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
@@ -276,6 +334,7 @@ class PhoneNumberRow(Base):
     __tablename__ = "phone_numbers"
 
     number: Mapped[str] = mapped_column(String(32), primary_key=True, doc="E.164")
+    org_id: Mapped[str] = _org_column()
     twilio_sid: Mapped[str] = mapped_column(String(64), default="")
     friendly_name: Mapped[str] = mapped_column(String(256), default="")
     agent_name: Mapped[str | None] = mapped_column(String(100))
@@ -289,6 +348,7 @@ class InboundCallRow(Base):
     __table_args__ = (Index("ix_inbound_calls_to_number", "to_number", "started_at"),)
 
     call_sid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    org_id: Mapped[str] = _org_column()
     to_number: Mapped[str] = mapped_column(String(32))
     from_number: Mapped[str] = mapped_column(String(32))
     agent_name: Mapped[str] = mapped_column(String(100))

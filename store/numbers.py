@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from schemas.agent import AgentConfig
 from store import queries
-from store.models import INBOUND_IN_PROGRESS, Base, InboundCallRow, PhoneNumberRow, utcnow
+from store.models import DEFAULT_ORG_ID, INBOUND_IN_PROGRESS, Base, InboundCallRow, PhoneNumberRow, utcnow
 
 
 def _insert(session: AsyncSession, model: type[Base]):
@@ -19,10 +19,21 @@ def _insert(session: AsyncSession, model: type[Base]):
     return sqlite_insert(table)
 
 
-async def upsert_number(session: AsyncSession, number: str, twilio_sid: str = "", friendly_name: str = "") -> None:
-    """Add the number or refresh its Twilio sid and name; its agent binding is kept."""
+async def upsert_number(
+    session: AsyncSession,
+    number: str,
+    twilio_sid: str = "",
+    friendly_name: str = "",
+    org_id: str = DEFAULT_ORG_ID,
+) -> None:
+    """Add the number to ``org_id`` or refresh its Twilio sid and name; its owner and agent binding are kept."""
     insert = _insert(session, PhoneNumberRow).values(
-        number=number, twilio_sid=twilio_sid, friendly_name=friendly_name, agent_name=None, updated_at=utcnow()
+        number=number,
+        org_id=org_id,
+        twilio_sid=twilio_sid,
+        friendly_name=friendly_name,
+        agent_name=None,
+        updated_at=utcnow(),
     )
     await session.execute(
         insert.on_conflict_do_update(
@@ -36,30 +47,41 @@ async def upsert_number(session: AsyncSession, number: str, twilio_sid: str = ""
     )
 
 
-async def get_number(session: AsyncSession, number: str) -> PhoneNumberRow | None:
-    return await session.get(PhoneNumberRow, number, populate_existing=True)
+async def get_number(session: AsyncSession, number: str, org_id: str | None = None) -> PhoneNumberRow | None:
+    """The number; with ``org_id``, only if that organization owns it."""
+    row = await session.get(PhoneNumberRow, number, populate_existing=True)
+    if row is None or (org_id is not None and row.org_id != org_id):
+        return None
+    return row
 
 
-async def list_numbers(session: AsyncSession) -> list[PhoneNumberRow]:
-    """Every known number, in number order."""
-    result = await session.execute(select(PhoneNumberRow).order_by(PhoneNumberRow.number))
-    return list(result.scalars())
+async def list_numbers(session: AsyncSession, org_id: str | None = None) -> list[PhoneNumberRow]:
+    """Every known number (of ``org_id``, when given), in number order."""
+    stmt = select(PhoneNumberRow).order_by(PhoneNumberRow.number)
+    if org_id is not None:
+        stmt = stmt.where(PhoneNumberRow.org_id == org_id)
+    return list((await session.execute(stmt.execution_options(populate_existing=True))).scalars())
 
 
-async def assign_agent(session: AsyncSession, number: str, agent_name: str | None) -> bool:
-    """Bind ``agent_name`` to the number (``None`` unbinds). False when the number is unknown."""
+async def assign_agent(
+    session: AsyncSession, number: str, agent_name: str | None, org_id: str = DEFAULT_ORG_ID
+) -> bool:
+    """Bind the organization's ``agent_name`` to its number (``None`` unbinds). False when it has no such number."""
     result = await session.execute(
-        update(PhoneNumberRow).where(PhoneNumberRow.number == number).values(agent_name=agent_name, updated_at=utcnow())
+        update(PhoneNumberRow)
+        .where(PhoneNumberRow.number == number, PhoneNumberRow.org_id == org_id)
+        .values(agent_name=agent_name, updated_at=utcnow())
     )
     return bool(getattr(result, "rowcount", 0))
 
 
 async def agent_for_number(session: AsyncSession, number: str) -> AgentConfig | None:
-    """The active agent bound to the number; None for an unknown number, no agent, or an inactive one."""
+    """The active agent bound to the number (an agent of the number's organization); None for an unknown
+    number, no agent, or an inactive one."""
     row = await get_number(session, number)
     if row is None or not row.agent_name:
         return None
-    agent = await queries.get_agent(session, row.agent_name)
+    agent = await queries.get_agent(session, row.agent_name, row.org_id)
     if agent is None or not agent.active:
         return None
     return agent
@@ -73,11 +95,14 @@ async def record_inbound_call(
     agent_name: str,
     status: str = INBOUND_IN_PROGRESS,
 ) -> None:
-    """Record that a call came in. Idempotent on the CallSid: a repeat changes nothing."""
+    """Record that a call came in, for the organization that owns the dialled number. Idempotent on the
+    CallSid: a repeat changes nothing."""
+    number = await get_number(session, to_number)
     await session.execute(
         _insert(session, InboundCallRow)
         .values(
             call_sid=call_sid,
+            org_id=number.org_id if number is not None else DEFAULT_ORG_ID,
             to_number=to_number,
             from_number=from_number,
             agent_name=agent_name,

@@ -57,6 +57,7 @@ from store.models import (
     CONTACT_CANCELLED,
     CONTACT_FINISHED,
     CONTACT_PENDING,
+    DEFAULT_ORG_ID,
     AgentRow,
     AttemptRow,
     Base,
@@ -115,6 +116,9 @@ async def create_campaign(
     name: str,
     settings: CampaignSettings,
     status: CampaignStatus = CampaignStatus.RUNNING,
+    *,
+    org_id: str = DEFAULT_ORG_ID,
+    agent_name: str | None = None,
 ) -> None:
     """Insert a campaign. Idempotent: an existing campaign with this id is left exactly as it is."""
     now = utcnow()
@@ -122,6 +126,8 @@ async def create_campaign(
         _insert(session, CampaignRow)
         .values(
             id=campaign_id,
+            org_id=org_id,
+            agent_name=agent_name,
             name=name,
             status=status.value,
             settings=settings.model_dump(mode="json"),
@@ -133,13 +139,19 @@ async def create_campaign(
     await session.execute(stmt)
 
 
-async def get_campaign(session: AsyncSession, campaign_id: str) -> CampaignRow | None:
-    return await session.get(CampaignRow, campaign_id, populate_existing=True)
+async def get_campaign(session: AsyncSession, campaign_id: str, org_id: str | None = None) -> CampaignRow | None:
+    """The campaign; with ``org_id``, only if that organization owns it (anything else is "not found")."""
+    row = await session.get(CampaignRow, campaign_id, populate_existing=True)
+    if row is None or (org_id is not None and row.org_id != org_id):
+        return None
+    return row
 
 
-async def list_campaigns(session: AsyncSession) -> list[CampaignRow]:
-    """All campaigns, oldest first."""
+async def list_campaigns(session: AsyncSession, org_id: str | None = None) -> list[CampaignRow]:
+    """All campaigns (of ``org_id``, when given), oldest first."""
     stmt = select(CampaignRow).order_by(CampaignRow.created_at, CampaignRow.id)
+    if org_id is not None:
+        stmt = stmt.where(CampaignRow.org_id == org_id)
     return list((await session.scalars(stmt.execution_options(populate_existing=True))).all())
 
 
@@ -330,6 +342,10 @@ async def unfinished_dispatched_external_ids(session: AsyncSession, campaign_id:
 async def _attempt_by_key(session: AsyncSession, key: str) -> AttemptRow | None:
     stmt = select(AttemptRow).where(AttemptRow.idempotency_key == key).execution_options(populate_existing=True)
     return (await session.scalars(stmt)).one_or_none()
+
+
+async def attempt_exists(session: AsyncSession, key: str) -> bool:
+    return await _attempt_by_key(session, key) is not None
 
 
 async def begin_attempt(
@@ -558,13 +574,14 @@ async def outcome_counts(session: AsyncSession, campaign_id: str) -> dict[str, i
 # ---- agents ---------------------------------------------------------------------------------------
 
 
-async def save_agent(session: AsyncSession, config: AgentConfig) -> None:
-    """Insert the agent ``config.name``, or replace its config and ``active`` flag (an upsert).
+async def save_agent(session: AsyncSession, config: AgentConfig, org_id: str = DEFAULT_ORG_ID) -> None:
+    """Insert the organization's agent ``config.name``, or replace its config and ``active`` flag (an upsert).
 
     A replaced agent keeps its ``created_at``; ``updated_at`` is re-stamped.
     """
     now = utcnow()
     insert = _insert(session, AgentRow).values(
+        org_id=org_id,
         name=config.name,
         config=config.model_dump(mode="json"),
         active=config.active,
@@ -573,7 +590,7 @@ async def save_agent(session: AsyncSession, config: AgentConfig) -> None:
     )
     await session.execute(
         insert.on_conflict_do_update(
-            index_elements=["name"],
+            index_elements=["org_id", "name"],
             set_={
                 "config": insert.excluded.config,
                 "active": insert.excluded.active,
@@ -583,21 +600,28 @@ async def save_agent(session: AsyncSession, config: AgentConfig) -> None:
     )
 
 
-async def get_agent(session: AsyncSession, name: str) -> AgentConfig | None:
-    row = await session.get(AgentRow, name, populate_existing=True)
+async def get_agent(session: AsyncSession, name: str, org_id: str = DEFAULT_ORG_ID) -> AgentConfig | None:
+    row = await session.get(AgentRow, (org_id, name), populate_existing=True)
     return None if row is None else row.agent_config
 
 
-async def list_agents(session: AsyncSession) -> list[AgentConfig]:
-    """All agents, active or not, by name."""
-    stmt = select(AgentRow).order_by(AgentRow.name).execution_options(populate_existing=True)
+async def list_agents(session: AsyncSession, org_id: str = DEFAULT_ORG_ID) -> list[AgentConfig]:
+    """The organization's agents, active or not, by name."""
+    stmt = (
+        select(AgentRow)
+        .where(AgentRow.org_id == org_id)
+        .order_by(AgentRow.name)
+        .execution_options(populate_existing=True)
+    )
     return [row.agent_config for row in (await session.scalars(stmt)).all()]
 
 
-async def delete_agent(session: AsyncSession, name: str) -> bool:
-    """``True`` if this call deleted the agent, ``False`` if there was none by that name."""
+async def delete_agent(session: AsyncSession, name: str, org_id: str = DEFAULT_ORG_ID) -> bool:
+    """``True`` if this call deleted the agent, ``False`` if the organization had none by that name."""
     result = await session.execute(
-        delete(AgentRow).where(AgentRow.name == name).execution_options(synchronize_session=False)
+        delete(AgentRow)
+        .where(AgentRow.org_id == org_id, AgentRow.name == name)
+        .execution_options(synchronize_session=False)
     )
     return _rowcount(result) > 0
 

@@ -31,6 +31,7 @@ from schemas.workflow_io import (
     campaign_workflow_id,
 )
 from store import queries
+from store.models import DEFAULT_ORG_ID
 from workflows.campaign import CampaignWorkflow
 from workflows.contact import ContactWorkflow
 from workflows.search_attributes import CAMPAIGN_ID
@@ -66,15 +67,18 @@ async def create_campaign_from_contacts(
     *,
     task_queue: str,
     agent: AgentConfig | None = None,
+    org_id: str = DEFAULT_ORG_ID,
 ) -> str:
-    """Store the campaign and its contacts, then start its workflow; returns the campaign id.
+    """Store the campaign (owned by ``org_id``) and its contacts, then start its workflow; returns the id.
 
     ``agent`` is snapshotted into the workflow input: editing or deleting the stored agent later
     does not change a campaign already started. Without one, calls are placed with no agent.
     """
     campaign_id = new_campaign_id()
     async with sessions() as session:
-        await queries.create_campaign(session, campaign_id, name, settings)
+        await queries.create_campaign(
+            session, campaign_id, name, settings, org_id=org_id, agent_name=agent.name if agent else None
+        )
         await queries.add_contacts(session, campaign_id, contacts)
         await session.commit()
     await client.start_workflow(

@@ -90,6 +90,8 @@ numbers_app = typer.Typer(
 )
 app.add_typer(numbers_app, name="numbers")
 app.add_typer(db_app, name="db")
+org_app = typer.Typer(help="Organizations and their API keys (REST API, dashboard).", no_args_is_help=True)
+app.add_typer(org_app, name="org")
 
 
 class CliError(Exception):
@@ -483,7 +485,7 @@ async def _campaign_start(
     if agent_name is not None:
         # A missing agent is the user's mistake to fix before anything else happens.
         try:
-            agent = await load_campaign_agent(await _agent_store(settings), agent_name)
+            agent = await load_campaign_agent(await _migrated_store(settings), agent_name)
         finally:
             await dispose_cached_engines()
     else:
@@ -669,7 +671,7 @@ def load_agent_file(path: Path) -> "AgentConfig":
         raise ValueError(f"{path} is not an agent config: {validation_message(err)}") from None
 
 
-async def _agent_store(settings: Settings) -> "async_sessionmaker[AsyncSession]":
+async def _migrated_store(settings: Settings) -> "async_sessionmaker[AsyncSession]":
     """The migrated store's session factory (migrations first, as `ringflow db upgrade` does)."""
     from store.db import get_session_factory
     from store.migrate import upgrade_database
@@ -691,15 +693,15 @@ async def load_campaign_agent(sessions: "async_sessionmaker[AsyncSession]", name
     return agent
 
 
-def _agent_command(body: Callable[["async_sessionmaker[AsyncSession]"], Coroutine[Any, Any, int | None]]) -> None:
-    """Run an agent command's body against the configured store, then close its connections."""
+def _store_command(body: Callable[["async_sessionmaker[AsyncSession]"], Coroutine[Any, Any, int | None]]) -> None:
+    """Run a command body against the migrated store, then close its connections."""
     settings = _settings()
 
     async def run() -> int | None:
         from store.db import dispose_cached_engines
 
         try:
-            return await body(await _agent_store(settings))
+            return await body(await _migrated_store(settings))
         finally:
             await dispose_cached_engines()
 
@@ -776,7 +778,7 @@ def agent_create(
         state = "" if config.active else " (inactive)"
         console.print(f"agent [bold]{escape(config.name)}[/bold] saved{state}; tools on: {_tools_on(config)}")
 
-    _agent_command(body)
+    _store_command(body)
 
 
 @agent_app.command("import")
@@ -799,7 +801,7 @@ def agent_import(
         verb = "replaced" if existed else "imported"
         console.print(f"agent [bold]{escape(config.name)}[/bold] {verb} from {escape(str(path))}", highlight=False)
 
-    _agent_command(body)
+    _store_command(body)
 
 
 @agent_app.command("list")
@@ -825,7 +827,7 @@ def agent_list() -> None:
             )
         console.print(table)
 
-    _agent_command(body)
+    _store_command(body)
 
 
 @agent_app.command("show")
@@ -841,7 +843,7 @@ def agent_show(name: Annotated[str, typer.Argument(help="Agent name")]) -> None:
             raise CliError(f"no agent named {name!r}")
         typer.echo(agent.model_dump_json(indent=2))
 
-    _agent_command(body)
+    _store_command(body)
 
 
 @agent_app.command("delete")
@@ -858,7 +860,7 @@ def agent_delete(name: Annotated[str, typer.Argument(help="Agent name")]) -> Non
             raise CliError(f"no agent named {name!r}")
         console.print(f"agent [bold]{escape(name)}[/bold] deleted")
 
-    _agent_command(body)
+    _store_command(body)
 
 
 @agent_app.command("eval")
@@ -908,7 +910,7 @@ def agent_eval(
         console.print(f"[green]all {len(verdicts)} persona(s) passed[/green]")
         return 0
 
-    _agent_command(body)
+    _store_command(body)
 
 
 # ---- ringflow numbers ... -----------------------------------------------------------------------
@@ -1018,7 +1020,7 @@ def numbers_sync() -> None:
             )
             console.print("their calls no longer reach Ringflow; `ringflow numbers unassign NUMBER` clears a binding")
 
-    _agent_command(body)
+    _store_command(body)
 
 
 @numbers_app.command("list")
@@ -1035,7 +1037,7 @@ def numbers_list() -> None:
             return
         console.print(_numbers_table(rows))
 
-    _agent_command(body)
+    _store_command(body)
 
 
 @numbers_app.command("assign")
@@ -1079,7 +1081,7 @@ def numbers_assign(
             what = f"now answered by [bold]{escape(agent)}[/bold]"
         console.print(f"{e164} {what}; Twilio voice webhook: {escape(url)}", highlight=False)
 
-    _agent_command(body)
+    _store_command(body)
 
 
 @numbers_app.command("unassign")
@@ -1105,7 +1107,7 @@ def numbers_unassign(
         else:
             console.print(f"{e164} had no agent: nothing to do", highlight=False)
 
-    _agent_command(body)
+    _store_command(body)
 
 
 # ---- ringflow db ... ----------------------------------------------------------------------------
@@ -1123,6 +1125,96 @@ async def _db_upgrade(settings: Settings) -> None:
 
     await upgrade_database(settings.sqlalchemy_url)
     console.print(f"{_redacted(settings.sqlalchemy_url)} is at the newest schema", highlight=False)
+
+
+# ---- ringflow org ... ---------------------------------------------------------------------------
+
+
+@org_app.command("create")
+def org_create(name: Annotated[str, typer.Argument(help="The organization's name")]) -> None:
+    """Create an organization and print its first API key (shown only this once)."""
+
+    async def body(sessions: "async_sessionmaker[AsyncSession]") -> int:
+        from store.orgs import create_org
+
+        try:
+            async with sessions() as session:
+                org, key = await create_org(session, name)
+                await session.commit()
+        except ValueError as err:
+            raise CliError(str(err)) from None
+        _print_key(org.id, key)
+        return 0
+
+    _store_command(body)
+
+
+@org_app.command("key")
+def org_key(
+    org_id: Annotated[str, typer.Argument(help="The organization's id, as `ringflow org list` shows it")],
+    label: Annotated[str, typer.Option(help="What the key is for, shown in lists")] = "",
+) -> None:
+    """Print a new API key for the organization (shown only this once)."""
+
+    async def body(sessions: "async_sessionmaker[AsyncSession]") -> int:
+        from store.orgs import create_api_key, get_org
+
+        async with sessions() as session:
+            if await get_org(session, org_id) is None:
+                raise CliError(f"no organization {org_id!r}: see `ringflow org list`")
+            key = await create_api_key(session, org_id, label)
+            await session.commit()
+        _print_key(org_id, key)
+        return 0
+
+    _store_command(body)
+
+
+@org_app.command("list")
+def org_list() -> None:
+    """The organizations, with how many live keys each has."""
+
+    async def body(sessions: "async_sessionmaker[AsyncSession]") -> int:
+        from store.orgs import list_api_keys, list_orgs
+
+        table = Table("id", "name", "live keys", "created")
+        async with sessions() as session:
+            for org in await list_orgs(session):
+                live = [key for key in await list_api_keys(session, org.id) if key.revoked_at is None]
+                table.add_row(org.id, escape(org.name), str(len(live)), f"{org.created_at:%Y-%m-%d %H:%M} UTC")
+        console.print(table)
+        return 0
+
+    _store_command(body)
+
+
+@org_app.command("revoke")
+def org_revoke(
+    org_id: Annotated[str, typer.Argument(help="The organization's id")],
+    key_prefix: Annotated[str, typer.Argument(help="The key, or at least its first 10 characters")],
+) -> None:
+    """Revoke an API key: requests with it get 401 from then on."""
+
+    async def body(sessions: "async_sessionmaker[AsyncSession]") -> int:
+        from store.orgs import revoke_api_key
+
+        try:
+            async with sessions() as session:
+                revoked = await revoke_api_key(session, org_id, key_prefix)
+                await session.commit()
+        except ValueError as err:
+            raise CliError(str(err)) from None
+        if not revoked:
+            raise CliError(f"organization {org_id!r} has no live key starting with {key_prefix[:10]!r}")
+        console.print(f"revoked the key {escape(key_prefix[:10])}… of {escape(org_id)}", highlight=False)
+        return 0
+
+    _store_command(body)
+
+
+def _print_key(org_id: str, key: str) -> None:
+    console.print(f"organization [bold]{escape(org_id)}[/bold]", highlight=False)
+    console.print(f"API key (shown once, keep it safe): [bold]{key}[/bold]", highlight=False, soft_wrap=True)
 
 
 def main() -> None:
