@@ -197,3 +197,13 @@ def codec_for(settings: Settings) -> EncryptionCodec | None:
 def data_converter_for(settings: Settings) -> DataConverter:
     """THE data converter of this process's Temporal clients, workers and replayers."""
     return build_data_converter(codec_for(settings))
+
+
+CODEC_SERVER_PATH = "/codec"
+"""Where the API serves the codec server (``/codec/encode``, ``/codec/decode``)."""
+
+
+def codec_server_url(settings: Settings) -> str:
+    """The codec endpoint the Web UI (in the browser, on this machine) calls: the API's ``/codec``."""
+    host = "127.0.0.1" if settings.api_host in ("0.0.0.0", "::", "") else settings.api_host
+    return f"http://{host}:{settings.api_port}{CODEC_SERVER_PATH}"

@@ -25,6 +25,7 @@ from schemas.settings import Settings
 from store.db import dispose_cached_engines
 from store.migrate import upgrade_database
 from worker.client import connect
+from worker.codec import codec_server_url, ensure_dev_codec_keys
 from worker.main import build_worker
 from worker.search_attributes import register_search_attributes
 from workflows import search_attributes
@@ -93,7 +94,7 @@ def _tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
 class DevStack:
     """``async with DevStack(settings) as stack``: a Temporal server, a migrated database, a worker.
 
-    Exposes ``client`` (connected with the pydantic data converter), ``ui_url`` and
+    Exposes ``client`` (connected with the encrypting data converter), ``ui_url`` and
     :meth:`workflow_ui_url`. On exit the worker stops, and so does the server if this stack started it.
     """
 
@@ -124,6 +125,7 @@ class DevStack:
 
     async def __aenter__(self) -> Self:
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+        ensure_dev_codec_keys(self.settings)
         try:
             if await is_listening(self.settings.temporal_address):
                 self._client = await self._connect_existing()
@@ -181,6 +183,9 @@ class DevStack:
             str((self.settings.data_dir / "temporal.db").resolve()),
             "--log-level",
             "warn",
+            # The Web UI asks the API's codec server to decrypt payloads (see docs/pii.md).
+            "--ui-codec-endpoint",
+            codec_server_url(self.settings),
         ]
         if self.settings.temporal_namespace != "default":
             command += ["--namespace", self.settings.temporal_namespace]
