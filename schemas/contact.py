@@ -68,7 +68,7 @@ def timezone_for_phone(e164: str) -> str:
 def validate_timezone(name: str) -> str:
     try:
         ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # "America" is a directory; very long names
         raise ValueError(f"{name!r} is not an IANA time zone") from None
     return name
 
