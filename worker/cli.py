@@ -1217,6 +1217,41 @@ def _print_key(org_id: str, key: str) -> None:
     console.print(f"API key (shown once, keep it safe): [bold]{key}[/bold]", highlight=False, soft_wrap=True)
 
 
+# ---- ringflow temporal ... ----------------------------------------------------------------------
+
+DEFAULT_RETENTION = timedelta(days=30)
+
+temporal_app = typer.Typer(
+    help="The Temporal namespace Ringflow runs in (self-hosted or Temporal Cloud).", no_args_is_help=True
+)
+app.add_typer(temporal_app, name="temporal")
+
+
+@temporal_app.command("setup")
+def temporal_setup(
+    retention: Annotated[
+        timedelta | None,
+        typer.Option(
+            parser=_duration_option,
+            metavar="DURATION",
+            help="How long a namespace this creates keeps closed workflows [30d]; an existing one keeps its own",
+        ),
+    ] = None,
+) -> None:
+    """Create RINGFLOW_TEMPORAL_NAMESPACE if it is missing and register the search attributes the workflows
+    set (CampaignId, Outcome, Attempt). Safe to run on every deploy: what exists is left as it is."""
+    settings = _settings()
+    _run(_temporal_setup(settings, retention or DEFAULT_RETENTION))
+
+
+async def _temporal_setup(settings: Settings, retention: timedelta) -> None:
+    from worker.temporal_setup import setup_namespace
+
+    report = await setup_namespace(await _connect(settings), retention)
+    what = f"created (retention {format_duration(retention)})" if report.namespace_created else "exists"
+    console.print(f"namespace {escape(report.namespace)} {what}; search attributes registered", highlight=False)
+
+
 def main() -> None:
     """Console-script entry point (``ringflow``)."""
     app(prog_name="ringflow")
