@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
 from api.deps import AppContext
-from api.routers import twilio
+from api.routers import codec, twilio
 from schemas.settings import Settings
 
 
@@ -40,6 +40,8 @@ def app_from_env() -> FastAPI:
 def _build(lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]] | None = None) -> FastAPI:
     app = FastAPI(title="Ringflow", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
     app.include_router(twilio.router)
+    app.include_router(codec.router)
+    app.add_middleware(codec.CodecCorsMiddleware)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:

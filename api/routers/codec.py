@@ -1,0 +1,93 @@
+"""The codec server: the Temporal Web UI and CLI decrypt (and encrypt) payloads through the API.
+
+It follows Temporal's codec server protocol: ``POST /codec/decode`` and ``POST /codec/encode`` take and
+return ``{"payloads": [...]}`` (Payloads as proto3 JSON), a bad body or a payload that cannot be
+decrypted is a 400. The keys are the ones of the API's own Temporal client, so whatever the workers
+sealed, the API opens. Callers need an organization API key (Bearer, X-API-Key or the dashboard's
+cookie, which the Web UI sends when "include cross-origin credentials" is on).
+
+The Web UI calls from its own origin: :class:`CodecCorsMiddleware` answers the CORS preflight and adds
+the CORS headers for the origins in ``codec_cors_origins``, on these routes only; the rest of the API
+stays same-origin.
+"""
+
+from collections.abc import Awaitable, Callable, Sequence
+
+from fastapi import APIRouter, Depends, HTTPException, status
+from fastapi.responses import JSONResponse
+from google.protobuf import json_format
+from starlette.middleware.cors import CORSMiddleware
+from starlette.types import ASGIApp, Receive, Scope, Send
+from temporalio.api.common.v1 import Payload, Payloads
+
+from api.deps import Context, current_org
+from schemas.codec import CodecPayloads
+from schemas.settings import Settings
+from worker.codec import CODEC_SERVER_PATH, PayloadDecryptionError
+
+CODEC_REQUEST_HEADERS = ["Authorization", "Content-Type", "X-API-Key", "X-Namespace"]
+PREFLIGHT_MAX_AGE_SECONDS = 600
+
+router = APIRouter(prefix=CODEC_SERVER_PATH, tags=["codec"], dependencies=[Depends(current_org)])
+
+CodecStep = Callable[[Sequence[Payload]], Awaitable[list[Payload]]]
+
+
+async def _unchanged(payloads: Sequence[Payload]) -> list[Payload]:
+    return list(payloads)
+
+
+async def _apply(step: CodecStep, body: CodecPayloads) -> JSONResponse:
+    try:
+        payloads = json_format.ParseDict(body.model_dump(), Payloads(), ignore_unknown_fields=True)
+    except json_format.ParseError as err:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, f"not Temporal Payloads JSON: {err}") from None
+    try:
+        converted = await step(payloads.payloads)
+    except PayloadDecryptionError as err:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, str(err)) from None
+    return JSONResponse(json_format.MessageToDict(Payloads(payloads=converted)))
+
+
+@router.post("/decode", response_model=CodecPayloads, summary="Decrypt payloads (Temporal codec server protocol)")
+async def decode(body: CodecPayloads, ctx: Context) -> JSONResponse:
+    codec = ctx.client.data_converter.payload_codec
+    return await _apply(codec.decode if codec else _unchanged, body)
+
+
+@router.post("/encode", response_model=CodecPayloads, summary="Encrypt payloads (Temporal codec server protocol)")
+async def encode(body: CodecPayloads, ctx: Context) -> JSONResponse:
+    codec = ctx.client.data_converter.payload_codec
+    return await _apply(codec.encode if codec else _unchanged, body)
+
+
+def cors_origins(settings: Settings) -> list[str]:
+    return [origin.strip().rstrip("/") for origin in settings.codec_cors_origins.split(",") if origin.strip()]
+
+
+class CodecCorsMiddleware:
+    """Starlette's CORS handling for ``/codec/*`` only, with the origins of the app's settings.
+
+    Credentials are allowed (the dashboard's cookie), so origins are listed, never ``*``. The
+    settings live on the app's state, set after the middleware stack is built: the CORS layer is
+    made on the first codec request.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self._cors: CORSMiddleware | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith(CODEC_SERVER_PATH + "/"):
+            await self.app(scope, receive, send)
+            return
+        if self._cors is None:
+            self._cors = CORSMiddleware(
+                self.app,
+                allow_origins=cors_origins(scope["app"].state.ringflow.settings),
+                allow_methods=["POST"],
+                allow_headers=CODEC_REQUEST_HEADERS,
+                allow_credentials=True,
+                max_age=PREFLIGHT_MAX_AGE_SECONDS,
+            )
+        await self._cors(scope, receive, send)
