@@ -92,6 +92,10 @@ app.add_typer(numbers_app, name="numbers")
 app.add_typer(db_app, name="db")
 org_app = typer.Typer(help="Organizations and their API keys (REST API, dashboard).", no_args_is_help=True)
 app.add_typer(org_app, name="org")
+codec_app = typer.Typer(
+    help="Payload encryption keys: phone numbers, names and transcripts are sealed in Temporal.", no_args_is_help=True
+)
+app.add_typer(codec_app, name="codec")
 
 
 class CliError(Exception):
@@ -213,6 +217,7 @@ def _run(coroutine: Coroutine[Any, Any, int | None], *, interrupt_code: int = 13
     from temporalio.service import RPCError
 
     from worker.campaigns import CampaignEndedError, CampaignNotFoundError
+    from worker.codec import CodecConfigError
     from worker.devstack import DevStackError
     from worker.progress import FollowError
 
@@ -221,7 +226,7 @@ def _run(coroutine: Coroutine[Any, Any, int | None], *, interrupt_code: int = 13
     except (KeyboardInterrupt, asyncio.CancelledError):
         errors.print("stopped")
         raise typer.Exit(interrupt_code) from None
-    except (CliError, DevStackError, CampaignNotFoundError, CampaignEndedError, FollowError) as err:
+    except (CliError, DevStackError, CodecConfigError, CampaignNotFoundError, CampaignEndedError, FollowError) as err:
         _fail(str(err))
     except RPCError as err:
         _fail(f"Temporal refused: {err.message}")
@@ -1108,6 +1113,23 @@ def numbers_unassign(
             console.print(f"{e164} had no agent: nothing to do", highlight=False)
 
     _store_command(body)
+
+
+# ---- ringflow codec ... -------------------------------------------------------------------------
+
+
+@codec_app.command("new-key")
+def codec_new_key(
+    key_id: Annotated[str, typer.Argument(help="A new id, e.g. the date: 2026-11 (letters, digits, . _ -)")],
+) -> None:
+    """Print a new `key_id:base64key` entry: put it FIRST in RINGFLOW_CODEC_KEYS and keep the old keys after it."""
+    from worker.codec import CodecConfigError, new_codec_key
+
+    try:
+        entry = new_codec_key(key_id)
+    except CodecConfigError as err:
+        _fail(str(err), code=2)
+    print(entry)
 
 
 # ---- ringflow db ... ----------------------------------------------------------------------------
