@@ -81,15 +81,31 @@ async def create_campaign_from_contacts(
         )
         await queries.add_contacts(session, campaign_id, contacts)
         await session.commit()
+    await start_campaign_workflow(
+        client, campaign_id, name, settings, len(contacts), task_queue=task_queue, agent=agent
+    )
+    return campaign_id
+
+
+async def start_campaign_workflow(
+    client: Client,
+    campaign_id: str,
+    name: str,
+    settings: CampaignSettings,
+    contact_count: int,
+    *,
+    task_queue: str,
+    agent: AgentConfig | None = None,
+) -> None:
+    """Start the workflow of a campaign already in the store (its contacts too), with ``agent``'s snapshot."""
     await client.start_workflow(
         CampaignWorkflow.run,
         CampaignWorkflowInput(campaign_id=campaign_id, settings=settings, agent=agent),
         id=campaign_workflow_id(campaign_id),
         task_queue=task_queue,
         search_attributes=TypedSearchAttributes([SearchAttributePair(CAMPAIGN_ID, campaign_id)]),
-        static_summary=f"campaign {name}: {len(contacts)} contact(s)" + (f", agent {agent.name}" if agent else ""),
+        static_summary=f"campaign {name}: {contact_count} contact(s)" + (f", agent {agent.name}" if agent else ""),
     )
-    return campaign_id
 
 
 def campaign_handle(client: Client, campaign_id: str) -> WorkflowHandle[CampaignWorkflow, CampaignResult]:
