@@ -155,9 +155,7 @@ def test_configured_keys_win_and_no_key_file_is_written(tmp_path: Path, no_codec
     assert codec is not None and codec.key_ids == ["test-only-not-secret"]
 
 
-async def test_a_process_without_keys_refuses_to_connect_unless_plaintext_is_chosen(
-    tmp_path: Path, no_codec_env: None
-):
+async def test_a_process_without_keys_refuses_to_connect_unless_plaintext_is_chosen(tmp_path: Path, no_codec_env: None):
     settings = Settings(_env_file=None, data_dir=tmp_path, temporal_address="127.0.0.1:1")  # type: ignore[call-arg]
     with pytest.raises(CodecConfigError, match="RINGFLOW_CODEC_KEYS"):
         await connect(settings)
