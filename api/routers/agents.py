@@ -1,0 +1,159 @@
+"""Agents: create, edit (per-function tool toggles, greeting, instructions, context, voice, language),
+delete, their statistics, and one outbound call by an agent."""
+
+import secrets
+from datetime import time
+
+from fastapi import APIRouter, Response, status
+from pydantic import ValidationError
+
+from api.deps import CurrentOrg, DbSession
+from api.routers.campaigns import create_campaign
+from api.routers.common import V1_DEPENDENCIES, Context, campaign_view, conflict, e164, invalid, not_found
+from schemas.agent import AgentConfig
+from schemas.api import AgentList, AgentOut, AgentUpdate, ErrorBody, OutboundCallRequest, OutboundCallStarted, Stats
+from schemas.campaign import ALL_WEEKDAYS, CallingWindow, CampaignSettings, RetryPolicy
+from schemas.contact import Contact
+from schemas.workflow_io import contact_workflow_id
+from store import dnc, queries, reports
+from store.csv_import import _describe
+from store.models import OrganizationRow
+from worker.devstack import workflow_ui_url
+
+router = APIRouter(prefix="/v1/agents", tags=["agents"], dependencies=V1_DEPENDENCIES)
+
+NOT_FOUND = {404: {"model": ErrorBody, "description": "No such agent in your organization"}}
+ONE_CALL_SETTINGS = CampaignSettings(
+    retry=RetryPolicy(max_attempts=1),
+    window=CallingWindow(start=time(0), end=time(0), weekdays=frozenset(ALL_WEEKDAYS)),
+)
+"""A one-off call is placed now: one attempt, whatever the hour."""
+
+
+def agent_view(agent: AgentConfig) -> AgentOut:
+    return AgentOut(**agent.model_dump(), enabled_tools=sorted(agent.enabled_tools()))
+
+
+def _with_e164_transfer(agent: AgentConfig) -> AgentConfig:
+    if agent.transfer_number is None:
+        return agent
+    return agent.model_copy(update={"transfer_number": e164(agent.transfer_number, "transfer_number")})
+
+
+async def owned_agent(session: DbSession, org: OrganizationRow, name: str) -> AgentConfig:
+    agent = await queries.get_agent(session, name, org.id)
+    if agent is None:
+        not_found(f"no agent named {name!r}")
+    return agent
+
+
+@router.get("", response_model=AgentList)
+async def list_agents(org: CurrentOrg, session: DbSession) -> AgentList:
+    """The organization's agents, active or not, by name."""
+    return AgentList(items=[agent_view(agent) for agent in await queries.list_agents(session, org.id)])
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=AgentOut,
+    responses={409: {"model": ErrorBody, "description": "An agent with this name exists"}},
+)
+async def create_agent(body: AgentConfig, org: CurrentOrg, session: DbSession) -> AgentOut:
+    """Create an agent; tools left out of ``tools`` are on."""
+    agent = _with_e164_transfer(body)
+    if await queries.get_agent(session, agent.name, org.id) is not None:
+        conflict(f"an agent named {agent.name!r} already exists: PUT /v1/agents/{agent.name} changes it")
+    await queries.save_agent(session, agent, org.id)
+    await session.commit()
+    return agent_view(agent)
+
+
+@router.get("/{name}", response_model=AgentOut, responses=NOT_FOUND)
+async def get_agent(name: str, org: CurrentOrg, session: DbSession) -> AgentOut:
+    return agent_view(await owned_agent(session, org, name))
+
+
+@router.put("/{name}", response_model=AgentOut, responses=NOT_FOUND)
+async def update_agent(name: str, body: AgentUpdate, org: CurrentOrg, session: DbSession) -> AgentOut:
+    """Change the fields given; ``tools`` switches just the functions named. Campaigns already
+    started keep the agent they began with."""
+    current = await owned_agent(session, org, name)
+    changes = body.model_dump(exclude_unset=True)
+    if "tools" in changes:
+        changes["tools"] = {**current.tools, **(changes["tools"] or {})}
+    if changes.get("context", True) is None:
+        changes["context"] = {}
+    for field in ("instructions", "greeting", "language", "voice", "model_mode", "voicemail_message", "active"):
+        if field in changes and changes[field] is None:
+            invalid(f"{field}: may not be null")
+    try:
+        agent = _with_e164_transfer(AgentConfig.model_validate({**current.model_dump(), **changes}))
+    except ValidationError as err:
+        invalid(_describe(err))
+    await queries.save_agent(session, agent, org.id)
+    await session.commit()
+    return agent_view(agent)
+
+
+@router.delete("/{name}", status_code=204, responses=NOT_FOUND)
+async def delete_agent(name: str, org: CurrentOrg, session: DbSession) -> Response:
+    """Delete the agent. Campaigns already started keep their own copy of it."""
+    if not await queries.delete_agent(session, name, org.id):
+        not_found(f"no agent named {name!r}")
+    await session.commit()
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("/{name}/stats", response_model=Stats, responses=NOT_FOUND)
+async def agent_stats(name: str, org: CurrentOrg, session: DbSession, ctx: Context) -> Stats:
+    """The calls of every campaign that used the agent, and the incoming calls it answered."""
+    await owned_agent(session, org, name)
+    return await reports.call_stats(
+        session,
+        org.id,
+        agent_name=name,
+        cost_per_minute=ctx.settings.cost_per_minute_usd,
+        cost_per_dial=ctx.settings.cost_per_dial_usd,
+    )
+
+
+@router.post(
+    "/{name}/calls",
+    status_code=201,
+    response_model=OutboundCallStarted,
+    responses={**NOT_FOUND, 409: {"model": ErrorBody, "description": "Inactive agent, or a do-not-call number"}},
+)
+async def call_now(
+    name: str, body: OutboundCallRequest, org: CurrentOrg, session: DbSession, ctx: Context
+) -> OutboundCallStarted:
+    """Call one person now with this agent, as a campaign of one; ``context`` replaces the agent's
+    context for this call only. Follow it with the campaign, or ``GET /v1/calls?campaign_id=``."""
+    agent = await owned_agent(session, org, name)
+    if not agent.active:
+        conflict(f"agent {name!r} is inactive")
+    fields = body.model_dump(exclude={"context", "settings"})
+    fields["external_id"] = (body.external_id or "").strip() or f"call-{secrets.token_hex(4)}"
+    try:
+        contact = Contact.model_validate(fields)
+    except ValidationError as err:
+        invalid(_describe(err))
+    if await dnc.dnc_among(session, org.id, [contact.phone]):
+        conflict(f"phone: {contact.phone} is on the do-not-call list")
+    if body.context is not None:
+        agent = agent.model_copy(update={"context": body.context})
+    row = await create_campaign(
+        ctx,
+        session,
+        org,
+        f"call {contact.name or contact.phone} by {agent.name}",
+        body.settings or ONE_CALL_SETTINGS,
+        [contact],
+        agent=agent,
+        start=True,
+    )
+    return OutboundCallStarted(
+        campaign=await campaign_view(ctx, session, row, live=False),
+        external_id=contact.external_id,
+        contact_web_ui_url=workflow_ui_url(ctx.settings, contact_workflow_id(row.id, contact.external_id)),
+    )

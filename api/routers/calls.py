@@ -1,0 +1,143 @@
+"""Calls: every dial of the organization's campaigns and every incoming call, one list; a call's
+transcript, notes, shared information and callbacks; and the live context of a call in progress."""
+
+from datetime import datetime
+
+from fastapi import APIRouter, Query
+from temporalio.client import WorkflowUpdateFailedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from api.deps import CurrentOrg, DbSession
+from api.routers.common import (
+    INBOUND_CALL_PREFIX,
+    V1_DEPENDENCIES,
+    Context,
+    Limit,
+    Offset,
+    call_id,
+    conflict,
+    not_found,
+    parse_outbound_call_id,
+    release,
+    utc,
+)
+from schemas.agent import LiveContext
+from schemas.api import DEFAULT_PAGE_SIZE, CallbackOut, CallDetail, CallList, CallOut, ContextEdit, ErrorBody, NoteOut
+from schemas.inbound import inbound_workflow_id
+from schemas.workflow_io import ContextUpdate, contact_workflow_id
+from store import queries, reports
+from store.models import OrganizationRow
+from worker.devstack import workflow_ui_url
+
+router = APIRouter(prefix="/v1/calls", tags=["calls"], dependencies=V1_DEPENDENCIES)
+
+NOT_FOUND = {404: {"model": ErrorBody, "description": "No such call in your organization"}}
+
+
+def call_view(record: reports.CallRecord) -> CallOut:
+    return CallOut(
+        id=call_id(record.direction, record.campaign_id, record.external_id, record.attempt),
+        direction=record.direction,
+        campaign_id=record.campaign_id,
+        external_id=record.external_id,
+        attempt=record.attempt,
+        phone=record.phone,
+        contact_name=record.contact_name,
+        agent_name=record.agent_name,
+        started_at=record.started_at,
+        ended_at=record.ended_at,
+        state=record.state,
+        outcome=record.outcome,
+        answered=record.answered,
+        duration_seconds=record.duration_seconds,
+        carrier=record.carrier,
+    )
+
+
+def workflow_id_of(record: reports.CallRecord) -> str:
+    if record.direction == reports.INBOUND:
+        return inbound_workflow_id(record.external_id)
+    return contact_workflow_id(record.campaign_id, record.external_id)
+
+
+async def owned_call(session: DbSession, org: OrganizationRow, call: str) -> reports.CallRecord:
+    """The organization's call with this id; 404 for a malformed id or anyone else's call."""
+    record = None
+    if call.startswith(INBOUND_CALL_PREFIX):
+        record = await reports.inbound_call(session, org.id, call.removeprefix(INBOUND_CALL_PREFIX))
+    elif (key := parse_outbound_call_id(call)) is not None:
+        record = await reports.outbound_call(session, org.id, *key)
+    if record is None:
+        not_found(f"no call {call!r}")
+    return record
+
+
+@router.get("", response_model=CallList)
+async def list_calls(
+    org: CurrentOrg,
+    session: DbSession,
+    campaign_id: str | None = Query(default=None, max_length=64, description="'inbound' for incoming calls"),
+    outcome: str | None = Query(default=None, max_length=32, description="e.g. no_answer, qualified, completed"),
+    since: datetime | None = Query(default=None, description="Started at or after (ISO 8601; naive is UTC)"),
+    until: datetime | None = Query(default=None, description="Started before"),
+    agent: str | None = Query(default=None, max_length=100),
+    limit: Limit = DEFAULT_PAGE_SIZE,
+    offset: Offset = 0,
+) -> CallList:
+    """Outbound dials and incoming calls together, newest first."""
+    where = reports.CallFilter(
+        campaign_id=campaign_id, outcome=outcome, since=utc(since, "since"), until=utc(until, "until"), agent=agent
+    )
+    records, total = await reports.calls_page(session, org.id, where, limit=limit, offset=offset)
+    return CallList(items=[call_view(record) for record in records], total=total, limit=limit, offset=offset)
+
+
+@router.get("/{call_id}", response_model=CallDetail, responses=NOT_FOUND)
+async def get_call(call_id: str, org: CurrentOrg, session: DbSession, ctx: Context) -> CallDetail:
+    """One call with what the agent recorded on it; callbacks are the contact's, over all its calls."""
+    record = await owned_call(session, org, call_id)
+    key = (record.campaign_id, record.external_id, record.attempt)
+    notes = await reports.notes_of_call(session, *key)
+    callbacks = await reports.callbacks_of_contact(session, record.campaign_id, record.external_id)
+    return CallDetail(
+        **call_view(record).model_dump(),
+        transcript=await queries.transcript_for(session, *key),
+        notes=[NoteOut(note=row.note, attempt=row.attempt, created_at=row.created_at) for row in notes],
+        information=await reports.information_of_call(session, *key),
+        callbacks=[
+            CallbackOut(
+                requested_for=row.requested_for,
+                scheduled_for=row.scheduled_for,
+                reason=row.reason,
+                status=row.status,
+                created_at=row.created_at,
+            )
+            for row in callbacks
+        ],
+        web_ui_url=workflow_ui_url(ctx.settings, workflow_id_of(record)),
+    )
+
+
+@router.patch(
+    "/{call_id}/context",
+    response_model=LiveContext,
+    responses={**NOT_FOUND, 409: {"model": ErrorBody, "description": "The call's workflow has ended"}},
+)
+async def edit_context(
+    call_id: str, body: ContextEdit, org: CurrentOrg, session: DbSession, ctx: Context
+) -> LiveContext:
+    """Change what the agent knows during the call (merged, or replaced with ``replace``); it applies
+    from the agent's next turn, and to the contact's later calls."""
+    record = await owned_call(session, org, call_id)
+    await release(session)
+    handle = ctx.client.get_workflow_handle(workflow_id_of(record))
+    try:
+        return await handle.execute_update(
+            "update_context", ContextUpdate(data=body.data, replace=body.replace), result_type=LiveContext
+        )
+    except WorkflowUpdateFailedError as err:
+        conflict(f"call {call_id!r}: {err.cause or err}")
+    except RPCError as err:
+        if err.status != RPCStatusCode.NOT_FOUND:
+            raise
+        conflict(f"call {call_id!r} is over: its workflow has ended")

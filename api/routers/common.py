@@ -1,0 +1,178 @@
+"""What the ``/v1`` routers share: paging, errors, call ids, and the campaign view built from store + workflow."""
+
+import base64
+import binascii
+import json
+from datetime import datetime
+from typing import Annotated, Any, NoReturn
+
+from fastapi import Depends, HTTPException, Query, Request, status
+from sqlalchemy.ext.asyncio import AsyncSession
+from temporalio.client import Client, WorkflowFailureError
+from temporalio.service import RPCError
+
+from api.deps import AppContext, app_context, current_org
+from schemas.api import CAMPAIGN_DRAFT, MAX_PAGE_SIZE, CampaignOut, ContactCounts
+from schemas.campaign import CampaignSettings
+from schemas.contact import normalize_phone
+from schemas.settings import Settings
+from schemas.workflow_io import CampaignProgress, campaign_workflow_id
+from store import reports
+from store.models import CampaignRow, as_utc
+from worker import campaigns
+from worker.devstack import workflow_ui_url
+
+Context = Annotated[AppContext, Depends(app_context)]
+Limit = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="Items per page")]
+Offset = Annotated[int, Query(ge=0, le=1_000_000_000, description="Items to skip")]
+
+OUTBOUND_CALL_PREFIX = "out_"
+INBOUND_CALL_PREFIX = "in_"
+NUL = "\x00"
+
+
+async def reject_nul_characters(request: Request) -> None:
+    """A NUL character in the path, the query or a JSON body is refused with a 422: no database stores
+    it in text (Postgres refuses it outright), so letting it through would only fail later as a 500."""
+    if NUL in request.url.path or NUL in str(request.query_params):
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "the request contains a NUL character")
+    if "json" in request.headers.get("content-type", ""):
+        body = await request.body()
+        if b"\x00" in body or b"\\u0000" in body:
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "the request body contains a NUL character")
+
+
+V1_DEPENDENCIES = [Depends(reject_nul_characters), Depends(current_org)]
+"""Every ``/v1`` route: clean input, and a valid API key (401 before anything else is looked at)."""
+
+
+def not_found(what: str) -> NoReturn:
+    raise HTTPException(status.HTTP_404_NOT_FOUND, what)
+
+
+def conflict(what: str) -> NoReturn:
+    raise HTTPException(status.HTTP_409_CONFLICT, what)
+
+
+def invalid(what: str) -> NoReturn:
+    raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, what)
+
+
+def e164(raw: str, field: str) -> str:
+    """A phone number in E.164, or a 422 naming the field."""
+    try:
+        return normalize_phone(raw)
+    except ValueError as err:
+        invalid(f"{field}: {err}")
+
+
+def utc(value: datetime | None, field: str) -> datetime | None:
+    """A query's timestamp in UTC (naive means UTC); 422 when it has no UTC equivalent (year 1 at +01:00)."""
+    if value is None:
+        return None
+    try:
+        return as_utc(value)
+    except OverflowError:
+        invalid(f"{field}: {value.isoformat()} is out of range")
+
+
+# ---- call ids -------------------------------------------------------------------------------------
+
+
+def outbound_call_id(campaign_id: str, external_id: str, attempt: int) -> str:
+    raw = json.dumps([campaign_id, external_id, attempt], separators=(",", ":")).encode()
+    return OUTBOUND_CALL_PREFIX + base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def inbound_call_id(call_sid: str) -> str:
+    return INBOUND_CALL_PREFIX + call_sid
+
+
+def call_id(direction: str, campaign_id: str, external_id: str, attempt: int) -> str:
+    if direction == reports.INBOUND:
+        return inbound_call_id(external_id)
+    return outbound_call_id(campaign_id, external_id, attempt)
+
+
+def parse_outbound_call_id(value: str) -> tuple[str, str, int] | None:
+    """``(campaign_id, external_id, attempt)`` of an outbound call id, or None for anything else."""
+    if not value.startswith(OUTBOUND_CALL_PREFIX):
+        return None
+    encoded = value.removeprefix(OUTBOUND_CALL_PREFIX)
+    try:
+        parts: Any = json.loads(base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)))
+    except (binascii.Error, ValueError):
+        return None
+    if (
+        isinstance(parts, list)
+        and len(parts) == 3
+        and isinstance(parts[0], str)
+        and isinstance(parts[1], str)
+        and type(parts[2]) is int
+        and 0 < parts[2] < 2**31
+    ):
+        return parts[0], parts[1], parts[2]
+    return None
+
+
+# ---- campaigns ------------------------------------------------------------------------------------
+
+
+async def release(session: AsyncSession) -> None:
+    """End the session's transaction before waiting on Temporal. On SQLite every transaction holds the
+    database's write lock (``BEGIN IMMEDIATE``), and the worker's activities need it to make the very
+    progress the request may be waiting for."""
+    await session.commit()
+
+
+async def live_progress(client: Client, campaign_id: str) -> CampaignProgress | None:
+    """The campaign workflow's own counters, or None when it cannot say (no workflow, failed, no worker)."""
+    try:
+        return await campaigns.progress(client, campaign_id)
+    except (campaigns.CampaignNotFoundError, RPCError, WorkflowFailureError):
+        return None
+
+
+async def campaign_views(
+    session: AsyncSession,
+    settings: Settings,
+    rows: list[CampaignRow],
+    progress: dict[str, CampaignProgress | None] | None = None,
+) -> list[CampaignOut]:
+    """The campaigns as the API shows them: store counts for all, live progress where given."""
+    ids = [row.id for row in rows]
+    counts = await reports.contact_counts(session, ids)
+    outcomes = await reports.final_outcome_counts(session, ids)
+    views = []
+    for row in rows:
+        tally = counts.get(row.id, ContactCounts())
+        done = row.status == "completed" and tally.total == 0
+        percent = 100.0 if done else (round(100 * tally.done / tally.total, 1) if tally.total else 0.0)
+        views.append(
+            CampaignOut(
+                id=row.id,
+                name=row.name,
+                status=row.status,
+                agent_name=row.agent_name,
+                settings=CampaignSettings.model_validate(row.settings),
+                created_at=row.created_at,
+                updated_at=row.updated_at,
+                contacts=tally,
+                percent_complete=percent,
+                outcomes=outcomes.get(row.id, {}),
+                web_ui_url=None
+                if row.status == CAMPAIGN_DRAFT
+                else workflow_ui_url(settings, campaign_workflow_id(row.id)),
+                progress=(progress or {}).get(row.id),
+            )
+        )
+    return views
+
+
+async def campaign_view(ctx: AppContext, session: AsyncSession, row: CampaignRow, *, live: bool = True) -> CampaignOut:
+    """One campaign; with ``live``, the workflow's progress too (absent for a draft)."""
+    progress = None
+    if live and row.status != CAMPAIGN_DRAFT:
+        await release(session)
+        progress = await live_progress(ctx.client, row.id)
+    return (await campaign_views(session, ctx.settings, [row], {row.id: progress}))[0]

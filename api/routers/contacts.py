@@ -1,0 +1,58 @@
+"""Contacts of the organization's campaigns, filtered by campaign, final outcome, date and agent."""
+
+from datetime import datetime
+
+from fastapi import APIRouter, Query
+
+from api.deps import CurrentOrg, DbSession
+from api.routers.common import V1_DEPENDENCIES, Context, Limit, Offset, utc
+from schemas.api import DEFAULT_PAGE_SIZE, ContactList, ContactOut
+from schemas.workflow_io import contact_workflow_id
+from store import reports
+from worker.devstack import workflow_ui_url
+
+router = APIRouter(prefix="/v1/contacts", tags=["contacts"], dependencies=V1_DEPENDENCIES)
+
+
+@router.get("", response_model=ContactList)
+async def list_contacts(
+    org: CurrentOrg,
+    session: DbSession,
+    ctx: Context,
+    campaign_id: str | None = Query(default=None, max_length=64),
+    outcome: str | None = Query(default=None, max_length=32, description="Final outcome, e.g. qualified"),
+    since: datetime | None = Query(default=None, description="Changed at or after (ISO 8601; naive is UTC)"),
+    until: datetime | None = Query(default=None, description="Changed before"),
+    agent: str | None = Query(default=None, max_length=100, description="The campaign's agent"),
+    limit: Limit = DEFAULT_PAGE_SIZE,
+    offset: Offset = 0,
+) -> ContactList:
+    """The organization's contacts, most recently changed first."""
+    where = reports.CallFilter(
+        campaign_id=campaign_id,
+        outcome=outcome,
+        since=utc(since, "since"),
+        until=utc(until, "until"),
+        agent=agent,
+    )
+    rows, total = await reports.contacts_page(session, org.id, where, limit=limit, offset=offset)
+    items = [
+        ContactOut(
+            campaign_id=row.campaign_id,
+            external_id=row.external_id,
+            name=row.name,
+            phone=row.phone,
+            timezone=row.timezone,
+            priority=row.priority,
+            persona=row.persona,
+            attributes=row.attributes,
+            status=row.status,
+            final_outcome=row.final_outcome,
+            attempts=row.attempts,
+            agent_name=agent_name,
+            updated_at=row.updated_at,
+            web_ui_url=workflow_ui_url(ctx.settings, contact_workflow_id(row.campaign_id, row.external_id)),
+        )
+        for row, agent_name in rows
+    ]
+    return ContactList(items=items, total=total, limit=limit, offset=offset)

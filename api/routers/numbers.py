@@ -1,0 +1,76 @@
+"""The organization's phone numbers and the agent that answers each one's incoming calls."""
+
+from fastapi import APIRouter, HTTPException, status
+
+from api.deps import CurrentOrg, DbSession
+from api.routers.common import V1_DEPENDENCIES, Context, invalid, not_found
+from schemas.api import ErrorBody, NumberAssignment, NumberList, NumberOut
+from schemas.contact import normalize_phone
+from store import numbers, queries
+from store.models import PhoneNumberRow
+
+router = APIRouter(prefix="/v1/numbers", tags=["numbers"], dependencies=V1_DEPENDENCIES)
+
+INCOMING_WEBHOOK_PATH = "/twilio/voice/incoming"
+
+
+def number_view(row: PhoneNumberRow) -> NumberOut:
+    return NumberOut(
+        number=row.number, friendly_name=row.friendly_name, agent_name=row.agent_name, updated_at=row.updated_at
+    )
+
+
+@router.get("", response_model=NumberList)
+async def list_numbers(org: CurrentOrg, session: DbSession) -> NumberList:
+    """The organization's numbers (`ringflow numbers sync` fetches them from Twilio)."""
+    return NumberList(items=[number_view(row) for row in await numbers.list_numbers(session, org.id)])
+
+
+@router.put(
+    "/{number}/agent",
+    response_model=NumberOut,
+    responses={
+        404: {"model": ErrorBody, "description": "No such number in your organization"},
+        502: {"model": ErrorBody, "description": "Twilio refused to point the number at this API"},
+    },
+)
+async def assign_agent(
+    number: str, body: NumberAssignment, org: CurrentOrg, session: DbSession, ctx: Context
+) -> NumberOut:
+    """Let an active agent answer the number's incoming calls (null: nobody does). With Twilio
+    configured, the number's voice webhook is pointed at this API first."""
+    try:
+        e164 = normalize_phone(number)
+    except ValueError:
+        not_found(f"no number {number!r}")
+    row = await numbers.get_number(session, e164, org.id)
+    if row is None:
+        not_found(f"no number {e164}")
+    if body.agent_name is not None:
+        agent = await queries.get_agent(session, body.agent_name, org.id)
+        if agent is None:
+            invalid(f"agent_name: your organization has no agent named {body.agent_name!r}")
+        if not agent.active:
+            invalid(f"agent_name: agent {body.agent_name!r} is inactive")
+        await _point_webhook(ctx, row)
+    await numbers.assign_agent(session, e164, body.agent_name, org.id)
+    await session.commit()
+    row = await numbers.get_number(session, e164, org.id)
+    assert row is not None
+    return number_view(row)
+
+
+async def _point_webhook(ctx: Context, row: PhoneNumberRow) -> None:
+    """Twilio first, like `ringflow numbers assign`: if it refuses, the store still says what Twilio does."""
+    settings = ctx.settings
+    if not (settings.twilio_configured and settings.public_base_url and row.twilio_sid):
+        return
+    from twilio.base.exceptions import TwilioException
+
+    from telephony.twilio_voice import TwilioVoice
+
+    url = settings.public_base_url.rstrip("/") + INCOMING_WEBHOOK_PATH
+    try:
+        await TwilioVoice.from_settings(settings).set_voice_webhook(row.twilio_sid, url)
+    except TwilioException as err:
+        raise HTTPException(status.HTTP_502_BAD_GATEWAY, f"Twilio refused to set the voice webhook: {err}") from None

@@ -1,0 +1,482 @@
+"""The API's read side: lists with filters, a call's records, and statistics, always within one organization.
+
+Every function takes the caller's ``org_id`` and only ever returns that organization's rows. Campaign
+rows carry the organization; what hangs off a campaign (contacts, attempts, the agent's records) is
+reached through it. An incoming call's row carries its organization too, and so does, through that
+row, the callback dial the caller asked for (stored under campaign ``inbound`` with the CallSid as
+external id).
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, and_, func, literal, or_, select, true, union_all, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from schemas.agent import InformationCategory, SharedInformation
+from schemas.api import CAMPAIGN_DRAFT, ContactCounts, Stats
+from schemas.inbound import INBOUND_CAMPAIGN_ID
+from store.models import (
+    ATTEMPT_FINISHED,
+    CONTACT_ACTIVE,
+    CONTACT_CANCELLED,
+    CONTACT_FINISHED,
+    CONTACT_PENDING,
+    AttemptRow,
+    CallbackRow,
+    CampaignRow,
+    ContactRow,
+    DoNotCallRow,
+    InboundCallRow,
+    NoteRow,
+    OutcomeRow,
+    SharedInformationRow,
+    utcnow,
+)
+
+OUTBOUND = "outbound"
+INBOUND = "inbound"
+INBOUND_ANSWERED_STATUSES = ("completed", "in-progress")
+
+
+# ---- campaigns ------------------------------------------------------------------------------------
+
+
+async def campaigns_page(
+    session: AsyncSession, org_id: str, *, limit: int, offset: int
+) -> tuple[list[CampaignRow], int]:
+    """The organization's campaigns, newest first, and how many it has in all."""
+    owned = CampaignRow.org_id == org_id
+    stmt = (
+        select(CampaignRow)
+        .where(owned)
+        .order_by(CampaignRow.created_at.desc(), CampaignRow.id.desc())
+        .limit(limit)
+        .offset(offset)
+        .execution_options(populate_existing=True)
+    )
+    rows = list((await session.scalars(stmt)).all())
+    total = await session.scalar(select(func.count()).select_from(CampaignRow).where(owned)) or 0
+    return rows, total
+
+
+async def mark_draft(session: AsyncSession, campaign_id: str) -> None:
+    """A campaign stored but not started: no workflow runs for it until ``POST .../start``."""
+    await session.execute(
+        update(CampaignRow).where(CampaignRow.id == campaign_id).values(status=CAMPAIGN_DRAFT, updated_at=utcnow())
+    )
+
+
+async def claim_draft(session: AsyncSession, campaign_id: str, status: str) -> bool:
+    """Move a draft to ``status``; False when it is no longer a draft (started by a concurrent request)."""
+    result = await session.execute(
+        update(CampaignRow)
+        .where(CampaignRow.id == campaign_id, CampaignRow.status == CAMPAIGN_DRAFT)
+        .values(status=status, updated_at=utcnow())
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
+async def contact_counts(session: AsyncSession, campaign_ids: Sequence[str]) -> dict[str, ContactCounts]:
+    """Each campaign's contacts by state (a campaign without contacts gets zeros)."""
+    counts = {campaign_id: ContactCounts() for campaign_id in campaign_ids}
+    if not campaign_ids:
+        return counts
+    stmt = (
+        select(ContactRow.campaign_id, ContactRow.status, func.count())
+        .where(ContactRow.campaign_id.in_(campaign_ids))
+        .group_by(ContactRow.campaign_id, ContactRow.status)
+    )
+    fields = {
+        CONTACT_PENDING: "pending",
+        CONTACT_ACTIVE: "active",
+        CONTACT_FINISHED: "finished",
+        CONTACT_CANCELLED: "cancelled",
+    }
+    for campaign_id, status, count in (await session.execute(stmt)).all():
+        entry = counts[campaign_id]
+        entry.total += count
+        if status in fields:
+            setattr(entry, fields[status], getattr(entry, fields[status]) + count)
+    return counts
+
+
+async def final_outcome_counts(session: AsyncSession, campaign_ids: Sequence[str]) -> dict[str, dict[str, int]]:
+    """Each campaign's final outcome -> contacts."""
+    counts: dict[str, dict[str, int]] = {campaign_id: {} for campaign_id in campaign_ids}
+    if not campaign_ids:
+        return counts
+    stmt = (
+        select(OutcomeRow.campaign_id, OutcomeRow.final_outcome, func.count())
+        .where(OutcomeRow.campaign_id.in_(campaign_ids))
+        .group_by(OutcomeRow.campaign_id, OutcomeRow.final_outcome)
+    )
+    for campaign_id, outcome, count in (await session.execute(stmt)).all():
+        counts[campaign_id][outcome] = count
+    return counts
+
+
+async def campaign_external_ids(session: AsyncSession, campaign_id: str) -> set[str]:
+    """The campaign's contact ids, so an upload can name the rows it already has."""
+    stmt = select(ContactRow.external_id).where(ContactRow.campaign_id == campaign_id)
+    return set((await session.scalars(stmt)).all())
+
+
+# ---- contacts -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CallFilter:
+    """The filters of the contact and call lists; ``None`` leaves a filter out."""
+
+    campaign_id: str | None = None
+    outcome: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    agent: str | None = None
+
+
+async def contacts_page(
+    session: AsyncSession, org_id: str, where: CallFilter, *, limit: int, offset: int
+) -> tuple[list[tuple[ContactRow, str | None]], int]:
+    """The organization's contacts (with their campaign's agent), most recently changed first.
+
+    ``outcome`` is the contact's final outcome; ``since``/``until`` bound its last change.
+    """
+    conditions: list[ColumnElement[bool]] = [CampaignRow.org_id == org_id]
+    if where.campaign_id is not None:
+        conditions.append(ContactRow.campaign_id == where.campaign_id)
+    if where.outcome is not None:
+        conditions.append(ContactRow.final_outcome == where.outcome)
+    if where.since is not None:
+        conditions.append(ContactRow.updated_at >= where.since)
+    if where.until is not None:
+        conditions.append(ContactRow.updated_at < where.until)
+    if where.agent is not None:
+        conditions.append(CampaignRow.agent_name == where.agent)
+    joined = select(ContactRow, CampaignRow.agent_name).join(CampaignRow, CampaignRow.id == ContactRow.campaign_id)
+    stmt = (
+        joined.where(*conditions)
+        .order_by(ContactRow.updated_at.desc(), ContactRow.id.desc())
+        .limit(limit)
+        .offset(offset)
+        .execution_options(populate_existing=True)
+    )
+    rows = [(row, agent) for row, agent in (await session.execute(stmt)).all()]
+    count = select(func.count()).select_from(ContactRow).join(CampaignRow, CampaignRow.id == ContactRow.campaign_id)
+    total = await session.scalar(count.where(*conditions)) or 0
+    return rows, total
+
+
+# ---- calls ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CallRecord:
+    """One call, outbound (a dial of a contact) or inbound (an incoming call), as the lists show it."""
+
+    direction: str
+    campaign_id: str
+    external_id: str
+    attempt: int
+    phone: str
+    contact_name: str
+    agent_name: str | None
+    started_at: datetime
+    ended_at: datetime | None
+    state: str
+    outcome: str | None
+    answered: bool
+    duration_seconds: float
+    carrier: str
+
+
+def _outbound_calls(org_id: str) -> Select[Any]:
+    """Dials of the organization's campaigns, and callback dials of its incoming calls."""
+    inbound_owner = and_(
+        AttemptRow.campaign_id == INBOUND_CAMPAIGN_ID, InboundCallRow.call_sid == AttemptRow.external_id
+    )
+    return (
+        select(
+            literal(OUTBOUND).label("direction"),
+            AttemptRow.campaign_id.label("campaign_id"),
+            AttemptRow.external_id.label("external_id"),
+            AttemptRow.attempt.label("attempt"),
+            func.coalesce(ContactRow.phone, InboundCallRow.from_number, "").label("phone"),
+            func.coalesce(ContactRow.name, "").label("contact_name"),
+            func.coalesce(CampaignRow.agent_name, InboundCallRow.agent_name).label("agent_name"),
+            AttemptRow.started_at.label("started_at"),
+            AttemptRow.ended_at.label("ended_at"),
+            AttemptRow.state.label("state"),
+            AttemptRow.outcome.label("outcome"),
+            AttemptRow.answered.label("answered"),
+            AttemptRow.duration_seconds.label("duration_seconds"),
+            AttemptRow.carrier.label("carrier"),
+        )
+        .select_from(AttemptRow)
+        .outerjoin(CampaignRow, CampaignRow.id == AttemptRow.campaign_id)
+        .outerjoin(
+            ContactRow,
+            and_(ContactRow.campaign_id == AttemptRow.campaign_id, ContactRow.external_id == AttemptRow.external_id),
+        )
+        .outerjoin(InboundCallRow, inbound_owner)
+        .where(or_(CampaignRow.org_id == org_id, InboundCallRow.org_id == org_id))
+    )
+
+
+def _inbound_calls(org_id: str) -> Select[Any]:
+    return select(
+        literal(INBOUND).label("direction"),
+        literal(INBOUND_CAMPAIGN_ID).label("campaign_id"),
+        InboundCallRow.call_sid.label("external_id"),
+        literal(1).label("attempt"),
+        InboundCallRow.from_number.label("phone"),
+        literal("").label("contact_name"),
+        InboundCallRow.agent_name.label("agent_name"),
+        InboundCallRow.started_at.label("started_at"),
+        InboundCallRow.ended_at.label("ended_at"),
+        InboundCallRow.status.label("state"),
+        InboundCallRow.status.label("outcome"),
+        InboundCallRow.status.in_(INBOUND_ANSWERED_STATUSES).label("answered"),
+        func.coalesce(InboundCallRow.duration_seconds, 0.0).label("duration_seconds"),
+        literal("twilio").label("carrier"),
+    ).where(InboundCallRow.org_id == org_id)
+
+
+def _filtered(query: Select[Any], where: CallFilter) -> Select[Any]:
+    """``where`` applied to one side of the calls union (its columns are referred to by label)."""
+    columns = query.selected_columns
+    conditions: list[ColumnElement[bool]] = []
+    if where.campaign_id is not None:
+        conditions.append(columns.campaign_id == where.campaign_id)
+    if where.outcome is not None:
+        conditions.append(columns.outcome == where.outcome)
+    if where.since is not None:
+        conditions.append(columns.started_at >= where.since)
+    if where.until is not None:
+        conditions.append(columns.started_at < where.until)
+    if where.agent is not None:
+        conditions.append(columns.agent_name == where.agent)
+    return query.where(*conditions)
+
+
+def _calls_union(org_id: str, where: CallFilter) -> Any:
+    return union_all(_filtered(_outbound_calls(org_id), where), _filtered(_inbound_calls(org_id), where)).subquery()
+
+
+def _record(row: Any) -> CallRecord:
+    return CallRecord(
+        direction=row.direction,
+        campaign_id=row.campaign_id,
+        external_id=row.external_id,
+        attempt=row.attempt,
+        phone=row.phone or "",
+        contact_name=row.contact_name or "",
+        agent_name=row.agent_name,
+        started_at=row.started_at,
+        ended_at=row.ended_at,
+        state=row.state,
+        outcome=row.outcome,
+        answered=bool(row.answered),
+        duration_seconds=float(row.duration_seconds or 0.0),
+        carrier=row.carrier or "",
+    )
+
+
+async def calls_page(
+    session: AsyncSession, org_id: str, where: CallFilter, *, limit: int, offset: int
+) -> tuple[list[CallRecord], int]:
+    """The organization's calls, outbound and inbound together, newest first, and how many match."""
+    calls = _calls_union(org_id, where)
+    stmt = select(calls).order_by(calls.c.started_at.desc(), calls.c.external_id, calls.c.attempt)
+    rows = (await session.execute(stmt.limit(limit).offset(offset))).all()
+    total = await session.scalar(select(func.count()).select_from(calls)) or 0
+    return [_record(row) for row in rows], total
+
+
+async def outbound_call(
+    session: AsyncSession, org_id: str, campaign_id: str, external_id: str, attempt: int
+) -> CallRecord | None:
+    """One dial of the organization's, or None (also when it belongs to another organization)."""
+    query = _outbound_calls(org_id).where(
+        AttemptRow.campaign_id == campaign_id, AttemptRow.external_id == external_id, AttemptRow.attempt == attempt
+    )
+    row = (await session.execute(query.limit(1))).first()
+    return None if row is None else _record(row)
+
+
+async def inbound_call(session: AsyncSession, org_id: str, call_sid: str) -> CallRecord | None:
+    row = (await session.execute(_inbound_calls(org_id).where(InboundCallRow.call_sid == call_sid))).first()
+    return None if row is None else _record(row)
+
+
+# ---- what the agent recorded on one call ----------------------------------------------------------
+
+
+def _of_call(model: Any, campaign_id: str, external_id: str, attempt: int) -> list[ColumnElement[bool]]:
+    return [model.campaign_id == campaign_id, model.external_id == external_id, model.attempt == attempt]
+
+
+async def notes_of_call(session: AsyncSession, campaign_id: str, external_id: str, attempt: int) -> list[NoteRow]:
+    stmt = select(NoteRow).where(*_of_call(NoteRow, campaign_id, external_id, attempt)).order_by(NoteRow.id)
+    return list((await session.scalars(stmt)).all())
+
+
+async def information_of_call(
+    session: AsyncSession, campaign_id: str, external_id: str, attempt: int
+) -> dict[InformationCategory, list[SharedInformation]]:
+    """What the callee shared on this call, by category, each in the order it was recorded."""
+    stmt = (
+        select(SharedInformationRow)
+        .where(*_of_call(SharedInformationRow, campaign_id, external_id, attempt))
+        .order_by(SharedInformationRow.id)
+    )
+    grouped: dict[InformationCategory, list[SharedInformation]] = {}
+    for row in (await session.scalars(stmt)).all():
+        category = InformationCategory(row.category)
+        grouped.setdefault(category, []).append(
+            SharedInformation(category=category, information=row.information, shared_at=row.created_at)
+        )
+    return grouped
+
+
+async def callbacks_of_contact(session: AsyncSession, campaign_id: str, external_id: str) -> list[CallbackRow]:
+    stmt = (
+        select(CallbackRow)
+        .where(CallbackRow.campaign_id == campaign_id, CallbackRow.external_id == external_id)
+        .order_by(CallbackRow.created_at, CallbackRow.id)
+    )
+    return list((await session.scalars(stmt)).all())
+
+
+@dataclass(frozen=True)
+class InformationHit:
+    campaign_id: str
+    external_id: str
+    attempt: int
+    caller: str
+    contact_name: str
+    category: str
+    information: str
+    shared_at: datetime
+
+
+async def search_information(
+    session: AsyncSession,
+    org_id: str,
+    *,
+    category: InformationCategory | None = None,
+    caller: str | None = None,
+    limit: int = 50,
+) -> list[InformationHit]:
+    """Shared information across the organization's calls, newest first; ``caller`` is an E.164 number
+    (a contact's phone, or the number an incoming call came from)."""
+    info = SharedInformationRow
+    contact_of = and_(ContactRow.campaign_id == info.campaign_id, ContactRow.external_id == info.external_id)
+    inbound_of = and_(info.campaign_id == INBOUND_CAMPAIGN_ID, InboundCallRow.call_sid == info.external_id)
+    caller_column = func.coalesce(ContactRow.phone, InboundCallRow.from_number, "")
+    stmt = (
+        select(
+            info.campaign_id,
+            info.external_id,
+            info.attempt,
+            caller_column.label("caller"),
+            func.coalesce(ContactRow.name, "").label("contact_name"),
+            info.category,
+            info.information,
+            info.created_at,
+        )
+        .select_from(info)
+        .outerjoin(CampaignRow, CampaignRow.id == info.campaign_id)
+        .outerjoin(ContactRow, contact_of)
+        .outerjoin(InboundCallRow, inbound_of)
+        .where(or_(CampaignRow.org_id == org_id, InboundCallRow.org_id == org_id))
+        .where(info.category == category.value if category is not None else true())
+        .where(caller_column == caller if caller is not None else true())
+        .order_by(info.created_at.desc(), info.id.desc())
+        .limit(limit)
+    )
+    return [
+        InformationHit(
+            campaign_id=row.campaign_id,
+            external_id=row.external_id,
+            attempt=row.attempt,
+            caller=row.caller,
+            contact_name=row.contact_name,
+            category=row.category,
+            information=row.information,
+            shared_at=row.created_at,
+        )
+        for row in (await session.execute(stmt)).all()
+    ]
+
+
+# ---- statistics -----------------------------------------------------------------------------------
+
+
+async def call_stats(
+    session: AsyncSession,
+    org_id: str,
+    *,
+    campaign_id: str | None = None,
+    agent_name: str | None = None,
+    cost_per_minute: float,
+    cost_per_dial: float,
+) -> Stats:
+    """Finished calls of one campaign, or of every campaign and incoming call an agent took.
+
+    Cost: connected minutes at ``cost_per_minute`` plus ``cost_per_dial`` per call never answered.
+    """
+    where = CallFilter(campaign_id=campaign_id, agent=agent_name)
+    calls = _calls_union(org_id, where)
+    finished = or_(calls.c.direction == INBOUND, calls.c.state == ATTEMPT_FINISHED)
+    stmt = (
+        select(
+            calls.c.outcome,
+            calls.c.answered,
+            func.count().label("calls"),
+            func.sum(calls.c.duration_seconds).label("seconds"),
+        )
+        .where(finished)
+        .group_by(calls.c.outcome, calls.c.answered)
+    )
+    stats = Stats()
+    answered_seconds = 0.0
+    for row in (await session.execute(stmt)).all():
+        stats.calls += row.calls
+        if row.outcome:
+            stats.outcomes[row.outcome] = stats.outcomes.get(row.outcome, 0) + row.calls
+        if row.answered:
+            stats.answered += row.calls
+            answered_seconds += float(row.seconds or 0.0)
+    stats.answer_rate = round(stats.answered / stats.calls, 4) if stats.calls else 0.0
+    stats.average_duration_seconds = round(answered_seconds / stats.answered, 2) if stats.answered else 0.0
+    stats.connected_minutes = round(answered_seconds / 60, 2)
+    unanswered = stats.calls - stats.answered
+    stats.estimated_cost_usd = round(stats.connected_minutes * cost_per_minute + unanswered * cost_per_dial, 4)
+    stats.final_outcomes = await _final_outcomes(session, org_id, campaign_id=campaign_id, agent_name=agent_name)
+    return stats
+
+
+async def _final_outcomes(
+    session: AsyncSession, org_id: str, *, campaign_id: str | None, agent_name: str | None
+) -> dict[str, int]:
+    stmt = (
+        select(OutcomeRow.final_outcome, func.count())
+        .join(CampaignRow, CampaignRow.id == OutcomeRow.campaign_id)
+        .where(CampaignRow.org_id == org_id)
+        .where(OutcomeRow.campaign_id == campaign_id if campaign_id is not None else true())
+        .where(CampaignRow.agent_name == agent_name if agent_name is not None else true())
+        .group_by(OutcomeRow.final_outcome)
+    )
+    return {outcome: count for outcome, count in (await session.execute(stmt)).all()}
+
+
+# ---- do-not-call ----------------------------------------------------------------------------------
+
+
+async def dnc_total(session: AsyncSession, org_id: str) -> int:
+    stmt = select(func.count()).select_from(DoNotCallRow).where(DoNotCallRow.org_id == org_id)
+    return await session.scalar(stmt) or 0
