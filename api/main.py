@@ -10,7 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
 from api.deps import AppContext
-from api.routers import codec, twilio
+from api.routers import codec, health, twilio
+from api.tracing import TracingMiddleware
 from schemas.settings import Settings
 
 
@@ -25,8 +26,10 @@ def app_from_env() -> FastAPI:
     from schemas.settings import get_settings
     from store.db import get_session_factory
     from worker.client import connect
+    from worker.observability import setup_observability
 
     settings = get_settings()
+    setup_observability(settings, "ringflow-api")
     sessions = get_session_factory(settings.sqlalchemy_url)
 
     @asynccontextmanager
@@ -42,6 +45,8 @@ def _build(lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]] | No
     app.include_router(twilio.router)
     app.include_router(codec.router)
     app.add_middleware(codec.CodecCorsMiddleware)
+    app.include_router(health.router)
+    app.add_middleware(TracingMiddleware)  # added last, so outermost: its span covers the others
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -1,10 +1,11 @@
 """``python -m worker``: run the Temporal worker against the configured server and database."""
 
 import asyncio
-import logging
 
+from schemas.settings import get_settings
 from worker.main import run_worker
+from worker.observability import setup_observability
 
 if __name__ == "__main__":
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    setup_observability(get_settings(), "ringflow-worker")
     asyncio.run(run_worker())

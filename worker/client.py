@@ -5,6 +5,7 @@ from temporalio.service import TLSConfig
 
 from schemas.settings import Settings
 from worker.codec import data_converter_for
+from worker.observability import temporal_runtime, tracing_interceptor
 
 
 async def connect(settings: Settings) -> Client:
@@ -14,6 +15,8 @@ async def connect(settings: Settings) -> Client:
         api_key=settings.temporal_api_key,
         tls=tls_config(settings),
         data_converter=data_converter_for(settings),
+        interceptors=[tracing_interceptor()],
+        runtime=temporal_runtime(settings),
     )
 
 

@@ -18,11 +18,14 @@ from telephony import make_carrier
 from telephony.base import Carrier
 from voice_worker.sim_agent import make_agent_call
 from worker.client import connect
+from worker.health import database_check, serving, temporal_check, worker_check, worker_http_app
 from workflows.campaign import CampaignWorkflow
 from workflows.contact import ContactWorkflow
 from workflows.inbound import InboundCallWorkflow
 
 WORKFLOWS = [CampaignWorkflow, ContactWorkflow, InboundCallWorkflow]
+WORKER_HTTP_HOST = "0.0.0.0"
+"""The worker's /healthz, /readyz and /metrics listen on every interface: probes and Prometheus come from outside."""
 
 # Decoding a workflow's input validates its Contact, and phonenumbers loads each country's metadata
 # lazily, by import, the first time it sees one: that import must happen outside the sandbox.
@@ -78,8 +81,17 @@ def build_worker(
 
 
 async def run_worker(settings: Settings | None = None) -> None:
+    """The worker process: poll the task queue, and serve its probes and metrics on ``worker_http_port``."""
     settings = settings or get_settings()
     client = await connect(settings)
-    async with build_worker(client, settings):
-        logging.getLogger(__name__).info("worker polling %s on %s", settings.task_queue, settings.temporal_address)
+    sessions = get_session_factory(settings.sqlalchemy_url)
+    worker = build_worker(client, settings, sessions=sessions)
+    checks = {"database": database_check(sessions), "temporal": temporal_check(client), "worker": worker_check(worker)}
+    async with worker, serving(worker_http_app(checks), WORKER_HTTP_HOST, settings.worker_http_port):
+        logging.getLogger(__name__).info(
+            "worker polling %s on %s; /healthz /readyz /metrics on port %d",
+            settings.task_queue,
+            settings.temporal_address,
+            settings.worker_http_port,
+        )
         await asyncio.Event().wait()
