@@ -1,0 +1,777 @@
+// Ringflow dashboard: one Alpine.js component per page, each reading and writing the JSON REST API
+// (/v1/...) with the HttpOnly login cookie the browser sends on its own. Nothing here holds the key.
+"use strict";
+
+// ---- talking to the API ---------------------------------------------------------------------------
+
+class ApiError extends Error {
+  constructor(status, message, body = null) {
+    super(message);
+    this.status = status;
+    this.body = body; // the parsed error body: some carry more than `detail` (an import report)
+  }
+}
+
+/** The readable message of an error body: FastAPI's {detail: "..."} or {detail: [{loc, msg}, ...]}. */
+function errorMessage(body, status) {
+  const detail = body && body.detail;
+  if (typeof detail === "string") return detail;
+  if (Array.isArray(detail) && detail.length) {
+    return detail
+      .map((d) => {
+        const where = (d.loc || []).filter((part) => part !== "body" && part !== "query").join(".");
+        return where ? `${where}: ${d.msg}` : d.msg;
+      })
+      .join("; ");
+  }
+  return `The server answered ${status}.`;
+}
+
+function toLogin() {
+  const here = window.location.pathname + window.location.search;
+  window.location.assign(`/login?next=${encodeURIComponent(here)}`);
+}
+
+/** fetch() against the API: JSON in and out, FormData passed through; errors become toasts. */
+async function api(method, path, body, { quiet = false } = {}) {
+  const init = { method, headers: { Accept: "application/json" }, credentials: "same-origin" };
+  if (body instanceof FormData) {
+    init.body = body;
+  } else if (body !== undefined) {
+    init.headers["Content-Type"] = "application/json";
+    init.body = JSON.stringify(body);
+  }
+  let response;
+  try {
+    response = await fetch(path, init);
+  } catch (networkError) {
+    const error = new ApiError(0, "Cannot reach the Ringflow API. Is the server running?");
+    if (!quiet) toast(error.message, "error");
+    throw error;
+  }
+  if (response.status === 401) {
+    toLogin();
+    throw new ApiError(401, "Your session has ended; log in again.");
+  }
+  const text = await response.text();
+  let data = null;
+  if (text) {
+    try {
+      data = JSON.parse(text);
+    } catch {
+      data = null;
+    }
+  }
+  if (!response.ok) {
+    const error = new ApiError(response.status, errorMessage(data, response.status), data);
+    if (!quiet) toast(error.message, "error");
+    throw error;
+  }
+  return data;
+}
+
+/** A query string from the filled-in fields of `params` only. */
+function query(params) {
+  const search = new URLSearchParams();
+  for (const [key, value] of Object.entries(params)) {
+    if (value !== undefined && value !== null && value !== "") search.set(key, value);
+  }
+  const text = search.toString();
+  return text ? `?${text}` : "";
+}
+
+const enc = encodeURIComponent;
+
+// ---- toasts ----------------------------------------------------------------------------------------
+
+let toastSeq = 0;
+function toast(message, kind = "info", timeoutMs = 6000) {
+  const store = window.Alpine && Alpine.store("toasts");
+  if (!store) return;
+  const id = ++toastSeq;
+  store.items.push({ id, message, kind });
+  setTimeout(() => store.dismiss(id), timeoutMs);
+}
+
+// ---- formatting ------------------------------------------------------------------------------------
+
+const GOOD = new Set(["completed", "qualified", "answered"]);
+const WARN = new Set(["callback_requested", "voicemail", "busy", "no_answer", "paused", "callback_expired"]);
+const BAD = new Set(["failed", "invalid_number", "do_not_call", "not_interested", "unreachable", "cancelled"]);
+const LIVE = new Set(["running", "in-progress", "in_progress", "dialling", "active"]);
+
+const fmt = {
+  label(value) {
+    if (value === null || value === undefined || value === "") return "—";
+    const text = String(value).replace(/[_-]+/g, " ");
+    return text.charAt(0).toUpperCase() + text.slice(1);
+  },
+  tone(value) {
+    if (GOOD.has(value)) return "good";
+    if (WARN.has(value)) return "warn";
+    if (BAD.has(value)) return "bad";
+    if (LIVE.has(value)) return "info live";
+    return "idle";
+  },
+  date(value) {
+    if (!value) return "—";
+    const date = new Date(value);
+    if (Number.isNaN(date.getTime())) return String(value);
+    return date.toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
+  },
+  time(value) {
+    if (!value) return "";
+    const date = new Date(value);
+    return Number.isNaN(date.getTime()) ? "" : date.toLocaleTimeString(undefined, { timeStyle: "medium" });
+  },
+  duration(seconds) {
+    if (seconds === null || seconds === undefined) return "—";
+    const total = Math.round(Number(seconds));
+    if (total < 60) return `${total}s`;
+    const minutes = Math.floor(total / 60);
+    if (minutes < 60) return `${minutes}m ${String(total % 60).padStart(2, "0")}s`;
+    return `${Math.floor(minutes / 60)}h ${String(minutes % 60).padStart(2, "0")}m`;
+  },
+  percent(ratio) {
+    if (ratio === null || ratio === undefined) return "—";
+    return `${Math.round(Number(ratio) * 1000) / 10}%`;
+  },
+  money(usd) {
+    if (usd === null || usd === undefined) return "—";
+    return `$${Number(usd).toFixed(2)}`;
+  },
+  number(value) {
+    return value === null || value === undefined ? "—" : Number(value).toLocaleString();
+  },
+};
+
+// Colours of the outcome chart, by outcome; anything unknown gets the neutral grey.
+const OUTCOME_COLOURS = {
+  completed: "#1f9d6b",
+  qualified: "#0e7c86",
+  not_interested: "#e07a5f",
+  invalid_number: "#b42318",
+  do_not_call: "#7a271a",
+  unreachable: "#c98a06",
+  cancelled: "#8a94a6",
+  callback_expired: "#9e77ed",
+  voicemail: "#f2b84b",
+  no_answer: "#d0d5dd",
+  busy: "#f79009",
+  failed: "#d92d20",
+  callback_requested: "#6172f3",
+};
+
+// ---- live updates ----------------------------------------------------------------------------------
+
+/**
+ * Follows a server-sent event stream of JSON snapshots. EventSource reconnects by itself after a
+ * dropped connection; `onLive(false)` reports the gap so the page can say it is not live.
+ */
+function follow(path, onSnapshot, onLive, isOver = () => false) {
+  const source = new EventSource(path, { withCredentials: true });
+  const handle = (event) => {
+    try {
+      onSnapshot(JSON.parse(event.data));
+    } catch (error) {
+      console.error("bad event", error);
+    }
+  };
+  source.onmessage = handle;
+  source.onopen = () => onLive(true);
+  source.onerror = () => {
+    // A stream that ends on purpose (the campaign is over) must not be reopened.
+    if (isOver()) source.close();
+    onLive(false);
+  };
+  window.addEventListener("beforeunload", () => source.close());
+  return source;
+}
+
+function progressBarClass(campaign) {
+  if (campaign.status === "completed") return "done";
+  if (campaign.status === "cancelled" || campaign.status === "cancelling") return "stopped";
+  return "";
+}
+
+/** Offset paging for a component whose method `load` fetches the current page (see the `pager` macro). */
+function paging(load, limit = 50) {
+  return {
+    offset: 0,
+    limit,
+    page(step) {
+      this.offset = Math.max(0, this.offset + step * this.limit);
+      this[load]();
+    },
+  };
+}
+
+const FINISHED_CAMPAIGN_STATES = new Set(["completed", "cancelled"]);
+
+// ---- pages -----------------------------------------------------------------------------------------
+
+document.addEventListener("alpine:init", () => {
+  Alpine.store("toasts", {
+    items: [],
+    dismiss(id) {
+      this.items = this.items.filter((item) => item.id !== id);
+    },
+  });
+
+  // The campaign list: one load, then the event stream replaces the whole list about once a second.
+  Alpine.data("campaignList", () => ({
+    campaigns: [],
+    loading: true,
+    live: false,
+    async start() {
+      try {
+        const page = await api("GET", "/v1/campaigns?limit=200");
+        this.campaigns = page.items;
+      } finally {
+        this.loading = false;
+      }
+      follow(
+        "/v1/campaigns/events",
+        (snapshot) => {
+          this.campaigns = snapshot.campaigns;
+        },
+        (live) => {
+          this.live = live;
+        },
+      );
+    },
+    barClass: progressBarClass,
+    open(campaign, event) {
+      if (event.target.closest("a")) return;
+      window.location.assign(`/campaigns/${enc(campaign.id)}`);
+    },
+  }));
+
+  // New campaign: a CSV upload with the campaign's main settings, then the import report line by line.
+  Alpine.data("newCampaign", () => ({
+    agents: [],
+    name: "",
+    agentName: "",
+    file: null,
+    dragging: false,
+    maxConcurrent: 10,
+    callsPerSecond: 1,
+    maxAttempts: 4,
+    windowStart: "09:00",
+    windowEnd: "20:00",
+    weekdays: [0, 1, 2, 3, 4],
+    allDay: false,
+    startNow: true,
+    submitting: false,
+    result: null,
+    rejected: null,
+    weekdayNames: ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"],
+    async init() {
+      const page = await api("GET", "/v1/agents");
+      this.agents = page.items.filter((agent) => agent.active);
+    },
+    pick(event) {
+      this.file = event.target.files[0] || null;
+      this.rejected = null;
+      if (this.file && !this.name) this.name = this.file.name.replace(/\.[^.]+$/, "").replace(/[_-]+/g, " ");
+    },
+    drop(event) {
+      this.dragging = false;
+      const file = event.dataTransfer.files[0];
+      if (!file) return;
+      this.$refs.file.files = event.dataTransfer.files;
+      this.pick({ target: { files: [file] } });
+    },
+    get report() {
+      return (this.result && this.result.import_report) || this.rejected;
+    },
+    settings() {
+      const hours = this.allDay
+        ? { start: "00:00", end: "00:00", weekdays: [0, 1, 2, 3, 4, 5, 6] }
+        : { start: this.windowStart, end: this.windowEnd, weekdays: this.weekdays.map(Number) };
+      return {
+        max_concurrent_calls: Number(this.maxConcurrent),
+        calls_per_second: Number(this.callsPerSecond),
+        retry: { max_attempts: Number(this.maxAttempts) },
+        window: hours,
+      };
+    },
+    async submit() {
+      if (!this.file) {
+        toast("Choose a CSV file of contacts first.", "error");
+        return;
+      }
+      const form = new FormData();
+      form.append("file", this.file);
+      form.append("name", this.name.trim() || this.file.name);
+      if (this.agentName) form.append("agent_name", this.agentName);
+      form.append("settings", JSON.stringify(this.settings()));
+      form.append("start", this.startNow ? "true" : "false");
+      this.submitting = true;
+      try {
+        this.result = await api("POST", "/v1/campaigns/upload", form);
+        const report = this.result.import_report;
+        toast(`${report.imported} contact(s) imported`, report.errors.length ? "info" : "success");
+      } catch (error) {
+        // Every row rejected: no campaign, but the report says which line failed and why.
+        this.rejected = error.body && error.body.import_report ? error.body.import_report : null;
+      } finally {
+        this.submitting = false;
+      }
+    },
+    reset() {
+      this.result = null;
+      this.file = null;
+      this.name = "";
+      this.$refs.file.value = "";
+    },
+  }));
+
+  // One campaign: live counters from its event stream, the outcome chart, controls, stats, contacts.
+  Alpine.data("campaignPage", (campaignId) => {
+    let chart = null; // Chart.js must not be wrapped in Alpine's reactive proxy
+    let lastFinished = -1;
+    return {
+      id: campaignId,
+      campaign: null,
+      stats: null,
+      contacts: [],
+      contactTotal: 0,
+      lastCall: {},
+      outcomeFilter: "",
+      ...paging("loadContacts"),
+      live: false,
+      acting: false,
+      uploading: false,
+      addReport: null,
+      notFound: false,
+      outcomes: [
+        "completed", "qualified", "not_interested", "invalid_number", "do_not_call",
+        "unreachable", "cancelled", "callback_expired",
+      ],
+      async init() {
+        try {
+          this.show(await api("GET", `/v1/campaigns/${enc(this.id)}`, undefined, { quiet: true }));
+        } catch (error) {
+          if (error.status === 404) {
+            this.notFound = true;
+            return;
+          }
+          toast(error.message, "error");
+        }
+        follow(
+          `/v1/campaigns/${enc(this.id)}/events`,
+          (snapshot) => this.show(snapshot),
+          (live) => {
+            this.live = live;
+          },
+          () => this.ended,
+        );
+      },
+      show(campaign) {
+        this.campaign = campaign;
+        this.drawChart();
+        const finished = campaign.contacts.finished + campaign.contacts.cancelled;
+        if (finished !== lastFinished) {
+          lastFinished = finished;
+          this.refresh();
+        }
+      },
+      async refresh() {
+        await Promise.all([this.loadContacts(), this.loadStats(), this.loadCalls()]);
+      },
+      async loadStats() {
+        this.stats = await api("GET", `/v1/campaigns/${enc(this.id)}/stats`);
+      },
+      async loadContacts() {
+        const page = await api(
+          "GET",
+          `/v1/contacts${query({
+            campaign_id: this.id,
+            outcome: this.outcomeFilter,
+            limit: this.limit,
+            offset: this.offset,
+          })}`,
+        );
+        this.contacts = page.items;
+        this.contactTotal = page.total;
+      },
+      // Each contact's latest call, so a row links straight to its transcript.
+      async loadCalls() {
+        const page = await api("GET", `/v1/calls${query({ campaign_id: this.id, limit: 500 })}`);
+        const latest = {};
+        for (const call of page.items) {
+          const seen = latest[call.external_id];
+          if (!seen || call.attempt > seen.attempt) latest[call.external_id] = call;
+        }
+        this.lastCall = latest;
+      },
+      filter() {
+        this.offset = 0;
+        this.loadContacts();
+      },
+      get activity() {
+        const p = this.campaign && this.campaign.progress;
+        if (!p) return null;
+        const outsideHours =
+          p.started - p.finished - p.waiting_slot - p.in_call - p.waiting_retry - p.waiting_callback;
+        return {
+          dials: p.dials,
+          in_call: p.in_call,
+          waiting_slot: p.waiting_slot,
+          waiting_retry: p.waiting_retry,
+          waiting_callback: p.waiting_callback,
+          outside_hours: Math.max(0, outsideHours),
+        };
+      },
+      get ended() {
+        return Boolean(this.campaign && FINISHED_CAMPAIGN_STATES.has(this.campaign.status));
+      },
+      get finishedCount() {
+        return this.campaign ? this.campaign.contacts.finished + this.campaign.contacts.cancelled : 0;
+      },
+      can(action) {
+        const status = this.campaign && this.campaign.status;
+        return {
+          start: status === "draft",
+          pause: status === "running",
+          resume: status === "paused",
+          cancel: status === "running" || status === "paused" || status === "draft",
+        }[action];
+      },
+      async act(action) {
+        if (action === "cancel" && !window.confirm("Cancel this campaign? Calls in progress finish; nobody else is called.")) {
+          return;
+        }
+        this.acting = true;
+        try {
+          const body = action === "cancel" ? { reason: "cancelled from the dashboard" } : undefined;
+          this.show(await api("POST", `/v1/campaigns/${enc(this.id)}/${action}`, body));
+          toast(`Campaign ${action === "cancel" ? "cancelled" : action + "d"}`, "success");
+        } finally {
+          this.acting = false;
+        }
+      },
+      async addContacts(event) {
+        const file = event.target.files[0];
+        if (!file) return;
+        const form = new FormData();
+        form.append("file", file);
+        this.uploading = true;
+        try {
+          const result = await api("POST", `/v1/campaigns/${enc(this.id)}/contacts/upload`, form);
+          this.addReport = result.import_report;
+          this.show(result.campaign);
+          toast(`${result.import_report.imported} contact(s) added`, "success");
+        } finally {
+          this.uploading = false;
+          event.target.value = "";
+        }
+      },
+      drawChart() {
+        const canvas = this.$refs.chart;
+        if (!canvas || !window.Chart) return;
+        const entries = Object.entries(this.campaign.outcomes || {}).filter(([, count]) => count > 0);
+        const labels = entries.map(([outcome]) => fmt.label(outcome));
+        const data = entries.map(([, count]) => count);
+        const colours = entries.map(([outcome]) => OUTCOME_COLOURS[outcome] || "#98a2b3");
+        if (chart) {
+          chart.data.labels = labels;
+          chart.data.datasets[0].data = data;
+          chart.data.datasets[0].backgroundColor = colours;
+          chart.update();
+          return;
+        }
+        chart = new Chart(canvas, {
+          type: "doughnut",
+          data: { labels, datasets: [{ data, backgroundColor: colours, borderWidth: 2, borderColor: "#fff" }] },
+          options: {
+            responsive: true,
+            maintainAspectRatio: false,
+            cutout: "62%",
+            animation: { duration: 400 },
+            plugins: { legend: { position: "right", labels: { boxWidth: 12, padding: 12 } } },
+          },
+        });
+      },
+      barClass: progressBarClass,
+    };
+  });
+
+  // Every call, outbound and inbound, filtered like GET /v1/calls.
+  Alpine.data("callList", () => ({
+    calls: [],
+    total: 0,
+    loading: true,
+    filters: { campaign_id: "", outcome: "", agent: "", since: "", until: "" },
+    agents: [],
+    ...paging("load"),
+    outcomes: [
+      "completed", "qualified", "no_answer", "busy", "failed", "voicemail",
+      "callback_requested", "not_interested", "invalid_number", "do_not_call",
+    ],
+    async init() {
+      const params = new URLSearchParams(window.location.search);
+      for (const key of Object.keys(this.filters)) this.filters[key] = params.get(key) || "";
+      api("GET", "/v1/agents").then((page) => {
+        this.agents = page.items;
+      });
+      await this.load();
+    },
+    async load() {
+      this.loading = true;
+      const filters = { ...this.filters };
+      // The date inputs give local calendar days; the API wants instants.
+      if (filters.since) filters.since = new Date(`${filters.since}T00:00:00`).toISOString();
+      if (filters.until) filters.until = new Date(`${filters.until}T23:59:59.999`).toISOString();
+      try {
+        const page = await api("GET", `/v1/calls${query({ ...filters, limit: this.limit, offset: this.offset })}`);
+        this.calls = page.items;
+        this.total = page.total;
+      } finally {
+        this.loading = false;
+      }
+    },
+    filter() {
+      this.offset = 0;
+      const shown = query(this.filters);
+      window.history.replaceState(null, "", `/calls${shown}`);
+      this.load();
+    },
+    open(call, event) {
+      if (event.target.closest("a")) return;
+      window.location.assign(`/calls/${enc(call.id)}`);
+    },
+  }));
+
+  // One call: transcript as a chat, notes, shared information by category, callbacks, live context.
+  Alpine.data("callPage", (callId) => ({
+    id: callId,
+    call: null,
+    notFound: false,
+    contextText: "{\n  \n}",
+    replaceContext: false,
+    sending: false,
+    async init() {
+      try {
+        this.call = await api("GET", `/v1/calls/${enc(this.id)}`, undefined, { quiet: true });
+      } catch (error) {
+        if (error.status === 404) this.notFound = true;
+        else toast(error.message, "error");
+      }
+    },
+    get categories() {
+      return Object.entries((this.call && this.call.information) || {}).filter(([, items]) => items.length);
+    },
+    get inProgress() {
+      return this.call && !this.call.ended_at;
+    },
+    async sendContext() {
+      let data;
+      try {
+        data = JSON.parse(this.contextText);
+      } catch {
+        toast("The context must be a JSON object.", "error");
+        return;
+      }
+      if (data === null || typeof data !== "object" || Array.isArray(data)) {
+        toast("The context must be a JSON object.", "error");
+        return;
+      }
+      this.sending = true;
+      try {
+        await api("PATCH", `/v1/calls/${enc(this.id)}/context`, { data, replace: this.replaceContext });
+        toast("The agent sees the new context on its next turn.", "success");
+      } finally {
+        this.sending = false;
+      }
+    },
+  }));
+
+  // Agents: the list, with each agent's call stats.
+  Alpine.data("agentList", () => ({
+    agents: [],
+    stats: {},
+    loading: true,
+    async init() {
+      try {
+        this.agents = (await api("GET", "/v1/agents")).items;
+      } finally {
+        this.loading = false;
+      }
+      for (const agent of this.agents) {
+        api("GET", `/v1/agents/${enc(agent.name)}/stats`, undefined, { quiet: true }).then((stats) => {
+          this.stats = { ...this.stats, [agent.name]: stats };
+        });
+      }
+    },
+  }));
+
+  // The agent editor: create, or change any field of, one agent; tools are one checkbox each.
+  Alpine.data("agentEditor", (agentName, toolNames) => ({
+    existing: agentName,
+    agent: {
+      name: "",
+      greeting: "",
+      instructions: "",
+      language: "en",
+      voice: "alloy",
+      model_mode: "pipeline",
+      transfer_number: "",
+      voicemail_message: "",
+      active: true,
+      tools: Object.fromEntries(toolNames.map((tool) => [tool, true])),
+    },
+    contextText: "{}",
+    stats: null,
+    loading: Boolean(agentName),
+    saving: false,
+    notFound: false,
+    testCall: { phone: "", name: "", context: "" },
+    calling: false,
+    async init() {
+      if (!this.existing) return;
+      try {
+        const agent = await api("GET", `/v1/agents/${enc(this.existing)}`, undefined, { quiet: true });
+        this.agent = { ...agent, transfer_number: agent.transfer_number || "" };
+        this.contextText = JSON.stringify(agent.context, null, 2);
+        this.stats = await api("GET", `/v1/agents/${enc(this.existing)}/stats`);
+      } catch (error) {
+        if (error.status === 404) this.notFound = true;
+        else toast(error.message, "error");
+      } finally {
+        this.loading = false;
+      }
+    },
+    parseContext() {
+      try {
+        const context = JSON.parse(this.contextText || "{}");
+        if (context !== null && typeof context === "object" && !Array.isArray(context)) return context;
+      } catch {
+        // reported below
+      }
+      toast("Context must be a JSON object, e.g. {\"company\": \"Acme\"}.", "error");
+      return null;
+    },
+    async save() {
+      const context = this.parseContext();
+      if (context === null) return;
+      const { name, enabled_tools: _enabled, ...fields } = this.agent;
+      const body = { ...fields, context, transfer_number: fields.transfer_number.trim() || null };
+      this.saving = true;
+      try {
+        if (this.existing) {
+          await api("PUT", `/v1/agents/${enc(this.existing)}`, body);
+          toast("Agent saved", "success");
+        } else {
+          const created = await api("POST", "/v1/agents", { name, ...body });
+          toast("Agent created", "success");
+          window.location.assign(`/agents/${enc(created.name)}`);
+        }
+      } finally {
+        this.saving = false;
+      }
+    },
+    async remove() {
+      if (!window.confirm(`Delete the agent ${this.existing}? Calls already made keep their records.`)) return;
+      await api("DELETE", `/v1/agents/${enc(this.existing)}`);
+      window.location.assign("/agents");
+    },
+    async call() {
+      const body = { phone: this.testCall.phone, name: this.testCall.name };
+      if (this.testCall.context.trim()) {
+        try {
+          body.context = JSON.parse(this.testCall.context);
+        } catch {
+          toast("The context override must be JSON.", "error");
+          return;
+        }
+      }
+      this.calling = true;
+      try {
+        const started = await api("POST", `/v1/agents/${enc(this.existing)}/calls`, body);
+        toast("Calling…", "success");
+        window.location.assign(`/campaigns/${enc(started.campaign.id)}`);
+      } finally {
+        this.calling = false;
+      }
+    },
+  }));
+
+  // Phone numbers and the agent that answers each.
+  Alpine.data("numbersPage", () => ({
+    numbers: [],
+    agents: [],
+    loading: true,
+    async init() {
+      try {
+        const [numbers, agents] = await Promise.all([api("GET", "/v1/numbers"), api("GET", "/v1/agents")]);
+        this.numbers = numbers.items;
+        this.agents = agents.items.filter((agent) => agent.active);
+      } finally {
+        this.loading = false;
+      }
+    },
+    async assign(number, agentName) {
+      try {
+        const updated = await api("PUT", `/v1/numbers/${enc(number.number)}/agent`, { agent_name: agentName || null });
+        Object.assign(number, updated);
+        toast(agentName ? `${number.number} now rings ${agentName}` : `${number.number} has no agent now`, "success");
+      } catch {
+        this.numbers = [...this.numbers]; // redraw the select with the number's unchanged agent
+      }
+    },
+  }));
+
+  // The do-not-call list: add, remove, import.
+  Alpine.data("dncPage", () => ({
+    entries: [],
+    total: 0,
+    ...paging("load", 100),
+    loading: true,
+    phone: "",
+    reason: "",
+    importReport: null,
+    importing: false,
+    async init() {
+      await this.load();
+    },
+    async load() {
+      this.loading = true;
+      try {
+        const page = await api("GET", `/v1/dnc${query({ limit: this.limit, offset: this.offset })}`);
+        this.entries = page.items;
+        this.total = page.total;
+      } finally {
+        this.loading = false;
+      }
+    },
+    async add() {
+      const result = await api("POST", "/v1/dnc", { phone: this.phone, reason: this.reason });
+      toast(result.added ? `${result.entry.phone} will never be called` : `${result.entry.phone} was already listed`, "success");
+      this.phone = "";
+      this.reason = "";
+      await this.load();
+    },
+    async remove(entry) {
+      if (!window.confirm(`Allow calls to ${entry.phone} again?`)) return;
+      await api("DELETE", `/v1/dnc/${enc(entry.phone)}`);
+      toast(`${entry.phone} removed from the list`, "success");
+      await this.load();
+    },
+    async importFile(event) {
+      const file = event.target.files[0];
+      if (!file) return;
+      const form = new FormData();
+      form.append("file", file);
+      this.importing = true;
+      try {
+        this.importReport = await api("POST", "/v1/dnc/import", form);
+        await this.load();
+      } finally {
+        this.importing = false;
+        event.target.value = "";
+      }
+    },
+  }));
+});
