@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
 from api.deps import AppContext
-from api.routers import codec, health, twilio
+from api.routers import codec, dashboard, health, twilio
 from api.tracing import TracingMiddleware
 from schemas.settings import Settings
 
@@ -46,6 +46,7 @@ def _build(lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]] | No
     app.include_router(codec.router)
     app.add_middleware(codec.CodecCorsMiddleware)
     app.include_router(health.router)
+    dashboard.install(app)
     app.add_middleware(TracingMiddleware)  # added last, so outermost: its span covers the others
 
     @app.exception_handler(RequestValidationError)
