@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
 from api.deps import AppContext
-from api.routers import codec, dashboard, health, twilio
+from api.routers import codec, dashboard, health, twilio, v1
 from api.tracing import TracingMiddleware
 from schemas.settings import Settings
 
@@ -41,7 +41,16 @@ def app_from_env() -> FastAPI:
 
 
 def _build(lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]] | None = None) -> FastAPI:
-    app = FastAPI(title="Ringflow", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
+    app = FastAPI(
+        title="Ringflow",
+        summary="AI phone-call campaigns where every campaign, contact and incoming call is a Temporal workflow.",
+        description=v1.DESCRIPTION,
+        docs_url="/docs",
+        redoc_url=None,
+        openapi_url="/openapi.json",
+        lifespan=lifespan,
+    )
+    v1.install(app)
     app.include_router(twilio.router)
     app.include_router(codec.router)
     app.add_middleware(codec.CodecCorsMiddleware)
@@ -51,6 +60,6 @@ def _build(lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]] | No
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        return JSONResponse({"detail": "invalid request"}, status_code=400)
+        return JSONResponse({"detail": v1.describe_validation_errors(exc.errors())}, status_code=422)
 
     return app

@@ -19,7 +19,7 @@ from worker.main import build_worker
 from worker.search_attributes import register_search_attributes
 from workflows.search_attributes import ALL as ALL_SEARCH_ATTRIBUTES
 
-pytest_plugins = ["store_fixtures"]
+pytest_plugins = ["store_fixtures", "api_stack"]
 
 VENV_BIN = Path(sys.executable).parent
 

@@ -1,6 +1,8 @@
 """The REST API under ``/v1``: every resource's router, and what turns Temporal's refusals into JSON."""
 
 import logging
+from collections.abc import Sequence
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
@@ -9,7 +11,28 @@ from temporalio.service import RPCError
 from api.routers import agents, calls, campaigns, contacts, dnc, information, me, numbers
 
 ROUTERS = (me, campaigns, contacts, calls, information, agents, numbers, dnc)
+DESCRIPTION = """
+Every ``/v1`` request needs an organization's API key, as ``Authorization: Bearer <key>`` (or
+``X-API-Key: <key>``); `ringflow org create NAME` prints one. A key only ever sees its own
+organization's data: anyone else's campaign, call or agent is a 404.
+
+Errors are a 4xx with a JSON body ``{"detail": ...}`` that says what is wrong and, for invalid input,
+which field (``body.contacts.2.phone: ...``). Lists are paged with ``limit`` and ``offset``.
+Campaign progress streams as server-sent events from ``/v1/campaigns/events`` and
+``/v1/campaigns/{campaign_id}/events``.
+"""
 logger = logging.getLogger(__name__)
+
+
+def describe_validation_errors(errors: Sequence[Any]) -> str:
+    """Pydantic's errors as one sentence per field, ``where: what``; ``where`` is ``body.x.y``,
+    ``query.limit``, ``path.campaign_id``."""
+    parts = []
+    for error in errors:
+        location = ".".join(str(part) for part in error.get("loc", ()))
+        message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
+        parts.append(f"{location}: {message}" if location else message)
+    return "; ".join(parts) or "invalid request"
 
 
 def install(app: FastAPI) -> None:
