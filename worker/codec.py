@@ -137,7 +137,7 @@ class EncryptionCodec(PayloadCodec):
             )
         try:
             plain = cipher.decrypt(payload.data[:NONCE_BYTES], payload.data[NONCE_BYTES:], key_id.encode())
-        except InvalidTag:
+        except (InvalidTag, ValueError):  # ValueError: data too short to hold a nonce
             raise PayloadDecryptionError(
                 f"payload with key id {key_id!r} failed authentication: it was altered, or sealed with another key"
             ) from None
