@@ -489,10 +489,11 @@ document.addEventListener("alpine:init", () => {
             responsive: true,
             maintainAspectRatio: false,
             cutout: "62%",
-            animation: { duration: 400 },
+            animation: false, // the first drawing appears at once; later updates animate (below)
             plugins: { legend: { position: "right", labels: { boxWidth: 12, padding: 12 } } },
           },
         });
+        chart.options.animation = { duration: 400 };
       },
       barClass: progressBarClass,
     };
