@@ -1,14 +1,28 @@
-"""Recorded histories must replay on today's workflow code, or running campaigns would break on deploy."""
+"""Recorded histories must replay on today's workflow code, or running campaigns would break on deploy.
+
+``tests/histories`` holds one history per workflow type, sealed with the suite's test-only codec key
+(re-record with ``python tests/histories/record_histories.py``; see docs/versioning.md). A change that
+alters the commands a workflow issues for the same history fails here; such a change needs
+``workflow.patched``. The last tests prove the check bites: each workflow changed without a patch
+fails its replay, and the same change behind ``workflow.patched`` passes.
+"""
 
 import json
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from codec_test_keys import suite_data_converter
+from temporalio import workflow
 from temporalio.client import WorkflowHistory
-from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.worker import Replayer
+from temporalio.worker import Replayer, UnsandboxedWorkflowRunner
 
+from schemas.inbound import InboundCallInput, InboundCallState
+from schemas.workflow_io import CampaignResult, CampaignWorkflowInput, ContactState, ContactWorkflowInput
 from worker.main import SANDBOX, WORKFLOWS
+from workflows.campaign import CampaignWorkflow
+from workflows.contact import ContactWorkflow
+from workflows.inbound import InboundCallWorkflow
 
 HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
 
@@ -17,12 +31,91 @@ def _load(path: Path) -> WorkflowHistory:
     return WorkflowHistory.from_json(path.stem, json.loads(path.read_text()))
 
 
-@pytest.mark.parametrize("history", [_load(p) for p in HISTORIES], ids=[p.stem for p in HISTORIES])
-async def test_recorded_history_replays_without_nondeterminism(history: WorkflowHistory):
-    replayer = Replayer(workflows=WORKFLOWS, data_converter=pydantic_data_converter, workflow_runner=SANDBOX)
-    result = await replayer.replay_workflow(history, raise_on_replay_failure=True)
+def _workflow_type(history: WorkflowHistory) -> str:
+    return history.events[0].workflow_execution_started_event_attributes.workflow_type.name
+
+
+RECORDED = {_workflow_type(history): history for history in map(_load, HISTORIES)}
+
+
+@pytest.mark.parametrize("workflow_type", sorted(RECORDED))
+async def test_recorded_history_replays_without_nondeterminism(workflow_type: str):
+    replayer = Replayer(workflows=WORKFLOWS, data_converter=suite_data_converter(), workflow_runner=SANDBOX)
+    result = await replayer.replay_workflow(RECORDED[workflow_type], raise_on_replay_failure=True)
     assert result.replay_failure is None
 
 
-def test_both_workflow_types_have_a_recorded_history():
-    assert {p.stem for p in HISTORIES} == {"contact_workflow", "campaign_workflow"}
+def test_every_workflow_type_has_a_recorded_history():
+    assert set(RECORDED) == {defn.__name__ for defn in WORKFLOWS}
+
+
+# The same workflows, each sleeping before its first step: a change of commands made without a patch.
+# (Module level: Temporal refuses workflow classes defined inside a function.)
+
+
+@workflow.defn(name=CampaignWorkflow.__name__)
+class CampaignWorkflowWithATimerFirst(CampaignWorkflow):
+    @workflow.run
+    async def run(self, input: CampaignWorkflowInput) -> CampaignResult:
+        await workflow.sleep(timedelta(seconds=1))
+        return await super().run(input)
+
+
+@workflow.defn(name=ContactWorkflow.__name__)
+class ContactWorkflowWithATimerFirst(ContactWorkflow):
+    @workflow.run
+    async def run(self, input: ContactWorkflowInput) -> ContactState:
+        await workflow.sleep(timedelta(seconds=1))
+        return await super().run(input)
+
+
+@workflow.defn(name=InboundCallWorkflow.__name__)
+class InboundCallWorkflowWithATimerFirst(InboundCallWorkflow):
+    @workflow.run
+    async def run(self, input: InboundCallInput) -> InboundCallState:
+        await workflow.sleep(timedelta(seconds=1))
+        return await super().run(input)
+
+
+@workflow.defn(name=ContactWorkflow.__name__)
+class ContactWorkflowWithAPatchedTimer(ContactWorkflow):
+    """The same change made the documented way: histories recorded before it replay the old path."""
+
+    @workflow.run
+    async def run(self, input: ContactWorkflowInput) -> ContactState:
+        if workflow.patched("timer-first"):
+            await workflow.sleep(timedelta(seconds=1))
+        return await super().run(input)
+
+
+CHANGED = {
+    CampaignWorkflow.__name__: CampaignWorkflowWithATimerFirst,
+    ContactWorkflow.__name__: ContactWorkflowWithATimerFirst,
+    InboundCallWorkflow.__name__: InboundCallWorkflowWithATimerFirst,
+}
+
+
+def test_every_workflow_type_has_a_changed_variant():
+    assert set(CHANGED) == set(RECORDED)
+
+
+@pytest.mark.parametrize("workflow_type", sorted(CHANGED))
+async def test_a_workflow_changed_without_a_patch_fails_its_replay(workflow_type: str):
+    replayer = Replayer(
+        workflows=[CHANGED[workflow_type]],
+        data_converter=suite_data_converter(),
+        # The changed class lives in this test module, which the sandbox would re-import with pytest in it.
+        workflow_runner=UnsandboxedWorkflowRunner(),
+    )
+    with pytest.raises(workflow.NondeterminismError):
+        await replayer.replay_workflow(RECORDED[workflow_type], raise_on_replay_failure=True)
+
+
+async def test_the_same_change_behind_workflow_patched_replays():
+    replayer = Replayer(
+        workflows=[ContactWorkflowWithAPatchedTimer],
+        data_converter=suite_data_converter(),
+        workflow_runner=UnsandboxedWorkflowRunner(),
+    )
+    result = await replayer.replay_workflow(RECORDED[ContactWorkflow.__name__], raise_on_replay_failure=True)
+    assert result.replay_failure is None

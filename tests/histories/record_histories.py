@@ -1,7 +1,8 @@
 """Re-record the workflow histories the replay test checks: ``python tests/histories/record_histories.py``.
 
+One history per workflow type, sealed with the suite's test-only codec key (``tests/codec_test_keys.py``).
 Only re-record on purpose: a change that breaks replay of the committed histories would break running
-campaigns too (see the README's section on changing workflows).
+campaigns too (see docs/versioning.md).
 """
 
 import asyncio
@@ -15,14 +16,18 @@ HERE = Path(__file__).parent
 
 
 async def record() -> None:
-    from temporalio.contrib.pydantic import pydantic_data_converter
     from temporalio.testing import WorkflowEnvironment
 
     sys.path.insert(0, str(HERE.parent))
+    from codec_test_keys import suite_data_converter
     from conftest import server_clock
+    from inbound_helpers import answer_inbound_call, inbound_worker_settings
+    from livekit_standin import LiveKitStandIn
     from workflow_helpers import contact, new_campaign_id, seed, settings, start_campaign, start_contact
 
+    from schemas.agent import AgentConfig
     from schemas.calls import CallbackRequest
+    from schemas.inbound import inbound_workflow_id
     from schemas.settings import Settings
     from store.db import get_session_factory
     from store.migrate import upgrade_database
@@ -35,7 +40,7 @@ async def record() -> None:
     await upgrade_database(db_url)
     sessions = get_session_factory(db_url)
     env = await WorkflowEnvironment.start_time_skipping(
-        data_converter=pydantic_data_converter,
+        data_converter=suite_data_converter(),
         test_server_existing_path=str(Path(sys.executable).parent / "temporal-test-server"),
     )
     async with env:
@@ -65,6 +70,21 @@ async def record() -> None:
             handle = await start_campaign(env.client, "record", campaign_id, campaign)
             await handle.result()
             (HERE / "campaign_workflow.json").write_text((await handle.fetch_history()).to_json())
+
+        async with LiveKitStandIn() as standin:
+            inbound_settings = inbound_worker_settings(standin, db_url, "record-inbound")
+            async with build_worker(env.client, inbound_settings, sessions=sessions, carrier=carrier):
+                await answer_inbound_call(
+                    env.client,
+                    "record-inbound",
+                    call_sid="CArecorded",
+                    caller="+14155550123",
+                    agent=AgentConfig(name="front-desk", instructions="Help callers."),
+                    said=["I'd like to know your opening hours"],
+                    note="asked for opening hours",
+                )
+            history = await env.client.get_workflow_handle(inbound_workflow_id("CArecorded")).fetch_history()
+            (HERE / "inbound_call_workflow.json").write_text(history.to_json())
 
 
 if __name__ == "__main__":
