@@ -13,6 +13,8 @@ from schemas.contact import normalize_phone
 from schemas.outcomes import CallOutcome
 from store import dnc, queries
 from telephony.base import Carrier, DialPacer
+from worker.logs import log_context
+from worker.observability import CALLS_IN_PROGRESS, DIALS
 
 HEARTBEAT_EVERY_SECONDS = 2.0
 DO_NOT_CALL_DETAIL = "not dialled: the number is on the do-not-call list"
@@ -56,20 +58,24 @@ class CallActivities:
             await session.commit()
         if recorded is not None:
             return recorded
-        if created:
-            result = await _heartbeating(self._paced_dial(request))
-        else:
-            activity.logger.warning("attempt %s was started before; recovering it", request.idempotency_key)
-            result = await _heartbeating(self._carrier.recover(request))
+        with log_context(call_id=request.idempotency_key):
+            if created:
+                result = await _heartbeating(self._paced_dial(request))
+            else:
+                activity.logger.warning("attempt %s was started before; recovering it", request.idempotency_key)
+                with CALLS_IN_PROGRESS.track_inprogress():
+                    result = await _heartbeating(self._carrier.recover(request))
         async with self._sessions() as session:
             await queries.finish_attempt(session, request.idempotency_key, result)
             await session.commit()
+        DIALS.labels(result.outcome.value).inc()  # once per attempt: a retry finds it recorded above
         return result
 
     async def _paced_dial(self, request: DialRequest) -> DialResult:
         """Dial the moment the pacer releases this call: nothing may await in between."""
         await self._pacer.wait_turn(request.campaign_id, request.calls_per_second)
-        return await self._carrier.dial(request)
+        with CALLS_IN_PROGRESS.track_inprogress():
+            return await self._carrier.dial(request)
 
 
 async def _newly_blocked(session: AsyncSession, request: DialRequest) -> bool:

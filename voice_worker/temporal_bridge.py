@@ -18,12 +18,17 @@ from schemas.calls import CallbackRequest
 from schemas.settings import get_settings
 from schemas.workflow_io import CallbackConfirmation, NotInterestedInput, ReasonInput
 from voice_worker.bridge import BridgeError
+from worker.observability import traced_tool
 
 UNREACHABLE = "I can't reach the call's record right now"
 
 
 class TemporalCallBridge:
-    """One call's bridge: every tool effect becomes an update or signal on the contact workflow."""
+    """One call's bridge: every tool effect becomes an update or signal on the contact workflow.
+
+    Each tool's call is a span, current while it reaches the workflow, so the update's spans in the
+    worker join the call's trace; its latency is ``ringflow_tool_latency_seconds{tool}``.
+    """
 
     def __init__(self, client: Client, workflow_id: str, attempt: int) -> None:
         self._handle: WorkflowHandle = client.get_workflow_handle(workflow_id)
@@ -44,12 +49,15 @@ class TemporalCallBridge:
         except RPCError as err:
             raise BridgeError(f"{UNREACHABLE} ({err.message})") from None
 
+    @traced_tool
     async def take_note(self, note: str) -> None:
         await self._update("take_note", NoteInput(note=note))
 
+    @traced_tool
     async def share_information(self, category: InformationCategory, information: str) -> None:
         await self._update("share_information", SharedInformation(category=category, information=information))
 
+    @traced_tool
     async def get_shared_information(self, category: InformationCategory | None) -> list[SharedInformation]:
         try:
             shared = await self._handle.query("shared_information", result_type=list[SharedInformation])
@@ -57,6 +65,7 @@ class TemporalCallBridge:
             raise BridgeError(f"{UNREACHABLE} ({err.message})") from None
         return [item for item in shared if category is None or item.category == category]
 
+    @traced_tool
     async def schedule_callback(self, at: datetime, reason: str) -> CallbackConfirmation:
         result = await self._update(
             "schedule_callback", CallbackRequest(at=at, reason=reason), result_type=CallbackConfirmation
@@ -64,15 +73,19 @@ class TemporalCallBridge:
         assert isinstance(result, CallbackConfirmation)
         return result
 
+    @traced_tool
     async def mark_not_interested(self, reason: str, *, do_not_call: bool) -> None:
         await self._update("mark_not_interested", NotInterestedInput(reason=reason, do_not_call=do_not_call))
 
+    @traced_tool
     async def report_voicemail(self, reason: str) -> None:
         await self._update("report_voicemail", ReasonInput(reason=reason))
 
+    @traced_tool
     async def end_call(self, reason: str) -> None:
         await self._update("end_call", ReasonInput(reason=reason))
 
+    @traced_tool
     async def transfer_to_human(self, reason: str) -> None:
         await self._update("transfer_to_human", ReasonInput(reason=reason))
 

@@ -80,7 +80,12 @@ async def incoming(request: Request, ctx: Context) -> Response:
     async with ctx.sessions() as session:
         agent = await numbers.agent_for_number(session, to_number)
     if agent is None:
-        logger.info("incoming call %s to %s: no active agent for the number, hanging up", call_sid, to_number)
+        logger.info(
+            "incoming call %s to %s: no active agent for the number, hanging up",
+            call_sid,
+            to_number,
+            extra={"call_id": call_sid},
+        )
         return Response(polite_hangup_twiml(NO_AGENT_MESSAGE), media_type=XML)
     workflow_id = inbound_workflow_id(call_sid)
     try:
@@ -99,9 +104,18 @@ async def incoming(request: Request, ctx: Context) -> Response:
             InboundCallWorkflow.prepare, start_workflow_operation=operation
         )
     except (WorkflowUpdateFailedError, RPCError) as err:
-        logger.error("incoming call %s to %s could not be prepared: %s", call_sid, to_number, err)
+        logger.error(
+            "incoming call %s to %s could not be prepared: %s", call_sid, to_number, err, extra={"call_id": call_sid}
+        )
         return Response(polite_hangup_twiml(UNAVAILABLE_MESSAGE), media_type=XML)
-    logger.info("incoming call %s to %s answered by agent %s in %s", call_sid, to_number, agent.name, prepared.room)
+    logger.info(
+        "incoming call %s to %s answered by agent %s in %s",
+        call_sid,
+        to_number,
+        agent.name,
+        prepared.room,
+        extra={"call_id": call_sid, "room": prepared.room, "workflow_id": workflow_id},
+    )
     return Response(dial_sip_twiml(prepared.sip_uri), media_type=XML)
 
 
