@@ -69,12 +69,17 @@ async def mark_draft(session: AsyncSession, campaign_id: str) -> None:
     )
 
 
-async def claim_draft(session: AsyncSession, campaign_id: str, status: str) -> bool:
-    """Move a draft to ``status``; False when it is no longer a draft (started by a concurrent request)."""
+async def move_status(session: AsyncSession, campaign_id: str, from_status: str, to_status: str) -> bool:
+    """Set the campaign's status to ``to_status`` only if it is ``from_status``; False when it was not.
+
+    The API records what it asked for (a draft started, a pause, a resume) this way: the campaign
+    workflow itself only stores its cancelling and final states, and whichever write comes last
+    must not undo a campaign that ended meanwhile.
+    """
     result = await session.execute(
         update(CampaignRow)
-        .where(CampaignRow.id == campaign_id, CampaignRow.status == CAMPAIGN_DRAFT)
-        .values(status=status, updated_at=utcnow())
+        .where(CampaignRow.id == campaign_id, CampaignRow.status == from_status)
+        .values(status=to_status, updated_at=utcnow())
     )
     return bool(getattr(result, "rowcount", 0))
 

@@ -63,6 +63,11 @@ router = APIRouter(prefix="/v1/campaigns", tags=["campaigns"], dependencies=V1_D
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 EVENT_INTERVAL_SECONDS = 1.0
 ENDED = (CampaignStatus.COMPLETED.value, CampaignStatus.CANCELLED.value)
+STORED_TRANSITIONS = {
+    "pause": (CampaignStatus.RUNNING.value, CampaignStatus.PAUSED.value),
+    "resume": (CampaignStatus.PAUSED.value, CampaignStatus.RUNNING.value),
+}
+"""What a pause or resume signal does to the stored status (the workflow stores only cancelling and the end)."""
 ERRORS = {
     404: {"model": ErrorBody, "description": "No such campaign in your organization"},
     409: {"model": ErrorBody, "description": "The campaign's state does not allow it"},
@@ -330,7 +335,7 @@ async def start_campaign(campaign_id: str, org: CurrentOrg, session: DbSession, 
     if row.status != CAMPAIGN_DRAFT:
         conflict(f"campaign {campaign_id!r} has already been started (it is {row.status})")
     agent = await campaign_agent(session, org.id, row.agent_name)
-    if not await reports.claim_draft(session, campaign_id, CampaignStatus.RUNNING.value):
+    if not await reports.move_status(session, campaign_id, CAMPAIGN_DRAFT, CampaignStatus.RUNNING.value):
         conflict(f"campaign {campaign_id!r} has already been started")
     await session.commit()
     count = await queries.count_contacts(session, campaign_id)
@@ -338,7 +343,9 @@ async def start_campaign(campaign_id: str, org: CurrentOrg, session: DbSession, 
     return await campaign_view(ctx, session, await owned_campaign(session, org, campaign_id))
 
 
-async def _steer(ctx: Context, session: AsyncSession, row: CampaignRow, action: str, reason: str = "") -> CampaignOut:
+async def _steer(
+    ctx: Context, session: AsyncSession, org: OrganizationRow, row: CampaignRow, action: str, reason: str = ""
+) -> CampaignOut:
     if row.status == CAMPAIGN_DRAFT:
         conflict(f"campaign {row.id!r} is a draft: start it first")
     await release(session)
@@ -353,18 +360,21 @@ async def _steer(ctx: Context, session: AsyncSession, row: CampaignRow, action: 
         conflict(f"campaign {row.id!r} has already ended")
     except campaigns.CampaignNotFoundError:
         conflict(f"campaign {row.id!r} has no running workflow")
-    return await campaign_view(ctx, session, row)
+    if action in STORED_TRANSITIONS:
+        await reports.move_status(session, row.id, *STORED_TRANSITIONS[action])
+        await session.commit()
+    return await campaign_view(ctx, session, await owned_campaign(session, org, row.id))
 
 
 @router.post("/{campaign_id}/pause", response_model=CampaignOut, responses=ERRORS)
 async def pause_campaign(campaign_id: str, org: CurrentOrg, session: DbSession, ctx: Context) -> CampaignOut:
     """Stop new dials within seconds; calls in progress finish normally."""
-    return await _steer(ctx, session, await owned_campaign(session, org, campaign_id), "pause")
+    return await _steer(ctx, session, org, await owned_campaign(session, org, campaign_id), "pause")
 
 
 @router.post("/{campaign_id}/resume", response_model=CampaignOut, responses=ERRORS)
 async def resume_campaign(campaign_id: str, org: CurrentOrg, session: DbSession, ctx: Context) -> CampaignOut:
-    return await _steer(ctx, session, await owned_campaign(session, org, campaign_id), "resume")
+    return await _steer(ctx, session, org, await owned_campaign(session, org, campaign_id), "resume")
 
 
 @router.post("/{campaign_id}/cancel", response_model=CampaignOut, responses=ERRORS)
@@ -376,12 +386,12 @@ async def cancel_campaign(
     row = await owned_campaign(session, org, campaign_id)
     reason = body.reason if body else ""
     if row.status == CAMPAIGN_DRAFT:
-        if not await reports.claim_draft(session, campaign_id, CampaignStatus.CANCELLED.value):
+        if not await reports.move_status(session, campaign_id, CAMPAIGN_DRAFT, CampaignStatus.CANCELLED.value):
             conflict(f"campaign {campaign_id!r} was started meanwhile: cancel it again")
         await queries.cancel_undispatched(session, campaign_id)
         await session.commit()
         return await campaign_view(ctx, session, await owned_campaign(session, org, campaign_id))
-    return await _steer(ctx, session, row, "cancel", reason)
+    return await _steer(ctx, session, org, row, "cancel", reason)
 
 
 # ---- adding contacts ------------------------------------------------------------------------------

@@ -146,13 +146,14 @@ async def campaign_views(
     views = []
     for row in rows:
         tally = counts.get(row.id, ContactCounts())
+        live = (progress or {}).get(row.id)  # the workflow's word beats the store's, which lags a pause
         done = row.status == "completed" and tally.total == 0
         percent = 100.0 if done else (round(100 * tally.done / tally.total, 1) if tally.total else 0.0)
         views.append(
             CampaignOut(
                 id=row.id,
                 name=row.name,
-                status=row.status,
+                status=live.status.value if live is not None else row.status,
                 agent_name=row.agent_name,
                 settings=CampaignSettings.model_validate(row.settings),
                 created_at=row.created_at,
@@ -163,7 +164,7 @@ async def campaign_views(
                 web_ui_url=None
                 if row.status == CAMPAIGN_DRAFT
                 else workflow_ui_url(settings, campaign_workflow_id(row.id)),
-                progress=(progress or {}).get(row.id),
+                progress=live,
             )
         )
     return views

@@ -1,0 +1,170 @@
+"""Campaigns through the REST API: create from JSON and CSV with a per-row report, drafts, steering,
+adding contacts to a running campaign, live progress and its event stream."""
+
+import json
+
+from api_helpers import ALL_HOURS, FAST, eventually, finished_campaign, person, phone
+
+CSV = (
+    "external_id,name,phone,persona,company\n"
+    f"a1,Ann,{phone(1)},answers,Acme\n"
+    f"a2,Bob,{phone(2)},qualifies,Acme\n"
+    "a3,Cat,12345,answers,Acme\n"  # not a phone number
+    f"a1,Dan,{phone(4)},answers,Acme\n"  # repeats external id a1
+    f"a5,Eve,{phone(2)},answers,Acme\n"  # repeats Bob's number
+    f"a6,Fay,{phone(6)},answers,Acme\n"  # on the do-not-call list
+)
+
+
+async def test_a_csv_upload_imports_the_good_rows_and_reports_every_bad_one_by_line(api_stack):
+    http = api_stack.org_a.http
+    assert (await http.post("/v1/dnc", json={"phone": phone(6), "reason": "asked"})).status_code == 201
+    response = await http.post(
+        "/v1/campaigns/upload",
+        files={"file": ("spring.csv", CSV.encode(), "text/csv")},
+        data={"settings": json.dumps(FAST)},
+    )
+    assert response.status_code == 201, response.text
+    body = response.json()
+    report = body["import_report"]
+    assert report["imported"] == 2
+    errors = {error["line"]: error["message"] for error in report["errors"]}
+    assert set(errors) == {4, 5, 6, 7}
+    assert "not a phone number" in errors[4]
+    assert "'a1' already appears on line 2" in errors[5]
+    assert f"phone {phone(2)} already appears on line 3" in errors[6]
+    assert "do-not-call" in errors[7]
+
+    campaign = body["campaign"]
+    assert campaign["name"] == "spring" and campaign["contacts"]["total"] == 2
+    assert campaign["web_ui_url"].endswith(f"/namespaces/default/workflows/campaign-{campaign['id']}")
+    done = await finished_campaign(http, campaign["id"])
+    assert done["status"] == "completed" and done["percent_complete"] == 100.0
+    assert done["outcomes"] == {"completed": 1, "qualified": 1}
+    assert done["progress"]["finished"] == 2 and done["progress"]["dials"] == 2
+    assert phone(6) not in [dial.phone for dial in api_stack.carrier.dials]
+
+
+async def test_a_json_campaign_reports_bad_rows_and_a_list_without_good_rows_is_refused(api_stack):
+    http = api_stack.org_a.http
+    rows = [person(1), {"phone": "not a number"}, person(1, name="again"), {"phone": phone(3), "timezone": "Mars/Base"}]
+    response = await http.post("/v1/campaigns", json={"name": "json", "settings": FAST, "contacts": rows})
+    assert response.status_code == 201, response.text
+    report = response.json()["import_report"]
+    assert report["imported"] == 1
+    assert [error["line"] for error in report["errors"]] == [2, 3, 4]
+    assert "not an IANA time zone" in report["errors"][2]["message"]
+
+    refused = await http.post("/v1/campaigns", json={"name": "bad", "contacts": [{"phone": "123"}]})
+    assert refused.status_code == 422
+    assert refused.json()["import_report"]["errors"][0]["line"] == 1
+    empty_csv = await http.post("/v1/campaigns/upload", files={"file": ("e.csv", b"name,phone\n", "text/csv")})
+    assert empty_csv.status_code == 422 and "no contacts" in empty_csv.json()["detail"]
+
+
+async def test_malformed_requests_get_a_4xx_that_names_the_field(api_stack):
+    http = api_stack.org_a.http
+    missing = await http.post("/v1/campaigns", json={"contacts": []})
+    assert missing.status_code == 422 and "body.name" in missing.json()["detail"]
+    typo = await http.post("/v1/campaigns", json={"name": "x", "setings": {}})
+    assert typo.status_code == 422 and "body.setings" in typo.json()["detail"]
+    bad_settings = await http.post("/v1/campaigns", json={"name": "x", "settings": {"max_concurrent_calls": 0}})
+    assert bad_settings.status_code == 422 and "max_concurrent_calls" in bad_settings.json()["detail"]
+    not_json = await http.post("/v1/campaigns", content=b"{nope", headers={"content-type": "application/json"})
+    assert not_json.status_code == 422
+    bad_limit = await http.get("/v1/campaigns", params={"limit": "many"})
+    assert bad_limit.status_code == 422 and "query.limit" in bad_limit.json()["detail"]
+    form_settings = await http.post(
+        "/v1/campaigns/upload", files={"file": ("c.csv", b"phone\n+442079460001\n")}, data={"settings": "{"}
+    )
+    assert form_settings.status_code == 422 and form_settings.json()["detail"].startswith("settings")
+    binary = await http.post("/v1/campaigns/upload", files={"file": ("c.csv", b"\xff\xfe\x00")})
+    assert binary.status_code == 422 and "UTF-8" in binary.json()["detail"]
+    unknown_agent = await http.post("/v1/campaigns", json={"name": "x", "agent_name": "nobody"})
+    assert unknown_agent.status_code == 422 and "agent_name" in unknown_agent.json()["detail"]
+
+
+async def test_a_draft_starts_on_request_and_closed_campaigns_refuse_signals(api_stack):
+    http = api_stack.org_a.http
+    created = await http.post(
+        "/v1/campaigns", json={"name": "draft", "settings": FAST, "contacts": [person(1)], "start": False}
+    )
+    assert created.status_code == 201
+    campaign = created.json()["campaign"]
+    assert campaign["status"] == "draft" and campaign["web_ui_url"] is None
+    assert (await http.post(f"/v1/campaigns/{campaign['id']}/pause")).status_code == 409
+    added = await http.post(f"/v1/campaigns/{campaign['id']}/contacts", json={"contacts": [person(2)]})
+    assert added.status_code == 200 and added.json()["import_report"]["imported"] == 2 - 1
+
+    started = await http.post(f"/v1/campaigns/{campaign['id']}/start")
+    assert started.status_code == 200, started.text
+    assert (await http.post(f"/v1/campaigns/{campaign['id']}/start")).status_code == 409
+    done = await finished_campaign(http, campaign["id"])
+    assert done["outcomes"] == {"completed": 2}
+    for action in ("pause", "resume", "cancel"):
+        refused = await http.post(f"/v1/campaigns/{campaign['id']}/{action}")
+        assert refused.status_code == 409, (action, refused.text)
+    late = await http.post(f"/v1/campaigns/{campaign['id']}/contacts", json={"contacts": [person(3)]})
+    assert late.status_code == 409
+
+
+async def test_pause_resume_add_contacts_and_cancel_steer_a_running_campaign(api_stack):
+    """The 'callback' person asks to be called back in two minutes: the campaign keeps running meanwhile."""
+    http = api_stack.org_a.http
+    settings = {"window": ALL_HOURS, "calls_per_second": 50}
+    created = await http.post(
+        "/v1/campaigns", json={"name": "steered", "settings": settings, "contacts": [person(1, "callback")]}
+    )
+    campaign_id = created.json()["campaign"]["id"]
+    detail_url = f"/v1/campaigns/{campaign_id}"
+    await eventually(lambda: http.get(detail_url), lambda body: body["progress"]["waiting_callback"] == 1)
+
+    assert (await http.post(f"{detail_url}/pause")).status_code == 200
+    await eventually(lambda: http.get(detail_url), lambda body: body["status"] == "paused")
+    added = await http.post(f"{detail_url}/contacts", json={"contacts": [person(2), person(1), {"phone": "x"}]})
+    assert added.status_code == 200, added.text
+    report = added.json()["import_report"]
+    assert report["imported"] == 1
+    assert [error["line"] for error in report["errors"]] == [2, 3]
+    assert "already in the campaign" in report["errors"][0]["message"]
+
+    upload = await http.post(
+        f"{detail_url}/contacts/upload", files={"file": ("more.csv", f"external_id,phone\np3,{phone(3)}\n".encode())}
+    )
+    assert upload.status_code == 200 and upload.json()["import_report"]["imported"] == 1
+    paused = (await http.get(detail_url)).json()
+    assert paused["contacts"]["total"] == 3 and paused["progress"]["dials"] == 1, "no dial while paused"
+
+    assert (await http.post(f"{detail_url}/resume")).status_code == 200
+    resumed = await eventually(lambda: http.get(detail_url), lambda body: body["progress"]["finished"] == 2)
+    assert resumed["status"] == "running" and resumed["outcomes"] == {"completed": 2}
+
+    cancelled = await http.post(f"{detail_url}/cancel", json={"reason": "enough"})
+    assert cancelled.status_code == 200
+    done = await finished_campaign(http, campaign_id)
+    assert done["status"] == "cancelled" and done["outcomes"] == {"completed": 2, "cancelled": 1}
+
+
+async def test_campaign_list_and_event_streams_show_progress(api_stack):
+    http = api_stack.org_a.http
+    created = await http.post("/v1/campaigns", json={"name": "streamed", "settings": FAST, "contacts": [person(1)]})
+    campaign_id = created.json()["campaign"]["id"]
+    listed = (await http.get("/v1/campaigns")).json()
+    assert listed["total"] == 1 and listed["items"][0]["id"] == campaign_id
+
+    events = []
+    async with http.stream("GET", f"/v1/campaigns/{campaign_id}/events") as stream:
+        assert stream.headers["content-type"].startswith("text/event-stream")
+        async for line in stream.aiter_lines():
+            if line.startswith("data: "):
+                events.append(json.loads(line.removeprefix("data: ")))
+    assert events, "the stream ends by itself once the campaign is over"
+    assert events[-1]["status"] == "completed" and events[-1]["progress"]["finished"] == 1
+
+    async with http.stream("GET", "/v1/campaigns/events") as stream:
+        async for line in stream.aiter_lines():
+            if line.startswith("data: "):
+                snapshot = json.loads(line.removeprefix("data: "))
+                break
+    assert [campaign["id"] for campaign in snapshot["campaigns"]] == [campaign_id]
+    assert snapshot["campaigns"][0]["contacts"]["finished"] == 1
