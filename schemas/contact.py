@@ -113,6 +113,14 @@ class Contact(BaseModel):
         return value
 
     @model_validator(mode="after")
+    def _id_without_the_number(self) -> "Contact":
+        """The external id is part of the contact's workflow id, which Temporal keeps in clear (unlike payloads)."""
+        national = str(phonenumbers.parse(self.phone, None).national_number)
+        if national in "".join(ch for ch in self.external_id if ch.isdigit()):
+            raise ValueError("the external id contains the phone number; use an id that is not personal data")
+        return self
+
+    @model_validator(mode="after")
     def _derive_zone(self) -> "Contact":
         if self.timezone is None:
             self.timezone = timezone_for_phone(self.phone)

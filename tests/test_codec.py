@@ -169,3 +169,10 @@ def test_the_dev_server_points_its_web_ui_at_the_apis_codec_server(tmp_path: Pat
     assert codec_server_url(settings) == "http://127.0.0.1:8123/codec"
     command = DevStack(settings)._server_command()
     assert command[command.index("--ui-codec-endpoint") + 1] == "http://127.0.0.1:8123/codec"
+
+
+@pytest.mark.parametrize("external_id", ["+442079460417", "442079460417", "cust-2079460417"])
+def test_a_contact_id_carrying_its_phone_number_is_refused(external_id: str):
+    """Workflow ids are stored in clear; the contact's id goes into its workflow id."""
+    with pytest.raises(ValueError, match="external id contains the phone number"):
+        Contact(external_id=external_id, name=NAME, phone=PHONE)
