@@ -167,7 +167,7 @@ def test_long_running_services_restart_and_have_health_checks_on_their_real_port
         assert services[name]["healthcheck"]["test"], name
     api_port = int(_command(services["api"])[_command(services["api"]).index("--port") + 1])
     assert _healthcheck_port(services["api"]) == api_port
-    assert _healthcheck_port(services["worker"]) == Settings().worker_http_port
+    assert _healthcheck_port(services["worker"]) == Settings.model_fields["worker_http_port"].default
     from voice_worker.entry import worker_options
 
     assert _healthcheck_port(services["voice-worker"]) == worker_options().port.prod_default

@@ -11,16 +11,27 @@ from schemas.settings import Settings
 from worker.client import tls_config
 
 
+def _settings(**values: object) -> Settings:
+    """Settings from these values alone: a developer's .env or RINGFLOW_TEMPORAL_* must not leak in."""
+    plain = {
+        "temporal_api_key": None,
+        "temporal_tls": False,
+        "temporal_tls_cert_path": None,
+        "temporal_tls_key_path": None,
+    }
+    return Settings(_env_file=None, **{**plain, **values})
+
+
 def test_a_self_hosted_server_gets_no_tls() -> None:
-    assert tls_config(Settings()) is False
+    assert tls_config(_settings()) is False
 
 
 def test_an_api_key_implies_tls() -> None:
-    assert tls_config(Settings(temporal_api_key="key")) is True
+    assert tls_config(_settings(temporal_api_key="key")) is True
 
 
 def test_tls_can_be_asked_for_without_credentials() -> None:
-    assert tls_config(Settings(temporal_tls=True)) is True
+    assert tls_config(_settings(temporal_tls=True)) is True
 
 
 def test_a_client_certificate_and_key_make_mtls(tmp_path: Path) -> None:
@@ -28,7 +39,7 @@ def test_a_client_certificate_and_key_make_mtls(tmp_path: Path) -> None:
     cert.write_bytes(b"-----BEGIN CERTIFICATE-----\ncert\n")
     key.write_bytes(b"-----BEGIN PRIVATE KEY-----\nkey\n")
 
-    config = tls_config(Settings(temporal_tls_cert_path=cert, temporal_tls_key_path=key))
+    config = tls_config(_settings(temporal_tls_cert_path=cert, temporal_tls_key_path=key))
 
     assert isinstance(config, TLSConfig)
     assert config.client_cert == cert.read_bytes()
@@ -38,4 +49,4 @@ def test_a_client_certificate_and_key_make_mtls(tmp_path: Path) -> None:
 @pytest.mark.parametrize("only", ["temporal_tls_cert_path", "temporal_tls_key_path"])
 def test_half_a_certificate_pair_is_a_settings_error(only: str, tmp_path: Path) -> None:
     with pytest.raises(ValidationError, match="RINGFLOW_TEMPORAL_TLS_CERT_PATH and RINGFLOW_TEMPORAL_TLS_KEY_PATH"):
-        Settings(**{only: tmp_path / "file.pem"})
+        _settings(**{only: tmp_path / "file.pem"})
