@@ -65,8 +65,9 @@ async def raw_history(client: Client, workflow_id: str) -> History:
             return history
 
 
-NOT_CODEC_PAYLOADS = frozenset({"search_attributes"})
-"""Search attributes stay readable for the server's visibility store; they hold ids and outcomes only."""
+NOT_CODEC_PAYLOADS = frozenset({"search_attributes", "header"})
+"""Search attributes stay readable for the server's visibility store (ids and outcomes only); headers carry
+trace context and do not go through the codec. The byte search covers both all the same."""
 SDK_BOOKKEEPING = frozenset({("details", "data")})
 """A local activity marker's own record (activity id and type, attempt, times) that the SDK writes itself."""
 
