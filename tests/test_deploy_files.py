@@ -170,7 +170,8 @@ def test_long_running_services_restart_and_have_health_checks_on_their_real_port
     assert _healthcheck_port(services["worker"]) == Settings.model_fields["worker_http_port"].default
     from voice_worker.entry import worker_options
 
-    assert _healthcheck_port(services["voice-worker"]) == worker_options().port.prod_default
+    voice_port = worker_options().port  # an int, or livekit's ServerEnvOption with the `start` mode's port
+    assert _healthcheck_port(services["voice-worker"]) == getattr(voice_port, "prod_default", voice_port)
     assert _healthcheck_port(services["temporal-ui"]) == 8080  # the temporalio/ui image's own port
 
 
