@@ -90,7 +90,14 @@ class Settings(BaseSettings):
     # ---- Observability -----------------------------------------------------------------------------
     worker_http_port: int = Field(default=8001, description="The Temporal worker's /healthz, /readyz and /metrics")
     sdk_metrics_port: int | None = Field(
-        default=None, description="Where the Temporal SDK's own Prometheus metrics are served (unset: off)"
+        default=None,
+        description="Serve the Temporal SDK's metrics from Core's own endpoint on this port (unset: in /metrics)",
+    )
+    voice_http_port: int = Field(
+        default=8081, description="The voice worker's health check (GET /) and worker info (GET /worker)"
+    )
+    voice_metrics_port: int | None = Field(
+        default=None, description="The voice worker's Prometheus /metrics, its tool latencies included (unset: off)"
     )
     otel_exporter_otlp_endpoint: str | None = Field(
         default=None,

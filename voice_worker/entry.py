@@ -8,11 +8,15 @@ import asyncio
 import contextlib
 import logging
 import os
+from typing import Any
 
 from livekit.agents import AgentSession, JobContext, WorkerOptions
+from livekit.agents.worker import ServerEnvOption
 
 from schemas.agent import CallJob, ModelMode
+from schemas.settings import get_settings
 from voice_worker.agent import RingflowAgent, Transfer, utc_now
+from voice_worker.bridge import CallBridge
 from voice_worker.transcript import TranscriptCollector
 
 log = logging.getLogger(__name__)
@@ -43,8 +47,22 @@ def build_session(job: CallJob) -> AgentSession:
 async def entrypoint(ctx: JobContext) -> None:
     job = CallJob.model_validate_json(ctx.job.metadata)
     from voice_worker.temporal_bridge import TemporalCallBridge  # Temporal client only in the live worker
+    from worker.logs import carry_log_context, log_context
+    from worker.observability import setup_tracing
 
-    bridge = await TemporalCallBridge.connect(job)
+    # The job's own process: its tools' spans start here, and livekit-agents' log handler ships its records.
+    tracer_provider = setup_tracing(get_settings(), "ringflow-voice")
+    carry_log_context(logging.getLogger())
+
+    async def _flush_spans() -> None:
+        await asyncio.to_thread(tracer_provider.force_flush)
+
+    ctx.add_shutdown_callback(_flush_spans)
+    with log_context(call_id=ctx.job.room.name, workflow_id=job.workflow_id):
+        await _run_call(ctx, job, await TemporalCallBridge.connect(job))
+
+
+async def _run_call(ctx: JobContext, job: CallJob, bridge: CallBridge) -> None:
     await ctx.connect()
     session = build_session(job)
     collector = TranscriptCollector(bridge, utc_now)
@@ -81,4 +99,19 @@ def _sip_transfer(ctx: JobContext) -> Transfer:
 
 
 def worker_options() -> WorkerOptions:
-    return WorkerOptions(entrypoint_fnc=entrypoint, agent_name=agent_name())
+    """Explicit dispatch by name. livekit-agents serves the health check (``GET /``, 503 once it lost LiveKit)
+    and ``GET /worker`` on ``voice_http_port`` under ``start`` (a free port under ``dev``), and, when
+    ``voice_metrics_port`` is set, Prometheus ``/metrics`` gathered from the job processes too."""
+    settings = get_settings()
+    metrics: dict[str, Any] = {}
+    if settings.voice_metrics_port is not None:
+        metrics = {
+            "prometheus_port": settings.voice_metrics_port,
+            "prometheus_multiproc_dir": str(settings.data_dir / "voice-metrics"),
+        }
+    return WorkerOptions(
+        entrypoint_fnc=entrypoint,
+        agent_name=agent_name(),
+        port=ServerEnvOption(dev_default=0, prod_default=settings.voice_http_port),
+        **metrics,
+    )

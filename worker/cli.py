@@ -205,10 +205,15 @@ def _fail(message: str, code: int = 1) -> NoReturn:
 
 
 def _settings() -> Settings:
+    """The settings, and with them the process's log format and tracer (warnings and up: the output is the CLI's)."""
     try:
-        return get_settings()
+        settings = get_settings()
     except ValidationError as err:
         _fail(f"bad setting in the environment or .env: {validation_message(err)}")
+    from worker.observability import setup_observability
+
+    setup_observability(settings, "ringflow-cli", level=logging.WARNING)
+    return settings
 
 
 def _run(coroutine: Coroutine[Any, Any, int | None], *, interrupt_code: int = 130) -> None:
@@ -300,9 +305,7 @@ async def _connect(settings: Settings) -> "Client":
 @app.command()
 def dev() -> None:
     """Run the dev stack: Temporal dev server (or the one already running), database, worker. Ctrl-C stops it."""
-    settings = _settings()
-    # The worker's warnings (a refused callback, a retried activity) belong in the dev terminal.
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = _settings()  # the worker's warnings (a refused callback, a retried activity) show in the terminal
     _run(_dev(settings), interrupt_code=0)
 
 

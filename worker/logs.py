@@ -13,7 +13,7 @@ import sys
 from collections.abc import Iterator, Mapping
 from contextvars import ContextVar
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, TextIO
 
 from opentelemetry import trace
 from temporalio import activity, workflow
@@ -52,6 +52,26 @@ def log_context(**fields: str) -> Iterator[None]:
         _context.reset(token)
 
 
+class LogContextFilter(logging.Filter):
+    """Copies the fields bound with :func:`log_context` onto each record, for any formatter that prints extras.
+
+    A handler filter, so it sees records from every logger; a field the call passed in ``extra`` wins.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        for key, value in (_context.get() or {}).items():
+            if not hasattr(record, key):
+                setattr(record, key, value)
+        return True
+
+
+def carry_log_context(logger: logging.Logger) -> None:
+    """Add the context filter to ``logger``'s handlers (another library's, such as livekit-agents')."""
+    for handler in logger.handlers:
+        if not any(isinstance(existing, LogContextFilter) for existing in handler.filters):
+            handler.addFilter(LogContextFilter())
+
+
 class JsonFormatter(logging.Formatter):
     """``{"ts", "level", "logger", "message", ...ids, ...extra}``; never raises on an odd ``extra`` value."""
 
@@ -68,7 +88,6 @@ class JsonFormatter(logging.Formatter):
                 line.update(
                     {_TEMPORAL_FIELDS[name]: value for name, value in details.items() if name in _TEMPORAL_FIELDS}
                 )
-        line.update(_context.get() or {})
         line.update(
             {
                 key: value
@@ -85,18 +104,35 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(line, default=str, ensure_ascii=False)
 
 
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever ``sys.stderr`` is at the time (a test runner swaps it), like logging's last resort."""
+
+    def __init__(self) -> None:
+        logging.Handler.__init__(self)
+
+    @property  # type: ignore[override]
+    def stream(self) -> TextIO:
+        return sys.stderr
+
+
 def setup_logging(log_format: Literal["text", "json"], level: int = logging.INFO) -> None:
-    """Replace the root logger's handlers with one on stderr in ``log_format``.
+    """One handler on stderr in ``log_format`` for the root logger (a second call replaces it).
 
     For JSON the Temporal loggers stop repeating their ids inside the message: the fields carry them.
     """
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _StderrHandler()
     handler.setFormatter(JsonFormatter() if log_format == "json" else logging.Formatter(TEXT_FORMAT))
+    handler.addFilter(LogContextFilter())
     root = logging.getLogger()
-    for previous in list(root.handlers):
+    for previous in [existing for existing in root.handlers if isinstance(existing, _StderrHandler)]:
         root.removeHandler(previous)
     root.addHandler(handler)
     root.setLevel(level)
+    # Uvicorn gives its loggers handlers of their own; through the root they get the same format.
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        uvicorn_logger = logging.getLogger(name)
+        uvicorn_logger.handlers.clear()
+        uvicorn_logger.propagate = True
     on_message = log_format == "text"
     activity.logger.activity_info_on_message = on_message
     workflow.logger.workflow_info_on_message = on_message

@@ -11,6 +11,7 @@ Metrics: ours (``ringflow_*``) and the Temporal SDK's own. Core writes the SDK's
 
 import atexit
 import functools
+import logging
 import threading
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
@@ -64,9 +65,9 @@ WEBHOOK_LATENCY = Histogram(
 _tracer = trace.get_tracer("ringflow")
 
 
-def setup_observability(settings: Settings, service: str) -> None:
+def setup_observability(settings: Settings, service: str, *, level: int = logging.INFO) -> None:
     """What every process entry point calls first: its logging format and its tracer provider."""
-    setup_logging(settings.log_format)
+    setup_logging(settings.log_format, level)
     setup_tracing(settings, service)
 
 
