@@ -9,7 +9,7 @@ import asyncio
 from collections.abc import AsyncIterable, Collection, Sequence
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, HTTPException, Request, UploadFile, status
+from fastapi import APIRouter, Depends, File, Form, HTTPException, Request, UploadFile, status
 from fastapi.responses import JSONResponse
 from fastapi.sse import EventSourceResponse
 from pydantic import ValidationError
@@ -294,14 +294,18 @@ async def get_campaign(campaign_id: str, org: CurrentOrg, session: DbSession, ct
     return await campaign_view(ctx, session, await owned_campaign(session, org, campaign_id))
 
 
+async def _campaign_exists(campaign_id: str, org: CurrentOrg, ctx: Context) -> None:
+    """A stream's 404 must come before it starts: once the first event is out, the status is 200."""
+    async with ctx.sessions() as session:
+        await owned_campaign(session, org, campaign_id)
+
+
 @router.get("/{campaign_id}/events", response_class=EventSourceResponse, response_model=CampaignOut, responses=ERRORS)
 async def campaign_events(
-    campaign_id: str, org: CurrentOrg, ctx: Context, request: Request
+    campaign_id: str, org: CurrentOrg, ctx: Context, request: Request, _: Annotated[None, Depends(_campaign_exists)]
 ) -> AsyncIterable[CampaignOut]:
     """Server-sent events: the campaign (with live progress) about once a second; the stream ends
     after the event that shows it completed or cancelled."""
-    async with ctx.sessions() as session:
-        await owned_campaign(session, org, campaign_id)
     while not await request.is_disconnected():
         async with ctx.sessions() as events_session:
             row = await owned_campaign(events_session, org, campaign_id)

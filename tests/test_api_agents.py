@@ -1,0 +1,121 @@
+"""Agents, phone numbers and the do-not-call list through the REST API."""
+
+from api_helpers import FAST, eventually, person, phone
+
+from store import numbers
+
+AGENT = {"name": "ada", "instructions": "You are Ada. Be brief.", "greeting": "Hi, Ada here."}
+
+
+async def test_agents_are_created_edited_with_tool_toggles_and_deleted(api_stack):
+    http = api_stack.org_a.http
+    created = await http.post("/v1/agents", json=AGENT)
+    assert created.status_code == 201, created.text
+    agent = created.json()
+    assert all(agent["tools"].values()) and agent["active"]
+    assert "transfer_to_human" not in agent["enabled_tools"], "no number to transfer to"
+    again = await http.post("/v1/agents", json=AGENT)
+    assert again.status_code == 409 and "already exists" in again.json()["detail"]
+
+    toggled = await http.put("/v1/agents/ada", json={"tools": {"take_note": False, "end_call": False}})
+    assert toggled.status_code == 200, toggled.text
+    tools = toggled.json()["tools"]
+    assert not tools["take_note"] and not tools["end_call"] and tools["share_information"]
+    edited = await http.put(
+        "/v1/agents/ada",
+        json={
+            "greeting": "Marhaba!",
+            "language": "ar",
+            "voice": "verse",
+            "context": {"offer": "free delivery"},
+            "transfer_number": "+44 20 7946 0999",
+        },
+    )
+    body = edited.json()
+    assert body["greeting"] == "Marhaba!" and body["language"] == "ar" and body["voice"] == "verse"
+    assert body["context"] == {"offer": "free delivery"} and body["transfer_number"] == phone(999)
+    assert "transfer_to_human" in body["enabled_tools"] and "take_note" not in body["enabled_tools"]
+    assert not body["tools"]["take_note"], "a later edit keeps the earlier toggles"
+    assert (await http.get("/v1/agents/ada")).json() == body
+    assert [item["name"] for item in (await http.get("/v1/agents")).json()["items"]] == ["ada"]
+
+    for bad in ({"instructions": ""}, {"instructions": None}, {"transfer_number": "call me"}, {"tools": {"fly": True}}):
+        refused = await http.put("/v1/agents/ada", json=bad)
+        assert refused.status_code == 422, (bad, refused.text)
+    assert (await http.post("/v1/agents", json={**AGENT, "name": "has space"})).status_code == 422
+    assert (await http.put("/v1/agents/nobody", json={"greeting": "x"})).status_code == 404
+
+    assert (await http.delete("/v1/agents/ada")).status_code == 204
+    assert (await http.get("/v1/agents/ada")).status_code == 404
+    assert (await http.delete("/v1/agents/ada")).status_code == 404
+
+
+async def test_a_number_is_assigned_to_an_active_agent_of_its_organization(api_stack):
+    http = api_stack.org_a.http
+    async with api_stack.sessions() as session:
+        await numbers.upsert_number(session, phone(100), "PN1", "Front desk", org_id=api_stack.org_a.id)
+        await numbers.upsert_number(session, phone(200), "PN2", "B's line", org_id=api_stack.org_b.id)
+        await session.commit()
+    await http.post("/v1/agents", json=AGENT)
+    await http.post("/v1/agents", json={**AGENT, "name": "retired", "active": False})
+
+    listed = (await http.get("/v1/numbers")).json()["items"]
+    assert [(item["number"], item["agent_name"]) for item in listed] == [(phone(100), None)]
+    assigned = await http.put(f"/v1/numbers/{phone(100)}/agent", json={"agent_name": "ada"})
+    assert assigned.status_code == 200, assigned.text
+    assert assigned.json()["agent_name"] == "ada"
+    async with api_stack.sessions() as session:
+        answering = await numbers.agent_for_number(session, phone(100))
+    assert answering is not None and answering.name == "ada"
+
+    inactive = await http.put(f"/v1/numbers/{phone(100)}/agent", json={"agent_name": "retired"})
+    assert inactive.status_code == 422 and "inactive" in inactive.json()["detail"]
+    unknown = await http.put(f"/v1/numbers/{phone(100)}/agent", json={"agent_name": "nobody"})
+    assert unknown.status_code == 422
+    assert (await http.put(f"/v1/numbers/{phone(200)}/agent", json={"agent_name": "ada"})).status_code == 404
+    assert (await http.put("/v1/numbers/12/agent", json={"agent_name": "ada"})).status_code == 404
+
+    unbound = await http.put(f"/v1/numbers/{phone(100)}/agent", json={"agent_name": None})
+    assert unbound.json()["agent_name"] is None
+
+
+async def test_the_do_not_call_list_is_kept_imported_and_never_dialled(api_stack):
+    http = api_stack.org_a.http
+    added = await http.post("/v1/dnc", json={"phone": "+44 20 7946 0001", "reason": "asked on the phone"})
+    assert added.status_code == 201 and added.json()["added"] and added.json()["entry"]["phone"] == phone(1)
+    repeat = await http.post("/v1/dnc", json={"phone": phone(1), "reason": "again"})
+    assert repeat.status_code == 200 and not repeat.json()["added"]
+    assert repeat.json()["entry"]["reason"] == "asked on the phone"
+    assert (await http.post("/v1/dnc", json={"phone": "555"})).status_code == 422
+
+    csv = f"phone,reason\n{phone(2)},complaint\nnot a phone,\n{phone(1)},dup\n\n{phone(3)}\n"
+    imported = await http.post("/v1/dnc/import", files={"file": ("dnc.csv", csv.encode())})
+    assert imported.status_code == 200, imported.text
+    report = imported.json()
+    assert report["added"] == 2 and report["already_listed"] == 1
+    assert [error["line"] for error in report["errors"]] == [3]
+    no_header = await http.post("/v1/dnc/import", files={"file": ("dnc.csv", b"number\n+442079460001\n")})
+    assert no_header.status_code == 422
+
+    listed = (await http.get("/v1/dnc")).json()
+    assert listed["total"] == 3 and {item["phone"] for item in listed["items"]} == {phone(1), phone(2), phone(3)}
+    assert (await http.delete(f"/v1/dnc/{phone(3)}")).status_code == 204
+    assert (await http.delete(f"/v1/dnc/{phone(3)}")).status_code == 404
+    assert (await http.delete("/v1/dnc/garbage")).status_code == 404
+
+    # Listed after the import, before the dial: the campaign still never rings it.
+    draft = await http.post(
+        "/v1/campaigns",
+        json={"name": "dnc", "settings": FAST, "contacts": [person(4), person(5)], "start": False},
+    )
+    campaign_id = draft.json()["campaign"]["id"]
+    rejected = await http.post(f"/v1/campaigns/{campaign_id}/contacts", json={"contacts": [person(2, "answers")]})
+    assert rejected.status_code == 422 and "do-not-call" in rejected.json()["import_report"]["errors"][0]["message"]
+    assert (await http.post("/v1/dnc", json={"phone": phone(4)})).status_code == 201
+    assert (await http.post(f"/v1/campaigns/{campaign_id}/start")).status_code == 200
+    done = await eventually(
+        lambda: http.get(f"/v1/campaigns/{campaign_id}"), lambda body: body["status"] == "completed"
+    )
+    assert done["outcomes"] == {"do_not_call": 1, "completed": 1}
+    dialled = [dial.phone for dial in api_stack.carrier.dials]
+    assert phone(5) in dialled and phone(4) not in dialled
