@@ -2,7 +2,7 @@
 
 from typing import cast
 
-from sqlalchemy import Table, select, update
+from sqlalchemy import Table, case, select, update
 from sqlalchemy.dialects.postgresql import insert as postgres_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -26,7 +26,8 @@ async def upsert_number(
     friendly_name: str = "",
     org_id: str = DEFAULT_ORG_ID,
 ) -> None:
-    """Add the number to ``org_id`` or refresh its Twilio sid and name; its owner and agent binding are kept."""
+    """Add the number to ``org_id`` or refresh its Twilio sid and name. A number that changes organization
+    loses its agent binding (that agent belongs to the old organization); otherwise the binding is kept."""
     insert = _insert(session, PhoneNumberRow).values(
         number=number,
         org_id=org_id,
@@ -35,12 +36,15 @@ async def upsert_number(
         agent_name=None,
         updated_at=utcnow(),
     )
+    same_org = PhoneNumberRow.__table__.c.org_id == insert.excluded.org_id
     await session.execute(
         insert.on_conflict_do_update(
             index_elements=["number"],
             set_={
                 "twilio_sid": insert.excluded.twilio_sid,
                 "friendly_name": insert.excluded.friendly_name,
+                "agent_name": case((same_org, PhoneNumberRow.__table__.c.agent_name), else_=None),
+                "org_id": insert.excluded.org_id,
                 "updated_at": insert.excluded.updated_at,
             },
         )

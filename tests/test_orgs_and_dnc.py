@@ -16,7 +16,7 @@ from schemas.agent import AgentConfig
 from schemas.calls import DialRequest
 from schemas.outcomes import CallOutcome
 from schemas.settings import get_settings
-from store import dnc, queries
+from store import dnc, numbers, queries
 from store.csv_import import parse_contacts_csv
 from store.models import ApiKeyRow
 from store.orgs import create_api_key, create_org, org_for_api_key, revoke_api_key
@@ -176,3 +176,28 @@ def test_org_create_prints_a_key_that_org_list_counts_and_revoke_kills(cli_store
     assert again.exit_code == 1 and "no live key" in again.output
     unknown = runner.invoke(app, ["org", "key", "no-such-org"])
     assert unknown.exit_code == 1 and "no organization" in unknown.output
+
+
+def test_the_default_org_gets_a_key_on_first_ask(cli_store: Path) -> None:
+    runner = CliRunner()
+    created = runner.invoke(app, ["org", "key", "default"])
+    assert created.exit_code == 0, created.output
+    assert "default" in runner.invoke(app, ["org", "list"]).stdout
+
+
+async def test_a_number_moved_to_another_org_drops_the_old_orgs_agent(session_factory: Sessions) -> None:
+    async with session_factory() as session:
+        await numbers.upsert_number(session, "+14155550100", twilio_sid="PN1", org_id="org-a")
+        assert await numbers.assign_agent(session, "+14155550100", "sam", "org-a")
+        assert not await numbers.assign_agent(session, "+14155550100", "sam", "org-b")
+        await numbers.upsert_number(session, "+14155550100", twilio_sid="PN1", friendly_name="main", org_id="org-a")
+        await session.commit()
+    async with session_factory() as session:
+        assert (await numbers.get_number(session, "+14155550100", "org-a")).agent_name == "sam"
+        assert await numbers.get_number(session, "+14155550100", "org-b") is None
+        await numbers.upsert_number(session, "+14155550100", twilio_sid="PN1", org_id="org-b")
+        await session.commit()
+    async with session_factory() as session:
+        moved = await numbers.get_number(session, "+14155550100", "org-b")
+        assert moved.agent_name is None and moved.friendly_name == ""
+        assert [row.number for row in await numbers.list_numbers(session, "org-a")] == []

@@ -990,15 +990,25 @@ def _numbers_table(rows: Sequence[Any], *, title: str | None = None) -> Table:
 
 
 @numbers_app.command("sync")
-def numbers_sync() -> None:
-    """Fetch the account's numbers from Twilio into the store (agent bindings are kept)."""
+def numbers_sync(
+    org: Annotated[
+        str,
+        typer.Option(help="The organization that owns the numbers (its agents answer them, its API sees them)"),
+    ] = "default",
+) -> None:
+    """Fetch the account's numbers from Twilio into the store. Agent bindings are kept, unless a number
+    moves to another organization (--org), which drops its binding to the old organization's agent."""
     settings = _settings()
     _require(settings)
 
     async def body(sessions: "async_sessionmaker[AsyncSession]") -> None:
         from schemas.contact import normalize_phone
-        from store import numbers
+        from store import numbers, orgs
 
+        async with sessions() as session:
+            if await orgs.get_org(session, org) is None:
+                raise CliError(f"no organization {org!r}: see `ringflow org list`")
+            await session.commit()
         voice = twilio_voice(settings)
         incoming = await _twilio_step("list the account's numbers", voice.list_incoming_numbers())
         seen: set[str] = set()
@@ -1011,7 +1021,9 @@ def numbers_sync() -> None:
                     skipped.append(found.phone_number or found.sid)
                     continue
                 seen.add(number)
-                await numbers.upsert_number(session, number, twilio_sid=found.sid, friendly_name=found.friendly_name)
+                await numbers.upsert_number(
+                    session, number, twilio_sid=found.sid, friendly_name=found.friendly_name, org_id=org
+                )
             await session.commit()
             rows = await numbers.list_numbers(session)
         on_account = [row for row in rows if row.number in seen]
@@ -1069,16 +1081,19 @@ def numbers_assign(
                 raise CliError(f"unknown number {e164}: `ringflow numbers sync` fetches the account's numbers")
             if not row.twilio_sid:
                 raise CliError(f"{e164} has no Twilio sid: run `ringflow numbers sync` again")
-            config = await queries.get_agent(session, agent)
+            config = await queries.get_agent(session, agent, row.org_id)
             if config is None:
-                raise CliError(f"no agent named {agent!r}: create one with `ringflow agent create` or `agent import`")
+                raise CliError(
+                    f"the number's organization {row.org_id!r} has no agent named {agent!r}: "
+                    "create one with `ringflow agent create` or `agent import` (or the API)"
+                )
             if not config.active:
                 raise CliError(f"agent {agent!r} is inactive: re-create or re-import it as active to assign it")
-            previous, sid = row.agent_name, row.twilio_sid
+            previous, sid, owner = row.agent_name, row.twilio_sid, row.org_id
         # Twilio first: if it refuses, the store still says what Twilio does.
         await _twilio_step(f"set the voice webhook of {e164}", twilio_voice(settings).set_voice_webhook(sid, url))
         async with sessions() as session:
-            if not await numbers.assign_agent(session, e164, agent):
+            if not await numbers.assign_agent(session, e164, agent, owner):
                 raise CliError(f"unknown number {e164}: it was removed meanwhile")
             await session.commit()
         if previous and previous != agent:
@@ -1108,7 +1123,7 @@ def numbers_unassign(
                 raise CliError(f"unknown number {e164}: `ringflow numbers list` shows the known ones")
             previous = row.agent_name
             if previous:
-                await numbers.assign_agent(session, e164, None)
+                await numbers.assign_agent(session, e164, None, row.org_id)
                 await session.commit()
         if previous:
             console.print(f"{e164} no longer answered by [bold]{escape(previous)}[/bold]", highlight=False)
