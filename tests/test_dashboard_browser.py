@@ -16,7 +16,9 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 from api_helpers import phone
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
+
+from store.numbers import upsert_number
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -58,10 +60,16 @@ def chromium_path() -> Path:
     return CHROMIUM
 
 
-@pytest_asyncio.fixture
-async def browser(chromium_path: Path) -> AsyncIterator[Browser]:
+@pytest.fixture(scope="module")
+def artifacts() -> Path:
+    """Emptied once per run, so the screenshots are all from the last one."""
     shutil.rmtree(ARTIFACTS, ignore_errors=True)
     ARTIFACTS.mkdir(parents=True)
+    return ARTIFACTS
+
+
+@pytest_asyncio.fixture
+async def browser(chromium_path: Path, artifacts: Path) -> AsyncIterator[Browser]:
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(
             executable_path=str(chromium_path), args=CHROMIUM_ARGS, headless=True
@@ -81,6 +89,18 @@ def fail_on_page_errors(page: Page, errors: list[str]) -> None:
     page.on("pageerror", lambda error: errors.append(f"{page.url}: {error}"))
 
 
+async def logged_in(browser: Browser, base_url: str, key: str, errors: list[str]) -> tuple[BrowserContext, Page]:
+    context = await browser.new_context(base_url=base_url, viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(STEP_TIMEOUT_MS)
+    page = await context.new_page()
+    fail_on_page_errors(page, errors)
+    await page.goto("/login")
+    await page.fill("#api_key", key)
+    await page.click("button[type=submit]")
+    await expect(page.locator(".org-name")).to_be_visible()
+    return context, page
+
+
 async def test_a_user_uploads_a_csv_watches_the_campaign_complete_live_and_reads_a_transcript(api_stack, browser):
     created = await api_stack.org_a.http.post("/v1/agents", json=AGENT)
     assert created.status_code == 201, created.text
@@ -97,9 +117,10 @@ async def test_a_user_uploads_a_csv_watches_the_campaign_complete_live_and_reads
     await page.fill("#api_key", "rf_not-a-real-key")
     await page.click("button[type=submit]")
     await expect(page.locator("#login-error")).to_have_text("That API key is not valid.")
-    await snap(page, "01-login-refused")
+    await snap(page, "journey-01-login-refused")
     await page.fill("#api_key", api_stack.org_a.key)
     await page.click("button[type=submit]")
+    await expect(page).to_have_url(f"{api_stack.base_url}/")
     await expect(page.locator(".org-name")).to_have_text("Org A")
     cookie = next(c for c in await context.cookies() if c["name"] == "ringflow_api_key")
     assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
@@ -110,7 +131,7 @@ async def test_a_user_uploads_a_csv_watches_the_campaign_complete_live_and_reads
     await campaign_list.goto("/")
     await expect(campaign_list.locator(".empty h3")).to_have_text("No campaigns yet")
     await expect(campaign_list.locator(".subtitle .badge")).to_have_text("Live")
-    await snap(campaign_list, "02-campaign-list-empty")
+    await snap(campaign_list, "journey-02-campaign-list-empty")
 
     # The new-campaign form: the CSV, an agent, any hour of any day, one attempt each.
     await page.goto("/campaigns/new")
@@ -123,7 +144,7 @@ async def test_a_user_uploads_a_csv_watches_the_campaign_complete_live_and_reads
     await page.fill("#new-campaign-form input[x-model=callsPerSecond]", "20")
     await page.fill("#new-campaign-form input[x-model=maxAttempts]", "1")
     await page.check("#new-campaign-form input[name=all_day]")
-    await snap(page, "03-new-campaign-form")
+    await snap(page, "journey-03-new-campaign-form")
     await page.click("#new-campaign-form button[type=submit]")
 
     report = page.locator("#import-report")
@@ -131,7 +152,7 @@ async def test_a_user_uploads_a_csv_watches_the_campaign_complete_live_and_reads
     await expect(report.locator("#import-errors tbody tr")).to_have_count(1)
     await expect(report.locator("#import-errors tbody tr td").first).to_have_text("4")
     await expect(report.locator("#import-errors tbody")).to_contain_text("not a phone number")
-    await snap(page, "04-import-report")
+    await snap(page, "journey-04-import-report")
 
     # The list that was open all along shows the campaign, then its completion.
     row = campaign_list.locator("#campaign-table tbody tr", has_text="Spring renewals")
@@ -139,7 +160,7 @@ async def test_a_user_uploads_a_csv_watches_the_campaign_complete_live_and_reads
     await expect(row.locator(".campaign-status")).to_have_text("Completed")
     await expect(row.locator("[role=progressbar]")).to_have_attribute("aria-valuenow", "100")
     await expect(row).to_contain_text("3 of 3 done")
-    await snap(campaign_list, "05-campaign-list-completed")
+    await snap(campaign_list, "journey-05-campaign-list-completed")
 
     # The campaign page: status, outcome chart, stats, contacts, the workflow's Web UI link.
     await page.click("#open-campaign")
@@ -158,7 +179,7 @@ async def test_a_user_uploads_a_csv_watches_the_campaign_complete_live_and_reads
     await expect(page.locator("#contact-table tbody tr")).to_contain_text("Dan Roe")
     await page.select_option("#outcome-filter", "")
     await expect(page.locator("#contact-table tbody tr")).to_have_count(3)
-    await snap(page, "06-campaign-page")
+    await snap(page, "journey-06-campaign-page")
 
     # A call: its transcript as a chat, agent first.
     await page.locator("#contact-table tbody tr", has_text="Ann Lee").locator("a.call-link").click()
@@ -171,7 +192,70 @@ async def test_a_user_uploads_a_csv_watches_the_campaign_complete_live_and_reads
     await expect(page.locator("#call-workflow-link")).to_have_attribute(
         "href", re.compile(f"^{re.escape(workflows_ui)}.")
     )
-    await snap(page, "07-call-transcript")
+    await snap(page, "journey-07-call-transcript")
+
+    assert errors == []
+    await context.close()
+
+
+async def test_an_operator_sets_up_an_agent_with_its_tools_a_number_and_the_do_not_call_list(api_stack, browser):
+    async with api_stack.sessions() as session:
+        await upsert_number(session, "+14155550100", "PN-main", "Main line", org_id=api_stack.org_a.id)
+        await session.commit()
+    errors: list[str] = []
+    context, page = await logged_in(browser, api_stack.base_url, api_stack.org_a.key, errors)
+    http = api_stack.org_a.http
+
+    # An agent, with one tool switched off.
+    await page.goto("/agents")
+    await expect(page.locator(".empty h3")).to_have_text("No agents yet")
+    await page.click("text=Create an agent")
+    form = page.locator("#agent-form")
+    await form.locator("input[name=name]").fill("ava-support")
+    await form.locator("input[name=greeting]").fill("Hi, Ava from Acme support here.")
+    await form.locator("textarea[name=instructions]").fill("Help the caller with their order.")
+    await form.locator("textarea[name=context]").fill('{"company": "Acme"}')
+    await form.locator("input[name=tool_take_note]").uncheck()
+    await snap(page, "settings-01-new-agent")
+    await form.locator("button[type=submit]").click()
+    await expect(page).to_have_url(f"{api_stack.base_url}/agents/ava-support")
+    await page.reload()
+    await expect(form.locator("input[name=tool_take_note]")).not_to_be_checked()
+    await expect(form.locator("input[name=tool_end_call]")).to_be_checked()
+    await form.locator("input[name=tool_end_call]").uncheck()
+    await form.locator("button[type=submit]").click()
+    await expect(page.locator(".toast.success")).to_contain_text("Agent saved")
+    agent = (await http.get("/v1/agents/ava-support")).json()
+    assert agent["context"] == {"company": "Acme"}
+    assert agent["tools"]["take_note"] is False and agent["tools"]["end_call"] is False
+    assert agent["tools"]["schedule_callback"] is True
+    await snap(page, "settings-02-agent-saved")
+
+    # The number answered by that agent.
+    await page.goto("/numbers")
+    await page.select_option("select[aria-label='Agent for +14155550100']", "ava-support")
+    await expect(page.locator(".toast.success")).to_contain_text("+14155550100 now rings ava-support")
+    assert (await http.get("/v1/numbers")).json()["items"][0]["agent_name"] == "ava-support"
+    await snap(page, "settings-03-numbers")
+
+    # The do-not-call list: one number by hand, two by CSV (one line rejected), one removed again.
+    await page.goto("/do-not-call")
+    await page.fill("#dnc-add-form input[name=phone]", phone(301))
+    await page.fill("#dnc-add-form input[name=reason]", "Asked on the phone")
+    await page.click("#dnc-add-form button[type=submit]")
+    await expect(page.locator("#dnc-table tbody tr")).to_have_count(1)
+    dnc_csv = f"phone,reason\n{phone(302)},complaint\nnot-a-number,oops\n{phone(303)},\n"
+    await page.set_input_files(
+        "input[aria-label='Do-not-call CSV']", {"name": "dnc.csv", "mimeType": "text/csv", "buffer": dnc_csv.encode()}
+    )
+    await expect(page.locator("#dnc-table tbody tr")).to_have_count(3)
+    await expect(page.locator("text=Line 3:")).to_be_visible()
+    page.once("dialog", lambda dialog: dialog.accept())
+    await page.locator("#dnc-table tbody tr", has_text=phone(301)).locator("button").click()
+    await expect(page.locator("#dnc-table tbody tr")).to_have_count(2)
+    listed = {entry["phone"] for entry in (await http.get("/v1/dnc")).json()["items"]}
+    assert listed == {phone(302), phone(303)}
+    await snap(page, "settings-04-do-not-call")
 
     assert errors == []
     await context.close()

@@ -768,6 +768,7 @@ document.addEventListener("alpine:init", () => {
       this.importing = true;
       try {
         this.importReport = await api("POST", "/v1/dnc/import", form);
+        toast(`${this.importReport.added} number(s) added to the list`, "success");
         await this.load();
       } finally {
         this.importing = false;
