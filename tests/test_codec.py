@@ -1,6 +1,9 @@
 """The payload codec: what it seals, how keys rotate, and what it refuses (unknown key, altered payload)."""
 
+import os
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -176,3 +179,13 @@ def test_a_contact_id_carrying_its_phone_number_is_refused(external_id: str):
     """Workflow ids are stored in clear; the contact's id goes into its workflow id."""
     with pytest.raises(ValueError, match="external id contains the phone number"):
         Contact(external_id=external_id, name=NAME, phone=PHONE)
+
+
+def test_the_worker_process_refuses_to_start_without_a_key(tmp_path: Path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RINGFLOW_")}
+    env |= {"RINGFLOW_DATA_DIR": str(tmp_path), "RINGFLOW_TEMPORAL_ADDRESS": "127.0.0.1:1"}
+    done = subprocess.run(
+        [sys.executable, "-m", "worker"], env=env, cwd=tmp_path.parent, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 1
+    assert done.stderr.strip().startswith("ringflow worker: no payload encryption key"), done.stderr

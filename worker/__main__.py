@@ -3,9 +3,13 @@
 import asyncio
 
 from schemas.settings import get_settings
+from worker.codec import CodecConfigError
 from worker.main import run_worker
 from worker.observability import setup_observability
 
 if __name__ == "__main__":
     setup_observability(get_settings(), "ringflow-worker")
-    asyncio.run(run_worker())
+    try:
+        asyncio.run(run_worker())
+    except CodecConfigError as err:  # no key: refuse in one line rather than run with PII in clear
+        raise SystemExit(f"ringflow worker: {err}") from None
