@@ -11,7 +11,7 @@ from temporalio.client import Client
 
 from api.deps import AppContext
 from api.routers import codec, dashboard, health, twilio, v1
-from api.tracing import TracingMiddleware
+from api.webhook_timing import WebhookTimingMiddleware
 from schemas.settings import Settings
 
 
@@ -56,7 +56,7 @@ def _build(lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]] | No
     app.add_middleware(codec.CodecCorsMiddleware)
     app.include_router(health.router)
     dashboard.install(app)
-    app.add_middleware(TracingMiddleware)  # added last, so outermost: its span covers the others
+    app.add_middleware(WebhookTimingMiddleware)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:

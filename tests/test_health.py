@@ -8,13 +8,21 @@ import contextlib
 import socket
 import uuid
 from collections.abc import AsyncIterator
+from types import SimpleNamespace
 
 import httpx
 import pytest
 import pytest_asyncio
 from codec_test_keys import TEST_ONLY_CODEC_KEYS
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from temporalio.client import Client
+from temporalio.runtime import (
+    BUFFERED_METRIC_KIND_COUNTER,
+    BUFFERED_METRIC_KIND_GAUGE,
+    BUFFERED_METRIC_KIND_HISTOGRAM,
+)
 
 from api.main import create_app
 from schemas.settings import Settings
@@ -22,6 +30,7 @@ from store.db import make_engine, make_session_factory
 from telephony.sim import SimCarrier
 from worker.health import database_check, temporal_check, worker_check, worker_http_app
 from worker.main import build_worker, run_worker
+from worker.observability import SdkMetricsCollector
 
 BASE = "http://ringflow.test"
 
@@ -155,3 +164,46 @@ async def _first_answer(http: httpx.AsyncClient, path: str, wanted: int | None =
                 return response
         await asyncio.sleep(0.05)
     pytest.fail(f"{path} never answered {wanted or ''}")
+
+
+class FakeBuffer:
+    """Stands in for Core's MetricBuffer: hands out the queued updates once, as retrieve_updates does."""
+
+    def __init__(self) -> None:
+        self.queued: list[SimpleNamespace] = []
+
+    def add(self, name: str, kind: int, value: float, **attributes: str) -> None:
+        metric = SimpleNamespace(name=name, kind=kind, description=f"{name} help", unit=None)
+        self.queued.append(SimpleNamespace(metric=metric, value=value, attributes=attributes))
+
+    def retrieve_updates(self) -> list[SimpleNamespace]:
+        drained, self.queued = self.queued, []
+        return drained
+
+
+def test_the_sdk_metrics_become_counter_totals_last_gauge_values_and_histogram_buckets() -> None:
+    buffer = FakeBuffer()
+    registry = CollectorRegistry()
+    registry.register(SdkMetricsCollector(buffer))  # type: ignore[arg-type]
+    buffer.add("temporal_request", BUFFERED_METRIC_KIND_COUNTER, 2, operation="StartWorkflowExecution")
+    buffer.add("temporal_num_pollers", BUFFERED_METRIC_KIND_GAUGE, 5, poller_type="workflow_task")
+    buffer.add("temporal_request_latency", BUFFERED_METRIC_KIND_HISTOGRAM, 0.02, operation="PollActivityTaskQueue")
+    generate_latest(registry)  # a scrape drains; the totals carry over to the next one
+    buffer.add("temporal_request", BUFFERED_METRIC_KIND_COUNTER, 3, operation="StartWorkflowExecution")
+    buffer.add("temporal_num_pollers", BUFFERED_METRIC_KIND_GAUGE, 4, poller_type="workflow_task")
+    buffer.add("temporal_request_latency", BUFFERED_METRIC_KIND_HISTOGRAM, 7.0, operation="PollActivityTaskQueue")
+
+    samples = {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(generate_latest(registry).decode())
+        for sample in family.samples
+    }
+    poll = (("operation", "PollActivityTaskQueue"),)
+    assert samples[("temporal_request_total", (("operation", "StartWorkflowExecution"),))] == 5
+    assert samples[("temporal_num_pollers", (("poller_type", "workflow_task"),))] == 4
+    assert samples[("temporal_request_latency_count", poll)] == 2
+    assert samples[("temporal_request_latency_sum", poll)] == pytest.approx(7.02)
+    assert samples[("temporal_request_latency_bucket", (("le", "0.025"), *poll))] == 1
+    assert samples[("temporal_request_latency_bucket", (("le", "5.0"), *poll))] == 1
+    assert samples[("temporal_request_latency_bucket", (("le", "10.0"), *poll))] == 2
+    assert samples[("temporal_request_latency_bucket", (("le", "+Inf"), *poll))] == 2

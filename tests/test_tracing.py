@@ -1,40 +1,46 @@
 """One trace from an API request to the voice tools, and the dial metrics that match the store.
 
 The worker and the client that starts the campaign come from ``worker.client.connect`` (the
-TracingInterceptor, the process's Temporal runtime), against the dev server; the request goes
-through the API's own tracing middleware; spans land in an in-memory exporter.
+TracingInterceptor, the process's Temporal runtime), against the dev server; FastAPI makes the
+request's span (its native OpenTelemetry support); spans land in an in-memory exporter.
 """
 
+import asyncio
+import os
+import sys
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 import pytest_asyncio
 from codec_test_keys import TEST_ONLY_CODEC_KEYS
+from fastapi import FastAPI
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import func, select
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import Response
 from starlette.routing import Route
 from temporalio.client import Client
 from workflow_helpers import contact, settings
 
-from api.tracing import TracingMiddleware
+from api.main import create_app
 from schemas.agent import AgentConfig
 from schemas.settings import Settings
 from schemas.workflow_io import campaign_workflow_id
 from store.models import AttemptRow
 from worker.campaigns import create_campaign_from_contacts
 from worker.client import connect
-from worker.health import metrics_response
+from worker.health import bound_port, metrics_response, serving
 from worker.main import build_worker
 from worker.observability import setup_tracing
 
@@ -64,8 +70,8 @@ def spans(span_exporter: InMemorySpanExporter) -> Iterator[InMemorySpanExporter]
 
 @pytest_asyncio.fixture
 async def traced(dev_env, session_factory, db_url) -> AsyncIterator[tuple[Client, httpx.AsyncClient, str]]:
-    """A traced client, a worker built from it (sim carrier, the scripted agent), and an API that starts
-    a campaign: ``(client, http, task_queue)``."""
+    """A traced client, a worker built from it (sim carrier, the scripted agent), and a FastAPI route that
+    starts a campaign (FastAPI makes the request's span): ``(client, http, task_queue)``."""
     config = Settings(
         _env_file=None,  # type: ignore[call-arg]
         temporal_address=dev_env.client.service_client.config.target_host,
@@ -77,14 +83,16 @@ async def traced(dev_env, session_factory, db_url) -> AsyncIterator[tuple[Client
     )
     client = await connect(config)
 
-    async def start_campaign(request: Request) -> JSONResponse:
+    api = FastAPI()
+
+    @api.post("/v1/campaigns", status_code=201)
+    async def start_campaign() -> dict[str, str]:
         people = [contact(index, persona) for index, persona in enumerate(PERSONAS)]
         campaign_id = await create_campaign_from_contacts(
             client, session_factory, "traced", people, CAMPAIGN, task_queue=config.task_queue, agent=AGENT
         )
-        return JSONResponse({"campaign_id": campaign_id}, status_code=201)
+        return {"campaign_id": campaign_id}
 
-    api = TracingMiddleware(Starlette(routes=[Route("/v1/campaigns", start_campaign, methods=["POST"])]))
     async with (
         build_worker(client, config, sessions=session_factory),
         httpx.AsyncClient(transport=httpx.ASGITransport(app=api), base_url="http://ringflow.test") as http,
@@ -134,7 +142,7 @@ async def test_one_trace_runs_from_the_api_request_through_the_workflows_and_act
     assert trace_ids == {request.context.trace_id}, "every span belongs to the request's trace"
 
     (start,) = named["StartWorkflow:CampaignWorkflow"]
-    assert parent_of(start, finished) is request
+    assert request.name in ancestors(start, finished)
     assert len(named["RunWorkflow:CampaignWorkflow"]) >= 1
     assert len(named["RunWorkflow:ContactWorkflow"]) >= len(PERSONAS)
     assert len(named["RunActivity:place_call"]) == len(PERSONAS)
@@ -177,3 +185,80 @@ async def test_dials_by_outcome_on_metrics_match_the_attempts_in_the_store(trace
         stored = Counter({outcome: count for outcome, count in rows})
     assert sum(stored.values()) == len(PERSONAS)
     assert after - before == stored
+
+
+def histogram_count(text: str, name: str, labels: dict[str, str]) -> float:
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == f"{name}_count" and sample.labels == labels:
+                return sample.value
+    return 0.0
+
+
+async def test_the_api_answers_each_request_in_a_server_span_and_times_the_twilio_webhooks(
+    time_env, session_factory, spans: InMemorySpanExporter
+) -> None:
+    config = Settings(_env_file=None, twilio_auth_token="token")  # type: ignore[call-arg]
+    app = create_app(config, time_env.client, session_factory)
+    webhook = {"route": "/twilio/voice/incoming"}
+    before = histogram_count(metrics_response().body.decode(), "ringflow_webhook_latency_seconds", webhook)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://ringflow.test") as http:
+        assert (await http.get("/healthz")).status_code == 200
+        unsigned = await http.post("/twilio/voice/incoming", data={"CallSid": "CA1", "To": "+14155550100"})
+    assert unsigned.status_code == 403
+    after = histogram_count(metrics_response().body.decode(), "ringflow_webhook_latency_seconds", webhook)
+
+    named = by_name(spans.get_finished_spans())
+    (health,) = named["GET /healthz"]
+    assert health.kind == SpanKind.SERVER
+    assert health.attributes["http.route"] == "/healthz"
+    assert health.attributes["http.response.status_code"] == 200
+    (rejected,) = named["POST /twilio/voice/incoming"]
+    assert rejected.attributes["http.response.status_code"] == 403
+    assert after - before == 1, "the webhook's answer was timed under its route"
+
+
+async def test_a_request_continues_the_callers_trace(time_env, session_factory, spans: InMemorySpanExporter) -> None:
+    app = create_app(Settings(_env_file=None), time_env.client, session_factory)  # type: ignore[call-arg]
+    caller_trace, caller_span = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://ringflow.test") as http:
+        await http.get("/healthz", headers={"traceparent": f"00-{caller_trace}-{caller_span}-01"})
+    (span,) = by_name(spans.get_finished_spans())["GET /healthz"]
+    assert format(span.context.trace_id, "032x") == caller_trace
+    assert span.parent is not None and format(span.parent.span_id, "016x") == caller_span
+
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+EXPORTING_PROCESS = """
+from opentelemetry import trace
+from schemas.settings import Settings
+from worker.observability import setup_tracing
+provider = setup_tracing(Settings(_env_file=None), "ringflow-export-test")
+with trace.get_tracer("test").start_as_current_span("exported"):
+    pass
+provider.shutdown()
+"""
+
+
+async def test_spans_go_to_the_otlp_http_collector_when_an_endpoint_is_set(tmp_path) -> None:
+    received: list[tuple[str, str, bytes]] = []
+
+    async def collect(request: Request) -> Response:
+        received.append((request.url.path, request.headers["content-type"], await request.body()))
+        return Response(status_code=200)
+
+    collector = Starlette(routes=[Route("/{path:path}", collect, methods=["POST"])])
+    async with serving(collector, "127.0.0.1", 0) as server:
+        endpoint = f"http://127.0.0.1:{bound_port(server)}/"
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-c",
+            EXPORTING_PROCESS,
+            cwd=REPO_ROOT,
+            env={**os.environ, "OTEL_EXPORTER_OTLP_ENDPOINT": endpoint},
+        )
+        assert await asyncio.wait_for(process.wait(), 30) == 0
+    ((path, content_type, body),) = received
+    assert path == "/v1/traces"
+    assert content_type == "application/x-protobuf"
+    assert b"exported" in body and b"ringflow-export-test" in body
