@@ -194,6 +194,11 @@ function progressBarClass(campaign) {
   return "";
 }
 
+/** White gaps between the doughnut's slices; a lone slice gets none (it would show a seam). */
+function sliceBorder(data) {
+  return data.length > 1 ? 2 : 0;
+}
+
 /** Offset paging for a component whose method `load` fetches the current page (see the `pager` macro). */
 function paging(load, limit = 50) {
   return {
@@ -447,7 +452,8 @@ document.addEventListener("alpine:init", () => {
         try {
           const body = action === "cancel" ? { reason: "cancelled from the dashboard" } : undefined;
           this.show(await api("POST", `/v1/campaigns/${enc(this.id)}/${action}`, body));
-          toast(`Campaign ${action === "cancel" ? "cancelled" : action + "d"}`, "success");
+          const done = { start: "started", pause: "paused", resume: "resumed", cancel: "cancelled" }[action];
+          toast(`Campaign ${done}`, "success");
         } finally {
           this.acting = false;
         }
@@ -479,12 +485,16 @@ document.addEventListener("alpine:init", () => {
           chart.data.labels = labels;
           chart.data.datasets[0].data = data;
           chart.data.datasets[0].backgroundColor = colours;
+          chart.data.datasets[0].borderWidth = sliceBorder(data);
           chart.update();
           return;
         }
         chart = new Chart(canvas, {
           type: "doughnut",
-          data: { labels, datasets: [{ data, backgroundColor: colours, borderWidth: 2, borderColor: "#fff" }] },
+          data: {
+            labels,
+            datasets: [{ data, backgroundColor: colours, borderWidth: sliceBorder(data), borderColor: "#fff" }],
+          },
           options: {
             responsive: true,
             maintainAspectRatio: false,
