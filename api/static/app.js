@@ -516,6 +516,7 @@ document.addEventListener("alpine:init", () => {
     loading: true,
     filters: { campaign_id: "", outcome: "", agent: "", since: "", until: "" },
     agents: [],
+    campaignNames: {},
     ...paging("load"),
     outcomes: [
       "completed", "qualified", "no_answer", "busy", "failed", "voicemail",
@@ -526,6 +527,9 @@ document.addEventListener("alpine:init", () => {
       for (const key of Object.keys(this.filters)) this.filters[key] = params.get(key) || "";
       api("GET", "/v1/agents").then((page) => {
         this.agents = page.items;
+      });
+      api("GET", "/v1/campaigns?limit=500").then((page) => {
+        this.campaignNames = Object.fromEntries(page.items.map((campaign) => [campaign.id, campaign.name]));
       });
       await this.load();
     },
