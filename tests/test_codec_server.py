@@ -15,6 +15,7 @@ from temporalio.api.common.v1 import Payload
 
 from api.deps import API_KEY_COOKIE
 from api.main import create_app
+from api.routers.codec import cors_origins
 from schemas.settings import Settings
 from store.orgs import create_org
 from worker.codec import EncryptionCodec, new_codec_key, parse_codec_keys
@@ -141,3 +142,9 @@ async def test_bad_bodies_and_foreign_payloads_are_a_400_that_says_why(codec_api
     assert unknown.status_code == 400 and "'elsewhere'" in unknown.json()["detail"]
     empty = await post("/codec/decode", json={}, headers=codec_api.auth())
     assert empty.status_code == 200 and empty.json() == {"payloads": []}
+
+
+def test_the_web_ui_of_the_settings_is_always_an_allowed_origin():
+    moved = Settings(_env_file=None, temporal_ui_url="http://127.0.0.1:18233/")  # type: ignore[call-arg]
+    assert cors_origins(moved) == ["http://127.0.0.1:8233", "http://localhost:8233", "http://127.0.0.1:18233"]
+    assert cors_origins(Settings(_env_file=None)) == ["http://127.0.0.1:8233", "http://localhost:8233"]  # type: ignore[call-arg]

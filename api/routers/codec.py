@@ -12,6 +12,7 @@ stays same-origin.
 """
 
 from collections.abc import Awaitable, Callable, Sequence
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, HTTPException, Request, status
 from fastapi.responses import JSONResponse
@@ -91,7 +92,11 @@ async def encode(request: Request, ctx: Context) -> JSONResponse:
 
 
 def cors_origins(settings: Settings) -> list[str]:
-    return [origin.strip().rstrip("/") for origin in settings.codec_cors_origins.split(",") if origin.strip()]
+    """The configured origins, and always the Web UI's own (``temporal_ui_url``), whatever port it was moved to."""
+    configured = [origin.strip().rstrip("/") for origin in settings.codec_cors_origins.split(",") if origin.strip()]
+    ui = urlsplit(settings.temporal_ui_url)
+    web_ui = f"{ui.scheme}://{ui.netloc}"
+    return configured if web_ui in configured else [*configured, web_ui]
 
 
 class CodecCorsMiddleware:
