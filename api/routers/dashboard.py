@@ -18,7 +18,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from api.deps import API_KEY_COOKIE, AppContext, Context, current_org
-from schemas.agent import AgentTool, Language, ModelMode
+from schemas.agent import AgentTool, InformationCategory, Language, ModelMode
 from store.models import OrganizationRow
 from store.orgs import org_for_api_key
 
@@ -34,6 +34,7 @@ MODE_NAMES = {ModelMode.PIPELINE: "Pipeline (STT → LLM → TTS)", ModelMode.RE
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 templates = Jinja2Templates(directory=TEMPLATES_DIR)
+templates.env.globals["information_categories"] = list(InformationCategory)
 
 router = APIRouter(include_in_schema=False)
 
@@ -121,6 +122,7 @@ PLAIN_PAGES = {
     "/": ("campaigns.html", "campaigns"),
     "/campaigns/new": ("campaign_new.html", "campaigns"),
     "/calls": ("calls.html", "calls"),
+    "/information": ("information.html", "information"),
     "/agents": ("agents.html", "agents"),
     "/numbers": ("numbers.html", "numbers"),
     "/do-not-call": ("dnc.html", "dnc"),

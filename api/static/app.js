@@ -738,6 +738,26 @@ document.addEventListener("alpine:init", () => {
     },
   }));
 
+  // Shared information across the organization's calls, by category and caller.
+  Alpine.data("informationPage", () => ({
+    items: [],
+    category: "",
+    caller: "",
+    loading: true,
+    async init() {
+      await this.load();
+    },
+    async load() {
+      this.loading = true;
+      try {
+        const page = await api("GET", `/v1/information${query({ category: this.category, caller: this.caller.trim(), limit: 200 })}`);
+        this.items = page.items;
+      } finally {
+        this.loading = false;
+      }
+    },
+  }));
+
   // The do-not-call list: add, remove, import.
   Alpine.data("dncPage", () => ({
     entries: [],
