@@ -375,6 +375,7 @@ document.addEventListener("alpine:init", () => {
       },
       show(campaign) {
         this.campaign = campaign;
+        document.title = `${campaign.name} · Ringflow`;
         this.drawChart();
         const finished = campaign.contacts.finished + campaign.contacts.cancelled;
         if (finished !== lastFinished) {
@@ -570,6 +571,7 @@ document.addEventListener("alpine:init", () => {
     async init() {
       try {
         this.call = await api("GET", `/v1/calls/${enc(this.id)}`, undefined, { quiet: true });
+        document.title = `Call with ${this.call.contact_name || this.call.phone} · Ringflow`;
       } catch (error) {
         if (error.status === 404) this.notFound = true;
         else toast(error.message, "error");
