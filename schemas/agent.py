@@ -80,6 +80,10 @@ class CallJob(BaseModel):
     contact: Contact
     agent: AgentConfig
     context: dict[str, Any] = Field(default_factory=dict)
+    trace_context: dict[str, str] = Field(
+        default_factory=dict,
+        description="W3C trace context (traceparent) of the activity that placed the call: the agent's spans join it",
+    )
 
 
 class SharedInformation(BaseModel):

@@ -44,6 +44,7 @@ from livekit.protocol.sip import (
     TransferSIPParticipantRequest,
     TransferSIPParticipantResponse,
 )
+from opentelemetry import propagate
 
 from schemas.agent import AgentConfig, CallJob
 from schemas.calls import DialRequest, DialResult
@@ -115,7 +116,12 @@ def sip_status_of(error: api.TwirpError) -> tuple[int | None, str]:
 
 
 def call_job_json(request: DialRequest, agent: AgentConfig) -> str:
-    """The :class:`~schemas.agent.CallJob` JSON a call's room and agent dispatch carry as metadata."""
+    """The :class:`~schemas.agent.CallJob` JSON a call's room and agent dispatch carry as metadata.
+
+    It carries the current span's context too, so the voice worker's spans continue the dial's trace.
+    """
+    trace_context: dict[str, str] = {}
+    propagate.inject(trace_context)
     return CallJob(
         workflow_id=request.workflow_id,
         campaign_id=request.campaign_id,
@@ -123,6 +129,7 @@ def call_job_json(request: DialRequest, agent: AgentConfig) -> str:
         contact=request.contact,
         agent=agent,
         context=request.context,
+        trace_context=trace_context,
     ).model_dump_json()
 
 

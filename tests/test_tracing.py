@@ -20,6 +20,7 @@ import pytest
 import pytest_asyncio
 from codec_test_keys import TEST_ONLY_CODEC_KEYS
 from fastapi import FastAPI
+from opentelemetry import trace
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -34,15 +35,17 @@ from temporalio.client import Client
 from workflow_helpers import contact, settings
 
 from api.main import create_app
-from schemas.agent import AgentConfig
+from schemas.agent import AgentConfig, CallJob
+from schemas.calls import DialRequest
 from schemas.settings import Settings
 from schemas.workflow_io import campaign_workflow_id
 from store.models import AttemptRow
+from telephony.livekit_sip import call_job_json
 from worker.campaigns import create_campaign_from_contacts
 from worker.client import connect
 from worker.health import bound_port, metrics_response, serving
 from worker.main import build_worker
-from worker.observability import setup_tracing
+from worker.observability import setup_tracing, start_voice_call_span
 
 AGENT = AgentConfig(
     name="tess",
@@ -262,3 +265,32 @@ async def test_spans_go_to_the_otlp_http_collector_when_an_endpoint_is_set(tmp_p
     assert path == "/v1/traces"
     assert content_type == "application/x-protobuf"
     assert b"exported" in body and b"ringflow-export-test" in body
+
+
+def test_a_live_call_continues_the_trace_of_the_dial_that_placed_it(spans: InMemorySpanExporter) -> None:
+    request = DialRequest(
+        idempotency_key="contact-c1-p0001#1",
+        campaign_id="c1",
+        contact=contact(1, "answers"),
+        attempt=1,
+        calls_per_second=1,
+        workflow_id="contact-c1-p0001",
+        agent=AGENT,
+    )
+    with trace.get_tracer("test").start_as_current_span("RunActivity:place_call") as dial:
+        job = CallJob.model_validate_json(call_job_json(request, AGENT))  # the room's and dispatch's metadata
+
+    # In the voice worker's job process: the call's span, current while the session starts its tasks.
+    call_span, flush = start_voice_call_span(Settings(_env_file=None), job, "call-room")  # type: ignore[call-arg]
+    with trace.use_span(call_span), trace.get_tracer("test").start_as_current_span("tool:take_note"):
+        pass
+    call_span.end()
+    assert flush()
+
+    named = by_name(spans.get_finished_spans())
+    (voice_call,) = named["voice_call"]
+    assert voice_call.context.trace_id == dial.get_span_context().trace_id
+    assert voice_call.parent is not None and voice_call.parent.span_id == dial.get_span_context().span_id
+    assert voice_call.attributes["temporalWorkflowID"] == "contact-c1-p0001"
+    (tool,) = named["tool:take_note"]
+    assert tool.parent is not None and tool.parent.span_id == voice_call.context.span_id

@@ -12,6 +12,7 @@ from typing import Any
 
 from livekit.agents import AgentSession, JobContext, WorkerOptions
 from livekit.agents.worker import ServerEnvOption
+from opentelemetry import trace
 
 from schemas.agent import CallJob, ModelMode
 from schemas.settings import get_settings
@@ -48,17 +49,19 @@ async def entrypoint(ctx: JobContext) -> None:
     job = CallJob.model_validate_json(ctx.job.metadata)
     from voice_worker.temporal_bridge import TemporalCallBridge  # Temporal client only in the live worker
     from worker.logs import carry_log_context, log_context
-    from worker.observability import setup_tracing
+    from worker.observability import start_voice_call_span
 
-    # The job's own process: its tools' spans start here, and livekit-agents' log handler ships its records.
-    tracer_provider = setup_tracing(get_settings(), "ringflow-voice")
+    # The job's own process: its spans start here, and livekit-agents' log handler ships its records.
+    call_span, flush_spans = start_voice_call_span(get_settings(), job, ctx.job.room.name)
     carry_log_context(logging.getLogger())
 
-    async def _flush_spans() -> None:
-        await asyncio.to_thread(tracer_provider.force_flush)
+    async def _end_call_span() -> None:
+        call_span.end()
+        await asyncio.to_thread(flush_spans)
 
-    ctx.add_shutdown_callback(_flush_spans)
-    with log_context(call_id=ctx.job.room.name, workflow_id=job.workflow_id):
+    ctx.add_shutdown_callback(_end_call_span)
+    # The session's tasks start inside this block: their logs and the tools' spans belong to this call.
+    with log_context(call_id=ctx.job.room.name, workflow_id=job.workflow_id), trace.use_span(call_span):
         await _run_call(ctx, job, await TemporalCallBridge.connect(job))
 
 

@@ -17,10 +17,11 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import ParamSpec, TypeVar
 
-from opentelemetry import trace
+from opentelemetry import propagate, trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from opentelemetry.trace import Span, SpanKind
 from prometheus_client import REGISTRY, Counter, Gauge, Histogram
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
@@ -37,6 +38,7 @@ from temporalio.runtime import (
     TelemetryConfig,
 )
 
+from schemas.agent import CallJob
 from schemas.settings import Settings
 from worker.logs import setup_logging
 
@@ -92,6 +94,21 @@ def setup_tracing(settings: Settings, service: str) -> TracerProvider:
         provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=endpoint)))
     trace.set_tracer_provider(provider)
     return provider
+
+
+def start_voice_call_span(settings: Settings, job: CallJob, room: str) -> tuple[Span, Callable[[], bool]]:
+    """The voice worker job's span for its call, continuing the trace of the activity that placed it.
+
+    Returns the span (the caller ends it when the job ends) and the provider's flush, for the same moment.
+    """
+    provider = setup_tracing(settings, "ringflow-voice")
+    span = _tracer.start_span(
+        "voice_call",
+        context=propagate.extract(job.trace_context),
+        kind=SpanKind.CONSUMER,
+        attributes={"ringflow.room": room, "temporalWorkflowID": job.workflow_id},
+    )
+    return span, provider.force_flush
 
 
 def tracing_interceptor() -> TracingInterceptor:
