@@ -28,7 +28,7 @@ from api.main import create_app
 from schemas.settings import Settings
 from store.db import make_engine, make_session_factory
 from telephony.sim import SimCarrier
-from worker.health import database_check, temporal_check, worker_check, worker_http_app
+from worker.health import database_check, serving, temporal_check, worker_check, worker_http_app
 from worker.main import build_worker, run_worker
 from worker.observability import SdkMetricsCollector
 
@@ -207,3 +207,13 @@ def test_the_sdk_metrics_become_counter_totals_last_gauge_values_and_histogram_b
     assert samples[("temporal_request_latency_bucket", (("le", "5.0"), *poll))] == 1
     assert samples[("temporal_request_latency_bucket", (("le", "10.0"), *poll))] == 2
     assert samples[("temporal_request_latency_bucket", (("le", "+Inf"), *poll))] == 2
+
+
+async def test_a_probe_port_in_use_fails_the_start_with_one_clear_error() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(OSError, match=f"cannot listen on 127.0.0.1:{port} for /healthz"):
+            async with serving(worker_http_app({}), "127.0.0.1", port):
+                pytest.fail("served on a port in use")

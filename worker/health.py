@@ -6,6 +6,7 @@ only when every dependency answers, else 503 with which one failed (send it no t
 
 import asyncio
 import contextlib
+import socket
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 
 import uvicorn
@@ -110,11 +111,12 @@ class _EmbeddedServer(uvicorn.Server):
 @contextlib.asynccontextmanager
 async def serving(app: Starlette, host: str, port: int) -> AsyncIterator[uvicorn.Server]:
     """Serve ``app`` while the block runs; the port is bound when the block starts (0 picks a free one)."""
-    server = _EmbeddedServer(uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False))
-    task = asyncio.create_task(server.serve(), name="ringflow.http")
+    listener = _listen(host, port)
+    server = _EmbeddedServer(uvicorn.Config(app, log_config=None, access_log=False))
+    task = asyncio.create_task(server.serve(sockets=[listener]), name="ringflow.http")
     while not server.started:
         if task.done():
-            task.result()  # the bind failed: raise why
+            task.result()  # it failed to start: raise why
             raise RuntimeError(f"the HTTP server on {host}:{port} stopped before it started")
         await asyncio.sleep(0.01)
     try:
@@ -122,6 +124,21 @@ async def serving(app: Starlette, host: str, port: int) -> AsyncIterator[uvicorn
     finally:
         server.should_exit = True
         await task
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """The listening socket, bound here so that a port in use is one clear OSError (uvicorn would exit)."""
+    listener = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        listener.bind((host, port))
+    except OSError as err:
+        listener.close()
+        raise OSError(
+            err.errno, f"cannot listen on {host}:{port} for /healthz, /readyz, /metrics: {err.strerror}"
+        ) from None
+    listener.listen()
+    return listener
 
 
 def bound_port(server: uvicorn.Server) -> int:
