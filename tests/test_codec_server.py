@@ -1,6 +1,5 @@
 """The API's codec server over real HTTP (uvicorn): what the Temporal Web UI and CLI send, and what they get back."""
 
-import asyncio
 import base64
 import json
 from collections.abc import AsyncIterator
@@ -8,7 +7,6 @@ from dataclasses import dataclass
 
 import httpx
 import pytest_asyncio
-import uvicorn
 from codec_test_keys import suite_codec
 from google.protobuf import json_format
 from temporalio.api.common.v1 import Payload
@@ -19,6 +17,7 @@ from api.routers.codec import cors_origins
 from schemas.settings import Settings
 from store.orgs import create_org
 from worker.codec import EncryptionCodec, new_codec_key, parse_codec_keys
+from worker.health import serving
 
 WEB_UI = "http://127.0.0.1:8233"
 PHONE = "+442079460417"
@@ -40,16 +39,10 @@ async def codec_api(time_env, session_factory, db_url) -> AsyncIterator[CodecApi
         await session.commit()
     settings = Settings(_env_file=None, database_url=db_url, codec_cors_origins=f"{WEB_UI}, http://localhost:8233/")  # type: ignore[call-arg]
     app = create_app(settings, time_env.client, session_factory)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off"))
-    serving = asyncio.create_task(server.serve())
-    while not server.started:
-        assert not serving.done(), "uvicorn did not start"
-        await asyncio.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
-        yield CodecApi(http, api_key)
-    server.should_exit = True
-    await serving
+    async with serving(app, "127.0.0.1", 0) as server:
+        port = server.servers[0].sockets[0].getsockname()[1]
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
+            yield CodecApi(http, api_key)
 
 
 def plain_payload() -> Payload:
