@@ -34,7 +34,8 @@ NUL = "\x00"
 async def reject_nul_characters(request: Request) -> None:
     """A NUL character in the path, the query or a JSON body is refused with a 422: no database stores
     it in text (Postgres refuses it outright), so letting it through would only fail later as a 500."""
-    if NUL in request.url.path or NUL in str(request.query_params):
+    query = request.query_params.multi_items()
+    if NUL in request.url.path or any(NUL in key or NUL in value for key, value in query):
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "the request contains a NUL character")
     if "json" in request.headers.get("content-type", ""):
         body = await request.body()
