@@ -1,0 +1,126 @@
+"""Ops read sealed payloads in the Temporal Web UI, through the API's codec server, in a real browser.
+
+A dev server with its Web UI pointed at the API's ``/codec`` (as ``ringflow dev`` starts it) holds a
+contact workflow whose input is sealed. In headless Chromium, an operator logs in to the dashboard
+(the API key cookie), opens the workflow in the Web UI and sees ciphertext: the UI does not send the
+cookie until "Include cross-origin credentials" is on in its codec server settings. With it on, the
+Web UI shows the contact's name and number. Screenshots go to ``test-artifacts/codec``.
+"""
+
+import os
+import shutil
+import socket
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+from codec_test_keys import suite_data_converter
+from playwright.async_api import Page, Response, async_playwright, expect
+from temporalio.testing import WorkflowEnvironment
+from workflow_helpers import new_campaign_id, settings, start_contact
+
+from api.main import create_app
+from schemas.contact import Contact
+from schemas.settings import Settings
+from store.orgs import create_org
+from worker.health import serving
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "codec"
+STEP_TIMEOUT_MS = 20_000
+PERSON = Contact(external_id="w1", name="Genevieve Okonkwo", phone="+442079460417")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def chromium_path() -> Path:
+    """Skipped only on a developer machine without Chromium; CI must have it (``.ci/run`` installs it)."""
+    if not CHROMIUM.exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"{CHROMIUM} is missing on CI: .ci/run should have installed Debian's chromium")
+        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium); CI runs this test")
+    return CHROMIUM
+
+
+@pytest_asyncio.fixture
+async def web_ui_with_codec(session_factory, db_url) -> AsyncIterator[tuple[str, str, str]]:
+    """The Web UI's URL, the API's URL and an API key: a dev server whose UI decodes through the API."""
+    api_port, ui_port = free_port(), free_port()
+    env = await WorkflowEnvironment.start_local(
+        data_converter=suite_data_converter(),
+        dev_server_existing_path=str(Path(sys.executable).parent / "temporal"),
+        dev_server_log_level="error",
+        ui=True,
+        ui_port=ui_port,
+        dev_server_extra_args=["--ui-codec-endpoint", f"http://127.0.0.1:{api_port}/codec"],
+    )
+    ui_url = f"http://127.0.0.1:{ui_port}"
+    async with session_factory() as session:
+        _, api_key = await create_org(session, "ops")
+        await session.commit()
+    api_settings = Settings(_env_file=None, database_url=db_url, temporal_ui_url=ui_url)  # type: ignore[call-arg]
+    try:
+        async with serving(create_app(api_settings, env.client, session_factory), "127.0.0.1", api_port):
+            campaign_id = new_campaign_id()
+            # No worker polls this queue: the workflow only needs to exist, with its sealed input.
+            handle = await start_contact(env.client, "nobody-polls", campaign_id, PERSON, settings())
+            yield f"{ui_url}/namespaces/default/workflows/{handle.id}", f"http://127.0.0.1:{api_port}", api_key
+    finally:
+        await env.shutdown()
+
+
+def is_a_decode(response: Response) -> bool:
+    return response.url.split("?")[0].endswith("/codec/decode") and response.request.method == "POST"
+
+
+async def snap(page: Page, name: str) -> None:
+    await page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+async def test_ops_read_a_sealed_workflow_input_in_the_web_ui_once_it_sends_their_login(
+    web_ui_with_codec: tuple[str, str, str], chromium_path: Path
+):
+    workflow_page, api_url, api_key = web_ui_with_codec
+    shutil.rmtree(ARTIFACTS, ignore_errors=True)
+    ARTIFACTS.mkdir(parents=True)
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=str(chromium_path), args=["--no-sandbox", "--disable-gpu"], headless=True
+        )
+        context = await browser.new_context(viewport={"width": 1280, "height": 1000})
+        context.set_default_timeout(STEP_TIMEOUT_MS)
+        page = await context.new_page()
+
+        await page.goto(f"{api_url}/login")
+        await page.fill("#api_key", api_key)
+        await page.click("button[type=submit]")
+        await expect(page.locator(".org-name")).to_be_visible()
+
+        async with page.expect_response(is_a_decode) as refused:
+            await page.goto(workflow_page)
+        assert (await refused.value).status == 401, "the Web UI sends no cookie until told to"
+        await expect(page.get_by_role("heading", name="Input")).to_be_visible()
+        await snap(page, "01-sealed-without-credentials")
+        assert PERSON.phone not in await page.content()
+
+        await page.get_by_test_id("data-encoder-status-error").click()
+        await page.get_by_text("Use my browser setting and ignore Cluster-level setting.").click()
+        await page.get_by_placeholder("Paste your endpoint here").fill(f"{api_url}/codec")
+        await page.get_by_text("Include cross-origin credentials").click()
+        await snap(page, "02-codec-settings")
+        await page.get_by_role("button", name="Apply").click()
+
+        async with page.expect_response(is_a_decode) as decoded:
+            await page.reload()
+        assert (await decoded.value).status == 200
+        await expect(page.get_by_text(PERSON.phone).first).to_be_visible()
+        await expect(page.get_by_text(PERSON.name).first).to_be_visible()
+        await snap(page, "03-decoded-through-the-api")
+        await browser.close()
