@@ -21,18 +21,16 @@ Use it like::
 points Chromium at ``stack.base_url`` and logs in with ``stack.org_a.key``.
 """
 
-import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any
 
 import httpx
 import pytest_asyncio
-import uvicorn
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
+from api.embedded import EmbeddedApiServer
 from api.main import create_app
 from schemas.settings import Settings
 from store.orgs import create_org
@@ -40,7 +38,6 @@ from telephony.sim import SimCarrier
 from voice_worker.sim_agent import make_agent_call
 from worker.main import build_worker
 
-SERVER_START_TIMEOUT_SECONDS = 10.0
 REQUEST_TIMEOUT_SECONDS = 30.0
 
 
@@ -64,24 +61,6 @@ class ApiStack:
     anonymous: httpx.AsyncClient
 
 
-async def _serve(app: Any) -> tuple[uvicorn.Server, "asyncio.Task[None]", str]:
-    """Uvicorn on a port the OS picks, started in this event loop; returns the server, its task and URL."""
-    config = uvicorn.Config(
-        app, host="127.0.0.1", port=0, log_level="warning", lifespan="off", timeout_graceful_shutdown=1
-    )
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    deadline = asyncio.get_running_loop().time() + SERVER_START_TIMEOUT_SECONDS
-    while not server.started:
-        if task.done():
-            task.result()  # raises what stopped it
-        if asyncio.get_running_loop().time() > deadline:
-            raise TimeoutError("uvicorn did not start")
-        await asyncio.sleep(0.02)
-    host, port = server.servers[0].sockets[0].getsockname()[:2]
-    return server, task, f"http://{host}:{port}"
-
-
 @pytest_asyncio.fixture
 async def api_stack(dev_env, session_factory, db_url) -> AsyncIterator[ApiStack]:
     settings = Settings(
@@ -100,7 +79,9 @@ async def api_stack(dev_env, session_factory, db_url) -> AsyncIterator[ApiStack]
     app = create_app(settings, dev_env.client, session_factory)
     worker = build_worker(dev_env.client, settings, sessions=session_factory, carrier=carrier)
     async with worker:
-        server, task, base_url = await _serve(app)
+        server = EmbeddedApiServer(app, "127.0.0.1", 0)
+        await server.start()
+        base_url = server.url
         clients = [
             httpx.AsyncClient(
                 base_url=base_url, headers={"Authorization": f"Bearer {key}"}, timeout=REQUEST_TIMEOUT_SECONDS
@@ -122,5 +103,4 @@ async def api_stack(dev_env, session_factory, db_url) -> AsyncIterator[ApiStack]
         finally:
             for http in [*clients, anonymous]:
                 await http.aclose()
-            server.should_exit = True
-            await task
+            await server.stop()
