@@ -416,6 +416,12 @@ document.addEventListener("alpine:init", () => {
         this.offset = 0;
         this.loadContacts();
       },
+      // The contact's latest call; past the 500 calls loaded, the campaign's call list instead.
+      callHref(contact) {
+        const call = this.lastCall[contact.external_id];
+        if (call) return `/calls/${enc(call.id)}`;
+        return contact.attempts > 0 ? `/calls?campaign_id=${enc(this.id)}` : null;
+      },
       get activity() {
         const p = this.campaign && this.campaign.progress;
         if (!p) return null;
