@@ -310,6 +310,7 @@ def dev() -> None:
 
 
 async def _dev(settings: Settings) -> None:
+    from worker.codec import EncryptionCodec, codec_server_url
     from worker.devstack import DevStack
 
     async with DevStack(settings) as stack:
@@ -317,6 +318,12 @@ async def _dev(settings: Settings) -> None:
         console.print(f"Temporal server  {settings.temporal_address}: {where}", highlight=False)
         console.print(f"Web UI           {stack.ui_url}", highlight=False)
         console.print(f"database         {_redacted(settings.sqlalchemy_url)}", highlight=False)
+        codec = stack.client.data_converter.payload_codec
+        if isinstance(codec, EncryptionCodec):
+            console.print(
+                f"payloads         encrypted (key {codec.encrypting_key_id}), Web UI decodes at {codec_server_url(settings)}",
+                highlight=False,
+            )
         console.print(
             f"worker           polling task queue '{settings.task_queue}' (carrier: {settings.carrier})",
             highlight=False,
