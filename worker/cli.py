@@ -321,7 +321,8 @@ async def _dev(settings: Settings) -> None:
         codec = stack.client.data_converter.payload_codec
         if isinstance(codec, EncryptionCodec):
             console.print(
-                f"payloads         encrypted (key {codec.encrypting_key_id}), Web UI decodes at {codec_server_url(settings)}",
+                f"payloads         encrypted (key {codec.encrypting_key_id}), "
+                f"Web UI decodes at {codec_server_url(settings)}",
                 highlight=False,
             )
         console.print(
