@@ -86,3 +86,11 @@ async def test_the_front_end_files_are_served_without_a_login(api_stack):
         response = await api_stack.anonymous.get(path)
         assert response.status_code == 200, path
         assert len(response.content) > 1000, path
+
+
+async def test_the_login_page_lets_a_visitor_with_a_working_cookie_straight_through(api_stack):
+    async with httpx.AsyncClient(base_url=api_stack.base_url) as http:
+        assert (await http.get("/login?next=/agents")).status_code == 200
+        await log_in(http, api_stack.org_a.key)
+        response = await http.get("/login?next=/agents")
+    assert response.status_code == 303 and response.headers["location"] == "/agents"

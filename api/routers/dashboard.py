@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, FastAPI, Form, HTTPException, Request
+from fastapi import APIRouter, Depends, FastAPI, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
@@ -78,8 +78,13 @@ def _safe_next(target: str | None) -> str:
 
 
 @router.get("/login", response_class=HTMLResponse)
-async def login_form(request: Request, ctx: Context, next: str = "/") -> Response:
-    return _render(request, "login.html", None, ctx, next=_safe_next(next), error=None)
+async def login_form(request: Request, ctx: Context, next_page: Annotated[str, Query(alias="next")] = "/") -> Response:
+    """The login form; a visitor whose cookie still works goes straight on."""
+    try:
+        await current_org(request, ctx)
+    except HTTPException:
+        return _render(request, "login.html", None, ctx, next=_safe_next(next_page), error=None)
+    return RedirectResponse(_safe_next(next_page), status_code=303)
 
 
 @router.post("/login", response_class=HTMLResponse)
@@ -87,16 +92,18 @@ async def login(
     request: Request,
     ctx: Context,
     api_key: Annotated[str, Form()] = "",
-    next: Annotated[str, Form()] = "/",
+    next_page: Annotated[str, Form(alias="next")] = "/",
 ) -> Response:
+    """Check the key as the API would, then keep it in the HttpOnly cookie every later request sends."""
     raw_key = api_key.strip()
     async with ctx.sessions() as session:
         org = await org_for_api_key(session, raw_key)
+    target = _safe_next(next_page)
     if org is None:
-        response = _render(request, "login.html", None, ctx, next=_safe_next(next), error="That API key is not valid.")
+        response = _render(request, "login.html", None, ctx, next=target, error="That API key is not valid.")
         response.status_code = 401
         return response
-    response = RedirectResponse(_safe_next(next), status_code=303)
+    response = RedirectResponse(target, status_code=303)
     response.set_cookie(
         API_KEY_COOKIE,
         raw_key,
