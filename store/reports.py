@@ -142,6 +142,23 @@ class CallFilter:
     until: datetime | None = None
     agent: str | None = None
 
+    def conditions(
+        self, campaign_id: ColumnElement[Any], outcome: ColumnElement[Any], at: ColumnElement[Any], agent: Any
+    ) -> list[ColumnElement[bool]]:
+        """The filters that are set, on these columns (``at`` is the one the dates bound)."""
+        conditions: list[ColumnElement[bool]] = []
+        if self.campaign_id is not None:
+            conditions.append(campaign_id == self.campaign_id)
+        if self.outcome is not None:
+            conditions.append(outcome == self.outcome)
+        if self.since is not None:
+            conditions.append(at >= self.since)
+        if self.until is not None:
+            conditions.append(at < self.until)
+        if self.agent is not None:
+            conditions.append(agent == self.agent)
+        return conditions
+
 
 async def contacts_page(
     session: AsyncSession, org_id: str, where: CallFilter, *, limit: int, offset: int
@@ -150,17 +167,12 @@ async def contacts_page(
 
     ``outcome`` is the contact's final outcome; ``since``/``until`` bound its last change.
     """
-    conditions: list[ColumnElement[bool]] = [CampaignRow.org_id == org_id]
-    if where.campaign_id is not None:
-        conditions.append(ContactRow.campaign_id == where.campaign_id)
-    if where.outcome is not None:
-        conditions.append(ContactRow.final_outcome == where.outcome)
-    if where.since is not None:
-        conditions.append(ContactRow.updated_at >= where.since)
-    if where.until is not None:
-        conditions.append(ContactRow.updated_at < where.until)
-    if where.agent is not None:
-        conditions.append(CampaignRow.agent_name == where.agent)
+    conditions = [
+        CampaignRow.org_id == org_id,
+        *where.conditions(
+            ContactRow.campaign_id, ContactRow.final_outcome, ContactRow.updated_at, CampaignRow.agent_name
+        ),
+    ]
     joined = select(ContactRow, CampaignRow.agent_name).join(CampaignRow, CampaignRow.id == ContactRow.campaign_id)
     stmt = (
         joined.where(*conditions)
@@ -253,18 +265,7 @@ def _inbound_calls(org_id: str) -> Select[Any]:
 def _filtered(query: Select[Any], where: CallFilter) -> Select[Any]:
     """``where`` applied to one side of the calls union (its columns are referred to by label)."""
     columns = query.selected_columns
-    conditions: list[ColumnElement[bool]] = []
-    if where.campaign_id is not None:
-        conditions.append(columns.campaign_id == where.campaign_id)
-    if where.outcome is not None:
-        conditions.append(columns.outcome == where.outcome)
-    if where.since is not None:
-        conditions.append(columns.started_at >= where.since)
-    if where.until is not None:
-        conditions.append(columns.started_at < where.until)
-    if where.agent is not None:
-        conditions.append(columns.agent_name == where.agent)
-    return query.where(*conditions)
+    return query.where(*where.conditions(columns.campaign_id, columns.outcome, columns.started_at, columns.agent_name))
 
 
 def _calls_union(org_id: str, where: CallFilter) -> Any:

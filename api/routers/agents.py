@@ -9,13 +9,13 @@ from pydantic import ValidationError
 
 from api.deps import CurrentOrg, DbSession
 from api.routers.campaigns import create_campaign
-from api.routers.common import V1_DEPENDENCIES, Context, campaign_view, conflict, e164, invalid, not_found
+from api.routers.common import V1_DEPENDENCIES, Context, call_stats, campaign_view, conflict, e164, invalid, not_found
 from schemas.agent import AgentConfig
 from schemas.api import AgentList, AgentOut, AgentUpdate, ErrorBody, OutboundCallRequest, OutboundCallStarted, Stats
 from schemas.campaign import ALL_WEEKDAYS, CallingWindow, CampaignSettings, RetryPolicy
 from schemas.contact import Contact
 from schemas.workflow_io import contact_workflow_id
-from store import dnc, queries, reports
+from store import dnc, queries
 from store.csv_import import _describe
 from store.models import OrganizationRow
 from worker.devstack import workflow_ui_url
@@ -109,13 +109,7 @@ async def delete_agent(name: str, org: CurrentOrg, session: DbSession) -> Respon
 async def agent_stats(name: str, org: CurrentOrg, session: DbSession, ctx: Context) -> Stats:
     """The calls of every campaign that used the agent, and the incoming calls it answered."""
     await owned_agent(session, org, name)
-    return await reports.call_stats(
-        session,
-        org.id,
-        agent_name=name,
-        cost_per_minute=ctx.settings.cost_per_minute_usd,
-        cost_per_dial=ctx.settings.cost_per_dial_usd,
-    )
+    return await call_stats(ctx, session, org.id, agent=name)
 
 
 @router.post(

@@ -9,7 +9,7 @@ import asyncio
 from collections.abc import AsyncIterable, Collection, Sequence
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Form, HTTPException, Request, UploadFile, status
+from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import JSONResponse
 from fastapi.sse import EventSourceResponse
 from pydantic import ValidationError
@@ -23,11 +23,13 @@ from api.routers.common import (
     Context,
     Limit,
     Offset,
+    call_stats,
     campaign_view,
     campaign_views,
     conflict,
     invalid,
     not_found,
+    read_csv_upload,
     release,
 )
 from schemas.agent import AgentConfig
@@ -60,7 +62,6 @@ from workflows.campaign import CampaignWorkflow
 
 router = APIRouter(prefix="/v1/campaigns", tags=["campaigns"], dependencies=V1_DEPENDENCIES)
 
-MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 EVENT_INTERVAL_SECONDS = 1.0
 ENDED = (CampaignStatus.COMPLETED.value, CampaignStatus.CANCELLED.value)
 STORED_TRANSITIONS = {
@@ -123,15 +124,7 @@ async def checked_csv(
     session: AsyncSession, org_id: str, upload: UploadFile, existing_ids: set[str] | None = None
 ) -> CsvImportReport:
     """An uploaded CSV checked row by row (see ``store.csv_import``), do-not-call list included."""
-    raw = await upload.read(MAX_UPLOAD_BYTES + 1)
-    if len(raw) > MAX_UPLOAD_BYTES:
-        raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, f"file: larger than {MAX_UPLOAD_BYTES // 2**20} MB")
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        invalid("file: not UTF-8 text; save the sheet as 'CSV UTF-8'")
-    if "\x00" in text:
-        invalid("file: contains NUL characters; is it really a CSV file?")
+    text = await read_csv_upload(upload)
     first = parse_contacts_csv(text, existing_external_ids=existing_ids)
     blocked = await dnc.dnc_among(session, org_id, [contact.phone for contact in first.contacts])
     return parse_contacts_csv(text, existing_external_ids=existing_ids, do_not_call=blocked) if blocked else first
@@ -320,13 +313,7 @@ async def campaign_events(
 async def campaign_stats(campaign_id: str, org: CurrentOrg, session: DbSession, ctx: Context) -> Stats:
     """Calls, answer rate, outcomes, average duration and estimated cost of the campaign."""
     await owned_campaign(session, org, campaign_id)
-    return await reports.call_stats(
-        session,
-        org.id,
-        campaign_id=campaign_id,
-        cost_per_minute=ctx.settings.cost_per_minute_usd,
-        cost_per_dial=ctx.settings.cost_per_dial_usd,
-    )
+    return await call_stats(ctx, session, org.id, campaign_id=campaign_id)
 
 
 # ---- steering -------------------------------------------------------------------------------------

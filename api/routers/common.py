@@ -6,13 +6,13 @@ import json
 from datetime import datetime
 from typing import Annotated, Any, NoReturn
 
-from fastapi import Depends, HTTPException, Query, Request, status
+from fastapi import Depends, HTTPException, Query, Request, UploadFile, status
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client, WorkflowFailureError
 from temporalio.service import RPCError
 
 from api.deps import AppContext, app_context, current_org
-from schemas.api import CAMPAIGN_DRAFT, MAX_PAGE_SIZE, CampaignOut, ContactCounts
+from schemas.api import CAMPAIGN_DRAFT, MAX_PAGE_SIZE, CampaignOut, ContactCounts, Stats
 from schemas.campaign import CampaignSettings
 from schemas.contact import normalize_phone
 from schemas.settings import Settings
@@ -29,6 +29,37 @@ Offset = Annotated[int, Query(ge=0, le=1_000_000_000, description="Items to skip
 OUTBOUND_CALL_PREFIX = "out_"
 INBOUND_CALL_PREFIX = "in_"
 NUL = "\x00"
+
+
+MAX_UPLOAD_BYTES = 20 * 1024 * 1024
+
+
+async def read_csv_upload(upload: UploadFile) -> str:
+    """An uploaded CSV's text: 413 past the size limit, 422 for anything that is not UTF-8 text."""
+    raw = await upload.read(MAX_UPLOAD_BYTES + 1)
+    if len(raw) > MAX_UPLOAD_BYTES:
+        raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, f"file: larger than {MAX_UPLOAD_BYTES // 2**20} MB")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        invalid("file: not UTF-8 text; save the sheet as 'CSV UTF-8'")
+    if NUL in text:
+        invalid("file: contains NUL characters; is it really a CSV file?")
+    return text
+
+
+async def call_stats(
+    ctx: AppContext, session: AsyncSession, org_id: str, *, campaign_id: str | None = None, agent: str | None = None
+) -> Stats:
+    """A campaign's or an agent's statistics, priced with the configured estimates."""
+    return await reports.call_stats(
+        session,
+        org_id,
+        campaign_id=campaign_id,
+        agent_name=agent,
+        cost_per_minute=ctx.settings.cost_per_minute_usd,
+        cost_per_dial=ctx.settings.cost_per_dial_usd,
+    )
 
 
 async def reject_nul_characters(request: Request) -> None:

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, File, Response, UploadFile
 
 from api.deps import CurrentOrg, DbSession
-from api.routers.common import V1_DEPENDENCIES, Limit, Offset, e164, invalid, not_found
+from api.routers.common import V1_DEPENDENCIES, Limit, Offset, e164, invalid, not_found, read_csv_upload
 from schemas.api import DEFAULT_PAGE_SIZE, DncAdded, DncImportReport, DncIn, DncList, DncOut, ErrorBody
 from schemas.contact import normalize_phone
 from schemas.imports import RowError
@@ -16,8 +16,6 @@ from store.csv_import import _canonical, _delimiter
 from store.models import DoNotCallRow
 
 router = APIRouter(prefix="/v1/dnc", tags=["do-not-call"], dependencies=V1_DEPENDENCIES)
-
-MAX_IMPORT_BYTES = 10 * 1024 * 1024
 
 
 def entry_view(row: DoNotCallRow) -> DncOut:
@@ -67,15 +65,7 @@ async def import_dnc(
     file: Annotated[UploadFile, File(description="CSV with a 'phone' column and an optional 'reason' column")],
 ) -> DncImportReport:
     """List every number of a CSV; rows that are not phone numbers are reported by line."""
-    raw = await file.read(MAX_IMPORT_BYTES + 1)
-    if len(raw) > MAX_IMPORT_BYTES:
-        invalid(f"file: larger than {MAX_IMPORT_BYTES // 2**20} MB")
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        invalid("file: not UTF-8 text; save the sheet as 'CSV UTF-8'")
-    if "\x00" in text:
-        invalid("file: contains NUL characters; is it really a CSV file?")
+    text = await read_csv_upload(file)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text.split("\n", 1)[0]))
     columns = [_canonical(cell) for cell in next(reader, [])]
     if "phone" not in columns:
