@@ -1,36 +1,24 @@
 """The dashboard in a real browser: headless Chromium (Debian's ``chromium``) driven by Playwright,
 against the whole stack (uvicorn, Temporal dev server, sim worker with the scripted agent, real DB).
 
-One journey, as a user makes it: log in with an API key, upload a CSV on the new-campaign form and
-read the per-line import report, watch the campaign appear and complete on a campaign list that was
-already open (only its server-sent events can tell it), open the campaign, then a call, and read the
-transcript. Screenshots of every step go to ``test-artifacts/dashboard/`` (CI keeps them).
+Two journeys, as users make them. A campaign: log in with an API key, upload a CSV on the
+new-campaign form and read the per-line import report, watch the campaign appear and complete on a
+campaign list that was already open (only its server-sent events can tell it), open the campaign,
+then a call, and read the transcript. The settings: an agent with a tool switched off, a number's
+agent, the do-not-call list. Screenshots of every step go to ``test-artifacts/dashboard/`` (CI keeps them).
 """
 
-import os
 import re
-import shutil
-from collections.abc import AsyncIterator
-from pathlib import Path
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 import pytest_asyncio
 from api_helpers import phone
-from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
+from browser_helpers import fresh_artifacts, headless_chromium
+from playwright.async_api import Browser, BrowserContext, Page, expect
 
 from store.numbers import upsert_number
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "dashboard"
 # Generous for a loaded CI machine; the whole journey takes a few seconds when the machine is idle.
 STEP_TIMEOUT_MS = 20_000
 
@@ -50,38 +38,24 @@ CSV = (
 )
 
 
-@pytest.fixture(scope="module")
-def chromium_path() -> Path:
-    """Skipped only on a developer machine without Chromium; CI must have it (``.ci/run`` installs it)."""
-    if not CHROMIUM.exists():
-        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-            pytest.fail(f"{CHROMIUM} is missing on CI: .ci/run should have installed Debian's chromium")
-        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium); CI runs this test")
-    return CHROMIUM
+Snap = Callable[[Page, str], Awaitable[None]]
 
 
 @pytest.fixture(scope="module")
-def artifacts() -> Path:
-    """Emptied once per run, so the screenshots are all from the last one."""
-    shutil.rmtree(ARTIFACTS, ignore_errors=True)
-    ARTIFACTS.mkdir(parents=True)
-    return ARTIFACTS
+def snap() -> Snap:
+    """``await snap(page, name)``: a full-page screenshot in ``test-artifacts/dashboard/``, emptied once per run."""
+    folder = fresh_artifacts("dashboard")
+
+    async def take(page: Page, name: str) -> None:
+        await page.screenshot(path=str(folder / f"{name}.png"), full_page=True)
+
+    return take
 
 
 @pytest_asyncio.fixture
-async def browser(chromium_path: Path, artifacts: Path) -> AsyncIterator[Browser]:
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(
-            executable_path=str(chromium_path), args=CHROMIUM_ARGS, headless=True
-        )
-        try:
-            yield browser
-        finally:
-            await browser.close()
-
-
-async def snap(page: Page, name: str) -> None:
-    await page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+async def browser() -> AsyncIterator[Browser]:
+    async with headless_chromium() as browser:
+        yield browser
 
 
 def fail_on_page_errors(page: Page, errors: list[str]) -> None:
@@ -101,7 +75,7 @@ async def logged_in(browser: Browser, base_url: str, key: str, errors: list[str]
     return context, page
 
 
-async def test_a_user_uploads_a_csv_watches_the_campaign_complete_live_and_reads_a_transcript(api_stack, browser):
+async def test_a_user_uploads_a_csv_watches_the_campaign_complete_live_and_reads_a_transcript(api_stack, browser, snap):
     created = await api_stack.org_a.http.post("/v1/agents", json=AGENT)
     assert created.status_code == 201, created.text
 
@@ -198,7 +172,7 @@ async def test_a_user_uploads_a_csv_watches_the_campaign_complete_live_and_reads
     await context.close()
 
 
-async def test_an_operator_sets_up_an_agent_with_its_tools_a_number_and_the_do_not_call_list(api_stack, browser):
+async def test_an_operator_sets_up_an_agent_with_its_tools_a_number_and_the_do_not_call_list(api_stack, browser, snap):
     async with api_stack.sessions() as session:
         await upsert_number(session, "+14155550100", "PN-main", "Main line", org_id=api_stack.org_a.id)
         await session.commit()
