@@ -452,9 +452,8 @@ document.addEventListener("alpine:init", () => {
         }[action];
       },
       async act(action) {
-        if (action === "cancel" && !window.confirm("Cancel this campaign? Calls in progress finish; nobody else is called.")) {
-          return;
-        }
+        const question = "Cancel this campaign? Calls in progress finish; nobody else is called.";
+        if (action === "cancel" && !window.confirm(question)) return;
         this.acting = true;
         try {
           const body = action === "cancel" ? { reason: "cancelled from the dashboard" } : undefined;
@@ -758,7 +757,8 @@ document.addEventListener("alpine:init", () => {
     async load() {
       this.loading = true;
       try {
-        const page = await api("GET", `/v1/information${query({ category: this.category, caller: this.caller.trim(), limit: 200 })}`);
+        const filters = { category: this.category, caller: this.caller.trim(), limit: 200 };
+        const page = await api("GET", `/v1/information${query(filters)}`);
         this.items = page.items;
       } finally {
         this.loading = false;
@@ -791,7 +791,8 @@ document.addEventListener("alpine:init", () => {
     },
     async add() {
       const result = await api("POST", "/v1/dnc", { phone: this.phone, reason: this.reason });
-      toast(result.added ? `${result.entry.phone} will never be called` : `${result.entry.phone} was already listed`, "success");
+      const phone = result.entry.phone;
+      toast(result.added ? `${phone} will never be called` : `${phone} was already listed`, "success");
       this.phone = "";
       this.reason = "";
       await this.load();
