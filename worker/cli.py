@@ -19,6 +19,7 @@ from datetime import time as clock_time
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+from urllib.parse import urlsplit
 
 import typer
 from pydantic import ValidationError
@@ -60,6 +61,8 @@ DEMO_CAMPAIGN = CampaignSettings(
 )
 """Settings that take the sample list through calls, retries and callbacks in about a minute."""
 
+DEMO_ORG_ID = "demo"
+DEMO_NO_DASHBOARD = "no dashboard this time: the API port is taken (by a `ringflow dev`?); RINGFLOW_API_PORT moves it"
 DEMO_SIM = {"sim_time_scale": 0.4, "sim_callback_delay_seconds": 20.0, "carrier": "sim"}
 SETTLE_HORIZON = timedelta(minutes=5)
 """Following stops once only callbacks due later than this are left; the campaign itself goes on."""
@@ -318,6 +321,11 @@ async def _dev(settings: Settings) -> None:
         console.print(f"Temporal server  {settings.temporal_address}: {where}", highlight=False)
         console.print(f"Web UI           {stack.ui_url}", highlight=False)
         console.print(f"database         {_redacted(settings.sqlalchemy_url)}", highlight=False)
+        console.print(
+            f"API, dashboard   {stack.api_url} (OpenAPI docs at /docs); "
+            "log in with a key from `ringflow org key default`",
+            highlight=False,
+        )
         codec = stack.client.data_converter.payload_codec
         if isinstance(codec, EncryptionCodec):
             console.print(
@@ -385,22 +393,29 @@ async def _demo(settings: Settings, report: CsvImportReport, agent: "AgentConfig
     from schemas.workflow_io import campaign_workflow_id
     from store import queries
     from store.db import get_session_factory
+    from store.orgs import create_org
     from worker.campaigns import create_campaign_from_contacts
-    from worker.devstack import DevStack
+    from worker.devstack import DevStack, api_url, is_listening
     from worker.progress import follow_campaign, print_conversations, print_summary
 
     began = time.monotonic()
-    async with DevStack(settings) as stack:
+    # A `ringflow dev` may already serve its API on the port: the demo then runs without a dashboard.
+    serve_api = not await is_listening(urlsplit(api_url(settings)).netloc)
+    async with DevStack(settings, serve_api=serve_api) as stack:
         where = "started" if stack.started_server else "reused the running"
         console.print(
             f"{where} Temporal dev server at {settings.temporal_address}; Web UI {stack.ui_url}", soft_wrap=True
         )
         sessions = get_session_factory(settings.sqlalchemy_url)
-        # The demo agent goes through the store like any agent: `ringflow agent show` finds it afterwards.
+        # The demo's agent and campaign belong to an organization of their own, whose key logs in to the
+        # dashboard; the agent goes through the store like any agent, so `ringflow agent` finds it afterwards.
         async with sessions() as session:
-            await queries.save_agent(session, agent)
+            org, key = await create_org(session, "Demo", org_id=DEMO_ORG_ID)
+            await queries.save_agent(session, agent, org.id)
             await session.commit()
-        agent = await load_campaign_agent(sessions, agent.name)
+        dashboard = _demo_dashboard_line(stack.api_url, key) if serve_api else DEMO_NO_DASHBOARD
+        console.print(dashboard, highlight=False, soft_wrap=True)
+        agent = await load_campaign_agent(sessions, agent.name, org.id)
         campaign_id = await create_campaign_from_contacts(
             stack.client,
             sessions,
@@ -409,6 +424,7 @@ async def _demo(settings: Settings, report: CsvImportReport, agent: "AgentConfig
             DEMO_CAMPAIGN,
             task_queue=settings.task_queue,
             agent=agent,
+            org_id=org.id,
         )
         link = stack.workflow_ui_url(campaign_workflow_id(campaign_id))
         console.print(
@@ -423,8 +439,13 @@ async def _demo(settings: Settings, report: CsvImportReport, agent: "AgentConfig
         console.print(f"demo took {time.monotonic() - began:.0f} s")
         if keep_running:
             console.print(f"the stack keeps running for the Web UI at {stack.ui_url}; Ctrl-C stops it")
+            console.print(dashboard, highlight=False, soft_wrap=True)
             await asyncio.Event().wait()
     return 0 if agree and follow.workflow_error is None else 1
+
+
+def _demo_dashboard_line(url: str, key: str) -> str:
+    return f"dashboard {url} (API docs at {url}/docs); log in with the demo organization's key: {key}"
 
 
 # ---- ringflow campaign ... ----------------------------------------------------------------------
@@ -696,12 +717,16 @@ async def _migrated_store(settings: Settings) -> "async_sessionmaker[AsyncSessio
     return get_session_factory(settings.sqlalchemy_url)
 
 
-async def load_campaign_agent(sessions: "async_sessionmaker[AsyncSession]", name: str) -> "AgentConfig":
-    """The stored agent ``name`` for a new campaign; CliError if there is none or it is switched off."""
+async def load_campaign_agent(
+    sessions: "async_sessionmaker[AsyncSession]", name: str, org_id: str | None = None
+) -> "AgentConfig":
+    """The organization's (default: the CLI's) stored agent ``name`` for a new campaign; CliError if there is
+    none or it is switched off."""
     from store import queries
+    from store.models import DEFAULT_ORG_ID
 
     async with sessions() as session:
-        agent = await queries.get_agent(session, name)
+        agent = await queries.get_agent(session, name, org_id or DEFAULT_ORG_ID)
     if agent is None:
         raise CliError(f"no agent named {name!r}: create one with `ringflow agent create` or `ringflow agent import`")
     if not agent.active:
