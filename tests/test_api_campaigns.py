@@ -80,6 +80,12 @@ async def test_malformed_requests_get_a_4xx_that_names_the_field(api_stack):
     assert form_settings.status_code == 422 and form_settings.json()["detail"].startswith("settings")
     binary = await http.post("/v1/campaigns/upload", files={"file": ("c.csv", b"\xff\xfe\x00")})
     assert binary.status_code == 422 and "UTF-8" in binary.json()["detail"]
+    nul = b'{"name": "x\\u0000"}'
+    nan = b'{"name": "x", "contacts": [{"phone": "+442079460001", "attributes": {"score": NaN}}]}'
+    for unstorable in (nul, nan):
+        refused = await http.post("/v1/campaigns", content=unstorable, headers={"content-type": "application/json"})
+        assert refused.status_code == 422, refused.text
+    assert (await http.get("/v1/contacts", params={"outcome": "a\x00"})).status_code == 422
     unknown_agent = await http.post("/v1/campaigns", json={"name": "x", "agent_name": "nobody"})
     assert unknown_agent.status_code == 422 and "agent_name" in unknown_agent.json()["detail"]
 

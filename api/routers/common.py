@@ -62,19 +62,43 @@ async def call_stats(
     )
 
 
-async def reject_nul_characters(request: Request) -> None:
-    """A NUL character in the path, the query or a JSON body is refused with a 422: no database stores
-    it in text (Postgres refuses it outright), so letting it through would only fail later as a 500."""
+async def reject_unstorable_input(request: Request) -> None:
+    """A NUL character (in the path, the query or a JSON body) or a JSON NaN/Infinity is refused with a
+    422: Postgres stores neither (in text, in JSONB), so letting them through would only fail as a 500."""
     query = request.query_params.multi_items()
     if NUL in request.url.path or any(NUL in key or NUL in value for key, value in query):
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "the request contains a NUL character")
-    if "json" in request.headers.get("content-type", ""):
-        body = await request.body()
-        if b"\x00" in body or b"\\u0000" in body:
-            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "the request body contains a NUL character")
+    if "json" not in request.headers.get("content-type", ""):
+        return
+    try:
+        document = json.loads(await request.body(), parse_constant=_refuse_constant)
+    except _UnstorableNumberError as err:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(err)) from None
+    except ValueError:
+        return  # not JSON at all: the body's own validation says so
+    if _has_nul(document):
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "the request body contains a NUL character")
 
 
-V1_DEPENDENCIES = [Depends(reject_nul_characters), Depends(current_org)]
+class _UnstorableNumberError(ValueError):
+    pass
+
+
+def _refuse_constant(name: str) -> None:
+    raise _UnstorableNumberError(f"the request body contains {name}, which JSON does not allow")
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return NUL in value
+    if isinstance(value, dict):
+        return any(_has_nul(key) or _has_nul(item) for key, item in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(item) for item in value)
+    return False
+
+
+V1_DEPENDENCIES = [Depends(reject_unstorable_input), Depends(current_org)]
 """Every ``/v1`` route: clean input, and a valid API key (401 before anything else is looked at)."""
 
 
