@@ -7,17 +7,15 @@ cookie until "Include cross-origin credentials" is on in its codec server settin
 Web UI shows the contact's name and number. Screenshots go to ``test-artifacts/codec``.
 """
 
-import os
-import shutil
 import socket
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import pytest
 import pytest_asyncio
+from browser_helpers import chromium_or_skip, fresh_artifacts, headless_chromium
 from codec_test_keys import suite_data_converter
-from playwright.async_api import Page, Response, async_playwright, expect
+from playwright.async_api import Page, Response, expect
 from temporalio.testing import WorkflowEnvironment
 from workflow_helpers import new_campaign_id, settings, start_contact
 
@@ -27,8 +25,6 @@ from schemas.settings import Settings
 from store.orgs import create_org
 from worker.health import serving
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "codec"
 STEP_TIMEOUT_MS = 20_000
 PERSON = Contact(external_id="w1", name="Genevieve Okonkwo", phone="+442079460417")
 
@@ -39,19 +35,10 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def chromium_path() -> Path:
-    """Skipped only on a developer machine without Chromium; CI must have it (``.ci/run`` installs it)."""
-    if not CHROMIUM.exists():
-        if os.environ.get("CI"):
-            pytest.fail(f"{CHROMIUM} is missing on CI: .ci/run should have installed Debian's chromium")
-        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium); CI runs this test")
-    return CHROMIUM
-
-
 @pytest_asyncio.fixture
 async def web_ui_with_codec(session_factory, db_url) -> AsyncIterator[tuple[str, str, str]]:
     """The Web UI's URL, the API's URL and an API key: a dev server whose UI decodes through the API."""
+    chromium_or_skip()  # before starting a server the test could not use
     api_port, ui_port = free_port(), free_port()
     env = await WorkflowEnvironment.start_local(
         data_converter=suite_data_converter(),
@@ -80,20 +67,16 @@ def is_a_decode(response: Response) -> bool:
     return response.url.split("?")[0].endswith("/codec/decode") and response.request.method == "POST"
 
 
-async def snap(page: Page, name: str) -> None:
-    await page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
-
-
 async def test_ops_read_a_sealed_workflow_input_in_the_web_ui_once_it_sends_their_login(
-    web_ui_with_codec: tuple[str, str, str], chromium_path: Path
+    web_ui_with_codec: tuple[str, str, str],
 ):
     workflow_page, api_url, api_key = web_ui_with_codec
-    shutil.rmtree(ARTIFACTS, ignore_errors=True)
-    ARTIFACTS.mkdir(parents=True)
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(
-            executable_path=str(chromium_path), args=["--no-sandbox", "--disable-gpu"], headless=True
-        )
+    artifacts = fresh_artifacts("codec")
+
+    async def snap(page: Page, name: str) -> None:
+        await page.screenshot(path=str(artifacts / f"{name}.png"), full_page=True)
+
+    async with headless_chromium() as browser:
         context = await browser.new_context(viewport={"width": 1280, "height": 1000})
         context.set_default_timeout(STEP_TIMEOUT_MS)
         page = await context.new_page()
@@ -123,4 +106,3 @@ async def test_ops_read_a_sealed_workflow_input_in_the_web_ui_once_it_sends_thei
         await expect(page.get_by_text(PERSON.phone).first).to_be_visible()
         await expect(page.get_by_text(PERSON.name).first).to_be_visible()
         await snap(page, "03-decoded-through-the-api")
-        await browser.close()
