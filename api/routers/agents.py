@@ -9,7 +9,17 @@ from pydantic import ValidationError
 
 from api.deps import CurrentOrg, DbSession
 from api.routers.campaigns import create_campaign
-from api.routers.common import V1_DEPENDENCIES, Context, call_stats, campaign_view, conflict, e164, invalid, not_found
+from api.routers.common import (
+    V1_DEPENDENCIES,
+    V1_RESPONSES,
+    Context,
+    call_stats,
+    campaign_view,
+    conflict,
+    e164,
+    invalid,
+    not_found,
+)
 from schemas.agent import AgentConfig
 from schemas.api import AgentList, AgentOut, AgentUpdate, ErrorBody, OutboundCallRequest, OutboundCallStarted, Stats
 from schemas.campaign import ALL_WEEKDAYS, CallingWindow, CampaignSettings, RetryPolicy
@@ -20,7 +30,7 @@ from store.csv_import import _describe
 from store.models import OrganizationRow
 from worker.devstack import workflow_ui_url
 
-router = APIRouter(prefix="/v1/agents", tags=["agents"], dependencies=V1_DEPENDENCIES)
+router = APIRouter(prefix="/v1/agents", tags=["agents"], dependencies=V1_DEPENDENCIES, responses=V1_RESPONSES)
 
 NOT_FOUND = {404: {"model": ErrorBody, "description": "No such agent in your organization"}}
 ONE_CALL_SETTINGS = CampaignSettings(

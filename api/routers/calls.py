@@ -11,6 +11,7 @@ from api.deps import CurrentOrg, DbSession
 from api.routers.common import (
     INBOUND_CALL_PREFIX,
     V1_DEPENDENCIES,
+    V1_RESPONSES,
     Context,
     Limit,
     Offset,
@@ -29,7 +30,7 @@ from store import queries, reports
 from store.models import OrganizationRow
 from worker.devstack import workflow_ui_url
 
-router = APIRouter(prefix="/v1/calls", tags=["calls"], dependencies=V1_DEPENDENCIES)
+router = APIRouter(prefix="/v1/calls", tags=["calls"], dependencies=V1_DEPENDENCIES, responses=V1_RESPONSES)
 
 NOT_FOUND = {404: {"model": ErrorBody, "description": "No such call in your organization"}}
 

@@ -20,6 +20,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from api.deps import CurrentOrg, DbSession
 from api.routers.common import (
     V1_DEPENDENCIES,
+    V1_RESPONSES,
     Context,
     Limit,
     Offset,
@@ -60,7 +61,7 @@ from store.models import CampaignRow, OrganizationRow
 from worker import campaigns
 from workflows.campaign import CampaignWorkflow
 
-router = APIRouter(prefix="/v1/campaigns", tags=["campaigns"], dependencies=V1_DEPENDENCIES)
+router = APIRouter(prefix="/v1/campaigns", tags=["campaigns"], dependencies=V1_DEPENDENCIES, responses=V1_RESPONSES)
 
 EVENT_INTERVAL_SECONDS = 1.0
 ENDED = (CampaignStatus.COMPLETED.value, CampaignStatus.CANCELLED.value)

@@ -6,13 +6,14 @@ import json
 from datetime import datetime
 from typing import Annotated, Any, NoReturn
 
-from fastapi import Depends, HTTPException, Query, Request, UploadFile, status
+from fastapi import Depends, HTTPException, Query, Request, Security, UploadFile, status
+from fastapi.security import APIKeyHeader, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client, WorkflowFailureError
 from temporalio.service import RPCError
 
 from api.deps import AppContext, app_context, current_org
-from schemas.api import CAMPAIGN_DRAFT, MAX_PAGE_SIZE, CampaignOut, ContactCounts, Stats
+from schemas.api import CAMPAIGN_DRAFT, MAX_PAGE_SIZE, CampaignOut, ContactCounts, ErrorBody, Stats
 from schemas.campaign import CampaignSettings
 from schemas.contact import normalize_phone
 from schemas.settings import Settings
@@ -98,8 +99,22 @@ def _has_nul(value: Any) -> bool:
     return False
 
 
-V1_DEPENDENCIES = [Depends(reject_unstorable_input), Depends(current_org)]
+# Declared for the OpenAPI schema (the "Authorize" button of /docs); current_org does the checking.
+BEARER_KEY = HTTPBearer(auto_error=False, description="An organization's API key: `ringflow org create NAME`")
+HEADER_KEY = APIKeyHeader(name="X-API-Key", auto_error=False, description="The same key, in a header of its own")
+
+V1_DEPENDENCIES = [
+    Depends(reject_unstorable_input),
+    Security(BEARER_KEY),
+    Security(HEADER_KEY),
+    Depends(current_org),
+]
 """Every ``/v1`` route: clean input, and a valid API key (401 before anything else is looked at)."""
+
+V1_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorBody, "description": "No API key, or one that is not valid"},
+    422: {"model": ErrorBody, "description": "Invalid input; `detail` names the field (`body.name: ...`)"},
+}
 
 
 def not_found(what: str) -> NoReturn:

@@ -5,13 +5,13 @@ from datetime import datetime
 from fastapi import APIRouter, Query
 
 from api.deps import CurrentOrg, DbSession
-from api.routers.common import V1_DEPENDENCIES, Context, Limit, Offset, utc
+from api.routers.common import V1_DEPENDENCIES, V1_RESPONSES, Context, Limit, Offset, utc
 from schemas.api import DEFAULT_PAGE_SIZE, ContactList, ContactOut
 from schemas.workflow_io import contact_workflow_id
 from store import reports
 from worker.devstack import workflow_ui_url
 
-router = APIRouter(prefix="/v1/contacts", tags=["contacts"], dependencies=V1_DEPENDENCIES)
+router = APIRouter(prefix="/v1/contacts", tags=["contacts"], dependencies=V1_DEPENDENCIES, responses=V1_RESPONSES)
 
 
 @router.get("", response_model=ContactList)

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, File, Response, UploadFile
 
 from api.deps import CurrentOrg, DbSession
-from api.routers.common import V1_DEPENDENCIES, Limit, Offset, e164, invalid, not_found, read_csv_upload
+from api.routers.common import V1_DEPENDENCIES, V1_RESPONSES, Limit, Offset, e164, invalid, not_found, read_csv_upload
 from schemas.api import DEFAULT_PAGE_SIZE, DncAdded, DncImportReport, DncIn, DncList, DncOut, ErrorBody
 from schemas.contact import normalize_phone
 from schemas.imports import RowError
@@ -15,7 +15,7 @@ from store import dnc, reports
 from store.csv_import import _canonical, _delimiter
 from store.models import DoNotCallRow
 
-router = APIRouter(prefix="/v1/dnc", tags=["do-not-call"], dependencies=V1_DEPENDENCIES)
+router = APIRouter(prefix="/v1/dnc", tags=["do-not-call"], dependencies=V1_DEPENDENCIES, responses=V1_RESPONSES)
 
 
 def entry_view(row: DoNotCallRow) -> DncOut:

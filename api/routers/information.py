@@ -3,13 +3,13 @@
 from fastapi import APIRouter, Query
 
 from api.deps import CurrentOrg, DbSession
-from api.routers.common import V1_DEPENDENCIES, call_id, e164
+from api.routers.common import V1_DEPENDENCIES, V1_RESPONSES, call_id, e164
 from schemas.agent import InformationCategory
 from schemas.api import InformationList, InformationOut
 from schemas.inbound import INBOUND_CAMPAIGN_ID
 from store import reports
 
-router = APIRouter(prefix="/v1/information", tags=["calls"], dependencies=V1_DEPENDENCIES)
+router = APIRouter(prefix="/v1/information", tags=["calls"], dependencies=V1_DEPENDENCIES, responses=V1_RESPONSES)
 
 
 def _direction(campaign_id: str) -> str:

@@ -3,13 +3,13 @@
 from fastapi import APIRouter, HTTPException, status
 
 from api.deps import CurrentOrg, DbSession
-from api.routers.common import V1_DEPENDENCIES, Context, invalid, not_found
+from api.routers.common import V1_DEPENDENCIES, V1_RESPONSES, Context, invalid, not_found
 from schemas.api import ErrorBody, NumberAssignment, NumberList, NumberOut
 from schemas.contact import normalize_phone
 from store import numbers, queries
 from store.models import PhoneNumberRow
 
-router = APIRouter(prefix="/v1/numbers", tags=["numbers"], dependencies=V1_DEPENDENCIES)
+router = APIRouter(prefix="/v1/numbers", tags=["numbers"], dependencies=V1_DEPENDENCIES, responses=V1_RESPONSES)
 
 INCOMING_WEBHOOK_PATH = "/twilio/voice/incoming"
 
