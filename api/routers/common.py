@@ -14,7 +14,6 @@ from temporalio.service import RPCError
 
 from api.deps import AppContext, app_context, current_org
 from schemas.api import CAMPAIGN_DRAFT, MAX_PAGE_SIZE, CampaignOut, ContactCounts, ErrorBody, Stats
-from schemas.campaign import CampaignSettings
 from schemas.contact import normalize_phone
 from schemas.settings import Settings
 from schemas.workflow_io import CampaignProgress, campaign_workflow_id
@@ -30,8 +29,6 @@ Offset = Annotated[int, Query(ge=0, le=1_000_000_000, description="Items to skip
 OUTBOUND_CALL_PREFIX = "out_"
 INBOUND_CALL_PREFIX = "in_"
 NUL = "\x00"
-
-
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 
 
@@ -226,7 +223,7 @@ async def campaign_views(
                 name=row.name,
                 status=live.status.value if live is not None else row.status,
                 agent_name=row.agent_name,
-                settings=CampaignSettings.model_validate(row.settings),
+                settings=row.campaign_settings,
                 created_at=row.created_at,
                 updated_at=row.updated_at,
                 contacts=tally,
