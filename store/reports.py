@@ -461,7 +461,7 @@ async def call_stats(
     stats.average_duration_seconds = round(answered_seconds / stats.answered, 2) if stats.answered else 0.0
     stats.connected_minutes = round(answered_seconds / 60, 2)
     unanswered = stats.calls - stats.answered
-    stats.estimated_cost_usd = round(stats.connected_minutes * cost_per_minute + unanswered * cost_per_dial, 4)
+    stats.estimated_cost_usd = round(answered_seconds / 60 * cost_per_minute + unanswered * cost_per_dial, 4)
     stats.final_outcomes = await _final_outcomes(session, org_id, campaign_id=campaign_id, agent_name=agent_name)
     return stats
 

@@ -79,6 +79,9 @@ async def test_org_a_gets_404_for_every_resource_of_org_b_and_its_lists_show_not
         assert body.get("items", []) == [] and body.get("total", 0) == 0, (response.request.url, body)
     a_calls = (await a.get("/v1/calls")).json()
     assert [(item["direction"], item["external_id"]) for item in a_calls["items"]] == [("inbound", "CAaaaa")]
+    inbound = (await a.get(f"/v1/calls/{a_calls['items'][0]['id']}")).json()
+    assert inbound["phone"] == phone(5) and inbound["agent_name"] == "ada"
+    assert inbound["web_ui_url"].endswith("/workflows/inbound-CAaaaa")
     assert [item["number"] for item in (await a.get("/v1/numbers")).json()["items"]] == [phone(100)]
     async with a.stream("GET", "/v1/campaigns/events") as stream:
         async for line in stream.aiter_lines():
