@@ -3,7 +3,7 @@
 from fastapi import APIRouter, HTTPException, status
 
 from api.deps import CurrentOrg, DbSession
-from api.routers.common import V1_DEPENDENCIES, V1_RESPONSES, Context, invalid, not_found
+from api.routers.common import V1_DEPENDENCIES, V1_RESPONSES, Context, invalid, not_found, release
 from schemas.api import ErrorBody, NumberAssignment, NumberList, NumberOut
 from schemas.contact import normalize_phone
 from store import numbers, queries
@@ -52,6 +52,7 @@ async def assign_agent(
             invalid(f"agent_name: your organization has no agent named {body.agent_name!r}")
         if not agent.active:
             invalid(f"agent_name: agent {body.agent_name!r} is inactive")
+        await release(session)
         await _point_webhook(ctx, row)
     await numbers.assign_agent(session, e164, body.agent_name, org.id)
     await session.commit()
