@@ -1,8 +1,11 @@
 """Agents, phone numbers and the do-not-call list through the REST API."""
 
 from api_helpers import FAST, eventually, person, phone
+from twilio_standin import TwilioStandIn
 
+import api.routers.numbers
 from store import numbers
+from telephony.twilio_voice import TwilioVoice
 
 AGENT = {"name": "ada", "instructions": "You are Ada. Be brief.", "greeting": "Hi, Ada here."}
 
@@ -77,6 +80,33 @@ async def test_a_number_is_assigned_to_an_active_agent_of_its_organization(api_s
 
     unbound = await http.put(f"/v1/numbers/{phone(100)}/agent", json={"agent_name": None})
     assert unbound.json()["agent_name"] is None
+
+
+async def test_assigning_a_number_points_its_twilio_webhook_at_the_api_first(api_stack, monkeypatch):
+    with TwilioStandIn() as twilio:
+        sid = twilio.add_number(phone(100), friendly_name="Front desk")
+        monkeypatch.setattr(api_stack.settings, "twilio_account_sid", twilio.account_sid)
+        monkeypatch.setattr(api_stack.settings, "twilio_auth_token", twilio.auth_token)
+        monkeypatch.setattr(api_stack.settings, "public_base_url", "https://ringflow.example.com/")
+        monkeypatch.setattr(
+            api.routers.numbers,
+            "twilio_voice",
+            lambda settings: TwilioVoice.from_settings(settings, api_base_url=twilio.base_url),
+        )
+        async with api_stack.sessions() as session:
+            await numbers.upsert_number(session, phone(100), sid, "Front desk", org_id=api_stack.org_a.id)
+            await session.commit()
+        http = api_stack.org_a.http
+        await http.post("/v1/agents", json=AGENT)
+
+        twilio.fail_next(500, 20500, "Twilio is down", method="POST", path_contains=sid)
+        refused = await http.put(f"/v1/numbers/{phone(100)}/agent", json={"agent_name": "ada"})
+        assert refused.status_code == 502 and "Twilio is down" in refused.json()["detail"]
+        assert (await http.get("/v1/numbers")).json()["items"][0]["agent_name"] is None, "the store follows Twilio"
+
+        assigned = await http.put(f"/v1/numbers/{phone(100)}/agent", json={"agent_name": "ada"})
+        assert assigned.status_code == 200 and assigned.json()["agent_name"] == "ada"
+        assert twilio.numbers[sid]["voice_url"] == "https://ringflow.example.com/twilio/voice/incoming"
 
 
 async def test_the_do_not_call_list_is_kept_imported_and_never_dialled(api_stack):

@@ -1,13 +1,19 @@
 """The organization's phone numbers and the agent that answers each one's incoming calls."""
 
+from typing import TYPE_CHECKING
+
 from fastapi import APIRouter, HTTPException, status
 
 from api.deps import CurrentOrg, DbSession
 from api.routers.common import V1_DEPENDENCIES, V1_RESPONSES, Context, invalid, not_found, release
 from schemas.api import ErrorBody, NumberAssignment, NumberList, NumberOut
 from schemas.contact import normalize_phone
+from schemas.settings import Settings
 from store import numbers, queries
 from store.models import PhoneNumberRow
+
+if TYPE_CHECKING:
+    from telephony.twilio_voice import TwilioVoice
 
 router = APIRouter(prefix="/v1/numbers", tags=["numbers"], dependencies=V1_DEPENDENCIES, responses=V1_RESPONSES)
 
@@ -61,17 +67,23 @@ async def assign_agent(
     return number_view(row)
 
 
+def twilio_voice(settings: Settings) -> "TwilioVoice":
+    """The Twilio client that moves webhooks (a seam: tests point it at a local stand-in)."""
+    from telephony.twilio_voice import TwilioVoice
+
+    return TwilioVoice.from_settings(settings)
+
+
 async def _point_webhook(ctx: Context, row: PhoneNumberRow) -> None:
     """Twilio first, like `ringflow numbers assign`: if it refuses, the store still says what Twilio does."""
     settings = ctx.settings
     if not (settings.twilio_configured and settings.public_base_url and row.twilio_sid):
         return
+    from requests.exceptions import RequestException
     from twilio.base.exceptions import TwilioException
-
-    from telephony.twilio_voice import TwilioVoice
 
     url = settings.public_base_url.rstrip("/") + INCOMING_WEBHOOK_PATH
     try:
-        await TwilioVoice.from_settings(settings).set_voice_webhook(row.twilio_sid, url)
-    except TwilioException as err:
+        await twilio_voice(settings).set_voice_webhook(row.twilio_sid, url)
+    except (TwilioException, RequestException) as err:
         raise HTTPException(status.HTTP_502_BAD_GATEWAY, f"Twilio refused to set the voice webhook: {err}") from None
