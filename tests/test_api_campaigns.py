@@ -2,8 +2,14 @@
 adding contacts to a running campaign, live progress and its event stream."""
 
 import json
+import time
 
 from api_helpers import ALL_HOURS, FAST, eventually, finished_campaign, person, phone
+
+from api.routers.common import LIVE_PROGRESS_TIMEOUT_SECONDS
+from schemas.campaign import CampaignSettings
+from store import queries
+from worker import campaigns
 
 CSV = (
     "external_id,name,phone,persona,company\n"
@@ -174,3 +180,20 @@ async def test_campaign_list_and_event_streams_show_progress(api_stack):
                 break
     assert [campaign["id"] for campaign in snapshot["campaigns"]] == [campaign_id]
     assert snapshot["campaigns"][0]["contacts"]["finished"] == 1
+
+
+async def test_a_campaign_whose_workflow_has_no_worker_still_answers_from_the_store(api_stack):
+    """Its progress query would wait for a worker: the detail gives up on it after a few seconds."""
+    campaign_id = "c-unpolled"
+    async with api_stack.sessions() as session:
+        await queries.create_campaign(session, campaign_id, "orphan", CampaignSettings(), org_id=api_stack.org_a.id)
+        await session.commit()
+    await campaigns.start_campaign_workflow(
+        api_stack.client, campaign_id, "orphan", CampaignSettings(), 0, task_queue="tq-nobody-polls"
+    )
+    started = time.monotonic()
+    detail = await api_stack.org_a.http.get(f"/v1/campaigns/{campaign_id}")
+    assert detail.status_code == 200
+    assert detail.json()["status"] == "running" and detail.json()["progress"] is None
+    assert time.monotonic() - started < LIVE_PROGRESS_TIMEOUT_SECONDS + 2
+    await campaigns.campaign_handle(api_stack.client, campaign_id).terminate("test over")

@@ -1,5 +1,6 @@
 """What the ``/v1`` routers share: paging, errors, call ids, and the campaign view built from store + workflow."""
 
+import asyncio
 import base64
 import binascii
 import json
@@ -30,6 +31,7 @@ OUTBOUND_CALL_PREFIX = "out_"
 INBOUND_CALL_PREFIX = "in_"
 NUL = "\x00"
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
+LIVE_PROGRESS_TIMEOUT_SECONDS = 3.0
 
 
 async def read_csv_upload(upload: UploadFile) -> str:
@@ -194,10 +196,12 @@ async def release(session: AsyncSession) -> None:
 
 
 async def live_progress(client: Client, campaign_id: str) -> CampaignProgress | None:
-    """The campaign workflow's own counters, or None when it cannot say (no workflow, failed, no worker)."""
+    """The campaign workflow's own counters, or None when it cannot say (no workflow, failed, no worker
+    to answer the query within a few seconds: the store's counts still answer the request)."""
     try:
-        return await campaigns.progress(client, campaign_id)
-    except (campaigns.CampaignNotFoundError, RPCError, WorkflowFailureError):
+        async with asyncio.timeout(LIVE_PROGRESS_TIMEOUT_SECONDS):
+            return await campaigns.progress(client, campaign_id)
+    except (campaigns.CampaignNotFoundError, RPCError, WorkflowFailureError, TimeoutError):
         return None
 
 
