@@ -12,7 +12,15 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from schemas.agent import AgentTool, InformationCategory, Language, ModelMode, SharedInformation, TranscriptSegment
+from schemas.agent import (
+    AgentConfig,
+    AgentTool,
+    InformationCategory,
+    Language,
+    ModelMode,
+    SharedInformation,
+    TranscriptSegment,
+)
 from schemas.campaign import CampaignSettings
 from schemas.imports import RowError
 from schemas.workflow_io import CampaignProgress
@@ -258,6 +266,12 @@ class InformationList(BaseModel):
 
 
 # ---- agents ---------------------------------------------------------------------------------------
+
+
+class AgentCreate(AgentConfig):
+    """``POST /v1/agents``: an agent's whole configuration; an unknown field is refused, not ignored."""
+
+    model_config = ConfigDict(extra="forbid")
 
 
 class AgentUpdate(RequestBody):

@@ -21,7 +21,16 @@ from api.routers.common import (
     not_found,
 )
 from schemas.agent import AgentConfig
-from schemas.api import AgentList, AgentOut, AgentUpdate, ErrorBody, OutboundCallRequest, OutboundCallStarted, Stats
+from schemas.api import (
+    AgentCreate,
+    AgentList,
+    AgentOut,
+    AgentUpdate,
+    ErrorBody,
+    OutboundCallRequest,
+    OutboundCallStarted,
+    Stats,
+)
 from schemas.campaign import ALL_WEEKDAYS, CallingWindow, CampaignSettings, RetryPolicy
 from schemas.contact import Contact
 from schemas.workflow_io import contact_workflow_id
@@ -69,9 +78,9 @@ async def list_agents(org: CurrentOrg, session: DbSession) -> AgentList:
     response_model=AgentOut,
     responses={409: {"model": ErrorBody, "description": "An agent with this name exists"}},
 )
-async def create_agent(body: AgentConfig, org: CurrentOrg, session: DbSession) -> AgentOut:
+async def create_agent(body: AgentCreate, org: CurrentOrg, session: DbSession) -> AgentOut:
     """Create an agent; tools left out of ``tools`` are on."""
-    agent = _with_e164_transfer(body)
+    agent = _with_e164_transfer(AgentConfig.model_validate(body.model_dump()))
     if await queries.get_agent(session, agent.name, org.id) is not None:
         conflict(f"an agent named {agent.name!r} already exists: PUT /v1/agents/{agent.name} changes it")
     await queries.save_agent(session, agent, org.id)
