@@ -119,6 +119,12 @@ async def test_a_draft_starts_on_request_and_closed_campaigns_refuse_signals(api
     late = await http.post(f"/v1/campaigns/{campaign['id']}/contacts", json={"contacts": [person(3)]})
     assert late.status_code == 409
 
+    never = await http.post("/v1/campaigns", json={"name": "never", "contacts": [person(4)], "start": False})
+    cancelled = await http.post(f"/v1/campaigns/{never.json()['campaign']['id']}/cancel")
+    assert cancelled.status_code == 200
+    assert cancelled.json()["status"] == "cancelled" and cancelled.json()["outcomes"] == {"cancelled": 1}
+    assert (await http.post(f"/v1/campaigns/{never.json()['campaign']['id']}/start")).status_code == 409
+
 
 async def test_pause_resume_add_contacts_and_cancel_steer_a_running_campaign(api_stack):
     """The 'callback' person asks to be called back in two minutes: the campaign keeps running meanwhile."""
