@@ -32,6 +32,7 @@ INBOUND_CALL_PREFIX = "in_"
 NUL = "\x00"
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 LIVE_PROGRESS_TIMEOUT_SECONDS = 3.0
+MAX_CALL_ID_LENGTH = 1024  # ids are campaign id + external id (<= 128) + attempt, base64: far less
 
 
 async def read_csv_upload(upload: UploadFile) -> str:
@@ -72,11 +73,14 @@ async def reject_unstorable_input(request: Request) -> None:
         return
     try:
         document = json.loads(await request.body(), parse_constant=_refuse_constant)
+        has_nul = _has_nul(document)
     except _UnstorableNumberError as err:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(err)) from None
+    except RecursionError:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "the request body is nested too deeply") from None
     except ValueError:
         return  # not JSON at all: the body's own validation says so
-    if _has_nul(document):
+    if has_nul:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "the request body contains a NUL character")
 
 
@@ -169,9 +173,11 @@ def parse_outbound_call_id(value: str) -> tuple[str, str, int] | None:
     if not value.startswith(OUTBOUND_CALL_PREFIX):
         return None
     encoded = value.removeprefix(OUTBOUND_CALL_PREFIX)
+    if len(encoded) > MAX_CALL_ID_LENGTH:
+        return None
     try:
         parts: Any = json.loads(base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)))
-    except (binascii.Error, ValueError):
+    except (binascii.Error, ValueError, RecursionError):
         return None
     if (
         isinstance(parts, list)
