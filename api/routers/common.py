@@ -32,6 +32,7 @@ INBOUND_CALL_PREFIX = "in_"
 NUL = "\x00"
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 LIVE_PROGRESS_TIMEOUT_SECONDS = 3.0
+MAX_JSON_DEPTH = 64
 MAX_CALL_ID_LENGTH = 1024  # ids are campaign id + external id (<= 128) + attempt, base64: far less
 
 
@@ -92,13 +93,17 @@ def _refuse_constant(name: str) -> None:
     raise _UnstorableNumberError(f"the request body contains {name}, which JSON does not allow")
 
 
-def _has_nul(value: Any) -> bool:
+def _has_nul(value: Any, depth: int = 0) -> bool:
+    """Whether a NUL hides in any string of the document; RecursionError past MAX_JSON_DEPTH levels, which
+    no request needs and which would overflow the stack of whatever serialises it later."""
+    if depth > MAX_JSON_DEPTH:
+        raise RecursionError
     if isinstance(value, str):
         return NUL in value
     if isinstance(value, dict):
-        return any(_has_nul(key) or _has_nul(item) for key, item in value.items())
+        return any(_has_nul(key) or _has_nul(item, depth + 1) for key, item in value.items())
     if isinstance(value, list):
-        return any(_has_nul(item) for item in value)
+        return any(_has_nul(item, depth + 1) for item in value)
     return False
 
 
