@@ -393,7 +393,7 @@ async def _demo(settings: Settings, report: CsvImportReport, agent: "AgentConfig
     from schemas.workflow_io import campaign_workflow_id
     from store import queries
     from store.db import get_session_factory
-    from store.orgs import create_org
+    from store.orgs import create_api_key, create_org, get_org
     from worker.campaigns import create_campaign_from_contacts
     from worker.devstack import DevStack, api_url, is_listening
     from worker.progress import follow_campaign, print_conversations, print_summary
@@ -410,7 +410,12 @@ async def _demo(settings: Settings, report: CsvImportReport, agent: "AgentConfig
         # The demo's agent and campaign belong to an organization of their own, whose key logs in to the
         # dashboard; the agent goes through the store like any agent, so `ringflow agent` finds it afterwards.
         async with sessions() as session:
-            org, key = await create_org(session, "Demo", org_id=DEMO_ORG_ID)
+            # Under DATABASE_URL the store outlives the demo's data dir: a second run finds its organization.
+            org = await get_org(session, DEMO_ORG_ID)
+            if org is None:
+                org, key = await create_org(session, "Demo", org_id=DEMO_ORG_ID)
+            else:
+                key = await create_api_key(session, org.id, label="demo")
             await queries.save_agent(session, agent, org.id)
             await session.commit()
         dashboard = _demo_dashboard_line(stack.api_url, key) if serve_api else DEMO_NO_DASHBOARD
