@@ -30,12 +30,12 @@ import pytest_asyncio
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
-from api.embedded import EmbeddedApiServer
 from api.main import create_app
 from schemas.settings import Settings
 from store.orgs import create_org
 from telephony.sim import SimCarrier
 from voice_worker.sim_agent import make_agent_call
+from worker.http_server import bound_port, serving
 from worker.main import build_worker
 
 REQUEST_TIMEOUT_SECONDS = 30.0
@@ -79,9 +79,8 @@ async def api_stack(dev_env, session_factory, db_url) -> AsyncIterator[ApiStack]
     app = create_app(settings, dev_env.client, session_factory)
     worker = build_worker(dev_env.client, settings, sessions=session_factory, carrier=carrier)
     async with worker:
-        server = EmbeddedApiServer(app, "127.0.0.1", 0)
-        await server.start()
-        base_url = server.url
+        server_context = serving(app, "127.0.0.1", 0, purpose="the API under test")
+        base_url = f"http://127.0.0.1:{bound_port(await server_context.__aenter__())}"
         clients = [
             httpx.AsyncClient(
                 base_url=base_url, headers={"Authorization": f"Bearer {key}"}, timeout=REQUEST_TIMEOUT_SECONDS
@@ -103,4 +102,4 @@ async def api_stack(dev_env, session_factory, db_url) -> AsyncIterator[ApiStack]
         finally:
             for http in [*clients, anonymous]:
                 await http.aclose()
-            await server.stop()
+            await server_context.__aexit__(None, None, None)

@@ -17,7 +17,7 @@ from api.routers.codec import cors_origins
 from schemas.settings import Settings
 from store.orgs import create_org
 from worker.codec import EncryptionCodec, new_codec_key, parse_codec_keys
-from worker.health import serving
+from worker.http_server import serving
 
 WEB_UI = "http://127.0.0.1:8233"
 PHONE = "+442079460417"

@@ -23,7 +23,7 @@ from api.main import create_app
 from schemas.contact import Contact
 from schemas.settings import Settings
 from store.orgs import create_org
-from worker.health import serving
+from worker.http_server import serving
 
 STEP_TIMEOUT_MS = 20_000
 PERSON = Contact(external_id="w1", name="Genevieve Okonkwo", phone="+442079460417")

@@ -28,7 +28,8 @@ from api.main import create_app
 from schemas.settings import Settings
 from store.db import make_engine, make_session_factory
 from telephony.sim import SimCarrier
-from worker.health import database_check, serving, temporal_check, worker_check, worker_http_app
+from worker.health import database_check, temporal_check, worker_check, worker_http_app
+from worker.http_server import serving
 from worker.main import build_worker, run_worker
 from worker.observability import SdkMetricsCollector
 
@@ -215,5 +216,5 @@ async def test_a_probe_port_in_use_fails_the_start_with_one_clear_error() -> Non
         taken.listen()
         port = taken.getsockname()[1]
         with pytest.raises(OSError, match=f"cannot listen on 127.0.0.1:{port} for /healthz"):
-            async with serving(worker_http_app({}), "127.0.0.1", port):
+            async with serving(worker_http_app({}), "127.0.0.1", port, purpose="/healthz, /readyz, /metrics"):
                 pytest.fail("served on a port in use")

@@ -43,7 +43,8 @@ from store.models import AttemptRow
 from telephony.livekit_sip import call_job_json
 from worker.campaigns import create_campaign_from_contacts
 from worker.client import connect
-from worker.health import bound_port, metrics_response, serving
+from worker.health import metrics_response
+from worker.http_server import bound_port, serving
 from worker.main import build_worker
 from worker.observability import setup_tracing, start_voice_call_span
 

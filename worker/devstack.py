@@ -14,7 +14,7 @@ import sys
 import time
 from pathlib import Path
 from types import TracebackType
-from typing import IO, TYPE_CHECKING, Self
+from typing import IO, Self
 from urllib.parse import quote, urlsplit
 
 from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
@@ -27,12 +27,10 @@ from store.db import dispose_cached_engines, get_session_factory
 from store.migrate import upgrade_database
 from worker.client import connect
 from worker.codec import codec_server_url, ensure_dev_codec_keys
+from worker.http_server import serving
 from worker.main import build_worker
 from worker.search_attributes import register_search_attributes
 from workflows import search_attributes
-
-if TYPE_CHECKING:
-    from api.embedded import EmbeddedApiServer
 
 SERVER_START_TIMEOUT_SECONDS = 60.0
 SERVER_STOP_GRACE_SECONDS = 5.0
@@ -119,7 +117,7 @@ class DevStack:
         self._client: Client | None = None
         self._server: asyncio.subprocess.Process | None = None
         self._worker: Worker | None = None
-        self._api: EmbeddedApiServer | None = None
+        self._api: contextlib.AsyncExitStack | None = None
 
     @property
     def client(self) -> Client:
@@ -258,16 +256,17 @@ class DevStack:
 
     async def _start_api(self) -> None:
         # Imported here: the API's routers import this module (for workflow_ui_url).
-        from api.embedded import ApiServerError, EmbeddedApiServer
         from api.main import create_app
 
         app = create_app(self.settings, self.client, get_session_factory(self.settings.sqlalchemy_url))
-        self._api = EmbeddedApiServer(app, self.settings.api_host, self.settings.api_port)
+        api = contextlib.AsyncExitStack()
         try:
-            await self._api.start()
-        except ApiServerError as err:
-            self._api = None
+            await api.enter_async_context(
+                serving(app, self.settings.api_host, self.settings.api_port, purpose="the REST API and dashboard")
+            )
+        except OSError as err:
             raise DevStackError(f"{err}: stop what uses the port, or set RINGFLOW_API_PORT") from None
+        self._api = api
 
     # ---- shutdown -------------------------------------------------------------------------------
 
@@ -278,7 +277,7 @@ class DevStack:
         worker, self._worker = self._worker, None
         try:
             if api is not None:
-                await api.stop()
+                await api.aclose()
             if worker is not None:
                 await worker.__aexit__(None, None, None)
         finally:

@@ -5,11 +5,8 @@ only when every dependency answers, else 503 with which one failed (send it no t
 """
 
 import asyncio
-import contextlib
-import socket
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 
-import uvicorn
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -98,49 +95,3 @@ def worker_http_app(checks: dict[str, Check]) -> Starlette:
             Route("/metrics", metrics, methods=["GET"]),
         ]
     )
-
-
-class _EmbeddedServer(uvicorn.Server):
-    """Uvicorn as one task of a process that handles its own signals (Ctrl-C stops the worker, not only this)."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
-
-
-@contextlib.asynccontextmanager
-async def serving(app: Starlette, host: str, port: int) -> AsyncIterator[uvicorn.Server]:
-    """Serve ``app`` while the block runs; the port is bound when the block starts (0 picks a free one)."""
-    listener = _listen(host, port)
-    server = _EmbeddedServer(uvicorn.Config(app, log_config=None, access_log=False))
-    task = asyncio.create_task(server.serve(sockets=[listener]), name="ringflow.http")
-    while not server.started:
-        if task.done():
-            task.result()  # it failed to start: raise why
-            raise RuntimeError(f"the HTTP server on {host}:{port} stopped before it started")
-        await asyncio.sleep(0.01)
-    try:
-        yield server
-    finally:
-        server.should_exit = True
-        await task
-
-
-def _listen(host: str, port: int) -> socket.socket:
-    """The listening socket, bound here so that a port in use is one clear OSError (uvicorn would exit)."""
-    listener = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
-    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        listener.bind((host, port))
-    except OSError as err:
-        listener.close()
-        raise OSError(
-            err.errno, f"cannot listen on {host}:{port} for /healthz, /readyz, /metrics: {err.strerror}"
-        ) from None
-    listener.listen()
-    return listener
-
-
-def bound_port(server: uvicorn.Server) -> int:
-    """The port a started server listens on (the one picked when asked for 0)."""
-    return server.servers[0].sockets[0].getsockname()[1]

@@ -18,7 +18,8 @@ from telephony import make_carrier
 from telephony.base import Carrier
 from voice_worker.sim_agent import make_agent_call
 from worker.client import connect
-from worker.health import database_check, serving, temporal_check, worker_check, worker_http_app
+from worker.health import database_check, temporal_check, worker_check, worker_http_app
+from worker.http_server import serving
 from workflows.campaign import CampaignWorkflow
 from workflows.contact import ContactWorkflow
 from workflows.inbound import InboundCallWorkflow
@@ -87,7 +88,10 @@ async def run_worker(settings: Settings | None = None) -> None:
     sessions = get_session_factory(settings.sqlalchemy_url)
     worker = build_worker(client, settings, sessions=sessions)
     checks = {"database": database_check(sessions), "temporal": temporal_check(client), "worker": worker_check(worker)}
-    async with worker, serving(worker_http_app(checks), WORKER_HTTP_HOST, settings.worker_http_port):
+    probes = serving(
+        worker_http_app(checks), WORKER_HTTP_HOST, settings.worker_http_port, purpose="/healthz, /readyz, /metrics"
+    )
+    async with worker, probes:
         logging.getLogger(__name__).info(
             "worker polling %s on %s; /healthz /readyz /metrics on port %d",
             settings.task_queue,
