@@ -14,9 +14,11 @@ class RetryPolicy(BaseModel):
     """Redials after an unanswered attempt wait ``initial * coefficient^(n-1)``, capped at ``maximum``."""
 
     max_attempts: int = Field(default=4, ge=1, le=50)
-    initial_backoff: timedelta = timedelta(minutes=30)
+    # Upper bounds keep every wait inside what date arithmetic in a workflow can represent, far beyond
+    # any sensible campaign.
+    initial_backoff: timedelta = Field(default=timedelta(minutes=30), le=timedelta(days=30))
     backoff_coefficient: float = Field(default=2.0, ge=1.0, le=10.0)
-    max_backoff: timedelta = timedelta(hours=6)
+    max_backoff: timedelta = Field(default=timedelta(hours=6), le=timedelta(days=90))
     jitter_ratio: float = Field(
         default=0.1, ge=0.0, le=0.5, description="Each wait is stretched by up to this fraction, deterministically"
     )
@@ -106,12 +108,14 @@ class CampaignSettings(BaseModel):
     retry: RetryPolicy = Field(default_factory=RetryPolicy)
     window: CallingWindow = Field(default_factory=CallingWindow)
     callback_horizon: timedelta = Field(
-        default=timedelta(days=14), description="How far ahead a callback may be booked"
+        default=timedelta(days=14), le=timedelta(days=366), description="How far ahead a callback may be booked"
     )
     max_callbacks: int = Field(
         default=5, ge=0, le=50, description="Callbacks one contact may book; a person who always says 'later' ends"
     )
-    ring_timeout: timedelta = Field(default=timedelta(seconds=30), description="Unanswered after this long")
+    ring_timeout: timedelta = Field(
+        default=timedelta(seconds=30), le=timedelta(minutes=10), description="Unanswered after this long"
+    )
 
     @field_validator("callback_horizon")
     @classmethod

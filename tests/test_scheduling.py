@@ -5,7 +5,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from schemas.campaign import CallingWindow, RetryPolicy, parse_weekdays
+from schemas.campaign import CallingWindow, CampaignSettings, RetryPolicy, parse_weekdays
 from workflows.scheduling import in_window, next_dial_time, retry_delay
 
 NEW_YORK = ZoneInfo("America/New_York")
@@ -102,3 +102,18 @@ def test_weekday_and_window_parsing_from_the_command_line():
     assert (window.start, window.end, len(window.weekdays)) == (time(8, 30), time(17), 7)
     with pytest.raises(ValueError, match="HH:MM-HH:MM"):
         CallingWindow.parse("morning")
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {"callback_horizon": "P999999999D"},
+        {"ring_timeout": "PT11M"},
+        {"retry": {"initial_backoff": "P31D", "max_backoff": "P60D"}},
+        {"retry": {"max_backoff": "P91D"}},
+        {"callback_horizon": "PT0S"},
+    ],
+)
+def test_waits_beyond_what_a_campaign_could_mean_are_refused(settings: dict) -> None:
+    with pytest.raises(ValueError, match="callback_horizon|ring_timeout|backoff"):
+        CampaignSettings.model_validate(settings)
