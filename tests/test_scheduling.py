@@ -115,5 +115,5 @@ def test_weekday_and_window_parsing_from_the_command_line():
     ],
 )
 def test_waits_beyond_what_a_campaign_could_mean_are_refused(settings: dict) -> None:
-    with pytest.raises(ValueError, match="callback_horizon|ring_timeout|backoff"):
+    with pytest.raises(ValueError, match=r"callback_horizon|ring_timeout|backoff"):
         CampaignSettings.model_validate(settings)
