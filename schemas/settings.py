@@ -55,6 +55,10 @@ class Settings(BaseSettings):
     livekit_sip_uri_host: str | None = Field(
         default=None, description="Host of the project's SIP URI, e.g. abc123.sip.livekit.cloud, for inbound calls"
     )
+    livekit_sip_inbound_username: str | None = Field(
+        default=None, description="Digest credentials of LiveKit's inbound trunk, sent on Twilio's <Dial><Sip>"
+    )
+    livekit_sip_inbound_password: str | None = None
     agent_name: str = Field(default="ringflow-agent", description="The voice worker's name for explicit dispatch")
 
     # ---- Twilio ---------------------------------------------------------------------------------
@@ -112,6 +116,13 @@ class Settings(BaseSettings):
         if (self.temporal_tls_cert_path is None) != (self.temporal_tls_key_path is None):
             raise ValueError("set both RINGFLOW_TEMPORAL_TLS_CERT_PATH and RINGFLOW_TEMPORAL_TLS_KEY_PATH, or neither")
         return self
+
+    @property
+    def livekit_sip_credentials(self) -> dict[str, str]:
+        """``username``/``password`` for TwiML ``<Sip>`` when the inbound trunk authenticates, else nothing."""
+        if self.livekit_sip_inbound_username and self.livekit_sip_inbound_password:
+            return {"username": self.livekit_sip_inbound_username, "password": self.livekit_sip_inbound_password}
+        return {}
 
     @property
     def livekit_configured(self) -> bool:

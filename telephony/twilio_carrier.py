@@ -113,6 +113,7 @@ class TwilioCarrier:
         self.from_number = str(settings.twilio_from_number)
         self.status_callback = str(settings.public_base_url).rstrip("/") + STATUS_CALLBACK_PATH
         self.sip_host = str(settings.livekit_sip_uri_host)
+        self.sip_credentials = settings.livekit_sip_credentials
         self.agent_name = settings.agent_name
         self.poll_interval = poll_interval
         self.answer_grace = answer_grace
@@ -154,7 +155,9 @@ class TwilioCarrier:
                 CallOutcome.FAILED, dialled_at, detail="no agent for this call: not dialled (Twilio calls need one)"
             )
         # Before Twilio is asked: any error raises, and nothing has rung.
-        twiml = dial_sip_twiml(livekit_sip_uri(room_name_for(request.idempotency_key), self.sip_host))
+        twiml = dial_sip_twiml(
+            livekit_sip_uri(room_name_for(request.idempotency_key), self.sip_host), **self.sip_credentials
+        )
         lk = self._lk()
         room = await create_call_room(lk, request, agent_name=self.agent_name, empty_timeout=self.room_empty_timeout)
 

@@ -121,8 +121,18 @@ def livekit_sip_uri(room_name: str, sip_host: str) -> str:
     return f"sip:{user}@{host}"
 
 
-def dial_sip_twiml(sip_uri: str, *, caller_id: str | None = None, headers: dict[str, str] | None = None) -> str:
-    """``<Response><Dial callerId=…><Sip>uri?x-a=1&amp;x-b=2</Sip></Dial></Response>``.
+def dial_sip_twiml(
+    sip_uri: str,
+    *,
+    caller_id: str | None = None,
+    headers: dict[str, str] | None = None,
+    username: str | None = None,
+    password: str | None = None,
+) -> str:
+    """``<Response><Dial callerId=…><Sip username=… password=…>uri?x-a=1&amp;x-b=2</Sip></Dial></Response>``.
+
+    ``username``/``password`` answer the SIP digest challenge of a LiveKit inbound trunk that has
+    credentials, so the trunk need not rely on an allowlist of Twilio's signalling addresses.
 
     Custom SIP headers travel as query parameters on the SIP URI (Twilio's documented mechanism). Names must
     start with ``x-`` (but not ``x-twilio``) or be one of Twilio's supported standard headers; values are
@@ -142,8 +152,10 @@ def dial_sip_twiml(sip_uri: str, *, caller_id: str | None = None, headers: dict[
             parts.append(f"{name}={quote(str(value), safe='')}")
         uri += ("&" if "?" in uri else "?") + "&".join(parts)
     response = VoiceResponse()
+    if (username is None) != (password is None):
+        raise ValueError("SIP credentials need both a username and a password")
     dial = response.dial(caller_id=caller_id)
-    dial.sip(uri)
+    dial.sip(uri, username=username, password=password)
     return response.to_xml()
 
 

@@ -33,6 +33,7 @@ from worker.main import build_worker
 TOKEN = "twilio-auth-token-for-tests"
 PUBLIC = "https://ringflow.example.com"
 SIP_HOST = "standin.sip.livekit.test"
+SIP_USER, SIP_PASSWORD = "twilio-inbound", "trunk-secret"
 OUR_NUMBER = "+14155550100"
 CALLER = "+14155550123"
 INCOMING = "/twilio/voice/incoming"
@@ -86,6 +87,8 @@ async def stack(dev_env, session_factory, db_url) -> AsyncIterator[Stack]:
             livekit_api_key=API_KEY,
             livekit_api_secret=API_SECRET,
             livekit_sip_uri_host=SIP_HOST,
+            livekit_sip_inbound_username=SIP_USER,
+            livekit_sip_inbound_password=SIP_PASSWORD,
             agent_name="ringflow-test-agent",
             twilio_account_sid="AC123",
             twilio_auth_token=TOKEN,
@@ -107,6 +110,7 @@ async def stack(dev_env, session_factory, db_url) -> AsyncIterator[Stack]:
             yield Stack(dev_env.client, http, standin, session_factory)
 
 
+
 def sip_of(twiml: str) -> str:
     root = ET.fromstring(twiml)
     assert root.tag == "Response"
@@ -114,6 +118,7 @@ def sip_of(twiml: str) -> str:
     assert dial is not None
     sip = dial.find("Sip")
     assert sip is not None and sip.text
+    assert (sip.get("username"), sip.get("password")) == (SIP_USER, SIP_PASSWORD), "the trunk's digest credentials"
     return sip.text
 
 

@@ -11,6 +11,7 @@ from twilio.request_validator import RequestValidator
 from twilio_standin import TwilioStandIn
 
 from schemas.outcomes import CallOutcome
+from schemas.settings import Settings
 from telephony.twilio_voice import (
     CallStatus,
     InvalidNumberError,
@@ -286,3 +287,18 @@ async def test_injected_http_client(twilio: TwilioStandIn) -> None:
     last = http_client._test_only_last_request
     path = f"/2010-04-01/Accounts/{twilio.account_sid}/IncomingPhoneNumbers/{sid}.json"
     assert last is not None and last.url == twilio.base_url + path
+
+
+def test_dial_sip_twiml_answers_the_trunks_digest_challenge_with_its_credentials() -> None:
+    sip = ET.fromstring(dial_sip_twiml("sip:room@host", username="twilio-in", password="s3cret")).find("Dial/Sip")
+    assert sip is not None and (sip.get("username"), sip.get("password")) == ("twilio-in", "s3cret")
+    plain = ET.fromstring(dial_sip_twiml("sip:room@host")).find("Dial/Sip")
+    assert plain is not None and plain.get("username") is None and plain.get("password") is None
+    with pytest.raises(ValueError, match="both a username and a password"):
+        dial_sip_twiml("sip:room@host", username="twilio-in")
+
+
+def test_sip_credentials_come_from_the_settings_only_as_a_pair() -> None:
+    both = Settings(_env_file=None, livekit_sip_inbound_username="u", livekit_sip_inbound_password="p")
+    assert both.livekit_sip_credentials == {"username": "u", "password": "p"}
+    assert Settings(_env_file=None, livekit_sip_inbound_username="u").livekit_sip_credentials == {}

@@ -116,7 +116,8 @@ async def incoming(request: Request, ctx: Context) -> Response:
         prepared.room,
         extra={"call_id": call_sid, "room": prepared.room, "workflow_id": workflow_id},
     )
-    return Response(dial_sip_twiml(prepared.sip_uri), media_type=XML)
+    twiml = dial_sip_twiml(prepared.sip_uri, **ctx.settings.livekit_sip_credentials)
+    return Response(twiml, media_type=XML)
 
 
 @router.post("/status", status_code=204)
