@@ -110,7 +110,6 @@ async def stack(dev_env, session_factory, db_url) -> AsyncIterator[Stack]:
             yield Stack(dev_env.client, http, standin, session_factory)
 
 
-
 def sip_of(twiml: str) -> str:
     root = ET.fromstring(twiml)
     assert root.tag == "Response"
