@@ -29,7 +29,7 @@ from schemas.settings import Settings
 from store.db import make_engine, make_session_factory
 from telephony.sim import SimCarrier
 from worker.health import database_check, temporal_check, worker_check, worker_http_app
-from worker.http_server import serving
+from worker.http_server import bound_port, serving
 from worker.main import build_worker, run_worker
 from worker.observability import SdkMetricsCollector
 
@@ -218,3 +218,12 @@ async def test_a_probe_port_in_use_fails_the_start_with_one_clear_error() -> Non
         with pytest.raises(OSError, match=f"cannot listen on 127.0.0.1:{port} for /healthz"):
             async with serving(worker_http_app({}), "127.0.0.1", port, purpose="/healthz, /readyz, /metrics"):
                 pytest.fail("served on a port in use")
+
+
+async def test_served_connections_have_nagle_off_so_kept_alive_replies_do_not_wait_for_an_ack() -> None:
+    async with serving(worker_http_app({}), "127.0.0.1", 0) as server:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{bound_port(server)}") as http:
+            await http.get("/healthz")
+            (connection,) = server.server_state.connections
+            accepted = connection.transport.get_extra_info("socket")
+            assert accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)

@@ -44,7 +44,9 @@ async def serving(app: Any, host: str, port: int, *, purpose: str = "HTTP") -> A
 
 def _listen(host: str, port: int, purpose: str) -> socket.socket:
     """The listening socket, bound here so that a port in use is one clear OSError (uvicorn would exit)."""
-    listener = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    # IPPROTO_TCP named, not left 0: asyncio turns Nagle off (TCP_NODELAY) only on connections whose
+    # socket says TCP, and with Nagle on every reply on a kept-alive connection waits ~40 ms for an ACK.
+    listener = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         listener.bind((host, port))
