@@ -10,11 +10,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
 from schemas.settings import Settings
+from store.db import begin_read_only
 from store.models import OrganizationRow
 from store.orgs import org_for_api_key
 
 # The dashboard keeps the key it was given at login here (HttpOnly, so page scripts never see it).
 API_KEY_COOKIE = "ringflow_api_key"
+READ_ONLY_METHODS = frozenset({"GET", "HEAD"})
 
 
 @dataclass(frozen=True)
@@ -31,9 +33,14 @@ def app_context(request: Request) -> AppContext:
 Context = Annotated[AppContext, Depends(app_context)]
 
 
-async def db_session(ctx: Context) -> AsyncIterator[AsyncSession]:
-    """One session per request; the route commits what it changes, anything else is rolled back."""
+async def db_session(request: Request, ctx: Context) -> AsyncIterator[AsyncSession]:
+    """One session per request; the route commits what it changes, anything else is rolled back.
+
+    A GET only reads, so on SQLite it does not queue behind the worker's writes for the write lock.
+    """
     async with ctx.sessions() as session:
+        if request.method in READ_ONLY_METHODS:
+            await begin_read_only(session)
         yield session
 
 
@@ -58,6 +65,7 @@ async def current_org(request: Request, ctx: Context) -> OrganizationRow:
             headers={"WWW-Authenticate": "Bearer"},
         )
     async with ctx.sessions() as session:
+        await begin_read_only(session)
         org = await org_for_api_key(session, raw_key)
     if org is None:
         raise HTTPException(

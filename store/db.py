@@ -11,6 +11,8 @@ SQLite needs some care to behave like a real transactional database under concur
   fails at once with "database is locked" (``SQLITE_BUSY_SNAPSHOT``, which ignores the busy timeout)
   when another connection committed in between, and select-then-insert is exactly the pattern of the
   idempotency records. The price is that SQLite transactions run one at a time, so keep them short.
+  A transaction that only reads may say so (:func:`begin_read_only`): it then begins deferred, takes no
+  lock, and (WAL) neither waits for writers nor holds them up. The API's GET requests do this.
 """
 
 from pathlib import Path
@@ -24,6 +26,8 @@ from sqlalchemy.pool import ConnectionPoolEntry
 from schemas.settings import Settings, get_settings
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+# The execution option that marks a read-only transaction; other databases ignore it.
+READ_ONLY_OPTION = "ringflow_read_only"
 
 _factories: dict[str, async_sessionmaker[AsyncSession]] = {}
 
@@ -51,7 +55,16 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Connection) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        read_only = connection.get_execution_options().get(READ_ONLY_OPTION, False)
+        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+
+
+async def begin_read_only(session: AsyncSession) -> None:
+    """Start the session's transaction as one that only reads (call it before the first query).
+
+    On SQLite that transaction takes no write lock; a write inside it would fail under contention.
+    """
+    await session.connection(execution_options={READ_ONLY_OPTION: True})
 
 
 def async_url(url: str) -> str:

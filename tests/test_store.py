@@ -17,6 +17,7 @@ from schemas.contact import Contact
 from schemas.outcomes import CallOutcome, FinalOutcome
 from schemas.workflow_io import CampaignStatus
 from store import queries
+from store.db import begin_read_only
 from store.migrate import alembic_config, upgrade_database
 from store.models import Base, CallbackRow, ContactRow, OutcomeRow
 from store.queries import (
@@ -298,3 +299,19 @@ async def test_cancel_undispatched_spares_dispatched_contacts(session_factory: S
             "p-3": "cancelled",
             "p-4": "cancelled",
         }
+
+
+async def test_a_read_only_transaction_does_not_wait_for_a_writer(session_factory: Sessions, db_url: str) -> None:
+    """SQLite: every other transaction takes the write lock at BEGIN (so it would wait the 10 s busy
+    timeout here); a read-only one reads the last committed state at once while a writer holds it."""
+    if not db_url.startswith("sqlite"):
+        pytest.skip("Postgres readers never wait for writers")
+    async with session_factory() as writer:
+        await create_campaign(writer, CAMPAIGN, "committed", CampaignSettings())
+        await writer.commit()
+        await set_campaign_status(writer, CAMPAIGN, CampaignStatus.PAUSED)  # holds the write lock, uncommitted
+        async with session_factory() as reader:
+            await begin_read_only(reader)
+            row = await asyncio.wait_for(get_campaign(reader, CAMPAIGN), timeout=2)
+            assert row.status == CampaignStatus.RUNNING
+        await writer.rollback()

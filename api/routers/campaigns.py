@@ -57,6 +57,7 @@ from schemas.imports import CsvImportReport, RowError
 from schemas.workflow_io import AddContactsInput, CampaignStatus
 from store import dnc, queries, reports
 from store.csv_import import _describe, parse_contacts_csv
+from store.db import begin_read_only
 from store.models import CampaignRow, OrganizationRow
 from worker import campaigns
 from workflows.campaign import CampaignWorkflow
@@ -277,6 +278,7 @@ async def all_campaign_events(org: CurrentOrg, ctx: Context, request: Request) -
     """Server-sent events: about once a second, the organization's newest campaigns with their counts."""
     while not await request.is_disconnected():
         async with ctx.sessions() as session:
+            await begin_read_only(session)
             rows, _ = await reports.campaigns_page(session, org.id, limit=MAX_PAGE_SIZE, offset=0)
             yield CampaignsSnapshot(campaigns=await campaign_views(session, ctx.settings, rows))
         await asyncio.sleep(EVENT_INTERVAL_SECONDS)
@@ -291,6 +293,7 @@ async def get_campaign(campaign_id: str, org: CurrentOrg, session: DbSession, ct
 async def _campaign_exists(campaign_id: str, org: CurrentOrg, ctx: Context) -> None:
     """A stream's 404 must come before it starts: once the first event is out, the status is 200."""
     async with ctx.sessions() as session:
+        await begin_read_only(session)
         await owned_campaign(session, org, campaign_id)
 
 
@@ -302,6 +305,7 @@ async def campaign_events(
     after the event that shows it completed or cancelled."""
     while not await request.is_disconnected():
         async with ctx.sessions() as events_session:
+            await begin_read_only(events_session)
             row = await owned_campaign(events_session, org, campaign_id)
             view = await campaign_view(ctx, events_session, row)
         yield view
