@@ -225,7 +225,26 @@ class TwilioCarrier:
     # ---- internals -----------------------------------------------------------------------------
 
     async def _follow(self, sid: str, room: str, dialled_at: datetime) -> DialResult:
-        """Poll Twilio until the call's status is final, close the room, report Twilio's outcome."""
+        """Poll Twilio until the call's status is final, close the room, report Twilio's outcome.
+
+        Cancelled (the campaign or contact was cancelled): the call ends at Twilio too, so a phone still
+        ringing stops ringing instead of being answered into a closed room.
+        """
+        try:
+            return await self._poll_until_final(sid, room, dialled_at)
+        except asyncio.CancelledError:
+            await asyncio.shield(self._end_call(sid))
+            raise
+
+    async def _end_call(self, sid: str) -> None:
+        try:
+            status = await self.voice.end_call(sid)
+        except Exception as err:  # the room is closed next anyway, which ends an answered call
+            logger.warning("could not end Twilio call %s: %s", sid, err, extra={"call_id": sid})
+            return
+        logger.info("ended Twilio call %s (was %s)", sid, status, extra={"call_id": sid})
+
+    async def _poll_until_final(self, sid: str, room: str, dialled_at: datetime) -> DialResult:
         errors = 0
         status: CallStatus | None = None
         while True:

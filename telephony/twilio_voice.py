@@ -344,6 +344,20 @@ class TwilioVoice:
 
         return await asyncio.to_thread(_fetch)
 
+    async def end_call(self, sid: str) -> str:
+        """End the call whatever its stage: cancel it while it is queued or ringing, hang it up once in
+        progress. Returns the status it had (a call already over is left as it is)."""
+
+        def _end() -> str:
+            status = _call_status(self._account.calls(sid).fetch()).status
+            if status in ("queued", "ringing"):
+                self._account.calls(sid).update(status="canceled")
+            elif status == "in-progress":
+                self._account.calls(sid).update(status="completed")
+            return status
+
+        return await asyncio.to_thread(_end)
+
     async def list_incoming_numbers(self, *, page_size: int = 50) -> list[IncomingNumber]:
         """Every phone number on the account (all pages)."""
 

@@ -189,6 +189,26 @@ async def test_final_status_maps_to_outcome(
     assert len(creates(twilio)) == 1
 
 
+@pytest.mark.parametrize(
+    ("stage", "sent", "ends_as"), [("ringing", "canceled", "canceled"), ("in-progress", "completed", "completed")]
+)
+async def test_a_cancelled_dial_ends_the_call_at_twilio_and_closes_the_room(
+    twilio: TwilioStandIn, livekit: LiveKitStandIn, carrier: TwilioCarrier, stage: str, sent: str, ends_as: str
+) -> None:
+    request = dial_request()
+    task = asyncio.create_task(carrier.dial(request))
+    sid = await created_call(twilio)
+    twilio.set_call(sid, status=stage)
+    await asyncio.sleep(0.15)  # a few polls: the call is being followed
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    [update] = twilio.requests_to("POST", f"/Calls/{sid}.json")
+    assert update.one("Status") == sent
+    assert twilio.calls[sid]["status"] == ends_as
+    assert room_name_for(request.idempotency_key) not in livekit.rooms
+
+
 async def test_invalid_number_is_reported_without_polling(
     twilio: TwilioStandIn, livekit: LiveKitStandIn, carrier: TwilioCarrier
 ) -> None:

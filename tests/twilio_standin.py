@@ -175,6 +175,7 @@ class TwilioStandIn:
             routes=[
                 Route(prefix + "/Calls.json", self._create_call, methods=["POST"]),
                 Route(prefix + "/Calls/{call_sid}.json", self._fetch_call, methods=["GET"]),
+                Route(prefix + "/Calls/{call_sid}.json", self._update_call, methods=["POST"]),
                 Route(prefix + "/IncomingPhoneNumbers.json", self._list_numbers, methods=["GET"]),
                 Route(prefix + "/IncomingPhoneNumbers/{number_sid}.json", self._fetch_number, methods=["GET"]),
                 Route(prefix + "/IncomingPhoneNumbers/{number_sid}.json", self._update_number, methods=["POST"]),
@@ -284,6 +285,25 @@ class TwilioStandIn:
             body = dict(call) if call else None
         if body is None:
             return self._error(404, 20404, "The requested resource was not found")
+        return JSONResponse(body)
+
+    async def _update_call(self, request: Request) -> JSONResponse:
+        """``Status=canceled`` ends a queued or ringing call; ``Status=completed`` one in progress (as Twilio)."""
+        error, rec = await self._preamble(request)
+        if error is not None:
+            return error
+        wanted = rec.one("Status")
+        with self._lock:
+            call = self.calls.get(request.path_params["call_sid"])
+            if call is None:
+                return self._error(404, 20404, "The requested resource was not found")
+            if wanted == "canceled" and call["status"] in ("queued", "ringing"):
+                call["status"] = "canceled"
+            elif wanted == "completed" and call["status"] == "in-progress":
+                call["status"] = "completed"
+            elif wanted not in ("canceled", "completed"):
+                return self._error(400, 21218, f"Invalid Status: {wanted!r}")
+            body = dict(call)
         return JSONResponse(body)
 
     async def _list_numbers(self, request: Request) -> JSONResponse:
