@@ -273,18 +273,7 @@ async def claim_next_contacts(session: AsyncSession, campaign_id: str, limit: in
         )
         rows = sorted(claimed.all(), key=lambda row: position[row.id])
     remaining = await session.scalar(select(func.count()).select_from(ContactRow).where(*_undispatched(campaign_id)))
-    contacts = [
-        Contact(
-            external_id=row.external_id,
-            name=row.name,
-            phone=row.phone,
-            timezone=row.timezone,
-            priority=row.priority,
-            persona=row.persona,
-            attributes=row.attributes,
-        )
-        for row in rows
-    ]
+    contacts = [Contact.model_validate(row, from_attributes=True) for row in rows]
     return ClaimedPage(contacts=contacts, remaining=remaining or 0)
 
 

@@ -392,7 +392,7 @@ async def search_information(
             func.coalesce(ContactRow.name, "").label("contact_name"),
             info.category,
             info.information,
-            info.created_at,
+            info.created_at.label("shared_at"),
         )
         .select_from(info)
         .outerjoin(CampaignRow, CampaignRow.id == info.campaign_id)
@@ -404,19 +404,7 @@ async def search_information(
         .order_by(info.created_at.desc(), info.id.desc())
         .limit(limit)
     )
-    return [
-        InformationHit(
-            campaign_id=row.campaign_id,
-            external_id=row.external_id,
-            attempt=row.attempt,
-            caller=row.caller,
-            contact_name=row.contact_name,
-            category=row.category,
-            information=row.information,
-            shared_at=row.created_at,
-        )
-        for row in (await session.execute(stmt)).all()
-    ]
+    return [InformationHit(**row._mapping) for row in (await session.execute(stmt)).all()]
 
 
 # ---- statistics -----------------------------------------------------------------------------------

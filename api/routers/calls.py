@@ -20,6 +20,7 @@ from api.routers.common import (
     not_found,
     parse_outbound_call_id,
     release,
+    row_view,
     utc,
 )
 from schemas.agent import LiveContext
@@ -36,22 +37,8 @@ NOT_FOUND = {404: {"model": ErrorBody, "description": "No such call in your orga
 
 
 def call_view(record: reports.CallRecord) -> CallOut:
-    return CallOut(
-        id=call_id(record.direction, record.campaign_id, record.external_id, record.attempt),
-        direction=record.direction,
-        campaign_id=record.campaign_id,
-        external_id=record.external_id,
-        attempt=record.attempt,
-        phone=record.phone,
-        contact_name=record.contact_name,
-        agent_name=record.agent_name,
-        started_at=record.started_at,
-        ended_at=record.ended_at,
-        state=record.state,
-        outcome=record.outcome,
-        answered=record.answered,
-        duration_seconds=record.duration_seconds,
-        carrier=record.carrier,
+    return row_view(
+        CallOut, record, id=call_id(record.direction, record.campaign_id, record.external_id, record.attempt)
     )
 
 
@@ -103,18 +90,9 @@ async def get_call(call_id: str, org: CurrentOrg, session: DbSession, ctx: Conte
     return CallDetail(
         **call_view(record).model_dump(),
         transcript=await queries.transcript_for(session, *key),
-        notes=[NoteOut(note=row.note, attempt=row.attempt, created_at=row.created_at) for row in notes],
+        notes=[row_view(NoteOut, row) for row in notes],
         information=await reports.information_of_call(session, *key),
-        callbacks=[
-            CallbackOut(
-                requested_for=row.requested_for,
-                scheduled_for=row.scheduled_for,
-                reason=row.reason,
-                status=row.status,
-                created_at=row.created_at,
-            )
-            for row in callbacks
-        ],
+        callbacks=[row_view(CallbackOut, row) for row in callbacks],
         web_ui_url=workflow_ui_url(ctx.settings, workflow_id_of(record)),
     )
 

@@ -5,10 +5,11 @@ import base64
 import binascii
 import json
 from datetime import datetime
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any, NoReturn, TypeVar
 
 from fastapi import Depends, HTTPException, Query, Request, Security, UploadFile, status
 from fastapi.security import APIKeyHeader, HTTPBearer
+from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client, WorkflowFailureError
 from temporalio.service import RPCError
@@ -34,6 +35,15 @@ MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 LIVE_PROGRESS_TIMEOUT_SECONDS = 3.0
 MAX_JSON_DEPTH = 64
 MAX_CALL_ID_LENGTH = 1024  # ids are campaign id + external id (<= 128) + attempt, base64: far less
+
+View = TypeVar("View", bound=BaseModel)
+
+
+def row_view(model: type[View], row: object, **computed: Any) -> View:
+    """``model`` filled from a store row (or record) whose attributes carry its fields under the same
+    names; ``computed`` gives the fields the row has no attribute for (ids, links, joined values)."""
+    copied = {name: getattr(row, name) for name in model.model_fields if name not in computed}
+    return model.model_validate({**copied, **computed})
 
 
 async def read_csv_upload(upload: UploadFile) -> str:

@@ -5,7 +5,7 @@ from datetime import datetime
 from fastapi import APIRouter, Query
 
 from api.deps import CurrentOrg, DbSession
-from api.routers.common import V1_DEPENDENCIES, V1_RESPONSES, Context, Limit, Offset, utc
+from api.routers.common import V1_DEPENDENCIES, V1_RESPONSES, Context, Limit, Offset, row_view, utc
 from schemas.api import DEFAULT_PAGE_SIZE, ContactList, ContactOut
 from schemas.workflow_io import contact_workflow_id
 from store import reports
@@ -37,20 +37,10 @@ async def list_contacts(
     )
     rows, total = await reports.contacts_page(session, org.id, where, limit=limit, offset=offset)
     items = [
-        ContactOut(
-            campaign_id=row.campaign_id,
-            external_id=row.external_id,
-            name=row.name,
-            phone=row.phone,
-            timezone=row.timezone,
-            priority=row.priority,
-            persona=row.persona,
-            attributes=row.attributes,
-            status=row.status,
-            final_outcome=row.final_outcome,
-            attempts=row.attempts,
+        row_view(
+            ContactOut,
+            row,
             agent_name=agent_name,
-            updated_at=row.updated_at,
             web_ui_url=workflow_ui_url(ctx.settings, contact_workflow_id(row.campaign_id, row.external_id)),
         )
         for row, agent_name in rows

@@ -7,7 +7,17 @@ from typing import Annotated
 from fastapi import APIRouter, File, Response, UploadFile
 
 from api.deps import CurrentOrg, DbSession
-from api.routers.common import V1_DEPENDENCIES, V1_RESPONSES, Limit, Offset, e164, invalid, not_found, read_csv_upload
+from api.routers.common import (
+    V1_DEPENDENCIES,
+    V1_RESPONSES,
+    Limit,
+    Offset,
+    e164,
+    invalid,
+    not_found,
+    read_csv_upload,
+    row_view,
+)
 from schemas.api import DEFAULT_PAGE_SIZE, DncAdded, DncImportReport, DncIn, DncList, DncOut, ErrorBody
 from schemas.contact import normalize_phone
 from schemas.imports import RowError
@@ -19,7 +29,7 @@ router = APIRouter(prefix="/v1/dnc", tags=["do-not-call"], dependencies=V1_DEPEN
 
 
 def entry_view(row: DoNotCallRow) -> DncOut:
-    return DncOut(phone=row.phone, reason=row.reason, created_at=row.created_at)
+    return row_view(DncOut, row)
 
 
 @router.get("", response_model=DncList)

@@ -3,7 +3,7 @@
 from fastapi import APIRouter, Query
 
 from api.deps import CurrentOrg, DbSession
-from api.routers.common import V1_DEPENDENCIES, V1_RESPONSES, call_id, e164
+from api.routers.common import V1_DEPENDENCIES, V1_RESPONSES, call_id, e164, row_view
 from schemas.agent import InformationCategory
 from schemas.api import InformationList, InformationOut
 from schemas.inbound import INBOUND_CAMPAIGN_ID
@@ -30,15 +30,10 @@ async def search_information(
     hits = await reports.search_information(session, org.id, category=category, caller=phone, limit=limit)
     return InformationList(
         items=[
-            InformationOut(
+            row_view(
+                InformationOut,
+                hit,
                 call_id=call_id(_direction(hit.campaign_id), hit.campaign_id, hit.external_id, hit.attempt),
-                campaign_id=hit.campaign_id,
-                external_id=hit.external_id,
-                caller=hit.caller,
-                contact_name=hit.contact_name,
-                category=InformationCategory(hit.category),
-                information=hit.information,
-                shared_at=hit.shared_at,
             )
             for hit in hits
         ]

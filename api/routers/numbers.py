@@ -5,7 +5,7 @@ from typing import TYPE_CHECKING
 from fastapi import APIRouter, HTTPException, status
 
 from api.deps import CurrentOrg, DbSession
-from api.routers.common import V1_DEPENDENCIES, V1_RESPONSES, Context, invalid, not_found, release
+from api.routers.common import V1_DEPENDENCIES, V1_RESPONSES, Context, invalid, not_found, release, row_view
 from schemas.api import ErrorBody, NumberAssignment, NumberList, NumberOut
 from schemas.contact import normalize_phone
 from schemas.settings import Settings
@@ -21,9 +21,7 @@ INCOMING_WEBHOOK_PATH = "/twilio/voice/incoming"
 
 
 def number_view(row: PhoneNumberRow) -> NumberOut:
-    return NumberOut(
-        number=row.number, friendly_name=row.friendly_name, agent_name=row.agent_name, updated_at=row.updated_at
-    )
+    return row_view(NumberOut, row)
 
 
 @router.get("", response_model=NumberList)
