@@ -120,6 +120,12 @@ class SlotRelease(BaseModel):
     final_outcome: FinalOutcome | None = None
 
 
+class WaitingForWindow(BaseModel):
+    """Sent by a started contact that parks until its calling window opens, so it frees the campaign's lookahead."""
+
+    contact_workflow_id: str
+
+
 class ContactFinished(BaseModel):
     """Sent by a contact that ends while parked (cancelled or not interested between calls)."""
 
@@ -185,6 +191,7 @@ class CampaignCarry(BaseModel):
     holders: list[str] = Field(default_factory=list)
     exhausted: bool = False
     runs: int = 1
+    waiting_window: int = Field(default=0, description="Contacts that said they park until their window opens")
 
 
 class AddContactsInput(BaseModel):

@@ -68,8 +68,9 @@ async def raw_history(client: Client, workflow_id: str) -> History:
 NOT_CODEC_PAYLOADS = frozenset({"search_attributes", "header"})
 """Search attributes stay readable for the server's visibility store (ids and outcomes only); headers carry
 trace context and do not go through the codec. The byte search covers both all the same."""
-SDK_BOOKKEEPING = frozenset({("details", "data")})
-"""A local activity marker's own record (activity id and type, attempt, times) that the SDK writes itself."""
+SDK_BOOKKEEPING = frozenset({("details", "data"), ("details", "patch-data")})
+"""Markers' own records that the SDK writes itself: a local activity's (activity id and type, attempt, times)
+and a ``workflow.patched`` call's (the patch id)."""
 
 
 def payloads_in(message: Message) -> Iterator[Payload]:

@@ -3,7 +3,7 @@
 import asyncio
 import uuid
 from collections.abc import Callable
-from datetime import time, timedelta
+from datetime import UTC, datetime, time, timedelta
 
 from temporalio.client import Client, WorkflowHandle
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
@@ -22,6 +22,12 @@ from workflows.campaign import CampaignWorkflow
 from workflows.contact import ContactWorkflow
 
 ALL_DAY = CallingWindow(start=time(0), end=time(0), weekdays=frozenset(ALL_WEEKDAYS))
+
+
+def zone_where_it_is(hour: int, now: datetime) -> str:
+    """A fixed-offset zone whose local time at ``now`` is ``hour`` o'clock (and ``now``'s minutes)."""
+    offset = (hour - now.astimezone(UTC).hour + 12) % 24 - 12
+    return f"Etc/GMT{-offset:+d}"  # POSIX signs: Etc/GMT-2 is two hours ahead of UTC
 
 
 def settings(**overrides) -> CampaignSettings:

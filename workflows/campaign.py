@@ -39,10 +39,11 @@ with workflow.unsafe.imports_passed_through():
         ReasonInput,
         SlotRelease,
         SlotRequest,
+        WaitingForWindow,
         contact_workflow_id,
     )
     from workflows import search_attributes
-    from workflows.contact import ContactWorkflow
+    from workflows.contact import WINDOW_WAIT_PATCH, ContactWorkflow
     from workflows.scheduling import in_window
 
 STORE_RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=200), maximum_interval=timedelta(seconds=30))
@@ -81,6 +82,8 @@ class CampaignWorkflow:
         self._tokens = self._burst
         self._tokens_at = workflow.now()
         self._grant_rate = self._settings.calls_per_second * GRANT_RATE_HEADROOM
+        # Runs begun before the patch keep counting contacts parked for their window as active.
+        self._window_waits_free_lookahead = workflow.patched(WINDOW_WAIT_PATCH)
 
     # ---- the process ----------------------------------------------------------------------------
 
@@ -140,6 +143,8 @@ class CampaignWorkflow:
         lookahead = max(2 * self._settings.max_concurrent_calls, 50)
         p = self._progress
         active = p.started - p.finished - p.waiting_retry - p.waiting_callback
+        if self._window_waits_free_lookahead:
+            active -= self._carry.waiting_window
         return lookahead - active
 
     async def _start_page(self, room: int) -> None:
@@ -314,9 +319,16 @@ class CampaignWorkflow:
             self._progress.waiting_retry += 1
         elif release.next_phase == ContactPhase.WAITING_CALLBACK:
             self._progress.waiting_callback += 1
+        elif release.next_phase == ContactPhase.WAITING_WINDOW:
+            self._carry.waiting_window += 1
         elif release.next_phase == ContactPhase.FINISHED and release.final_outcome is not None:
             self._count_finished(release.final_outcome)
         self._dirty = True
+
+    @workflow.signal
+    def waiting_for_window(self, waiting: WaitingForWindow) -> None:
+        """A started contact parks until its calling window opens; night-time contacts leave room for others."""
+        self._carry.waiting_window += 1
 
     @workflow.signal
     def contact_finished(self, finished: ContactFinished) -> None:
@@ -331,6 +343,9 @@ class CampaignWorkflow:
             self._progress.waiting_retry -= 1
         elif phase == ContactPhase.WAITING_CALLBACK:
             self._progress.waiting_callback -= 1
+        elif phase == ContactPhase.WAITING_WINDOW:
+            # Never below zero: a run continued as new before the patch carried no count of its releases.
+            self._carry.waiting_window = max(0, self._carry.waiting_window - 1)
 
     def _count_finished(self, outcome) -> None:
         self._progress.finished += 1

@@ -31,6 +31,7 @@ with workflow.unsafe.imports_passed_through():
         ReasonInput,
         SlotRelease,
         SlotRequest,
+        WaitingForWindow,
         attempt_idempotency_key,
     )
     from workflows import search_attributes
@@ -47,6 +48,9 @@ DIAL_RETRY = RetryPolicy(
 # A call's heartbeats stop when its worker dies; this is how soon another worker takes the attempt over.
 DIAL_HEARTBEAT_TIMEOUT = timedelta(seconds=10)
 MAX_CALL_LENGTH = timedelta(hours=1)
+# Contacts tell the campaign when they park for their calling window, which then starts others in their
+# place (a campaign started at night no longer stalls behind its first contacts). Both workflows branch on it.
+WINDOW_WAIT_PATCH = "window-wait-frees-lookahead"
 
 _FINAL_FOR_OUTCOME = {
     CallOutcome.COMPLETED: FinalOutcome.COMPLETED,
@@ -118,6 +122,12 @@ class ContactWorkflow(CallRecordsMixin):
                 # Started with a slot, but the window closed in the meantime: nobody waits holding one.
                 await self._release_slot(next_phase=ContactPhase.WAITING_WINDOW, outcome=None)
                 continue
+            if (
+                self._announced == ContactPhase.STARTING
+                and self._input.campaign_workflow_id is not None
+                and workflow.patched(WINDOW_WAIT_PATCH)
+            ):
+                await self._park_for_window()
             try:
                 await workflow.wait_condition(
                     lambda version=version: self._stop is not None or self._plan_version != version,
@@ -296,6 +306,13 @@ class ContactWorkflow(CallRecordsMixin):
                 call_outcome=outcome,
                 final_outcome=self._stop[0] if self._stop and next_phase == ContactPhase.FINISHED else None,
             ),
+        )
+
+    async def _park_for_window(self) -> None:
+        """Tell the campaign this contact sleeps until its window opens: it no longer takes the campaign's lookahead."""
+        self._announced = ContactPhase.WAITING_WINDOW
+        await self._campaign().signal(
+            "waiting_for_window", WaitingForWindow(contact_workflow_id=workflow.info().workflow_id)
         )
 
     def _callback_pending_later(self) -> bool:

@@ -1,6 +1,8 @@
 """Re-record the workflow histories the replay test checks: ``python tests/histories/record_histories.py``.
 
-One history per workflow type, sealed with the suite's test-only codec key (``tests/codec_test_keys.py``).
+One history per workflow type, plus ``contact_workflow_in_campaign.json``: a campaign's contact that parks
+until its calling window opens (``contact_workflow.json`` is a contact started on its own, as an inbound
+caller's callback is). All sealed with the suite's test-only codec key (``tests/codec_test_keys.py``).
 Only re-record on purpose: a change that breaks replay of the committed histories would break running
 campaigns too (see docs/versioning.md).
 """
@@ -23,12 +25,22 @@ async def record() -> None:
     from conftest import server_clock
     from inbound_helpers import answer_inbound_call, inbound_worker_settings
     from livekit_standin import LiveKitStandIn
-    from workflow_helpers import contact, new_campaign_id, seed, settings, start_campaign, start_contact
+    from workflow_helpers import (
+        contact,
+        new_campaign_id,
+        seed,
+        settings,
+        start_campaign,
+        start_contact,
+        zone_where_it_is,
+    )
 
     from schemas.agent import AgentConfig
     from schemas.calls import CallbackRequest
+    from schemas.campaign import ALL_WEEKDAYS, CallingWindow
     from schemas.inbound import inbound_workflow_id
     from schemas.settings import Settings
+    from schemas.workflow_io import contact_workflow_id
     from store.db import get_session_factory
     from store.migrate import upgrade_database
     from telephony.sim import SimCarrier
@@ -63,13 +75,21 @@ async def record() -> None:
             await handle.result()
             (HERE / "contact_workflow.json").write_text((await handle.fetch_history()).to_json())
 
+            # Most contacts are in their calling hours; two start at night and park until their window opens.
             campaign_id = new_campaign_id()
-            people = [contact(i, p) for i, p in enumerate(["answers", "busy", "qualifies", "not_interested"] * 3)]
-            campaign = settings(max_attempts=2, max_concurrent_calls=3)
-            await seed(sessions, campaign_id, people, campaign)
+            now = await env.get_current_time()
+            awake, asleep = zone_where_it_is(12, now), zone_where_it_is(3, now)
+            personas = ["answers", "busy", "qualifies", "not_interested"] * 3
+            people = [contact(i, p, timezone=awake) for i, p in enumerate(personas)]
+            sleepers = [contact(len(people) + i, p, timezone=asleep) for i, p in enumerate(["answers", "busy"])]
+            window = CallingWindow(start=time(9), end=time(17), weekdays=frozenset(ALL_WEEKDAYS))
+            campaign = settings(max_attempts=2, max_concurrent_calls=3, window=window)
+            await seed(sessions, campaign_id, people + sleepers, campaign)
             handle = await start_campaign(env.client, "record", campaign_id, campaign)
             await handle.result()
             (HERE / "campaign_workflow.json").write_text((await handle.fetch_history()).to_json())
+            sleeper = env.client.get_workflow_handle(contact_workflow_id(campaign_id, sleepers[0].external_id))
+            (HERE / "contact_workflow_in_campaign.json").write_text((await sleeper.fetch_history()).to_json())
 
         async with LiveKitStandIn() as standin:
             inbound_settings = inbound_worker_settings(standin, db_url, "record-inbound")
