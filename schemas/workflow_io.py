@@ -179,6 +179,12 @@ class CampaignWorkflowInput(BaseModel):
     max_history_events: int = Field(
         default=10_000, ge=100, description="Continue as new past this many events (or when Temporal suggests)"
     )
+    max_parked_outside_lookahead: int = Field(
+        default=5_000,
+        ge=0,
+        description="Contacts parked for their calling window that free the lookahead, at most. Bounds the "
+        "slot queue when their window opens (it is carried across continue-as-new)",
+    )
     carried: "CampaignCarry | None" = None
 
 

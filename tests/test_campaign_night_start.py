@@ -51,6 +51,30 @@ async def test_contacts_whose_window_is_open_are_dialled_while_the_first_ones_sl
     assert all(dialled_at[p.external_id] >= morning for p in sleepers)
 
 
+async def test_parked_contacts_free_no_more_than_their_cap(time_env, run_worker, session_factory):
+    """With a cap of 5, the 60 sleepers fill the lookahead plus 5: the early birds behind them wait."""
+    now = await time_env.get_current_time()
+    asleep, awake = zone_where_it_is(3, now), zone_where_it_is(12, now)
+    sleepers = [contact(i, "answers", priority=1, timezone=asleep) for i in range(LOOKAHEAD + 10)]
+    early_birds = [contact(i, "answers", timezone=awake) for i in range(LOOKAHEAD + 10, LOOKAHEAD + 15)]
+    campaign_id = new_campaign_id()
+    campaign = settings(window=NINE_TO_FIVE)
+    await seed(session_factory, campaign_id, sleepers + early_birds, campaign)
+    carrier = SimCarrier(time_scale=0.0, clock=server_clock)
+    async with run_worker(carrier) as tq:
+        handle = await start_campaign(time_env.client, tq, campaign_id, campaign, max_parked_outside_lookahead=5)
+        settled = await eventually(lambda: _parked_progress(handle, LOOKAHEAD + 5))
+        await handle.signal(CampaignWorkflow.cancel, ReasonInput(reason="seen enough"))
+        await handle.result()
+    assert settled.started == LOOKAHEAD + 5
+    assert carrier.dials == [], "the early birds were never reached while the sleepers held the places"
+
+
+async def _parked_progress(handle, started: int):
+    p = await handle.query(CampaignWorkflow.progress)
+    return p if p.started >= started and p.waiting_window == p.started else None
+
+
 async def test_contacts_waiting_for_a_slot_still_fill_the_lookahead(time_env, run_worker, session_factory):
     """In the daytime nobody parks: the campaign starts no more than the lookahead while one call runs."""
     campaign_id = new_campaign_id()

@@ -144,7 +144,9 @@ class CampaignWorkflow:
         p = self._progress
         active = p.started - p.finished - p.waiting_retry - p.waiting_callback
         if self._window_waits_free_lookahead:
-            active -= self._carry.waiting_window
+            # Capped: a night start reaches the open-window contacts among the first thousands but never
+            # starts the whole list, whose slot requests would all arrive when the window opens.
+            active -= min(self._carry.waiting_window, self._input.max_parked_outside_lookahead)
         return lookahead - active
 
     async def _start_page(self, room: int) -> None:
