@@ -4,8 +4,6 @@ transcript, notes, shared information and callbacks; and the live context of a c
 from datetime import datetime
 
 from fastapi import APIRouter, Query
-from temporalio.client import WorkflowUpdateFailedError
-from temporalio.service import RPCError, RPCStatusCode
 
 from api.deps import CurrentOrg, DbSession
 from api.routers.common import (
@@ -16,12 +14,12 @@ from api.routers.common import (
     Limit,
     Offset,
     call_id,
-    conflict,
     not_found,
     parse_outbound_call_id,
     release,
     row_view,
     utc,
+    workflow_conflicts,
 )
 from schemas.agent import LiveContext
 from schemas.api import DEFAULT_PAGE_SIZE, CallbackOut, CallDetail, CallList, CallOut, ContextEdit, ErrorBody, NoteOut
@@ -110,13 +108,7 @@ async def edit_context(
     record = await owned_call(session, org, call_id)
     await release(session)
     handle = ctx.client.get_workflow_handle(workflow_id_of(record))
-    try:
+    with workflow_conflicts(f"call {call_id!r}", f"call {call_id!r} is over: its workflow has ended"):
         return await handle.execute_update(
             "update_context", ContextUpdate(data=body.data, replace=body.replace), result_type=LiveContext
         )
-    except WorkflowUpdateFailedError as err:
-        conflict(f"call {call_id!r}: {err.cause or err}")
-    except RPCError as err:
-        if err.status != RPCStatusCode.NOT_FOUND:
-            raise
-        conflict(f"call {call_id!r} is over: its workflow has ended")

@@ -14,8 +14,7 @@ from fastapi.responses import JSONResponse
 from fastapi.sse import EventSourceResponse
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
-from temporalio.client import WorkflowUpdateFailedError
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.service import RPCError
 
 from api.deps import CurrentOrg, DbSession
 from api.routers.common import (
@@ -32,6 +31,7 @@ from api.routers.common import (
     not_found,
     read_csv_upload,
     release,
+    workflow_conflicts,
 )
 from schemas.agent import AgentConfig
 from schemas.api import (
@@ -408,16 +408,11 @@ async def _add_contacts(
     else:
         await release(session)
         handle = campaigns.campaign_handle(ctx.client, row.id)
-        try:
+        ended = f"campaign {row.id!r} has ended; contacts can no longer be added"
+        with workflow_conflicts(f"campaign {row.id!r}", ended):
             result = await handle.execute_update(
                 CampaignWorkflow.add_contacts, AddContactsInput(contacts=report.contacts)
             )
-        except WorkflowUpdateFailedError as err:
-            conflict(f"campaign {row.id!r}: {err.cause or err}")
-        except RPCError as err:
-            if err.status != RPCStatusCode.NOT_FOUND:
-                raise
-            conflict(f"campaign {row.id!r} has ended; contacts can no longer be added")
     # An id another request added meanwhile is skipped by the store; ``imported`` counts what went in.
     view = await campaign_view(ctx, session, row)
     return ContactsAdded(campaign=view, import_report=ImportReport(imported=result.added, errors=report.errors))

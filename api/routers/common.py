@@ -4,6 +4,8 @@ import asyncio
 import base64
 import binascii
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Annotated, Any, NoReturn, TypeVar
 
@@ -11,8 +13,8 @@ from fastapi import Depends, HTTPException, Query, Request, Security, UploadFile
 from fastapi.security import APIKeyHeader, HTTPBearer
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
-from temporalio.client import Client, WorkflowFailureError
-from temporalio.service import RPCError
+from temporalio.client import Client, WorkflowFailureError, WorkflowUpdateFailedError
+from temporalio.service import RPCError, RPCStatusCode
 
 from api.deps import AppContext, app_context, current_org
 from schemas.api import CAMPAIGN_DRAFT, MAX_PAGE_SIZE, CampaignOut, ContactCounts, ErrorBody, Stats
@@ -141,6 +143,20 @@ def not_found(what: str) -> NoReturn:
 
 def conflict(what: str) -> NoReturn:
     raise HTTPException(status.HTTP_409_CONFLICT, what)
+
+
+@contextmanager
+def workflow_conflicts(refused: str, ended: str) -> Iterator[None]:
+    """A workflow update the workflow refused is a 409 that gives its reason after ``refused``; one sent to
+    a workflow that has ended (Temporal's NOT_FOUND) is a 409 that says ``ended``."""
+    try:
+        yield
+    except WorkflowUpdateFailedError as err:
+        conflict(f"{refused}: {err.cause or err}")
+    except RPCError as err:
+        if err.status != RPCStatusCode.NOT_FOUND:
+            raise
+        conflict(ended)
 
 
 def invalid(what: str) -> NoReturn:
