@@ -82,6 +82,20 @@ function query(params) {
 
 const enc = encodeURIComponent;
 
+/** POST the file chosen in a file input as the multipart field `file`; null when none was chosen.
+ *  The input is cleared afterwards, so choosing the same file again uploads it again. */
+async function uploadChosenFile(event, path) {
+  const file = event.target.files[0];
+  if (!file) return null;
+  const form = new FormData();
+  form.append("file", file);
+  try {
+    return await api("POST", path, form);
+  } finally {
+    event.target.value = "";
+  }
+}
+
 // ---- toasts ----------------------------------------------------------------------------------------
 
 let toastSeq = 0;
@@ -465,19 +479,15 @@ document.addEventListener("alpine:init", () => {
         }
       },
       async addContacts(event) {
-        const file = event.target.files[0];
-        if (!file) return;
-        const form = new FormData();
-        form.append("file", file);
         this.uploading = true;
         try {
-          const result = await api("POST", `/v1/campaigns/${enc(this.id)}/contacts/upload`, form);
+          const result = await uploadChosenFile(event, `/v1/campaigns/${enc(this.id)}/contacts/upload`);
+          if (!result) return;
           this.addReport = result.import_report;
           this.show(result.campaign);
           toast(`${result.import_report.imported} contact(s) added`, "success");
         } finally {
           this.uploading = false;
-          event.target.value = "";
         }
       },
       drawChart() {
@@ -804,18 +814,15 @@ document.addEventListener("alpine:init", () => {
       await this.load();
     },
     async importFile(event) {
-      const file = event.target.files[0];
-      if (!file) return;
-      const form = new FormData();
-      form.append("file", file);
       this.importing = true;
       try {
-        this.importReport = await api("POST", "/v1/dnc/import", form);
-        toast(`${this.importReport.added} number(s) added to the list`, "success");
+        const report = await uploadChosenFile(event, "/v1/dnc/import");
+        if (!report) return;
+        this.importReport = report;
+        toast(`${report.added} number(s) added to the list`, "success");
         await this.load();
       } finally {
         this.importing = false;
-        event.target.value = "";
       }
     },
   }));
