@@ -485,6 +485,7 @@ document.addEventListener("alpine:init", () => {
           if (!result) return;
           this.addReport = result.import_report;
           this.show(result.campaign);
+          await this.loadContacts(); // new rows change no finished count, so show() would not reload them
           toast(`${result.import_report.imported} contact(s) added`, "success");
         } finally {
           this.uploading = false;
