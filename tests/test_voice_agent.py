@@ -296,7 +296,6 @@ async def test_transfer_to_human_only_with_a_transfer_number() -> None:
     assert bridge.transfers == ["I want to speak to a real person."]
 
 
-
 async def test_transfer_hands_the_phone_leg_to_the_transfer_number() -> None:
     bridge, transferred = FakeBridge(), []
 
@@ -321,6 +320,7 @@ async def test_a_failed_sip_transfer_is_a_tool_error_and_the_session_goes_on() -
         assert output.event().item.is_error
         assert "couldn't connect you" in output.event().item.output
         await session.run(user_input="Okay. What's the offer exactly?")
+
 
 # ---- tool toggles ------------------------------------------------------------------------------
 

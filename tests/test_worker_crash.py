@@ -30,9 +30,7 @@ def _start_worker(dev_env, db_url: str, task_queue: str, ledger: Path, log: Path
         "RINGFLOW_SIM_LEDGER_PATH": str(ledger),
         "RINGFLOW_CODEC_KEYS": TEST_ONLY_CODEC_KEYS,
     }
-    return subprocess.Popen(
-        [sys.executable, "-m", "worker"], env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT
-    )
+    return subprocess.Popen([sys.executable, "-m", "worker"], env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT)
 
 
 async def test_killing_the_worker_mid_campaign_loses_no_contact_and_dials_no_attempt_twice(
@@ -79,4 +77,4 @@ async def test_killing_the_worker_mid_campaign_loses_no_contact_and_dials_no_att
         stored = await queries.outcome_counts(session, campaign_id)
     assert sum(stored.values()) == 100
     assert stored.get(FinalOutcome.CANCELLED.value, 0) == 0
-    assert stored == {k.value: v for k, v in progress.outcomes.items()}, (log.read_text()[-3000:])
+    assert stored == {k.value: v for k, v in progress.outcomes.items()}, log.read_text()[-3000:]
