@@ -184,6 +184,7 @@ class ContactOut(BaseModel):
     attempts: int
     agent_name: str | None
     updated_at: datetime
+    last_call_id: str | None = Field(description="The contact's latest finished call (GET /v1/calls/{call_id})")
     web_ui_url: str = Field(description="The contact's workflow in the Temporal Web UI")
 
 

@@ -45,6 +45,9 @@ async def test_a_calls_transcript_notes_information_and_callbacks_after_the_agen
     assert calls.json()["total"] == 5
     call_ids = {item["external_id"]: item["id"] for item in calls.json()["items"]}
 
+    contacts = by_external_id((await http.get("/v1/contacts", params={"campaign_id": campaign_id})).json()["items"])
+    assert contacts["p1"]["last_call_id"] == call_ids["p1"] and contacts["p4"]["last_call_id"] == call_ids["p4"]
+
     qualified = (await http.get(f"/v1/calls/{call_ids['p1']}")).json()
     assert qualified["outcome"] == "qualified" and qualified["answered"] and qualified["agent_name"] == "sam"
     assert qualified["transcript"][0]["speaker"] == "agent" and "Sam" in qualified["transcript"][0]["text"]

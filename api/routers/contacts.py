@@ -5,7 +5,16 @@ from datetime import datetime
 from fastapi import APIRouter, Query
 
 from api.deps import CurrentOrg, DbSession
-from api.routers.common import V1_DEPENDENCIES, V1_RESPONSES, Context, Limit, Offset, row_view, utc
+from api.routers.common import (
+    V1_DEPENDENCIES,
+    V1_RESPONSES,
+    Context,
+    Limit,
+    Offset,
+    outbound_call_id,
+    row_view,
+    utc,
+)
 from schemas.api import DEFAULT_PAGE_SIZE, ContactList, ContactOut
 from schemas.workflow_io import contact_workflow_id
 from store import reports
@@ -41,6 +50,8 @@ async def list_contacts(
             ContactOut,
             row,
             agent_name=agent_name,
+            # Attempt n is the contact's nth dial, and ``attempts`` counts the finished ones.
+            last_call_id=outbound_call_id(row.campaign_id, row.external_id, row.attempts) if row.attempts else None,
             web_ui_url=workflow_ui_url(ctx.settings, contact_workflow_id(row.campaign_id, row.external_id)),
         )
         for row, agent_name in rows

@@ -356,7 +356,6 @@ document.addEventListener("alpine:init", () => {
       stats: null,
       contacts: [],
       contactTotal: 0,
-      lastCall: {},
       outcomeFilter: "",
       ...paging("loadContacts"),
       live: false,
@@ -398,7 +397,7 @@ document.addEventListener("alpine:init", () => {
         }
       },
       async refresh() {
-        await Promise.all([this.loadContacts(), this.loadStats(), this.loadCalls()]);
+        await Promise.all([this.loadContacts(), this.loadStats()]);
       },
       async loadStats() {
         this.stats = await api("GET", `/v1/campaigns/${enc(this.id)}/stats`);
@@ -416,25 +415,13 @@ document.addEventListener("alpine:init", () => {
         this.contacts = page.items;
         this.contactTotal = page.total;
       },
-      // Each contact's latest call, so a row links straight to its transcript.
-      async loadCalls() {
-        const page = await api("GET", `/v1/calls${query({ campaign_id: this.id, limit: 500 })}`);
-        const latest = {};
-        for (const call of page.items) {
-          const seen = latest[call.external_id];
-          if (!seen || call.attempt > seen.attempt) latest[call.external_id] = call;
-        }
-        this.lastCall = latest;
-      },
       filter() {
         this.offset = 0;
         this.loadContacts();
       },
-      // The contact's latest call; past the 500 calls loaded, the campaign's call list instead.
+      // The contact's latest call, straight to its transcript.
       callHref(contact) {
-        const call = this.lastCall[contact.external_id];
-        if (call) return `/calls/${enc(call.id)}`;
-        return contact.attempts > 0 ? `/calls?campaign_id=${enc(this.id)}` : null;
+        return contact.last_call_id ? `/calls/${enc(contact.last_call_id)}` : null;
       },
       get activity() {
         const p = this.campaign && this.campaign.progress;
