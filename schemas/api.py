@@ -10,7 +10,7 @@ is an opaque string (``GET /v1/calls`` hands them out); errors are ``{"detail": 
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from schemas.agent import (
     AgentConfig,
@@ -269,10 +269,21 @@ class InformationList(BaseModel):
 # ---- agents ---------------------------------------------------------------------------------------
 
 
+# The dashboard's address of its new-agent form is /agents/new, so no agent may be called that.
+RESERVED_AGENT_NAMES = frozenset({"new"})
+
+
 class AgentCreate(AgentConfig):
     """``POST /v1/agents``: an agent's whole configuration; an unknown field is refused, not ignored."""
 
     model_config = ConfigDict(extra="forbid")
+
+    @field_validator("name")
+    @classmethod
+    def _not_reserved(cls, name: str) -> str:
+        if name.lower() in RESERVED_AGENT_NAMES:
+            raise ValueError(f"the name {name!r} is reserved: choose another")
+        return name
 
 
 class AgentUpdate(RequestBody):

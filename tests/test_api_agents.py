@@ -46,6 +46,8 @@ async def test_agents_are_created_edited_with_tool_toggles_and_deleted(api_stack
         refused = await http.put("/v1/agents/ada", json=bad)
         assert refused.status_code == 422, (bad, refused.text)
     assert (await http.post("/v1/agents", json={**AGENT, "name": "has space"})).status_code == 422
+    reserved = await http.post("/v1/agents", json={**AGENT, "name": "New"})
+    assert reserved.status_code == 422 and "reserved" in reserved.json()["detail"]
     typo = await http.post("/v1/agents", json={**AGENT, "name": "other", "greting": "Hi"})
     assert typo.status_code == 422 and "body.greting" in typo.json()["detail"]
     assert (await http.put("/v1/agents/nobody", json={"greeting": "x"})).status_code == 404
