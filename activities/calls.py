@@ -2,6 +2,7 @@
 
 import asyncio
 from collections.abc import Awaitable
+from functools import partial
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
@@ -55,6 +56,7 @@ class CallActivities:
                 self._carrier.name,
             )
             recorded = None if created else queries.attempt_result(row)
+            earlier_call_id = row.carrier_call_id
             await session.commit()
         if recorded is not None:
             return recorded
@@ -64,7 +66,7 @@ class CallActivities:
             else:
                 activity.logger.warning("attempt %s was started before; recovering it", request.idempotency_key)
                 with CALLS_IN_PROGRESS.track_inprogress():
-                    result = await _heartbeating(self._carrier.recover(request))
+                    result = await _heartbeating(self._carrier.recover(request, earlier_call_id))
         async with self._sessions() as session:
             await queries.finish_attempt(session, request.idempotency_key, result)
             await session.commit()
@@ -75,7 +77,12 @@ class CallActivities:
         """Dial the moment the pacer releases this call: nothing may await in between."""
         await self._pacer.wait_turn(request.campaign_id, request.calls_per_second)
         with CALLS_IN_PROGRESS.track_inprogress():
-            return await self._carrier.dial(request)
+            return await self._carrier.dial(request, partial(self._record_call_id, request.idempotency_key))
+
+    async def _record_call_id(self, key: str, call_id: str) -> None:
+        async with self._sessions() as session:
+            await queries.record_call_id(session, key, call_id)
+            await session.commit()
 
 
 async def _newly_blocked(session: AsyncSession, request: DialRequest) -> bool:

@@ -333,6 +333,15 @@ async def _attempt_by_key(session: AsyncSession, key: str) -> AttemptRow | None:
     return (await session.scalars(stmt)).one_or_none()
 
 
+async def record_call_id(session: AsyncSession, key: str, call_id: str) -> None:
+    """Note the carrier's id of the attempt's call while it is still on, so a retry can follow that call."""
+    await session.execute(
+        update(AttemptRow)
+        .where(AttemptRow.idempotency_key == key, AttemptRow.state == ATTEMPT_DIALLING)
+        .values(carrier_call_id=call_id)
+    )
+
+
 async def attempt_exists(session: AsyncSession, key: str) -> bool:
     return await _attempt_by_key(session, key) is not None
 

@@ -2,6 +2,7 @@
 
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
@@ -9,6 +10,9 @@ from schemas.calls import DialRequest, DialResult
 from schemas.outcomes import CallOutcome
 
 CALL_LOST_DETAIL = "call lost: the dialling process stopped before it ended"
+
+CallPlaced = Callable[[str], Awaitable[None]]
+"""Told the carrier's id for a call the moment the network has it, so a retry can find that call."""
 
 
 @runtime_checkable
@@ -22,18 +26,21 @@ class Carrier(Protocol):
 
     name: str
 
-    async def dial(self, request: DialRequest) -> DialResult:
+    async def dial(self, request: DialRequest, placed: CallPlaced | None = None) -> DialResult:
         """Place the call and return once it has ended.
 
-        The caller guarantees at most one ``dial`` per ``request.idempotency_key``.
+        The caller guarantees at most one ``dial`` per ``request.idempotency_key``. A carrier whose
+        calls are known by an id of the network's (Twilio's CallSid) awaits ``placed`` with it as soon
+        as it has it; carriers that find their calls from the request alone need not.
         """
         ...
 
-    async def recover(self, request: DialRequest) -> DialResult:
+    async def recover(self, request: DialRequest, call_id: str = "") -> DialResult:
         """Find out what became of a call a previous activity attempt started, without dialling again.
 
-        That attempt's process may have died mid-call. A carrier that cannot find the call returns
-        outcome ``FAILED`` with detail :data:`CALL_LOST_DETAIL`, so the contact's retry policy decides.
+        That attempt's process may have died mid-call. ``call_id`` is what it passed to ``placed``, if
+        it got that far. A carrier that cannot find the call returns outcome ``FAILED`` with detail
+        :data:`CALL_LOST_DETAIL`, so the contact's retry policy decides.
         """
         ...
 

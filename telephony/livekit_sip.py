@@ -50,7 +50,7 @@ from schemas.agent import AgentConfig, CallJob
 from schemas.calls import DialRequest, DialResult
 from schemas.outcomes import CallOutcome
 from schemas.settings import Settings
-from telephony.base import CALL_LOST_DETAIL, dial_result
+from telephony.base import CALL_LOST_DETAIL, CallPlaced, dial_result
 
 logger = logging.getLogger(__name__)
 
@@ -238,7 +238,8 @@ class LiveKitSipCarrier:
 
     # ---- Carrier -------------------------------------------------------------------------------
 
-    async def dial(self, request: DialRequest) -> DialResult:
+    async def dial(self, request: DialRequest, placed: CallPlaced | None = None) -> DialResult:
+        """The call's room and SIP participant are named after the request, so ``placed`` is not needed."""
         dialled_at = datetime.now(UTC)
         if request.agent is None:
             return self._result(
@@ -289,7 +290,7 @@ class LiveKitSipCarrier:
             await self._delete_room(room)
             return self._result(CallOutcome.FAILED, dialled_at, detail=f"call broke off: {err!r}")
 
-    async def recover(self, request: DialRequest) -> DialResult:
+    async def recover(self, request: DialRequest, call_id: str = "") -> DialResult:
         """Watch the call an earlier attempt placed, if its callee is still in the room; never dial."""
         dialled_at = datetime.now(UTC)
         room = room_name_for(request.idempotency_key)

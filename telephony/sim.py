@@ -22,7 +22,7 @@ from pydantic import AwareDatetime, BaseModel
 from schemas.calls import CallbackRequest, DialRequest, DialResult
 from schemas.contact import Contact
 from schemas.outcomes import CallOutcome
-from telephony.base import CALL_LOST_DETAIL
+from telephony.base import CALL_LOST_DETAIL, CallPlaced
 
 NEVER_ANSWERS_RING_CAP = 20.0
 """Seconds a ``never_answers`` callee rings at most, even if the campaign's ring timeout is longer."""
@@ -186,8 +186,11 @@ class SimCarrier:
         if ledger_path is not None:
             ledger_path.parent.mkdir(parents=True, exist_ok=True)
 
-    async def dial(self, request: DialRequest) -> DialResult:
-        """Play the contact's persona; :class:`DuplicateDialError` if this process already dialled the key."""
+    async def dial(self, request: DialRequest, placed: CallPlaced | None = None) -> DialResult:
+        """Play the contact's persona; :class:`DuplicateDialError` if this process already dialled the key.
+
+        A simulated call is found by its key, so ``placed`` is not needed.
+        """
         key = request.idempotency_key
         if key in self._calls:
             raise DuplicateDialError(f"{key!r} was already dialled by this process")
@@ -225,7 +228,7 @@ class SimCarrier:
             finished.set_result(result)
         return result
 
-    async def recover(self, request: DialRequest) -> DialResult:
+    async def recover(self, request: DialRequest, call_id: str = "") -> DialResult:
         """This process's result for the key, waiting if the call is still on; else the call is lost.
 
         A key this process never dialled was dialled by a process that has since died, and a

@@ -43,7 +43,7 @@ from twilio.base.exceptions import TwilioRestException, TwilioServiceException
 from schemas.calls import DialRequest, DialResult
 from schemas.outcomes import CallOutcome
 from schemas.settings import Settings
-from telephony.base import CALL_LOST_DETAIL, dial_result
+from telephony.base import CALL_LOST_DETAIL, CallPlaced, dial_result
 from telephony.livekit_sip import create_call_room, delete_room, room_name_for, room_participants
 from telephony.twilio_voice import (
     CallStatus,
@@ -148,7 +148,8 @@ class TwilioCarrier:
 
     # ---- Carrier -------------------------------------------------------------------------------
 
-    async def dial(self, request: DialRequest) -> DialResult:
+    async def dial(self, request: DialRequest, placed: CallPlaced | None = None) -> DialResult:
+        """``placed`` gets the CallSid as soon as Twilio has created the call."""
         dialled_at = datetime.now(UTC)
         if request.agent is None:
             return self._result(
@@ -188,6 +189,8 @@ class TwilioCarrier:
                 return await self._after_unclear_create(room, dialled_at, ring_seconds, f"Twilio HTTP {status} {err}")
             except Exception as err:  # transport error or timeout: the POST may have been applied
                 return await self._after_unclear_create(room, dialled_at, ring_seconds, f"{err!r}")
+            if placed is not None:
+                await self._tell_placed(placed, sid)
             return await self._follow(sid, room, dialled_at)
         except asyncio.CancelledError:
             # The activity was cancelled: closing the room ends the SIP leg of an answered call.
@@ -198,11 +201,14 @@ class TwilioCarrier:
             await delete_room(lk, room)
             return self._result(CallOutcome.FAILED, dialled_at, detail=f"call broke off: {err!r}")
 
-    async def recover(self, request: DialRequest) -> DialResult:
-        """Follow the call an earlier attempt placed by its room, if it is or may still be live; never dial."""
+    async def recover(self, request: DialRequest, call_id: str = "") -> DialResult:
+        """Follow the call an earlier attempt placed, never dialling: by its CallSid when that attempt
+        recorded it (Twilio then reports the exact outcome), else by its room, if it is or may still be live."""
         dialled_at = datetime.now(UTC)
         lk = self._lk()
         room = room_name_for(request.idempotency_key)
+        if call_id:
+            return await self._follow(call_id, room, dialled_at)
         try:
             participants = await room_participants(lk, room)
         except Exception as err:
@@ -235,6 +241,14 @@ class TwilioCarrier:
         except asyncio.CancelledError:
             await asyncio.shield(self._end_call(sid))
             raise
+
+    async def _tell_placed(self, placed: CallPlaced, sid: str) -> None:
+        """The phone may be ringing: a failure to pass the CallSid on is logged, never raised (a retry
+        then finds the call by its room instead)."""
+        try:
+            await placed(sid)
+        except Exception as err:
+            logger.warning("could not record Twilio call %s: %s", sid, err, extra={"call_id": sid})
 
     async def _end_call(self, sid: str) -> None:
         try:

@@ -307,6 +307,45 @@ async def test_recover_waits_for_a_live_call_in_the_room(
     assert room not in livekit.rooms
 
 
+async def test_dial_reports_the_callsid_as_soon_as_twilio_has_the_call(
+    twilio: TwilioStandIn, livekit: LiveKitStandIn, carrier: TwilioCarrier
+) -> None:
+    reported: list[str] = []
+
+    async def placed(call_id: str) -> None:
+        reported.append(call_id)
+
+    task = asyncio.create_task(carrier.dial(dial_request(), placed))
+    sid = await created_call(twilio)
+    await asyncio.sleep(0.1)
+    assert reported == [sid], "reported while the call is still on"
+    twilio.set_call(sid, status="no-answer")
+    assert (await asyncio.wait_for(task, 5)).carrier_call_id == sid
+
+
+async def test_recover_by_callsid_follows_the_call_at_twilio_for_its_exact_outcome(
+    twilio: TwilioStandIn, livekit: LiveKitStandIn, carrier: TwilioCarrier
+) -> None:
+    request = dial_request(attempt=2)
+    room = room_name_for(request.idempotency_key)
+    sid = await carrier.voice.create_call(
+        to=PHONE, from_=FROM, twiml="<Response/>", status_callback=f"{BASE_URL}/status", timeout_seconds=20
+    )
+    twilio.set_call(sid, status="in-progress", answered_by="human")
+
+    task = asyncio.create_task(carrier.recover(request, sid))
+    await asyncio.sleep(0.15)
+    assert not task.done(), "it follows the call until Twilio says it ended"
+    twilio.set_call(sid, status="completed", duration="31")
+    result = await asyncio.wait_for(task, 5)
+
+    assert (result.outcome, result.answered, result.duration_seconds) == (CallOutcome.COMPLETED, True, 31)
+    assert result.carrier_call_id == sid
+    assert len(creates(twilio)) == 1, "never dialled again"
+    assert "ListParticipants" not in {r.method for r in livekit.requests}
+    assert room not in livekit.rooms
+
+
 async def test_recover_without_a_room_is_lost(
     twilio: TwilioStandIn, livekit: LiveKitStandIn, carrier: TwilioCarrier
 ) -> None:
