@@ -37,7 +37,7 @@ def _delimiter(header_line: str) -> str:
     return max(DELIMITERS, key=header_line.count)
 
 
-def _describe(error: ValidationError) -> str:
+def describe_validation_error(error: ValidationError) -> str:
     """Pydantic's messages, minus their "Value error, " noise, and prefixed by the field they are about."""
     parts: list[str] = []
     for detail in error.errors():
@@ -127,7 +127,7 @@ def parse_contacts_csv(
         try:
             contact = Contact.model_validate(fields)
         except ValidationError as exc:
-            problems.append(_describe(exc))
+            problems.append(describe_validation_error(exc))
         if contact is not None and contact.phone in phone_lines:
             earlier_line, earlier_id = phone_lines[contact.phone]
             problems.append(

@@ -10,7 +10,7 @@ from sqlalchemy import delete, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from store.models import CampaignRow, DoNotCallRow, utcnow
-from store.queries import _insert, _rowcount
+from store.queries import dialect_insert, rowcount
 
 # Keeps one IN (...) list well under every driver's bound-parameter limit.
 LOOKUP_CHUNK = 500
@@ -19,7 +19,7 @@ LOOKUP_CHUNK = 500
 async def add_to_dnc(session: AsyncSession, org_id: str, phone: str, reason: str = "") -> bool:
     """List ``phone`` (E.164) for the organization; True when it was not listed before."""
     inserted = await session.scalar(
-        _insert(session, DoNotCallRow)
+        dialect_insert(session, DoNotCallRow)
         .values(org_id=org_id, phone=phone, reason=reason, created_at=utcnow())
         .on_conflict_do_nothing(index_elements=["org_id", "phone"])
         .returning(DoNotCallRow.phone)
@@ -34,7 +34,7 @@ async def remove_from_dnc(session: AsyncSession, org_id: str, phone: str) -> boo
         .where(DoNotCallRow.org_id == org_id, DoNotCallRow.phone == phone)
         .execution_options(synchronize_session=False)
     )
-    return _rowcount(result) > 0
+    return rowcount(result) > 0
 
 
 async def get_dnc(session: AsyncSession, org_id: str, phone: str) -> DoNotCallRow | None:

@@ -1,22 +1,11 @@
 """The account's phone numbers, the agent bound to each, and the inbound calls they received."""
 
-from typing import cast
-
-from sqlalchemy import Table, case, select, update
-from sqlalchemy.dialects.postgresql import insert as postgres_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import case, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from schemas.agent import AgentConfig
 from store import queries
-from store.models import DEFAULT_ORG_ID, INBOUND_IN_PROGRESS, Base, InboundCallRow, PhoneNumberRow, utcnow
-
-
-def _insert(session: AsyncSession, model: type[Base]):
-    table = cast(Table, model.__table__)
-    if session.get_bind().dialect.name == "postgresql":
-        return postgres_insert(table)
-    return sqlite_insert(table)
+from store.models import DEFAULT_ORG_ID, INBOUND_IN_PROGRESS, InboundCallRow, PhoneNumberRow, utcnow
 
 
 async def upsert_number(
@@ -28,7 +17,7 @@ async def upsert_number(
 ) -> None:
     """Add the number to ``org_id`` or refresh its Twilio sid and name. A number that changes organization
     loses its agent binding (that agent belongs to the old organization); otherwise the binding is kept."""
-    insert = _insert(session, PhoneNumberRow).values(
+    insert = queries.dialect_insert(session, PhoneNumberRow).values(
         number=number,
         org_id=org_id,
         twilio_sid=twilio_sid,
@@ -103,7 +92,7 @@ async def record_inbound_call(
     CallSid: a repeat changes nothing."""
     number = await get_number(session, to_number)
     await session.execute(
-        _insert(session, InboundCallRow)
+        queries.dialect_insert(session, InboundCallRow)
         .values(
             call_sid=call_sid,
             org_id=number.org_id if number is not None else DEFAULT_ORG_ID,

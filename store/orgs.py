@@ -11,7 +11,7 @@ import secrets
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from store.models import DEFAULT_ORG_ID, ApiKeyRow, OrganizationRow, utcnow
+from store.models import ApiKeyRow, OrganizationRow, utcnow
 
 KEY_PREFIX = "rf_"
 # What lists show of a key: enough to tell keys apart, far too little to use one.
@@ -47,13 +47,7 @@ async def create_org(session: AsyncSession, name: str, org_id: str | None = None
 
 
 async def get_org(session: AsyncSession, org_id: str) -> OrganizationRow | None:
-    """The organization; the built-in ``default`` one (owner of what the CLI makes) is created on first ask."""
-    org = await session.get(OrganizationRow, org_id)
-    if org is None and org_id == DEFAULT_ORG_ID:
-        org = OrganizationRow(id=DEFAULT_ORG_ID, name="Default", created_at=utcnow())
-        session.add(org)
-        await session.flush()
-    return org
+    return await session.get(OrganizationRow, org_id)
 
 
 async def list_orgs(session: AsyncSession) -> list[OrganizationRow]:

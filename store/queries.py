@@ -95,7 +95,7 @@ def _table(model: type[Base]) -> Table:
     return cast(Table, model.__table__)
 
 
-def _insert(session: AsyncSession, model: type[Base]) -> PostgresInsert | SqliteInsert:
+def dialect_insert(session: AsyncSession, model: type[Base]) -> PostgresInsert | SqliteInsert:
     """An INSERT that knows ``ON CONFLICT``; both dialects spell it the same way."""
     table = _table(model)
     if session.get_bind().dialect.name == "postgresql":
@@ -103,7 +103,7 @@ def _insert(session: AsyncSession, model: type[Base]) -> PostgresInsert | Sqlite
     return sqlite_insert(table)
 
 
-def _rowcount(result: Result[Any]) -> int:
+def rowcount(result: Result[Any]) -> int:
     return cast(CursorResult[Any], result).rowcount
 
 
@@ -123,7 +123,7 @@ async def create_campaign(
     """Insert a campaign. Idempotent: an existing campaign with this id is left exactly as it is."""
     now = utcnow()
     stmt = (
-        _insert(session, CampaignRow)
+        dialect_insert(session, CampaignRow)
         .values(
             id=campaign_id,
             org_id=org_id,
@@ -160,7 +160,7 @@ async def set_campaign_status(session: AsyncSession, campaign_id: str, status: C
     result = await session.execute(
         update(CampaignRow).where(CampaignRow.id == campaign_id).values(status=status.value, updated_at=utcnow())
     )
-    if _rowcount(result) == 0:
+    if rowcount(result) == 0:
         raise CampaignNotFoundError(campaign_id)
 
 
@@ -304,11 +304,11 @@ async def cancel_undispatched(session: AsyncSession, campaign_id: str) -> int:
     )
     columns = ["campaign_id", "external_id", "final_outcome", "reason", "attempts", "decided_at"]
     await session.execute(
-        _insert(session, OutcomeRow)
+        dialect_insert(session, OutcomeRow)
         .from_select(columns, cancelled)
         .on_conflict_do_nothing(index_elements=["campaign_id", "external_id"])
     )
-    return _rowcount(result)
+    return rowcount(result)
 
 
 async def unfinished_dispatched_external_ids(session: AsyncSession, campaign_id: str) -> list[str]:
@@ -516,7 +516,7 @@ async def record_outcome(
     """
     now = utcnow()
     cancelled = final_outcome is FinalOutcome.CANCELLED
-    insert = _insert(session, OutcomeRow).values(
+    insert = dialect_insert(session, OutcomeRow).values(
         campaign_id=campaign_id,
         external_id=external_id,
         final_outcome=final_outcome.value,
@@ -578,7 +578,7 @@ async def save_agent(session: AsyncSession, config: AgentConfig, org_id: str = D
     A replaced agent keeps its ``created_at``; ``updated_at`` is re-stamped.
     """
     now = utcnow()
-    insert = _insert(session, AgentRow).values(
+    insert = dialect_insert(session, AgentRow).values(
         org_id=org_id,
         name=config.name,
         config=config.model_dump(mode="json"),
@@ -621,7 +621,7 @@ async def delete_agent(session: AsyncSession, name: str, org_id: str = DEFAULT_O
         .where(AgentRow.org_id == org_id, AgentRow.name == name)
         .execution_options(synchronize_session=False)
     )
-    return _rowcount(result) > 0
+    return rowcount(result) > 0
 
 
 # ---- what the agent records during a call ---------------------------------------------------------
@@ -632,7 +632,7 @@ async def record_note(
 ) -> None:
     """Store a note the agent took. Idempotent on ``key``: a second call with it changes nothing."""
     await session.execute(
-        _insert(session, NoteRow)
+        dialect_insert(session, NoteRow)
         .values(
             idempotency_key=key,
             campaign_id=campaign_id,
@@ -671,7 +671,7 @@ async def record_information(
     """
     shared = SharedInformation(category=category, information=information)
     await session.execute(
-        _insert(session, SharedInformationRow)
+        dialect_insert(session, SharedInformationRow)
         .values(
             idempotency_key=key,
             campaign_id=campaign_id,
@@ -733,7 +733,7 @@ async def append_transcript(
         for offset, segment in enumerate(segments)
     ]
     await session.execute(
-        _insert(session, TranscriptSegmentRow).on_conflict_do_nothing(
+        dialect_insert(session, TranscriptSegmentRow).on_conflict_do_nothing(
             index_elements=["campaign_id", "external_id", "attempt", "seq"]
         ),
         rows,

@@ -303,14 +303,7 @@ class LiveKitSipCarrier:
         if participant is None:
             await self._delete_room(room)
             return self._result(CallOutcome.FAILED, dialled_at, detail=CALL_LOST_DETAIL)
-        return await self._watch(
-            room,
-            identity,
-            dialled_at,
-            call_id=_call_id_of(participant),
-            answered=_is_answered(participant),
-            joined_ms=participant.joined_at_ms or participant.joined_at * 1000,
-        )
+        return await self._watch_found(room, identity, dialled_at, participant)
 
     # ---- transfer ------------------------------------------------------------------------------
 
@@ -360,6 +353,12 @@ class LiveKitSipCarrier:
         if participant is None:
             await self._delete_room(room)
             return self._result(CallOutcome.FAILED, dialled_at, detail=f"dial failed: {what}")
+        return await self._watch_found(room, identity, dialled_at, participant)
+
+    async def _watch_found(
+        self, room: str, identity: str, dialled_at: datetime, participant: ParticipantInfo
+    ) -> DialResult:
+        """Watch a callee found already in the room (a recovered or unclearly placed call)."""
         return await self._watch(
             room,
             identity,

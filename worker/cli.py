@@ -1046,7 +1046,6 @@ def numbers_sync(
         async with sessions() as session:
             if await orgs.get_org(session, org) is None:
                 raise CliError(f"no organization {org!r}: see `ringflow org list`")
-            await session.commit()
         voice = twilio_voice(settings)
         incoming = await _twilio_step("list the account's numbers", voice.list_incoming_numbers())
         seen: set[str] = set()

@@ -35,7 +35,7 @@ from schemas.campaign import ALL_WEEKDAYS, CallingWindow, CampaignSettings, Retr
 from schemas.contact import Contact
 from schemas.workflow_io import contact_workflow_id
 from store import dnc, queries
-from store.csv_import import _describe
+from store.csv_import import describe_validation_error
 from store.models import OrganizationRow
 from worker.devstack import workflow_ui_url
 
@@ -109,7 +109,7 @@ async def update_agent(name: str, body: AgentUpdate, org: CurrentOrg, session: D
     try:
         agent = _with_e164_transfer(AgentConfig.model_validate({**current.model_dump(), **changes}))
     except ValidationError as err:
-        invalid(_describe(err))
+        invalid(describe_validation_error(err))
     await queries.save_agent(session, agent, org.id)
     await session.commit()
     return agent_view(agent)
@@ -150,7 +150,7 @@ async def call_now(
     try:
         contact = Contact.model_validate(fields)
     except ValidationError as err:
-        invalid(_describe(err))
+        invalid(describe_validation_error(err))
     if await dnc.dnc_among(session, org.id, [contact.phone]):
         conflict(f"phone: {contact.phone} is on the do-not-call list")
     if body.context is not None:

@@ -56,7 +56,7 @@ from schemas.contact import Contact
 from schemas.imports import CsvImportReport, RowError
 from schemas.workflow_io import AddContactsInput, CampaignStatus
 from store import dnc, queries, reports
-from store.csv_import import _describe, parse_contacts_csv
+from store.csv_import import describe_validation_error, parse_contacts_csv
 from store.db import begin_read_only
 from store.models import CampaignRow, OrganizationRow
 from worker import campaigns
@@ -92,7 +92,7 @@ def check_contact_rows(
         try:
             contact = Contact.model_validate({**row.model_dump(), "external_id": external_id})
         except ValidationError as err:
-            report.errors.append(RowError(line=line, external_id=external_id, message=_describe(err)))
+            report.errors.append(RowError(line=line, external_id=external_id, message=describe_validation_error(err)))
             continue
         problems = []
         if contact.external_id in existing_ids:
@@ -253,7 +253,7 @@ async def create_from_csv(
         try:
             campaign_settings = CampaignSettings.model_validate_json(settings)
         except ValidationError as err:
-            invalid(f"settings: {_describe(err)}")
+            invalid(f"settings: {describe_validation_error(err)}")
     agent = await campaign_agent(session, org.id, agent_name or None)
     report = await checked_csv(session, org.id, file)
     if not report.contacts:

@@ -98,7 +98,7 @@ async def reject_unstorable_input(request: Request) -> None:
 
 
 class _UnstorableNumberError(ValueError):
-    pass
+    """NaN or an infinity in a JSON body: Python's parser accepts them, the database cannot store them."""
 
 
 def _refuse_constant(name: str) -> None:

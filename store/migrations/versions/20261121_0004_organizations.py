@@ -7,6 +7,7 @@ Create Date: 2026-11-21
 """
 
 from collections.abc import Sequence
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from alembic import op
@@ -36,6 +37,11 @@ def upgrade() -> None:
         _timestamp("created_at"),
         sa.PrimaryKeyConstraint("id", name="pk_organizations"),
     )
+    # The owner of every row made before organizations existed, and of everything the CLI makes.
+    organizations = sa.table(
+        "organizations", sa.column("id", sa.String), sa.column("name", sa.String), sa.column("created_at", sa.DateTime)
+    )
+    op.bulk_insert(organizations, [{"id": DEFAULT_ORG_ID, "name": "Default", "created_at": datetime.now(UTC)}])
     op.create_table(
         "api_keys",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
