@@ -2,6 +2,7 @@
 
 import asyncio
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -17,7 +18,7 @@ from schemas.contact import Contact
 from schemas.outcomes import CallOutcome, FinalOutcome
 from schemas.workflow_io import CampaignStatus
 from store import queries
-from store.db import begin_read_only
+from store.db import begin_read_only, make_engine, make_session_factory
 from store.migrate import alembic_config, upgrade_database
 from store.models import Base, CallbackRow, ContactRow, OutcomeRow
 from store.queries import (
@@ -301,11 +302,20 @@ async def test_cancel_undispatched_spares_dispatched_contacts(session_factory: S
         }
 
 
-async def test_a_read_only_transaction_does_not_wait_for_a_writer(session_factory: Sessions, db_url: str) -> None:
-    """SQLite: every other transaction takes the write lock at BEGIN (so it would wait the 10 s busy
-    timeout here); a read-only one reads the last committed state at once while a writer holds it."""
-    if not db_url.startswith("sqlite"):
-        pytest.skip("Postgres readers never wait for writers")
+async def test_a_read_only_transaction_does_not_wait_for_a_writer(tmp_path: Path) -> None:
+    """SQLite (always, even where the suite runs on Postgres, whose readers never wait): every other
+    transaction takes the write lock at BEGIN (so it would wait the 10 s busy timeout here); a read-only
+    one reads the last committed state at once while a writer holds it."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'read-only.db'}"
+    await upgrade_database(url)
+    engine = make_engine(url)
+    try:
+        await _read_beside_an_open_write(make_session_factory(engine))
+    finally:
+        await engine.dispose()
+
+
+async def _read_beside_an_open_write(session_factory: Sessions) -> None:
     async with session_factory() as writer:
         await create_campaign(writer, CAMPAIGN, "committed", CampaignSettings())
         await writer.commit()
