@@ -8,14 +8,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from infra.logs import log_context
+from infra.observability import CALLS_IN_PROGRESS, DIALS
 from schemas.activity_io import INVALID_NUMBER_ERROR, ActivityName
 from schemas.calls import DialRequest, DialResult
 from schemas.contact import normalize_phone
 from schemas.outcomes import CallOutcome
 from store import dnc, queries
 from telephony.base import Carrier, DialPacer
-from worker.logs import log_context
-from worker.observability import CALLS_IN_PROGRESS, DIALS
 
 HEARTBEAT_EVERY_SECONDS = 2.0
 DO_NOT_CALL_DETAIL = "not dialled: the number is on the do-not-call list"

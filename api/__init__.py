@@ -1,5 +1,4 @@
-"""Ringflow's HTTP API: Twilio's voice webhooks for inbound calls."""
+"""Ringflow's HTTP API: REST /v1, Twilio webhooks, the codec server and the dashboard (``api.main``).
 
-from api.main import create_app
-
-__all__ = ["create_app"]
+Importing this package loads nothing else, so the CLI can use :mod:`api.services` without FastAPI.
+"""

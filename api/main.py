@@ -23,10 +23,10 @@ def create_app(settings: Settings, client: Client, sessions: async_sessionmaker[
 
 def app_from_env() -> FastAPI:
     """The deployed app (``uvicorn --factory api.main:app_from_env``): it connects to Temporal at start-up."""
+    from infra.client import connect
+    from infra.observability import setup_observability
     from schemas.settings import get_settings
     from store.db import get_session_factory
-    from worker.client import connect
-    from worker.observability import setup_observability
 
     settings = get_settings()
     setup_observability(settings, "ringflow-api")

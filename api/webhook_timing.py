@@ -9,7 +9,7 @@ import time
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from worker.observability import WEBHOOK_LATENCY
+from infra.observability import WEBHOOK_LATENCY
 
 WEBHOOK_PREFIX = "/twilio/"
 

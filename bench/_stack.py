@@ -20,15 +20,15 @@ from temporalio.client import Client
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from temporalio.testing import WorkflowEnvironment
 
+from infra.codec import EncryptionCodec, build_data_converter, new_codec_key, parse_codec_keys
 from schemas.campaign import ALL_WEEKDAYS, CallingWindow, CampaignSettings
 from schemas.contact import Contact
 from schemas.settings import Settings
 from schemas.workflow_io import CampaignWorkflowInput, campaign_workflow_id
+from simulator.carrier import SimCarrier
 from store import queries
 from store.db import dispose_cached_engines, get_session_factory
 from store.migrate import upgrade_database
-from telephony.sim import SimCarrier
-from worker.codec import EncryptionCodec, build_data_converter, new_codec_key, parse_codec_keys
 from worker.main import build_worker
 from workflows import search_attributes
 from workflows.campaign import CampaignWorkflow

@@ -40,13 +40,13 @@ from temporalio.api.common.v1 import Payload
 from temporalio.contrib.pydantic import pydantic_data_converter
 
 from api.main import create_app
+from infra.codec import EncryptionCodec, new_codec_key, parse_codec_keys
 from schemas.agent import AgentConfig
 from schemas.calls import DialRequest
 from schemas.contact import Contact
 from schemas.settings import Settings
 from store.db import dispose_cached_engines, get_session_factory
 from store.orgs import create_org
-from worker.codec import EncryptionCodec, new_codec_key, parse_codec_keys
 from worker.http_server import bound_port, serving
 from worker.main import build_worker
 

@@ -21,7 +21,7 @@ from _stack import CampaignRun, Stack, campaign_settings, contacts, run_campaign
 from temporalio.client import Client, WorkflowHandle
 from temporalio.worker import Worker
 
-from telephony.sim import SimCarrier
+from simulator.carrier import SimCarrier
 
 MAX_CONCURRENT_CALLS = 200
 CALLS_PER_SECOND = 100.0

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from _stack import campaign_settings, contacts, run_campaign, stack
 
-from telephony.sim import SimCarrier
+from simulator.carrier import SimCarrier
 
 RATES = (1, 5, 20)
 SECONDS_PER_CAMPAIGN = 6

@@ -27,9 +27,9 @@ from livekit_standin import API_KEY, API_SECRET, LiveKitStandIn
 from api.main import create_app
 from schemas.agent import AgentConfig
 from schemas.settings import Settings
+from simulator.carrier import SimCarrier
 from store import numbers, queries
 from store.db import dispose_cached_engines, get_session_factory
-from telephony.sim import SimCarrier
 from worker.main import build_worker
 
 TOKEN = "bench-twilio-auth-token"

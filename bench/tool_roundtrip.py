@@ -20,8 +20,8 @@ from schemas.agent import AgentConfig, CallJob, InformationCategory
 from schemas.campaign import CampaignSettings, RetryPolicy
 from schemas.contact import Contact
 from schemas.workflow_io import ContactPhase, ContactWorkflowInput, contact_workflow_id
+from simulator.carrier import SimCarrier
 from store import queries
-from telephony.sim import SimCarrier
 from voice_worker.agent import CallTools
 from voice_worker.temporal_bridge import TemporalCallBridge
 from workflows.contact import ContactWorkflow

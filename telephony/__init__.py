@@ -5,20 +5,25 @@ real carriers will import their SDKs only when :func:`make_carrier` selects them
 """
 
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from schemas.settings import Settings
 from telephony.base import CALL_LOST_DETAIL, Carrier, DialPacer
-from telephony.sim import AgentCall, SimCarrier
 
-__all__ = ["CALL_LOST_DETAIL", "Carrier", "DialPacer", "SimCarrier", "make_carrier"]
+if TYPE_CHECKING:
+    from simulator.carrier import AgentCall
+
+__all__ = ["CALL_LOST_DETAIL", "Carrier", "DialPacer", "make_carrier"]
 
 
-def make_carrier(settings: Settings, *, agent_call: AgentCall | None = None) -> Carrier:
+def make_carrier(settings: Settings, *, agent_call: "AgentCall | None" = None) -> Carrier:
     """The carrier ``settings.carrier`` names, configured from ``settings``.
 
     ``agent_call`` lets the sim carrier hand answered calls that have an agent to the real agent.
     """
     if settings.carrier == "sim":
+        from simulator.carrier import SimCarrier  # the simulator is its own package, loaded when chosen
+
         return SimCarrier(
             time_scale=settings.sim_time_scale,
             callback_delay=timedelta(seconds=settings.sim_callback_delay_seconds),

@@ -32,9 +32,9 @@ from temporalio.client import Client
 
 from api.main import create_app
 from schemas.settings import Settings
+from simulator.agent_call import make_agent_call
+from simulator.carrier import SimCarrier
 from store.orgs import create_org
-from telephony.sim import SimCarrier
-from voice_worker.sim_agent import make_agent_call
 from worker.http_server import bound_port, serving
 from worker.main import build_worker
 

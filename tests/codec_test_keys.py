@@ -6,7 +6,7 @@ TEST ONLY, NOT SECRET: it is committed so that anyone can replay the recorded hi
 
 from temporalio.converter import DataConverter
 
-from worker.codec import EncryptionCodec, build_data_converter, parse_codec_keys
+from infra.codec import EncryptionCodec, build_data_converter, parse_codec_keys
 
 TEST_ONLY_CODEC_KEYS = "test-only-not-secret:CtAmxS7c7zwHCWZW5H0wJsRaeNP9+YlL1/p2xqeHT7k="
 

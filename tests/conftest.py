@@ -13,10 +13,10 @@ from codec_test_keys import suite_data_converter
 from temporalio import activity
 from temporalio.testing import WorkflowEnvironment
 
+from infra.search_attributes import register_search_attributes
 from schemas.settings import Settings
-from telephony.sim import SimCarrier
+from simulator.carrier import SimCarrier
 from worker.main import build_worker
-from worker.search_attributes import register_search_attributes
 from workflows.search_attributes import ALL as ALL_SEARCH_ATTRIBUTES
 
 pytest_plugins = ["store_fixtures", "api_stack"]

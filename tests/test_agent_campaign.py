@@ -11,9 +11,9 @@ from workflow_helpers import contact, new_campaign_id, seed, settings, start_cam
 
 from schemas.agent import AgentConfig, InformationCategory
 from schemas.outcomes import CallOutcome, FinalOutcome
+from simulator.agent_call import make_agent_call
+from simulator.carrier import SimCarrier
 from store import queries
-from telephony.sim import SimCarrier
-from voice_worker.sim_agent import make_agent_call
 
 AGENT = AgentConfig(
     name="sam",

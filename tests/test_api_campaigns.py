@@ -7,9 +7,9 @@ import time
 from api_helpers import ALL_HOURS, FAST, eventually, finished_campaign, person, phone
 
 from api.routers.common import LIVE_PROGRESS_TIMEOUT_SECONDS
+from api.services import campaigns
 from schemas.campaign import CampaignSettings
 from store import queries
-from worker import campaigns
 
 CSV = (
     "external_id,name,phone,persona,company\n"

@@ -4,8 +4,8 @@ from datetime import UTC, datetime
 
 import pytest
 
+from simulator.scripted_llm import extract_time_phrase
 from voice_worker.phrases import resolve_when
-from voice_worker.scripted_llm import extract_time_phrase
 
 # Saturday 29 March 2025, 12:00 UTC = 12:00 in London (GMT); BST starts at 01:00 UTC on Sunday 30 March.
 NOW = datetime(2025, 3, 29, 12, 0, tzinfo=UTC)

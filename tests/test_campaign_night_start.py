@@ -21,7 +21,7 @@ from workflow_helpers import (
 from schemas.campaign import ALL_WEEKDAYS, CallingWindow
 from schemas.outcomes import FinalOutcome
 from schemas.workflow_io import ReasonInput
-from telephony.sim import SimCarrier
+from simulator.carrier import SimCarrier
 from workflows.campaign import CampaignWorkflow
 from workflows.scheduling import next_dial_time
 

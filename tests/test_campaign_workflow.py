@@ -10,8 +10,8 @@ from workflow_helpers import contact, eventually, new_campaign_id, seed, setting
 
 from schemas.outcomes import FinalOutcome
 from schemas.workflow_io import AddContactsInput, CampaignStatus, ReasonInput
+from simulator.carrier import SimCarrier
 from store import queries
-from telephony.sim import SimCarrier
 from workflows.campaign import CampaignWorkflow
 
 MIXED = ["answers", "qualifies", "busy", "not_interested", "invalid_number", "voicemail", "do_not_call"]

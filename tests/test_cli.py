@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from cli.app import app, build_campaign_settings, format_duration, parse_duration, parse_window
 from schemas.campaign import ALL_WEEKDAYS
-from worker.cli import app, build_campaign_settings, format_duration, parse_duration, parse_window
 
 runner = CliRunner()
 

@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from cli.app import DEMO_AGENT, app, build_agent_config
 from schemas.agent import AgentConfig, AgentTool, Language, ModelMode
 from schemas.settings import get_settings
-from voice_worker.evaluation import PERSONA_EXPECTATIONS, EvalBridge, evaluate_agent
-from voice_worker.personas import PERSONA_LINES
-from worker.cli import DEMO_AGENT, app, build_agent_config
+from simulator.evaluation import PERSONA_EXPECTATIONS, EvalBridge, evaluate_agent
+from simulator.personas import PERSONA_LINES
 
 runner = CliRunner()
 

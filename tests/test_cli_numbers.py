@@ -8,10 +8,10 @@ import pytest
 from twilio_standin import TwilioStandIn
 from typer.testing import CliRunner
 
-import worker.cli
+import cli.app
+from cli.app import app
 from schemas.settings import Settings, get_settings
 from telephony.twilio_voice import TwilioVoice
-from worker.cli import app
 
 runner = CliRunner()
 BASE = "https://ringflow.example.com"
@@ -51,7 +51,7 @@ def twilio(standin: TwilioStandIn, tmp_path: Path, monkeypatch: pytest.MonkeyPat
     def on_standin(settings: Settings) -> TwilioVoice:
         return TwilioVoice.from_settings(settings, api_base_url=standin.base_url)
 
-    monkeypatch.setattr(worker.cli, "twilio_voice", on_standin)
+    monkeypatch.setattr(cli.app, "twilio_voice", on_standin)
     get_settings.cache_clear()
     yield standin
     get_settings.cache_clear()

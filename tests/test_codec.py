@@ -12,10 +12,8 @@ from temporalio.api.common.v1 import Payload
 from temporalio.api.failure.v1 import Failure
 from temporalio.exceptions import ApplicationError
 
-from schemas.contact import Contact
-from schemas.settings import Settings
-from worker.client import connect
-from worker.codec import (
+from infra.client import connect
+from infra.codec import (
     ENCRYPTED_ENCODING,
     KEY_FILE_NAME,
     KEY_ID_METADATA,
@@ -28,6 +26,8 @@ from worker.codec import (
     new_codec_key,
     parse_codec_keys,
 )
+from schemas.contact import Contact
+from schemas.settings import Settings
 from worker.devstack import DevStack
 
 PHONE = "+442079460417"

@@ -21,14 +21,14 @@ from temporalio.api.workflowservice.v1 import GetWorkflowExecutionHistoryRequest
 from temporalio.client import Client
 from workflow_helpers import new_campaign_id, seed, settings, start_campaign
 
+from infra.codec import ENCRYPTED_ENCODING
 from schemas.agent import AgentConfig
 from schemas.contact import Contact
 from schemas.inbound import INBOUND_CAMPAIGN_ID, inbound_workflow_id
 from schemas.workflow_io import campaign_workflow_id, contact_workflow_id
+from simulator.agent_call import make_agent_call
+from simulator.carrier import SimCarrier
 from store import queries
-from telephony.sim import SimCarrier
-from voice_worker.sim_agent import make_agent_call
-from worker.codec import ENCRYPTED_ENCODING
 from worker.main import build_worker
 
 AGENT = AgentConfig(

@@ -14,9 +14,9 @@ from temporalio.api.common.v1 import Payload
 from api.deps import API_KEY_COOKIE
 from api.main import create_app
 from api.routers.codec import cors_origins
+from infra.codec import EncryptionCodec, new_codec_key, parse_codec_keys
 from schemas.settings import Settings
 from store.orgs import create_org
-from worker.codec import EncryptionCodec, new_codec_key, parse_codec_keys
 from worker.http_server import serving
 
 WEB_UI = "http://127.0.0.1:8233"

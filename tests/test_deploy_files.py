@@ -17,9 +17,9 @@ import pytest
 import typer.main
 import yaml
 
+from cli.app import app as cli_app
+from infra.codec import CODEC_SERVER_PATH
 from schemas.settings import Settings
-from worker.cli import app as cli_app
-from worker.codec import CODEC_SERVER_PATH
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE_FILES = ("docker-compose.yml", "docker-compose.cloud.yml")
@@ -128,7 +128,7 @@ def test_compose_files_parse_into_services(name: str) -> None:
 
 def test_every_ringflow_command_is_a_real_cli_command() -> None:
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
-    assert pyproject["project"]["scripts"]["ringflow"] == "worker.cli:main"
+    assert pyproject["project"]["scripts"]["ringflow"] == "cli:main"
     ringflow_commands = [
         _command(service)[1:] for service in _ringflow_services().values() if _command(service)[0] == "ringflow"
     ]

@@ -25,13 +25,13 @@ from temporalio.runtime import (
 )
 
 from api.main import create_app
+from infra.health import database_check, temporal_check, worker_check, worker_http_app
+from infra.observability import SdkMetricsCollector
 from schemas.settings import Settings
+from simulator.carrier import SimCarrier
 from store.db import make_engine, make_session_factory
-from telephony.sim import SimCarrier
-from worker.health import database_check, temporal_check, worker_check, worker_http_app
 from worker.http_server import bound_port, serving
 from worker.main import build_worker, run_worker
-from worker.observability import SdkMetricsCollector
 
 BASE = "http://ringflow.test"
 

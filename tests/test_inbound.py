@@ -24,8 +24,8 @@ from schemas.agent import AgentConfig, CallJob
 from schemas.inbound import INBOUND_CAMPAIGN_ID, InboundCallState, inbound_workflow_id
 from schemas.settings import Settings
 from schemas.workflow_io import ContactPhase, ContactState, contact_workflow_id
+from simulator.carrier import SimCarrier
 from store import numbers, queries
-from telephony.sim import SimCarrier
 from voice_worker.bridge import BridgeError
 from voice_worker.temporal_bridge import TemporalCallBridge
 from worker.main import build_worker
@@ -251,7 +251,7 @@ async def test_a_callback_asked_on_an_inbound_call_becomes_a_contact_workflow(st
 def test_the_deployed_app_connects_to_temporal_when_it_starts(monkeypatch: pytest.MonkeyPatch) -> None:
     from fastapi.testclient import TestClient
 
-    import worker.client
+    import infra.client
     from api.main import app_from_env
 
     connected: list[str] = []
@@ -260,7 +260,7 @@ def test_the_deployed_app_connects_to_temporal_when_it_starts(monkeypatch: pytes
         connected.append(settings.temporal_address)
         return object()
 
-    monkeypatch.setattr(worker.client, "connect", fake_connect)
+    monkeypatch.setattr(infra.client, "connect", fake_connect)
     app = app_from_env()
     assert connected == []
     with TestClient(app):

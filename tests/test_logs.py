@@ -14,10 +14,10 @@ from temporalio.testing import ActivityEnvironment
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
+from infra.logs import log_context, setup_logging
+from infra.observability import setup_tracing
 from schemas.settings import Settings
-from worker.logs import log_context, setup_logging
 from worker.main import SANDBOX
-from worker.observability import setup_tracing
 
 
 @pytest.fixture

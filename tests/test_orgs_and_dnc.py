@@ -12,16 +12,16 @@ from typer.testing import CliRunner
 from workflow_helpers import contact, settings
 
 from activities.calls import CallActivities
+from cli.app import app
 from schemas.agent import AgentConfig
 from schemas.calls import DialRequest
 from schemas.outcomes import CallOutcome
 from schemas.settings import get_settings
+from simulator.carrier import SimCarrier
 from store import dnc, numbers, queries
 from store.csv_import import parse_contacts_csv
 from store.models import ApiKeyRow
 from store.orgs import create_api_key, create_org, org_for_api_key, revoke_api_key
-from telephony.sim import SimCarrier
-from worker.cli import app
 
 Sessions = async_sessionmaker[AsyncSession]
 

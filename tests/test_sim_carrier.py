@@ -19,8 +19,7 @@ from schemas.calls import DialRequest, DialResult
 from schemas.contact import PERSONAS, Contact
 from schemas.outcomes import CallOutcome
 from schemas.settings import Settings
-from telephony import CALL_LOST_DETAIL, Carrier, make_carrier
-from telephony.sim import (
+from simulator.carrier import (
     PERSONA_WEIGHTS,
     SCRIPTS,
     DuplicateDialError,
@@ -29,6 +28,7 @@ from telephony.sim import (
     persona_of,
     read_ledger,
 )
+from telephony import CALL_LOST_DETAIL, Carrier, make_carrier
 
 NOW = datetime(2025, 6, 2, 12, 0, tzinfo=UTC)
 DEMO_CSV = Path(__file__).resolve().parent.parent / "worker" / "samples" / "demo_contacts.csv"
@@ -149,7 +149,7 @@ async def test_persona_from_phone_is_deterministic() -> None:
 def test_persona_choice_is_stable_across_processes_and_follows_the_weights() -> None:
     phones = [f"+1415555{i:04d}" for i in range(2000)]
     here = [choose_persona(p) for p in phones[:50]]
-    script = "import sys; from telephony.sim import choose_persona; print(*map(choose_persona, sys.argv[1:]))"
+    script = "import sys; from simulator.carrier import choose_persona; print(*map(choose_persona, sys.argv[1:]))"
     env = {**os.environ, "PYTHONHASHSEED": "12345", "PYTHONPATH": str(DEMO_CSV.parents[2])}
     out = subprocess.run(
         [sys.executable, "-c", script, *phones[:50]], env=env, capture_output=True, text=True, check=True

@@ -1,4 +1,4 @@
-"""How ``worker.client.connect`` secures its connection: none for the compose stack's own server, TLS for an API
+"""How ``infra.client.connect`` secures its connection: none for the compose stack's own server, TLS for an API
 key (Temporal Cloud), mTLS with a client certificate; a certificate without its key is refused at start-up."""
 
 from pathlib import Path
@@ -7,8 +7,8 @@ import pytest
 from pydantic import ValidationError
 from temporalio.service import TLSConfig
 
+from infra.client import tls_config
 from schemas.settings import Settings
-from worker.client import tls_config
 
 
 def _settings(**values: object) -> Settings:

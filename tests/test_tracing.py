@@ -1,6 +1,6 @@
 """One trace from an API request to the voice tools, and the dial metrics that match the store.
 
-The worker and the client that starts the campaign come from ``worker.client.connect`` (the
+The worker and the client that starts the campaign come from ``infra.client.connect`` (the
 TracingInterceptor, the process's Temporal runtime), against the dev server; FastAPI makes the
 request's span (its native OpenTelemetry support); spans land in an in-memory exporter.
 """
@@ -35,18 +35,18 @@ from temporalio.client import Client
 from workflow_helpers import contact, settings
 
 from api.main import create_app
+from api.services.campaigns import create_campaign_from_contacts
+from infra.client import connect
+from infra.health import metrics_response
+from infra.observability import setup_tracing, start_voice_call_span
 from schemas.agent import AgentConfig, CallJob
 from schemas.calls import DialRequest
 from schemas.settings import Settings
 from schemas.workflow_io import campaign_workflow_id
 from store.models import AttemptRow
 from telephony.livekit_sip import call_job_json
-from worker.campaigns import create_campaign_from_contacts
-from worker.client import connect
-from worker.health import metrics_response
 from worker.http_server import bound_port, serving
 from worker.main import build_worker
-from worker.observability import setup_tracing, start_voice_call_span
 
 AGENT = AgentConfig(
     name="tess",
@@ -236,7 +236,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 EXPORTING_PROCESS = """
 from opentelemetry import trace
 from schemas.settings import Settings
-from worker.observability import setup_tracing
+from infra.observability import setup_tracing
 provider = setup_tracing(Settings(_env_file=None), "ringflow-export-test")
 with trace.get_tracer("test").start_as_current_span("exported"):
     pass

@@ -16,10 +16,10 @@ from voice_fakes import FakeBridge
 
 from schemas.agent import AgentConfig, AgentTool, CallJob, InformationCategory, LiveContext, SharedInformation
 from schemas.contact import Contact
+from simulator.conversation import run_text_call
+from simulator.personas import PERSONA_LINES
+from simulator.scripted_llm import ScriptedLLM
 from voice_worker.agent import RingflowAgent, render_instructions
-from voice_worker.conversation import run_text_call
-from voice_worker.personas import PERSONA_LINES
-from voice_worker.scripted_llm import ScriptedLLM
 
 NOW = datetime(2025, 3, 29, 12, 0, tzinfo=UTC)  # a Saturday; London moves to BST the next night
 ARABIC = re.compile(r"[\u0600-\u06FF]")

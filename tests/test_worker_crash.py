@@ -13,8 +13,8 @@ from codec_test_keys import TEST_ONLY_CODEC_KEYS
 from workflow_helpers import contact, eventually, new_campaign_id, seed, settings, start_campaign
 
 from schemas.outcomes import FinalOutcome
+from simulator.carrier import read_ledger
 from store import queries
-from telephony.sim import read_ledger
 
 PERSONAS = ["answers", "busy", "qualifies", "voicemail", "not_interested", "callback"]
 

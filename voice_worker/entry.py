@@ -47,9 +47,9 @@ def build_session(job: CallJob) -> AgentSession:
 
 async def entrypoint(ctx: JobContext) -> None:
     job = CallJob.model_validate_json(ctx.job.metadata)
+    from infra.logs import carry_log_context, log_context
+    from infra.observability import start_voice_call_span
     from voice_worker.temporal_bridge import TemporalCallBridge  # Temporal client only in the live worker
-    from worker.logs import carry_log_context, log_context
-    from worker.observability import start_voice_call_span
 
     # The job's own process: its spans start here, and livekit-agents' log handler ships its records.
     call_span, flush_spans = start_voice_call_span(get_settings(), job, ctx.job.room.name)

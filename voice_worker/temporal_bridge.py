@@ -5,6 +5,7 @@ from datetime import datetime
 from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.service import RPCError
 
+from infra.observability import traced_tool
 from schemas.agent import (
     CallJob,
     InformationCategory,
@@ -18,7 +19,6 @@ from schemas.calls import CallbackRequest
 from schemas.settings import get_settings
 from schemas.workflow_io import CallbackConfirmation, NotInterestedInput, ReasonInput
 from voice_worker.bridge import BridgeError
-from worker.observability import traced_tool
 
 UNREACHABLE = "I can't reach the call's record right now"
 
@@ -36,7 +36,7 @@ class TemporalCallBridge:
 
     @classmethod
     async def connect(cls, job: CallJob) -> "TemporalCallBridge":
-        from worker.client import connect  # the live voice worker's own connection, made per process
+        from infra.client import connect  # the live voice worker's own connection, made per process
 
         return cls(await connect(get_settings()), job.workflow_id, job.attempt)
 

@@ -2,10 +2,10 @@
 
 import asyncio
 
+from infra.codec import CodecConfigError
+from infra.observability import setup_observability
 from schemas.settings import get_settings
-from worker.codec import CodecConfigError
 from worker.main import run_worker
-from worker.observability import setup_observability
 
 if __name__ == "__main__":
     setup_observability(get_settings(), "ringflow-worker")

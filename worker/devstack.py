@@ -15,21 +15,22 @@ import time
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Self
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
 from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import Worker
 
+from infra.client import connect
+from infra.codec import codec_server_url, ensure_dev_codec_keys
+from infra.search_attributes import register_search_attributes
+from infra.web_ui import workflow_ui_url
 from schemas.settings import Settings
 from store.db import dispose_cached_engines, get_session_factory
 from store.migrate import upgrade_database
-from worker.client import connect
-from worker.codec import codec_server_url, ensure_dev_codec_keys
 from worker.http_server import serving
 from worker.main import build_worker
-from worker.search_attributes import register_search_attributes
 from workflows import search_attributes
 
 SERVER_START_TIMEOUT_SECONDS = 60.0
@@ -76,13 +77,6 @@ async def is_listening(address: str) -> bool:
     with contextlib.suppress(OSError):
         await writer.wait_closed()
     return True
-
-
-def workflow_ui_url(settings: Settings, workflow_id: str) -> str:
-    """Where the Temporal Web UI (2.x) shows one workflow."""
-    ui = settings.temporal_ui_url.rstrip("/")
-    namespace = quote(settings.temporal_namespace, safe="")
-    return f"{ui}/namespaces/{namespace}/workflows/{quote(workflow_id, safe='')}"
 
 
 def api_url(settings: Settings) -> str:
@@ -255,7 +249,7 @@ class DevStack:
     # ---- the API ----------------------------------------------------------------------------------
 
     async def _start_api(self) -> None:
-        # Imported here: the API's routers import this module (for workflow_ui_url).
+        # Imported here: the API (FastAPI, templates) loads only when this stack serves it.
         from api.main import create_app
 
         app = create_app(self.settings, self.client, get_session_factory(self.settings.sqlalchemy_url))

@@ -12,13 +12,13 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 from activities.calls import CallActivities
 from activities.inbound import InboundActivities
 from activities.store import StoreActivities
+from infra.client import connect
+from infra.health import database_check, temporal_check, worker_check, worker_http_app
 from schemas.settings import Settings, get_settings
+from simulator.agent_call import make_agent_call
 from store.db import get_session_factory
 from telephony import make_carrier
 from telephony.base import Carrier
-from voice_worker.sim_agent import make_agent_call
-from worker.client import connect
-from worker.health import database_check, temporal_check, worker_check, worker_http_app
 from worker.http_server import serving
 from workflows.campaign import CampaignWorkflow
 from workflows.contact import ContactWorkflow

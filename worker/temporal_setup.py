@@ -15,7 +15,7 @@ from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest, Register
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
-from worker.search_attributes import register_search_attributes
+from infra.search_attributes import register_search_attributes
 
 NAMESPACE_VISIBLE_TIMEOUT = timedelta(seconds=60)
 """A new namespace reaches every frontend's cache within the server's refresh interval (10 s by default)."""

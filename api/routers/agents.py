@@ -20,6 +20,7 @@ from api.routers.common import (
     invalid,
     not_found,
 )
+from infra.web_ui import workflow_ui_url
 from schemas.agent import AgentConfig
 from schemas.api import (
     AgentCreate,
@@ -37,7 +38,6 @@ from schemas.workflow_io import contact_workflow_id
 from store import dnc, queries
 from store.csv_import import describe_validation_error
 from store.models import OrganizationRow
-from worker.devstack import workflow_ui_url
 
 router = APIRouter(prefix="/v1/agents", tags=["agents"], dependencies=V1_DEPENDENCIES, responses=V1_RESPONSES)
 

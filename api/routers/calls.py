@@ -21,13 +21,13 @@ from api.routers.common import (
     utc,
     workflow_conflicts,
 )
+from infra.web_ui import workflow_ui_url
 from schemas.agent import LiveContext
 from schemas.api import DEFAULT_PAGE_SIZE, CallbackOut, CallDetail, CallList, CallOut, ContextEdit, ErrorBody, NoteOut
 from schemas.inbound import inbound_workflow_id
 from schemas.workflow_io import ContextUpdate, contact_workflow_id
 from store import queries, reports
 from store.models import OrganizationRow
-from worker.devstack import workflow_ui_url
 
 router = APIRouter(prefix="/v1/calls", tags=["calls"], dependencies=V1_DEPENDENCIES, responses=V1_RESPONSES)
 

@@ -33,6 +33,7 @@ from api.routers.common import (
     release,
     workflow_conflicts,
 )
+from api.services import campaigns
 from schemas.agent import AgentConfig
 from schemas.api import (
     CAMPAIGN_DRAFT,
@@ -59,7 +60,6 @@ from store import dnc, queries, reports
 from store.csv_import import describe_validation_error, parse_contacts_csv
 from store.db import begin_read_only
 from store.models import CampaignRow, OrganizationRow
-from worker import campaigns
 from workflows.campaign import CampaignWorkflow
 
 router = APIRouter(prefix="/v1/campaigns", tags=["campaigns"], dependencies=V1_DEPENDENCIES, responses=V1_RESPONSES)

@@ -24,9 +24,9 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from temporalio.api.common.v1 import Payload, Payloads
 
 from api.deps import AppContext, Context, current_org
+from infra.codec import CODEC_SERVER_PATH, PayloadDecryptionError
 from schemas.codec import CodecPayloads
 from schemas.settings import Settings
-from worker.codec import CODEC_SERVER_PATH, PayloadDecryptionError
 
 CODEC_REQUEST_HEADERS = ["Authorization", "Content-Type", "X-API-Key", "X-Namespace"]
 PREFLIGHT_MAX_AGE_SECONDS = 600

@@ -17,14 +17,14 @@ from temporalio.client import Client, WorkflowFailureError, WorkflowUpdateFailed
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.deps import AppContext, app_context, current_org
+from api.services import campaigns
+from infra.web_ui import workflow_ui_url
 from schemas.api import CAMPAIGN_DRAFT, MAX_PAGE_SIZE, CampaignOut, ContactCounts, ErrorBody, Stats
 from schemas.contact import normalize_phone
 from schemas.settings import Settings
 from schemas.workflow_io import CampaignProgress, campaign_workflow_id
 from store import reports
 from store.models import CampaignRow, as_utc
-from worker import campaigns
-from worker.devstack import workflow_ui_url
 
 Context = Annotated[AppContext, Depends(app_context)]
 Limit = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="Items per page")]

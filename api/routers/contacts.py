@@ -15,10 +15,10 @@ from api.routers.common import (
     row_view,
     utc,
 )
+from infra.web_ui import workflow_ui_url
 from schemas.api import DEFAULT_PAGE_SIZE, ContactList, ContactOut
 from schemas.workflow_io import contact_workflow_id
 from store import reports
-from worker.devstack import workflow_ui_url
 
 router = APIRouter(prefix="/v1/contacts", tags=["contacts"], dependencies=V1_DEPENDENCIES, responses=V1_RESPONSES)
 

@@ -5,7 +5,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse, Response
 
 from api.deps import Context
-from worker.health import database_check, liveness, metrics_response, readiness, temporal_check
+from infra.health import database_check, liveness, metrics_response, readiness, temporal_check
 
 router = APIRouter(include_in_schema=False)
 

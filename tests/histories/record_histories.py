@@ -35,17 +35,17 @@ async def record() -> None:
         zone_where_it_is,
     )
 
+    from infra.search_attributes import register_search_attributes
     from schemas.agent import AgentConfig
     from schemas.calls import CallbackRequest
     from schemas.campaign import ALL_WEEKDAYS, CallingWindow
     from schemas.inbound import inbound_workflow_id
     from schemas.settings import Settings
     from schemas.workflow_io import contact_workflow_id
+    from simulator.carrier import SimCarrier
     from store.db import get_session_factory
     from store.migrate import upgrade_database
-    from telephony.sim import SimCarrier
     from worker.main import build_worker
-    from worker.search_attributes import register_search_attributes
     from workflows.contact import ContactWorkflow
 
     db_url = f"sqlite+aiosqlite:///{tempfile.mkdtemp()}/record.db"

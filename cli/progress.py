@@ -22,10 +22,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client, WorkflowFailureError
 from temporalio.service import RPCError
 
+from api.services import campaigns
+from api.services.campaigns import PendingCallback
 from schemas.outcomes import FinalOutcome
 from schemas.workflow_io import CampaignProgress, CampaignResult
-from worker import campaigns
-from worker.campaigns import PendingCallback
 
 POLL_SECONDS = 0.5
 PLAIN_EVERY_SECONDS = 3.0

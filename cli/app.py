@@ -213,7 +213,7 @@ def _settings() -> Settings:
         settings = get_settings()
     except ValidationError as err:
         _fail(f"bad setting in the environment or .env: {validation_message(err)}")
-    from worker.observability import setup_observability
+    from infra.observability import setup_observability
 
     setup_observability(settings, "ringflow-cli", level=logging.WARNING)
     return settings
@@ -224,10 +224,10 @@ def _run(coroutine: Coroutine[Any, Any, int | None], *, interrupt_code: int = 13
     from sqlalchemy.exc import SQLAlchemyError
     from temporalio.service import RPCError
 
-    from worker.campaigns import CampaignEndedError, CampaignNotFoundError
-    from worker.codec import CodecConfigError
+    from api.services.campaigns import CampaignEndedError, CampaignNotFoundError
+    from cli.progress import FollowError
+    from infra.codec import CodecConfigError
     from worker.devstack import DevStackError
-    from worker.progress import FollowError
 
     try:
         code = asyncio.run(_stoppable(coroutine))
@@ -289,7 +289,7 @@ def print_import_report(report: CsvImportReport, path: Path) -> None:
 
 async def _connect(settings: Settings) -> "Client":
     """A client of the running server, or a one-line error saying how to start one."""
-    from worker.client import connect
+    from infra.client import connect
     from worker.devstack import is_listening
 
     hint = "start it with `ringflow dev`"
@@ -313,7 +313,7 @@ def dev() -> None:
 
 
 async def _dev(settings: Settings) -> None:
-    from worker.codec import EncryptionCodec, codec_server_url
+    from infra.codec import EncryptionCodec, codec_server_url
     from worker.devstack import DevStack
 
     async with DevStack(settings) as stack:
@@ -390,13 +390,13 @@ def demo(
 
 
 async def _demo(settings: Settings, report: CsvImportReport, agent: "AgentConfig", keep_running: bool) -> int:
+    from api.services.campaigns import create_campaign_from_contacts
+    from cli.progress import follow_campaign, print_conversations, print_summary
     from schemas.workflow_io import campaign_workflow_id
     from store import queries
     from store.db import get_session_factory
     from store.orgs import create_api_key, create_org, get_org
-    from worker.campaigns import create_campaign_from_contacts
     from worker.devstack import DevStack, api_url, is_listening
-    from worker.progress import follow_campaign, print_conversations, print_summary
 
     began = time.monotonic()
     # A `ringflow dev` may already serve its API on the port: the demo then runs without a dashboard.
@@ -517,12 +517,12 @@ async def _campaign_start(
     follow: bool,
     agent_name: str | None = None,
 ) -> int:
+    from api.services.campaigns import create_campaign_from_contacts, has_workers
+    from cli.progress import follow_campaign, print_summary
+    from infra.web_ui import workflow_ui_url
     from schemas.workflow_io import campaign_workflow_id
     from store.db import dispose_cached_engines, get_session_factory
     from store.migrate import upgrade_database
-    from worker.campaigns import create_campaign_from_contacts, has_workers
-    from worker.devstack import workflow_ui_url
-    from worker.progress import follow_campaign, print_summary
 
     if agent_name is not None:
         # A missing agent is the user's mistake to fix before anything else happens.
@@ -575,10 +575,10 @@ def campaign_status(campaign_id: CampaignId) -> None:
 
 
 async def _campaign_status(settings: Settings, campaign_id: str) -> None:
+    from api.services.campaigns import progress
+    from cli.progress import activity_line, finished_line
+    from infra.web_ui import workflow_ui_url
     from schemas.workflow_io import campaign_workflow_id
-    from worker.campaigns import progress
-    from worker.devstack import workflow_ui_url
-    from worker.progress import activity_line, finished_line
 
     snapshot = await progress(await _connect(settings), campaign_id)
     console.print(
@@ -615,7 +615,7 @@ def campaign_cancel(
 
 
 async def _steer(settings: Settings, campaign_id: str, action: str, reason: str = "") -> None:
-    from worker import campaigns
+    from api.services import campaigns
 
     client = await _connect(settings)
     if action == "cancel":
@@ -831,7 +831,7 @@ def agent_create(
 def agent_import(
     path: Annotated[Path, typer.Argument(metavar="PATH.json", help="An agent config, as `agent show` prints it")],
 ) -> None:
-    """Create or replace an agent from a JSON file (e.g. worker/samples/demo_agent.json)."""
+    """Create or replace an agent from a JSON file (e.g. cli/samples/demo_agent.json)."""
     try:
         config = load_agent_file(path)
     except ValueError as err:
@@ -917,7 +917,7 @@ def agent_eval(
     ] = None,
 ) -> None:
     """Offline check: the agent talks to every scripted persona; exit 1 if any call goes wrong."""
-    from voice_worker.evaluation import PERSONA_EXPECTATIONS
+    from simulator.evaluation import PERSONA_EXPECTATIONS
 
     chosen = [persona.strip() for persona in personas.split(",") if persona.strip()] if personas else None
     if chosen is not None:
@@ -932,8 +932,8 @@ def agent_eval(
     logging.getLogger("livekit").setLevel(logging.ERROR)
 
     async def body(sessions: "async_sessionmaker[AsyncSession]") -> int:
+        from simulator.evaluation import evaluate_agent
         from store import queries
-        from voice_worker.evaluation import evaluate_agent
 
         async with sessions() as session:
             agent = await queries.get_agent(session, name)
@@ -1178,7 +1178,7 @@ def codec_new_key(
     key_id: Annotated[str, typer.Argument(help="A new id, e.g. the date: 2026-11 (letters, digits, . _ -)")],
 ) -> None:
     """Print a new `key_id:base64key` entry: put it FIRST in RINGFLOW_CODEC_KEYS and keep the old keys after it."""
-    from worker.codec import CodecConfigError, new_codec_key
+    from infra.codec import CodecConfigError, new_codec_key
 
     try:
         entry = new_codec_key(key_id)

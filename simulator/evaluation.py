@@ -1,6 +1,6 @@
 """Offline evaluation of an agent config: the persona suite, each persona with what a good agent does.
 
-Every persona in :data:`voice_worker.personas.PERSONA_LINES` plays one text call against the real
+Every persona in :data:`simulator.personas.PERSONA_LINES` plays one text call against the real
 agent (``run_text_call``) through an in-memory :class:`EvalBridge`, which books what a contact
 workflow would and refuses what it would refuse. Each call is then judged by the persona's
 :class:`Expectation`: the tools the agent had to call, how the call had to end, what it had to say.
@@ -314,7 +314,7 @@ async def evaluate_persona(
     agent: AgentConfig, persona: str, *, llm: Any = None, clock: Callable[[], datetime] | None = None
 ) -> PersonaVerdict:
     """Play one persona to ``agent`` and judge the call."""
-    from voice_worker.conversation import run_text_call  # LiveKit loads only when a call runs
+    from simulator.conversation import run_text_call  # LiveKit loads only when a call runs
 
     expectation = PERSONA_EXPECTATIONS[persona]
     clock = clock or _utc_now

@@ -12,10 +12,10 @@ from livekit.agents import AgentSession, llm
 from pydantic import BaseModel, Field
 
 from schemas.agent import CallJob, TranscriptSegment
+from simulator.personas import PERSONA_LINES
+from simulator.scripted_llm import ScriptedLLM
 from voice_worker.agent import Clock, RingflowAgent, utc_now
 from voice_worker.bridge import CallBridge
-from voice_worker.personas import PERSONA_LINES
-from voice_worker.scripted_llm import ScriptedLLM
 from voice_worker.transcript import TranscriptCollector
 
 GREETING_TIMEOUT = 5.0

@@ -117,7 +117,7 @@ class AgentCallReport(BaseModel):
 
 
 AgentCall = Callable[[DialRequest, str], Awaitable[AgentCallReport]]
-"""Runs the agent against a persona for one answered call (see voice_worker.sim_agent)."""
+"""Runs the agent against a persona for one answered call (see simulator.agent_call)."""
 
 
 def read_ledger(path: Path) -> list[dict[str, Any]]:

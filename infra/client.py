@@ -3,9 +3,9 @@
 from temporalio.client import Client
 from temporalio.service import TLSConfig
 
+from infra.codec import data_converter_for
+from infra.observability import temporal_runtime, tracing_interceptor
 from schemas.settings import Settings
-from worker.codec import data_converter_for
-from worker.observability import temporal_runtime, tracing_interceptor
 
 
 async def connect(settings: Settings) -> Client:

@@ -14,7 +14,7 @@ from schemas.agent import CallJob, InformationCategory
 from schemas.calls import DialRequest
 from schemas.outcomes import CallOutcome
 from schemas.workflow_io import CallbackConfirmation
-from telephony.sim import CALLBACK_PERSONAS, AgentCall, AgentCallReport
+from simulator.carrier import CALLBACK_PERSONAS, AgentCall, AgentCallReport
 from voice_worker.bridge import CallBridge
 from voice_worker.temporal_bridge import TemporalCallBridge
 
@@ -71,7 +71,7 @@ def make_agent_call(
     """
 
     async def agent_call(request: DialRequest, persona: str) -> AgentCallReport:
-        from voice_worker.conversation import run_text_call  # LiveKit loads only when a call needs it
+        from simulator.conversation import run_text_call  # LiveKit loads only when a call needs it
 
         assert request.agent is not None
         job = CallJob(

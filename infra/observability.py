@@ -38,9 +38,9 @@ from temporalio.runtime import (
     TelemetryConfig,
 )
 
+from infra.logs import setup_logging
 from schemas.agent import CallJob
 from schemas.settings import Settings
-from worker.logs import setup_logging
 
 P = ParamSpec("P")
 R = TypeVar("R")

@@ -1,0 +1,5 @@
+"""The `ringflow` command."""
+
+from cli.app import main
+
+__all__ = ["main"]
