@@ -21,6 +21,9 @@ COPY api/ api/
 COPY voice_worker/ voice_worker/
 COPY store/ store/
 COPY telephony/ telephony/
+COPY infra/ infra/
+COPY simulator/ simulator/
+COPY cli/ cli/
 RUN pip install . && rm -rf /build
 
 USER ringflow
