@@ -1,69 +1,9 @@
-"""Carriers that place calls, chosen by ``Settings.carrier``.
+"""Carriers that place real calls (``livekit_sip``, ``twilio``) and Twilio number management.
 
-Importing this package stays light (no provider SDKs): the worker imports it at start-up, and
-real carriers will import their SDKs only when :func:`make_carrier` selects them.
+Importing this package stays light (no provider SDKs). The worker picks a carrier with
+:func:`worker.carriers.make_carrier`; the simulated one lives in :mod:`simulator`.
 """
 
-from datetime import timedelta
-from typing import TYPE_CHECKING
-
-from schemas.settings import Settings
 from telephony.base import CALL_LOST_DETAIL, Carrier, DialPacer
 
-if TYPE_CHECKING:
-    from simulator.carrier import AgentCall
-
-__all__ = ["CALL_LOST_DETAIL", "Carrier", "DialPacer", "make_carrier"]
-
-
-def make_carrier(settings: Settings, *, agent_call: "AgentCall | None" = None) -> Carrier:
-    """The carrier ``settings.carrier`` names, configured from ``settings``.
-
-    ``agent_call`` lets the sim carrier hand answered calls that have an agent to the real agent.
-    """
-    if settings.carrier == "sim":
-        from simulator.carrier import SimCarrier  # the simulator is its own package, loaded when chosen
-
-        return SimCarrier(
-            time_scale=settings.sim_time_scale,
-            callback_delay=timedelta(seconds=settings.sim_callback_delay_seconds),
-            ledger_path=settings.sim_ledger_path,
-            agent_call=agent_call,
-        )
-    if settings.carrier == "livekit_sip":
-        missing = [
-            env
-            for env, value in (
-                ("RINGFLOW_LIVEKIT_URL", settings.livekit_url),
-                ("RINGFLOW_LIVEKIT_API_KEY", settings.livekit_api_key),
-                ("RINGFLOW_LIVEKIT_API_SECRET", settings.livekit_api_secret),
-                ("RINGFLOW_LIVEKIT_SIP_OUTBOUND_TRUNK_ID", settings.livekit_sip_outbound_trunk_id),
-            )
-            if not value
-        ]
-        if missing:
-            raise ValueError(f"carrier 'livekit_sip' needs {', '.join(missing)}")
-        from telephony.livekit_sip import LiveKitSipCarrier  # imports livekit-api only when chosen
-
-        return LiveKitSipCarrier(settings)
-    if settings.carrier == "twilio":
-        missing = [
-            env
-            for env, value in (
-                ("RINGFLOW_TWILIO_ACCOUNT_SID", settings.twilio_account_sid),
-                ("RINGFLOW_TWILIO_AUTH_TOKEN", settings.twilio_auth_token),
-                ("RINGFLOW_TWILIO_FROM_NUMBER", settings.twilio_from_number),
-                ("RINGFLOW_PUBLIC_BASE_URL", settings.public_base_url),
-                ("RINGFLOW_LIVEKIT_URL", settings.livekit_url),
-                ("RINGFLOW_LIVEKIT_API_KEY", settings.livekit_api_key),
-                ("RINGFLOW_LIVEKIT_API_SECRET", settings.livekit_api_secret),
-                ("RINGFLOW_LIVEKIT_SIP_URI_HOST", settings.livekit_sip_uri_host),
-            )
-            if not value
-        ]
-        if missing:
-            raise ValueError(f"carrier 'twilio' needs {', '.join(missing)}")
-        from telephony.twilio_carrier import TwilioCarrier  # imports the Twilio SDK and livekit-api only when chosen
-
-        return TwilioCarrier(settings)
-    raise ValueError(f"unknown carrier {settings.carrier!r}: use sim, livekit_sip or twilio")
+__all__ = ["CALL_LOST_DETAIL", "Carrier", "DialPacer"]

@@ -24,8 +24,9 @@ from schemas.calls import DialRequest
 from schemas.contact import Contact
 from schemas.outcomes import CallOutcome
 from schemas.settings import Settings
-from telephony import CALL_LOST_DETAIL, make_carrier
+from telephony import CALL_LOST_DETAIL
 from telephony.livekit_sip import LiveKitSipCarrier, callee_identity, room_name_for, transfer_uri
+from worker.carriers import make_carrier
 
 TRUNK = "ST_outbound_twilio"
 PHONE = "+14155550123"

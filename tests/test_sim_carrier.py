@@ -28,7 +28,8 @@ from simulator.carrier import (
     persona_of,
     read_ledger,
 )
-from telephony import CALL_LOST_DETAIL, Carrier, make_carrier
+from telephony import CALL_LOST_DETAIL, Carrier
+from worker.carriers import make_carrier
 
 NOW = datetime(2025, 6, 2, 12, 0, tzinfo=UTC)
 DEMO_CSV = Path(__file__).resolve().parent.parent / "worker" / "samples" / "demo_contacts.csv"

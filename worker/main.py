@@ -17,8 +17,8 @@ from infra.health import database_check, temporal_check, worker_check, worker_ht
 from schemas.settings import Settings, get_settings
 from simulator.agent_call import make_agent_call
 from store.db import get_session_factory
-from telephony import make_carrier
 from telephony.base import Carrier
+from worker.carriers import make_carrier
 from worker.http_server import serving
 from workflows.campaign import CampaignWorkflow
 from workflows.contact import ContactWorkflow
