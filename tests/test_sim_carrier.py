@@ -32,7 +32,7 @@ from telephony import CALL_LOST_DETAIL, Carrier
 from worker.carriers import make_carrier
 
 NOW = datetime(2025, 6, 2, 12, 0, tzinfo=UTC)
-DEMO_CSV = Path(__file__).resolve().parent.parent / "worker" / "samples" / "demo_contacts.csv"
+DEMO_CSV = Path(__file__).resolve().parent.parent / "cli" / "samples" / "demo_contacts.csv"
 
 EXPECTED = {
     "answers": (CallOutcome.COMPLETED, True),
