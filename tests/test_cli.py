@@ -7,7 +7,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from cli.app import app, build_campaign_settings, format_duration, parse_duration, parse_window
+from cli.app import app
+from cli.campaigns import build_campaign_settings
+from cli.common import format_duration, parse_duration, parse_window
 from schemas.campaign import ALL_WEEKDAYS
 
 runner = CliRunner()

@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from cli.app import DEMO_AGENT, app, build_agent_config
+from cli.agents import build_agent_config
+from cli.app import app
+from cli.stack import DEMO_AGENT
 from schemas.agent import AgentConfig, AgentTool, Language, ModelMode
 from schemas.settings import get_settings
 from simulator.evaluation import PERSONA_EXPECTATIONS, EvalBridge, evaluate_agent

@@ -8,7 +8,7 @@ import pytest
 from twilio_standin import TwilioStandIn
 from typer.testing import CliRunner
 
-import cli.app
+import cli.numbers
 from cli.app import app
 from schemas.settings import Settings, get_settings
 from telephony.twilio_voice import TwilioVoice
@@ -51,7 +51,7 @@ def twilio(standin: TwilioStandIn, tmp_path: Path, monkeypatch: pytest.MonkeyPat
     def on_standin(settings: Settings) -> TwilioVoice:
         return TwilioVoice.from_settings(settings, api_base_url=standin.base_url)
 
-    monkeypatch.setattr(cli.app, "twilio_voice", on_standin)
+    monkeypatch.setattr(cli.numbers, "twilio_voice", on_standin)
     get_settings.cache_clear()
     yield standin
     get_settings.cache_clear()

@@ -1,0 +1,326 @@
+"""``ringflow agent ...``: the AI callers a campaign can use, kept in the campaign database."""
+
+import json
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from pydantic import ValidationError
+from rich.markup import escape
+from rich.table import Table
+
+from cli.common import CliError, console, fail, store_command, validation_message
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+    from schemas.agent import AgentConfig
+
+agent_app = typer.Typer(
+    help="Agents: the AI callers a campaign can use, kept in the campaign database.", no_args_is_help=True
+)
+
+
+def build_agent_config(
+    name: str,
+    *,
+    instructions: str,
+    greeting: str = "",
+    language: str = "en",
+    voice: str | None = None,
+    mode: str = "pipeline",
+    context_json: str | None = None,
+    disabled_tools: Sequence[str] = (),
+    transfer_number: str | None = None,
+    voicemail_message: str = "",
+    active: bool = True,
+) -> "AgentConfig":
+    """An agent config from command-line options; ``ValueError`` with one line for any mistake."""
+    from schemas.agent import AgentConfig, AgentTool
+    from schemas.contact import normalize_phone
+
+    if not instructions.strip():
+        raise ValueError("--instructions: the prompt is empty")
+    context: Any = {}
+    if context_json:
+        try:
+            context = json.loads(context_json)
+        except json.JSONDecodeError as err:
+            raise ValueError(f"--context-json is not JSON: {err.msg} (at character {err.pos})") from None
+        if not isinstance(context, dict):
+            raise ValueError('--context-json must be a JSON object, e.g. \'{"company": "Acme"}\'')
+    known = [tool.value for tool in AgentTool]
+    unknown = [tool for tool in disabled_tools if tool not in known]
+    if unknown:
+        raise ValueError(f"--disable-tool {', '.join(unknown)}: no such tool; the tools are {', '.join(known)}")
+    if transfer_number:
+        try:
+            transfer_number = normalize_phone(transfer_number)
+        except ValueError as err:
+            raise ValueError(f"--transfer-number: {err}") from None
+    fields: dict[str, Any] = {
+        "name": name,
+        "instructions": instructions,
+        "greeting": greeting,
+        "language": language,
+        "model_mode": mode,
+        "context": context,
+        "tools": {tool: tool not in disabled_tools for tool in known},
+        "transfer_number": transfer_number or None,
+        "voicemail_message": voicemail_message,
+        "active": active,
+    }
+    if voice:
+        fields["voice"] = voice
+    try:
+        return AgentConfig(**fields)
+    except ValidationError as err:
+        options = {"name": "NAME", "model_mode": "--mode", "voicemail_message": "--voicemail-message"}
+        parts = []
+        for detail in err.errors():
+            field_name = str(detail["loc"][0]) if detail["loc"] else ""
+            option = options.get(field_name, f"--{field_name.replace('_', '-')}")
+            parts.append(f"{option}: {detail['msg'].removeprefix('Value error, ')}")
+        raise ValueError("; ".join(parts)) from None
+
+
+def load_agent_file(path: Path) -> "AgentConfig":
+    """An agent config from a JSON file (as `ringflow agent show` prints); ``ValueError`` with one line."""
+    from schemas.agent import AgentConfig
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ValueError(f"{path} is not UTF-8 text") from None
+    except OSError as err:
+        raise ValueError(f"cannot read {path}: {err.strerror or err}") from None
+    try:
+        return AgentConfig.model_validate_json(text)
+    except ValidationError as err:
+        if any(detail["type"] == "json_invalid" for detail in err.errors()):
+            raise ValueError(f"{path} is not valid JSON: {err.errors()[0]['msg']}") from None
+        raise ValueError(f"{path} is not an agent config: {validation_message(err)}") from None
+
+
+async def load_campaign_agent(
+    sessions: "async_sessionmaker[AsyncSession]", name: str, org_id: str | None = None
+) -> "AgentConfig":
+    """The organization's (default: the CLI's) stored agent ``name`` for a new campaign; CliError if there is
+    none or it is switched off."""
+    from store import queries
+    from store.models import DEFAULT_ORG_ID
+
+    async with sessions() as session:
+        agent = await queries.get_agent(session, name, org_id or DEFAULT_ORG_ID)
+    if agent is None:
+        raise CliError(f"no agent named {name!r}: create one with `ringflow agent create` or `ringflow agent import`")
+    if not agent.active:
+        raise CliError(f"agent {name!r} is inactive: re-create or re-import it as active to use it in a campaign")
+    return agent
+
+
+def _tools_on(agent: "AgentConfig") -> str:
+    from schemas.agent import AgentTool
+
+    enabled = agent.enabled_tools()
+    off = [tool.value for tool in AgentTool if tool not in enabled]
+    if not enabled:
+        return "none"
+    return f"all except {', '.join(off)}" if off else "all"
+
+
+@agent_app.command("create")
+def agent_create(
+    name: Annotated[str, typer.Argument(help="Unique name: letters, digits, '.', '_' and '-'")],
+    instructions: Annotated[str | None, typer.Option(help="The system prompt")] = None,
+    instructions_file: Annotated[
+        Path | None, typer.Option(dir_okay=False, help="Read the system prompt from this text file")
+    ] = None,
+    greeting: Annotated[str, typer.Option(help="Said first when the callee picks up")] = "",
+    language: Annotated[str, typer.Option(metavar="en|ar", help="Language of the calls")] = "en",
+    voice: Annotated[str | None, typer.Option(help="TTS / realtime voice [alloy]")] = None,
+    mode: Annotated[str, typer.Option(metavar="realtime|pipeline", help="Model mode")] = "pipeline",
+    context_json: Annotated[
+        str | None, typer.Option(metavar="JSON", help="Call context, a JSON object added to the prompt")
+    ] = None,
+    disable_tool: Annotated[
+        list[str] | None, typer.Option(metavar="TOOL", help="Switch a tool off; repeat for several")
+    ] = None,
+    transfer_number: Annotated[
+        str | None, typer.Option(metavar="+E164", help="Where transfer_to_human sends the call")
+    ] = None,
+    voicemail_message: Annotated[str, typer.Option(help="Left when a machine answers")] = "",
+    inactive: Annotated[bool, typer.Option("--inactive", help="Store it switched off: campaigns refuse it")] = False,
+    replace: Annotated[bool, typer.Option("--replace", help="Overwrite an agent of the same name")] = False,
+) -> None:
+    """Create an agent in the store."""
+    if (instructions is None) == (instructions_file is None):
+        fail("give the prompt with exactly one of --instructions TEXT or --instructions-file PATH", code=2)
+    if instructions_file is not None:
+        try:
+            instructions = instructions_file.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as err:
+            fail(f"cannot read {instructions_file}: {getattr(err, 'strerror', None) or err}", code=2)
+    try:
+        config = build_agent_config(
+            name,
+            instructions=instructions or "",
+            greeting=greeting,
+            language=language,
+            voice=voice,
+            mode=mode,
+            context_json=context_json,
+            disabled_tools=disable_tool or (),
+            transfer_number=transfer_number,
+            voicemail_message=voicemail_message,
+            active=not inactive,
+        )
+    except ValueError as err:
+        fail(str(err), code=2)
+
+    async def body(sessions: "async_sessionmaker[AsyncSession]") -> None:
+        from store import queries
+
+        async with sessions() as session:
+            if not replace and await queries.get_agent(session, config.name) is not None:
+                raise CliError(f"agent {config.name!r} already exists: pass --replace to overwrite it")
+            await queries.save_agent(session, config)
+            await session.commit()
+        state = "" if config.active else " (inactive)"
+        console.print(f"agent [bold]{escape(config.name)}[/bold] saved{state}; tools on: {_tools_on(config)}")
+
+    store_command(body)
+
+
+@agent_app.command("import")
+def agent_import(
+    path: Annotated[Path, typer.Argument(metavar="PATH.json", help="An agent config, as `agent show` prints it")],
+) -> None:
+    """Create or replace an agent from a JSON file (e.g. cli/samples/demo_agent.json)."""
+    try:
+        config = load_agent_file(path)
+    except ValueError as err:
+        fail(str(err), code=2)
+
+    async def body(sessions: "async_sessionmaker[AsyncSession]") -> None:
+        from store import queries
+
+        async with sessions() as session:
+            existed = await queries.get_agent(session, config.name) is not None
+            await queries.save_agent(session, config)
+            await session.commit()
+        verb = "replaced" if existed else "imported"
+        console.print(f"agent [bold]{escape(config.name)}[/bold] {verb} from {escape(str(path))}", highlight=False)
+
+    store_command(body)
+
+
+@agent_app.command("list")
+def agent_list() -> None:
+    """The stored agents."""
+
+    async def body(sessions: "async_sessionmaker[AsyncSession]") -> None:
+        from store import queries
+
+        async with sessions() as session:
+            agents = await queries.list_agents(session)
+        if not agents:
+            console.print("no agents yet: `ringflow agent create NAME --instructions ...` or `ringflow agent import`")
+            return
+        table = Table("name", "language", "mode", "tools on", "active")
+        for agent in agents:
+            table.add_row(
+                agent.name,
+                agent.language.value,
+                agent.model_mode.value,
+                _tools_on(agent),
+                "yes" if agent.active else "[yellow]no[/yellow]",
+            )
+        console.print(table)
+
+    store_command(body)
+
+
+@agent_app.command("show")
+def agent_show(name: Annotated[str, typer.Argument(help="Agent name")]) -> None:
+    """An agent's config as JSON (`agent import` reads it back)."""
+
+    async def body(sessions: "async_sessionmaker[AsyncSession]") -> None:
+        from store import queries
+
+        async with sessions() as session:
+            agent = await queries.get_agent(session, name)
+        if agent is None:
+            raise CliError(f"no agent named {name!r}")
+        typer.echo(agent.model_dump_json(indent=2))
+
+    store_command(body)
+
+
+@agent_app.command("delete")
+def agent_delete(name: Annotated[str, typer.Argument(help="Agent name")]) -> None:
+    """Delete an agent. Campaigns already started keep their own copy of it."""
+
+    async def body(sessions: "async_sessionmaker[AsyncSession]") -> None:
+        from store import queries
+
+        async with sessions() as session:
+            deleted = await queries.delete_agent(session, name)
+            await session.commit()
+        if not deleted:
+            raise CliError(f"no agent named {name!r}")
+        console.print(f"agent [bold]{escape(name)}[/bold] deleted")
+
+    store_command(body)
+
+
+@agent_app.command("eval")
+def agent_eval(
+    name: Annotated[str, typer.Argument(help="Agent name")],
+    personas: Annotated[
+        str | None, typer.Option(metavar="a,b,...", help="Only these personas (default: the whole suite)")
+    ] = None,
+) -> None:
+    """Offline check: the agent talks to every scripted persona; exit 1 if any call goes wrong."""
+    from simulator.evaluation import PERSONA_EXPECTATIONS
+
+    chosen = [persona.strip() for persona in personas.split(",") if persona.strip()] if personas else None
+    if chosen is not None:
+        unknown = [persona for persona in chosen if persona not in PERSONA_EXPECTATIONS]
+        if unknown or not chosen:
+            fail(
+                f"--personas: unknown persona(s) {', '.join(unknown) or '(none given)'}; "
+                f"known: {', '.join(PERSONA_EXPECTATIONS)}",
+                code=2,
+            )
+    # The scripted model's calls are the output; library chatter would only interleave with it.
+    logging.getLogger("livekit").setLevel(logging.ERROR)
+
+    async def body(sessions: "async_sessionmaker[AsyncSession]") -> int:
+        from simulator.evaluation import evaluate_agent
+        from store import queries
+
+        async with sessions() as session:
+            agent = await queries.get_agent(session, name)
+        if agent is None:
+            raise CliError(f"no agent named {name!r}")
+        verdicts = await evaluate_agent(agent, chosen)
+        table = Table(title=f"agent {name}: persona suite", title_justify="left")
+        for column in ("persona", "result", "turns", "tools called", "expected / what went wrong"):
+            table.add_column(column, overflow="fold")
+        for verdict in verdicts:
+            result = "[green]pass[/green]" if verdict.passed else "[red]FAIL[/red]"
+            table.add_row(
+                verdict.persona, result, str(verdict.turns), ", ".join(verdict.tools_called) or "-", verdict.reason
+            )
+        console.print(table)
+        failed = [verdict.persona for verdict in verdicts if not verdict.passed]
+        if failed:
+            console.print(f"[red]{len(failed)} of {len(verdicts)} persona(s) failed: {', '.join(failed)}[/red]")
+            return 1
+        console.print(f"[green]all {len(verdicts)} persona(s) passed[/green]")
+        return 0
+
+    store_command(body)

@@ -1,0 +1,202 @@
+"""``ringflow dev`` (the embedded dev stack) and ``ringflow demo`` (the offline end-to-end run)."""
+
+import asyncio
+import logging
+import os
+import shutil
+import time
+from datetime import time as clock_time
+from datetime import timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+from urllib.parse import urlsplit
+
+import typer
+from rich.markup import escape
+
+from cli.agents import load_agent_file, load_campaign_agent
+from cli.common import (
+    SETTLE_HORIZON,
+    console,
+    fail,
+    load_csv,
+    load_settings,
+    print_import_report,
+    redacted_url,
+    run_command,
+)
+from schemas.campaign import ALL_WEEKDAYS, CallingWindow, CampaignSettings, RetryPolicy
+from schemas.imports import CsvImportReport
+from schemas.settings import Settings
+
+if TYPE_CHECKING:
+    from schemas.agent import AgentConfig
+
+SAMPLE_CONTACTS = Path(__file__).resolve().parent / "samples" / "demo_contacts.csv"
+DEMO_AGENT = Path(__file__).resolve().parent / "samples" / "demo_agent.json"
+DEMO_CONVERSATIONS = 3
+"""Finished contacts whose conversation the demo prints after its summary."""
+
+DEMO_CAMPAIGN = CampaignSettings(
+    max_concurrent_calls=8,
+    calls_per_second=4,
+    retry=RetryPolicy(
+        max_attempts=3,
+        initial_backoff=timedelta(seconds=4),
+        backoff_coefficient=2,
+        max_backoff=timedelta(seconds=15),
+    ),
+    # 00:00-23:59 every day: open whatever the time zone of the machine or of the contacts.
+    window=CallingWindow(start=clock_time(0, 0), end=clock_time(23, 59), weekdays=frozenset(ALL_WEEKDAYS)),
+    # The sample's ``callback_tomorrow`` callee asks for 10:00 tomorrow. Within a day, the booking stands and
+    # the demo ends with it pending; further ahead, it is refused and the call counts as an unanswered try.
+    callback_horizon=timedelta(days=1),
+)
+"""Settings that take the sample list through calls, retries and callbacks in about a minute."""
+
+DEMO_ORG_ID = "demo"
+DEMO_NO_DASHBOARD = "no dashboard this time: the API port is taken (by a `ringflow dev`?); RINGFLOW_API_PORT moves it"
+DEMO_SIM = {"sim_time_scale": 0.4, "sim_callback_delay_seconds": 20.0, "carrier": "sim"}
+
+
+def dev() -> None:
+    """Run the dev stack: Temporal dev server (or the one already running), database, worker. Ctrl-C stops it."""
+    settings = load_settings()  # the worker's warnings (a refused callback, a retried activity) show in the terminal
+    run_command(_dev(settings), interrupt_code=0)
+
+
+async def _dev(settings: Settings) -> None:
+    from infra.codec import EncryptionCodec, codec_server_url
+    from worker.devstack import DevStack
+
+    async with DevStack(settings) as stack:
+        where = f"started here (log: {stack.log_path})" if stack.started_server else "already running, reused"
+        console.print(f"Temporal server  {settings.temporal_address}: {where}", highlight=False)
+        console.print(f"Web UI           {stack.ui_url}", highlight=False)
+        console.print(f"database         {redacted_url(settings.sqlalchemy_url)}", highlight=False)
+        console.print(
+            f"API, dashboard   {stack.api_url} (OpenAPI docs at /docs); "
+            "log in with a key from `ringflow org key default`",
+            highlight=False,
+        )
+        codec = stack.client.data_converter.payload_codec
+        if isinstance(codec, EncryptionCodec):
+            console.print(
+                f"payloads         encrypted (key {codec.encrypting_key_id}), "
+                f"Web UI decodes at {codec_server_url(settings)}",
+                highlight=False,
+            )
+        console.print(
+            f"worker           polling task queue '{settings.task_queue}' (carrier: {settings.carrier})",
+            highlight=False,
+        )
+        console.print("[green]ready[/green]: `ringflow campaign start contacts.csv` in another terminal; Ctrl-C stops")
+        await asyncio.Event().wait()
+
+
+def demo(
+    contacts: Annotated[
+        Path,
+        typer.Option(exists=True, dir_okay=False, readable=True, help="Contact list (default: the bundled sample)"),
+    ] = SAMPLE_CONTACTS,
+    keep_running: Annotated[
+        bool, typer.Option("--keep-running", help="Leave the stack up afterwards, to browse the Web UI")
+    ] = False,
+    llm: Annotated[
+        str,
+        typer.Option("--llm", help="The agent's model: 'scripted' (offline) or 'openai' (needs OPENAI_API_KEY)"),
+    ] = "scripted",
+) -> None:
+    """Offline end to end: a simulated carrier calls the sample list, with retries and callbacks, in about a minute."""
+    if llm not in ("scripted", "openai"):
+        fail(f"--llm must be 'scripted' or 'openai', not {llm!r}", code=2)
+    if llm == "openai" and not os.environ.get("OPENAI_API_KEY"):
+        fail("--llm openai needs OPENAI_API_KEY in the environment", code=2)
+    base = load_settings()
+    settings = base.model_copy(
+        update={
+            **DEMO_SIM,
+            "agent_llm": llm,
+            "data_dir": base.data_dir / "demo",
+            # Its own task queue: a `ringflow dev` worker on a reused server must not take the demo's
+            # activities, since it writes to a different database.
+            "task_queue": f"{base.task_queue}-demo",
+        }
+    )
+    report = load_csv(contacts)
+    print_import_report(report, contacts)
+    if not report.contacts:
+        fail(f"no valid contacts in {contacts}: nothing to call")
+    try:
+        agent = load_agent_file(DEMO_AGENT)
+    except ValueError as err:
+        fail(f"the demo agent: {err}")
+    shutil.rmtree(settings.data_dir, ignore_errors=True)
+    # The live view and the summary tell the story; worker warnings would only break the display.
+    logging.getLogger("temporalio").setLevel(logging.ERROR)
+    logging.getLogger("livekit").setLevel(logging.ERROR)
+    run_command(_demo(settings, report, agent, keep_running), interrupt_code=0 if keep_running else 130)
+
+
+async def _demo(settings: Settings, report: CsvImportReport, agent: "AgentConfig", keep_running: bool) -> int:
+    from api.services.campaigns import create_campaign_from_contacts
+    from cli.progress import follow_campaign, print_conversations, print_summary
+    from schemas.workflow_io import campaign_workflow_id
+    from store import queries
+    from store.db import get_session_factory
+    from store.orgs import create_api_key, create_org, get_org
+    from worker.devstack import DevStack, api_url, is_listening
+
+    began = time.monotonic()
+    # A `ringflow dev` may already serve its API on the port: the demo then runs without a dashboard.
+    serve_api = not await is_listening(urlsplit(api_url(settings)).netloc)
+    async with DevStack(settings, serve_api=serve_api) as stack:
+        where = "started" if stack.started_server else "reused the running"
+        console.print(
+            f"{where} Temporal dev server at {settings.temporal_address}; Web UI {stack.ui_url}", soft_wrap=True
+        )
+        sessions = get_session_factory(settings.sqlalchemy_url)
+        # The demo's agent and campaign belong to an organization of their own, whose key logs in to the
+        # dashboard; the agent goes through the store like any agent, so `ringflow agent` finds it afterwards.
+        async with sessions() as session:
+            # Under DATABASE_URL the store outlives the demo's data dir: a second run finds its organization.
+            org = await get_org(session, DEMO_ORG_ID)
+            if org is None:
+                org, key = await create_org(session, "Demo", org_id=DEMO_ORG_ID)
+            else:
+                key = await create_api_key(session, org.id, label="demo")
+            await queries.save_agent(session, agent, org.id)
+            await session.commit()
+        dashboard = _demo_dashboard_line(stack.api_url, key) if serve_api else DEMO_NO_DASHBOARD
+        console.print(dashboard, highlight=False, soft_wrap=True)
+        agent = await load_campaign_agent(sessions, agent.name, org.id)
+        campaign_id = await create_campaign_from_contacts(
+            stack.client,
+            sessions,
+            "demo",
+            report.contacts,
+            DEMO_CAMPAIGN,
+            task_queue=settings.task_queue,
+            agent=agent,
+            org_id=org.id,
+        )
+        link = stack.workflow_ui_url(campaign_workflow_id(campaign_id))
+        console.print(
+            f"campaign [bold]{campaign_id}[/bold] started with agent [bold]{escape(agent.name)}[/bold] "
+            f"(offline scripted model): {link}",
+            highlight=False,
+            soft_wrap=True,
+        )
+        follow = await follow_campaign(stack.client, campaign_id, console=console, settle_horizon=SETTLE_HORIZON)
+        agree = await print_summary(console, follow, sessions, ui_link=link)
+        await print_conversations(console, sessions, campaign_id)
+        console.print(f"demo took {time.monotonic() - began:.0f} s")
+        if keep_running:
+            console.print(f"the stack keeps running for the Web UI at {stack.ui_url}; Ctrl-C stops it")
+            console.print(dashboard, highlight=False, soft_wrap=True)
+            await asyncio.Event().wait()
+    return 0 if agree and follow.workflow_error is None else 1
+
+
+def _demo_dashboard_line(url: str, key: str) -> str:
+    return f"dashboard {url} (API docs at {url}/docs); log in with the demo organization's key: {key}"
