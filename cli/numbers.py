@@ -13,7 +13,7 @@ from schemas.settings import Settings
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-    from telephony.twilio_voice import TwilioVoice
+    from telephony.twilio_voice import NumberWebhooks, TwilioVoice
 
 numbers_app = typer.Typer(
     help="The Twilio account's phone numbers and the agent that answers each one's incoming calls.",
@@ -21,7 +21,6 @@ numbers_app = typer.Typer(
 )
 
 
-INCOMING_WEBHOOK_PATH = "/twilio/voice/incoming"
 NO_AGENT = "—"
 
 
@@ -48,8 +47,11 @@ def _require(settings: Settings, *, webhook: bool = False) -> None:
         fail(f"RINGFLOW_PUBLIC_BASE_URL {settings.public_base_url!r} must be an http(s):// URL")
 
 
-def incoming_webhook_url(settings: Settings) -> str:
-    return (settings.public_base_url or "").rstrip("/") + INCOMING_WEBHOOK_PATH
+def number_webhooks(settings: Settings) -> "NumberWebhooks":
+    """Where a bound number's calls (voice URL) and their end (status callback) go: this deployment's API."""
+    from telephony.twilio_voice import number_webhooks as webhooks_under
+
+    return webhooks_under(settings.public_base_url or "")
 
 
 async def _twilio_step(what: str, step: Coroutine[Any, Any, Any]) -> Any:
@@ -95,7 +97,9 @@ def numbers_sync(
     ] = "default",
 ) -> None:
     """Fetch the account's numbers from Twilio into the store. Agent bindings are kept, unless a number
-    moves to another organization (--org), which drops its binding to the old organization's agent."""
+    moves to another organization (--org), which drops its binding to the old organization's agent.
+    A number bound to an agent whose webhooks at Twilio are not this API's (voice URL and status callback
+    under RINGFLOW_PUBLIC_BASE_URL, e.g. one assigned before status callbacks) is pointed at them again."""
     settings = load_settings()
     _require(settings)
 
@@ -123,6 +127,7 @@ def numbers_sync(
                 )
             await session.commit()
             rows = await numbers.list_numbers(session)
+        repointed = await _repoint_bound_numbers(settings, voice, incoming, rows)
         on_account = [row for row in rows if row.number in seen]
         gone = [row for row in rows if row.number not in seen]
         if on_account:
@@ -136,8 +141,42 @@ def numbers_sync(
                 _numbers_table(gone, title=f"{len(gone)} number(s) in the store but no longer on the account")
             )
             console.print("their calls no longer reach Ringflow; `ringflow numbers unassign NUMBER` clears a binding")
+        for number, url in repointed:
+            console.print(f"{number}: Twilio webhooks pointed at {escape(url)} (voice and status callback)")
 
     store_command(body)
+
+
+async def _repoint_bound_numbers(
+    settings: Settings, voice: "TwilioVoice", incoming: Sequence[Any], rows: Sequence[Any]
+) -> list[tuple[str, str]]:
+    """Point every number an agent answers at this API's webhooks where Twilio has others (or no status
+    callback, so its calls would never be seen to end). Returns (number, base URL) for each one changed."""
+    from schemas.contact import normalize_phone
+
+    bound = {row.number for row in rows if row.agent_name}
+    if not bound:
+        return []
+    if not settings.public_base_url:
+        console.print(
+            "[yellow]RINGFLOW_PUBLIC_BASE_URL is not set: the webhooks of numbers answered by an agent "
+            "were not checked[/yellow]"
+        )
+        return []
+    try:
+        webhooks = number_webhooks(settings)
+    except ValueError as err:
+        raise CliError(f"RINGFLOW_PUBLIC_BASE_URL: {err}") from None
+    changed: list[tuple[str, str]] = []
+    for found in incoming:
+        try:
+            number = normalize_phone(found.phone_number)
+        except ValueError:
+            continue
+        if number in bound and not webhooks.applied_to(found):
+            await _twilio_step(f"set the webhooks of {number}", voice.set_number_webhooks(found.sid, webhooks))
+            changed.append((number, settings.public_base_url.rstrip("/")))
+    return changed
 
 
 @numbers_app.command("list")
@@ -162,12 +201,13 @@ def numbers_assign(
     number: Annotated[str, typer.Argument(metavar="NUMBER", help="A synced number, E.164 (+14155550100)")],
     agent: Annotated[str, typer.Argument(metavar="AGENT", help="The active agent that answers its calls")],
 ) -> None:
-    """Let AGENT answer NUMBER's incoming calls (replacing any agent before it) and point Twilio's voice
-    webhook of the number at RINGFLOW_PUBLIC_BASE_URL/twilio/voice/incoming."""
+    """Let AGENT answer NUMBER's incoming calls (replacing any agent before it) and point the number's
+    webhooks at Twilio at this API: its calls at RINGFLOW_PUBLIC_BASE_URL/twilio/voice/incoming, and their
+    end (final status, duration) at RINGFLOW_PUBLIC_BASE_URL/twilio/voice/status."""
     e164 = _e164(number)
     settings = load_settings()
     _require(settings, webhook=True)
-    url = incoming_webhook_url(settings)
+    webhooks = number_webhooks(settings)
 
     async def body(sessions: "async_sessionmaker[AsyncSession]") -> None:
         from store import numbers, queries
@@ -188,7 +228,7 @@ def numbers_assign(
                 raise CliError(f"agent {agent!r} is inactive: re-create or re-import it as active to assign it")
             previous, sid, owner = row.agent_name, row.twilio_sid, row.org_id
         # Twilio first: if it refuses, the store still says what Twilio does.
-        await _twilio_step(f"set the voice webhook of {e164}", twilio_voice(settings).set_voice_webhook(sid, url))
+        await _twilio_step(f"set the webhooks of {e164}", twilio_voice(settings).set_number_webhooks(sid, webhooks))
         async with sessions() as session:
             if not await numbers.assign_agent(session, e164, agent, owner):
                 raise CliError(f"unknown number {e164}: it was removed meanwhile")
@@ -199,7 +239,11 @@ def numbers_assign(
             what = f"already answered by [bold]{escape(agent)}[/bold]"
         else:
             what = f"now answered by [bold]{escape(agent)}[/bold]"
-        console.print(f"{e164} {what}; Twilio voice webhook: {escape(url)}", highlight=False)
+        console.print(
+            f"{e164} {what}; Twilio voice webhook: {escape(webhooks.voice_url)}, "
+            f"status callback: {escape(webhooks.status_callback)}",
+            highlight=False,
+        )
 
     store_command(body)
 

@@ -13,6 +13,8 @@ INBOUND_CAMPAIGN_ID = "inbound"
 
 FINAL_CALL_STATUSES = frozenset({"completed", "busy", "no-answer", "failed", "canceled"})
 INBOUND_CALLBACK_HORIZON = timedelta(days=14)
+MAX_CALL_DURATION_SECONDS = 24 * 3600
+"""Twilio ends any call after at most 24 hours (``timeLimit``): a longer reported duration is no real one."""
 
 
 def inbound_workflow_id(call_sid: str) -> str:
@@ -40,10 +42,12 @@ class PreparedCall(BaseModel):
 
 
 class CallStatusUpdate(BaseModel):
-    """Twilio's status callback: ``CallStatus`` and, once final, ``CallDuration`` (seconds)."""
+    """Twilio's report of the call: ``CallStatus`` (or the ``<Dial>`` action's ``DialCallStatus``) and, once
+    final, ``CallDuration`` (``DialCallDuration``) in seconds. A duration that is no real one (negative, nan,
+    infinite, longer than Twilio lets a call last) is refused here too, so it can never reach the store."""
 
-    status: str
-    duration_seconds: float | None = None
+    status: str = Field(min_length=1, max_length=32)
+    duration_seconds: float | None = Field(default=None, ge=0, le=MAX_CALL_DURATION_SECONDS, allow_inf_nan=False)
 
 
 class InboundCallState(BaseModel):

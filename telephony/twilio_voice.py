@@ -21,6 +21,7 @@ unverified caller id, geo permissions) that retrying will not fix.
 from __future__ import annotations
 
 import asyncio
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -35,20 +36,30 @@ from twilio.request_validator import RequestValidator, get_signature_algorithm
 from twilio.rest import Client
 from twilio.twiml.voice_response import VoiceResponse
 
+from schemas.inbound import MAX_CALL_DURATION_SECONDS
 from schemas.outcomes import CallOutcome
 
 __all__ = [
+    "DIAL_ENDED_WEBHOOK_PATH",
     "FINAL_STATUSES",
+    "INCOMING_WEBHOOK_PATH",
     "INVALID_NUMBER_ERROR_CODES",
+    "MAX_CALL_DURATION_SECONDS",
     "STATUS_CALLBACK_EVENTS",
+    "STATUS_WEBHOOK_PATH",
     "CallStatus",
     "IncomingNumber",
     "InvalidNumberError",
+    "NumberWebhooks",
     "TwilioVoice",
+    "call_duration_seconds",
     "dial_sip_twiml",
+    "final_dial_status",
+    "hangup_twiml",
     "is_final",
     "is_retryable_error",
     "livekit_sip_uri",
+    "number_webhooks",
     "outcome_for",
     "polite_hangup_twiml",
     "validate_signature",
@@ -66,6 +77,22 @@ STATUS_CALLBACK_EVENTS: tuple[str, ...] = ("initiated", "ringing", "answered", "
 
 #: Statuses after which a Twilio call never changes again.
 FINAL_STATUSES: frozenset[str] = frozenset({"completed", "busy", "no-answer", "failed", "canceled"})
+
+#: The API's Twilio webhook routes (api/routers/twilio.py), under ``RINGFLOW_PUBLIC_BASE_URL``.
+INCOMING_WEBHOOK_PATH = "/twilio/voice/incoming"
+STATUS_WEBHOOK_PATH = "/twilio/voice/status"
+DIAL_ENDED_WEBHOOK_PATH = "/twilio/voice/dial-ended"
+
+#: ``DialCallStatus`` (the ``<Dial>`` action's report on the dialled leg) as the final status of the call.
+#: ``answered`` is what Twilio reports for a dialled conference that connected: the call went through.
+_DIAL_FINAL_STATUSES: dict[str, str] = {
+    "completed": "completed",
+    "answered": "completed",
+    "busy": "busy",
+    "no-answer": "no-answer",
+    "failed": "failed",
+    "canceled": "canceled",
+}
 
 # Standard SIP headers Twilio passes through on <Dial><Sip> without the x- prefix (error 13252 otherwise).
 _STANDARD_SIP_HEADERS = frozenset({"user-to-user", "remote-party-id", "p-preferred-identity", "p-called-party-id"})
@@ -101,6 +128,28 @@ class IncomingNumber:
     phone_number: str
     friendly_name: str
     voice_url: str | None
+    status_callback: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NumberWebhooks:
+    """What a number bound to an agent must have at Twilio: its incoming calls go to ``voice_url`` and their
+    end (final status, duration) is posted to ``status_callback``, both POST. Without the status callback an
+    inbound call's workflow would only learn the call ended from the ``<Dial>`` action, or never."""
+
+    voice_url: str
+    status_callback: str
+
+    def applied_to(self, number: IncomingNumber) -> bool:
+        return number.voice_url == self.voice_url and number.status_callback == self.status_callback
+
+
+def number_webhooks(public_base_url: str) -> NumberWebhooks:
+    """The webhooks of a number answered by Ringflow's API at ``public_base_url`` (the URL Twilio reaches)."""
+    base = public_base_url.strip().rstrip("/")
+    if not base.startswith(("https://", "http://")):
+        raise ValueError(f"the public base URL {public_base_url!r} must be an http(s):// URL")
+    return NumberWebhooks(voice_url=base + INCOMING_WEBHOOK_PATH, status_callback=base + STATUS_WEBHOOK_PATH)
 
 
 # ---- TwiML ------------------------------------------------------------------------------------------
@@ -128,8 +177,14 @@ def dial_sip_twiml(
     headers: dict[str, str] | None = None,
     username: str | None = None,
     password: str | None = None,
+    action: str | None = None,
 ) -> str:
-    """``<Response><Dial callerId=…><Sip username=… password=…>uri?x-a=1&amp;x-b=2</Sip></Dial></Response>``.
+    """``<Response><Dial callerId=… action=… method=POST><Sip username=… password=…>uri?x-a=1&amp;x-b=2</Sip>
+    </Dial></Response>``.
+
+    ``action``: Twilio POSTs the dialled leg's end there (``DialCallStatus``, ``DialCallDuration``) and
+    continues the call with the TwiML it answers, so the call's end is reported even for a number whose
+    status callback is not set.
 
     ``username``/``password`` answer the SIP digest challenge of a LiveKit inbound trunk that has
     credentials, so the trunk need not rely on an allowlist of Twilio's signalling addresses.
@@ -154,8 +209,19 @@ def dial_sip_twiml(
     response = VoiceResponse()
     if (username is None) != (password is None):
         raise ValueError("SIP credentials need both a username and a password")
-    dial = response.dial(caller_id=caller_id)
+    if action is not None:
+        dial = response.dial(caller_id=caller_id, action=action, method="POST")
+    else:
+        dial = response.dial(caller_id=caller_id)
     dial.sip(uri, username=username, password=password)
+    return response.to_xml()
+
+
+def hangup_twiml() -> str:
+    """``<Response><Hangup/></Response>``: end the call (the answer to a ``<Dial>`` action once the agent's
+    leg is over, so Twilio does not go on with the rest of a document)."""
+    response = VoiceResponse()
+    response.hangup()
     return response.to_xml()
 
 
@@ -197,6 +263,30 @@ def validate_signature(
 
 def is_final(status: str) -> bool:
     return status in FINAL_STATUSES
+
+
+def final_dial_status(dial_call_status: str) -> str | None:
+    """The call's final status for a ``<Dial>`` action's ``DialCallStatus``; None for a value Twilio does
+    not document (the caller then ignores the report rather than guess)."""
+    return _DIAL_FINAL_STATUSES.get(dial_call_status.strip())
+
+
+def call_duration_seconds(raw: str | None) -> int | None:
+    """A webhook's ``CallDuration``/``DialCallDuration`` (whole seconds as text) as an int; None when absent.
+
+    Raises ``ValueError`` for anything that is not a real duration: not a number, ``nan``, ``inf`` (``1e400``
+    overflows to it), negative, or longer than Twilio lets a call last. Such a value must never be stored.
+    """
+    text = (raw or "").strip()
+    if not text:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"call duration {text!r} is not a number") from None
+    if not math.isfinite(value) or value < 0 or value > MAX_CALL_DURATION_SECONDS:
+        raise ValueError(f"call duration {text!r} is not between 0 and {MAX_CALL_DURATION_SECONDS} seconds")
+    return round(value)
 
 
 def outcome_for(status: str, answered_by: str | None) -> CallOutcome:
@@ -375,17 +465,24 @@ class TwilioVoice:
                     phone_number=n.phone_number or "",
                     friendly_name=n.friendly_name or "",
                     voice_url=n.voice_url or None,
+                    status_callback=n.status_callback or None,
                 )
                 for n in numbers
             ]
 
         return await asyncio.to_thread(_list)
 
-    async def set_voice_webhook(self, number_sid: str, url: str) -> None:
-        """Point the number's incoming-call webhook (``VoiceUrl``, POST) at ``url``."""
+    async def set_number_webhooks(self, number_sid: str, webhooks: NumberWebhooks) -> None:
+        """Point the number's incoming calls (``VoiceUrl``) and their end (``StatusCallback``) at the API, both
+        POST, in one update. Twilio then posts each inbound call's final status and ``CallDuration``."""
 
         def _update() -> None:
-            self._account.incoming_phone_numbers(number_sid).update(voice_url=url, voice_method="POST")
+            self._account.incoming_phone_numbers(number_sid).update(
+                voice_url=webhooks.voice_url,
+                voice_method="POST",
+                status_callback=webhooks.status_callback,
+                status_callback_method="POST",
+            )
 
         await asyncio.to_thread(_update)
 

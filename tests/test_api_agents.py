@@ -111,6 +111,8 @@ async def test_assigning_a_number_points_its_twilio_webhook_at_the_api_first(api
         assigned = await http.put(f"/v1/numbers/{phone(100)}/agent", json={"agent_name": "ada"})
         assert assigned.status_code == 200 and assigned.json()["agent_name"] == "ada"
         assert twilio.numbers[sid]["voice_url"] == "https://ringflow.example.com/twilio/voice/incoming"
+        assert twilio.numbers[sid]["status_callback"] == "https://ringflow.example.com/twilio/voice/status"
+        assert twilio.numbers[sid]["status_callback_method"] == "POST"
 
 
 async def test_the_do_not_call_list_is_kept_imported_and_never_dialled(api_stack):

@@ -16,6 +16,7 @@ from telephony.twilio_voice import TwilioVoice
 runner = CliRunner()
 BASE = "https://ringflow.example.com"
 WEBHOOK = BASE + "/twilio/voice/incoming"
+STATUS_CALLBACK = BASE + "/twilio/voice/status"
 MAIN, SUPPORT = "+14155550100", "+442079460123"
 
 
@@ -115,9 +116,29 @@ def test_assign_sets_the_webhook_and_the_binding(twilio: TwilioStandIn) -> None:
     assert _voice_url(twilio, sids[MAIN]) == WEBHOOK
     update = twilio.requests_to("POST", sids[MAIN])[-1]
     assert update.one("VoiceUrl") == WEBHOOK and update.one("VoiceMethod") == "POST"
+    assert update.one("StatusCallback") == STATUS_CALLBACK and update.one("StatusCallbackMethod") == "POST"
+    assert twilio.numbers[sids[MAIN]]["status_callback"] == STATUS_CALLBACK and STATUS_CALLBACK in out
     assert _voice_url(twilio, sids[SUPPORT]) == ""
     out = ringflow("numbers", "list")[1]
     assert f"{MAIN} ana Main line" in out and f"{SUPPORT} — Support UK" in out
+
+
+def test_sync_points_numbers_assigned_before_status_callbacks_at_them(twilio: TwilioStandIn) -> None:
+    sids = _synced(twilio)
+    _agent("ana")
+    assert ringflow("numbers", "assign", MAIN, "ana")[0] == 0
+    # As assigned by an older Ringflow: the voice URL only, no status callback.
+    twilio.numbers[sids[MAIN]]["status_callback"] = ""
+    twilio.requests.clear()
+    code, out, err = ringflow("numbers", "sync")
+    assert code == 0, err
+    assert f"{MAIN}: Twilio webhooks pointed at {BASE}" in out
+    [update] = twilio.requests_to("POST", "/IncomingPhoneNumbers/")
+    assert update.path.endswith(f"/{sids[MAIN]}.json"), "only the bound number whose webhooks differ"
+    assert (update.one("VoiceUrl"), update.one("StatusCallback")) == (WEBHOOK, STATUS_CALLBACK)
+    twilio.requests.clear()
+    code, out, _ = ringflow("numbers", "sync")
+    assert code == 0 and "pointed at" not in out and not twilio.requests_to("POST", "/IncomingPhoneNumbers/")
 
 
 def test_reassign_replaces_the_agent(twilio: TwilioStandIn) -> None:
@@ -191,6 +212,6 @@ def test_twilio_refusing_the_webhook_leaves_the_store_alone(twilio: TwilioStandI
     _agent("ana")
     twilio.fail_next(403, 20003, "Permission denied", method="POST", path_contains="/IncomingPhoneNumbers/")
     code, _, err = ringflow("numbers", "assign", MAIN, "ana")
-    assert code == 1 and f"Twilio refused to set the voice webhook of {MAIN}" in err
+    assert code == 1 and f"Twilio refused to set the webhooks of {MAIN}" in err
     assert "Permission denied (error 20003)" in err
     assert f"{MAIN} — Main line" in ringflow("numbers", "list")[1]

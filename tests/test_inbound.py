@@ -2,7 +2,9 @@
 
 The FastAPI app runs in process (httpx ASGITransport) against the dev server (update-with-start) and
 the LiveKit stand-in; requests are signed as Twilio signs them (RequestValidator.compute_signature
-over the public URL and the form fields).
+over the public URL and the form fields). From assignment to completion, the Twilio stand-in itself sends
+the webhooks Twilio would send (voice URL, the ``<Dial>``'s action, the number's status callback) to the URLs
+configured on the number, through the app's ASGI transport.
 """
 
 import uuid
@@ -18,17 +20,22 @@ from livekit_standin import API_KEY, API_SECRET, LiveKitStandIn
 from temporalio.client import WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 from twilio.request_validator import RequestValidator
+from twilio_standin import TwilioStandIn
 
+import api.routers.numbers
 from api.main import create_app
 from schemas.agent import AgentConfig, CallJob
 from schemas.inbound import INBOUND_CAMPAIGN_ID, InboundCallState, inbound_workflow_id
 from schemas.settings import Settings
 from schemas.workflow_io import ContactPhase, ContactState, contact_workflow_id
 from simulator.carrier import SimCarrier
-from store import numbers, queries
+from store import numbers, orgs, queries
+from store.models import DEFAULT_ORG_ID
+from telephony.twilio_voice import TwilioVoice
 from voice_worker.bridge import BridgeError
 from voice_worker.temporal_bridge import TemporalCallBridge
 from worker.main import build_worker
+from workflows.inbound import InboundCallWorkflow
 
 TOKEN = "twilio-auth-token-for-tests"
 PUBLIC = "https://ringflow.example.com"
@@ -38,6 +45,7 @@ OUR_NUMBER = "+14155550100"
 CALLER = "+14155550123"
 INCOMING = "/twilio/voice/incoming"
 STATUS = "/twilio/voice/status"
+DIAL_ENDED = "/twilio/voice/dial-ended"
 
 
 def sign(path: str, form: dict[str, str], url: str | None = None) -> str:
@@ -45,11 +53,21 @@ def sign(path: str, form: dict[str, str], url: str | None = None) -> str:
 
 
 class Stack:
-    def __init__(self, client: Any, http: httpx.AsyncClient, standin: LiveKitStandIn, sessions: Any) -> None:
+    def __init__(
+        self,
+        client: Any,
+        http: httpx.AsyncClient,
+        standin: LiveKitStandIn,
+        sessions: Any,
+        twilio: TwilioStandIn,
+        api_key: str,
+    ) -> None:
         self.client = client
         self.http = http
         self.standin = standin
         self.sessions = sessions
+        self.twilio = twilio
+        self.api_key = api_key
 
     async def post(self, path: str, form: dict[str, str], signature: str | None = "sign") -> httpx.Response:
         headers = {}
@@ -77,37 +95,50 @@ def new_sid() -> str:
 
 
 @pytest_asyncio.fixture
-async def stack(dev_env, session_factory, db_url) -> AsyncIterator[Stack]:
-    async with LiveKitStandIn() as standin:
-        settings = Settings(
-            _env_file=None,  # type: ignore[call-arg]
-            database_url=db_url,
-            task_queue=f"tq-inbound-{uuid.uuid4().hex[:8]}",
-            livekit_url=standin.url,
-            livekit_api_key=API_KEY,
-            livekit_api_secret=API_SECRET,
-            livekit_sip_uri_host=SIP_HOST,
-            livekit_sip_inbound_username=SIP_USER,
-            livekit_sip_inbound_password=SIP_PASSWORD,
-            agent_name="ringflow-test-agent",
-            twilio_account_sid="AC123",
-            twilio_auth_token=TOKEN,
-            public_base_url=PUBLIC,
-        )
-        async with session_factory() as session:
-            await queries.save_agent(
-                session, AgentConfig(name="front-desk", instructions="Help callers.", transfer_number="+14155550199")
+async def stack(dev_env, session_factory, db_url, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Stack]:
+    with TwilioStandIn(auth_token=TOKEN) as twilio:
+        async with LiveKitStandIn() as standin:
+            settings = Settings(
+                _env_file=None,  # type: ignore[call-arg]
+                database_url=db_url,
+                task_queue=f"tq-inbound-{uuid.uuid4().hex[:8]}",
+                livekit_url=standin.url,
+                livekit_api_key=API_KEY,
+                livekit_api_secret=API_SECRET,
+                livekit_sip_uri_host=SIP_HOST,
+                livekit_sip_inbound_username=SIP_USER,
+                livekit_sip_inbound_password=SIP_PASSWORD,
+                agent_name="ringflow-test-agent",
+                twilio_account_sid=twilio.account_sid,
+                twilio_auth_token=TOKEN,
+                public_base_url=PUBLIC,
             )
-            await queries.save_agent(session, AgentConfig(name="retired", instructions="Gone.", active=False))
-            await numbers.upsert_number(session, OUR_NUMBER, "PN1", "Front desk")
-            await numbers.upsert_number(session, "+14155550101", "PN2", "Old line")
-            await numbers.assign_agent(session, OUR_NUMBER, "front-desk")
-            await numbers.assign_agent(session, "+14155550101", "retired")
-            await session.commit()
-        app = create_app(settings, dev_env.client, session_factory)
-        worker = build_worker(dev_env.client, settings, sessions=session_factory, carrier=SimCarrier(time_scale=0.0))
-        async with worker, httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=PUBLIC) as http:
-            yield Stack(dev_env.client, http, standin, session_factory)
+            monkeypatch.setattr(
+                api.routers.numbers,
+                "twilio_voice",
+                lambda settings: TwilioVoice.from_settings(settings, api_base_url=twilio.base_url),
+            )
+            async with session_factory() as session:
+                if await orgs.get_org(session, DEFAULT_ORG_ID) is None:  # the store is emptied between tests
+                    await orgs.create_org(session, "Default", org_id=DEFAULT_ORG_ID)
+                api_key = await orgs.create_api_key(session, DEFAULT_ORG_ID, "inbound tests")
+                await queries.save_agent(
+                    session,
+                    AgentConfig(name="front-desk", instructions="Help callers.", transfer_number="+14155550199"),
+                )
+                await queries.save_agent(session, AgentConfig(name="retired", instructions="Gone.", active=False))
+                await numbers.upsert_number(session, OUR_NUMBER, "PN1", "Front desk")
+                await numbers.upsert_number(session, "+14155550101", "PN2", "Old line")
+                await numbers.assign_agent(session, OUR_NUMBER, "front-desk")
+                await numbers.assign_agent(session, "+14155550101", "retired")
+                await session.commit()
+            app = create_app(settings, dev_env.client, session_factory)
+            twilio.webhook_transport = httpx.ASGITransport(app=app)
+            worker = build_worker(
+                dev_env.client, settings, sessions=session_factory, carrier=SimCarrier(time_scale=0.0)
+            )
+            async with worker, httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=PUBLIC) as http:
+                yield Stack(dev_env.client, http, standin, session_factory, twilio, api_key)
 
 
 def sip_of(twiml: str) -> str:
@@ -115,6 +146,7 @@ def sip_of(twiml: str) -> str:
     assert root.tag == "Response"
     dial = root.find("Dial")
     assert dial is not None
+    assert (dial.get("action"), dial.get("method")) == (PUBLIC + DIAL_ENDED, "POST"), "the Dial reports its end"
     sip = dial.find("Sip")
     assert sip is not None and sip.text
     assert (sip.get("username"), sip.get("password")) == (SIP_USER, SIP_PASSWORD), "the trunk's digest credentials"
@@ -169,6 +201,117 @@ async def test_a_call_to_a_bound_number_reaches_the_agent_and_ends_on_the_status
         assert row.to_number == OUR_NUMBER and row.from_number == CALLER
 
 
+async def assign_through_the_api(stack: Stack, number: str, agent: str = "front-desk") -> str:
+    """A number on the Twilio account, synced into the store, then given to ``agent`` with the REST API."""
+    sid = stack.twilio.add_number(number, friendly_name="Sales line")
+    async with stack.sessions() as session:
+        await numbers.upsert_number(session, number, sid, "Sales line")
+        await session.commit()
+    response = await stack.http.put(
+        f"/v1/numbers/{number}/agent",
+        json={"agent_name": agent},
+        headers={"Authorization": f"Bearer {stack.api_key}"},
+    )
+    assert response.status_code == 200, response.text
+    return sid
+
+
+async def test_an_assigned_number_reports_each_calls_end_and_the_workflow_ends_with_twilios_status(
+    stack: Stack,
+) -> None:
+    number = "+14155550142"
+    sid = await assign_through_the_api(stack, number)
+    [update] = stack.twilio.requests_to("POST", f"/IncomingPhoneNumbers/{sid}.json")
+    assert (update.one("VoiceUrl"), update.one("VoiceMethod")) == (PUBLIC + INCOMING, "POST")
+    assert (update.one("StatusCallback"), update.one("StatusCallbackMethod")) == (PUBLIC + STATUS, "POST")
+
+    call = await stack.twilio.place_inbound_call(number, CALLER)
+    [voice] = call.sent("voice")
+    assert voice.url == PUBLIC + INCOMING and voice.status_code == 200, voice.body
+    assert call.dial_action == PUBLIC + DIAL_ENDED and call.sip_uri == sip_of(call.twiml)
+    handle = stack.client.get_workflow_handle_for(InboundCallWorkflow.run, inbound_workflow_id(call.sid))
+    state = await handle.query(InboundCallWorkflow.state)
+    assert state.status == "in-progress" and state.room in stack.standin.rooms
+    room = state.room
+    await TemporalCallBridge(stack.client, inbound_workflow_id(call.sid), 1).take_note("wants a quote")
+
+    # The caller hangs up after 42 s with the agent: Twilio reports the end twice, and nobody else does.
+    await stack.twilio.end_inbound_call(call, talk_seconds=42, setup_seconds=3)
+    [action] = call.sent("dial-action")
+    assert action.status_code == 200 and [verb.tag for verb in ET.fromstring(action.body)] == ["Hangup"]
+    assert (action.form["DialCallStatus"], action.form["DialCallDuration"]) == ("completed", "42")
+    [callback] = call.sent("status-callback")
+    assert callback.url == PUBLIC + STATUS and callback.status_code == 204
+    assert (callback.form["CallStatus"], callback.form["CallDuration"]) == ("completed", "45")
+
+    state = await handle.result()
+    assert state.status == "completed" and state.duration_seconds == 42 and state.notes_taken == 1
+    assert room not in stack.standin.rooms
+    async with stack.sessions() as session:
+        row = await numbers.get_inbound_call(session, call.sid)
+    assert row is not None and row.status == "completed" and row.duration_seconds == 42
+    assert row.ended_at is not None and row.to_number == number
+
+
+async def test_a_number_assigned_before_status_callbacks_still_ends_its_calls_through_the_dials_action(
+    stack: Stack,
+) -> None:
+    number = "+14155550143"
+    stack.twilio.add_number(number, voice_url=PUBLIC + INCOMING)  # no status callback on the number
+    async with stack.sessions() as session:
+        await numbers.upsert_number(session, number, "PN-old", "Old setup")
+        await numbers.assign_agent(session, number, "front-desk")
+        await session.commit()
+    call = await stack.twilio.place_inbound_call(number, CALLER)
+    await stack.twilio.end_inbound_call(call, talk_seconds=7)
+    assert not call.sent("status-callback")
+    handle = stack.client.get_workflow_handle_for(InboundCallWorkflow.run, inbound_workflow_id(call.sid))
+    state = await handle.result()
+    assert state.status == "completed" and state.duration_seconds == 7
+
+
+async def test_when_the_agents_room_never_answers_the_caller_hears_why_and_the_call_ends_failed(
+    stack: Stack,
+) -> None:
+    number = "+14155550144"
+    await assign_through_the_api(stack, number)
+    call = await stack.twilio.place_inbound_call(number, CALLER)
+    await stack.twilio.end_inbound_call(call, dial_status="failed", caller_hung_up=False)
+    [action] = call.sent("dial-action")
+    assert [verb.tag for verb in ET.fromstring(action.body)] == ["Say", "Hangup"]
+    handle = stack.client.get_workflow_handle_for(InboundCallWorkflow.run, inbound_workflow_id(call.sid))
+    state = await handle.result()
+    assert state.status == "failed" and state.duration_seconds == 0
+    [callback] = call.sent("status-callback")
+    assert callback.status_code == 204, "a report after the workflow ended is accepted and changes nothing"
+    async with stack.sessions() as session:
+        row = await numbers.get_inbound_call(session, call.sid)
+    assert row is not None and row.status == "failed"
+
+
+async def test_a_duration_that_is_no_real_one_is_refused_and_never_stored(stack: Stack) -> None:
+    sid = new_sid()
+    assert (await stack.post(INCOMING, call_form(sid))).status_code == 200
+    for duration in ("nan", "NaN", "1e400", "inf", "-5", "86401", "forty"):
+        status = await stack.post(STATUS, {"CallSid": sid, "CallStatus": "completed", "CallDuration": duration})
+        assert status.status_code == 400, duration
+        dialed = {"CallSid": sid, "DialCallStatus": "completed", "DialCallDuration": duration}
+        assert (await stack.post(DIAL_ENDED, dialed)).status_code == 400, duration
+    handle = stack.client.get_workflow_handle_for(InboundCallWorkflow.run, inbound_workflow_id(sid))
+    assert (await handle.describe()).status == WorkflowExecutionStatus.RUNNING
+    unknown = await stack.post(DIAL_ENDED, {"CallSid": sid, "DialCallStatus": "exploded"})
+    assert unknown.status_code == 200, "an undocumented DialCallStatus is ignored"
+    assert (await handle.describe()).status == WorkflowExecutionStatus.RUNNING
+
+    done = await stack.post(STATUS, {"CallSid": sid, "CallStatus": "completed", "CallDuration": "12"})
+    assert done.status_code == 204
+    state = await handle.result()
+    assert state.status == "completed" and state.duration_seconds == 12
+    async with stack.sessions() as session:
+        row = await numbers.get_inbound_call(session, sid)
+    assert row is not None and row.duration_seconds == 12
+
+
 @pytest.mark.parametrize("how", ["tampered", "wrong_url", "missing", "garbage"])
 async def test_a_badly_signed_webhook_is_refused_and_starts_nothing(stack: Stack, how: str) -> None:
     sid = new_sid()
@@ -187,6 +330,8 @@ async def test_a_badly_signed_webhook_is_refused_and_starts_nothing(stack: Stack
     assert not await stack.exists(inbound_workflow_id(sid))
     status = await stack.post(STATUS, {"CallSid": sid, "CallStatus": "completed"}, signature=signature)
     assert status.status_code == 403
+    dialed = await stack.post(DIAL_ENDED, {"CallSid": sid, "DialCallStatus": "completed"}, signature=signature)
+    assert dialed.status_code == 403
 
 
 @pytest.mark.parametrize("number", ["+14155550177", "+14155550101"], ids=["unknown", "inactive_agent"])

@@ -15,11 +15,16 @@ from schemas.settings import Settings
 from telephony.twilio_voice import (
     CallStatus,
     InvalidNumberError,
+    NumberWebhooks,
     TwilioVoice,
+    call_duration_seconds,
     dial_sip_twiml,
+    final_dial_status,
+    hangup_twiml,
     is_final,
     is_retryable_error,
     livekit_sip_uri,
+    number_webhooks,
     outcome_for,
     polite_hangup_twiml,
     validate_signature,
@@ -65,6 +70,13 @@ def test_dial_sip_twiml_plain_and_refusals() -> None:
     with pytest.raises(ValueError):
         dial_sip_twiml("sip:room@host", headers={"X-Twilio-Foo": "x"})
     assert "User-to-User=" in dial_sip_twiml("sip:room@host", headers={"User-to-User": "abc"})
+
+
+def test_the_dial_asks_twilio_to_post_its_end_to_the_action_url() -> None:
+    action = "https://ringflow.example.com/twilio/voice/dial-ended"
+    dial = ET.fromstring(dial_sip_twiml("sip:room@host", action=action)).find("Dial")
+    assert dial is not None and (dial.get("action"), dial.get("method")) == (action, "POST")
+    assert [verb.tag for verb in ET.fromstring(hangup_twiml())] == ["Hangup"]
 
 
 def test_polite_hangup_twiml() -> None:
@@ -144,6 +156,44 @@ def test_outcome_for(status: str, answered_by: str | None, outcome: CallOutcome)
     assert outcome_for(status, answered_by) is outcome
 
 
+@pytest.mark.parametrize(
+    ("dial_call_status", "final"),
+    [
+        ("completed", "completed"),
+        ("answered", "completed"),
+        ("busy", "busy"),
+        ("no-answer", "no-answer"),
+        ("failed", "failed"),
+        ("canceled", "canceled"),
+        ("in-progress", None),
+        ("exploded", None),
+    ],
+)
+def test_a_dials_status_is_the_calls_final_status(dial_call_status: str, final: str | None) -> None:
+    assert final_dial_status(dial_call_status) == final
+
+
+@pytest.mark.parametrize(("raw", "seconds"), [("42", 42), (" 0 ", 0), ("", None), (None, None), ("86400", 86400)])
+def test_a_real_call_duration_is_read_in_whole_seconds(raw: str | None, seconds: int | None) -> None:
+    assert call_duration_seconds(raw) == seconds
+
+
+@pytest.mark.parametrize("raw", ["nan", "NaN", "inf", "-inf", "1e400", "-1", "86401", "forty", "0x10"])
+def test_a_call_duration_that_is_no_real_one_is_refused(raw: str) -> None:
+    with pytest.raises(ValueError):
+        call_duration_seconds(raw)
+
+
+def test_a_numbers_webhooks_live_under_the_public_base_url() -> None:
+    webhooks = number_webhooks("https://ringflow.example.com/ ")
+    assert webhooks == NumberWebhooks(
+        voice_url="https://ringflow.example.com/twilio/voice/incoming",
+        status_callback="https://ringflow.example.com/twilio/voice/status",
+    )
+    with pytest.raises(ValueError):
+        number_webhooks("ringflow.example.com")
+
+
 @pytest.mark.parametrize("status", ["queued", "initiated", "ringing", "in-progress"])
 def test_non_final_statuses(status: str) -> None:
     assert not is_final(status)
@@ -209,7 +259,7 @@ async def test_create_call_without_machine_detection(twilio: TwilioStandIn, voic
     assert "MachineDetection" not in req.form
 
 
-async def test_numbers_list_paged_and_set_webhook(twilio: TwilioStandIn, voice: TwilioVoice) -> None:
+async def test_numbers_list_paged_and_set_webhooks(twilio: TwilioStandIn, voice: TwilioVoice) -> None:
     sids = [twilio.add_number(f"+1555000100{i}", friendly_name=f"line {i}") for i in range(5)]
     numbers = await voice.list_incoming_numbers(page_size=2)
     assert sorted(n.sid for n in numbers) == sorted(sids)
@@ -217,13 +267,16 @@ async def test_numbers_list_paged_and_set_webhook(twilio: TwilioStandIn, voice: 
     assert all(n.voice_url is None for n in numbers)
     assert len(twilio.requests_to("GET", "/IncomingPhoneNumbers.json")) == 3  # 2 + 2 + 1
 
-    url = "https://ringflow.example.com/twilio/voice"
-    await voice.set_voice_webhook(sids[0], url)
+    webhooks = number_webhooks("https://ringflow.example.com")
+    await voice.set_number_webhooks(sids[0], webhooks)
     [req] = twilio.requests_to("POST", f"/IncomingPhoneNumbers/{sids[0]}.json")
-    assert req.one("VoiceUrl") == url and req.one("VoiceMethod") == "POST"
+    assert req.one("VoiceUrl") == webhooks.voice_url and req.one("VoiceMethod") == "POST"
+    assert req.one("StatusCallback") == webhooks.status_callback and req.one("StatusCallbackMethod") == "POST"
     by_sid = {n.sid: n for n in await voice.list_incoming_numbers()}
-    assert by_sid[sids[0]].voice_url == url
-    assert by_sid[sids[1]].voice_url is None
+    assert by_sid[sids[0]].voice_url == webhooks.voice_url
+    assert by_sid[sids[0]].status_callback == webhooks.status_callback and webhooks.applied_to(by_sid[sids[0]])
+    assert by_sid[sids[1]].voice_url is None and by_sid[sids[1]].status_callback is None
+    assert not webhooks.applied_to(by_sid[sids[1]])
 
 
 @pytest.mark.parametrize("code", [21211, 21214, 21217, 13224])
@@ -283,7 +336,7 @@ async def test_injected_http_client(twilio: TwilioStandIn) -> None:
     voice = TwilioVoice(twilio.account_sid, twilio.auth_token, http_client=http_client, api_base_url=twilio.base_url)
     assert voice.client.http_client is http_client
     sid = twilio.add_number("+15550003333")
-    await voice.set_voice_webhook(sid, "https://ringflow.example.com/twilio/voice")
+    await voice.set_number_webhooks(sid, number_webhooks("https://ringflow.example.com"))
     last = http_client._test_only_last_request
     path = f"/2010-04-01/Accounts/{twilio.account_sid}/IncomingPhoneNumbers/{sid}.json"
     assert last is not None and last.url == twilio.base_url + path

@@ -1,4 +1,5 @@
-"""A local stand-in for the few Twilio REST API v2010 endpoints Ringflow uses.
+"""A local stand-in for the few Twilio REST API v2010 endpoints Ringflow uses, and for the webhooks Twilio
+sends when someone calls one of the account's numbers.
 
 Runs a tiny Starlette app under uvicorn on 127.0.0.1 (a free port) in a background thread, answers in
 Twilio's shapes (form-encoded requests, JSON call/number resources, v2010 paging, Twilio's error JSON), checks
@@ -6,26 +7,38 @@ HTTP basic auth, records every request, and can be scripted to fail the next mat
 
     with TwilioStandIn() as twilio:
         voice = TwilioVoice(twilio.account_sid, twilio.auth_token, api_base_url=twilio.base_url)
+
+Inbound calls: :meth:`TwilioStandIn.place_inbound_call` does what Twilio does when a caller dials a number:
+it requests the number's configured voice URL (signed with the auth token, as Twilio signs), follows the
+TwiML it gets (``<Dial><Sip>`` bridges the caller; ``<Say>``/``<Hangup>`` ends the call), and
+:meth:`TwilioStandIn.end_inbound_call` ends it: the ``<Dial>``'s action URL gets ``DialCallStatus`` and
+``DialCallDuration``, then the status callback configured on the number gets the final ``CallStatus`` and
+``CallDuration``. Webhooks go over HTTP to the URLs configured on the number; ``webhook_transport`` (an httpx
+transport, e.g. the app's ``ASGITransport``) stands in for the network between Twilio and the public URL.
 """
 
 from __future__ import annotations
 
 import base64
+import math
 import secrets
 import socket
 import threading
 import time
+import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import format_datetime
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urljoin
 
+import httpx
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
+from twilio.request_validator import RequestValidator
 
 API_VERSION = "2010-04-01"
 
@@ -67,6 +80,39 @@ class ScriptedError:
 
 
 @dataclass
+class SentWebhook:
+    """One request the stand-in sent to the application, as Twilio would, and what it answered."""
+
+    kind: str  # "voice", "dial-action" or "status-callback"
+    method: str
+    url: str
+    form: dict[str, str]
+    signature: str
+    status_code: int
+    body: str
+
+
+@dataclass
+class InboundCall:
+    """A call the stand-in placed to one of the account's numbers, as Twilio runs it."""
+
+    sid: str
+    number_sid: str
+    from_: str
+    to: str
+    twiml: str = ""
+    sip_uri: str | None = None
+    dial_action: str | None = None
+    dial_method: str = "POST"
+    dial_sid: str | None = None
+    ended: bool = False
+    webhooks: list[SentWebhook] = field(default_factory=list)
+
+    def sent(self, kind: str) -> list[SentWebhook]:
+        return [webhook for webhook in self.webhooks if webhook.kind == kind]
+
+
+@dataclass
 class TwilioStandIn:
     account_sid: str = field(default_factory=lambda: _sid("AC"))
     auth_token: str = field(default_factory=lambda: secrets.token_hex(16))
@@ -74,6 +120,7 @@ class TwilioStandIn:
     numbers: dict[str, dict[str, Any]] = field(default_factory=dict)
     requests: list[RecordedRequest] = field(default_factory=list)
     errors: list[ScriptedError] = field(default_factory=list)
+    webhook_transport: httpx.AsyncBaseTransport | None = None
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -151,6 +198,7 @@ class TwilioStandIn:
                 "sid": sid,
                 "sms_url": "",
                 "status_callback": "",
+                "status_callback_method": "POST",
                 "voice_method": "POST",
                 "voice_url": voice_url,
                 "voice_fallback_url": None,
@@ -357,7 +405,12 @@ class TwilioStandIn:
         with self._lock:
             number = self.numbers.get(request.path_params["number_sid"])
             if number is not None:
-                for form_name, key in (("VoiceUrl", "voice_url"), ("VoiceMethod", "voice_method")):
+                for form_name, key in (
+                    ("VoiceUrl", "voice_url"),
+                    ("VoiceMethod", "voice_method"),
+                    ("StatusCallback", "status_callback"),
+                    ("StatusCallbackMethod", "status_callback_method"),
+                ):
                     value = rec.one(form_name)
                     if value is not None:
                         number[key] = value
@@ -366,3 +419,158 @@ class TwilioStandIn:
         if body is None:
             return self._error(404, 20404, "The requested resource was not found")
         return JSONResponse(body)
+
+    # ---- inbound calls: the webhooks Twilio sends -----------------------------------------------------
+
+    async def place_inbound_call(self, to: str, from_: str) -> InboundCall:
+        """``from_`` dials the account's number ``to``: request its voice URL (``CallStatus=ringing``) and
+        follow the TwiML. With ``<Dial><Sip>`` the caller is bridged and the call stays up until
+        :meth:`end_inbound_call`; otherwise (``<Say>``, ``<Hangup>``, an error) the call ends at once."""
+        with self._lock:
+            number = next((dict(n) for n in self.numbers.values() if n["phone_number"] == to), None)
+        if number is None:
+            raise LookupError(f"{to} is not a number of the stand-in's account")
+        if not number["voice_url"]:
+            raise LookupError(f"{to} has no voice URL: Twilio would answer with its own error message")
+        call = InboundCall(sid=_sid("CA"), number_sid=number["sid"], from_=from_, to=to)
+        now = _now_rfc2822()
+        with self._lock:
+            self.calls[call.sid] = {
+                "account_sid": self.account_sid,
+                "answered_by": None,
+                "api_version": API_VERSION,
+                "date_created": now,
+                "date_updated": now,
+                "direction": "inbound",
+                "duration": None,
+                "from": from_,
+                "parent_call_sid": None,
+                "phone_number_sid": number["sid"],
+                "sid": call.sid,
+                "start_time": now,
+                "status": "ringing",
+                "to": to,
+                "uri": f"/{API_VERSION}/Accounts/{self.account_sid}/Calls/{call.sid}.json",
+            }
+        voice = await self._send(
+            call, "voice", number["voice_url"], number["voice_method"], self._call_params(call, "ringing")
+        )
+        call.twiml = voice.body if voice.status_code == 200 else ""
+        dial = self._dial_of(call.twiml)
+        if dial is None:
+            # <Say>/<Hangup>, or a failed webhook (Twilio says "an application error has occurred"): over.
+            await self._finish(call, number, duration=2)
+            return call
+        sip, dial_attributes = dial
+        call.sip_uri = (sip.text or "").strip()
+        if dial_attributes.get("action"):
+            call.dial_action = urljoin(number["voice_url"], dial_attributes["action"])
+            call.dial_method = dial_attributes.get("method", "POST").upper()
+        call.dial_sid = _sid("CA")
+        self.set_call(call.sid, status="in-progress")
+        return call
+
+    async def end_inbound_call(
+        self,
+        call: InboundCall,
+        *,
+        dial_status: str = "completed",
+        talk_seconds: int = 0,
+        setup_seconds: int = 1,
+        caller_hung_up: bool = True,
+    ) -> InboundCall:
+        """End a bridged call as Twilio reports it: the dialled leg ended with ``dial_status`` after
+        ``talk_seconds`` of conversation (``caller_hung_up``: the caller hung up first, so the call is over
+        before the action URL is requested and its TwiML is ignored). The ``<Dial>``'s action URL, if any,
+        gets ``DialCallStatus``/``DialCallDuration``; then the number's status callback gets the call's
+        ``CallStatus=completed`` and ``CallDuration`` (setup plus conversation)."""
+        if call.ended:
+            raise RuntimeError(f"call {call.sid} already ended")
+        with self._lock:
+            number = dict(self.numbers[call.number_sid])
+        duration = setup_seconds + talk_seconds
+        after_dial = 0
+        if call.dial_action:
+            params = self._call_params(call, "completed" if caller_hung_up else "in-progress")
+            params.update(
+                DialCallSid=call.dial_sid or "",
+                DialCallStatus=dial_status,
+                DialCallDuration=str(talk_seconds if dial_status == "completed" else 0),
+                DialBridged="true" if dial_status == "completed" else "false",
+            )
+            answer = await self._send(call, "dial-action", call.dial_action, call.dial_method, params)
+            if not caller_hung_up and answer.status_code == 200 and self._says_something(answer.body):
+                after_dial = 3  # the caller hears the <Say> before the <Hangup>
+        await self._finish(call, number, duration=duration + after_dial)
+        return call
+
+    def _call_params(self, call: InboundCall, status: str) -> dict[str, str]:
+        """The parameters Twilio sends with every voice webhook of the call."""
+        return {
+            "AccountSid": self.account_sid,
+            "ApiVersion": API_VERSION,
+            "CallSid": call.sid,
+            "CallStatus": status,
+            "Called": call.to,
+            "Caller": call.from_,
+            "Direction": "inbound",
+            "From": call.from_,
+            "To": call.to,
+        }
+
+    async def _finish(self, call: InboundCall, number: dict[str, Any], *, duration: int) -> None:
+        """The call is over: it is ``completed`` at the REST API and, when the number has a status callback,
+        Twilio posts the final status there."""
+        call.ended = True
+        self.set_call(call.sid, status="completed", duration=str(duration), end_time=_now_rfc2822())
+        if not number.get("status_callback"):
+            return
+        params = self._call_params(call, "completed")
+        params.update(
+            CallDuration=str(duration),
+            Duration=str(math.ceil(duration / 60)),
+            CallbackSource="call-progress-events",
+            SequenceNumber="0",
+            Timestamp=_now_rfc2822(),
+        )
+        await self._send(
+            call, "status-callback", number["status_callback"], number.get("status_callback_method", "POST"), params
+        )
+
+    async def _send(self, call: InboundCall, kind: str, url: str, method: str, params: dict[str, str]) -> SentWebhook:
+        """Request ``url`` as Twilio does: the parameters as a form (POST) or the query (GET), signed over the
+        URL and the POST parameters with the account's auth token (``X-Twilio-Signature``)."""
+        method = (method or "POST").upper()
+        validator = RequestValidator(self.auth_token)
+        async with httpx.AsyncClient(transport=self.webhook_transport, timeout=15) as http:
+            if method == "GET":
+                separator = "&" if "?" in url else "?"
+                signed_url = url + separator + urlencode(params)
+                signature = validator.compute_signature(signed_url, {})
+                response = await http.get(signed_url, headers={"X-Twilio-Signature": signature})
+            else:
+                signature = validator.compute_signature(url, params)
+                response = await http.post(url, data=params, headers={"X-Twilio-Signature": signature})
+        sent = SentWebhook(kind, method, url, dict(params), signature, response.status_code, response.text)
+        call.webhooks.append(sent)
+        return sent
+
+    @staticmethod
+    def _dial_of(twiml: str) -> tuple[ET.Element, dict[str, str]] | None:
+        """The ``<Sip>`` a TwiML document's first verb dials, with the ``<Dial>``'s attributes."""
+        try:
+            root = ET.fromstring(twiml)
+        except ET.ParseError:
+            return None
+        first = next(iter(root), None)
+        if root.tag != "Response" or first is None or first.tag != "Dial":
+            return None
+        sip = first.find("Sip")
+        return (sip, dict(first.attrib)) if sip is not None else None
+
+    @staticmethod
+    def _says_something(twiml: str) -> bool:
+        try:
+            return ET.fromstring(twiml).find("Say") is not None
+        except ET.ParseError:
+            return False

@@ -141,6 +141,10 @@ class InboundCallWorkflow(CallRecordsMixin):
 
     @workflow.signal
     def call_status(self, update: CallStatusUpdate) -> None:
+        """Twilio's report of the call (api/routers/twilio.py): the ``<Dial>``'s action when the agent's
+        leg ends, the number's status callback when the call ends. The first final one is the call's end;
+        a later one (usually the other report of the same end) changes nothing. The payload's model refuses
+        a duration that is no real one, so only Twilio's true figures are recorded."""
         if update.status in FINAL_CALL_STATUSES and self._final is None:
             self._final = update
 

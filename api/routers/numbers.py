@@ -17,8 +17,6 @@ if TYPE_CHECKING:
 
 router = APIRouter(prefix="/v1/numbers", tags=["numbers"], dependencies=V1_DEPENDENCIES, responses=V1_RESPONSES)
 
-INCOMING_WEBHOOK_PATH = "/twilio/voice/incoming"
-
 
 def number_view(row: PhoneNumberRow) -> NumberOut:
     return row_view(NumberOut, row)
@@ -36,13 +34,15 @@ async def list_numbers(org: CurrentOrg, session: DbSession) -> NumberList:
     responses={
         404: {"model": ErrorBody, "description": "No such number in your organization"},
         502: {"model": ErrorBody, "description": "Twilio refused to point the number at this API"},
+        503: {"model": ErrorBody, "description": "RINGFLOW_PUBLIC_BASE_URL is not an http(s):// URL"},
     },
 )
 async def assign_agent(
     number: str, body: NumberAssignment, org: CurrentOrg, session: DbSession, ctx: Context
 ) -> NumberOut:
     """Let an active agent answer the number's incoming calls (null: nobody does). With Twilio
-    configured, the number's voice webhook is pointed at this API first."""
+    configured, the number's voice webhook and status callback are pointed at this API first, so each call
+    reaches the agent and its end (final status, duration) reaches the call's workflow."""
     try:
         e164 = normalize_phone(number)
     except ValueError:
@@ -57,7 +57,7 @@ async def assign_agent(
         if not agent.active:
             invalid(f"agent_name: agent {body.agent_name!r} is inactive")
         await release(session)
-        await _point_webhook(ctx, row)
+        await _point_webhooks(ctx, row)
     await numbers.assign_agent(session, e164, body.agent_name, org.id)
     await session.commit()
     row = await numbers.get_number(session, e164, org.id)
@@ -72,7 +72,7 @@ def twilio_voice(settings: Settings) -> "TwilioVoice":
     return TwilioVoice.from_settings(settings)
 
 
-async def _point_webhook(ctx: Context, row: PhoneNumberRow) -> None:
+async def _point_webhooks(ctx: Context, row: PhoneNumberRow) -> None:
     """Twilio first, like `ringflow numbers assign`: if it refuses, the store still says what Twilio does."""
     settings = ctx.settings
     if not (settings.twilio_configured and settings.public_base_url and row.twilio_sid):
@@ -80,8 +80,15 @@ async def _point_webhook(ctx: Context, row: PhoneNumberRow) -> None:
     from requests.exceptions import RequestException
     from twilio.base.exceptions import TwilioException
 
-    url = settings.public_base_url.rstrip("/") + INCOMING_WEBHOOK_PATH
+    from telephony.twilio_voice import number_webhooks
+
     try:
-        await twilio_voice(settings).set_voice_webhook(row.twilio_sid, url)
+        webhooks = number_webhooks(settings.public_base_url)
+    except ValueError as err:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(err)) from None
+    try:
+        await twilio_voice(settings).set_number_webhooks(row.twilio_sid, webhooks)
     except (TwilioException, RequestException) as err:
-        raise HTTPException(status.HTTP_502_BAD_GATEWAY, f"Twilio refused to set the voice webhook: {err}") from None
+        raise HTTPException(
+            status.HTTP_502_BAD_GATEWAY, f"Twilio refused to set the number's webhooks: {err}"
+        ) from None

@@ -3,8 +3,14 @@
 ``POST /twilio/voice/incoming`` starts ``InboundCallWorkflow`` (id ``inbound-<CallSid>``) with
 update-with-start; its ``prepare`` update creates the LiveKit room with the agent in it and answers
 the SIP URI, which becomes ``<Dial><Sip>``. A Twilio retry of the same call reuses the running
-workflow (USE_EXISTING) and gets the same room. ``POST /twilio/voice/status`` forwards the call's
-status to the workflow. Both check ``X-Twilio-Signature`` against the public URL first.
+workflow (USE_EXISTING) and gets the same room.
+
+The call's end reaches the workflow two ways, whichever comes first wins there:
+``POST /twilio/voice/dial-ended`` is the ``<Dial>``'s action (the bridged leg ended: ``DialCallStatus``,
+``DialCallDuration``; it answers the TwiML that ends the call), and ``POST /twilio/voice/status`` is the
+number's status callback (set when a number is assigned: the call's final ``CallStatus`` and
+``CallDuration``). Both are sent as the workflow's ``call_status`` signal, by method reference. Every route
+checks ``X-Twilio-Signature`` against the public URL first.
 """
 
 import logging
@@ -12,6 +18,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
+from pydantic import ValidationError
 from starlette.datastructures import FormData
 from temporalio.client import WithStartWorkflowOperation, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDConflictPolicy
@@ -20,7 +27,15 @@ from temporalio.service import RPCError, RPCStatusCode
 from api.deps import AppContext, app_context
 from schemas.inbound import CallStatusUpdate, InboundCallInput, PreparedCall, inbound_workflow_id
 from store import numbers
-from telephony.twilio_voice import dial_sip_twiml, polite_hangup_twiml, validate_signature
+from telephony.twilio_voice import (
+    DIAL_ENDED_WEBHOOK_PATH,
+    call_duration_seconds,
+    dial_sip_twiml,
+    final_dial_status,
+    hangup_twiml,
+    polite_hangup_twiml,
+    validate_signature,
+)
 from workflows.inbound import InboundCallWorkflow
 
 logger = logging.getLogger(__name__)
@@ -45,11 +60,7 @@ async def _signed_form(request: Request, ctx: AppContext) -> FormData | JSONResp
         form = await request.form()
     except Exception:
         return _bad_request("unreadable form body")
-    base = ctx.settings.public_base_url
-    if base:
-        url = base.rstrip("/") + request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    else:
-        url = str(request.url)
+    url = _public_url(request, ctx, request.url.path) + (f"?{request.url.query}" if request.url.query else "")
     signature = request.headers.get("X-Twilio-Signature")
     settings_header = request.headers.get("X-Twilio-Webhooks-Signature-Settings")
     try:
@@ -62,6 +73,14 @@ async def _signed_form(request: Request, ctx: AppContext) -> FormData | JSONResp
         logger.warning("rejected a Twilio webhook with a bad signature for %s", url)
         return _bad_request("invalid signature", 403)
     return form
+
+
+def _public_url(request: Request, ctx: AppContext, path: str) -> str:
+    """``path`` on this API as Twilio reaches it: under the public base URL behind a proxy, else as requested."""
+    base = ctx.settings.public_base_url
+    if base:
+        return base.rstrip("/") + path
+    return str(request.url.replace(path=path, query=""))
 
 
 def _field(form: FormData, name: str) -> str:
@@ -116,27 +135,73 @@ async def incoming(request: Request, ctx: Context) -> Response:
         prepared.room,
         extra={"call_id": call_sid, "room": prepared.room, "workflow_id": workflow_id},
     )
-    twiml = dial_sip_twiml(prepared.sip_uri, **ctx.settings.livekit_sip_credentials)
+    twiml = dial_sip_twiml(
+        prepared.sip_uri,
+        action=_public_url(request, ctx, DIAL_ENDED_WEBHOOK_PATH),
+        **ctx.settings.livekit_sip_credentials,
+    )
     return Response(twiml, media_type=XML)
 
 
 @router.post("/status", status_code=204)
 async def status(request: Request, ctx: Context) -> Response:
+    """The number's status callback: the call's ``CallStatus`` and, once it is over, ``CallDuration``."""
     form = await _signed_form(request, ctx)
     if isinstance(form, Response):
         return form
     call_sid, call_status = _field(form, "CallSid"), _field(form, "CallStatus")
     if not call_sid or not call_status:
         return _bad_request("CallSid and CallStatus are required")
-    raw_duration = _field(form, "CallDuration")
+    update = _status_update(call_sid, call_status, _field(form, "CallDuration"), "CallDuration")
+    if isinstance(update, Response):
+        return update
+    await _signal_end(ctx, call_sid, update)
+    return Response(status_code=204)
+
+
+@router.post(DIAL_ENDED_WEBHOOK_PATH.removeprefix("/twilio/voice"))
+async def dial_ended(request: Request, ctx: Context) -> Response:
+    """The ``<Dial>``'s action: the leg bridged to the agent's room ended (``DialCallStatus``,
+    ``DialCallDuration``). Answers the TwiML that ends the call: had the room never answered, the caller
+    hears why first."""
+    form = await _signed_form(request, ctx)
+    if isinstance(form, Response):
+        return form
+    call_sid, dial_status = _field(form, "CallSid"), _field(form, "DialCallStatus")
+    if not call_sid or not dial_status:
+        return _bad_request("CallSid and DialCallStatus are required")
+    final = final_dial_status(dial_status)
+    if final is None:
+        logger.warning(
+            "call %s: ignored the unknown DialCallStatus %r", call_sid, dial_status[:40], extra={"call_id": call_sid}
+        )
+        return Response(hangup_twiml(), media_type=XML)
+    update = _status_update(call_sid, final, _field(form, "DialCallDuration"), "DialCallDuration")
+    if isinstance(update, Response):
+        return update
+    await _signal_end(ctx, call_sid, update)
+    if final == "completed":
+        return Response(hangup_twiml(), media_type=XML)
+    return Response(polite_hangup_twiml(UNAVAILABLE_MESSAGE), media_type=XML)
+
+
+def _status_update(call_sid: str, status: str, raw_duration: str, field: str) -> CallStatusUpdate | JSONResponse:
+    """The signal's payload; a 400 (logged) for a duration that is no real one, so it is never stored."""
     try:
-        duration = float(raw_duration) if raw_duration else None
-    except ValueError:
-        return _bad_request("CallDuration is not a number")
-    handle = ctx.client.get_workflow_handle(inbound_workflow_id(call_sid))
+        return CallStatusUpdate(status=status, duration_seconds=call_duration_seconds(raw_duration))
+    except (ValueError, ValidationError) as err:
+        logger.warning(
+            "call %s: refused %s=%r: %s", call_sid, field, raw_duration[:40], err, extra={"call_id": call_sid}
+        )
+        return _bad_request(f"{field} is not a call duration in seconds")
+
+
+async def _signal_end(ctx: AppContext, call_sid: str, update: CallStatusUpdate) -> None:
+    """Tell the call's workflow; a call with no inbound workflow (an outbound call's, or one already ended
+    by an earlier report) is ignored."""
+    handle = ctx.client.get_workflow_handle_for(InboundCallWorkflow.run, inbound_workflow_id(call_sid))
     try:
-        await handle.signal("call_status", CallStatusUpdate(status=call_status, duration_seconds=duration))
+        await handle.signal(InboundCallWorkflow.call_status, update)
     except RPCError as err:
         if err.status != RPCStatusCode.NOT_FOUND:
             raise
-    return Response(status_code=204)
