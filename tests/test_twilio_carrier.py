@@ -18,10 +18,11 @@ from schemas.calls import DialRequest
 from schemas.contact import Contact
 from schemas.outcomes import CallOutcome
 from schemas.settings import Settings
-from telephony import CALL_LOST_DETAIL, make_carrier
+from telephony import CALL_LOST_DETAIL
 from telephony.livekit_sip import room_name_for
 from telephony.twilio_carrier import TwilioCarrier
 from telephony.twilio_voice import TwilioVoice, livekit_sip_uri
+from worker.carriers import make_carrier
 
 PHONE = "+14155550123"
 FROM = "+14155550100"
