@@ -98,7 +98,14 @@ class InboundActivities:
     @activity.defn(name=InboundActivityName.FINISH_CALL)
     async def finish_inbound_call(self, end: InboundCallEnd) -> None:
         async with self._sessions() as session:
-            await numbers.finish_inbound_call(session, end.call_sid, end.status, end.duration_seconds)
+            await numbers.finish_inbound_call(
+                session,
+                end.call_sid,
+                end.status,
+                end.duration_seconds,
+                outcome=end.outcome.value if end.outcome else None,
+                disposition=end.disposition,
+            )
             await session.commit()
 
     @activity.defn(name=InboundActivityName.START_CALLBACK)

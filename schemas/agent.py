@@ -7,6 +7,7 @@ from typing import Any
 from pydantic import BaseModel, Field, field_validator
 
 from schemas.contact import Contact
+from schemas.dispositions import DEFAULT_DISPOSITIONS, Disposition, with_defaults
 
 
 class ModelMode(StrEnum):
@@ -31,6 +32,7 @@ class AgentTool(StrEnum):
     GET_CURRENT_TIME = "get_current_time"
     TRANSFER_TO_HUMAN = "transfer_to_human"
     DETECTED_ANSWERING_MACHINE = "detected_answering_machine"
+    RECORD_DISPOSITION = "record_disposition"
 
 
 class InformationCategory(StrEnum):
@@ -56,12 +58,22 @@ class AgentConfig(BaseModel):
     transfer_number: str | None = None
     voicemail_message: str = ""
     active: bool = True
+    dispositions: list[Disposition] = Field(
+        default_factory=lambda: list(DEFAULT_DISPOSITIONS),
+        description="What a conversation can come to (schemas.dispositions): the defaults, plus or overriding "
+        "by name the ones given here",
+    )
 
     @field_validator("tools")
     @classmethod
     def _all_tools(cls, value: dict[AgentTool, bool]) -> dict[AgentTool, bool]:
         """Tools not mentioned stay on: a config written before a tool existed still gets it."""
         return {tool: value.get(tool, True) for tool in AgentTool}
+
+    @field_validator("dispositions")
+    @classmethod
+    def _with_defaults(cls, value: list[Disposition]) -> list[Disposition]:
+        return with_defaults(value)
 
     def enabled_tools(self) -> set[AgentTool]:
         enabled = {tool for tool, on in self.tools.items() if on}

@@ -35,6 +35,13 @@ class DialRequest(BaseModel):
 
 
 class DialResult(BaseModel):
+    """What the network said about one dial: facts only.
+
+    ``outcome`` is a network outcome (:data:`~schemas.outcomes.NETWORK_OUTCOMES`: an answered call is
+    ``COMPLETED``, or ``VOICEMAIL`` when machine detection says so); what the conversation came to is
+    the agent's disposition, which the workflow combines with these facts.
+    """
+
     outcome: CallOutcome
     answered: bool = False
     dialled_at: datetime | None = None
@@ -42,6 +49,12 @@ class DialResult(BaseModel):
     carrier: str = ""
     carrier_call_id: str = ""
     detail: str = ""
-    callback: CallbackRequest | None = Field(
-        default=None, description="Set when the callee asked, during the call, to be called back"
+    network_status: str = Field(default="", description="The carrier's final call status, e.g. Twilio's 'no-answer'")
+    status_code: int | None = Field(default=None, description="The SIP response code, when the network gave one")
+    answered_by: str = Field(
+        default="", description="Machine detection's verdict: human, machine_start, ..., unknown; empty if unanswered"
     )
+
+    @property
+    def answered_by_machine(self) -> bool:
+        return self.outcome == CallOutcome.VOICEMAIL or self.answered_by.startswith("machine")

@@ -9,6 +9,9 @@ import phonenumbers
 from phonenumbers import timezone as phone_timezone
 from pydantic import BaseModel, Field, field_validator, model_validator
 
+PERSONA_ATTRIBUTE = "persona"
+"""The attribute the simulator reads a contact's scripted callee from (sim carrier only)."""
+
 PERSONAS = (
     "answers",
     "qualifies",
@@ -79,7 +82,6 @@ class Contact(BaseModel):
     phone: str = Field(description="E.164, e.g. +14155550123")
     timezone: str | None = Field(default=None, description="IANA zone; derived from the number when absent")
     priority: int = Field(default=0, description="Higher is dialled first")
-    persona: str | None = Field(default=None, description="Simulated callee behaviour (sim carrier only)")
     attributes: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("external_id")
@@ -102,15 +104,22 @@ class Contact(BaseModel):
             return None
         return validate_timezone(value.strip())
 
-    @field_validator("persona")
+    @model_validator(mode="before")
     @classmethod
-    def _persona(cls, value: str | None) -> str | None:
-        if value is None or not value.strip():
-            return None
-        value = value.strip().lower()
+    def _persona_is_an_attribute(cls, data: Any) -> Any:
+        """``persona`` (the simulator's scripted callee) is no field of a person: given as a keyword or a CSV
+        column, it is checked and kept as ``attributes["persona"]``."""
+        if not isinstance(data, dict) or "persona" not in data:
+            return data
+        data = dict(data)
+        raw = data.pop("persona")
+        if raw is None or not str(raw).strip():
+            return data
+        value = str(raw).strip().lower()
         if value not in PERSONAS:
             raise ValueError(f"unknown persona {value!r}; expected one of {', '.join(PERSONAS)}")
-        return value
+        data["attributes"] = {**(data.get("attributes") or {}), PERSONA_ATTRIBUTE: value}
+        return data
 
     @model_validator(mode="after")
     def _id_without_the_number(self) -> "Contact":

@@ -14,6 +14,7 @@ class CallOutcome(StrEnum):
     NOT_INTERESTED = "not_interested"
     INVALID_NUMBER = "invalid_number"
     DO_NOT_CALL = "do_not_call"
+    WRONG_PERSON = "wrong_person"
 
 
 class FinalOutcome(StrEnum):
@@ -24,10 +25,25 @@ class FinalOutcome(StrEnum):
     NOT_INTERESTED = "not_interested"
     INVALID_NUMBER = "invalid_number"
     DO_NOT_CALL = "do_not_call"
+    WRONG_PERSON = "wrong_person"
     UNREACHABLE = "unreachable"
     CANCELLED = "cancelled"
     CALLBACK_EXPIRED = "callback_expired"
 
+
+NETWORK_OUTCOMES: frozenset[CallOutcome] = frozenset(
+    {
+        CallOutcome.COMPLETED,
+        CallOutcome.VOICEMAIL,
+        CallOutcome.NO_ANSWER,
+        CallOutcome.BUSY,
+        CallOutcome.FAILED,
+        CallOutcome.INVALID_NUMBER,
+    }
+)
+"""What a carrier may report: facts of the network. ``COMPLETED`` means "connected, no disposition";
+what the conversation came to is the agent's disposition, never the carrier's.
+The dial activity adds ``DO_NOT_CALL`` for a number it refused to dial (a compliance decision)."""
 
 TERMINAL_CALL_OUTCOMES: frozenset[CallOutcome] = frozenset(
     {
@@ -36,6 +52,7 @@ TERMINAL_CALL_OUTCOMES: frozenset[CallOutcome] = frozenset(
         CallOutcome.NOT_INTERESTED,
         CallOutcome.INVALID_NUMBER,
         CallOutcome.DO_NOT_CALL,
+        CallOutcome.WRONG_PERSON,
     }
 )
 

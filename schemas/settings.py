@@ -35,9 +35,10 @@ class Settings(BaseSettings):
     sim_time_scale: float = Field(
         default=1.0, ge=0.0, description="Multiplies the simulated ring and talk times; 0 makes calls instant"
     )
-    sim_callback_delay_seconds: float = Field(
-        default=120.0, gt=0, description="When the 'callback' persona asks to be called back"
+    max_import_rows: int = Field(
+        default=250_000, ge=1, description="Contacts one import (CSV upload or JSON list) may bring; more is a 413"
     )
+    max_upload_mb: int = Field(default=64, ge=1, description="Largest CSV upload or JSON body, in MiB; more is a 413")
     agent_llm: Literal["scripted", "openai"] = Field(
         default="scripted",
         description="The model the agent uses on simulated calls: the offline script, or OpenAI (needs a key)",

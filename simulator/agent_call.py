@@ -1,7 +1,8 @@
 """The offline call: when a simulated callee picks up, the real agent talks to their persona in text.
 
 Used by the sim carrier. The agent's tools go through the same Temporal bridge as on a live call,
-so the demo's notes, shared information and callbacks are booked by the agent's own tool calls.
+so the demo's notes, shared information, callbacks and the call's disposition (which decides its
+outcome) are recorded by the agent's own tool calls. Nothing here decides an outcome.
 """
 
 from collections.abc import Callable
@@ -10,55 +11,13 @@ from typing import TYPE_CHECKING
 
 from temporalio.client import Client
 
-from schemas.agent import CallJob, InformationCategory
+from schemas.agent import CallJob
 from schemas.calls import DialRequest
-from schemas.outcomes import CallOutcome
-from schemas.workflow_io import CallbackConfirmation
 from simulator.carrier import CALLBACK_PERSONAS, AgentCall, AgentCallReport
-from voice_worker.bridge import CallBridge
 from voice_worker.temporal_bridge import TemporalCallBridge
 
 if TYPE_CHECKING:
     from livekit.agents import llm
-
-
-class OutcomeRecorder:
-    """Wraps a bridge and remembers which effects the workflow accepted, to name the call's outcome."""
-
-    def __init__(self, inner: CallBridge) -> None:
-        self._inner = inner
-        self.do_not_call = False
-        self.not_interested = False
-        self.callback_booked = False
-        self.qualified = False
-
-    def __getattr__(self, name: str) -> object:
-        return getattr(self._inner, name)
-
-    async def mark_not_interested(self, reason: str, *, do_not_call: bool) -> None:
-        await self._inner.mark_not_interested(reason, do_not_call=do_not_call)
-        self.do_not_call = self.do_not_call or do_not_call
-        self.not_interested = True
-
-    async def schedule_callback(self, at: datetime, reason: str) -> CallbackConfirmation:
-        confirmation = await self._inner.schedule_callback(at, reason)
-        self.callback_booked = True
-        return confirmation
-
-    async def share_information(self, category: InformationCategory, information: str) -> None:
-        await self._inner.share_information(category, information)
-        self.qualified = self.qualified or category == InformationCategory.QUALIFICATION
-
-    def outcome(self) -> CallOutcome:
-        if self.do_not_call:
-            return CallOutcome.DO_NOT_CALL
-        if self.not_interested:
-            return CallOutcome.NOT_INTERESTED
-        if self.callback_booked:
-            return CallOutcome.CALLBACK_REQUESTED
-        if self.qualified:
-            return CallOutcome.QUALIFIED
-        return CallOutcome.COMPLETED
 
 
 def make_agent_call(
@@ -82,16 +41,13 @@ def make_agent_call(
             agent=request.agent,
             context=request.context,
         )
-        recorder = OutcomeRecorder(TemporalCallBridge(client, request.workflow_id, request.attempt))
+        bridge = TemporalCallBridge(client, request.workflow_id, request.attempt)
         # Called back when they asked to be, a "call me later" person now has time to talk.
         voice_persona = "answers" if request.is_callback and persona in CALLBACK_PERSONAS else persona
-        result = await run_text_call(
-            job, voice_persona, recorder, clock=clock, llm=_language_model(model, openai_model)
-        )
+        result = await run_text_call(job, voice_persona, bridge, clock=clock, llm=_language_model(model, openai_model))
         spoken = result.transcript
         duration = (spoken[-1].started_at - spoken[0].started_at).total_seconds() if len(spoken) > 1 else 0.0
         return AgentCallReport(
-            outcome=recorder.outcome(),
             duration_seconds=duration,
             detail=f"agent: {result.end_reason or 'conversation over'}",
         )

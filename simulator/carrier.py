@@ -1,8 +1,14 @@
 """A simulated carrier: believable callees, no network, and a record of every dial for audits.
 
-Each contact's ``persona`` scripts the call (ring, talk, outcome); a contact without one gets a
-persona chosen from a SHA-256 of its phone number, so the same list behaves the same in every
-process and on every run (Python's ``hash()`` of a string changes per process).
+Each contact's persona (``attributes["persona"]``) scripts how the network sees the call: ring,
+pick-up, busy, unallocated, an answering machine; a contact without one gets a persona chosen from
+a SHA-256 of its phone number, so the same list behaves the same in every process and on every run
+(Python's ``hash()`` of a string changes per process).
+
+Like a real carrier it reports network facts only. What the conversation came to is the agent's:
+when someone picks up and the call has an agent, the real agent talks to the persona's lines
+(:mod:`simulator.agent_call`) and records its disposition through the workflow, exactly as on a
+live call. An answered call without an agent simply ends ``completed``.
 """
 
 import asyncio
@@ -12,22 +18,20 @@ import os
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from pydantic import AwareDatetime, BaseModel
 
-from schemas.calls import CallbackRequest, DialRequest, DialResult
-from schemas.contact import Contact
+from schemas.calls import DialRequest, DialResult
+from schemas.contact import PERSONA_ATTRIBUTE, Contact
 from schemas.outcomes import CallOutcome
 from telephony.base import CALL_LOST_DETAIL, CallPlaced
 
 NEVER_ANSWERS_RING_CAP = 20.0
 """Seconds a ``never_answers`` callee rings at most, even if the campaign's ring timeout is longer."""
 
-CALLBACK_TOMORROW_HOUR = 10
 CALLBACK_PERSONAS = frozenset({"callback", "callback_tomorrow"})
 
 PERSONA_WEIGHTS: tuple[tuple[str, int], ...] = (
@@ -49,35 +53,48 @@ _WEIGHTED_PERSONAS: tuple[str, ...] = tuple(p for p, weight in PERSONA_WEIGHTS f
 
 @dataclass(frozen=True)
 class _Script:
-    """One persona's call, in unscaled seconds.
+    """How the network sees one persona's call, in unscaled seconds.
 
     ``ring`` is the time before the far end reacts: picks up, or the network signals busy,
-    unallocated or (for ``never_answers``) gives up. ``talk`` is the time connected after a pick-up;
-    ``talk == 0`` means nobody picks up. Every ring is cut short by the request's ring timeout.
+    unallocated or (for ``never_answers``) gives up. ``talk`` is the time connected after a pick-up
+    when no agent talks (with an agent, the conversation's length); ``talk == 0`` means nobody
+    picks up. ``answered_by`` is what machine detection says of a pick-up, as Twilio's
+    ``AnsweredBy`` would. ``status`` and ``code`` are the final status and SIP response the network
+    gives. Every ring is cut short by the request's ring timeout.
     """
 
     outcome: CallOutcome
     ring: float
+    status: str
+    code: int
     talk: float = 0.0
-    human: bool = False
+    answered_by: str = ""
 
     @property
     def picks_up(self) -> bool:
         return self.talk > 0
 
 
+def _person(talk: float) -> _Script:
+    return _Script(CallOutcome.COMPLETED, ring=3.0, status="completed", code=200, talk=talk, answered_by="human")
+
+
 SCRIPTS: dict[str, _Script] = {
-    "answers": _Script(CallOutcome.COMPLETED, ring=3.0, talk=8.0, human=True),
-    "qualifies": _Script(CallOutcome.QUALIFIED, ring=3.0, talk=8.0, human=True),
-    "busy": _Script(CallOutcome.BUSY, ring=0.5),
-    "never_answers": _Script(CallOutcome.NO_ANSWER, ring=NEVER_ANSWERS_RING_CAP),
-    "voicemail": _Script(CallOutcome.VOICEMAIL, ring=4.0, talk=5.0),
-    "callback": _Script(CallOutcome.CALLBACK_REQUESTED, ring=3.0, talk=4.0, human=True),
-    "callback_tomorrow": _Script(CallOutcome.CALLBACK_REQUESTED, ring=3.0, talk=4.0, human=True),
-    "not_interested": _Script(CallOutcome.NOT_INTERESTED, ring=3.0, talk=5.0, human=True),
-    "do_not_call": _Script(CallOutcome.DO_NOT_CALL, ring=3.0, talk=3.0, human=True),
-    "invalid_number": _Script(CallOutcome.INVALID_NUMBER, ring=0.2),
+    "answers": _person(8.0),
+    "qualifies": _person(8.0),
+    "busy": _Script(CallOutcome.BUSY, ring=0.5, status="busy", code=486),
+    "never_answers": _Script(CallOutcome.NO_ANSWER, ring=NEVER_ANSWERS_RING_CAP, status="no-answer", code=480),
+    "voicemail": _Script(
+        CallOutcome.VOICEMAIL, ring=4.0, status="completed", code=200, talk=5.0, answered_by="machine_start"
+    ),
+    "callback": _person(4.0),
+    "callback_tomorrow": _person(4.0),
+    "not_interested": _person(5.0),
+    "do_not_call": _person(3.0),
+    "invalid_number": _Script(CallOutcome.INVALID_NUMBER, ring=0.2, status="failed", code=404),
 }
+"""The network's side of each persona: every answered persona is ``COMPLETED`` (or ``VOICEMAIL`` for the
+machine); what they say is in :data:`simulator.personas.PERSONA_LINES`, for the agent to hear."""
 
 
 class DuplicateDialError(RuntimeError):
@@ -105,13 +122,15 @@ def choose_persona(phone: str) -> str:
 
 
 def persona_of(contact: Contact) -> str:
-    return contact.persona or choose_persona(contact.phone)
+    """The contact's ``persona`` attribute if it names one, else one chosen from its number."""
+    persona = contact.attributes.get(PERSONA_ATTRIBUTE)
+    return persona if isinstance(persona, str) and persona in SCRIPTS else choose_persona(contact.phone)
 
 
 class AgentCallReport(BaseModel):
-    """What the agent's side of a simulated conversation came to."""
+    """How long the agent's side of a simulated conversation lasted. What it came to, the agent recorded
+    in the workflow itself (its disposition), as on a live call."""
 
-    outcome: CallOutcome
     duration_seconds: float = 0.0
     detail: str = ""
 
@@ -131,14 +150,6 @@ def read_ledger(path: Path) -> list[dict[str, Any]]:
         return [json.loads(line) for line in ledger if line.endswith("\n") and line.strip()]
 
 
-def _in_words(delay: timedelta) -> str:
-    seconds = delay.total_seconds()
-    if seconds >= 60 and seconds % 60 == 0:
-        minutes = int(seconds // 60)
-        return f"{minutes} minute" + ("s" if minutes != 1 else "")
-    return f"{seconds:g} second" + ("s" if seconds != 1 else "")
-
-
 class SimCarrier:
     """A :class:`~telephony.base.Carrier` whose callees follow their contact's persona.
 
@@ -148,7 +159,7 @@ class SimCarrier:
     ``duration_seconds`` is the scripted connected time, independent of ``time_scale``, so results
     do not depend on how fast the simulation runs.
 
-    ``clock`` supplies wall-clock time (``dialled_at``, callback times, ``SimDial.started_at``). It
+    ``clock`` supplies wall-clock time (``dialled_at``, ``SimDial.started_at``). It
     defaults to ``datetime.now(UTC)``; tests running workflows on Temporal's time-skipping server
     pass that server's clock, since its workflows and timers live in skipped time, not real time.
 
@@ -163,17 +174,13 @@ class SimCarrier:
     def __init__(
         self,
         time_scale: float = 1.0,
-        callback_delay: timedelta = timedelta(minutes=2),
         ledger_path: Path | None = None,
         clock: Callable[[], datetime] | None = None,
         agent_call: "AgentCall | None" = None,
     ) -> None:
         if time_scale < 0:
             raise ValueError("time_scale cannot be negative")
-        if callback_delay <= timedelta(0):
-            raise ValueError("callback_delay must be positive")
         self.time_scale = time_scale
-        self.callback_delay = callback_delay
         self.ledger_path = ledger_path
         self._clock = clock or (lambda: datetime.now(UTC))
         self._agent_call = agent_call
@@ -219,7 +226,7 @@ class SimCarrier:
                 if isinstance(exc, asyncio.CancelledError)
                 else f"call broke off in the simulator: {exc!r}"
             )
-            result = self._result(request, dialled_at, CallOutcome.FAILED, detail=reason)
+            result = self._result(request, dialled_at, CallOutcome.FAILED, detail=reason, status="failed")
             raise
         finally:
             self.in_flight -= 1
@@ -246,53 +253,38 @@ class SimCarrier:
         ring_timeout = request.ring_timeout.total_seconds()
         if script.picks_up and script.ring > ring_timeout:
             await self._pause(ring_timeout)
-            return self._result(request, dialled_at, CallOutcome.NO_ANSWER, detail=f"persona {persona}: ring timeout")
+            return self._result(
+                request,
+                dialled_at,
+                CallOutcome.NO_ANSWER,
+                detail=f"persona {persona}: ring timeout",
+                status="no-answer",
+                code=408,
+            )
         await self._pause(min(script.ring, ring_timeout))
-        if (script.human or persona == "voicemail") and request.agent is not None and self._agent_call is not None:
-            # Something picked up and the call has an agent: the real agent talks to the persona (or
-            # hears the answering machine and reports it).
+        if not script.picks_up:
+            return self._result(
+                request, dialled_at, script.outcome, detail=f"persona {persona}", status=script.status, code=script.code
+            )
+        if request.agent is not None and self._agent_call is not None:
+            # Something picked up and the call has an agent: the real agent talks to the persona (or hears
+            # the answering machine) and records the call's disposition in the workflow itself.
             talked = await self._agent_call(request, persona)
-            return self._result(
-                request,
-                dialled_at,
-                talked.outcome,
-                answered=True,
-                duration=talked.duration_seconds,
-                detail=f"persona {persona}: {talked.detail}",
-            )
-        await self._pause(script.talk)
-        if request.is_callback and persona in CALLBACK_PERSONAS:
-            # Called back when they asked to be: now they have time, and the call completes.
-            return self._result(
-                request,
-                dialled_at,
-                CallOutcome.COMPLETED,
-                answered=True,
-                duration=script.talk,
-                detail=f"persona {persona}: called back as asked",
-            )
+            duration, detail = talked.duration_seconds, f"persona {persona}: {talked.detail}"
+        else:
+            await self._pause(script.talk)
+            duration, detail = script.talk, f"persona {persona}: answered, no agent on the call"
         return self._result(
             request,
             dialled_at,
             script.outcome,
-            answered=script.human,
-            duration=script.talk,
-            detail=f"persona {persona}",
-            callback=self._callback(request.contact, persona),
+            answered=True,
+            duration=duration,
+            detail=detail,
+            status=script.status,
+            code=script.code,
+            answered_by=script.answered_by,
         )
-
-    def _callback(self, contact: Contact, persona: str) -> CallbackRequest | None:
-        zone = ZoneInfo(contact.zone)
-        if persona == "callback":
-            at = (self._now() + self.callback_delay).astimezone(zone)
-            return CallbackRequest(at=at, reason=f"asked to be called back in {_in_words(self.callback_delay)}")
-        if persona == "callback_tomorrow":
-            # Combine the local date with 10:00 in the zone: adding 24 hours would land on 09:00
-            # or 11:00 across a DST change.
-            tomorrow = self._now().astimezone(zone).date() + timedelta(days=1)
-            at = datetime(tomorrow.year, tomorrow.month, tomorrow.day, CALLBACK_TOMORROW_HOUR, tzinfo=zone)
-            return CallbackRequest(at=at, reason=f"asked to be called back tomorrow at {CALLBACK_TOMORROW_HOUR:02d}:00")
-        return None
 
     def _result(
         self,
@@ -303,7 +295,9 @@ class SimCarrier:
         answered: bool = False,
         duration: float = 0.0,
         detail: str = "",
-        callback: CallbackRequest | None = None,
+        status: str = "",
+        code: int | None = None,
+        answered_by: str = "",
     ) -> DialResult:
         call_id = hashlib.sha256(request.idempotency_key.encode()).hexdigest()[:20]
         return DialResult(
@@ -314,7 +308,9 @@ class SimCarrier:
             carrier=self.name,
             carrier_call_id=f"sim-{call_id}",
             detail=detail,
-            callback=callback,
+            network_status=status,
+            status_code=code,
+            answered_by=answered_by,
         )
 
     async def _pause(self, seconds: float) -> None:

@@ -99,6 +99,10 @@ if __name__ == "__main__":  # pragma: no cover
                     return CallbackConfirmation(
                         scheduled_for=at, requested_for=at, moved_into_window=False, replaced_earlier=False
                     )
+                if name == "record_disposition":
+                    from schemas.dispositions import DEFAULT_DISPOSITIONS, by_name
+
+                    return by_name(list(DEFAULT_DISPOSITIONS), str(args[0]))
                 return None
 
             return call

@@ -27,13 +27,12 @@ from schemas.agent import (
     TranscriptSegment,
 )
 from schemas.contact import Contact
+from schemas.dispositions import DEFAULT_DISPOSITIONS, Disposition, by_name, refusal_for
 from schemas.workflow_io import CallbackConfirmation
 from voice_worker.bridge import BridgeError
 
 CALLBACK_HORIZON = timedelta(days=14)
-EVAL_CONTACT = Contact(
-    external_id="eval-0001", name="Alex Morgan", phone="+442079460001", timezone="Europe/London", persona=None
-)
+EVAL_CONTACT = Contact(external_id="eval-0001", name="Alex Morgan", phone="+442079460001", timezone="Europe/London")
 ARABIC_LETTERS = re.compile(r"[\u0600-\u06FF]")
 POLITE_CLOSING = ("bye", "thank", "have a great", "take care", "مع السلامة", "شكرا")
 RUDE = ("idiot", "stupid", "shut up", "liar", "how dare", "calm down", "you're wrong", "you are wrong")
@@ -58,7 +57,8 @@ class EvalBridge:
     shared: list[SharedInformation] = field(default_factory=list)
     callbacks: list[tuple[datetime, str]] = field(default_factory=list)
     refused_callbacks: list[tuple[datetime, str]] = field(default_factory=list)
-    not_interested: list[tuple[str, bool]] = field(default_factory=list)
+    dispositions: list[Disposition] = field(default_factory=lambda: list(DEFAULT_DISPOSITIONS))
+    recorded: list[tuple[str, str]] = field(default_factory=list)
     ended: list[str] = field(default_factory=list)
     transfers: list[str] = field(default_factory=list)
     transcript: list[TranscriptSegment] = field(default_factory=list)
@@ -87,9 +87,15 @@ class EvalBridge:
         self.callbacks.append((at, reason))
         return CallbackConfirmation(scheduled_for=at, requested_for=at, moved_into_window=False, replaced_earlier=False)
 
-    async def mark_not_interested(self, reason: str, *, do_not_call: bool) -> None:
-        self.calls.append("mark_do_not_call" if do_not_call else "mark_not_interested")
-        self.not_interested.append((reason, do_not_call))
+    async def record_disposition(self, disposition: str, reason: str) -> Disposition:
+        """Like the workflow's validator: a name the agent does not have is refused with a sentence."""
+        self.calls.append("record_disposition")
+        if refusal := refusal_for(self.dispositions, disposition):
+            raise BridgeError(refusal)
+        self.recorded.append((disposition, reason))
+        found = by_name(self.dispositions, disposition)
+        assert found is not None
+        return found
 
     async def report_voicemail(self, reason: str) -> None:
         self.calls.append("report_voicemail")
@@ -192,16 +198,16 @@ def _callback_tomorrow_at_10(call: Call) -> str | None:
     return None
 
 
-def _marked(do_not_call: bool) -> Check:
-    tool = "mark_do_not_call" if do_not_call else "mark_not_interested"
+def _disposed(disposition: str) -> Check:
+    """The call's last recorded disposition is ``disposition`` (the one the workflow would decide from)."""
 
     def check(call: Call) -> str | None:
-        flags = [flag for _, flag in call.bridge.not_interested]
-        if do_not_call in flags:
+        names = [name for name, _ in call.bridge.recorded]
+        if names and names[-1] == disposition:
             return None
-        if flags:
-            return f"the agent used the wrong marker (expected {tool})"
-        return f"the agent never called {tool}"
+        if names:
+            return f"the agent recorded {names[-1]}, expected {disposition}"
+        return f"the agent never recorded a disposition (expected {disposition})"
 
     return check
 
@@ -248,13 +254,13 @@ PERSONA_EXPECTATIONS: dict[str, Expectation] = {
         "the conversation ends politely with end_call", (_polite, _ended_politely), (AgentTool.END_CALL,)
     ),
     "qualifies": Expectation(
-        "the qualification is recorded with share_information (qualification)",
-        (_shared_qualification, _polite, _ended_politely),
-        (AgentTool.SHARE_INFORMATION,),
+        "the qualification is recorded with share_information (qualification) and the call as qualified",
+        (_shared_qualification, _disposed("qualified"), _polite, _ended_politely),
+        (AgentTool.SHARE_INFORMATION, AgentTool.RECORD_DISPOSITION),
     ),
     "callback": Expectation(
-        "a callback is booked with schedule_callback and accepted",
-        (_callback_booked, _polite, _ended_politely),
+        "a callback is booked with schedule_callback and accepted (disposition callback_requested)",
+        (_callback_booked, _disposed("callback_requested"), _polite, _ended_politely),
         (AgentTool.SCHEDULE_CALLBACK,),
     ),
     "callback_tomorrow": Expectation(
@@ -263,14 +269,14 @@ PERSONA_EXPECTATIONS: dict[str, Expectation] = {
         (AgentTool.SCHEDULE_CALLBACK,),
     ),
     "not_interested": Expectation(
-        "the callee is marked with mark_not_interested, then the call ends",
-        (_marked(do_not_call=False), _polite, _ended_politely),
-        (AgentTool.MARK_NOT_INTERESTED,),
+        "the call is recorded as not_interested, then it ends",
+        (_disposed("not_interested"), _polite, _ended_politely),
+        (AgentTool.RECORD_DISPOSITION,),
     ),
     "do_not_call": Expectation(
-        "the callee is put on the do-not-call list with mark_do_not_call, then the call ends",
-        (_marked(do_not_call=True), _polite, _ended_politely),
-        (AgentTool.MARK_NOT_INTERESTED,),
+        "the call is recorded as do_not_call, then it ends",
+        (_disposed("do_not_call"), _polite, _ended_politely),
+        (AgentTool.RECORD_DISPOSITION,),
     ),
     "voicemail": Expectation(
         "the agent recognises the answering machine, reports it, and hangs up",
@@ -325,7 +331,7 @@ async def evaluate_persona(
             passed=False,
             reason=f"{expectation.description}, but {', '.join(off)} is switched off for this agent",
         )
-    bridge = EvalBridge(clock=clock)
+    bridge = EvalBridge(clock=clock, dispositions=agent.dispositions)
     job = CallJob(
         workflow_id=f"eval-{agent.name}-{persona}", campaign_id="eval", attempt=1, contact=EVAL_CONTACT, agent=agent
     )

@@ -3,6 +3,8 @@
 It reads the chat context the way a model would (the instructions, the last user message, the
 tools it was offered, the tool results since that message) and follows a short sales script. It
 only ever calls tools it was given, so a tool switched off in the agent config is never called.
+Like a real model it records what the call came to with ``record_disposition``, picking from the
+dispositions the tool offers, before it says goodbye.
 Every request is recorded in ``requests`` so tests can inspect exactly what the model was offered.
 """
 
@@ -86,6 +88,14 @@ PHONE = re.compile(r"\+?\d[\d\s-]{7,}\d")
 NAME = re.compile(r"\bmy name is ([A-Za-z' -]+)", re.IGNORECASE)
 TERMINAL = {"mark_not_interested", "mark_do_not_call", "schedule_callback", "take_note", "transfer_to_human"}
 
+GOODBYES: dict[str, tuple[str, str]] = {
+    "qualified": ("bye_qualified", "qualified"),
+    "not_interested": ("bye_not_interested", "not interested"),
+    "do_not_call": ("bye_do_not_call", "do not call"),
+    "completed": ("bye", "undecided"),
+}
+"""After recording a disposition: which goodbye to say and the reason to give end_call."""
+
 TEXT = {
     "greet": (
         "Hello {name}, thanks for taking my call! I'm calling about {topic}. Do you have a minute?",
@@ -149,6 +159,14 @@ def tool_name(tool: Any) -> str | None:
     return None
 
 
+def offered_dispositions(tools: list[Any]) -> list[str]:
+    """The disposition names the ``record_disposition`` tool offers (its schema's enum), as a model reads them."""
+    for tool in tools:
+        if isinstance(tool, RawFunctionTool) and tool.info.name == "record_disposition":
+            return list(tool.info.raw_schema["parameters"]["properties"]["disposition"].get("enum", []))
+    return []
+
+
 def extract_time_phrase(text: str) -> str | None:
     """The time a caller named, in words resolve_when understands; Arabic is translated."""
     lowered = " ".join(text.lower().translate(ARABIC_DIGITS).replace(",", " ").split())
@@ -175,10 +193,16 @@ class Script:
     """One decision: reads a chat context and produces the next reply (text and/or tool calls)."""
 
     def __init__(
-        self, chat_ctx: llm.ChatContext, tool_names: list[str], language: str | None, allow_tools: bool
+        self,
+        chat_ctx: llm.ChatContext,
+        tool_names: list[str],
+        language: str | None,
+        allow_tools: bool,
+        dispositions: list[str] | None = None,
     ) -> None:
         self.items = list(chat_ctx.items)
         self.tools = set(tool_names) if allow_tools else set()
+        self.dispositions = list(dispositions or [])
         self.instructions = "\n".join(
             m.text_content or "" for m in self.items if m.type == "message" and m.role in ("system", "developer")
         )
@@ -203,6 +227,23 @@ class Script:
     def goodbye(self, key: str, reason: str, **values: str) -> ScriptedReply:
         calls = [("end_call", {"reason": reason})] if "end_call" in self.tools else []
         return ScriptedReply(self.say(key, **values), calls)
+
+    def dispose(self, disposition: str, reason: str, bye_key: str, bye_reason: str) -> ScriptedReply:
+        """Record what the call came to, if the tool offers that disposition; else just say goodbye."""
+        if "record_disposition" in self.tools and disposition in self.dispositions:
+            return ScriptedReply("", [("record_disposition", {"disposition": disposition, "reason": reason})])
+        return self.goodbye(bye_key, bye_reason)
+
+    def recorded_disposition(self) -> str:
+        """The disposition named by the latest record_disposition call since the callee last spoke."""
+        after = self.items[self.last_user_index + 1 :] if self.last_user_index is not None else self.items
+        calls = [i for i in after if i.type == "function_call" and i.name == "record_disposition"]
+        if not calls:
+            return ""
+        try:
+            return str(json.loads(calls[-1].arguments or "{}").get("disposition", ""))
+        except ValueError:
+            return ""
 
     def call(self, name: str, args: dict[str, Any], fallback: ScriptedReply | None = None) -> ScriptedReply:
         if name in self.tools:
@@ -238,15 +279,20 @@ class Script:
         if last.is_error:
             key = "error_callback" if last.name == "schedule_callback" and "?" not in last.output else "error"
             return ScriptedReply(self.say(key, result=last.output))
+        if last.name == "record_disposition":
+            disposition = self.recorded_disposition()
+            if disposition == "callback_requested":
+                return self.goodbye("bye", "callback requested")
+            return self.goodbye(*GOODBYES.get(disposition, ("bye", disposition or "conversation over")))
         if last.name == "share_information" and "qualification" in last.output and "take_note" not in called:
             note = f"Qualified lead: {self.user_text}"
             if "take_note" in self.tools:
                 return ScriptedReply("", [("take_note", {"note": note})])
-            return self.goodbye("bye_qualified", "qualified")
+            return self.dispose("qualified", self.user_text, "bye_qualified", "qualified")
         if last.name == "take_note" and "share_information" not in called:
-            return self.goodbye("bye", "undecided")
+            return self.dispose("completed", "callee will think about it", "bye", "undecided")
         if last.name == "take_note" or (last.name == "share_information" and "qualification" in last.output):
-            return self.goodbye("bye_qualified", "qualified")
+            return self.dispose("qualified", "qualified lead", "bye_qualified", "qualified")
         if last.name == "schedule_callback":
             when = ISO_TIME.search(last.output)
             result = when.group(0) if self.arabic and when else re.sub(r" \(\d{4}-[^)]*\)", "", last.output)
@@ -273,13 +319,13 @@ class Script:
         if _has(text, VOICEMAIL):
             return self.call("detected_answering_machine", {}, self.goodbye("bye", "voicemail"))
         if _has(text, DO_NOT_CALL):
-            if "mark_do_not_call" in self.tools:
+            if "mark_do_not_call" in self.tools and "record_disposition" not in self.tools:
                 return self.call("mark_do_not_call", {"reason": said})
-            return self.goodbye("bye_do_not_call", "do not call")
+            return self.dispose("do_not_call", said, "bye_do_not_call", "do not call")
         if _has(text, NOT_INTERESTED):
-            if "mark_not_interested" in self.tools:
+            if "mark_not_interested" in self.tools and "record_disposition" not in self.tools:
                 return self.call("mark_not_interested", {"reason": said})
-            return self.goodbye("bye_not_interested", "not interested")
+            return self.dispose("not_interested", said, "bye_not_interested", "not interested")
         if _has(text, HOSTILE):
             return self.goodbye("hostile", "hostile callee")
         if _has(text, TRANSFER):
@@ -348,7 +394,13 @@ class ScriptedLLM(llm.LLM):
         extra_kwargs: NotGivenOr[dict[str, Any]] = NOT_GIVEN,
     ) -> "ScriptedStream":
         names = [n for n in (tool_name(t) for t in tools or []) if n]
-        script = Script(chat_ctx, names, self.language, allow_tools=tool_choice != "none")
+        script = Script(
+            chat_ctx,
+            names,
+            self.language,
+            allow_tools=tool_choice != "none",
+            dispositions=offered_dispositions(list(tools or [])),
+        )
         self.requests.append(ScriptedRequest(names, script.instructions, tool_choice or None))
         return ScriptedStream(
             self, chat_ctx=chat_ctx, tools=tools or [], conn_options=conn_options, reply=script.decide()

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Protocol, runtime_checkable
 
 from schemas.calls import DialRequest, DialResult
-from schemas.outcomes import CallOutcome
+from schemas.outcomes import NETWORK_OUTCOMES, CallOutcome
 
 CALL_LOST_DETAIL = "call lost: the dialling process stopped before it ended"
 
@@ -90,8 +90,18 @@ def dial_result(
     duration: float = 0.0,
     call_id: str = "",
     detail: str = "",
+    status: str = "",
+    code: int | None = None,
+    answered_by: str = "",
 ) -> DialResult:
-    """The DialResult a network carrier reports, with the duration rounded to milliseconds."""
+    """The DialResult a network carrier reports, with the duration rounded to milliseconds.
+
+    Network facts only: ``outcome`` is one of :data:`~schemas.outcomes.NETWORK_OUTCOMES`; ``status`` and
+    ``code`` are the network's final status text and SIP code; ``answered_by`` is machine detection's
+    verdict ("unknown" for an answered call no detector looked at).
+    """
+    if outcome not in NETWORK_OUTCOMES:
+        raise ValueError(f"a carrier reports network outcomes only, not {outcome.value!r}")
     return DialResult(
         outcome=outcome,
         answered=answered,
@@ -100,4 +110,7 @@ def dial_result(
         carrier=carrier,
         carrier_call_id=call_id,
         detail=detail,
+        network_status=status,
+        status_code=code,
+        answered_by=answered_by or ("unknown" if answered else ""),
     )

@@ -20,10 +20,11 @@ livekit-api client otherwise replays a request that got a 5xx or a transport err
 LiveKit Cloud regions (``livekit/api/_failover.py``), and a replayed ``CreateSIPParticipant`` is a
 second ring.
 
-What this carrier reports for an answered call is ``COMPLETED``; what the conversation came to
-(qualified, callback, not interested, ...) is reported by the agent through the workflow.
-Answering-machine detection is out of scope here: a voicemail greeting that picks up is an
-answered call to this carrier.
+It reports network facts only: an answered call is ``COMPLETED`` (SIP 200, ``answered_by``
+"unknown"), a refused one carries the SIP code and reason. What the conversation came to
+(qualified, callback, not interested, ...) is the agent's disposition, recorded through the
+workflow. Answering-machine detection is out of scope here: a voicemail greeting that picks up is
+an answered call to this carrier, and the agent reports the machine it hears.
 """
 
 import asyncio
@@ -65,9 +66,9 @@ SIP_STATUS_OUTCOMES: dict[int, CallOutcome] = {
     404: CallOutcome.INVALID_NUMBER,  # Not Found
     484: CallOutcome.INVALID_NUMBER,  # Address Incomplete
     604: CallOutcome.INVALID_NUMBER,  # Does Not Exist Anywhere
-    603: CallOutcome.NOT_INTERESTED,  # Decline
+    603: CallOutcome.BUSY,  # Decline: the callee's phone refused the call
 }
-"""Final SIP responses to the INVITE and what they mean for the contact; anything else is FAILED."""
+"""Final SIP responses to the INVITE as network outcomes; anything else is FAILED."""
 
 RINGING_CALL_STATUSES = frozenset({"dialing", "ringing"})
 """Values of a SIP participant's ``sip.callStatus`` attribute before the far end picks up."""
@@ -409,7 +410,13 @@ class LiveKitSipCarrier:
             await asyncio.sleep(self.poll_interval)
         await self._delete_room(room)
         if not answered:
-            return self._result(CallOutcome.NO_ANSWER, dialled_at, call_id=call_id, detail=f"not answered: {ended_by}")
+            return self._result(
+                CallOutcome.NO_ANSWER,
+                dialled_at,
+                call_id=call_id,
+                detail=f"not answered: {ended_by}",
+                status="no-answer",
+            )
         if answered_monotonic is not None:
             duration = time.monotonic() - answered_monotonic
         elif joined_ms:
@@ -422,7 +429,9 @@ class LiveKitSipCarrier:
             answered=True,
             duration=duration,
             call_id=call_id,
-            detail=f"answered; {ended_by}; the agent reports the conversation's outcome",
+            detail=f"answered; {ended_by}; the agent records the conversation's disposition",
+            status="completed",
+            code=200,
         )
 
     async def _delete_room(self, room: str) -> None:
@@ -434,13 +443,16 @@ class LiveKitSipCarrier:
         if code is not None:
             outcome = outcome_for_sip_status(code)
             detail = f"SIP {code} {reason}".rstrip()
+            status = reason or outcome.value
         elif err.code == api.TwirpErrorCode.DEADLINE_EXCEEDED:
             outcome = CallOutcome.NO_ANSWER
             detail = f"ring timeout ({err.message})"
+            status = "ring timeout"
         else:
             outcome = CallOutcome.FAILED
             detail = f"dial refused: {err.code} {err.message}".rstrip()
-        return self._result(outcome, dialled_at, detail=detail)
+            status = str(err.code)
+        return self._result(outcome, dialled_at, detail=detail, status=status, code=code)
 
     def _result(self, outcome: CallOutcome, dialled_at: datetime, **details: Any) -> DialResult:
         return dial_result(self.name, outcome, dialled_at, **details)

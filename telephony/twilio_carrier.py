@@ -283,7 +283,7 @@ class TwilioCarrier:
         outcome = outcome_for(status.status, status.answered_by)
         answered = status.status == "completed"
         if outcome == CallOutcome.COMPLETED:
-            detail = "answered; the agent reports the conversation's outcome"
+            detail = "answered; the agent records the conversation's disposition"
         elif outcome == CallOutcome.VOICEMAIL:
             detail = f"answered by a machine ({status.answered_by})"
         else:
@@ -297,6 +297,8 @@ class TwilioCarrier:
             duration=float(status.duration_seconds or 0),
             call_id=sid,
             detail=detail,
+            status=status.status,
+            answered_by=status.answered_by or "",
         )
 
     async def _after_unclear_create(self, room: str, dialled_at: datetime, ring_seconds: int, what: str) -> DialResult:
@@ -359,7 +361,8 @@ class TwilioCarrier:
             answered=True,
             duration=max(0.0, time.time() - joined) if joined else 0.0,
             call_id=call_id,
-            detail=f"answered ({how}); {ended_by}; the agent reports the conversation's outcome",
+            detail=f"answered ({how}); {ended_by}; the agent records the conversation's disposition",
+            status="completed",
         )
 
     def _result(self, outcome: CallOutcome, dialled_at: datetime, **details: Any) -> DialResult:

@@ -15,6 +15,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from infra.search_attributes import register_search_attributes
 from schemas.settings import Settings
+from simulator.agent_call import make_agent_call
 from simulator.carrier import SimCarrier
 from worker.main import build_worker
 from workflows.search_attributes import ALL as ALL_SEARCH_ATTRIBUTES
@@ -60,6 +61,12 @@ def server_clock() -> datetime:
 @pytest.fixture
 def sim() -> SimCarrier:
     return SimCarrier(time_scale=0.0, clock=server_clock)
+
+
+@pytest.fixture
+def agent_sim(time_env) -> SimCarrier:
+    """The sim carrier whose answered calls the real agent takes (text mode, offline scripted model)."""
+    return SimCarrier(time_scale=0.0, clock=server_clock, agent_call=make_agent_call(time_env.client, server_clock))
 
 
 @pytest.fixture

@@ -36,15 +36,10 @@ async def test_the_agent_talks_to_every_answering_persona_and_its_tools_reach_th
         handle = await start_campaign(time_env.client, tq, campaign_id, campaign, agent=AGENT)
         result = await handle.result()
 
-    assert result.progress.outcomes == {
-        FinalOutcome.QUALIFIED: 1,
-        FinalOutcome.COMPLETED: 2,  # the plain answerer, and the callback kept on the second call
-        FinalOutcome.NOT_INTERESTED: 1,
-        FinalOutcome.DO_NOT_CALL: 1,
-        FinalOutcome.UNREACHABLE: 2,  # busy, and the answering machine the agent recognised twice
-    }
-    assert result.progress.call_outcomes[CallOutcome.VOICEMAIL] == 2
+    assert result.progress.done
     async with session_factory() as session:
+        outcomes = await queries.outcome_counts(session, campaign_id)
+        attempts = {p.external_id: await queries.attempts_for(session, campaign_id, p.external_id) for p in people}
         transcripts = {p.external_id: await queries.transcript_for(session, campaign_id, p.external_id) for p in people}
         qualified_info = await queries.information_for(
             session, campaign_id, people[0].external_id, InformationCategory.QUALIFICATION
@@ -52,9 +47,27 @@ async def test_the_agent_talks_to_every_answering_persona_and_its_tools_reach_th
         callbacks = await queries.callbacks_for(session, campaign_id, people[1].external_id)
     for person in people[:5]:
         lines = transcripts[person.external_id]
-        assert lines[0].speaker == "agent" and "Sam" in lines[0].text, person.persona
-        assert any(line.speaker == "callee" for line in lines), person.persona
+        assert lines[0].speaker == "agent" and "Sam" in lines[0].text, person.attributes
+        assert any(line.speaker == "callee" for line in lines), person.attributes
     assert transcripts[people[5].external_id] == [], "a busy line never reaches the agent"
     assert any("leave a message" in line.text for line in transcripts[people[6].external_id]), "the machine's words"
     assert qualified_info, "the agent shared the qualification it heard"
     assert len(callbacks) == 1 and callbacks[0].reason, "the agent booked the callback with its tool"
+    assert outcomes == {
+        FinalOutcome.QUALIFIED: 1,
+        FinalOutcome.COMPLETED: 2,  # the plain answerer, and the callback kept on the second call
+        FinalOutcome.NOT_INTERESTED: 1,
+        FinalOutcome.DO_NOT_CALL: 1,
+        FinalOutcome.UNREACHABLE: 2,  # busy, and the answering machine (twice)
+    }
+    dispositions = {p.attributes["persona"]: [a.disposition for a in attempts[p.external_id]] for p in people}
+    assert dispositions == {
+        "qualifies": ["qualified"],
+        "callback": ["callback_requested", "completed"],  # booked on the first call, kept on the second
+        "not_interested": ["not_interested"],
+        "do_not_call": ["do_not_call"],
+        "answers": ["completed"],
+        "busy": [None, None],
+        "voicemail": [None, None],
+    }
+    assert {a.outcome for a in attempts[people[6].external_id]} == {CallOutcome.VOICEMAIL.value}

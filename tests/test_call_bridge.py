@@ -6,7 +6,6 @@ import pytest
 from workflow_helpers import contact, eventually, new_campaign_id, seed, settings, start_contact
 
 from schemas.agent import InformationCategory, TranscriptSegment
-from schemas.outcomes import FinalOutcome
 from schemas.workflow_io import ContactPhase, ContextUpdate
 from store import queries
 from voice_worker.bridge import BridgeError
@@ -91,11 +90,14 @@ async def test_a_callback_booked_through_the_bridge_replaces_the_retry(waiting_c
     assert state.phase == ContactPhase.WAITING_CALLBACK and state.callback.reason == "after lunch"
 
 
-async def test_do_not_call_through_the_bridge_ends_the_contact(waiting_contact):
+async def test_a_disposition_between_calls_is_refused_with_a_sentence(waiting_contact):
+    """A disposition belongs to a call: between calls there is none to record it on."""
     handle, bridge, _, _ = waiting_contact
-    await bridge.mark_not_interested("asked never to be called again", do_not_call=True)
-    state = await handle.result()
-    assert state.final_outcome == FinalOutcome.DO_NOT_CALL
+    with pytest.raises(BridgeError, match="no call is in progress"):
+        await bridge.record_disposition("do_not_call", "asked never to be called again")
+    with pytest.raises(BridgeError, match="'sold_a_car' is not one of this agent's dispositions"):
+        await bridge.record_disposition("sold_a_car", "?")
+    assert (await handle.query(ContactWorkflow.state)).final_outcome is None
 
 
 async def test_live_context_edits_are_versioned(waiting_contact):

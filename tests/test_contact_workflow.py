@@ -5,13 +5,17 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from conftest import server_clock
+from stand_in_agent import recording_agent
 from temporalio.client import WorkflowUpdateFailedError
-from workflow_helpers import contact, eventually, new_campaign_id, seed, settings, start_contact
+from workflow_helpers import AGENT, contact, eventually, new_campaign_id, seed, settings, start_contact
 
 from schemas.calls import CallbackRequest
 from schemas.campaign import ALL_WEEKDAYS, CallingWindow
+from schemas.dispositions import Disposition
 from schemas.outcomes import CallOutcome, FinalOutcome
 from schemas.workflow_io import ContactPhase, NotInterestedInput
+from simulator.carrier import SimCarrier
 from store import queries
 from workflows.contact import ContactWorkflow
 
@@ -186,21 +190,112 @@ async def test_not_interested_stops_every_further_dial(time_env, run_worker, sim
         assert await queries.outcome_counts(session, campaign_id) == {"not_interested": 1}
 
 
-async def test_terminal_outcomes_finish_after_one_call(time_env, run_worker, sim, session_factory):
+async def test_the_agents_disposition_decides_the_outcome_of_an_answered_call(
+    time_env, run_worker, agent_sim, session_factory
+):
+    """The sim carrier reports every pick-up as ``completed``; the agent's disposition makes the difference."""
     campaign_id = new_campaign_id()
-    people = [contact(10 + i, p) for i, p in enumerate(["answers", "qualifies", "do_not_call", "invalid_number"])]
+    personas = ["answers", "qualifies", "not_interested", "do_not_call", "invalid_number"]
+    people = [contact(10 + i, p) for i, p in enumerate(personas)]
+    campaign = settings()
+    await seed(session_factory, campaign_id, people, campaign)
+    async with run_worker(agent_sim) as tq:
+        handles = [await start_contact(time_env.client, tq, campaign_id, p, campaign, AGENT) for p in people]
+        states = [await h.result() for h in handles]
+    assert [s.final_outcome for s in states] == [
+        FinalOutcome.COMPLETED,
+        FinalOutcome.QUALIFIED,
+        FinalOutcome.NOT_INTERESTED,
+        FinalOutcome.DO_NOT_CALL,
+        FinalOutcome.INVALID_NUMBER,
+    ]
+    assert [s.attempts[0].disposition for s in states] == [
+        "completed",
+        "qualified",
+        "not_interested",
+        "do_not_call",
+        None,
+    ]
+    assert len(agent_sim.dials) == 5
+    async with session_factory() as session:
+        rows = [(await queries.attempts_for(session, campaign_id, p.external_id))[0] for p in people]
+    assert [(r.outcome, r.network_status, r.answered_by) for r in rows[:4]] == [("completed", "completed", "human")] * 4
+    assert [r.disposition for r in rows] == ["completed", "qualified", "not_interested", "do_not_call", None]
+    assert (rows[4].outcome, rows[4].status_code) == ("invalid_number", 404)
+
+
+async def test_an_answered_call_without_an_agent_ends_completed(time_env, run_worker, sim, session_factory):
+    """Without an agent nobody can say what the call came to: connected, no disposition."""
+    campaign_id = new_campaign_id()
+    people = [contact(30 + i, p) for i, p in enumerate(["qualifies", "callback", "do_not_call"])]
     campaign = settings()
     await seed(session_factory, campaign_id, people, campaign)
     async with run_worker(sim) as tq:
         handles = [await start_contact(time_env.client, tq, campaign_id, p, campaign) for p in people]
-        finals = [(await h.result()).final_outcome for h in handles]
-    assert finals == [
-        FinalOutcome.COMPLETED,
-        FinalOutcome.QUALIFIED,
-        FinalOutcome.DO_NOT_CALL,
-        FinalOutcome.INVALID_NUMBER,
-    ]
-    assert len(sim.dials) == 4
+        states = [await h.result() for h in handles]
+    assert [s.final_outcome for s in states] == [FinalOutcome.COMPLETED] * 3
+    assert [s.attempts[0].disposition for s in states] == [None] * 3
+
+
+async def test_a_user_defined_disposition_ends_with_its_mapped_outcome_and_is_stored(
+    time_env, run_worker, session_factory
+):
+    booked = Disposition(
+        name="appointment_booked", description="A demo was booked with the callee.", outcome=FinalOutcome.QUALIFIED
+    )
+    agent = AGENT.model_copy(update={"dispositions": [*AGENT.dispositions, booked]})
+    carrier = SimCarrier(
+        time_scale=0.0, clock=server_clock, agent_call=recording_agent(time_env.client, lambda _: "appointment_booked")
+    )
+    campaign_id = new_campaign_id()
+    person = contact(40, "answers")
+    campaign = settings()
+    await seed(session_factory, campaign_id, [person], campaign)
+    async with run_worker(carrier) as tq:
+        state = await (await start_contact(time_env.client, tq, campaign_id, person, campaign, agent)).result()
+    assert state.final_outcome == FinalOutcome.QUALIFIED
+    assert state.attempts[0].disposition == "appointment_booked"
+    async with session_factory() as session:
+        [attempt] = await queries.attempts_for(session, campaign_id, person.external_id)
+    assert (attempt.outcome, attempt.disposition) == ("completed", "appointment_booked")
+    assert attempt.disposition_reason == "stand-in agent heard answers"
+
+
+async def test_a_disposition_the_agent_does_not_have_is_refused_with_a_sentence(time_env, run_worker, session_factory):
+    refusals: list[str] = []
+    carrier = SimCarrier(
+        time_scale=0.0,
+        clock=server_clock,
+        agent_call=recording_agent(time_env.client, lambda _: "sold_a_car", refusals),
+    )
+    campaign_id = new_campaign_id()
+    person = contact(41, "answers")
+    campaign = settings()
+    await seed(session_factory, campaign_id, [person], campaign)
+    async with run_worker(carrier) as tq:
+        state = await (await start_contact(time_env.client, tq, campaign_id, person, campaign, AGENT)).result()
+    assert refusals and "'sold_a_car' is not one of this agent's dispositions" in refusals[0]
+    assert "qualified" in refusals[0]
+    assert state.final_outcome == FinalOutcome.COMPLETED  # answered, nothing valid recorded
+    assert state.attempts[0].disposition is None
+
+
+async def test_a_callback_requested_without_a_booked_time_counts_as_a_try(time_env, run_worker, session_factory):
+    carrier = SimCarrier(
+        time_scale=0.0,
+        clock=server_clock,
+        agent_call=recording_agent(time_env.client, lambda _: "callback_requested"),
+    )
+    campaign_id = new_campaign_id()
+    person = contact(42, "answers")
+    campaign = settings(max_attempts=2, initial_backoff=timedelta(minutes=10))
+    await seed(session_factory, campaign_id, [person], campaign)
+    async with run_worker(carrier) as tq:
+        state = await (await start_contact(time_env.client, tq, campaign_id, person, campaign, AGENT)).result()
+    assert [a.outcome for a in state.attempts] == [CallOutcome.CALLBACK_REQUESTED] * 2
+    assert state.final_outcome == FinalOutcome.UNREACHABLE
+    gap = (state.attempts[1].dialled_at - state.attempts[0].dialled_at).total_seconds()
+    assert round(gap) == 600
 
 
 async def test_a_dial_due_at_two_in_the_morning_waits_for_the_window_across_a_dst_change(

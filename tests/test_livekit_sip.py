@@ -142,7 +142,7 @@ async def test_answered_call_creates_room_dispatch_and_sip_participant_and_waits
         (404, CallOutcome.INVALID_NUMBER),
         (484, CallOutcome.INVALID_NUMBER),
         (604, CallOutcome.INVALID_NUMBER),
-        (603, CallOutcome.NOT_INTERESTED),
+        (603, CallOutcome.BUSY),
         (503, CallOutcome.FAILED),
         (403, CallOutcome.FAILED),
     ],

@@ -11,15 +11,17 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from livekit.agents import AgentSession
+from livekit.agents import AgentSession, ToolError
 from voice_fakes import FakeBridge
 
 from schemas.agent import AgentConfig, AgentTool, CallJob, InformationCategory, LiveContext, SharedInformation
 from schemas.contact import Contact
+from schemas.dispositions import Disposition
+from schemas.outcomes import FinalOutcome
 from simulator.conversation import run_text_call
 from simulator.personas import PERSONA_LINES
 from simulator.scripted_llm import ScriptedLLM
-from voice_worker.agent import RingflowAgent, render_instructions
+from voice_worker.agent import CallTools, RingflowAgent, render_instructions
 
 NOW = datetime(2025, 3, 29, 12, 0, tzinfo=UTC)  # a Saturday; London moves to BST the next night
 ARABIC = re.compile(r"[\u0600-\u06FF]")
@@ -106,9 +108,12 @@ async def test_take_note_then_goodbye_and_end_call() -> None:
         result = await session.run(user_input="Thanks, I'll think about it.")
         result.expect.next_event().is_function_call(name="take_note")
         result.expect.next_event().is_function_call_output(is_error=False)
+        result.expect.next_event().is_function_call(name="record_disposition")
+        result.expect.next_event().is_function_call_output(is_error=False)
         result.expect.next_event().is_message(role="assistant")
         result.expect.next_event().is_function_call(name="end_call", arguments={"reason": "undecided"})
     assert bridge.notes == ["Callee will think about it: Thanks, I'll think about it."]
+    assert bridge.recorded == [("completed", "callee will think about it")]
     assert bridge.ended == ["undecided"]
     assert agent.ended_reason == "undecided"
 
@@ -133,9 +138,12 @@ async def test_qualified_lead_is_shared_noted_and_closed() -> None:
         result.expect.next_event().is_function_call_output()
         result.expect.next_event().is_function_call(name="take_note")
         result.expect.next_event().is_function_call_output()
+        result.expect.next_event().is_function_call(name="record_disposition")
+        result.expect.next_event().is_function_call_output(is_error=False)
         result.expect.next_event().is_message(role="assistant")
         result.expect.next_event().is_function_call(name="end_call", arguments={"reason": "qualified"})
-    assert bridge.call_names == ["share_information", "take_note", "end_call"]
+    assert bridge.call_names == ["share_information", "take_note", "record_disposition", "end_call"]
+    assert [name for name, _ in bridge.recorded] == ["qualified"]
 
 
 async def test_get_shared_information_reads_back_what_is_known() -> None:
@@ -161,6 +169,7 @@ async def test_schedule_callback_resolves_in_the_contacts_zone() -> None:
     # Sunday 30 March 2025 is the first day of BST: 10:00 local is 09:00 UTC.
     assert at.isoformat() == "2025-03-30T10:00:00+01:00"
     assert at.astimezone(UTC).hour == 9
+    assert bridge.recorded == [("callback_requested", "callee asked to be called back")]
     assert bridge.ended == ["callback booked"]
 
 
@@ -210,28 +219,62 @@ async def test_bridge_failure_is_a_tool_error_and_the_session_survives() -> None
     bridge = FakeBridge(fail="I'm sorry, I couldn't save that right now.")
     async with call(make_job(), bridge) as (session, agent, _):
         result = await session.run(user_input="I'm not interested.")
-        result.expect.next_event().is_function_call(name="mark_not_interested")
+        result.expect.next_event().is_function_call(name="record_disposition")
         result.expect.next_event().is_function_call_output(is_error=True)
         assert messages(result) == ["I'm sorry, I couldn't save that right now."]
         assert agent.ended_reason is None
 
         bridge.fail = None
         retry = await session.run(user_input="I said I'm not interested.")
-        retry.expect.next_event().is_function_call(name="mark_not_interested")
+        retry.expect.next_event().is_function_call(name="record_disposition")
         retry.expect.next_event().is_function_call_output(is_error=False)
-    assert bridge.not_interested == [("I said I'm not interested.", False)]
+    assert bridge.recorded == [("not_interested", "I said I'm not interested.")]
 
 
-async def test_not_interested_marks_and_ends() -> None:
+async def test_not_interested_is_recorded_as_a_disposition_and_ends() -> None:
     bridge = FakeBridge()
     async with call(make_job(), bridge) as (session, agent, _):
         result = await session.run(user_input="No, I'm not interested, thanks.")
-        result.expect.next_event().is_function_call(name="mark_not_interested")
+        result.expect.next_event().is_function_call(
+            name="record_disposition",
+            arguments={"disposition": "not_interested", "reason": "No, I'm not interested, thanks."},
+        )
         result.expect.next_event().is_function_call_output()
         result.expect.next_event().is_message(role="assistant")
         result.expect.next_event().is_function_call(name="end_call")
-    assert bridge.not_interested == [("No, I'm not interested, thanks.", False)]
+    assert bridge.recorded == [("not_interested", "No, I'm not interested, thanks.")]
     assert agent.ended_reason == "not interested"
+
+
+async def test_mark_not_interested_and_mark_do_not_call_record_the_matching_disposition() -> None:
+    """The older tools stay for agents that use them, and go through the same disposition path."""
+    bridge = FakeBridge()
+    tools = CallTools(make_job(), bridge, clock)
+    await tools.mark_not_interested("too expensive")
+    await tools.mark_do_not_call("stop calling")
+    assert bridge.recorded == [("not_interested", "too expensive"), ("do_not_call", "stop calling")]
+
+
+async def test_the_disposition_tool_lists_the_agents_own_dispositions_for_the_model() -> None:
+    booked = Disposition(name="appointment_booked", description="A demo was booked.", outcome=FinalOutcome.QUALIFIED)
+    job = make_job()
+    job = job.model_copy(
+        update={"agent": job.agent.model_copy(update={"dispositions": [*job.agent.dispositions, booked]})}
+    )
+    agent = RingflowAgent(job, FakeBridge(), clock=clock)
+    [tool] = [t for t in agent.tools if getattr(t, "info", None) and t.info.name == "record_disposition"]
+    schema = tool.info.raw_schema
+    assert "- appointment_booked: A demo was booked." in schema["description"]
+    assert "- qualified: " in schema["description"] and "- wrong_person: " in schema["description"]
+    assert "appointment_booked" in schema["parameters"]["properties"]["disposition"]["enum"]
+
+
+async def test_an_unknown_disposition_comes_back_to_the_model_as_a_sentence() -> None:
+    bridge = FakeBridge()
+    tools = CallTools(make_job(), bridge, clock)
+    with pytest.raises(ToolError, match="'sold_a_car' is not one of this agent's dispositions"):
+        await tools._record_disposition_tool({"disposition": "sold_a_car", "reason": "?"})
+    assert bridge.recorded == []
 
 
 @pytest.mark.parametrize("line", ["Please don't call me again.", "Stop calling me!"])
@@ -239,8 +282,10 @@ async def test_do_not_call_request_reaches_the_do_not_call_path(line: str) -> No
     bridge = FakeBridge()
     async with call(make_job(), bridge) as (session, _, _):
         result = await session.run(user_input=line)
-        result.expect.next_event().is_function_call(name="mark_do_not_call")
-    assert bridge.not_interested == [(line, True)]
+        result.expect.next_event().is_function_call(
+            name="record_disposition", arguments={"disposition": "do_not_call", "reason": line}
+        )
+    assert bridge.recorded == [("do_not_call", line)]
     assert bridge.ended == ["do not call"]
 
 
@@ -333,6 +378,7 @@ async def test_tools_switched_off_are_never_offered_to_the_model() -> None:
             AgentTool.MARK_NOT_INTERESTED,
             AgentTool.TAKE_NOTE,
             AgentTool.DETECTED_ANSWERING_MACHINE,
+            AgentTool.RECORD_DISPOSITION,
         )
     )
     async with call(job, bridge) as (session, agent, model):
@@ -346,7 +392,7 @@ async def test_tools_switched_off_are_never_offered_to_the_model() -> None:
         result.expect.next_event().is_message(role="assistant")
         result.expect.next_event().is_function_call(name="end_call")
     assert all(set(request.tool_names) <= offered for request in model.requests)
-    assert bridge.callbacks == [] and bridge.not_interested == [] and bridge.notes == []
+    assert bridge.callbacks == [] and bridge.recorded == [] and bridge.notes == []
 
 
 # ---- live context ------------------------------------------------------------------------------
@@ -381,6 +427,7 @@ async def test_run_text_call_stores_the_transcript_in_order() -> None:
     assert len(bridge.transcript_batches) >= len(lines)  # small batches, one per turn
     assert result.ended_by_agent and result.end_reason == "callback booked"
     assert result.tools_called == ["schedule_callback", "end_call"]
+    assert bridge.recorded == [("callback_requested", "callee asked to be called back")]
 
 
 async def test_run_text_call_stops_when_lines_run_out() -> None:
@@ -475,6 +522,7 @@ def test_every_tool_has_an_openai_schema_and_a_description() -> None:
             "get_current_time",
             "transfer_to_human",
             "detected_answering_machine",
+            "record_disposition",
         ]
     )
     assert all(len(s["function"]["description"]) > 30 for s in schemas)

@@ -5,6 +5,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from schemas.agent import InformationCategory, LiveContext, SharedInformation, TranscriptSegment
+from schemas.dispositions import DEFAULT_DISPOSITIONS, Disposition, by_name, refusal_for
 from schemas.workflow_io import CallbackConfirmation
 from voice_worker.bridge import BridgeError
 
@@ -24,7 +25,8 @@ class FakeBridge:
     notes: list[str] = field(default_factory=list)
     shared: list[SharedInformation] = field(default_factory=list)
     callbacks: list[tuple[datetime, str]] = field(default_factory=list)
-    not_interested: list[tuple[str, bool]] = field(default_factory=list)
+    dispositions: list[Disposition] = field(default_factory=lambda: list(DEFAULT_DISPOSITIONS))
+    recorded: list[tuple[str, str]] = field(default_factory=list)
     ended: list[str] = field(default_factory=list)
     voicemails: list[str] = field(default_factory=list)
     transfers: list[str] = field(default_factory=list)
@@ -63,9 +65,15 @@ class FakeBridge:
         self.callbacks.append((at, reason))
         return CallbackConfirmation(scheduled_for=at, requested_for=at, moved_into_window=False, replaced_earlier=False)
 
-    async def mark_not_interested(self, reason: str, *, do_not_call: bool) -> None:
-        self._check("mark_not_interested", reason, do_not_call)
-        self.not_interested.append((reason, do_not_call))
+    async def record_disposition(self, disposition: str, reason: str) -> Disposition:
+        """Refuses a name the agent does not have with the workflow validator's sentence."""
+        self._check("record_disposition", disposition, reason)
+        if refusal := refusal_for(self.dispositions, disposition):
+            raise BridgeError(refusal)
+        self.recorded.append((disposition, reason))
+        found = by_name(self.dispositions, disposition)
+        assert found is not None
+        return found
 
     async def report_voicemail(self, reason: str) -> None:
         self._check("report_voicemail", reason)

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, time, timedelta
 from temporalio.client import Client, WorkflowHandle
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
 
+from schemas.agent import AgentConfig
 from schemas.campaign import ALL_WEEKDAYS, CallingWindow, CampaignSettings, RetryPolicy
 from schemas.contact import Contact
 from schemas.workflow_io import (
@@ -20,6 +21,14 @@ from store import queries
 from workflows import search_attributes
 from workflows.campaign import CampaignWorkflow
 from workflows.contact import ContactWorkflow
+
+AGENT = AgentConfig(
+    name="sam",
+    instructions="You are Sam, calling customers about their Ringflow onboarding. Be brief and polite.",
+    greeting="Hi, this is Sam from Ringflow. Do you have a minute?",
+    context={"offer": "a free month of Pro"},
+)
+"""An agent for campaigns whose answered calls should come to something: the sim's personas talk to it."""
 
 ALL_DAY = CallingWindow(start=time(0), end=time(0), weekdays=frozenset(ALL_WEEKDAYS))
 
@@ -67,11 +76,16 @@ def new_campaign_id() -> str:
 
 
 async def start_contact(
-    client: Client, task_queue: str, campaign_id: str, person: Contact, campaign: CampaignSettings
+    client: Client,
+    task_queue: str,
+    campaign_id: str,
+    person: Contact,
+    campaign: CampaignSettings,
+    agent: AgentConfig | None = None,
 ) -> WorkflowHandle:
     return await client.start_workflow(
         ContactWorkflow.run,
-        ContactWorkflowInput(campaign_id=campaign_id, contact=person, settings=campaign),
+        ContactWorkflowInput(campaign_id=campaign_id, contact=person, settings=campaign, agent=agent),
         id=contact_workflow_id(campaign_id, person.external_id),
         task_queue=task_queue,
     )

@@ -1,5 +1,10 @@
 """RingflowAgent: the LiveKit agent one call runs. Every tool acts only through the CallBridge.
 
+The call's result is recorded explicitly: ``record_disposition`` takes one of the agent's
+dispositions (its description lists them, with what each means), and the workflow derives the
+outcome from it. ``mark_not_interested``, ``mark_do_not_call`` and ``schedule_callback`` record the
+matching disposition too, so whichever the model uses, one path decides.
+
 Tool filtering: livekit's ``Agent.__init__`` adds every ``@function_tool`` found on the agent
 object itself (``find_function_tools(self)``), so tools cannot be switched off by filtering after
 the fact. The tools therefore live on a separate :class:`CallTools` object and the agent is
@@ -19,6 +24,7 @@ from livekit.agents.llm import FunctionTool, RawFunctionTool, find_function_tool
 from livekit.agents.voice import SpeechHandle
 
 from schemas.agent import AgentTool, CallJob, InformationCategory, Language, LiveContext
+from schemas.dispositions import Disposition
 from voice_worker.bridge import BridgeError, CallBridge
 from voice_worker.phrases import resolve_when
 
@@ -38,6 +44,7 @@ TOOL_TOGGLES: dict[str, AgentTool] = {
     "get_current_time": AgentTool.GET_CURRENT_TIME,
     "transfer_to_human": AgentTool.TRANSFER_TO_HUMAN,
     "detected_answering_machine": AgentTool.DETECTED_ANSWERING_MACHINE,
+    "record_disposition": AgentTool.RECORD_DISPOSITION,
 }
 
 DEFAULT_POLL_INTERVAL = 2.0
@@ -89,8 +96,37 @@ def render_instructions(job: CallJob, now: datetime, live: LiveContext | None = 
     return "\n\n".join(parts)
 
 
+def disposition_tool_schema(dispositions: list[Disposition]) -> dict[str, Any]:
+    """The ``record_disposition`` tool as the model sees it: each disposition's name and description."""
+    listed = "\n".join(f"- {d.name}: {d.description}" for d in dispositions)
+    return {
+        "name": "record_disposition",
+        "description": (
+            "Record what this call came to, as soon as it is clear and before you end the call. "
+            "Pick the one disposition that fits best; if you record again, the latest one counts.\n" + listed
+        ),
+        "parameters": {
+            "type": "object",
+            "properties": {
+                "disposition": {
+                    "type": "string",
+                    "enum": [d.name for d in dispositions],
+                    "description": "One of the dispositions listed above.",
+                },
+                "reason": {"type": "string", "description": "Why, in a few words, as the callee put it."},
+            },
+            "required": ["disposition", "reason"],
+            "additionalProperties": False,
+        },
+    }
+
+
 class CallTools:
-    """The agent's function tools. Each one is a single bridge call; failures become ToolError."""
+    """The agent's function tools. Each one is a single bridge call; failures become ToolError.
+
+    ``record_disposition`` is built per call (a raw-schema tool), since its description lists this
+    agent's own dispositions.
+    """
 
     def __init__(self, job: CallJob, bridge: CallBridge, clock: Clock, transfer: Transfer | None = None) -> None:
         self._job = job
@@ -99,6 +135,26 @@ class CallTools:
         self._transfer = transfer
         self.ended_reason: str | None = None
         self.called: list[str] = []
+        self.dispositions: list[str] = []
+        self.record_disposition = function_tool(
+            self._record_disposition_tool, raw_schema=disposition_tool_schema(job.agent.dispositions)
+        )
+
+    async def _record_disposition_tool(self, raw_arguments: dict[str, object]) -> str:
+        disposition = str(raw_arguments.get("disposition", ""))
+        reason = str(raw_arguments.get("reason", "") or "")
+        self.called.append("record_disposition")
+        recorded = await self._record(disposition, reason)
+        return f"Recorded as {recorded.name}. Say goodbye and end the call, unless there is more to do."
+
+    async def _record(self, disposition: str, reason: str) -> Disposition:
+        """Through the bridge; a refusal (an unknown name) comes back as a sentence the model can act on."""
+        try:
+            recorded = await self._bridge.record_disposition(disposition, reason)
+        except BridgeError as exc:
+            raise ToolError(str(exc) or UNREACHABLE) from exc
+        self.dispositions.append(recorded.name)
+        return recorded
 
     @property
     def zone(self) -> ZoneInfo:
@@ -178,6 +234,10 @@ class CallTools:
             confirmation = await self._bridge.schedule_callback(at, reason)
         except BridgeError as exc:
             raise ToolError(str(exc) or UNREACHABLE) from exc
+        try:
+            await self._record("callback_requested", reason)
+        except ToolError as exc:  # the callback is booked, which is what the workflow keeps
+            log.warning("callback booked but its disposition was not recorded: %s", exc)
         scheduled = confirmation.scheduled_for.astimezone(self.zone)
         sentence = f"Callback booked for {_say_time(scheduled)} ({scheduled:%Y-%m-%d %H:%M} {self._job.contact.zone})."
         if confirmation.moved_into_window:
@@ -194,10 +254,7 @@ class CallTools:
             reason: Their reason, briefly, if they gave one.
         """
         self.called.append("mark_not_interested")
-        try:
-            await self._bridge.mark_not_interested(reason, do_not_call=False)
-        except BridgeError as exc:
-            raise ToolError(str(exc) or UNREACHABLE) from exc
+        await self._record("not_interested", reason)
         return "Marked as not interested. Thank them politely and end the call."
 
     @function_tool
@@ -210,10 +267,7 @@ class CallTools:
             reason: What they said, briefly.
         """
         self.called.append("mark_do_not_call")
-        try:
-            await self._bridge.mark_not_interested(reason, do_not_call=True)
-        except BridgeError as exc:
-            raise ToolError(str(exc) or UNREACHABLE) from exc
+        await self._record("do_not_call", reason)
         return "Added to the do-not-call list. Apologise briefly and end the call."
 
     @function_tool

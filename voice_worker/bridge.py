@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Protocol
 
 from schemas.agent import InformationCategory, LiveContext, SharedInformation, TranscriptSegment
+from schemas.dispositions import Disposition
 from schemas.workflow_io import CallbackConfirmation
 
 
@@ -26,7 +27,10 @@ class CallBridge(Protocol):
         """Raises BridgeError with the validator's refusal (past, too far ahead, no zone...)."""
         ...
 
-    async def mark_not_interested(self, reason: str, *, do_not_call: bool) -> None: ...
+    async def record_disposition(self, disposition: str, reason: str) -> Disposition:
+        """What the call came to, by the name of one of the agent's dispositions; the workflow derives the
+        outcome from it. Raises BridgeError with the validator's refusal (an unknown name, no call on)."""
+        ...
 
     async def end_call(self, reason: str) -> None: ...
 

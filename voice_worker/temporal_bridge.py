@@ -1,6 +1,9 @@
-"""The agent's way into its call's workflow: Temporal updates, signals and queries."""
+"""The agent's way into its call's workflow: Temporal updates, signals and queries, sent by method
+reference to the handlers every call workflow shares (:class:`~workflows.call_records.CallRecordsMixin`)."""
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime
+from typing import Any, TypeVar
 
 from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.service import RPCError
@@ -16,11 +19,16 @@ from schemas.agent import (
     TranscriptSegment,
 )
 from schemas.calls import CallbackRequest
+from schemas.dispositions import Disposition, DispositionInput
 from schemas.settings import get_settings
-from schemas.workflow_io import CallbackConfirmation, NotInterestedInput, ReasonInput
+from schemas.workflow_io import CallbackConfirmation, ReasonInput
 from voice_worker.bridge import BridgeError
+from workflows.call_records import CallRecordsMixin
 
 UNREACHABLE = "I can't reach the call's record right now"
+
+A = TypeVar("A")
+R = TypeVar("R")
 
 
 class TemporalCallBridge:
@@ -31,7 +39,7 @@ class TemporalCallBridge:
     """
 
     def __init__(self, client: Client, workflow_id: str, attempt: int) -> None:
-        self._handle: WorkflowHandle = client.get_workflow_handle(workflow_id)
+        self._handle: WorkflowHandle[Any, Any] = client.get_workflow_handle(workflow_id)
         self._attempt = attempt
 
     @classmethod
@@ -40,9 +48,9 @@ class TemporalCallBridge:
 
         return cls(await connect(get_settings()), job.workflow_id, job.attempt)
 
-    async def _update(self, name: str, argument: object, result_type: type | None = None) -> object:
+    async def _update(self, update: Callable[[Any, A], Awaitable[R]] | Callable[[Any, A], R], argument: A) -> R:
         try:
-            return await self._handle.execute_update(name, argument, result_type=result_type)
+            return await self._handle.execute_update(update, argument)  # type: ignore[arg-type]
         except WorkflowUpdateFailedError as err:
             cause = err.cause
             raise BridgeError(getattr(cause, "message", None) or str(cause or err)) from None
@@ -51,54 +59,56 @@ class TemporalCallBridge:
 
     @traced_tool
     async def take_note(self, note: str) -> None:
-        await self._update("take_note", NoteInput(note=note))
+        await self._update(CallRecordsMixin.take_note, NoteInput(note=note))
 
     @traced_tool
     async def share_information(self, category: InformationCategory, information: str) -> None:
-        await self._update("share_information", SharedInformation(category=category, information=information))
+        await self._update(
+            CallRecordsMixin.share_information, SharedInformation(category=category, information=information)
+        )
 
     @traced_tool
     async def get_shared_information(self, category: InformationCategory | None) -> list[SharedInformation]:
         try:
-            shared = await self._handle.query("shared_information", result_type=list[SharedInformation])
+            shared = await self._handle.query(CallRecordsMixin.shared_information)
         except RPCError as err:
             raise BridgeError(f"{UNREACHABLE} ({err.message})") from None
         return [item for item in shared if category is None or item.category == category]
 
     @traced_tool
     async def schedule_callback(self, at: datetime, reason: str) -> CallbackConfirmation:
-        result = await self._update(
-            "schedule_callback", CallbackRequest(at=at, reason=reason), result_type=CallbackConfirmation
-        )
-        assert isinstance(result, CallbackConfirmation)
-        return result
+        return await self._update(CallRecordsMixin.schedule_callback, CallbackRequest(at=at, reason=reason))
 
     @traced_tool
-    async def mark_not_interested(self, reason: str, *, do_not_call: bool) -> None:
-        await self._update("mark_not_interested", NotInterestedInput(reason=reason, do_not_call=do_not_call))
+    async def record_disposition(self, disposition: str, reason: str) -> Disposition:
+        return await self._update(
+            CallRecordsMixin.record_disposition, DispositionInput(disposition=disposition, reason=reason)
+        )
 
     @traced_tool
     async def report_voicemail(self, reason: str) -> None:
-        await self._update("report_voicemail", ReasonInput(reason=reason))
+        await self._update(CallRecordsMixin.report_voicemail, ReasonInput(reason=reason))
 
     @traced_tool
     async def end_call(self, reason: str) -> None:
-        await self._update("end_call", ReasonInput(reason=reason))
+        await self._update(CallRecordsMixin.end_call, ReasonInput(reason=reason))
 
     @traced_tool
     async def transfer_to_human(self, reason: str) -> None:
-        await self._update("transfer_to_human", ReasonInput(reason=reason))
+        await self._update(CallRecordsMixin.transfer_to_human, ReasonInput(reason=reason))
 
     async def append_transcript(self, segments: list[TranscriptSegment]) -> None:
         if not segments:
             return
         try:
-            await self._handle.signal("transcript", TranscriptBatch(attempt=self._attempt, segments=segments))
+            await self._handle.signal(
+                CallRecordsMixin.transcript, TranscriptBatch(attempt=self._attempt, segments=segments)
+            )
         except RPCError as err:
             raise BridgeError(f"{UNREACHABLE} ({err.message})") from None
 
     async def live_context(self) -> LiveContext:
         try:
-            return await self._handle.query("live_context", result_type=LiveContext)
+            return await self._handle.query(CallRecordsMixin.live_context)
         except RPCError as err:
             raise BridgeError(f"{UNREACHABLE} ({err.message})") from None

@@ -3,8 +3,6 @@
 The worker process composes the carrier; the provider SDKs (LiveKit, Twilio) load only when chosen.
 """
 
-from datetime import timedelta
-
 from schemas.settings import Settings
 from simulator.carrier import AgentCall, SimCarrier
 from telephony.base import Carrier
@@ -18,7 +16,6 @@ def make_carrier(settings: Settings, *, agent_call: AgentCall | None = None) -> 
     if settings.carrier == "sim":
         return SimCarrier(
             time_scale=settings.sim_time_scale,
-            callback_delay=timedelta(seconds=settings.sim_callback_delay_seconds),
             ledger_path=settings.sim_ledger_path,
             agent_call=agent_call,
         )

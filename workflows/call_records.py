@@ -1,5 +1,5 @@
 """What the voice agent records during a call, as workflow handlers: notes, shared information,
-transcript lines, live context, end and transfer requests.
+transcript lines, live context, end and transfer requests, and the call's disposition.
 
 A mixin for the call workflows (ContactWorkflow, InboundCallWorkflow). The class using it calls
 :meth:`_init_call_records` in its ``@workflow.init`` and may override :meth:`_attempt_now`.
@@ -14,11 +14,29 @@ from temporalio.common import RetryPolicy
 with workflow.unsafe.imports_passed_through():
     from schemas.activity_io import ActivityName, InformationRecord, NoteRecord, TranscriptRecord
     from schemas.agent import AgentConfig, AgentTool, LiveContext, NoteInput, SharedInformation, TranscriptBatch
-    from schemas.workflow_io import ContextUpdate, ReasonInput
+    from schemas.calls import CallbackRequest, DialResult
+    from schemas.dispositions import DEFAULT_DISPOSITIONS, Disposition, DispositionInput, by_name, refusal_for
+    from schemas.outcomes import CallOutcome
+    from schemas.workflow_io import CallbackConfirmation, ContextUpdate, ReasonInput
 
 STORE_RETRY = RetryPolicy(
     initial_interval=timedelta(milliseconds=200), backoff_coefficient=2.0, maximum_interval=timedelta(seconds=30)
 )
+
+
+def call_outcome_of(result: DialResult, disposition: Disposition | None, *, heard_machine: bool) -> CallOutcome:
+    """What one call came to, from the network's facts and the agent's disposition: the one rule, sim or live.
+
+    A machine (the network's detection, or the agent hearing one) makes it voicemail; otherwise the
+    agent's disposition, through its table, says what the conversation came to (a disposition also
+    proves someone answered, even when the carrier lost track of the call); otherwise the network's
+    outcome stands, which for an answered call is ``COMPLETED``: connected, no disposition.
+    """
+    if heard_machine or result.answered_by_machine:
+        return CallOutcome.VOICEMAIL
+    if disposition is not None:
+        return disposition.call_outcome()
+    return result.outcome
 
 
 class CallRecordsMixin:
@@ -36,6 +54,8 @@ class CallRecordsMixin:
         self._voicemail_reason = ""
         self._transfer_requested = ""
         self._live_context = LiveContext(data=dict(context or {}))
+        # What the agent recorded, per attempt: the latest disposition of a call counts.
+        self._recorded_dispositions: dict[int, DispositionInput] = {}
 
     def _attempt_now(self) -> int:
         return 1
@@ -102,6 +122,62 @@ class CallRecordsMixin:
     def report_voicemail(self, request: ReasonInput) -> None:
         """The agent heard an answering machine: this call counts as voicemail, whatever the carrier saw."""
         self._voicemail_reason = request.reason or "answering machine"
+
+    def _dispositions(self) -> list[Disposition]:
+        """The agent's disposition table (the defaults when no agent is configured)."""
+        return self._rec_agent.dispositions if self._rec_agent is not None else list(DEFAULT_DISPOSITIONS)
+
+    def _disposition_of(self, attempt: int) -> tuple[Disposition, str] | None:
+        """The disposition the agent recorded on ``attempt`` and its reason, if it recorded one."""
+        recorded = self._recorded_dispositions.get(attempt)
+        if recorded is None:
+            return None
+        disposition = by_name(self._dispositions(), recorded.disposition)
+        return (disposition, recorded.reason) if disposition is not None else None
+
+    def _disposition_refusal(self) -> str | None:
+        """Why no disposition can be recorded now (e.g. no call in progress); None when it can."""
+        return None
+
+    async def _disposition_recorded(self, attempt: int, request: DispositionInput) -> None:
+        """Hook: store the disposition where the workflow keeps its calls (a contact's attempt row)."""
+
+    def _callback_refusal(self, request: CallbackRequest) -> str | None:
+        """Why this workflow cannot book ``request`` (past, no zone, too far ahead...); None when it can."""
+        raise NotImplementedError
+
+    async def _book_callback(self, request: CallbackRequest) -> CallbackConfirmation:
+        """Book the callback the validator accepted; each call workflow keeps callbacks its own way."""
+        raise NotImplementedError
+
+    @workflow.update
+    async def schedule_callback(self, request: CallbackRequest) -> CallbackConfirmation:
+        """Book (or re-book) a callback the callee asked for; a later one replaces the earlier. Used by the
+        voice agent, and to start an inbound caller's callback."""
+        return await self._book_callback(request)
+
+    @schedule_callback.validator
+    def _validate_callback(self, request: CallbackRequest) -> None:
+        refusal = self._callback_refusal(request)
+        if refusal is not None:
+            raise ValueError(refusal)
+
+    @workflow.update
+    async def record_disposition(self, request: DispositionInput) -> Disposition:
+        """The agent's record of what the call came to. The workflow derives the outcome from it (and the
+        network's facts) when the call ends, through the agent's disposition table; nothing else decides."""
+        attempt = self._attempt_now()
+        self._recorded_dispositions[attempt] = request
+        await self._disposition_recorded(attempt, request)
+        disposition = by_name(self._dispositions(), request.disposition)
+        assert disposition is not None  # the validator refused unknown names
+        return disposition
+
+    @record_disposition.validator
+    def _validate_disposition(self, request: DispositionInput) -> None:
+        refusal = refusal_for(self._dispositions(), request.disposition) or self._disposition_refusal()
+        if refusal is not None:
+            raise ValueError(refusal)
 
     @workflow.update
     def end_call(self, request: ReasonInput) -> None:
