@@ -21,6 +21,7 @@ in a room as if an earlier, dead attempt had dialled it.
 import asyncio
 import itertools
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -184,6 +185,8 @@ class LiveKitStandIn:
         self.default_sip: Answer | SipReject | ServerFailure = Answer()
         self.failures: dict[str, list[TwirpFailure]] = {}
         self.add_agent_on_dispatch = True
+        self.on_dispatch: Callable[[CreateAgentDispatchRequest], None] | None = None
+        """Called with each dispatch, as LiveKit would hand the job to the agent worker (tests start an agent)."""
         self._seen: dict[str, asyncio.Event] = {}
         self._ids = itertools.count(1)
         self._runner: web.AppRunner | None = None
@@ -344,6 +347,8 @@ class LiveKitStandIn:
             self.add_room(req.room)
         if self.add_agent_on_dispatch:
             self.add_participant(req.room, f"agent-AJ_{next(self._ids)}", kind=ParticipantInfo.Kind.AGENT)
+        if self.on_dispatch is not None:
+            self.on_dispatch(req)
         return AgentDispatch(
             id=f"AD_{next(self._ids)}", agent_name=req.agent_name, room=req.room, metadata=req.metadata
         )

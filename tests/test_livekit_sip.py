@@ -18,14 +18,18 @@ from livekit_standin import (
     SipReject,
     decoded,
 )
+from workflow_helpers import AGENT, contact, new_campaign_id, seed, settings, start_contact
 
 from schemas.agent import AgentConfig, CallJob
 from schemas.calls import DialRequest
 from schemas.contact import Contact
-from schemas.outcomes import CallOutcome
+from schemas.outcomes import CallOutcome, FinalOutcome
 from schemas.settings import Settings
+from simulator.conversation import run_text_call
+from store import queries
 from telephony import CALL_LOST_DETAIL
 from telephony.livekit_sip import LiveKitSipCarrier, callee_identity, room_name_for, transfer_uri
+from voice_worker.temporal_bridge import TemporalCallBridge
 from worker.carriers import make_carrier
 
 TRUNK = "ST_outbound_twilio"
@@ -341,3 +345,58 @@ def test_make_carrier_livekit_sip() -> None:
         make_carrier(settings_for("https://example.livekit.cloud", livekit_sip_outbound_trunk_id=None))
     with pytest.raises(ValueError, match="RINGFLOW_LIVEKIT_URL, RINGFLOW_LIVEKIT_API_KEY"):
         make_carrier(settings_for("", livekit_api_key=None))
+
+
+# ---- one path for sim and live: the agent's disposition decides ----------------------------------
+
+
+async def test_a_call_through_livekit_sip_ends_qualified_by_the_agents_disposition_like_the_sim(
+    standin: LiveKitStandIn, time_env, run_worker, agent_sim, session_factory
+) -> None:
+    """The LiveKit carrier reports an answered call as ``completed``; the agent, reaching the contact
+    workflow over the real TemporalCallBridge, records ``qualified``; the workflow decides ``qualified``.
+    The same persona through the sim carrier comes to the same outcome and disposition."""
+    standin.default_sip = Answer(ring=0.05, talk=None)  # the callee stays until the agent hangs up
+    agents: list[asyncio.Task[None]] = []
+
+    async def agent_takes_the_call(metadata: str, room: str) -> None:
+        job = CallJob.model_validate_json(metadata)
+        callee = callee_identity(job.attempt)
+        # The agent talks once the callee picked up (the stand-in has no event for it).
+        while callee not in standin.rooms[room].participants:  # noqa: ASYNC110
+            await asyncio.sleep(0.02)
+        bridge = TemporalCallBridge(time_env.client, job.workflow_id, job.attempt)
+        await run_text_call(job, "qualifies", bridge)
+        standin.hang_up(room, callee)  # end_call deletes the room: the callee's leg is gone
+
+    standin.on_dispatch = lambda req: agents.append(asyncio.create_task(agent_takes_the_call(req.metadata, req.room)))
+    live = LiveKitSipCarrier(settings_for(standin.url), poll_interval=0.05)
+    campaign = settings()
+    results = {}
+    try:
+        for name, carrier in (("livekit_sip", live), ("sim", agent_sim)):
+            campaign_id = new_campaign_id()
+            person = contact(1, "qualifies", phone=PHONE)
+            await seed(session_factory, campaign_id, [person], campaign)
+            async with run_worker(carrier) as tq:
+                handle = await start_contact(time_env.client, tq, campaign_id, person, campaign, AGENT)
+                state = await handle.result()
+            async with session_factory() as session:
+                [attempt] = await queries.attempts_for(session, campaign_id, person.external_id)
+            results[name] = (state, attempt)
+    finally:
+        await live.aclose()
+    await asyncio.gather(*agents)
+
+    for name, (state, attempt) in results.items():
+        assert state.final_outcome == FinalOutcome.QUALIFIED, name
+        assert state.attempts[0].disposition == "qualified", name
+        assert (attempt.outcome, attempt.disposition) == ("completed", "qualified"), name
+        assert attempt.carrier == name
+    live_attempt = results["livekit_sip"][1]
+    assert (live_attempt.network_status, live_attempt.status_code, live_attempt.answered_by) == (
+        "completed",
+        200,
+        "unknown",
+    )
+    assert len(standin.calls("CreateSIPParticipant")) == 1
