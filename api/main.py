@@ -13,6 +13,7 @@ from api.deps import AppContext
 from api.routers import codec, dashboard, health, twilio, v1
 from api.webhook_timing import WebhookTimingMiddleware
 from schemas.settings import Settings
+from schemas.validation import describe_validation_error
 
 
 def create_app(settings: Settings, client: Client, sessions: async_sessionmaker[AsyncSession]) -> FastAPI:
@@ -60,6 +61,6 @@ def _build(lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]] | No
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        return JSONResponse({"detail": v1.describe_validation_errors(exc.errors())}, status_code=422)
+        return JSONResponse({"detail": describe_validation_error(exc.errors())}, status_code=422)
 
     return app

@@ -11,7 +11,8 @@ from pydantic import ValidationError
 from rich.markup import escape
 from rich.table import Table
 
-from cli.common import CliError, console, fail, store_command, validation_message
+from cli.common import CliError, console, fail, store_command
+from schemas.validation import describe_validation_error
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -101,7 +102,7 @@ def load_agent_file(path: Path) -> "AgentConfig":
     except ValidationError as err:
         if any(detail["type"] == "json_invalid" for detail in err.errors()):
             raise ValueError(f"{path} is not valid JSON: {err.errors()[0]['msg']}") from None
-        raise ValueError(f"{path} is not an agent config: {validation_message(err)}") from None
+        raise ValueError(f"{path} is not an agent config: {describe_validation_error(err)}") from None
 
 
 async def load_campaign_agent(

@@ -1,34 +1,38 @@
 """``ringflow campaign ...``: start a campaign from a CSV file and steer it on a running ``ringflow dev``."""
 
 import asyncio
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import IO, TYPE_CHECKING, Annotated, Any
 
 import typer
 from pydantic import ValidationError
 from rich.markup import escape
+from rich.table import Table
 
 from cli.agents import load_campaign_agent
 from cli.common import (
     SETTLE_HORIZON,
+    CliError,
     connect_temporal,
     console,
     duration_option,
     errors,
     fail,
     format_duration,
-    load_csv,
     load_settings,
     migrated_store,
     parse_window,
-    print_import_report,
     run_command,
-    validation_message,
 )
 from schemas.campaign import CampaignSettings, RetryPolicy
-from schemas.imports import CsvImportReport
 from schemas.settings import Settings
+from schemas.validation import describe_validation_error
+
+if TYPE_CHECKING:
+    from api.services.campaigns import ImportResult
 
 campaign_app = typer.Typer(help="Start and steer campaigns on a running `ringflow dev`.", no_args_is_help=True)
 
@@ -66,7 +70,7 @@ def build_campaign_settings(
         fields["retry"] = RetryPolicy(**{name: value for name, value in retry.items() if value is not None})
         return CampaignSettings(**{name: value for name, value in fields.items() if value is not None})
     except ValidationError as err:
-        raise ValueError(validation_message(err)) from None
+        raise ValueError(describe_validation_error(err)) from None
 
 
 @campaign_app.command("start")
@@ -114,49 +118,56 @@ def campaign_start(
         )
     except ValueError as err:
         fail(str(err), code=2)
-    settings = load_settings()
-    report = load_csv(contacts)
-    print_import_report(report, contacts)
-    if not report.contacts:
-        fail(f"no valid contacts in {contacts}: nothing started")
-    run_command(_campaign_start(settings, campaign_settings, report, name or contacts.stem, follow, agent))
+    run_command(_campaign_start(load_settings(), campaign_settings, contacts, name or contacts.stem, follow, agent))
 
 
 async def _campaign_start(
     settings: Settings,
     campaign_settings: CampaignSettings,
-    report: CsvImportReport,
+    path: Path,
     name: str,
     follow: bool,
     agent_name: str | None = None,
 ) -> int:
-    from api.services.campaigns import create_campaign_from_contacts, has_workers
+    from api.services import campaigns
     from cli.progress import follow_campaign, print_summary
     from infra.web_ui import workflow_ui_url
     from schemas.workflow_io import campaign_workflow_id
-    from store.db import dispose_cached_engines, get_session_factory
-    from store.migrate import upgrade_database
+    from store.db import dispose_cached_engines
+    from store.models import DEFAULT_ORG_ID
 
-    if agent_name is not None:
-        # A missing agent is the user's mistake to fix before anything else happens.
-        try:
-            agent = await load_campaign_agent(await migrated_store(settings), agent_name)
-        finally:
-            await dispose_cached_engines()
-    else:
-        agent = None
-    client = await connect_temporal(settings)
-    if not await has_workers(client, settings.task_queue):
-        errors.print(
-            f"[yellow]warning:[/yellow] no worker polls task queue '{settings.task_queue}': "
-            "the campaign waits until `ringflow dev` (or `python -m worker`) runs"
-        )
     try:
-        await upgrade_database(settings.sqlalchemy_url)
-        sessions = get_session_factory(settings.sqlalchemy_url)
-        campaign_id = await create_campaign_from_contacts(
-            client, sessions, name, report.contacts, campaign_settings, task_queue=settings.task_queue, agent=agent
+        sessions = await migrated_store(settings)
+        # A missing agent is the user's mistake to fix before anything else happens.
+        agent = await load_campaign_agent(sessions, agent_name) if agent_name is not None else None
+        with _contact_file(path) as stream, _import_report_of(path):
+            campaign_id, result = await campaigns.create(
+                None,
+                sessions,
+                org_id=DEFAULT_ORG_ID,
+                name=name,
+                settings=campaign_settings,
+                contacts=campaigns.ContactList.from_csv(stream),
+                agent=agent,
+                start=False,
+                task_queue=settings.task_queue,
+                limits=campaigns.ImportLimits.of(settings),
+            )
+        # The file's problems come first, without a server; then the stored draft is started.
+        try:
+            client = await connect_temporal(settings)
+        except CliError:
+            await campaigns.cancel(None, sessions, org_id=None, campaign_id=campaign_id, reason="not started")
+            raise
+        if not await campaigns.has_workers(client, settings.task_queue):
+            errors.print(
+                f"[yellow]warning:[/yellow] no worker polls task queue '{settings.task_queue}': "
+                "the campaign waits until `ringflow dev` (or `python -m worker`) runs"
+            )
+        await campaigns.start(
+            client, sessions, org_id=DEFAULT_ORG_ID, campaign_id=campaign_id, task_queue=settings.task_queue
         )
+        print_import_result(result, path)
         link = workflow_ui_url(settings, campaign_workflow_id(campaign_id))
         with_agent = f" with agent [bold]{escape(agent.name)}[/bold]" if agent else ""
         console.print(
@@ -166,16 +177,58 @@ async def _campaign_start(
             console.print(f"follow it with `ringflow campaign status {campaign_id}`")
             return 0
         try:
-            result = await follow_campaign(client, campaign_id, console=console, settle_horizon=SETTLE_HORIZON)
+            followed = await follow_campaign(
+                client, campaign_id, console=console, sessions=sessions, settle_horizon=SETTLE_HORIZON
+            )
         except asyncio.CancelledError:
             errors.print(f"stopped following; the campaign goes on: `ringflow campaign status {campaign_id}`")
             raise
-        agree = await print_summary(console, result, sessions, ui_link=link)
-        if result.ended == "settled":
+        agree = await print_summary(console, followed, sessions, ui_link=link)
+        if followed.ended == "settled":
             console.print(f"`ringflow campaign status {campaign_id}` shows it later")
-        return 0 if agree and result.workflow_error is None else 1
+        return 0 if agree and followed.workflow_error is None else 1
     finally:
         await dispose_cached_engines()
+
+
+@contextmanager
+def _contact_file(path: Path) -> Iterator[IO[bytes]]:
+    """The CSV opened for streaming (never read whole); an unreadable file ends the command in one line."""
+    try:
+        stream = path.open("rb")
+    except OSError as err:
+        fail(f"cannot read {path}: {err.strerror or err}")
+    with stream:
+        yield stream
+
+
+@contextmanager
+def _import_report_of(path: Path) -> Iterator[None]:
+    """A list without one good row still shows its rejected rows before the one-line error."""
+    from api.services.campaigns import NothingToImportError
+
+    try:
+        yield
+    except NothingToImportError as err:
+        print_import_result(err.result, path)
+        raise
+
+
+def print_import_result(result: "ImportResult", path: Path) -> None:
+    """Counts, then the rejected rows with their line numbers (the first 1,000), so the file can be fixed."""
+    style = "green" if not result.rejected else "yellow"
+    console.print(
+        f"[{style}]{escape(str(path))}: {result.imported} contact(s) imported, "
+        f"{result.rejected} row(s) rejected[/{style}]",
+        highlight=False,
+    )
+    if result.errors:
+        table = Table("line", "external id", "problem", title="rejected rows", title_justify="left")
+        for error in result.errors:
+            table.add_row(str(error.line), error.external_id or "", error.message)
+        console.print(table)
+        if result.rejected > len(result.errors):
+            console.print(f"... and {result.rejected - len(result.errors)} more rejected row(s)", highlight=False)
 
 
 CampaignId = Annotated[str, typer.Argument(help="Campaign id, as printed by `campaign start` (c-…)")]
@@ -192,15 +245,18 @@ async def _campaign_status(settings: Settings, campaign_id: str) -> None:
     from cli.progress import activity_line, finished_line
     from infra.web_ui import workflow_ui_url
     from schemas.workflow_io import campaign_workflow_id
+    from store.db import get_session_factory
 
-    snapshot = await progress(await connect_temporal(settings), campaign_id)
+    snapshot = await progress(
+        await connect_temporal(settings), get_session_factory(settings.sqlalchemy_url), campaign_id
+    )
     console.print(
-        f"campaign [bold]{campaign_id}[/bold]: {snapshot.status.value}, "
-        f"{snapshot.finished}/{snapshot.total} contact(s) finished",
+        f"campaign [bold]{campaign_id}[/bold]: {snapshot.workflow.status.value}, "
+        f"{snapshot.store.finished}/{snapshot.store.contacts} contact(s) finished",
         highlight=False,
     )
-    console.print(activity_line(snapshot), highlight=False, soft_wrap=True)
-    console.print(finished_line(snapshot), highlight=False, soft_wrap=True)
+    console.print(activity_line(snapshot.workflow, snapshot.store), highlight=False, soft_wrap=True)
+    console.print(finished_line(snapshot.store), highlight=False, soft_wrap=True)
     console.print(
         f"Web UI: {workflow_ui_url(settings, campaign_workflow_id(campaign_id))}", highlight=False, soft_wrap=True
     )
@@ -227,16 +283,59 @@ def campaign_cancel(
     run_command(_steer(load_settings(), campaign_id, "cancel", reason))
 
 
-async def _steer(settings: Settings, campaign_id: str, action: str, reason: str = "") -> None:
-    from api.services import campaigns
+@campaign_app.command("add")
+def campaign_add(
+    campaign_id: CampaignId,
+    contacts: Annotated[
+        Path,
+        typer.Argument(
+            exists=True, dir_okay=False, readable=True, metavar="CONTACTS.csv", help="Same columns as start"
+        ),
+    ],
+) -> None:
+    """Add a CSV's contacts to a draft, running or paused campaign; an ended one refuses them (exit 1)."""
+    run_command(_campaign_add(load_settings(), campaign_id, contacts))
 
-    client = await connect_temporal(settings)
-    if action == "cancel":
-        await campaigns.cancel(client, campaign_id, reason)
-    elif action == "pause":
-        await campaigns.pause(client, campaign_id)
-    else:
-        await campaigns.resume(client, campaign_id)
+
+async def _campaign_add(settings: Settings, campaign_id: str, path: Path) -> None:
+    from api.services import campaigns
+    from store.db import dispose_cached_engines
+
+    try:
+        sessions = await migrated_store(settings)
+        client = await connect_temporal(settings)
+        with _contact_file(path) as stream, _import_report_of(path):
+            result = await campaigns.add_contacts(
+                client,
+                sessions,
+                org_id=None,
+                campaign_id=campaign_id,
+                contacts=campaigns.ContactList.from_csv(stream),
+                limits=campaigns.ImportLimits.of(settings),
+            )
+        print_import_result(result, path)
+        console.print(f"added to campaign {campaign_id}; `ringflow campaign status {campaign_id}` shows it")
+    finally:
+        await dispose_cached_engines()
+
+
+async def _steer(settings: Settings, campaign_id: str, action: str, reason: str = "") -> None:
+    """The same service calls as the API's pause, resume and cancel: they only signal the campaign's
+    workflow, which records the new status itself."""
+    from api.services import campaigns
+    from store.db import dispose_cached_engines
+
+    try:
+        sessions = await migrated_store(settings)
+        client = await connect_temporal(settings)
+        if action == "cancel":
+            await campaigns.cancel(client, sessions, org_id=None, campaign_id=campaign_id, reason=reason)
+        elif action == "pause":
+            await campaigns.pause(client, sessions, org_id=None, campaign_id=campaign_id)
+        else:
+            await campaigns.resume(client, sessions, org_id=None, campaign_id=campaign_id)
+    finally:
+        await dispose_cached_engines()
     console.print(
         f"{action} sent to campaign {campaign_id}; `ringflow campaign status {campaign_id}` shows it", soft_wrap=True
     )

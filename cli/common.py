@@ -24,6 +24,7 @@ from rich.table import Table
 from schemas.campaign import CallingWindow, parse_weekdays
 from schemas.imports import CsvImportReport
 from schemas.settings import Settings, get_settings
+from schemas.validation import describe_validation_error
 from store.csv_import import load_contacts_csv
 
 if TYPE_CHECKING:
@@ -81,17 +82,7 @@ def parse_window(hours: str | None, days: str | None) -> CallingWindow:
         window = CallingWindow.parse(hours) if hours else CallingWindow()
         return window.model_copy(update={"weekdays": weekdays}) if weekdays else window
     except ValidationError as err:
-        raise ValueError(f"--window: {validation_message(err)}") from None
-
-
-def validation_message(err: ValidationError) -> str:
-    """Pydantic's errors as one line, without its "Value error, " prefixes and documentation links."""
-    parts = []
-    for detail in err.errors():
-        message = detail["msg"].removeprefix("Value error, ")
-        location = ".".join(str(part) for part in detail["loc"])
-        parts.append(f"{location}: {message}" if location else message)
-    return "; ".join(parts)
+        raise ValueError(f"--window: {describe_validation_error(err)}") from None
 
 
 def duration_option(text: str) -> timedelta:
@@ -113,7 +104,7 @@ def load_settings() -> Settings:
     try:
         settings = get_settings()
     except ValidationError as err:
-        fail(f"bad setting in the environment or .env: {validation_message(err)}")
+        fail(f"bad setting in the environment or .env: {describe_validation_error(err)}")
     from infra.observability import setup_observability
 
     setup_observability(settings, "ringflow-cli", level=logging.WARNING)
@@ -125,7 +116,7 @@ def run_command(coroutine: Coroutine[Any, Any, int | None], *, interrupt_code: i
     from sqlalchemy.exc import SQLAlchemyError
     from temporalio.service import RPCError
 
-    from api.services.campaigns import CampaignEndedError, CampaignNotFoundError
+    from api.services.campaigns import CampaignServiceError
     from cli.progress import FollowError
     from infra.codec import CodecConfigError
     from worker.devstack import DevStackError
@@ -135,7 +126,7 @@ def run_command(coroutine: Coroutine[Any, Any, int | None], *, interrupt_code: i
     except (KeyboardInterrupt, asyncio.CancelledError):
         errors.print("stopped")
         raise typer.Exit(interrupt_code) from None
-    except (CliError, DevStackError, CodecConfigError, CampaignNotFoundError, CampaignEndedError, FollowError) as err:
+    except (CliError, DevStackError, CodecConfigError, CampaignServiceError, FollowError) as err:
         fail(str(err))
     except RPCError as err:
         fail(f"Temporal refused: {err.message}")

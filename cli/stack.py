@@ -56,7 +56,7 @@ DEMO_CAMPAIGN = CampaignSettings(
 
 DEMO_ORG_ID = "demo"
 DEMO_NO_DASHBOARD = "no dashboard this time: the API port is taken (by a `ringflow dev`?); RINGFLOW_API_PORT moves it"
-DEMO_SIM = {"sim_time_scale": 0.4, "sim_callback_delay_seconds": 20.0, "carrier": "sim"}
+DEMO_SIM = {"sim_time_scale": 0.4, "carrier": "sim"}
 
 
 def dev() -> None:
@@ -139,7 +139,7 @@ def demo(
 
 
 async def _demo(settings: Settings, report: CsvImportReport, agent: "AgentConfig", keep_running: bool) -> int:
-    from api.services.campaigns import create_campaign_from_contacts
+    from api.services import campaigns
     from cli.progress import follow_campaign, print_conversations, print_summary
     from schemas.workflow_io import campaign_workflow_id
     from store import queries
@@ -170,15 +170,17 @@ async def _demo(settings: Settings, report: CsvImportReport, agent: "AgentConfig
         dashboard = _demo_dashboard_line(stack.api_url, key) if serve_api else DEMO_NO_DASHBOARD
         console.print(dashboard, highlight=False, soft_wrap=True)
         agent = await load_campaign_agent(sessions, agent.name, org.id)
-        campaign_id = await create_campaign_from_contacts(
+        campaign_id, _ = await campaigns.create(
             stack.client,
             sessions,
-            "demo",
-            report.contacts,
-            DEMO_CAMPAIGN,
-            task_queue=settings.task_queue,
-            agent=agent,
             org_id=org.id,
+            name="demo",
+            settings=DEMO_CAMPAIGN,
+            contacts=campaigns.ContactList.from_rows([contact.model_dump() for contact in report.contacts]),
+            agent=agent,
+            start=True,
+            task_queue=settings.task_queue,
+            limits=campaigns.ImportLimits.of(settings),
         )
         link = stack.workflow_ui_url(campaign_workflow_id(campaign_id))
         console.print(
@@ -187,7 +189,9 @@ async def _demo(settings: Settings, report: CsvImportReport, agent: "AgentConfig
             highlight=False,
             soft_wrap=True,
         )
-        follow = await follow_campaign(stack.client, campaign_id, console=console, settle_horizon=SETTLE_HORIZON)
+        follow = await follow_campaign(
+            stack.client, campaign_id, console=console, sessions=sessions, settle_horizon=SETTLE_HORIZON
+        )
         agree = await print_summary(console, follow, sessions, ui_link=link)
         await print_conversations(console, sessions, campaign_id)
         console.print(f"demo took {time.monotonic() - began:.0f} s")

@@ -25,8 +25,9 @@ from schemas.campaign import CampaignSettings
 from schemas.imports import RowError
 from schemas.workflow_io import CampaignProgress
 
-MAX_CONTACTS_PER_REQUEST = 10_000
-"""Contacts in one JSON request; bigger lists go in as CSV uploads (or several requests)."""
+MAX_CONTACTS_PER_REQUEST = 1_000_000
+"""The most contacts a JSON list can hold at all; the configured ``max_import_rows`` is the working limit
+(a 413 above it, like a CSV upload's)."""
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500
@@ -79,7 +80,8 @@ class ImportReport(BaseModel):
     for a JSON list, the contact's 1-based position in it."""
 
     imported: int = Field(description="Contacts added to the campaign")
-    errors: list[RowError] = Field(default_factory=list, description="One entry per rejected row")
+    rejected: int = Field(default=0, description="Rows left out; `errors` lists the first 1,000 of them by line")
+    errors: list[RowError] = Field(default_factory=list, description="One entry per rejected row (the first 1,000)")
 
 
 class CampaignCreate(RequestBody):

@@ -1,4 +1,4 @@
-"""Contact lists from CSV files, with a report that names every rejected row by its line number.
+"""Contact lists from CSV files (or JSON rows), with a report that names every rejected row by its line.
 
 Columns (header names are case-insensitive; spaces and dashes count as underscores):
 
@@ -10,22 +10,44 @@ Columns (header names are case-insensitive; spaces and dashes count as underscor
 * anything else lands in ``attributes``, keyed by the header as written.
 
 Good rows are returned even when others are rejected, so a caller can import what is valid and show
-the rest to the user.
+the rest to the user. Lists of any size stream through a :class:`ContactIntake`: it keeps only what
+the duplicate checks need (each id and phone once) and the first :data:`MAX_LISTED_ERRORS` errors,
+never the whole file or every contact.
 """
 
 import csv
 import io
-from collections.abc import Collection
+import itertools
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from pathlib import Path
+from typing import IO, Any, TypeVar
 
 from pydantic import ValidationError
 
 from schemas.contact import Contact
 from schemas.imports import CsvImportReport, RowError
+from schemas.validation import describe_validation_error
 
 ID_COLUMNS = ("external_id", "contact_id", "id")
 KNOWN_COLUMNS = ("phone", "name", "timezone", "priority", "persona")
 DELIMITERS = (",", ";", "\t")
+MAX_LISTED_ERRORS = 1000
+"""Rejected rows a report lists by line; the rest are counted (``rejected``)."""
+
+Item = TypeVar("Item")
+
+
+class ImportFileError(ValueError):
+    """The file is not a CSV text we can read (not UTF-8, NUL characters, a broken quote or field)."""
+
+
+class TooManyRowsError(ValueError):
+    """The list has more rows than one import may bring."""
+
+    def __init__(self, rows: int, limit: int) -> None:
+        super().__init__(f"the list has {rows} rows; one import takes at most {limit}")
+        self.rows = rows
+        self.limit = limit
 
 
 def _canonical(header: str) -> str:
@@ -37,113 +59,200 @@ def _delimiter(header_line: str) -> str:
     return max(DELIMITERS, key=header_line.count)
 
 
-def describe_validation_error(error: ValidationError) -> str:
-    """Pydantic's messages, minus their "Value error, " noise, and prefixed by the field they are about."""
-    parts: list[str] = []
-    for detail in error.errors():
-        message = detail["msg"].removeprefix("Value error, ")
-        field = str(detail["loc"][0]) if detail["loc"] else ""
-        if message.startswith("'"):
-            parts.append(f"{field} {message}")
-        elif not field or field.replace("_", " ") in message or field in message:
-            parts.append(message)
-        else:
-            parts.append(f"{field}: {message}")
-    return "; ".join(parts)
+def chunks(items: Iterable[Item], size: int) -> Iterator[list[Item]]:
+    """``items`` in lists of ``size`` (the last may be shorter), pulled lazily."""
+    iterator = iter(items)
+    while chunk := list(itertools.islice(iterator, size)):
+        yield chunk
 
 
-def parse_contacts_csv(
-    text: str, *, existing_external_ids: set[str] | None = None, do_not_call: Collection[str] = ()
-) -> CsvImportReport:
-    """Validate a CSV contact list; see the module docstring for the columns.
+class ContactIntake:
+    """The checks of one contact list, row by row, in the order the rows come.
 
-    Rejected, each with its own :class:`RowError`: rows that fail :class:`Contact` validation or whose
-    priority is not a whole number, rows with more cells than the header, and rows repeating an
-    external id or a phone number of an earlier good row or an id in ``existing_external_ids`` (the
-    campaign's), or whose phone is in ``do_not_call`` (E.164). Blank lines are skipped. A header without
-    ``phone`` yields one error, on line 1.
-
-    To check against a do-not-call list held elsewhere, parse once, look up the good rows' phones, and
-    parse again with the ones found: see :func:`blocked_phones`.
+    Rejected, each with its own :class:`RowError`: rows that fail :class:`Contact` validation, rows
+    repeating an external id or a phone number of an earlier good row or an id in
+    ``existing_external_ids`` (the campaign's), and rows whose phone is in ``do_not_call`` (E.164) or
+    is refused later by :meth:`refuse_listed` (a do-not-call list looked up chunk by chunk).
     """
-    text = text.removeprefix("\ufeff")
-    header_line = text.split("\n", 1)[0]
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(header_line))
-    header = next(reader, None)
-    if header is None or not any(cell.strip() for cell in header):
-        return CsvImportReport(errors=[RowError(line=1, message="the file is empty: expected a header row")])
 
-    columns = [_canonical(cell) for cell in header]
-    repeated = sorted({c for c in columns if c and columns.count(c) > 1})
-    if repeated:
-        message = f"column(s) {', '.join(repeated)} appear more than once in the header"
-        return CsvImportReport(errors=[RowError(line=1, message=message)])
-    if "phone" not in columns:
-        found = ", ".join(cell.strip() for cell in header if cell.strip())
-        message = f"missing required column 'phone' (found: {found})"
-        return CsvImportReport(errors=[RowError(line=1, message=message)])
-    id_column = next((columns.index(name) for name in ID_COLUMNS if name in columns), None)
-    known = {name: columns.index(name) for name in KNOWN_COLUMNS if name in columns}
-    extra = [
-        (index, cell.strip())
-        for index, cell in enumerate(header)
-        if index != id_column and index not in known.values() and cell.strip()
-    ]
+    def __init__(
+        self,
+        *,
+        existing_external_ids: Collection[str] = (),
+        do_not_call: Collection[str] = (),
+        max_listed_errors: int | None = MAX_LISTED_ERRORS,
+    ) -> None:
+        self._existing = existing_external_ids
+        self._do_not_call = do_not_call
+        self._max_listed = max_listed_errors
+        self._id_lines: dict[str, int] = {}
+        self._phone_lines: dict[str, tuple[int, str]] = {}
+        self._errors: list[RowError] = []
+        self.accepted = 0
+        self.rejected = 0
 
-    existing = existing_external_ids or set()
-    id_lines: dict[str, int] = {}
-    phone_lines: dict[str, tuple[int, str]] = {}
-    report = CsvImportReport()
-    line = reader.line_num + 1
-    for cells in reader:
-        row_line, line = line, reader.line_num + 1
-        if not any(cell.strip() for cell in cells):
-            continue
-        if len(cells) > len(header):
-            message = f"{len(cells)} fields but the header has {len(header)}: check the separators and quotes"
-            report.errors.append(RowError(line=row_line, message=message))
-            continue
-        cells = cells + [""] * (len(header) - len(cells))
-        external_id = cells[id_column].strip() if id_column is not None else f"row-{row_line}"
-        problems: list[str] = []
+    @property
+    def errors(self) -> list[RowError]:
+        """The listed errors, by line (at most ``max_listed_errors``; :attr:`rejected` counts them all)."""
+        return sorted(self._errors, key=lambda error: error.line)
+
+    def reject(self, line: int, external_id: str | None, message: str) -> None:
+        self.rejected += 1
+        if self._max_listed is None or len(self._errors) < self._max_listed:
+            self._errors.append(RowError(line=line, external_id=external_id, message=message))
+
+    def check(self, line: int, fields: dict[str, Any], problems: Iterable[str] = ()) -> Contact | None:
+        """The row's contact, or None after recording why it is rejected (with ``problems`` found before)."""
+        found = list(problems)
+        external_id = str(fields.get("external_id") or "").strip()
         if not external_id:
-            problems.append("external id is empty")
-        elif external_id in existing:
-            problems.append(f"external id {external_id!r} is already in the campaign")
-        elif external_id in id_lines:
-            problems.append(f"external id {external_id!r} already appears on line {id_lines[external_id]}")
-
-        # A stand-in id for an empty one, so that the row's other fields are still checked.
-        fields: dict[str, object] = {"external_id": external_id or f"row-{row_line}"}
-        fields.update({name: cells[index].strip() for name, index in known.items()})
-        priority = cells[known["priority"]].strip() if "priority" in known else ""
-        try:
-            fields["priority"] = int(priority) if priority else 0
-        except ValueError:
-            problems.append(f"priority {priority!r} is not a whole number")
-            fields["priority"] = 0
-        fields["attributes"] = {name: cells[index] for index, name in extra}
+            found.append("external id is empty")
+            fields = {**fields, "external_id": f"row-{line}"}  # a stand-in, so the other fields are still checked
+        elif external_id in self._existing:
+            found.append(f"external id {external_id!r} is already in the campaign")
+        elif external_id in self._id_lines:
+            found.append(f"external id {external_id!r} already appears on line {self._id_lines[external_id]}")
         contact: Contact | None = None
         try:
             contact = Contact.model_validate(fields)
         except ValidationError as exc:
-            problems.append(describe_validation_error(exc))
-        if contact is not None and contact.phone in phone_lines:
-            earlier_line, earlier_id = phone_lines[contact.phone]
-            problems.append(
-                f"phone {contact.phone} already appears on line {earlier_line} (external id {earlier_id!r})"
-            )
+            found.append(describe_validation_error(exc))
+        if contact is not None and contact.phone in self._phone_lines:
+            earlier_line, earlier_id = self._phone_lines[contact.phone]
+            found.append(f"phone {contact.phone} already appears on line {earlier_line} (external id {earlier_id!r})")
+        if contact is not None and contact.phone in self._do_not_call:
+            found.append(f"phone {contact.phone} is on the do-not-call list")
+        if found or contact is None:
+            self.reject(line, external_id or None, "; ".join(found))
+            return None
+        self._id_lines[contact.external_id] = line
+        self._phone_lines[contact.phone] = (line, contact.external_id)
+        self.accepted += 1
+        return contact
 
-        if contact is not None and contact.phone in do_not_call:
-            problems.append(f"phone {contact.phone} is on the do-not-call list")
+    def refuse_listed(self, contacts: list[Contact], listed: Collection[str]) -> list[Contact]:
+        """``contacts`` without those whose phone is in ``listed`` (E.164), each of which becomes an error
+        on its line; their id and phone no longer count as taken."""
+        if not listed:
+            return contacts
+        kept = []
+        for contact in contacts:
+            if contact.phone not in listed:
+                kept.append(contact)
+                continue
+            line = self._id_lines.pop(contact.external_id)
+            self._phone_lines.pop(contact.phone, None)
+            self.accepted -= 1
+            self.reject(line, contact.external_id, f"phone {contact.phone} is on the do-not-call list")
+        return kept
 
-        if problems or contact is None:
-            report.errors.append(RowError(line=row_line, external_id=external_id or None, message="; ".join(problems)))
-            continue
-        id_lines[contact.external_id] = row_line
-        phone_lines[contact.phone] = (row_line, contact.external_id)
-        report.contacts.append(contact)
-    return report
+    # ---- sources ---------------------------------------------------------------------------------
+
+    def csv_contacts(self, text: IO[str]) -> Iterator[Contact]:
+        """The good contacts of a CSV text stream, read row by row; see the module docstring for the columns.
+
+        Also rejected: rows whose priority is not a whole number and rows with more cells than the
+        header. Blank lines are skipped. A header without ``phone`` (or naming a column twice) yields
+        one error, on line 1, and no contacts.
+        """
+        header_line = text.readline().removeprefix("\ufeff")
+        reader = csv.reader(itertools.chain([header_line], text), delimiter=_delimiter(header_line))
+        header = next(reader, None)
+        if header is None or not any(cell.strip() for cell in header):
+            self.reject(1, None, "the file is empty: expected a header row")
+            return
+        columns = [_canonical(cell) for cell in header]
+        repeated = sorted({c for c in columns if c and columns.count(c) > 1})
+        if repeated:
+            self.reject(1, None, f"column(s) {', '.join(repeated)} appear more than once in the header")
+            return
+        if "phone" not in columns:
+            found = ", ".join(cell.strip() for cell in header if cell.strip())
+            self.reject(1, None, f"missing required column 'phone' (found: {found})")
+            return
+        id_column = next((columns.index(name) for name in ID_COLUMNS if name in columns), None)
+        known = {name: columns.index(name) for name in KNOWN_COLUMNS if name in columns}
+        extra = [
+            (index, cell.strip())
+            for index, cell in enumerate(header)
+            if index != id_column and index not in known.values() and cell.strip()
+        ]
+        line = reader.line_num + 1
+        for cells in reader:
+            row_line, line = line, reader.line_num + 1
+            if not any(cell.strip() for cell in cells):
+                continue
+            if len(cells) > len(header):
+                message = f"{len(cells)} fields but the header has {len(header)}: check the separators and quotes"
+                self.reject(row_line, None, message)
+                continue
+            cells = cells + [""] * (len(header) - len(cells))
+            fields: dict[str, Any] = {name: cells[index].strip() for name, index in known.items()}
+            fields["external_id"] = cells[id_column].strip() if id_column is not None else f"row-{row_line}"
+            problems = []
+            priority = fields.get("priority", "")
+            try:
+                fields["priority"] = int(priority) if priority else 0
+            except ValueError:
+                problems.append(f"priority {priority!r} is not a whole number")
+                fields["priority"] = 0
+            fields["attributes"] = {name: cells[index] for index, name in extra}
+            contact = self.check(row_line, fields, problems)
+            if contact is not None:
+                yield contact
+
+    def row_contacts(self, rows: Iterable[Mapping[str, Any]]) -> Iterator[Contact]:
+        """The good contacts of rows given as mappings (a JSON list); ``line`` is a row's 1-based position,
+        and a row without an external id is named ``row-<position>``."""
+        for line, row in enumerate(rows, start=1):
+            fields = dict(row)
+            fields["external_id"] = str(fields.get("external_id") or "").strip() or f"row-{line}"
+            contact = self.check(line, fields)
+            if contact is not None:
+                yield contact
+
+
+def count_csv_rows(binary: IO[bytes]) -> int:
+    """Rows of an uploaded CSV after its header (blank lines not counted), read once without keeping
+    any; the stream is rewound. :class:`ImportFileError` for anything that is not readable CSV text, so
+    that a file is refused before any of it is imported."""
+    text = io.TextIOWrapper(binary, encoding="utf-8-sig", newline="")
+    try:
+        header_line = text.readline()
+        reader = csv.reader(itertools.chain([header_line], text), delimiter=_delimiter(header_line))
+        return sum(1 for cells in reader if any(cell.strip() for cell in cells)) - 1 if header_line else 0
+    except UnicodeDecodeError:
+        raise ImportFileError("not UTF-8 text; save the sheet as 'CSV UTF-8'") from None
+    except csv.Error as err:
+        if "NUL" in str(err):
+            raise ImportFileError("contains NUL characters; is it really a CSV file?") from None
+        raise ImportFileError(f"not a readable CSV file (line {reader.line_num}): {err}") from None
+    finally:
+        text.detach()
+        binary.seek(0)
+
+
+def csv_text(binary: IO[bytes]) -> io.TextIOWrapper:
+    """A binary CSV stream as text (UTF-8, with or without BOM), decoded as it is read.
+
+    Call ``detach()`` on it when done, so that closing the text wrapper leaves the caller's stream open.
+    """
+    return io.TextIOWrapper(binary, encoding="utf-8-sig", newline="")
+
+
+def parse_contacts_csv(
+    text: str, *, existing_external_ids: Collection[str] | None = None, do_not_call: Collection[str] = ()
+) -> CsvImportReport:
+    """Validate a CSV contact list held in memory; every contact and every rejected row in the report.
+
+    See :class:`ContactIntake` for what is rejected. Lists too big to hold go through
+    :meth:`ContactIntake.csv_contacts` chunk by chunk instead.
+    """
+    intake = ContactIntake(
+        existing_external_ids=existing_external_ids or (), do_not_call=do_not_call, max_listed_errors=None
+    )
+    contacts = list(intake.csv_contacts(io.StringIO(text, newline="")))
+    return CsvImportReport(contacts=contacts, errors=intake.errors)
 
 
 def load_contacts_csv(path: str | Path) -> CsvImportReport:

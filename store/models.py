@@ -169,6 +169,8 @@ class ContactRow(Base):
     __table_args__ = (
         UniqueConstraint("campaign_id", "external_id"),
         Index("ix_contacts_claim", "campaign_id", "dispatched_at", "priority", "seq"),
+        Index("ix_contacts_claim_key", "claim_key"),
+        Index("ix_contacts_import_batch", "import_batch"),
     )
 
     id: Mapped[int] = mapped_column(AutoId, primary_key=True, autoincrement=True)
@@ -179,6 +181,9 @@ class ContactRow(Base):
     timezone: Mapped[str] = mapped_column(String(64))
     priority: Mapped[int] = mapped_column(Integer, default=0)
     persona: Mapped[str | None] = mapped_column(String(32))
+    import_batch: Mapped[str | None] = mapped_column(
+        String(32), doc="The bulk import that added the contact: a refused import deletes exactly its own rows"
+    )
     attributes: Mapped[dict[str, Any]] = mapped_column(default=dict)
     seq: Mapped[int] = mapped_column(Integer, doc="Insertion order within the campaign")
     dispatched_at: Mapped[datetime | None] = mapped_column(doc="When the campaign claimed the contact")

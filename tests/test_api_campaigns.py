@@ -9,7 +9,6 @@ from api_helpers import ALL_HOURS, FAST, eventually, finished_campaign, person, 
 from api.routers.common import LIVE_PROGRESS_TIMEOUT_SECONDS
 from api.services import campaigns
 from schemas.campaign import CampaignSettings
-from store import queries
 
 CSV = (
     "external_id,name,phone,persona,company\n"
@@ -195,12 +194,18 @@ async def test_campaign_list_and_event_streams_show_progress(api_stack):
 
 async def test_a_campaign_whose_workflow_has_no_worker_still_answers_from_the_store(api_stack):
     """Its progress query would wait for a worker: the detail gives up on it after a few seconds."""
-    campaign_id = "c-unpolled"
-    async with api_stack.sessions() as session:
-        await queries.create_campaign(session, campaign_id, "orphan", CampaignSettings(), org_id=api_stack.org_a.id)
-        await session.commit()
-    await campaigns.start_campaign_workflow(
-        api_stack.client, campaign_id, "orphan", CampaignSettings(), 0, task_queue="tq-nobody-polls"
+    campaign_id, _ = await campaigns.create(
+        api_stack.client,
+        api_stack.sessions,
+        org_id=api_stack.org_a.id,
+        name="orphan",
+        settings=CampaignSettings(),
+        contacts=campaigns.ContactList.from_rows([]),
+        agent=None,
+        start=True,
+        task_queue="tq-nobody-polls",
+        limits=campaigns.ImportLimits.of(api_stack.settings),
+        allow_empty=True,
     )
     started = time.monotonic()
     detail = await api_stack.org_a.http.get(f"/v1/campaigns/{campaign_id}")

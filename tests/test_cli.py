@@ -128,7 +128,7 @@ def test_csv_without_good_rows_is_refused_with_its_report(tmp_path: Path) -> Non
     result = runner.invoke(app, ["campaign", "start", str(path)])
     assert result.exit_code == 1
     output = _flat(result.output)
-    assert "0 contact(s) ready, 2 row(s) rejected" in output
+    assert "0 contact(s) imported, 2 row(s) rejected" in output
     assert "2 a" in output and "3 b" in output
     assert "error: no valid contacts" in output
     assert "Traceback" not in result.output
@@ -139,7 +139,7 @@ def test_non_utf8_csv_is_one_line(tmp_path: Path) -> None:
     path.write_bytes("external_id,name,phone\na,J\xfcrgen,+4930123456\n".encode("latin-1"))
     result = runner.invoke(app, ["campaign", "start", str(path)])
     assert result.exit_code == 1
-    assert "is not UTF-8 text" in _flat(result.output)
+    assert "not UTF-8 text" in _flat(result.output)
 
 
 def test_demo_with_openai_needs_a_key(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -35,7 +35,7 @@ from temporalio.client import Client
 from workflow_helpers import contact, settings
 
 from api.main import create_app
-from api.services.campaigns import create_campaign_from_contacts
+from api.services import campaigns
 from infra.client import connect
 from infra.health import metrics_response
 from infra.observability import setup_tracing, start_voice_call_span
@@ -43,7 +43,7 @@ from schemas.agent import AgentConfig, CallJob
 from schemas.calls import DialRequest
 from schemas.settings import Settings
 from schemas.workflow_io import campaign_workflow_id
-from store.models import AttemptRow
+from store.models import DEFAULT_ORG_ID, AttemptRow
 from telephony.livekit_sip import call_job_json
 from worker.http_server import bound_port, serving
 from worker.main import build_worker
@@ -92,8 +92,17 @@ async def traced(dev_env, session_factory, db_url) -> AsyncIterator[tuple[Client
     @api.post("/v1/campaigns", status_code=201)
     async def start_campaign() -> dict[str, str]:
         people = [contact(index, persona) for index, persona in enumerate(PERSONAS)]
-        campaign_id = await create_campaign_from_contacts(
-            client, session_factory, "traced", people, CAMPAIGN, task_queue=config.task_queue, agent=AGENT
+        campaign_id, _ = await campaigns.create(
+            client,
+            session_factory,
+            org_id=DEFAULT_ORG_ID,
+            name="traced",
+            settings=CAMPAIGN,
+            contacts=campaigns.ContactList.from_rows([person.model_dump() for person in people]),
+            agent=AGENT,
+            start=True,
+            task_queue=config.task_queue,
+            limits=campaigns.ImportLimits.of(config),
         )
         return {"campaign_id": campaign_id}
 

@@ -8,7 +8,6 @@ from fastapi import APIRouter, Response, status
 from pydantic import ValidationError
 
 from api.deps import CurrentOrg, DbSession
-from api.routers.campaigns import create_campaign
 from api.routers.common import (
     V1_DEPENDENCIES,
     V1_RESPONSES,
@@ -19,7 +18,9 @@ from api.routers.common import (
     e164,
     invalid,
     not_found,
+    release,
 )
+from api.services import campaigns
 from infra.web_ui import workflow_ui_url
 from schemas.agent import AgentConfig
 from schemas.api import (
@@ -34,9 +35,9 @@ from schemas.api import (
 )
 from schemas.campaign import ALL_WEEKDAYS, CallingWindow, CampaignSettings, RetryPolicy
 from schemas.contact import Contact
+from schemas.validation import describe_validation_error
 from schemas.workflow_io import contact_workflow_id
 from store import dnc, queries
-from store.csv_import import describe_validation_error
 from store.models import OrganizationRow
 
 router = APIRouter(prefix="/v1/agents", tags=["agents"], dependencies=V1_DEPENDENCIES, responses=V1_RESPONSES)
@@ -155,18 +156,22 @@ async def call_now(
         conflict(f"phone: {contact.phone} is on the do-not-call list")
     if body.context is not None:
         agent = agent.model_copy(update={"context": body.context})
-    row = await create_campaign(
-        ctx,
-        session,
-        org,
-        f"call {contact.name or contact.phone} by {agent.name}",
-        body.settings or ONE_CALL_SETTINGS,
-        [contact],
+    await release(session)
+    campaign_id, _ = await campaigns.create(
+        ctx.client,
+        ctx.sessions,
+        org_id=org.id,
+        name=f"call {contact.name or contact.phone} by {agent.name}",
+        settings=body.settings or ONE_CALL_SETTINGS,
+        contacts=campaigns.ContactList.from_rows([contact.model_dump()]),
         agent=agent,
         start=True,
     )
+        task_queue=ctx.settings.task_queue,
+        limits=campaigns.ImportLimits.of(ctx.settings),
     return OutboundCallStarted(
+    row = await campaigns.owned_campaign(session, org_id=org.id, campaign_id=campaign_id)
         campaign=await campaign_view(ctx, session, row, live=False),
         external_id=contact.external_id,
-        contact_web_ui_url=workflow_ui_url(ctx.settings, contact_workflow_id(row.id, contact.external_id)),
+        contact_web_ui_url=workflow_ui_url(ctx.settings, contact_workflow_id(campaign_id, contact.external_id)),
     )

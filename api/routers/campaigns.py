@@ -1,20 +1,21 @@
 """Campaigns: create (JSON or CSV upload, with a per-row report), steer, add contacts, watch, and count.
 
+Every use case is one call into ``api.services.campaigns``, which the CLI calls too; the routes only
+turn HTTP into its arguments and its answers (and refusals, see ``common.service_errors``) into HTTP.
 A campaign's contacts are checked one by one: bad numbers, repeated ids or numbers, and numbers on
 the organization's do-not-call list are reported with their line and left out; the good ones import.
-``start: false`` stores a draft that runs no workflow until ``POST .../start``.
+``start: false`` stores a draft that runs no workflow until ``POST .../start``. Lists of up to
+``max_import_rows`` rows (``max_upload_mb``) go in either way; bigger ones are a 413.
 """
 
 import asyncio
-from collections.abc import AsyncIterable, Collection, Sequence
-from typing import Annotated
+from collections.abc import AsyncIterable
+from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Depends, File, Form, HTTPException, Request, UploadFile, status
 from fastapi.sse import EventSourceResponse
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
-from temporalio.service import RPCError
 
 from api.deps import CurrentOrg, DbSession
 from api.routers.common import (
@@ -26,17 +27,11 @@ from api.routers.common import (
     call_stats,
     campaign_view,
     campaign_views,
-    conflict,
     invalid,
-    not_found,
-    read_csv_upload,
     release,
-    workflow_conflicts,
 )
 from api.services import campaigns
-from schemas.agent import AgentConfig
 from schemas.api import (
-    CAMPAIGN_DRAFT,
     DEFAULT_PAGE_SIZE,
     MAX_PAGE_SIZE,
     CampaignCreate,
@@ -45,7 +40,6 @@ from schemas.api import (
     CampaignOut,
     CampaignsSnapshot,
     CancelRequest,
-    ContactIn,
     ContactsAdd,
     ContactsAdded,
     ErrorBody,
@@ -53,187 +47,104 @@ from schemas.api import (
     Stats,
 )
 from schemas.campaign import CampaignSettings
-from schemas.contact import Contact
-from schemas.imports import CsvImportReport, RowError
-from schemas.workflow_io import AddContactsInput, CampaignStatus
-from store import dnc, queries, reports
-from store.csv_import import describe_validation_error, parse_contacts_csv
+from schemas.validation import describe_validation_error
+from schemas.workflow_io import CampaignStatus
+from store import reports
 from store.db import begin_read_only
 from store.models import CampaignRow, OrganizationRow
-from workflows.campaign import CampaignWorkflow
 
 router = APIRouter(prefix="/v1/campaigns", tags=["campaigns"], dependencies=V1_DEPENDENCIES, responses=V1_RESPONSES)
 
 EVENT_INTERVAL_SECONDS = 1.0
 ENDED = (CampaignStatus.COMPLETED.value, CampaignStatus.CANCELLED.value)
-STORED_TRANSITIONS = {
-    "pause": (CampaignStatus.RUNNING.value, CampaignStatus.PAUSED.value),
-    "resume": (CampaignStatus.PAUSED.value, CampaignStatus.RUNNING.value),
-}
-"""What a pause or resume signal does to the stored status (the workflow stores only cancelling and the end)."""
-ERRORS = {
+ERRORS: dict[int | str, dict[str, Any]] = {
     404: {"model": ErrorBody, "description": "No such campaign in your organization"},
-    409: {"model": ErrorBody, "description": "The campaign's state does not allow it"},
+    409: {"model": ErrorBody, "description": "The campaign's state does not allow it (a draft, or it has ended)"},
 }
+IMPORT_ERRORS: dict[int | str, dict[str, Any]] = {
+    413: {"model": ErrorBody, "description": "More rows than `max_import_rows`, or a body over `max_upload_mb`"},
+    422: {"model": ErrorBody, "description": "Invalid input, or no good row (`import_report` says why per row)"},
+}
+Body = TypeVar("Body", bound=BaseModel)
 
 
-# ---- contact intake -------------------------------------------------------------------------------
+def _documented_body(model: type[BaseModel]) -> dict[str, Any]:
+    """The request body as OpenAPI shows it, for a route that parses the body itself (see :func:`_json_body`)."""
+    schema = {"$ref": f"#/components/schemas/{model.__name__}"}
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
 
 
-def check_contact_rows(
-    rows: Sequence[ContactIn], existing_ids: Collection[str], do_not_call: Collection[str]
-) -> CsvImportReport:
-    """Each row on its own, as the CSV import does: ``line`` is the row's 1-based position."""
-    report = CsvImportReport()
-    id_lines: dict[str, int] = {}
-    phone_lines: dict[str, int] = {}
-    for line, row in enumerate(rows, start=1):
-        external_id = (row.external_id or "").strip() or f"row-{line}"
-        try:
-            contact = Contact.model_validate({**row.model_dump(), "external_id": external_id})
-        except ValidationError as err:
-            report.errors.append(RowError(line=line, external_id=external_id, message=describe_validation_error(err)))
-            continue
-        problems = []
-        if contact.external_id in existing_ids:
-            problems.append(f"external id {contact.external_id!r} is already in the campaign")
-        elif contact.external_id in id_lines:
-            line_before = id_lines[contact.external_id]
-            problems.append(f"external id {contact.external_id!r} already appears on line {line_before}")
-        if contact.phone in phone_lines:
-            problems.append(f"phone {contact.phone} already appears on line {phone_lines[contact.phone]}")
-        if contact.phone in do_not_call:
-            problems.append(f"phone {contact.phone} is on the do-not-call list")
-        if problems:
-            report.errors.append(RowError(line=line, external_id=external_id, message="; ".join(problems)))
-            continue
-        id_lines[contact.external_id] = line
-        phone_lines[contact.phone] = line
-        report.contacts.append(contact)
-    return report
+DOCUMENTED_BODIES = (CampaignCreate, ContactsAdd)
+"""Bodies parsed by hand; ``common.document_bodies`` puts their schemas in the OpenAPI components."""
 
 
-async def checked_json_rows(
-    session: AsyncSession, org_id: str, rows: Sequence[ContactIn], existing_ids: Collection[str] = ()
-) -> CsvImportReport:
-    """The rows checked, including against the organization's do-not-call list."""
-    first = check_contact_rows(rows, existing_ids, ())
-    blocked = await dnc.dnc_among(session, org_id, [contact.phone for contact in first.contacts])
-    return check_contact_rows(rows, existing_ids, blocked) if blocked else first
+async def _json_body(request: Request, model: type[Body]) -> Body:
+    """The JSON body as ``model``, parsed in a thread: a 200,000-contact list takes seconds to validate,
+    which FastAPI would spend on the event loop, where every other request waits. Errors read as
+    FastAPI's own (``body.contacts.2.phone: ...``)."""
+    raw = await request.body()
+    try:
+        return await asyncio.to_thread(model.model_validate_json, raw)
+    except ValidationError as err:
+        located = [{**detail, "loc": ("body", *detail["loc"])} for detail in err.errors()]
+        invalid(describe_validation_error(located))
 
 
-async def checked_csv(
-    session: AsyncSession, org_id: str, upload: UploadFile, existing_ids: set[str] | None = None
-) -> CsvImportReport:
-    """An uploaded CSV checked row by row (see ``store.csv_import``), do-not-call list included."""
-    text = await read_csv_upload(upload)
-    first = parse_contacts_csv(text, existing_external_ids=existing_ids)
-    blocked = await dnc.dnc_among(session, org_id, [contact.phone for contact in first.contacts])
-    return parse_contacts_csv(text, existing_external_ids=existing_ids, do_not_call=blocked) if blocked else first
+def _report(result: campaigns.ImportResult) -> ImportReport:
+    return ImportReport(imported=result.imported, rejected=result.rejected, errors=result.errors)
 
 
-def nothing_to_import(report: CsvImportReport) -> JSONResponse:
-    """422 for a list whose every row was rejected, with the report that says why."""
-    detail = "no valid contacts: nothing was imported" if report.errors else "the list has no contacts"
-    body = ImportReport(imported=0, errors=report.errors)
-    return JSONResponse({"detail": detail, "import_report": body.model_dump(mode="json")}, status_code=422)
+async def _created(
+    ctx: Context, session: AsyncSession, org: OrganizationRow, campaign_id: str, result: campaigns.ImportResult
+) -> CampaignCreated:
+    row = await owned_campaign(session, org, campaign_id)
+    return CampaignCreated(campaign=await campaign_view(ctx, session, row, live=False), import_report=_report(result))
+
+
+async def owned_campaign(session: AsyncSession, org: OrganizationRow, campaign_id: str) -> CampaignRow:
+    return await campaigns.owned_campaign(session, org_id=org.id, campaign_id=campaign_id)
+
+
+def _check_upload(ctx: Context, file: UploadFile) -> None:
+    """413 for an upload over ``max_upload_mb``; it is already spooled to disk, never held in memory."""
+    limit = ctx.settings.max_upload_mb
+    if file.size is not None and file.size > limit * 2**20:
+        raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, f"file: larger than {limit} MiB")
 
 
 # ---- creating and starting ------------------------------------------------------------------------
 
 
-async def campaign_agent(session: AsyncSession, org_id: str, agent_name: str | None) -> AgentConfig | None:
-    """The organization's active agent ``agent_name`` (422 if it has none such), or None."""
-    if agent_name is None:
-        return None
-    agent = await queries.get_agent(session, agent_name, org_id)
-    if agent is None:
-        invalid(f"agent_name: your organization has no agent named {agent_name!r}")
-    if not agent.active:
-        invalid(f"agent_name: agent {agent_name!r} is inactive")
-    return agent
-
-
-async def create_campaign(
-    ctx: Context,
-    session: AsyncSession,
-    org: OrganizationRow,
-    name: str,
-    settings: CampaignSettings,
-    contacts: Sequence[Contact],
-    *,
-    agent: AgentConfig | None,
-    start: bool,
-) -> CampaignRow:
-    """Store the campaign with its contacts, then start its workflow (unless a draft is wanted).
-
-    ``agent`` is what the workflow snapshots, so a caller may hand in an edited copy (a one-off
-    call's context). A workflow that cannot be started leaves a draft to start again later.
-    """
-    campaign_id = campaigns.new_campaign_id()
-    await queries.create_campaign(
-        session, campaign_id, name, settings, org_id=org.id, agent_name=agent.name if agent else None
-    )
-    await queries.add_contacts(session, campaign_id, contacts)
-    if not start:
-        await reports.mark_draft(session, campaign_id)
-    await session.commit()
-    if start:
-        await _start_workflow(ctx, session, campaign_id, name, settings, len(contacts), agent)
-    row = await queries.get_campaign(session, campaign_id, org.id)
-    assert row is not None
-    return row
-
-
-async def _start_workflow(
-    ctx: Context,
-    session: AsyncSession,
-    campaign_id: str,
-    name: str,
-    settings: CampaignSettings,
-    contact_count: int,
-    agent: AgentConfig | None,
-) -> None:
+@router.post(
+    "",
+    status_code=201,
+    response_model=CampaignCreated,
+    responses=IMPORT_ERRORS,
+    openapi_extra=_documented_body(CampaignCreate),
+)
+async def create_from_json(request: Request, org: CurrentOrg, session: DbSession, ctx: Context) -> CampaignCreated:
+    """Create a campaign from a JSON contact list (body: `CampaignCreate`); rejected rows are reported, the
+    rest import."""
+    body = await _json_body(request, CampaignCreate)
+    agent = await campaigns.active_agent(session, org_id=org.id, agent_name=body.agent_name)
     await release(session)
-    try:
-        await campaigns.start_campaign_workflow(
-            ctx.client, campaign_id, name, settings, contact_count, task_queue=ctx.settings.task_queue, agent=agent
-        )
-    except RPCError:
-        await reports.mark_draft(session, campaign_id)
-        await session.commit()
-        raise
-
-
-async def _created(ctx: Context, session: AsyncSession, row: CampaignRow, report: CsvImportReport) -> CampaignCreated:
-    view = await campaign_view(ctx, session, row, live=False)
-    imported = ImportReport(imported=len(report.contacts), errors=report.errors)
-    return CampaignCreated(campaign=view, import_report=imported)
-
-
-async def owned_campaign(session: AsyncSession, org: OrganizationRow, campaign_id: str) -> CampaignRow:
-    row = await queries.get_campaign(session, campaign_id, org.id)
-    if row is None:
-        not_found(f"no campaign {campaign_id!r}")
-    return row
-
-
-@router.post("", status_code=201, response_model=CampaignCreated, responses={422: {"model": ErrorBody}})
-async def create_from_json(
-    body: CampaignCreate, org: CurrentOrg, session: DbSession, ctx: Context
-) -> CampaignCreated | JSONResponse:
-    """Create a campaign from a JSON contact list; rejected rows are reported, the rest import."""
-    agent = await campaign_agent(session, org.id, body.agent_name)
-    report = await checked_json_rows(session, org.id, body.contacts)
-    if body.contacts and not report.contacts:
-        return nothing_to_import(report)
-    row = await create_campaign(
-        ctx, session, org, body.name, body.settings, report.contacts, agent=agent, start=body.start
+    campaign_id, result = await campaigns.create(
+        ctx.client,
+        ctx.sessions,
+        org_id=org.id,
+        name=body.name,
+        settings=body.settings,
+        contacts=campaigns.ContactList.from_rows(body.contacts),
+        agent=agent,
+        start=body.start,
+        task_queue=ctx.settings.task_queue,
+        limits=campaigns.ImportLimits.of(ctx.settings),
+        allow_empty=True,
     )
-    return await _created(ctx, session, row, report)
+    return await _created(ctx, session, org, campaign_id, result)
 
 
-@router.post("/upload", status_code=201, response_model=CampaignCreated, responses={422: {"model": ErrorBody}})
+@router.post("/upload", status_code=201, response_model=CampaignCreated, responses=IMPORT_ERRORS)
 async def create_from_csv(
     org: CurrentOrg,
     session: DbSession,
@@ -243,24 +154,34 @@ async def create_from_csv(
     agent_name: Annotated[str | None, Form(max_length=100)] = None,
     settings: Annotated[str | None, Form(description="CampaignSettings as a JSON object")] = None,
     start: Annotated[bool, Form()] = True,
-) -> CampaignCreated | JSONResponse:
+) -> CampaignCreated:
     """Create a campaign from a CSV upload; the report names every rejected row by its line number."""
     for field, value in (("name", name), ("agent_name", agent_name), ("file", file.filename)):
         if value and "\x00" in value:
             invalid(f"{field}: contains a NUL character")
+    _check_upload(ctx, file)
     campaign_settings = CampaignSettings()
     if settings:
         try:
             campaign_settings = CampaignSettings.model_validate_json(settings)
         except ValidationError as err:
             invalid(f"settings: {describe_validation_error(err)}")
-    agent = await campaign_agent(session, org.id, agent_name or None)
-    report = await checked_csv(session, org.id, file)
-    if not report.contacts:
-        return nothing_to_import(report)
+    agent = await campaigns.active_agent(session, org_id=org.id, agent_name=agent_name or None)
+    await release(session)
     title = name or (file.filename or "upload").rsplit("/", 1)[-1].removesuffix(".csv")[:256] or "upload"
-    row = await create_campaign(ctx, session, org, title, campaign_settings, report.contacts, agent=agent, start=start)
-    return await _created(ctx, session, row, report)
+    campaign_id, result = await campaigns.create(
+        ctx.client,
+        ctx.sessions,
+        org_id=org.id,
+        name=title,
+        settings=campaign_settings,
+        contacts=campaigns.ContactList.from_csv(file.file),
+        agent=agent,
+        start=start,
+        task_queue=ctx.settings.task_queue,
+        limits=campaigns.ImportLimits.of(ctx.settings),
+    )
+    return await _created(ctx, session, org, campaign_id, result)
 
 
 @router.get("", response_model=CampaignList)
@@ -327,50 +248,27 @@ async def campaign_stats(campaign_id: str, org: CurrentOrg, session: DbSession, 
 @router.post("/{campaign_id}/start", response_model=CampaignOut, responses=ERRORS)
 async def start_campaign(campaign_id: str, org: CurrentOrg, session: DbSession, ctx: Context) -> CampaignOut:
     """Start a draft: its agent is snapshotted now, from the stored agent."""
-    row = await owned_campaign(session, org, campaign_id)
-    if row.status != CAMPAIGN_DRAFT:
-        conflict(f"campaign {campaign_id!r} has already been started (it is {row.status})")
-    agent = await campaign_agent(session, org.id, row.agent_name)
-    if not await reports.move_status(session, campaign_id, CAMPAIGN_DRAFT, CampaignStatus.RUNNING.value):
-        conflict(f"campaign {campaign_id!r} has already been started")
-    await session.commit()
-    count = await queries.count_contacts(session, campaign_id)
-    await _start_workflow(ctx, session, campaign_id, row.name, row.campaign_settings, count, agent)
-    return await campaign_view(ctx, session, await owned_campaign(session, org, campaign_id))
-
-
-async def _steer(
-    ctx: Context, session: AsyncSession, org: OrganizationRow, row: CampaignRow, action: str, reason: str = ""
-) -> CampaignOut:
-    if row.status == CAMPAIGN_DRAFT:
-        conflict(f"campaign {row.id!r} is a draft: start it first")
     await release(session)
-    try:
-        if action == "pause":
-            await campaigns.pause(ctx.client, row.id)
-        elif action == "resume":
-            await campaigns.resume(ctx.client, row.id)
-        else:
-            await campaigns.cancel(ctx.client, row.id, reason)
-    except campaigns.CampaignEndedError:
-        conflict(f"campaign {row.id!r} has already ended")
-    except campaigns.CampaignNotFoundError:
-        conflict(f"campaign {row.id!r} has no running workflow")
-    if action in STORED_TRANSITIONS:
-        await reports.move_status(session, row.id, *STORED_TRANSITIONS[action])
-        await session.commit()
-    return await campaign_view(ctx, session, await owned_campaign(session, org, row.id))
+    await campaigns.start(
+        ctx.client, ctx.sessions, org_id=org.id, campaign_id=campaign_id, task_queue=ctx.settings.task_queue
+    )
+    return await campaign_view(ctx, session, await owned_campaign(session, org, campaign_id))
 
 
 @router.post("/{campaign_id}/pause", response_model=CampaignOut, responses=ERRORS)
 async def pause_campaign(campaign_id: str, org: CurrentOrg, session: DbSession, ctx: Context) -> CampaignOut:
-    """Stop new dials within seconds; calls in progress finish normally."""
-    return await _steer(ctx, session, org, await owned_campaign(session, org, campaign_id), "pause")
+    """Stop new dials within seconds; calls in progress finish normally. The campaign's workflow records
+    the new status, so the view's ``status`` shows it (its live progress) before the store does."""
+    await release(session)
+    await campaigns.pause(ctx.client, ctx.sessions, org_id=org.id, campaign_id=campaign_id)
+    return await campaign_view(ctx, session, await owned_campaign(session, org, campaign_id))
 
 
 @router.post("/{campaign_id}/resume", response_model=CampaignOut, responses=ERRORS)
 async def resume_campaign(campaign_id: str, org: CurrentOrg, session: DbSession, ctx: Context) -> CampaignOut:
-    return await _steer(ctx, session, org, await owned_campaign(session, org, campaign_id), "resume")
+    await release(session)
+    await campaigns.resume(ctx.client, ctx.sessions, org_id=org.id, campaign_id=campaign_id)
+    return await campaign_view(ctx, session, await owned_campaign(session, org, campaign_id))
 
 
 @router.post("/{campaign_id}/cancel", response_model=CampaignOut, responses=ERRORS)
@@ -379,68 +277,64 @@ async def cancel_campaign(
 ) -> CampaignOut:
     """End the campaign: waiting contacts end as cancelled, calls in progress finish first. A draft
     is cancelled at once."""
-    row = await owned_campaign(session, org, campaign_id)
+    await release(session)
     reason = body.reason if body else ""
-    if row.status == CAMPAIGN_DRAFT:
-        if not await reports.move_status(session, campaign_id, CAMPAIGN_DRAFT, CampaignStatus.CANCELLED.value):
-            conflict(f"campaign {campaign_id!r} was started meanwhile: cancel it again")
-        await queries.cancel_undispatched(session, campaign_id)
-        await session.commit()
-        return await campaign_view(ctx, session, await owned_campaign(session, org, campaign_id))
-    return await _steer(ctx, session, org, row, "cancel", reason)
+    await campaigns.cancel(ctx.client, ctx.sessions, org_id=org.id, campaign_id=campaign_id, reason=reason)
+    return await campaign_view(ctx, session, await owned_campaign(session, org, campaign_id))
 
 
 # ---- adding contacts ------------------------------------------------------------------------------
 
 
-async def _add_contacts(
-    ctx: Context, session: AsyncSession, row: CampaignRow, report: CsvImportReport
-) -> ContactsAdded | JSONResponse:
-    """A draft takes them straight into the store; a running campaign through its workflow, which
-    starts their calls."""
-    if row.status in ENDED:
-        conflict(f"campaign {row.id!r} has ended; contacts can no longer be added")
-    if not report.contacts:
-        return nothing_to_import(report)
-    if row.status == CAMPAIGN_DRAFT:
-        result = await queries.add_contacts(session, row.id, report.contacts)
-        await session.commit()
-    else:
-        await release(session)
-        handle = campaigns.campaign_handle(ctx.client, row.id)
-        ended = f"campaign {row.id!r} has ended; contacts can no longer be added"
-        with workflow_conflicts(f"campaign {row.id!r}", ended):
-            result = await handle.execute_update(
-                CampaignWorkflow.add_contacts, AddContactsInput(contacts=report.contacts)
-            )
-    # An id another request added meanwhile is skipped by the store; ``imported`` counts what went in.
-    view = await campaign_view(ctx, session, row)
-    return ContactsAdded(campaign=view, import_report=ImportReport(imported=result.added, errors=report.errors))
-
-
-@router.post("/{campaign_id}/contacts", response_model=ContactsAdded, responses={**ERRORS, 422: {"model": ErrorBody}})
-async def add_contacts(
-    campaign_id: str, body: ContactsAdd, org: CurrentOrg, session: DbSession, ctx: Context
-) -> ContactsAdded | JSONResponse:
-    """Add contacts to a draft or a running (or paused) campaign; rejected rows are reported."""
-    row = await owned_campaign(session, org, campaign_id)
-    existing = await reports.campaign_external_ids(session, campaign_id)
-    report = await checked_json_rows(session, org.id, body.contacts, existing)
-    return await _add_contacts(ctx, session, row, report)
+async def _added(
+    ctx: Context, session: AsyncSession, org: OrganizationRow, campaign_id: str, result: campaigns.ImportResult
+) -> ContactsAdded:
+    view = await campaign_view(ctx, session, await owned_campaign(session, org, campaign_id))
+    return ContactsAdded(campaign=view, import_report=_report(result))
 
 
 @router.post(
-    "/{campaign_id}/contacts/upload", response_model=ContactsAdded, responses={**ERRORS, 422: {"model": ErrorBody}}
+    "/{campaign_id}/contacts",
+    response_model=ContactsAdded,
+    responses={**ERRORS, **IMPORT_ERRORS},
+    openapi_extra=_documented_body(ContactsAdd),
 )
+async def add_contacts(
+    campaign_id: str, request: Request, org: CurrentOrg, session: DbSession, ctx: Context
+) -> ContactsAdded:
+    """Add contacts (body: `ContactsAdd`) to a draft or a running (or paused) campaign; rejected rows are
+    reported. 409 once the campaign has ended or is ending: then none of them is added."""
+    body = await _json_body(request, ContactsAdd)
+    await release(session)
+    result = await campaigns.add_contacts(
+        ctx.client,
+        ctx.sessions,
+        org_id=org.id,
+        campaign_id=campaign_id,
+        contacts=campaigns.ContactList.from_rows(body.contacts),
+        limits=campaigns.ImportLimits.of(ctx.settings),
+    )
+    return await _added(ctx, session, org, campaign_id, result)
+
+
+@router.post("/{campaign_id}/contacts/upload", response_model=ContactsAdded, responses={**ERRORS, **IMPORT_ERRORS})
 async def add_contacts_csv(
     campaign_id: str,
     org: CurrentOrg,
     session: DbSession,
     ctx: Context,
     file: Annotated[UploadFile, File(description="CSV with the same columns as a campaign upload")],
-) -> ContactsAdded | JSONResponse:
-    """Add a CSV's contacts to a draft or a running (or paused) campaign; rejected rows are reported."""
-    row = await owned_campaign(session, org, campaign_id)
-    existing = await reports.campaign_external_ids(session, campaign_id)
-    report = await checked_csv(session, org.id, file, existing)
-    return await _add_contacts(ctx, session, row, report)
+) -> ContactsAdded:
+    """Add a CSV's contacts to a draft or a running (or paused) campaign; rejected rows are reported.
+    409 once the campaign has ended or is ending: then none of them is added."""
+    _check_upload(ctx, file)
+    await release(session)
+    result = await campaigns.add_contacts(
+        ctx.client,
+        ctx.sessions,
+        org_id=org.id,
+        campaign_id=campaign_id,
+        contacts=campaigns.ContactList.from_csv(file.file),
+        limits=campaigns.ImportLimits.of(ctx.settings),
+    )
+    return await _added(ctx, session, org, campaign_id, result)

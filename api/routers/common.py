@@ -4,14 +4,16 @@ import asyncio
 import base64
 import binascii
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Annotated, Any, NoReturn, TypeVar
 
-from fastapi import Depends, HTTPException, Query, Request, Security, UploadFile, status
+from fastapi import Depends, FastAPI, HTTPException, Query, Request, Security, UploadFile, status
+from fastapi.responses import JSONResponse
 from fastapi.security import APIKeyHeader, HTTPBearer
 from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client, WorkflowFailureError, WorkflowUpdateFailedError
 from temporalio.service import RPCError, RPCStatusCode
@@ -19,7 +21,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from api.deps import AppContext, app_context, current_org
 from api.services import campaigns
 from infra.web_ui import workflow_ui_url
-from schemas.api import CAMPAIGN_DRAFT, MAX_PAGE_SIZE, CampaignOut, ContactCounts, ErrorBody, Stats
+from schemas.api import CAMPAIGN_DRAFT, MAX_PAGE_SIZE, CampaignOut, ContactCounts, ErrorBody, ImportReport, Stats
 from schemas.contact import normalize_phone
 from schemas.settings import Settings
 from schemas.workflow_io import CampaignProgress, campaign_workflow_id
@@ -34,8 +36,11 @@ OUTBOUND_CALL_PREFIX = "out_"
 INBOUND_CALL_PREFIX = "in_"
 NUL = "\x00"
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
+"""A do-not-call list upload, read whole; contact lists stream and are bounded by ``max_upload_mb``."""
+BIG_BODY_BYTES = 256 * 1024
 LIVE_PROGRESS_TIMEOUT_SECONDS = 3.0
 MAX_JSON_DEPTH = 64
+REF_TEMPLATE = "#/components/schemas/{model}"
 MAX_CALL_ID_LENGTH = 1024  # ids are campaign id + external id (<= 128) + attempt, base64: far less
 
 View = TypeVar("View", bound=BaseModel)
@@ -78,15 +83,26 @@ async def call_stats(
 
 async def reject_unstorable_input(request: Request) -> None:
     """A NUL character (in the path, the query or a JSON body) or a JSON NaN/Infinity is refused with a
-    422: Postgres stores neither (in text, in JSONB), so letting them through would only fail as a 500."""
+    422: Postgres stores neither (in text, in JSONB), so letting them through would only fail as a 500.
+    A body over ``max_upload_mb`` is a 413. A big JSON body is checked in a thread: walking a
+    200,000-contact list takes about a second the event loop must not spend."""
     query = request.query_params.multi_items()
     if NUL in request.url.path or any(NUL in key or NUL in value for key, value in query):
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "the request contains a NUL character")
+    limit_mb = app_context(request).settings.max_upload_mb
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit_mb * 2**20:
+        raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, f"the request body is larger than {limit_mb} MiB")
     if "json" not in request.headers.get("content-type", ""):
         return
+    body = await request.body()
+    if len(body) > limit_mb * 2**20:
+        raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, f"the request body is larger than {limit_mb} MiB")
     try:
-        document = json.loads(await request.body(), parse_constant=_refuse_constant)
-        has_nul = _has_nul(document)
+        if len(body) > BIG_BODY_BYTES:
+            has_nul = await asyncio.to_thread(_json_has_nul, body)
+        else:
+            has_nul = _json_has_nul(body)
     except _UnstorableNumberError as err:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(err)) from None
     except RecursionError:
@@ -95,6 +111,10 @@ async def reject_unstorable_input(request: Request) -> None:
         return  # not JSON at all: the body's own validation says so
     if has_nul:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "the request body contains a NUL character")
+
+
+def _json_has_nul(body: bytes) -> bool:
+    return _has_nul(json.loads(body, parse_constant=_refuse_constant))
 
 
 class _UnstorableNumberError(ValueError):
@@ -135,6 +155,50 @@ V1_RESPONSES: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorBody, "description": "No API key, or one that is not valid"},
     422: {"model": ErrorBody, "description": "Invalid input; `detail` names the field (`body.name: ...`)"},
 }
+
+
+SERVICE_ERROR_STATUS: dict[type[campaigns.CampaignServiceError], int] = {
+    campaigns.CampaignNotFoundError: status.HTTP_404_NOT_FOUND,
+    campaigns.CampaignEndedError: status.HTTP_409_CONFLICT,
+    campaigns.CampaignStateError: status.HTTP_409_CONFLICT,
+    campaigns.InvalidCampaignInputError: status.HTTP_422_UNPROCESSABLE_CONTENT,
+    campaigns.NothingToImportError: status.HTTP_422_UNPROCESSABLE_CONTENT,
+    campaigns.ImportTooLargeError: status.HTTP_413_CONTENT_TOO_LARGE,
+}
+
+
+async def service_error(request: Request, exc: Exception) -> JSONResponse:
+    """A refusal of the campaign service as the API answers it: the status its kind calls for, the
+    service's own sentence as ``detail``, and the import report when no row was good."""
+    assert isinstance(exc, campaigns.CampaignServiceError)
+    code = next(code for kind, code in SERVICE_ERROR_STATUS.items() if isinstance(exc, kind))
+    body: dict[str, Any] = {"detail": str(exc)}
+    if isinstance(exc, campaigns.NothingToImportError):
+        report = ImportReport(imported=0, rejected=exc.result.rejected, errors=exc.result.errors)
+        body["import_report"] = report.model_dump(mode="json")
+    return JSONResponse(body, status_code=code)
+
+
+def install_service_errors(app: FastAPI) -> None:
+    app.add_exception_handler(campaigns.CampaignServiceError, service_error)
+
+
+def document_bodies(app: FastAPI, models: Sequence[type[BaseModel]]) -> None:
+    """Put the schemas of request bodies that routes parse by hand (in a thread) into the OpenAPI
+    components, where those routes' ``openapi_extra`` refers to them."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = generate()
+        _, defs = models_json_schema([(model, "validation") for model in models], ref_template=REF_TEMPLATE)
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        for name, definition in defs.get("$defs", {}).items():
+            components.setdefault(name, definition)
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def not_found(what: str) -> NoReturn:

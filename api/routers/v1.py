@@ -1,14 +1,12 @@
 """The REST API under ``/v1``: every resource's router, and what turns Temporal's refusals into JSON."""
 
 import logging
-from collections.abc import Sequence
-from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from temporalio.service import RPCError
 
-from api.routers import agents, calls, campaigns, contacts, dnc, information, me, numbers
+from api.routers import agents, calls, campaigns, common, contacts, dnc, information, me, numbers
 
 ROUTERS = (me, campaigns, contacts, calls, information, agents, numbers, dnc)
 DESCRIPTION = """
@@ -24,20 +22,11 @@ Campaign progress streams as server-sent events from ``/v1/campaigns/events`` an
 logger = logging.getLogger(__name__)
 
 
-def describe_validation_errors(errors: Sequence[Any]) -> str:
-    """Pydantic's errors as one sentence per field, ``where: what``; ``where`` is ``body.x.y``,
-    ``query.limit``, ``path.campaign_id``."""
-    parts = []
-    for error in errors:
-        location = ".".join(str(part) for part in error.get("loc", ()))
-        message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
-        parts.append(f"{location}: {message}" if location else message)
-    return "; ".join(parts) or "invalid request"
-
-
 def install(app: FastAPI) -> None:
     for module in ROUTERS:
         app.include_router(module.router)
+    common.install_service_errors(app)
+    common.document_bodies(app, campaigns.DOCUMENTED_BODIES)
 
     @app.exception_handler(RPCError)
     async def _temporal_unavailable(request: Request, exc: RPCError) -> JSONResponse:

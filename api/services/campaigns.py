@@ -1,50 +1,151 @@
-"""Starting and steering campaigns: the one service the CLI (and the API) call.
+"""The campaign use cases: create, start, add contacts, pause, resume, cancel, progress.
 
-The contacts go to the store before the workflow starts, so the campaign's first claim finds them;
-everything after that goes through the campaign workflow, which owns the campaign's state.
+The REST API (and through it the dashboard) and the CLI call these functions and nothing else, so a
+campaign behaves the same whichever way it is steered. Two rules hold here:
+
+* Contacts go to the store, never through a workflow payload. A list of any size is read in chunks
+  (parsed in a thread, so the API's event loop keeps answering), each chunk written in its own short
+  transaction with the import's batch id; a running campaign then gets a ``contacts_added`` update
+  that carries only the count. If the campaign refuses it (it is ending), the batch's rows are deleted.
+* Campaign status has one writer once a workflow exists: the campaign workflow. Pause, resume and
+  cancel only signal it. This module writes the status only around the workflow's birth: a draft, the
+  draft that is being started (``draft`` -> ``running``, which also stops a second start), a start
+  that failed (back to ``draft``), and a draft cancelled before it ever ran.
 """
 
 import asyncio
 import secrets
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import IO, Any
 
+from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.api.enums.v1 import TaskQueueType
 from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
-from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from temporalio.service import RPCError, RPCStatusCode
 
 from schemas.agent import AgentConfig
+from schemas.api import CAMPAIGN_DRAFT
 from schemas.campaign import CampaignSettings
 from schemas.contact import Contact
+from schemas.imports import RowError
+from schemas.progress import CampaignOverview, StoreCounts
+from schemas.settings import Settings
 from schemas.workflow_io import (
     CampaignProgress,
     CampaignResult,
+    CampaignStatus,
     CampaignWorkflowInput,
     ContactPhase,
+    ContactsAdded,
     ContactState,
     ReasonInput,
     campaign_workflow_id,
 )
-from store import queries
-from store.models import DEFAULT_ORG_ID
+from store import contacts as bulk
+from store import dnc, queries, reports
+from store.csv_import import ContactIntake, ImportFileError, chunks, count_csv_rows, csv_text
+from store.models import CampaignRow
 from workflows.campaign import CampaignWorkflow
 from workflows.contact import ContactWorkflow
 from workflows.search_attributes import CAMPAIGN_ID
 
 QUERY_TIMEOUT = timedelta(seconds=10)
+IMPORT_CHUNK = bulk.INSERT_CHUNK
+"""Contacts parsed, checked against the do-not-call list and written per step of an import."""
+ENDED = (CampaignStatus.COMPLETED.value, CampaignStatus.CANCELLED.value)
 
 
-class CampaignNotFoundError(LookupError):
-    """No campaign workflow has this id."""
+class CampaignServiceError(Exception):
+    """A request the campaign's state or the caller's input does not allow; the message says why."""
 
 
-class CampaignEndedError(RuntimeError):
-    """The campaign workflow has closed, so it takes no more signals."""
+class CampaignNotFoundError(CampaignServiceError, LookupError):
+    """No such campaign (in the caller's organization), or no workflow for it."""
+
+
+class CampaignEndedError(CampaignServiceError):
+    """The campaign has ended (or is ending), so it takes no more signals or contacts."""
+
+
+class CampaignStateError(CampaignServiceError):
+    """The campaign is not in a state that allows this: a draft paused, a campaign started twice."""
+
+
+class InvalidCampaignInputError(CampaignServiceError, ValueError):
+    """The request names something that is not usable: an unknown or inactive agent, an unreadable file."""
+
+
+class ImportTooLargeError(CampaignServiceError):
+    """The list is bigger than one import may be (rows or bytes)."""
+
+
+class NothingToImportError(CampaignServiceError):
+    """Not one row of the list was good; ``result`` says why for each."""
+
+    def __init__(self, result: "ImportResult") -> None:
+        has_rows = result.rejected > 0
+        super().__init__("no valid contacts: nothing was imported" if has_rows else "the list has no contacts")
+        self.result = result
+
+
+@dataclass(frozen=True)
+class ImportLimits:
+    max_rows: int
+    max_bytes: int
+
+    @classmethod
+    def of(cls, settings: Settings) -> "ImportLimits":
+        return cls(max_rows=settings.max_import_rows, max_bytes=settings.max_upload_mb * 2**20)
+
+
+@dataclass
+class ImportResult:
+    imported: int = 0
+    rejected: int = 0
+    errors: list[RowError] = field(default_factory=list, metadata={"doc": "the first rejected rows, by line"})
+
+
+@dataclass(frozen=True)
+class ContactList:
+    """A list to import: a CSV byte stream (read twice: counted, then parsed) or rows (a JSON list)."""
+
+    csv: IO[bytes] | None = None
+    rows: Sequence[Mapping[str, Any] | BaseModel] = ()
+
+    @classmethod
+    def from_csv(cls, stream: IO[bytes]) -> "ContactList":
+        return cls(csv=stream)
+
+    @classmethod
+    def from_rows(cls, rows: Sequence[Mapping[str, Any] | BaseModel]) -> "ContactList":
+        return cls(rows=rows)
+
+    def count(self) -> int:
+        """Rows in the list (blocking: run it in a thread); :class:`InvalidCampaignInputError` for a file that
+        is not CSV text, before any row is imported."""
+        if self.csv is None:
+            return len(self.rows)
+        try:
+            return count_csv_rows(self.csv)
+        except ImportFileError as err:
+            raise InvalidCampaignInputError(f"file: {err}") from None
+
+    def contacts(self, intake: ContactIntake) -> Iterator[Contact]:
+        """The good contacts, parsed lazily (blocking: pull them in a thread)."""
+        if self.csv is None:
+            yield from intake.row_contacts(row.model_dump() if isinstance(row, BaseModel) else row for row in self.rows)
+            return
+        text = csv_text(self.csv)
+        try:
+            yield from intake.csv_contacts(text)
+        finally:
+            text.detach()
 
 
 @dataclass(frozen=True)
@@ -58,58 +159,243 @@ def new_campaign_id() -> str:
     return f"c-{secrets.token_hex(4)}"
 
 
-async def create_campaign_from_contacts(
-    client: Client,
-    sessions: async_sessionmaker[AsyncSession],
-    name: str,
-    contacts: Sequence[Contact],
-    settings: CampaignSettings,
-    *,
-    task_queue: str,
-    agent: AgentConfig | None = None,
-    org_id: str = DEFAULT_ORG_ID,
-) -> str:
-    """Store the campaign (owned by ``org_id``) and its contacts, then start its workflow; returns the id.
+# ---- reading ---------------------------------------------------------------------------------------
 
-    ``agent`` is snapshotted into the workflow input: editing or deleting the stored agent later
-    does not change a campaign already started. Without one, calls are placed with no agent.
+
+async def owned_campaign(session: AsyncSession, *, org_id: str | None, campaign_id: str) -> CampaignRow:
+    """The campaign, if ``org_id`` owns it (None: an operator's CLI, which sees every organization)."""
+    row = await queries.get_campaign(session, campaign_id, org_id)
+    if row is None:
+        raise CampaignNotFoundError(f"no campaign {campaign_id!r}")
+    return row
+
+
+async def active_agent(session: AsyncSession, *, org_id: str, agent_name: str | None) -> AgentConfig | None:
+    """The organization's stored agent ``agent_name`` for a campaign (None without a name); refused if it
+    has none such or it is switched off."""
+    if agent_name is None:
+        return None
+    agent = await queries.get_agent(session, agent_name, org_id)
+    if agent is None:
+        raise InvalidCampaignInputError(f"agent_name: your organization has no agent named {agent_name!r}")
+    if not agent.active:
+        raise InvalidCampaignInputError(f"agent_name: agent {agent_name!r} is inactive")
+    return agent
+
+
+# ---- importing contacts ----------------------------------------------------------------------------
+
+
+async def _check_size(contacts: ContactList, limits: ImportLimits) -> None:
+    rows = await asyncio.to_thread(contacts.count)
+    if rows > limits.max_rows:
+        raise ImportTooLargeError(f"the list has {rows} rows; one import takes at most {limits.max_rows}")
+
+
+async def _import(
+    sessions: async_sessionmaker[AsyncSession],
+    *,
+    org_id: str,
+    campaign_id: str,
+    contacts: ContactList,
+    import_batch: str,
+    existing_external_ids: set[str],
+) -> ImportResult:
+    """Parse, check and write the list chunk by chunk: one thread step and one short transaction each."""
+    intake = ContactIntake(existing_external_ids=existing_external_ids)
+    pending = chunks(contacts.contacts(intake), IMPORT_CHUNK)
+    while (chunk := await asyncio.to_thread(next, pending, None)) is not None:
+        async with sessions() as session:
+            listed = await dnc.dnc_among(session, org_id, [contact.phone for contact in chunk])
+            await bulk.insert_contacts(
+                session, campaign_id, intake.refuse_listed(chunk, listed), import_batch=import_batch
+            )
+            await session.commit()
+    async with sessions() as session:
+        imported = await bulk.batch_size(session, campaign_id, import_batch)
+    # An id another request added meanwhile is skipped by the store: ``imported`` counts what went in.
+    return ImportResult(imported=imported, rejected=intake.rejected + intake.accepted - imported, errors=intake.errors)
+
+
+# ---- creating and starting -------------------------------------------------------------------------
+
+
+async def create(
+    client: Client | None,
+    sessions: async_sessionmaker[AsyncSession],
+    *,
+    org_id: str,
+    name: str,
+    settings: CampaignSettings,
+    contacts: ContactList,
+    agent: AgentConfig | None,
+    start: bool,
+    task_queue: str,
+    limits: ImportLimits,
+    allow_empty: bool = False,
+) -> tuple[str, ImportResult]:
+    """Store a campaign with the good rows of ``contacts``, then start its workflow unless a draft is wanted;
+    returns its id and the import's result.
+
+    ``agent`` is snapshotted into the workflow input at the start: editing or deleting the stored agent
+    later does not change a campaign already started (a caller may hand in an edited copy, as a one-off
+    call does with its context). A draft needs no ``client``: the CLI imports before it connects.
+    The campaign is a draft while its contacts go in, so no workflow runs on
+    half a list; a list without one good row (or without rows, unless ``allow_empty``) stores nothing.
     """
+    await _check_size(contacts, limits)
     campaign_id = new_campaign_id()
     async with sessions() as session:
         await queries.create_campaign(
             session, campaign_id, name, settings, org_id=org_id, agent_name=agent.name if agent else None
         )
-        await queries.add_contacts(session, campaign_id, contacts)
+        await reports.mark_draft(session, campaign_id)
         await session.commit()
-    await start_campaign_workflow(
-        client, campaign_id, name, settings, len(contacts), task_queue=task_queue, agent=agent
-    )
-    return campaign_id
+    try:
+        result = await _import(
+            sessions,
+            org_id=org_id,
+            campaign_id=campaign_id,
+            contacts=contacts,
+            import_batch=bulk.new_import_batch(),
+            existing_external_ids=set(),
+        )
+        if result.imported == 0 and (result.rejected or not allow_empty):
+            raise NothingToImportError(result)
+    except BaseException:
+        async with sessions() as session:
+            await bulk.discard_campaign(session, campaign_id)
+            await session.commit()
+        raise
+    if start:
+        assert client is not None, "starting a campaign needs a Temporal client"
+        await _start_draft(client, sessions, campaign_id=campaign_id, agent=agent, task_queue=task_queue)
+    return campaign_id, result
 
 
-async def start_campaign_workflow(
-    client: Client,
-    campaign_id: str,
-    name: str,
-    settings: CampaignSettings,
-    contact_count: int,
-    *,
-    task_queue: str,
-    agent: AgentConfig | None = None,
+async def start(
+    client: Client, sessions: async_sessionmaker[AsyncSession], *, org_id: str, campaign_id: str, task_queue: str
 ) -> None:
-    """Start the workflow of a campaign already in the store (its contacts too), with ``agent``'s snapshot."""
-    await client.start_workflow(
-        CampaignWorkflow.run,
-        CampaignWorkflowInput(campaign_id=campaign_id, settings=settings, agent=agent),
-        id=campaign_workflow_id(campaign_id),
-        task_queue=task_queue,
-        search_attributes=TypedSearchAttributes([SearchAttributePair(CAMPAIGN_ID, campaign_id)]),
-        static_summary=f"campaign {name}: {contact_count} contact(s)" + (f", agent {agent.name}" if agent else ""),
-    )
+    """Start a draft: its agent is snapshotted now, from the stored agent."""
+    async with sessions() as session:
+        row = await owned_campaign(session, org_id=org_id, campaign_id=campaign_id)
+        if row.status != CAMPAIGN_DRAFT:
+            raise CampaignStateError(f"campaign {campaign_id!r} has already been started (it is {row.status})")
+        agent = await active_agent(session, org_id=org_id, agent_name=row.agent_name)
+    await _start_draft(client, sessions, campaign_id=campaign_id, agent=agent, task_queue=task_queue)
+
+
+async def _start_draft(
+    client: Client,
+    sessions: async_sessionmaker[AsyncSession],
+    *,
+    campaign_id: str,
+    agent: AgentConfig | None,
+    task_queue: str,
+) -> None:
+    """Claim the draft (``draft`` -> ``running``: a second start finds it taken) and start its workflow; a
+    workflow that cannot be started leaves the draft to start again later."""
+    async with sessions() as session:
+        if not await reports.move_status(session, campaign_id, CAMPAIGN_DRAFT, CampaignStatus.RUNNING.value):
+            raise CampaignStateError(f"campaign {campaign_id!r} has already been started")
+        await session.commit()
+        row = await owned_campaign(session, org_id=None, campaign_id=campaign_id)
+        count = await queries.count_contacts(session, campaign_id)
+        name, settings = row.name, row.campaign_settings
+    try:
+        await client.start_workflow(
+            CampaignWorkflow.run,
+            CampaignWorkflowInput(campaign_id=campaign_id, settings=settings, agent=agent),
+            id=campaign_workflow_id(campaign_id),
+            task_queue=task_queue,
+            search_attributes=TypedSearchAttributes([SearchAttributePair(CAMPAIGN_ID, campaign_id)]),
+            static_summary=f"campaign {name}: {count} contact(s)" + (f", agent {agent.name}" if agent else ""),
+        )
+    except BaseException:
+        async with sessions() as session:
+            await reports.move_status(session, campaign_id, CampaignStatus.RUNNING.value, CAMPAIGN_DRAFT)
+            await session.commit()
+        raise
+
+
+# ---- adding contacts -------------------------------------------------------------------------------
+
+
+async def add_contacts(
+    client: Client,
+    sessions: async_sessionmaker[AsyncSession],
+    *,
+    org_id: str | None,
+    campaign_id: str,
+    contacts: ContactList,
+    limits: ImportLimits,
+) -> ImportResult:
+    """Add contacts to a draft, or to a running (or paused) campaign, which then calls them.
+
+    The rows go to the store first (status pending, one import batch); a started campaign then gets a
+    ``contacts_added`` update with their count and claims them. If it refuses (it is ending) or its
+    workflow has closed, the batch's rows are deleted and :class:`CampaignEndedError` says so.
+    """
+    async with sessions() as session:
+        row = await owned_campaign(session, org_id=org_id, campaign_id=campaign_id)
+        status, owner = row.status, row.org_id
+        ended = CampaignEndedError(f"campaign {campaign_id!r} has ended; contacts can no longer be added")
+        if status in ENDED:
+            raise ended
+        existing = await bulk.external_ids(session, campaign_id)
+    await _check_size(contacts, limits)
+    batch = bulk.new_import_batch()
+    try:
+        result = await _import(
+            sessions,
+            org_id=owner,
+            campaign_id=campaign_id,
+            contacts=contacts,
+            import_batch=batch,
+            existing_external_ids=existing,
+        )
+        if result.imported == 0:
+            raise NothingToImportError(result)
+        if status != CAMPAIGN_DRAFT:
+            await campaign_handle(client, campaign_id).execute_update(
+                CampaignWorkflow.contacts_added, ContactsAdded(count=result.imported)
+            )
+    except WorkflowUpdateFailedError as err:
+        await _discard_batch(sessions, campaign_id, batch)
+        raise CampaignEndedError(f"campaign {campaign_id!r}: {err.cause or err}") from None
+    except RPCError as err:
+        await _discard_batch(sessions, campaign_id, batch)
+        if err.status == RPCStatusCode.NOT_FOUND:
+            raise ended from None
+        raise
+    except BaseException:
+        await _discard_batch(sessions, campaign_id, batch)
+        raise
+    return result
+
+
+async def _discard_batch(sessions: async_sessionmaker[AsyncSession], campaign_id: str, batch: str) -> None:
+    async with sessions() as session:
+        await bulk.delete_batch(session, campaign_id, batch)
+        await session.commit()
+
+
+# ---- steering ---------------------------------------------------------------------------------------
 
 
 def campaign_handle(client: Client, campaign_id: str) -> WorkflowHandle[CampaignWorkflow, CampaignResult]:
     return client.get_workflow_handle_for(CampaignWorkflow.run, campaign_workflow_id(campaign_id))
+
+
+async def _started(sessions: async_sessionmaker[AsyncSession], org_id: str | None, campaign_id: str) -> str:
+    """The campaign's stored status, refusing a draft: it has no workflow to steer yet."""
+    async with sessions() as session:
+        row = await owned_campaign(session, org_id=org_id, campaign_id=campaign_id)
+    if row.status == CAMPAIGN_DRAFT:
+        raise CampaignStateError(f"campaign {campaign_id!r} is a draft: start it first")
+    if row.status in ENDED:  # written by its workflow as the last thing it does
+        raise CampaignEndedError(f"campaign {campaign_id!r} has already ended")
+    return row.status
 
 
 async def _signal(client: Client, campaign_id: str, signal: Callable[..., None], *args: ReasonInput) -> None:
@@ -118,25 +404,60 @@ async def _signal(client: Client, campaign_id: str, signal: Callable[..., None],
     except RPCError as err:
         if err.status == RPCStatusCode.NOT_FOUND:
             if "completed" in err.message or "closed" in err.message:
-                raise CampaignEndedError(f"campaign {campaign_id} has already ended") from None
-            raise CampaignNotFoundError(f"no campaign {campaign_id}") from None
+                raise CampaignEndedError(f"campaign {campaign_id!r} has already ended") from None
+            raise CampaignStateError(f"campaign {campaign_id!r} has no running workflow") from None
         raise
 
 
-async def pause(client: Client, campaign_id: str) -> None:
+async def pause(
+    client: Client, sessions: async_sessionmaker[AsyncSession], *, org_id: str | None, campaign_id: str
+) -> None:
+    """Stop new dials within seconds; calls in progress finish normally. The workflow records the status."""
+    await _started(sessions, org_id, campaign_id)
     await _signal(client, campaign_id, CampaignWorkflow.pause)
 
 
-async def resume(client: Client, campaign_id: str) -> None:
+async def resume(
+    client: Client, sessions: async_sessionmaker[AsyncSession], *, org_id: str | None, campaign_id: str
+) -> None:
+    """Dial again after a pause. The workflow records the status."""
+    await _started(sessions, org_id, campaign_id)
     await _signal(client, campaign_id, CampaignWorkflow.resume)
 
 
-async def cancel(client: Client, campaign_id: str, reason: str = "") -> None:
+async def cancel(
+    client: Client | None,
+    sessions: async_sessionmaker[AsyncSession],
+    *,
+    org_id: str | None,
+    campaign_id: str,
+    reason: str = "",
+) -> None:
+    """End the campaign: waiting contacts end as cancelled, calls in progress finish first (the workflow
+    records it). A draft, which has no workflow, is cancelled in the store at once."""
+    async with sessions() as session:
+        row = await owned_campaign(session, org_id=org_id, campaign_id=campaign_id)
+        if row.status in ENDED:
+            raise CampaignEndedError(f"campaign {campaign_id!r} has already ended")
+        if row.status == CAMPAIGN_DRAFT:
+            if not await reports.move_status(session, campaign_id, CAMPAIGN_DRAFT, CampaignStatus.CANCELLED.value):
+                raise CampaignStateError(f"campaign {campaign_id!r} was started meanwhile: cancel it again")
+            await queries.cancel_undispatched(session, campaign_id)
+            await session.commit()
+            return
+    assert client is not None, "only a draft is cancelled without a Temporal client"
     await _signal(client, campaign_id, CampaignWorkflow.cancel, ReasonInput(reason=reason))
 
 
-async def progress(client: Client, campaign_id: str) -> CampaignProgress:
-    """The campaign's counters; from its result once it has completed, so no worker is needed then."""
+async def progress(client: Client, sessions: async_sessionmaker[AsyncSession], campaign_id: str) -> CampaignOverview:
+    """The campaign's in-flight view (its workflow's) beside its outcomes and dials (the store's)."""
+    flight, stored = await asyncio.gather(in_flight(client, campaign_id), store_counts(sessions, campaign_id))
+    return CampaignOverview(campaign_id=campaign_id, workflow=flight, store=stored)
+
+
+async def in_flight(client: Client, campaign_id: str) -> CampaignProgress:
+    """What the campaign workflow has in flight; from its result once it has completed, so no worker is
+    needed then."""
     handle = campaign_handle(client, campaign_id)
     try:
         description = await handle.describe()
@@ -183,6 +504,16 @@ async def has_workers(client: Client, task_queue: str) -> bool:
     return bool(response.pollers)
 
 
-async def store_outcome_counts(sessions: async_sessionmaker[AsyncSession], campaign_id: str) -> dict[str, int]:
+async def store_counts(sessions: async_sessionmaker[AsyncSession], campaign_id: str) -> StoreCounts:
+    """The campaign's contacts, final outcomes and dials, as the store has them."""
     async with sessions() as session:
-        return await queries.outcome_counts(session, campaign_id)
+        outcomes = await queries.outcome_counts(session, campaign_id)
+        calls = await queries.call_outcome_counts(session, campaign_id)
+        return StoreCounts(
+            contacts=await queries.count_contacts(session, campaign_id),
+            finished=sum(outcomes.values()),
+            outcomes=outcomes,
+            dials=sum(calls.values()),
+            call_outcomes=calls,
+            dialling=await queries.dialling_count(session, campaign_id),
+        )

@@ -55,8 +55,14 @@ def _ledger_downgrade() -> None:
 
 
 def _bulk_upgrade() -> None:
-    pass
+    with op.batch_alter_table("contacts") as batch:
+        batch.drop_index("ix_contacts_import_batch")
+        batch.drop_column("import_batch")
 
 
 def _bulk_downgrade() -> None:
-    pass
+    """Contacts remember the bulk import that wrote them, so an import the campaign refuses (it is
+    ending) deletes exactly its own rows."""
+    with op.batch_alter_table("contacts") as batch:
+        batch.add_column(sa.Column("import_batch", sa.String(32), nullable=True))
+        batch.create_index("ix_contacts_import_batch", ["import_batch"])
