@@ -108,18 +108,25 @@ class Contact(BaseModel):
     @classmethod
     def _persona_is_an_attribute(cls, data: Any) -> Any:
         """``persona`` (the simulator's scripted callee) is no field of a person: given as a keyword or a CSV
-        column, it is checked and kept as ``attributes["persona"]``."""
+        column, it is kept as ``attributes["persona"]`` (checked with the attributes)."""
         if not isinstance(data, dict) or "persona" not in data:
             return data
         data = dict(data)
         raw = data.pop("persona")
-        if raw is None or not str(raw).strip():
-            return data
-        value = str(raw).strip().lower()
-        if value not in PERSONAS:
-            raise ValueError(f"unknown persona {value!r}; expected one of {', '.join(PERSONAS)}")
-        data["attributes"] = {**(data.get("attributes") or {}), PERSONA_ATTRIBUTE: value}
+        if raw is not None and str(raw).strip():
+            data["attributes"] = {**(data.get("attributes") or {}), PERSONA_ATTRIBUTE: str(raw).strip().lower()}
         return data
+
+    @field_validator("attributes")
+    @classmethod
+    def _known_persona(cls, value: dict[str, Any]) -> dict[str, Any]:
+        """The ``persona`` attribute is the simulator's: it must name one of its scripted callees."""
+        persona = value.get(PERSONA_ATTRIBUTE)
+        if persona is not None and persona not in PERSONAS:
+            raise ValueError(
+                f"unknown persona {persona!r}; expected one of {', '.join(PERSONAS)} (persona is kept in attributes)"
+            )
+        return value
 
     @model_validator(mode="after")
     def _id_without_the_number(self) -> "Contact":

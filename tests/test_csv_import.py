@@ -92,7 +92,7 @@ def test_each_bad_field_is_named() -> None:
     assert (second.line, second.external_id, second.message) == (3, None, "external id is empty")
     assert (third.line, third.message) == (4, "6 fields but the header has 5: check the separators and quotes")
     (good,) = report.contacts
-    assert (good.timezone, good.priority, good.persona) == ("Europe/Paris", -1, "voicemail")
+    assert (good.timezone, good.priority, good.attributes) == ("Europe/Paris", -1, {"persona": "voicemail"})
 
 
 def test_load_from_a_file_with_bom(tmp_path: Path) -> None:
