@@ -4,16 +4,18 @@ import asyncio
 from collections.abc import Awaitable
 from functools import partial
 
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from infra.logs import log_context
 from infra.observability import CALLS_IN_PROGRESS, DIALS
-from schemas.activity_io import INVALID_NUMBER_ERROR, ActivityName
+from schemas.activity_io import INVALID_NUMBER_ERROR, ActivityName, SweepRequest
 from schemas.calls import DialRequest, DialResult
 from schemas.contact import normalize_phone
 from schemas.outcomes import CallOutcome
+from schemas.workflow_io import contact_workflow_id
 from store import dnc, queries
 from telephony.base import Carrier, DialPacer
 
@@ -28,6 +30,10 @@ class CallActivities:
         self._carrier = carrier
         self._sessions = sessions
         self._pacer = pacer or DialPacer()
+        # What this process knows of its calls that the store may not have yet (it was unreachable):
+        # a retry in this process writes the known result instead of asking the carrier for it.
+        self._unrecorded: dict[str, DialResult] = {}
+        self._call_ids: dict[str, str] = {}
 
     @activity.defn(name=ActivityName.PLACE_CALL)
     async def place_call(self, request: DialRequest) -> DialResult:
@@ -35,7 +41,9 @@ class CallActivities:
 
         The attempt row is written *before* the call leaves, so a retry of this activity (after a
         timeout or a dead worker) finds it and asks the carrier what became of that call instead of
-        ringing the person a second time.
+        ringing the person a second time. While the store is unreachable the activity fails and is
+        retried (the contact workflow retries it by time, not by count); a call this process placed
+        keeps its result in memory meanwhile, and the retry that reaches the store records it.
         """
         try:
             normalize_phone(request.contact.phone)
@@ -56,22 +64,67 @@ class CallActivities:
                 self._carrier.name,
             )
             recorded = None if created else queries.attempt_result(row)
-            earlier_call_id = row.carrier_call_id
+            earlier_call_id = row.carrier_call_id or self._call_ids.get(request.idempotency_key, "")
             await session.commit()
         if recorded is not None:
+            self._forget(request.idempotency_key)
             return recorded
-        with log_context(call_id=request.idempotency_key):
-            if created:
+        key = request.idempotency_key
+        with log_context(call_id=key):
+            if key in self._unrecorded:
+                result = self._unrecorded[key]
+                activity.logger.warning("attempt %s ended while the store was unreachable; recording it now", key)
+            elif created:
                 result = await _heartbeating(self._paced_dial(request))
             else:
-                activity.logger.warning("attempt %s was started before; recovering it", request.idempotency_key)
+                activity.logger.warning("attempt %s was started before; recovering it", key)
                 with CALLS_IN_PROGRESS.track_inprogress():
                     result = await _heartbeating(self._carrier.recover(request, earlier_call_id))
-        async with self._sessions() as session:
-            await queries.finish_attempt(session, request.idempotency_key, result)
-            await session.commit()
+        self._unrecorded[key] = result
+        await self._finish(key, result)
         DIALS.labels(result.outcome.value).inc()  # once per attempt: a retry finds it recorded above
         return result
+
+    async def _finish(self, key: str, result: DialResult) -> None:
+        async with self._sessions() as session:
+            await queries.finish_attempt(session, key, result)
+            await session.commit()
+        self._forget(key)
+
+    def _forget(self, key: str) -> None:
+        self._unrecorded.pop(key, None)
+        self._call_ids.pop(key, None)
+
+    @activity.defn(name=ActivityName.SWEEP_DIALLING)
+    async def sweep_dialling(self, request: SweepRequest) -> int:
+        """Finish every attempt of the campaign still ``dialling``; returns how many.
+
+        The campaign runs it once no contact of it is running any more, so nobody waits for these
+        attempts: each is one whose dial activity gave up (its time ran out while the store or the
+        carrier could not answer). The carrier is asked what became of the call, never to dial again.
+        """
+        async with self._sessions() as session:
+            stale = await queries.dialling_attempts(session, request.campaign_id)
+            await session.commit()
+        for row, contact in stale:
+            key = row.idempotency_key
+            result = self._unrecorded.get(key)
+            if result is None:
+                dial = DialRequest(
+                    idempotency_key=key,
+                    campaign_id=row.campaign_id,
+                    contact=contact,
+                    attempt=row.attempt,
+                    calls_per_second=1.0,
+                    workflow_id=contact_workflow_id(row.campaign_id, row.external_id),
+                )
+                result = await _heartbeating(
+                    self._carrier.recover(dial, row.carrier_call_id or self._call_ids.get(key, ""))
+                )
+            activity.logger.warning("attempt %s was left dialling; swept as %s", key, result.outcome.value)
+            await self._finish(key, result)
+            activity.heartbeat(key)
+        return len(stale)
 
     async def _paced_dial(self, request: DialRequest) -> DialResult:
         """Dial the moment the pacer releases this call: nothing may await in between."""
@@ -80,9 +133,14 @@ class CallActivities:
             return await self._carrier.dial(request, partial(self._record_call_id, request.idempotency_key))
 
     async def _record_call_id(self, key: str, call_id: str) -> None:
-        async with self._sessions() as session:
-            await queries.record_call_id(session, key, call_id)
-            await session.commit()
+        """Note the call's id on its attempt; kept in memory too, so an unreachable store cannot fail the call."""
+        self._call_ids[key] = call_id
+        try:
+            async with self._sessions() as session:
+                await queries.record_call_id(session, key, call_id)
+                await session.commit()
+        except (DBAPIError, OSError) as err:
+            activity.logger.warning("call id of attempt %s not stored yet (%s); kept in memory", key, err)
 
 
 async def _newly_blocked(session: AsyncSession, request: DialRequest) -> bool:

@@ -1,16 +1,16 @@
 """Activities that persist campaign and contact state. Each is an idempotent write."""
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 
 from schemas.activity_io import (
     ActivityName,
-    AddCampaignContacts,
     CallbackRecord,
     CampaignStatusUpdate,
     CancelCampaignContacts,
@@ -19,12 +19,28 @@ from schemas.activity_io import (
     InformationRecord,
     NoteRecord,
     OutcomeRecord,
+    ReconcileRequest,
+    Reconciliation,
     TranscriptRecord,
 )
-from schemas.workflow_io import AddContactsResult, ReasonInput, contact_workflow_id
+from schemas.dispositions import DispositionRecord
+from schemas.outcomes import FinalOutcome
+from schemas.workflow_io import ReasonInput, contact_workflow_id
 from store import queries
+from workflows.contact import ContactWorkflow
 
 T = TypeVar("T")
+
+# Workflows asked about at once while reconciling.
+DESCRIBE_BATCH = 50
+# A contact workflow closed this way ended without deciding an outcome: someone stopped it on purpose.
+_STOPPED_BY_HAND = {
+    WorkflowExecutionStatus.TERMINATED: "contact workflow terminated",
+    WorkflowExecutionStatus.CANCELED: "contact workflow cancelled",
+}
+# Closed this way it may be started again: nobody meant it to stop (a started-again contact finds
+# its earlier attempts in the store by their keys, so nobody is rung twice for one attempt).
+_RESTARTABLE = {None, WorkflowExecutionStatus.FAILED, WorkflowExecutionStatus.TIMED_OUT}
 
 
 class StoreActivities:
@@ -41,8 +57,9 @@ class StoreActivities:
 
     @activity.defn(name=ActivityName.CLAIM_CONTACTS)
     async def claim_contacts(self, request: ClaimRequest) -> ClaimedContacts:
+        """Claim a page under ``request.claim_key``: retried after its commit, it returns the same page."""
         async with self._sessions() as session:
-            page = await queries.claim_next_contacts(session, request.campaign_id, request.limit)
+            page = await queries.claim_next_contacts(session, request.campaign_id, request.limit, request.claim_key)
             total = await queries.count_contacts(session, request.campaign_id)
             await session.commit()
         return ClaimedContacts(contacts=page.contacts, remaining=page.remaining, total=total)
@@ -66,8 +83,17 @@ class StoreActivities:
             record.external_id,
             record.final_outcome,
             record.reason,
-            record.attempts,
         )
+
+    @activity.defn(name=ActivityName.RECORD_DISPOSITION)
+    async def record_disposition(self, record: DispositionRecord) -> None:
+        """The agent's disposition on its attempt's row (the workflow keeps it too, and decides from it)."""
+        if not await self._write(
+            queries.record_attempt_disposition, record.idempotency_key, record.disposition, record.reason
+        ):
+            activity.logger.warning(
+                "no attempt %s to record disposition %s on", record.idempotency_key, record.disposition
+            )
 
     @activity.defn(name=ActivityName.RECORD_NOTE)
     async def record_note(self, record: NoteRecord) -> None:
@@ -103,10 +129,6 @@ class StoreActivities:
             record.segments,
         )
 
-    @activity.defn(name=ActivityName.ADD_CAMPAIGN_CONTACTS)
-    async def add_campaign_contacts(self, request: AddCampaignContacts) -> AddContactsResult:
-        return await self._write(queries.add_contacts, request.campaign_id, request.contacts)
-
     @activity.defn(name=ActivityName.SET_CAMPAIGN_STATUS)
     async def set_campaign_status(self, update: CampaignStatusUpdate) -> None:
         await self._write(queries.set_campaign_status, update.campaign_id, update.status)
@@ -114,17 +136,18 @@ class StoreActivities:
     @activity.defn(name=ActivityName.CANCEL_CAMPAIGN_CONTACTS)
     async def cancel_campaign_contacts(self, request: CancelCampaignContacts) -> int:
         """Cancel contacts never started (in the store) and signal every started one still running."""
-        if self._client is None:
-            raise RuntimeError("cancel_campaign_contacts needs a Temporal client")
+        client = self._temporal()
         async with self._sessions() as session:
             await queries.cancel_undispatched(session, request.campaign_id)
             running = await queries.unfinished_dispatched_external_ids(session, request.campaign_id)
             await session.commit()
         signalled = 0
         for index, external_id in enumerate(running):
-            handle = self._client.get_workflow_handle(contact_workflow_id(request.campaign_id, external_id))
+            handle = client.get_workflow_handle_for(
+                ContactWorkflow.run, contact_workflow_id(request.campaign_id, external_id)
+            )
             try:
-                await handle.signal("cancel", ReasonInput(reason=request.reason))
+                await handle.signal(ContactWorkflow.cancel, ReasonInput(reason=request.reason))
                 signalled += 1
             except RPCError as err:
                 if err.status != RPCStatusCode.NOT_FOUND:
@@ -132,3 +155,69 @@ class StoreActivities:
             if index % 50 == 0:
                 activity.heartbeat(index)
         return signalled
+
+    @activity.defn(name=ActivityName.RECONCILE_CONTACTS)
+    async def reconcile_contacts(self, request: ReconcileRequest) -> Reconciliation:
+        """Find the campaign's claimed contacts that have no final outcome and no running workflow.
+
+        Asks Temporal about each (describe is exact, where visibility lags). A workflow never started,
+        failed or timed out is handed back to be started; one terminated or cancelled by hand (or any
+        without a workflow while the campaign is cancelling) gets the final outcome ``cancelled`` here,
+        so the campaign's count of unfinished contacts is right again.
+        """
+        client = self._temporal()
+        async with self._sessions() as session:
+            pending = 0 if request.cancelling else await queries.count_pending(session, request.campaign_id)
+            unfinished = await queries.claimed_unfinished_contacts(session, request.campaign_id)
+        if request.external_ids is not None:
+            wanted = set(request.external_ids)
+            unfinished = [contact for contact in unfinished if contact.external_id in wanted]
+        found = Reconciliation(pending=pending)
+        for first in range(0, len(unfinished), DESCRIBE_BATCH):
+            batch = unfinished[first : first + DESCRIBE_BATCH]
+            statuses = await asyncio.gather(
+                *(_workflow_status(client, request.campaign_id, contact.external_id) for contact in batch)
+            )
+            for contact, status in zip(batch, statuses, strict=True):
+                if status == WorkflowExecutionStatus.RUNNING:
+                    found.running.append(contact.external_id)
+                elif status in _STOPPED_BY_HAND or (request.cancelling and status in _RESTARTABLE):
+                    reason = _STOPPED_BY_HAND.get(status, "campaign cancelled") if status else "campaign cancelled"
+                    await self._write(
+                        queries.record_outcome, request.campaign_id, contact.external_id, FinalOutcome.CANCELLED, reason
+                    )
+                    found.closed.append(contact.external_id)
+                elif status in _RESTARTABLE:
+                    if len(found.to_start) < request.limit:
+                        found.to_start.append(contact)
+                    else:
+                        found.more = True
+                else:  # completed a moment ago: its outcome landed after the read above
+                    activity.logger.info("contact %s completed while reconciling", contact.external_id)
+            activity.heartbeat(first)
+        if not found.settled:
+            activity.logger.warning(
+                "campaign %s reconciled: %d pending, %d to start, %d running, %d closed by hand",
+                request.campaign_id,
+                found.pending,
+                len(found.to_start),
+                len(found.running),
+                len(found.closed),
+            )
+        return found
+
+    def _temporal(self) -> Client:
+        if self._client is None:
+            raise RuntimeError("this activity needs a Temporal client")
+        return self._client
+
+
+async def _workflow_status(client: Client, campaign_id: str, external_id: str) -> WorkflowExecutionStatus | None:
+    """The status of the contact's latest workflow run, or None if it never had one."""
+    handle = client.get_workflow_handle_for(ContactWorkflow.run, contact_workflow_id(campaign_id, external_id))
+    try:
+        return (await handle.describe()).status
+    except RPCError as err:
+        if err.status == RPCStatusCode.NOT_FOUND:
+            return None
+        raise

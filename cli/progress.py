@@ -1,9 +1,10 @@
-"""Following a campaign from a terminal: a live view of its ``progress`` query, then a summary.
+"""Following a campaign from a terminal: a live view of its progress, then a summary.
 
-The campaign workflow is the source of truth while it runs, so the view only polls its query;
-the summary puts the store's outcome counts beside the workflow's to show that both agree. When
-stdout is not a terminal (CI logs, pipes) the live view becomes a plain line whenever the counters
-change, at most every few seconds, so logs stay readable.
+Each fact comes from its owner: where the unfinished contacts are, from the campaign workflow's
+``progress`` query; outcomes and dials, from the store. The summary checks that the two owners tell
+one story (as many finished contacts in each, no attempt left dialling). When stdout is not a
+terminal (CI logs, pipes) the live view becomes a plain line whenever the counters change, at most
+every few seconds, so logs stay readable.
 """
 
 import asyncio
@@ -25,6 +26,7 @@ from temporalio.service import RPCError
 from api.services import campaigns
 from api.services.campaigns import PendingCallback
 from schemas.outcomes import FinalOutcome
+from schemas.progress import CampaignOverview, StoreCounts
 from schemas.workflow_io import CampaignProgress, CampaignResult
 
 POLL_SECONDS = 0.5
@@ -43,30 +45,37 @@ class FollowResult:
     """How following ended: the last counters, and why it stopped."""
 
     progress: CampaignProgress
+    store: StoreCounts | None = None
     ended: Literal["done", "closed", "settled"] = "done"
     workflow_error: str | None = None
     callbacks: list[PendingCallback] = field(default_factory=list)
 
 
-def activity_line(progress: CampaignProgress) -> str:
-    """Where the unfinished contacts are, and how many dials so far."""
+def activity_line(progress: CampaignProgress, store: StoreCounts | None = None) -> str:
+    """Where the unfinished contacts are (the workflow's), and how many dials so far (the store's).
+
+    Each label says what it counts: a contact whose workflow has just begun is "starting", and only
+    one parked until its local calling hours open is "outside calling hours".
+    """
     p = progress
+    dialled = f"dialled {store.dials} · " if store is not None else ""
     return (
-        f"dialled {p.dials} · in a call {p.in_call} · waiting for a slot {p.waiting_slot} · "
+        f"{dialled}starting {p.starting} · in a call {p.in_call} · waiting for a slot {p.waiting_slot} · "
         f"waiting for a retry {p.waiting_retry} · waiting for a callback {p.waiting_callback} · "
         f"outside calling hours {p.waiting_window}"
     )
 
 
-def finished_line(progress: CampaignProgress) -> str:
-    """Finished contacts by final outcome."""
-    counts = ", ".join(f"{outcome.value} {count}" for outcome, count in sorted(progress.outcomes.items()))
+def finished_line(store: StoreCounts | None) -> str:
+    """Finished contacts by final outcome, from the store."""
+    outcomes = store.outcomes if store is not None else {}
+    counts = ", ".join(f"{outcome} {count}" for outcome, count in sorted(outcomes.items()))
     return f"finished: {counts or 'none yet'}"
 
 
-def counters_line(progress: CampaignProgress) -> str:
+def counters_line(progress: CampaignProgress, store: StoreCounts | None = None) -> str:
     """Where every contact is, in words, on one line: for logs and one-off status."""
-    return f"{activity_line(progress)} · {finished_line(progress)}"
+    return f"{activity_line(progress, store)} · {finished_line(store)}"
 
 
 def _elapsed(since: float) -> str:
@@ -74,15 +83,15 @@ def _elapsed(since: float) -> str:
     return f"{seconds // 60}:{seconds % 60:02d}"
 
 
-def _plain_line(progress: CampaignProgress) -> str:
-    return f"{progress.finished}/{progress.total} finished ({progress.status.value}) · {counters_line(progress)}"
+def _plain_line(progress: CampaignProgress, store: StoreCounts | None) -> str:
+    return f"{progress.finished}/{progress.total} finished ({progress.status.value}) · {counters_line(progress, store)}"
 
 
 def _print_plain(console: Console, started: float, line: str) -> None:
     console.print(f"[{_elapsed(started)}] {line}", markup=False, highlight=False, soft_wrap=True)
 
 
-def _render(campaign_id: str, progress: CampaignProgress, since: float) -> RenderableType:
+def _render(campaign_id: str, progress: CampaignProgress, store: StoreCounts | None, since: float) -> RenderableType:
     bar = Table.grid(padding=(0, 1))
     bar.add_row(
         Text(f"campaign {campaign_id}", style="bold"),
@@ -91,7 +100,7 @@ def _render(campaign_id: str, progress: CampaignProgress, since: float) -> Rende
         Text(progress.status.value, style="cyan"),
         Text(_elapsed(since), style="dim"),
     )
-    return Group(bar, Text(activity_line(progress)), Text(finished_line(progress), style="green"))
+    return Group(bar, Text(activity_line(progress, store)), Text(finished_line(store), style="green"))
 
 
 def _only_far_callbacks_left(progress: CampaignProgress) -> bool:
@@ -107,10 +116,12 @@ async def follow_campaign(
     campaign_id: str,
     *,
     console: Console,
+    sessions: async_sessionmaker[AsyncSession] | None = None,
     poll_seconds: float = POLL_SECONDS,
     settle_horizon: timedelta | None = None,
 ) -> FollowResult:
-    """Show the campaign live until it is done or its workflow closes.
+    """Show the campaign live until it is done or its workflow closes; with ``sessions``, its outcomes
+    and dials from the store too.
 
     With ``settle_horizon``, also stop once the only contacts left wait for callbacks due later than
     that: a person who asked to be called tomorrow keeps the campaign open until tomorrow, and a demo
@@ -123,26 +134,29 @@ async def follow_campaign(
     last_line, last_line_at = "", 0.0
     next_settled_check = 0.0
     progress = CampaignProgress(campaign_id=campaign_id)
+    store: StoreCounts | None = None
     live = Live(console=console, refresh_per_second=4, transient=False) if console.is_terminal else None
     try:
         with live or contextlib.nullcontext():
             while True:
                 try:
-                    progress = await campaigns.progress(client, campaign_id)
+                    progress = await campaigns.in_flight(client, campaign_id)
                     last_ok = time.monotonic()
                 except RPCError as err:
                     if time.monotonic() - last_ok > QUERY_FAILURES_TOLERATED_SECONDS:
                         raise FollowError(f"campaign {campaign_id} does not answer its progress query: {err}") from None
-                line = _plain_line(progress)
+                if sessions is not None:
+                    store = await campaigns.store_counts(sessions, campaign_id)
+                line = _plain_line(progress, store)
                 if live is not None:
-                    live.update(_render(campaign_id, progress, started))
+                    live.update(_render(campaign_id, progress, store, started))
                 elif progress.total and line != last_line and time.monotonic() - last_line_at >= PLAIN_EVERY_SECONDS:
                     _print_plain(console, started, line)
                     last_line, last_line_at = line, time.monotonic()
                 if progress.done:
-                    return FollowResult(progress=progress, ended="done")
+                    return FollowResult(progress=progress, store=store, ended="done")
                 if closed.done():
-                    return await _closed_result(closed, progress)
+                    return await _closed_result(closed, progress, store)
                 if (
                     settle_horizon is not None
                     and _only_far_callbacks_left(progress)
@@ -154,23 +168,25 @@ async def follow_campaign(
                     if len(callbacks) == progress.waiting_callback and all(
                         callback.scheduled_for > horizon_end for callback in callbacks
                     ):
-                        return FollowResult(progress=progress, ended="settled", callbacks=callbacks)
+                        return FollowResult(progress=progress, store=store, ended="settled", callbacks=callbacks)
                 await asyncio.wait({closed}, timeout=poll_seconds)
     finally:
-        if live is None and _plain_line(progress) != last_line:
-            _print_plain(console, started, _plain_line(progress))
+        if live is None and _plain_line(progress, store) != last_line:
+            _print_plain(console, started, _plain_line(progress, store))
         if not closed.done():
             closed.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await closed
 
 
-async def _closed_result(closed: "asyncio.Future[CampaignResult]", last: CampaignProgress) -> FollowResult:
+async def _closed_result(
+    closed: "asyncio.Future[CampaignResult]", last: CampaignProgress, store: StoreCounts | None
+) -> FollowResult:
     try:
         result = closed.result()
     except WorkflowFailureError as err:
-        return FollowResult(progress=last, ended="closed", workflow_error=str(err.cause or err))
-    return FollowResult(progress=result.progress, ended="done")
+        return FollowResult(progress=last, store=store, ended="closed", workflow_error=str(err.cause or err))
+    return FollowResult(progress=result.progress, store=store, ended="done")
 
 
 def _from_now(at: datetime, now: datetime) -> str:
@@ -186,35 +202,41 @@ async def print_summary(
     *,
     ui_link: str,
 ) -> bool:
-    """Outcome counts from the workflow and from the store side by side; True when they agree.
+    """The store's outcomes, and the two owners side by side; True when they agree.
 
-    A contact reports its outcome to the campaign a moment before its store write lands, so the
-    store gets a few seconds to catch up before the two are compared.
+    The workflow counts the contacts it has finished; the store holds each one's final outcome,
+    written before the workflow hears of it. They agree when both count as many finished contacts
+    and, once the campaign is done, no attempt is left dialling.
     """
     progress = follow.progress
-    expected = {outcome.value: count for outcome, count in progress.outcomes.items() if count}
+    overview = CampaignOverview(
+        campaign_id=progress.campaign_id,
+        workflow=progress,
+        store=await campaigns.store_counts(sessions, progress.campaign_id),
+    )
     deadline = time.monotonic() + STORE_CATCH_UP_SECONDS
-    stored = await campaigns.store_outcome_counts(sessions, progress.campaign_id)
-    while stored != expected and time.monotonic() < deadline:
+    while not overview.agree and time.monotonic() < deadline:
         await asyncio.sleep(0.25)
-        stored = await campaigns.store_outcome_counts(sessions, progress.campaign_id)
+        overview.store = await campaigns.store_counts(sessions, progress.campaign_id)
+    stored = overview.store
 
     table = Table(title=f"campaign {progress.campaign_id}: {progress.status.value}", title_justify="left")
-    table.add_column("outcome")
-    table.add_column("workflow", justify="right")
-    table.add_column("store", justify="right")
+    table.add_column("final outcome (store)")
+    table.add_column("contacts", justify="right")
     order = [outcome.value for outcome in FinalOutcome]
-    names = sorted(set(expected) | set(stored), key=lambda name: (order.index(name) if name in order else 99, name))
-    for name in names:
-        table.add_row(name, str(expected.get(name, 0)), str(stored.get(name, 0)))
+    for name in sorted(stored.outcomes, key=lambda name: (order.index(name) if name in order else 99, name)):
+        table.add_row(name, str(stored.outcomes[name]))
     if progress.waiting_callback:
-        table.add_row("(waiting for a callback)", str(progress.waiting_callback), "-", style="yellow")
+        table.add_row("(waiting for a callback)", str(progress.waiting_callback), style="yellow")
     table.add_section()
-    table.add_row("contacts", str(progress.total), str(sum(stored.values())), style="bold")
+    table.add_row("finished: workflow / store", f"{progress.finished} / {stored.finished}", style="bold")
+    table.add_row("contacts: workflow / store", f"{progress.total} / {stored.contacts}")
     console.print(table)
 
-    calls = ", ".join(f"{outcome.value} {count}" for outcome, count in sorted(progress.call_outcomes.items()))
-    console.print(f"{progress.dials} dial(s): {calls or 'none'}", highlight=False, soft_wrap=True)
+    calls = ", ".join(f"{outcome} {count}" for outcome, count in sorted(stored.call_outcomes.items()))
+    console.print(f"{stored.dials} dial(s): {calls or 'none'}", highlight=False, soft_wrap=True)
+    if stored.dialling:
+        console.print(f"{stored.dialling} dial(s) not ended yet", highlight=False)
     now = datetime.now(UTC)
     for callback in follow.callbacks:
         when = callback.scheduled_for.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
@@ -227,9 +249,9 @@ async def print_summary(
         )
     if follow.workflow_error:
         console.print(f"[red]the campaign workflow ended without a result: {follow.workflow_error}[/red]")
-    agree = stored == expected
+    agree = overview.agree
     if agree:
-        console.print("[green]the campaign workflow and the store agree on every outcome[/green]")
+        console.print("[green]the campaign workflow and the store agree: every finished contact is stored[/green]")
     else:
         console.print("[red]the campaign workflow and the store disagree (see the table above)[/red]")
     console.print(f"Web UI: {ui_link}", highlight=False, soft_wrap=True)

@@ -22,17 +22,24 @@ class ActivityName:
     PLACE_CALL = "place_call"
     RECORD_CALLBACK = "record_callback"
     RECORD_OUTCOME = "record_outcome"
-    ADD_CAMPAIGN_CONTACTS = "add_campaign_contacts"
+    RECONCILE_CONTACTS = "reconcile_contacts"
+    SWEEP_DIALLING = "sweep_dialling"
     SET_CAMPAIGN_STATUS = "set_campaign_status"
     CANCEL_CAMPAIGN_CONTACTS = "cancel_campaign_contacts"
     RECORD_NOTE = "record_note"
     RECORD_INFORMATION = "record_information"
     RECORD_TRANSCRIPT = "record_transcript"
+    RECORD_DISPOSITION = "record_disposition"
 
 
 class ClaimRequest(BaseModel):
     campaign_id: str
     limit: int = Field(ge=1, le=1000)
+    claim_key: str = Field(
+        min_length=1,
+        max_length=255,
+        description="Deterministic per page: a retried claim with the same key returns the same contacts",
+    )
 
 
 class ClaimedContacts(BaseModel):
@@ -54,12 +61,43 @@ class OutcomeRecord(BaseModel):
     external_id: str
     final_outcome: FinalOutcome
     reason: str = ""
-    attempts: int = 0
 
 
-class AddCampaignContacts(BaseModel):
+class ReconcileRequest(BaseModel):
+    """Check that every claimed contact without a final outcome has a running contact workflow."""
+
     campaign_id: str
-    contacts: list[Contact]
+    external_ids: list[str] | None = Field(
+        default=None, description="Only these contacts (a queued contact the campaign could not reach); None: all"
+    )
+    cancelling: bool = Field(
+        default=False, description="The campaign is being cancelled: a contact without a workflow ends cancelled"
+    )
+    limit: int = Field(default=200, ge=1, le=1000, description="At most this many contacts to start")
+
+
+class Reconciliation(BaseModel):
+    """What reconciling found. The campaign starts ``to_start`` and counts the rest."""
+
+    pending: int = Field(default=0, description="Contacts never claimed")
+    to_start: list[Contact] = Field(
+        default_factory=list, description="Claimed, no final outcome, no workflow (never started, failed, timed out)"
+    )
+    running: list[str] = Field(default_factory=list, description="Claimed, no final outcome, workflow running")
+    closed: list[str] = Field(
+        default_factory=list,
+        description="Their workflow was terminated or cancelled by hand (or the campaign is cancelling) without an "
+        "outcome: recorded as cancelled now",
+    )
+    more: bool = Field(default=False, description="More contacts to start than the limit: reconcile again")
+
+    @property
+    def settled(self) -> bool:
+        return not (self.pending or self.to_start or self.running or self.closed or self.more)
+
+
+class SweepRequest(BaseModel):
+    campaign_id: str
 
 
 class CampaignStatusUpdate(BaseModel):

@@ -64,8 +64,10 @@ class ContactWorkflowInput(BaseModel):
 class AttemptSummary(BaseModel):
     attempt: int
     dialled_at: datetime
-    outcome: CallOutcome
+    outcome: CallOutcome = Field(description="What the attempt came to: derived from the disposition and the network")
     detail: str = ""
+    disposition: str | None = Field(default=None, description="What the agent recorded on this call, if anything")
+    answered_by: str = Field(default="", description="The network's machine-detection verdict")
 
 
 class ContactState(BaseModel):
@@ -107,6 +109,20 @@ class NotInterestedInput(ReasonInput):
 # ---- campaign <-> contact slot protocol (signals) ------------------------------------------------
 
 
+class CampaignMessage(StrEnum):
+    """The campaign workflow's signals that contact workflows send, by name.
+
+    ``workflows/contact.py`` cannot import ``workflows/campaign.py`` (which imports it), so the
+    campaign declares its handlers with these names and contacts send them by these names: the one
+    place a name is spelled. Everything else is sent by method reference.
+    """
+
+    REQUEST_SLOT = "request_slot"
+    RELEASE_SLOT = "release_slot"
+    WAITING_FOR_WINDOW = "waiting_for_window"
+    CONTACT_FINISHED = "contact_finished"
+
+
 class SlotRequest(BaseModel):
     contact_workflow_id: str
     priority: int = 0
@@ -114,10 +130,11 @@ class SlotRequest(BaseModel):
 
 
 class SlotRelease(BaseModel):
+    """Outcomes are not in it: the store owns them (attempts and contacts); the campaign only moves
+    the contact between its in-flight phases."""
+
     contact_workflow_id: str
     next_phase: ContactPhase
-    call_outcome: CallOutcome | None = Field(default=None, description="None when no call was placed")
-    final_outcome: FinalOutcome | None = None
 
 
 class WaitingForWindow(BaseModel):
@@ -131,40 +148,31 @@ class ContactFinished(BaseModel):
 
     contact_workflow_id: str
     left_phase: ContactPhase
-    final_outcome: FinalOutcome
 
 
 # ---- campaign workflow ---------------------------------------------------------------------------
 
 
 class CampaignProgress(BaseModel):
+    """What the campaign workflow owns: the contacts in flight, by phase, and whether it is done.
+
+    Outcomes and dials are not here: the store owns them (``contacts.final_outcome``, ``call_attempts``);
+    ``api.services.campaigns.progress`` puts the two views side by side.
+    """
+
     campaign_id: str
     status: CampaignStatus = CampaignStatus.RUNNING
     total: int = Field(default=0, description="Contacts known to the campaign")
-    started: int = 0
+    started: int = Field(default=0, description="Contacts whose workflow the campaign started")
+    starting: int = Field(default=0, description="Started, and not yet in any phase below (their workflow just began)")
+    waiting_window: int = Field(default=0, description="Parked until their local calling hours open")
     waiting_slot: int = 0
     in_call: int = 0
     waiting_retry: int = 0
     waiting_callback: int = 0
-    finished: int = 0
-    dials: int = 0
-    outcomes: dict[FinalOutcome, int] = Field(default_factory=dict)
-    call_outcomes: dict[CallOutcome, int] = Field(default_factory=dict)
+    finished: int = Field(default=0, description="Contacts with a final outcome (recorded in the store first)")
     started_at: datetime | None = None
     finished_at: datetime | None = None
-
-    @property
-    def waiting_window(self) -> int:
-        """Started contacts not yet asking for a slot: most are outside their calling hours."""
-        return max(
-            0,
-            self.started
-            - self.finished
-            - self.waiting_slot
-            - self.in_call
-            - self.waiting_retry
-            - self.waiting_callback,
-        )
 
     @property
     def done(self) -> bool:
@@ -197,14 +205,23 @@ class CampaignCarry(BaseModel):
     holders: list[str] = Field(default_factory=list)
     exhausted: bool = False
     runs: int = 1
+    claim_seq: int = Field(default=0, description="Claims made so far: numbers the next claim's key")
+    recorded_status: CampaignStatus | None = Field(default=None, description="The status last written to the store")
     waiting_window: int = Field(default=0, description="Contacts that said they park until their window opens")
 
 
-class AddContactsInput(BaseModel):
-    contacts: list[Contact]
+class ContactsAdded(BaseModel):
+    """Contacts were added to the campaign in the store (status pending): the campaign claims again.
+
+    Only a count travels: the rows themselves never pass through the workflow.
+    """
+
+    count: int
 
 
 class AddContactsResult(BaseModel):
+    """What the store made of a list of contacts added to a campaign."""
+
     added: int
     duplicates: list[str] = Field(default_factory=list)
 

@@ -1,6 +1,6 @@
 """Tables of the campaign store.
 
-Only ``contacts`` references ``campaigns``: attempts, callbacks, outcomes and the voice agent's records
+Only ``contacts`` references ``campaigns``: attempts, callbacks and the voice agent's records
 (notes, shared information, transcripts) are keyed by ``(campaign_id, external_id)`` without a foreign
 key, because a contact workflow can run on its own (``ContactWorkflowInput.campaign_workflow_id`` is
 optional) and must still leave a record of its dials.
@@ -180,15 +180,19 @@ class ContactRow(Base):
     phone: Mapped[str] = mapped_column(String(32))
     timezone: Mapped[str] = mapped_column(String(64))
     priority: Mapped[int] = mapped_column(Integer, default=0)
-    persona: Mapped[str | None] = mapped_column(String(32))
+    attributes: Mapped[dict[str, Any]] = mapped_column(default=dict)
     import_batch: Mapped[str | None] = mapped_column(
         String(32), doc="The bulk import that added the contact: a refused import deletes exactly its own rows"
     )
-    attributes: Mapped[dict[str, Any]] = mapped_column(default=dict)
     seq: Mapped[int] = mapped_column(Integer, doc="Insertion order within the campaign")
     dispatched_at: Mapped[datetime | None] = mapped_column(doc="When the campaign claimed the contact")
+    claim_key: Mapped[str | None] = mapped_column(
+        String(255), doc="The claim that took the contact: a retried claim with this key returns the same page"
+    )
     status: Mapped[str] = mapped_column(String(16), default=CONTACT_PENDING)
-    final_outcome: Mapped[str | None] = mapped_column(String(32))
+    final_outcome: Mapped[str | None] = mapped_column(String(32), doc="The one home of the contact's final outcome")
+    final_reason: Mapped[str] = mapped_column(Text, default="", server_default="")
+    finished_at: Mapped[datetime | None] = mapped_column(doc="When the final outcome was decided")
     attempts: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -214,8 +218,11 @@ class AttemptRow(Base):
     carrier_call_id: Mapped[str] = mapped_column(String(128), default="")
     detail: Mapped[str] = mapped_column(Text, default="")
     dialled_at: Mapped[datetime | None] = mapped_column(doc="DialResult.dialled_at, as the carrier saw it")
-    callback_at: Mapped[datetime | None] = mapped_column(doc="DialResult.callback.at, if the callee asked")
-    callback_reason: Mapped[str] = mapped_column(Text, default="")
+    network_status: Mapped[str] = mapped_column(String(32), default="", server_default="")
+    status_code: Mapped[int | None] = mapped_column(Integer, doc="The SIP response code, if the network gave one")
+    answered_by: Mapped[str] = mapped_column(String(32), default="", server_default="", doc="Machine detection")
+    disposition: Mapped[str | None] = mapped_column(String(48), doc="What the agent recorded the call came to")
+    disposition_reason: Mapped[str] = mapped_column(Text, default="", server_default="")
 
 
 class CallbackRow(Base):
@@ -242,19 +249,6 @@ class CallbackRow(Base):
     reason: Mapped[str] = mapped_column(Text, default="")
     status: Mapped[str] = mapped_column(String(16), default=CALLBACK_SCHEDULED)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
-
-
-class OutcomeRow(Base):
-    __tablename__ = "outcomes"
-    __table_args__ = (UniqueConstraint("campaign_id", "external_id"),)
-
-    id: Mapped[int] = mapped_column(AutoId, primary_key=True, autoincrement=True)
-    campaign_id: Mapped[str] = mapped_column(String(64))
-    external_id: Mapped[str] = mapped_column(String(128))
-    final_outcome: Mapped[str] = mapped_column(String(32))
-    reason: Mapped[str] = mapped_column(Text, default="")
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    decided_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 # ---- the voice agent ------------------------------------------------------------------------------
@@ -361,3 +355,5 @@ class InboundCallRow(Base):
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
     ended_at: Mapped[datetime | None] = mapped_column()
     duration_seconds: Mapped[float | None] = mapped_column(Float)
+    outcome: Mapped[str | None] = mapped_column(String(32), doc="Derived from the agent's disposition and the status")
+    disposition: Mapped[str | None] = mapped_column(String(48), doc="What the agent recorded the call came to")

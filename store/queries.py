@@ -8,10 +8,10 @@ together. Open a session, call, then ``await session.commit()``::
         await session.commit()
 
 The writes an activity may retry (``create_campaign``, ``begin_attempt``, ``finish_attempt``,
-``record_callback``, ``record_outcome``, ``cancel_undispatched``, ``save_agent``, ``record_note``,
-``record_information``, ``append_transcript``) are idempotent: repeating one after a commit changes
-nothing. Conflicts are resolved in SQL (``ON CONFLICT``, unique constraints,
-``FOR UPDATE SKIP LOCKED`` on Postgres), so they are also safe between concurrent workers.
+``record_callback``, ``record_outcome``, ``cancel_undispatched``, ``claim_next_contacts`` (per claim
+key), ``save_agent``, ``record_note``, ``record_information``, ``append_transcript``) are idempotent:
+repeating one after a commit changes nothing. Conflicts are resolved in SQL (``ON CONFLICT``, unique
+constraints, ``FOR UPDATE SKIP LOCKED`` on Postgres), so they are also safe between concurrent workers.
 """
 
 from collections.abc import Sequence
@@ -23,13 +23,11 @@ from sqlalchemy import (
     CursorResult,
     Result,
     Row,
-    String,
     Table,
     case,
     delete,
     func,
     insert,
-    literal,
     select,
     update,
 )
@@ -40,7 +38,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from schemas.agent import AgentConfig, InformationCategory, SharedInformation, TranscriptSegment
-from schemas.calls import CallbackRequest, DialResult
+from schemas.calls import DialResult
 from schemas.campaign import CampaignSettings
 from schemas.contact import Contact
 from schemas.imports import ClaimedPage
@@ -65,10 +63,8 @@ from store.models import (
     CampaignRow,
     ContactRow,
     NoteRow,
-    OutcomeRow,
     SharedInformationRow,
     TranscriptSegmentRow,
-    UTCDateTime,
     as_utc,
     utcnow,
 )
@@ -206,7 +202,6 @@ async def add_contacts(session: AsyncSession, campaign_id: str, contacts: Sequen
             "phone": contact.phone,
             "timezone": contact.zone,
             "priority": contact.priority,
-            "persona": contact.persona,
             "attributes": contact.attributes,
             "seq": (last_seq or 0) + offset,
             "dispatched_at": None,
@@ -235,43 +230,54 @@ def _undispatched(campaign_id: str) -> list[ColumnElement[bool]]:
     ]
 
 
-async def claim_next_contacts(session: AsyncSession, campaign_id: str, limit: int) -> ClaimedPage:
-    """Mark up to ``limit`` undispatched contacts dispatched and return them, highest priority first.
+# What a claim returns of each contact: the fields of ``Contact``.
+_CLAIMED_COLUMNS = (
+    ContactRow.id,
+    ContactRow.external_id,
+    ContactRow.name,
+    ContactRow.phone,
+    ContactRow.timezone,
+    ContactRow.priority,
+    ContactRow.attributes,
+)
 
-    No contact is ever returned twice. On Postgres the SELECT locks the rows it picks and skips those
-    another claimer holds (``FOR UPDATE SKIP LOCKED``); on SQLite the transaction holds the database's
-    write lock from its start. It takes two statements: as one ``UPDATE … WHERE id IN (SELECT … LIMIT n
-    FOR UPDATE SKIP LOCKED)``, Postgres may re-run the subquery per row and claim far more than
-    ``limit``. Cancelled contacts are never claimed.
+
+async def claim_next_contacts(session: AsyncSession, campaign_id: str, limit: int, claim_key: str) -> ClaimedPage:
+    """Mark up to ``limit`` undispatched contacts claimed by ``claim_key`` and return them, highest priority first.
+
+    Idempotent per ``claim_key``: if contacts were already claimed with this key (the claim committed,
+    then its worker died before Temporal recorded the result), those same contacts are returned and
+    nothing new is claimed, so a retried claim never leaves a page claimed with no workflow. A claim
+    that found nothing claims afresh when retried. No contact is ever returned under two keys.
+
+    On Postgres the SELECT locks the rows it picks and skips those another claimer holds (``FOR
+    UPDATE SKIP LOCKED``); on SQLite the transaction holds the database's write lock from its start.
+    It takes two statements: as one ``UPDATE … WHERE id IN (SELECT … LIMIT n FOR UPDATE SKIP
+    LOCKED)``, Postgres may re-run the subquery per row and claim far more than ``limit``. Cancelled
+    contacts are never claimed.
     """
-    chosen = await session.scalars(
-        select(ContactRow.id)
-        .where(*_undispatched(campaign_id))
-        .order_by(ContactRow.priority.desc(), ContactRow.seq, ContactRow.id)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    )
-    position = {contact_id: index for index, contact_id in enumerate(chosen)}
-    rows: list[Row[Any]] = []
-    if position:
-        now = utcnow()
-        claimed = await session.execute(
-            update(ContactRow)
-            .where(ContactRow.id.in_(position))
-            .values(dispatched_at=now, status=CONTACT_ACTIVE, updated_at=now)
-            .returning(
-                ContactRow.id,
-                ContactRow.external_id,
-                ContactRow.name,
-                ContactRow.phone,
-                ContactRow.timezone,
-                ContactRow.priority,
-                ContactRow.persona,
-                ContactRow.attributes,
-            )
-            .execution_options(synchronize_session=False)
+    order = (ContactRow.priority.desc(), ContactRow.seq, ContactRow.id)
+    earlier = await session.execute(select(*_CLAIMED_COLUMNS).where(ContactRow.claim_key == claim_key).order_by(*order))
+    rows: list[Row[Any]] = list(earlier.all())
+    if not rows:
+        chosen = await session.scalars(
+            select(ContactRow.id)
+            .where(*_undispatched(campaign_id))
+            .order_by(*order)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
         )
-        rows = sorted(claimed.all(), key=lambda row: position[row.id])
+        position = {contact_id: index for index, contact_id in enumerate(chosen)}
+        if position:
+            now = utcnow()
+            claimed = await session.execute(
+                update(ContactRow)
+                .where(ContactRow.id.in_(position))
+                .values(dispatched_at=now, claim_key=claim_key, status=CONTACT_ACTIVE, updated_at=now)
+                .returning(*_CLAIMED_COLUMNS)
+                .execution_options(synchronize_session=False)
+            )
+            rows = sorted(claimed.all(), key=lambda row: position[row.id])
     remaining = await session.scalar(select(func.count()).select_from(ContactRow).where(*_undispatched(campaign_id)))
     contacts = [Contact.model_validate(row, from_attributes=True) for row in rows]
     return ClaimedPage(contacts=contacts, remaining=remaining or 0)
@@ -280,35 +286,39 @@ async def claim_next_contacts(session: AsyncSession, campaign_id: str, limit: in
 async def cancel_undispatched(session: AsyncSession, campaign_id: str) -> int:
     """Cancel every contact the campaign never dispatched; returns how many this call cancelled.
 
-    Each also gets an ``outcomes`` row (final outcome ``cancelled``), so that :func:`outcome_counts`
-    accounts for the whole list. Idempotent: a second call cancels nothing and adds no outcome.
+    Each gets the final outcome ``cancelled``, so that :func:`outcome_counts` accounts for the whole
+    list. Idempotent: a second call cancels nothing.
     """
     now = utcnow()
     result = await session.execute(
         update(ContactRow)
         .where(*_undispatched(campaign_id))
-        .values(status=CONTACT_CANCELLED, final_outcome=FinalOutcome.CANCELLED.value, updated_at=now)
+        .values(
+            status=CONTACT_CANCELLED,
+            final_outcome=FinalOutcome.CANCELLED.value,
+            final_reason=CANCELLED_BEFORE_DIAL,
+            finished_at=now,
+            updated_at=now,
+        )
         .execution_options(synchronize_session=False)
     )
-    cancelled = select(
-        ContactRow.campaign_id,
-        ContactRow.external_id,
-        literal(FinalOutcome.CANCELLED.value, String()),
-        literal(CANCELLED_BEFORE_DIAL, String()),
-        ContactRow.attempts,
-        literal(now, UTCDateTime()),
-    ).where(
-        ContactRow.campaign_id == campaign_id,
-        ContactRow.dispatched_at.is_(None),
-        ContactRow.status == CONTACT_CANCELLED,
-    )
-    columns = ["campaign_id", "external_id", "final_outcome", "reason", "attempts", "decided_at"]
-    await session.execute(
-        dialect_insert(session, OutcomeRow)
-        .from_select(columns, cancelled)
-        .on_conflict_do_nothing(index_elements=["campaign_id", "external_id"])
-    )
     return rowcount(result)
+
+
+async def count_pending(session: AsyncSession, campaign_id: str) -> int:
+    """Contacts the campaign has not claimed yet (cancelled ones excluded)."""
+    return await session.scalar(select(func.count()).select_from(ContactRow).where(*_undispatched(campaign_id))) or 0
+
+
+async def claimed_unfinished_contacts(session: AsyncSession, campaign_id: str) -> list[Contact]:
+    """Contacts the campaign claimed that have no final outcome yet, in list order: each must have a
+    running contact workflow, which is what the campaign's reconciliation checks."""
+    stmt = (
+        select(*_CLAIMED_COLUMNS)
+        .where(ContactRow.campaign_id == campaign_id, ContactRow.status == CONTACT_ACTIVE)
+        .order_by(ContactRow.seq, ContactRow.id)
+    )
+    return [Contact.model_validate(row, from_attributes=True) for row in (await session.execute(stmt)).all()]
 
 
 async def unfinished_dispatched_external_ids(session: AsyncSession, campaign_id: str) -> list[str]:
@@ -398,8 +408,9 @@ async def finish_attempt(session: AsyncSession, key: str, result: DialResult) ->
         "carrier_call_id": result.carrier_call_id,
         "detail": result.detail,
         "dialled_at": result.dialled_at,
-        "callback_at": result.callback.at if result.callback else None,
-        "callback_reason": result.callback.reason if result.callback else "",
+        "network_status": result.network_status,
+        "status_code": result.status_code,
+        "answered_by": result.answered_by,
     }
     if result.carrier:
         values["carrier"] = result.carrier
@@ -425,7 +436,6 @@ def attempt_result(row: AttemptRow) -> DialResult | None:
     """The result recorded by :func:`finish_attempt`, or ``None`` while the dial is unfinished."""
     if row.state != ATTEMPT_FINISHED or row.outcome is None:
         return None
-    callback = CallbackRequest(at=row.callback_at, reason=row.callback_reason) if row.callback_at else None
     return DialResult(
         outcome=CallOutcome(row.outcome),
         answered=row.answered,
@@ -434,7 +444,9 @@ def attempt_result(row: AttemptRow) -> DialResult | None:
         carrier=row.carrier,
         carrier_call_id=row.carrier_call_id,
         detail=row.detail,
-        callback=callback,
+        network_status=row.network_status,
+        status_code=row.status_code,
+        answered_by=row.answered_by,
     )
 
 
@@ -506,47 +518,33 @@ async def record_outcome(
     external_id: str,
     final_outcome: FinalOutcome,
     reason: str,
-    attempts: int,
-) -> None:
-    """Record how a contact ended (an upsert), and close its contact row and scheduled callbacks.
+) -> bool:
+    """Record how a contact ended on its contact row, and close its scheduled callbacks.
 
     The contact becomes ``cancelled`` for :attr:`FinalOutcome.CANCELLED`, else ``finished``; its
     scheduled callback becomes ``cancelled`` or ``done`` likewise. Idempotent: repeating the call
-    keeps the original ``decided_at``; a different outcome overwrites the first and re-stamps it.
+    keeps the original ``finished_at``; a different outcome overwrites the first and re-stamps it.
+    Returns whether the campaign has such a contact.
     """
     now = utcnow()
     cancelled = final_outcome is FinalOutcome.CANCELLED
-    insert = dialect_insert(session, OutcomeRow).values(
-        campaign_id=campaign_id,
-        external_id=external_id,
-        final_outcome=final_outcome.value,
-        reason=reason,
-        attempts=attempts,
-        decided_at=now,
-    )
-    outcomes = _table(OutcomeRow)
-    await session.execute(
-        insert.on_conflict_do_update(
-            index_elements=["campaign_id", "external_id"],
-            set_={
-                "final_outcome": insert.excluded.final_outcome,
-                "reason": insert.excluded.reason,
-                "attempts": insert.excluded.attempts,
-                "decided_at": case(
-                    (outcomes.c.final_outcome == insert.excluded.final_outcome, outcomes.c.decided_at),
-                    else_=insert.excluded.decided_at,
-                ),
-            },
-        )
-    )
-    await session.execute(
+    result = await session.execute(
         update(ContactRow)
         .where(ContactRow.campaign_id == campaign_id, ContactRow.external_id == external_id)
         .values(
             status=CONTACT_CANCELLED if cancelled else CONTACT_FINISHED,
             final_outcome=final_outcome.value,
+            final_reason=reason,
+            finished_at=case(
+                (
+                    (ContactRow.final_outcome == final_outcome.value) & ContactRow.finished_at.is_not(None),
+                    ContactRow.finished_at,
+                ),
+                else_=now,
+            ),
             updated_at=now,
         )
+        .execution_options(synchronize_session=False)
     )
     await session.execute(
         update(CallbackRow)
@@ -557,16 +555,58 @@ async def record_outcome(
         )
         .values(status=CALLBACK_CANCELLED if cancelled else CALLBACK_DONE)
     )
+    return rowcount(result) > 0
 
 
 async def outcome_counts(session: AsyncSession, campaign_id: str) -> dict[str, int]:
     """Final outcome -> number of contacts, for the outcomes recorded so far."""
     stmt = (
-        select(OutcomeRow.final_outcome, func.count())
-        .where(OutcomeRow.campaign_id == campaign_id)
-        .group_by(OutcomeRow.final_outcome)
+        select(ContactRow.final_outcome, func.count())
+        .where(ContactRow.campaign_id == campaign_id, ContactRow.final_outcome.is_not(None))
+        .group_by(ContactRow.final_outcome)
     )
     return {outcome: count for outcome, count in (await session.execute(stmt)).all()}
+
+
+async def call_outcome_counts(session: AsyncSession, campaign_id: str) -> dict[str, int]:
+    """Call outcome -> number of finished attempts: every dial the campaign made, by what it came to."""
+    stmt = (
+        select(AttemptRow.outcome, func.count())
+        .where(AttemptRow.campaign_id == campaign_id, AttemptRow.state == ATTEMPT_FINISHED)
+        .group_by(AttemptRow.outcome)
+    )
+    return {outcome: count for outcome, count in (await session.execute(stmt)).all()}
+
+
+async def dialling_count(session: AsyncSession, campaign_id: str) -> int:
+    """Attempts of the campaign not ended yet."""
+    stmt = (
+        select(func.count())
+        .select_from(AttemptRow)
+        .where(AttemptRow.campaign_id == campaign_id, AttemptRow.state == ATTEMPT_DIALLING)
+    )
+    return await session.scalar(stmt) or 0
+
+
+async def dialling_attempts(
+    session: AsyncSession, campaign_id: str, started_before: datetime | None = None
+) -> list[tuple[AttemptRow, Contact]]:
+    """Attempts of the campaign still ``dialling`` (started before ``started_before``, if given), with
+    their contact: what the sweeper recovers through the carrier once nobody is waiting for them."""
+    stmt = (
+        select(AttemptRow, *_CLAIMED_COLUMNS)
+        .join(
+            ContactRow,
+            (ContactRow.campaign_id == AttemptRow.campaign_id) & (ContactRow.external_id == AttemptRow.external_id),
+        )
+        .where(AttemptRow.campaign_id == campaign_id, AttemptRow.state == ATTEMPT_DIALLING)
+        .order_by(AttemptRow.id)
+        .execution_options(populate_existing=True)
+    )
+    if started_before is not None:
+        stmt = stmt.where(AttemptRow.started_at < started_before)
+    rows = (await session.execute(stmt)).all()
+    return [(row[0], Contact.model_validate(row, from_attributes=True)) for row in rows]
 
 
 # ---- agents ---------------------------------------------------------------------------------------
@@ -755,3 +795,17 @@ async def transcript_for(
         TranscriptSegment(speaker=row.speaker, text=row.text, started_at=row.started_at, ended_at=row.ended_at)
         for row in rows.all()
     ]
+
+
+async def record_attempt_disposition(session: AsyncSession, key: str, disposition: str, reason: str) -> bool:
+    """Put the agent's disposition on attempt ``key`` (the latest one the agent recorded counts).
+
+    ``False`` if there is no such attempt. Only this writes the disposition; :func:`finish_attempt`
+    writes the network's facts, so neither overwrites the other whichever lands first.
+    """
+    done = await session.execute(
+        update(AttemptRow)
+        .where(AttemptRow.idempotency_key == key)
+        .values(disposition=disposition, disposition_reason=reason)
+    )
+    return bool(rowcount(done))

@@ -31,7 +31,6 @@ from store.models import (
     DoNotCallRow,
     InboundCallRow,
     NoteRow,
-    OutcomeRow,
     SharedInformationRow,
     utcnow,
 )
@@ -114,9 +113,9 @@ async def final_outcome_counts(session: AsyncSession, campaign_ids: Sequence[str
     if not campaign_ids:
         return counts
     stmt = (
-        select(OutcomeRow.campaign_id, OutcomeRow.final_outcome, func.count())
-        .where(OutcomeRow.campaign_id.in_(campaign_ids))
-        .group_by(OutcomeRow.campaign_id, OutcomeRow.final_outcome)
+        select(ContactRow.campaign_id, ContactRow.final_outcome, func.count())
+        .where(ContactRow.campaign_id.in_(campaign_ids), ContactRow.final_outcome.is_not(None))
+        .group_by(ContactRow.campaign_id, ContactRow.final_outcome)
     )
     for campaign_id, outcome, count in (await session.execute(stmt)).all():
         counts[campaign_id][outcome] = count
@@ -458,12 +457,12 @@ async def _final_outcomes(
     session: AsyncSession, org_id: str, *, campaign_id: str | None, agent_name: str | None
 ) -> dict[str, int]:
     stmt = (
-        select(OutcomeRow.final_outcome, func.count())
-        .join(CampaignRow, CampaignRow.id == OutcomeRow.campaign_id)
-        .where(CampaignRow.org_id == org_id)
-        .where(OutcomeRow.campaign_id == campaign_id if campaign_id is not None else true())
+        select(ContactRow.final_outcome, func.count())
+        .join(CampaignRow, CampaignRow.id == ContactRow.campaign_id)
+        .where(CampaignRow.org_id == org_id, ContactRow.final_outcome.is_not(None))
+        .where(ContactRow.campaign_id == campaign_id if campaign_id is not None else true())
         .where(CampaignRow.agent_name == agent_name if agent_name is not None else true())
-        .group_by(OutcomeRow.final_outcome)
+        .group_by(ContactRow.final_outcome)
     )
     return {outcome: count for outcome, count in (await session.execute(stmt)).all()}
 

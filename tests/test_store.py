@@ -1,6 +1,7 @@
 """The store against SQLite, or against Postgres when DATABASE_URL is set (as in CI)."""
 
 import asyncio
+import uuid
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -20,7 +21,7 @@ from schemas.workflow_io import CampaignStatus
 from store import queries
 from store.db import begin_read_only, make_engine, make_session_factory
 from store.migrate import alembic_config, upgrade_database
-from store.models import Base, CallbackRow, ContactRow, OutcomeRow
+from store.models import Base, CallbackRow, ContactRow
 from store.queries import (
     AttemptNotFoundError,
     CampaignNotFoundError,
@@ -125,7 +126,7 @@ async def test_claim_by_priority_then_list_order_never_twice(session_factory: Se
     remaining: list[int] = []
     async with session_factory() as session:
         for _ in range(4):
-            page = await claim_next_contacts(session, CAMPAIGN, 2)
+            page = await claim_next_contacts(session, CAMPAIGN, 2, f"claim-{len(remaining)}")
             await session.commit()
             claimed += [c.external_id for c in page.contacts]
             remaining.append(page.remaining)
@@ -138,6 +139,21 @@ async def test_claim_by_priority_then_list_order_never_twice(session_factory: Se
         assert row.dispatched_at is not None and row.dispatched_at.tzinfo is UTC
 
 
+async def test_a_retried_claim_returns_the_page_its_key_already_claimed(session_factory: Sessions) -> None:
+    """The claim committed, then its worker died: the retry, with the same key, gets that page back."""
+    await new_campaign(session_factory, [contact(f"p-{i}") for i in range(5)])
+    async with session_factory() as session:
+        first = await claim_next_contacts(session, CAMPAIGN, 2, "campaign-x/run/0")
+        await session.commit()
+    async with session_factory() as session:
+        again = await claim_next_contacts(session, CAMPAIGN, 2, "campaign-x/run/0")
+        following = await claim_next_contacts(session, CAMPAIGN, 2, "campaign-x/run/1")
+        await session.commit()
+    assert [c.external_id for c in first.contacts] == [c.external_id for c in again.contacts] == ["p-0", "p-1"]
+    assert [c.external_id for c in following.contacts] == ["p-2", "p-3"]
+    assert again.remaining == 3 and following.remaining == 1
+
+
 async def test_concurrent_claimers_share_the_list_without_overlap(session_factory: Sessions) -> None:
     await new_campaign(session_factory, [contact(f"p-{i}", priority=i % 3) for i in range(60)])
 
@@ -145,7 +161,7 @@ async def test_concurrent_claimers_share_the_list_without_overlap(session_factor
         mine: list[str] = []
         while True:
             async with session_factory() as session:
-                page = await claim_next_contacts(session, CAMPAIGN, 4)
+                page = await claim_next_contacts(session, CAMPAIGN, 4, f"claim-{uuid.uuid4().hex}")
                 await session.commit()
             if not page.contacts:
                 return mine
@@ -162,8 +178,8 @@ async def test_open_claims_skip_each_other_on_postgres(session_factory: Sessions
         pytest.skip("SQLite runs one write transaction at a time: claims cannot overlap")
     await new_campaign(session_factory, [contact(f"p-{i}") for i in range(10)])
     async with session_factory() as first, session_factory() as second:
-        page_one = await claim_next_contacts(first, CAMPAIGN, 3)
-        page_two = await asyncio.wait_for(claim_next_contacts(second, CAMPAIGN, 3), timeout=5)
+        page_one = await claim_next_contacts(first, CAMPAIGN, 3, "first")
+        page_two = await asyncio.wait_for(claim_next_contacts(second, CAMPAIGN, 3, "second"), timeout=5)
         await first.commit()
         await second.commit()
     assert [c.external_id for c in page_one.contacts] == ["p-0", "p-1", "p-2"]
@@ -243,7 +259,7 @@ async def test_new_callback_replaces_the_scheduled_one(session_factory: Sessions
         assert [(r.scheduled_for, r.status) for r in rows] == [(asked, "replaced"), (later, "scheduled")]
         assert rows[1].scheduled_for.tzinfo is UTC and rows[1].reason == "noon"
 
-        await record_outcome(session, CAMPAIGN, "p-1", FinalOutcome.COMPLETED, "talked", 2)
+        await record_outcome(session, CAMPAIGN, "p-1", FinalOutcome.COMPLETED, "talked")
         await session.commit()
         assert [r.status for r in await callbacks_for(session, CAMPAIGN, "p-1")] == ["replaced", "done"]
         assert await callbacks_for(session, CAMPAIGN, "p-2") == []
@@ -252,30 +268,29 @@ async def test_new_callback_replaces_the_scheduled_one(session_factory: Sessions
 async def test_record_outcome_is_an_idempotent_upsert(session_factory: Sessions) -> None:
     await new_campaign(session_factory, [contact("p-1"), contact("p-2")])
     async with session_factory() as session:
-        await record_outcome(session, CAMPAIGN, "p-1", FinalOutcome.QUALIFIED, "wants a demo", 2)
+        await record_outcome(session, CAMPAIGN, "p-1", FinalOutcome.QUALIFIED, "wants a demo")
         await session.commit()
-        first = (await session.scalars(select(OutcomeRow))).one()
-        await record_outcome(session, CAMPAIGN, "p-1", FinalOutcome.QUALIFIED, "wants a demo", 2)
+        first = (await session.scalars(select(ContactRow).where(ContactRow.external_id == "p-1"))).one().finished_at
+        await record_outcome(session, CAMPAIGN, "p-1", FinalOutcome.QUALIFIED, "wants a demo")
         await record_callback(session, CAMPAIGN, "p-2", datetime.now(UTC), datetime.now(UTC), "")
-        await record_outcome(session, CAMPAIGN, "p-2", FinalOutcome.CANCELLED, "campaign cancelled", 1)
-        await record_outcome(session, CAMPAIGN, "p-2", FinalOutcome.CANCELLED, "campaign cancelled", 1)
+        await record_outcome(session, CAMPAIGN, "p-2", FinalOutcome.CANCELLED, "campaign cancelled")
+        await record_outcome(session, CAMPAIGN, "p-2", FinalOutcome.CANCELLED, "campaign cancelled")
         await session.commit()
 
-        outcomes = (await session.scalars(select(OutcomeRow).order_by(OutcomeRow.external_id))).all()
-        assert [(o.external_id, o.final_outcome, o.attempts) for o in outcomes] == [
-            ("p-1", "qualified", 2),
-            ("p-2", "cancelled", 1),
-        ]
-        assert outcomes[0].decided_at == first.decided_at
         assert await outcome_counts(session, CAMPAIGN) == {"qualified": 1, "cancelled": 1}
-        contacts = (await session.scalars(select(ContactRow).order_by(ContactRow.external_id))).all()
-        assert [(c.status, c.final_outcome) for c in contacts] == [
-            ("finished", "qualified"),
-            ("cancelled", "cancelled"),
+        contacts = (
+            await session.scalars(
+                select(ContactRow).order_by(ContactRow.external_id).execution_options(populate_existing=True)
+            )
+        ).all()
+        assert [(c.status, c.final_outcome, c.final_reason) for c in contacts] == [
+            ("finished", "qualified", "wants a demo"),
+            ("cancelled", "cancelled", "campaign cancelled"),
         ]
+        assert first is not None and contacts[0].finished_at == first
         assert (await session.scalars(select(CallbackRow.status))).all() == ["cancelled"]
 
-        await record_outcome(session, CAMPAIGN, "p-1", FinalOutcome.NOT_INTERESTED, "changed their mind", 3)
+        await record_outcome(session, CAMPAIGN, "p-1", FinalOutcome.NOT_INTERESTED, "changed their mind")
         await session.commit()
         assert await outcome_counts(session, CAMPAIGN) == {"not_interested": 1, "cancelled": 1}
 
@@ -283,12 +298,12 @@ async def test_record_outcome_is_an_idempotent_upsert(session_factory: Sessions)
 async def test_cancel_undispatched_spares_dispatched_contacts(session_factory: Sessions) -> None:
     await new_campaign(session_factory, [contact(f"p-{i}") for i in range(5)])
     async with session_factory() as session:
-        await claim_next_contacts(session, CAMPAIGN, 2)
-        await record_outcome(session, CAMPAIGN, "p-0", FinalOutcome.COMPLETED, "done", 1)
+        await claim_next_contacts(session, CAMPAIGN, 2, "first")
+        await record_outcome(session, CAMPAIGN, "p-0", FinalOutcome.COMPLETED, "done")
         assert await cancel_undispatched(session, CAMPAIGN) == 3
         assert await cancel_undispatched(session, CAMPAIGN) == 0
         await session.commit()
-        page = await claim_next_contacts(session, CAMPAIGN, 10)
+        page = await claim_next_contacts(session, CAMPAIGN, 10, "second")
         assert (page.contacts, page.remaining) == ([], 0)
         assert await unfinished_dispatched_external_ids(session, CAMPAIGN) == ["p-1"]
         assert await outcome_counts(session, CAMPAIGN) == {"completed": 1, "cancelled": 3}

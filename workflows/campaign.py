@@ -5,6 +5,11 @@ The campaign is the one place that sees every dial, so it owns the campaign-wide
 and ``calls_per_second``. Contacts ask for a slot with a signal and get it with a signal back.
 Its own state is bounded by the contacts in flight, never by the list, so it can continue as new
 through a 100,000-contact campaign.
+
+It owns what is in flight (slots, queue, token bucket, contacts per phase) and the campaign's
+status, which only it writes to the store. The store owns outcomes and dials. Before completing,
+it reconciles with the store: every claimed contact without a final outcome has a running workflow,
+and no contact is left unclaimed.
 """
 
 import asyncio
@@ -18,23 +23,25 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 with workflow.unsafe.imports_passed_through():
     from schemas.activity_io import (
         ActivityName,
-        AddCampaignContacts,
         CampaignStatusUpdate,
         CancelCampaignContacts,
         ClaimedContacts,
         ClaimRequest,
+        ReconcileRequest,
+        Reconciliation,
+        SweepRequest,
     )
     from schemas.contact import Contact
     from schemas.workflow_io import (
-        AddContactsInput,
-        AddContactsResult,
         CampaignCarry,
+        CampaignMessage,
         CampaignProgress,
         CampaignResult,
         CampaignStatus,
         CampaignWorkflowInput,
         ContactFinished,
         ContactPhase,
+        ContactsAdded,
         ContactWorkflowInput,
         ReasonInput,
         SlotRelease,
@@ -57,6 +64,9 @@ GRANT_RATE_HEADROOM = 1.1
 MIN_WAKE_SECONDS = 0.05
 # The fewest contacts started together (see _start_page).
 START_CHUNK = 10
+# Sweeping asks the carrier about each attempt left dialling; a live call may last this long.
+SWEEP_TIMEOUT = timedelta(hours=2)
+ENDING = (CampaignStatus.CANCELLING, CampaignStatus.CANCELLED, CampaignStatus.COMPLETED)
 
 
 @workflow.defn
@@ -74,7 +84,7 @@ class CampaignWorkflow:
         self._holders: dict[str, None] = dict.fromkeys(carried.holders)
         self._dirty = True
         self._added_generation = 0
-        self._adding = 0
+        self._unreachable: list[str] = []  # queued contacts whose grant found their workflow closed
         self._cancel_reason: str | None = None
         self._feeding = False
         self._grants: set[asyncio.Task[None]] = set()
@@ -91,10 +101,38 @@ class CampaignWorkflow:
     async def run(self, input: CampaignWorkflowInput) -> CampaignResult:
         # Contacts are claimed and started beside the granting loop, so dials never wait on a claim.
         feeder = asyncio.create_task(self._feed_contacts())
+        while True:
+            await self._steer_until_finished()
+            await workflow.wait_condition(self._quiescent)
+            # Reconciling may start contacts, claim added ones or find some gone: steer on until it finds
+            # nothing. No await between the last check and the status: a contacts_added update that
+            # arrives after it is refused, never accepted and then dropped.
+            if self._finished() and await self._reconciled() and self._finished():
+                break
+        feeder.cancel()
+        self._progress.status = (
+            CampaignStatus.CANCELLED if self._progress.status == CampaignStatus.CANCELLING else CampaignStatus.COMPLETED
+        )
+        self._progress.finished_at = workflow.now()
+        await workflow.execute_activity(
+            ActivityName.SWEEP_DIALLING,
+            SweepRequest(campaign_id=self._input.campaign_id),
+            result_type=int,
+            start_to_close_timeout=SWEEP_TIMEOUT,
+            heartbeat_timeout=timedelta(minutes=1),
+            retry_policy=STORE_RETRY,
+        )
+        await self._record_status()
+        return CampaignResult(progress=self.progress())
+
+    async def _steer_until_finished(self) -> None:
         while not self._finished():
             self._dirty = False
             if self._cancel_reason is not None and self._progress.status != CampaignStatus.CANCELLING:
                 await self._cancel_contacts(self._cancel_reason)
+            await self._record_status()
+            if self._unreachable:
+                await self._settle_unreachable()
             self._grant_slots()
             if self._finished():
                 break
@@ -102,29 +140,72 @@ class CampaignWorkflow:
                 await workflow.wait_condition(self._quiescent)
                 self._continue_as_new()
             await self._wait_for_change()
-        feeder.cancel()
-        await workflow.wait_condition(self._quiescent)
-        self._progress.status = (
-            CampaignStatus.CANCELLED if self._progress.status == CampaignStatus.CANCELLING else CampaignStatus.COMPLETED
-        )
-        self._progress.finished_at = workflow.now()
-        await self._set_status(self._progress.status)
-        return CampaignResult(progress=self.progress())
 
     def _finished(self) -> bool:
         p = self._progress
         return (
             self._carry.exhausted
-            and self._adding == 0
             and not self._feeding
             and p.started == p.finished
             and not self._queue
             and not self._holders
+            and not self._unreachable
         )
 
     def _quiescent(self) -> bool:
         """Nothing half done: safe to continue as new or to complete."""
-        return workflow.all_handlers_finished() and self._adding == 0 and not self._feeding and not self._grants
+        return workflow.all_handlers_finished() and not self._feeding and not self._grants
+
+    async def _reconciled(self) -> bool:
+        """True when the store agrees the campaign is done; else make it so and return False.
+
+        Runs when every contact the campaign counted has finished, so each claimed contact without a
+        final outcome is one it never counted: a page whose start was lost, a workflow that failed or
+        was terminated by hand. Unclaimed contacts (added, or never reached) get claimed.
+        """
+        cancelling = self._progress.status == CampaignStatus.CANCELLING
+        found = await self._reconcile(ReconcileRequest(campaign_id=self._input.campaign_id, cancelling=cancelling))
+        if found.settled:
+            return True
+        if found.pending and not cancelling:
+            self._added_generation += 1
+            self._carry.exhausted = False
+        uncounted = len(found.to_start) + len(found.running) + len(found.closed)
+        self._progress.started += uncounted
+        self._progress.finished += len(found.closed)
+        await self._start_contacts(found.to_start, pre_grant=False)
+        self._dirty = True
+        return False
+
+    async def _settle_unreachable(self) -> None:
+        """Queued contacts whose workflow closed before their grant (terminated by hand): a counted contact
+        that will never say it finished. Reconciling records its outcome, or starts it again."""
+        prefix = contact_workflow_id(self._input.campaign_id, "")
+        ids, self._unreachable = self._unreachable, []
+        found = await self._reconcile(
+            ReconcileRequest(
+                campaign_id=self._input.campaign_id,
+                external_ids=[wid.removeprefix(prefix) for wid in ids],
+                limit=max(1, min(len(ids), 1000)),
+            )
+        )
+        self._progress.finished += len(found.closed)
+        for external_id in found.running:  # still waiting for the grant it never got
+            self._queue.append(
+                SlotRequest(contact_workflow_id=contact_workflow_id(self._input.campaign_id, external_id))
+            )
+        await self._start_contacts(found.to_start, pre_grant=False)
+        self._dirty = True
+
+    async def _reconcile(self, request: ReconcileRequest) -> Reconciliation:
+        return await workflow.execute_activity(
+            ActivityName.RECONCILE_CONTACTS,
+            request,
+            result_type=Reconciliation,
+            start_to_close_timeout=timedelta(minutes=10),
+            heartbeat_timeout=timedelta(minutes=1),
+            retry_policy=STORE_RETRY,
+        )
 
     async def _feed_contacts(self) -> None:
         """Claim and start contacts whenever few enough are active, so the queue stays bounded."""
@@ -151,28 +232,39 @@ class CampaignWorkflow:
 
     async def _start_page(self, room: int) -> None:
         generation = self._added_generation
+        info = workflow.info()
+        # The same key on every retry of this claim, and a new one for the next page, across continue-as-new.
+        claim_key = f"{info.workflow_id}/{info.first_execution_run_id}/{self._carry.claim_seq}"
         page = await workflow.execute_activity(
             ActivityName.CLAIM_CONTACTS,
-            ClaimRequest(campaign_id=self._input.campaign_id, limit=min(room, self._input.page_size)),
+            ClaimRequest(
+                campaign_id=self._input.campaign_id, limit=min(room, self._input.page_size), claim_key=claim_key
+            ),
             result_type=ClaimedContacts,
             start_to_close_timeout=timedelta(seconds=60),
             retry_policy=STORE_RETRY,
         )
+        self._carry.claim_seq += 1
         self._progress.total = page.total
         if not page.contacts:
             if generation == self._added_generation:
                 self._carry.exhausted = True
             return
         self._progress.started += len(page.contacts)
-        # A page starts in chunks about one burst of dials in size, each granted as it starts: the
-        # dials ready to go do not queue behind hundreds of workflow starts, and the tokens that
-        # accrue meanwhile go to contacts as they start, sparing their request/grant round trip.
+        await self._start_contacts(page.contacts, pre_grant=True)
+
+    async def _start_contacts(self, contacts: list[Contact], *, pre_grant: bool) -> None:
+        """Start contacts in chunks about one burst of dials in size, each granted as it starts.
+
+        The dials ready to go do not queue behind hundreds of workflow starts, and the tokens that
+        accrue meanwhile go to contacts as they start, sparing their request/grant round trip.
+        """
         chunk = max(START_CHUNK, int(self._burst))
-        for first in range(0, len(page.contacts), chunk):
+        for first in range(0, len(contacts), chunk):
             await asyncio.gather(
                 *(
-                    self._start_contact(contact, granted=self._pre_grant(contact))
-                    for contact in page.contacts[first : first + chunk]
+                    self._start_contact(contact, granted=pre_grant and self._pre_grant(contact))
+                    for contact in contacts[first : first + chunk]
                 )
             )
 
@@ -211,6 +303,7 @@ class CampaignWorkflow:
                 static_summary=f"contact {contact.external_id}",
             )
         except WorkflowAlreadyStartedError:
+            # Only a running workflow refuses a start: a closed one (failed, timed out) is started again.
             workflow.logger.info("contact %s already has a workflow", contact.external_id)
             if granted:
                 self._holders.pop(contact_workflow_id(self._input.campaign_id, contact.external_id), None)
@@ -227,11 +320,15 @@ class CampaignWorkflow:
 
     async def _send_grant(self, contact_workflow_id: str) -> None:
         try:
-            await workflow.get_external_workflow_handle(contact_workflow_id).signal("slot_granted")
+            await workflow.get_external_workflow_handle_for(ContactWorkflow.run, contact_workflow_id).signal(
+                ContactWorkflow.slot_granted
+            )
         except Exception as err:
-            # The contact closed while queued (terminated by hand): its slot goes back to the pool.
+            # The contact closed while queued (terminated by hand): its slot goes back to the pool, and
+            # reconciling settles its outcome, since it will never say it finished.
             workflow.logger.warning("slot for %s returned: %s", contact_workflow_id, err)
             self._holders.pop(contact_workflow_id, None)
+            self._unreachable.append(contact_workflow_id)
             self._dirty = True
 
     def _may_grant(self) -> bool:
@@ -279,15 +376,21 @@ class CampaignWorkflow:
             retry_policy=STORE_RETRY,
         )
         self._carry.exhausted = True
-        await self._set_status(CampaignStatus.CANCELLING)
+        await self._record_status()
 
-    async def _set_status(self, status: CampaignStatus) -> None:
+    async def _record_status(self) -> None:
+        """Write the campaign's status to the store when it changed: this workflow is its only writer
+        (pause and resume too, as it handles their signals)."""
+        status = self._progress.status
+        if status == self._carry.recorded_status:
+            return
         await workflow.execute_activity(
             ActivityName.SET_CAMPAIGN_STATUS,
             CampaignStatusUpdate(campaign_id=self._input.campaign_id, status=status),
             start_to_close_timeout=timedelta(seconds=30),
             retry_policy=STORE_RETRY,
         )
+        self._carry.recorded_status = status
 
     def _should_continue_as_new(self) -> bool:
         info = workflow.info()
@@ -302,7 +405,7 @@ class CampaignWorkflow:
 
     # ---- slot protocol --------------------------------------------------------------------------
 
-    @workflow.signal
+    @workflow.signal(name=CampaignMessage.REQUEST_SLOT)
     def request_slot(self, request: SlotRequest) -> None:
         if any(r.contact_workflow_id == request.contact_workflow_id for r in self._queue):
             return
@@ -310,34 +413,30 @@ class CampaignWorkflow:
         self._queue.append(request)
         self._dirty = True
 
-    @workflow.signal
+    @workflow.signal(name=CampaignMessage.RELEASE_SLOT)
     def release_slot(self, release: SlotRelease) -> None:
         self._holders.pop(release.contact_workflow_id, None)
-        if release.call_outcome is not None:
-            self._progress.dials += 1
-            outcomes = self._progress.call_outcomes
-            outcomes[release.call_outcome] = outcomes.get(release.call_outcome, 0) + 1
         if release.next_phase == ContactPhase.WAITING_RETRY:
             self._progress.waiting_retry += 1
         elif release.next_phase == ContactPhase.WAITING_CALLBACK:
             self._progress.waiting_callback += 1
         elif release.next_phase == ContactPhase.WAITING_WINDOW:
             self._carry.waiting_window += 1
-        elif release.next_phase == ContactPhase.FINISHED and release.final_outcome is not None:
-            self._count_finished(release.final_outcome)
+        elif release.next_phase == ContactPhase.FINISHED:
+            self._progress.finished += 1
         self._dirty = True
 
-    @workflow.signal
+    @workflow.signal(name=CampaignMessage.WAITING_FOR_WINDOW)
     def waiting_for_window(self, waiting: WaitingForWindow) -> None:
         """A started contact parks until its calling window opens; night-time contacts leave room for others."""
         self._carry.waiting_window += 1
 
-    @workflow.signal
+    @workflow.signal(name=CampaignMessage.CONTACT_FINISHED)
     def contact_finished(self, finished: ContactFinished) -> None:
         self._queue = [r for r in self._queue if r.contact_workflow_id != finished.contact_workflow_id]
         self._holders.pop(finished.contact_workflow_id, None)
         self._leave_parked_phase(finished.left_phase)
-        self._count_finished(finished.final_outcome)
+        self._progress.finished += 1
         self._dirty = True
 
     def _leave_parked_phase(self, phase: ContactPhase) -> None:
@@ -348,10 +447,6 @@ class CampaignWorkflow:
         elif phase == ContactPhase.WAITING_WINDOW:
             # Never below zero: a run continued as new before the patch carried no count of its releases.
             self._carry.waiting_window = max(0, self._carry.waiting_window - 1)
-
-    def _count_finished(self, outcome) -> None:
-        self._progress.finished += 1
-        self._progress.outcomes[outcome] = self._progress.outcomes.get(outcome, 0) + 1
 
     # ---- steering -------------------------------------------------------------------------------
 
@@ -381,35 +476,27 @@ class CampaignWorkflow:
             self._dirty = True
 
     @workflow.update
-    async def add_contacts(self, request: AddContactsInput) -> AddContactsResult:
-        self._adding += 1
-        try:
-            result = await workflow.execute_activity(
-                ActivityName.ADD_CAMPAIGN_CONTACTS,
-                AddCampaignContacts(campaign_id=self._input.campaign_id, contacts=request.contacts),
-                result_type=AddContactsResult,
-                start_to_close_timeout=timedelta(minutes=5),
-                retry_policy=STORE_RETRY,
-            )
-        finally:
-            self._adding -= 1
-        if result.added and self._cancel_reason is None:
-            self._added_generation += 1
-            self._carry.exhausted = False
-            self._dirty = True
-        return result
+    def contacts_added(self, notice: ContactsAdded) -> None:
+        """Contacts were added in the store (status pending): claim again. The rows never travel here."""
+        self._progress.total += notice.count
+        self._added_generation += 1
+        self._carry.exhausted = False
+        self._dirty = True
 
-    @add_contacts.validator
-    def _validate_add_contacts(self, request: AddContactsInput) -> None:
-        if not request.contacts:
+    @contacts_added.validator
+    def _validate_contacts_added(self, notice: ContactsAdded) -> None:
+        if notice.count < 1:
             raise ValueError("no contacts to add")
-        if self._cancel_reason is not None or self._progress.status in (
-            CampaignStatus.CANCELLING,
-            CampaignStatus.CANCELLED,
-            CampaignStatus.COMPLETED,
-        ):
+        if self._cancel_reason is not None or self._progress.status in ENDING:
             raise ValueError("the campaign is ending; contacts can no longer be added")
 
     @workflow.query
     def progress(self) -> CampaignProgress:
-        return self._progress.model_copy(update={"waiting_slot": len(self._queue), "in_call": len(self._holders)})
+        p = self._progress
+        counted = {
+            "waiting_slot": len(self._queue),
+            "in_call": len(self._holders),
+            "waiting_window": self._carry.waiting_window,
+        }
+        parked = sum(counted.values()) + p.waiting_retry + p.waiting_callback
+        return p.model_copy(update={**counted, "starting": max(0, p.started - p.finished - parked)})

@@ -19,10 +19,12 @@ with workflow.unsafe.imports_passed_through():
         OutcomeRecord,
     )
     from schemas.calls import CallbackRequest, DialRequest, DialResult
+    from schemas.dispositions import DispositionInput, DispositionRecord, NextStep
     from schemas.outcomes import TERMINAL_CALL_OUTCOMES, CallOutcome, FinalOutcome
     from schemas.workflow_io import (
         AttemptSummary,
         CallbackConfirmation,
+        CampaignMessage,
         ContactFinished,
         ContactPhase,
         ContactState,
@@ -35,16 +37,19 @@ with workflow.unsafe.imports_passed_through():
         attempt_idempotency_key,
     )
     from workflows import search_attributes
-    from workflows.call_records import STORE_RETRY, CallRecordsMixin
+    from workflows.call_records import STORE_RETRY, CallRecordsMixin, call_outcome_of
     from workflows.scheduling import next_dial_time, retry_delay
 
+# No limit on tries: a dial whose call was placed must not end as a failed try while its result is
+# unknown (the store down, the worker gone). It keeps recovering the call, capped by time instead:
+# the longest call plus DIAL_OUTAGE_ALLOWANCE (the dial's schedule-to-close timeout).
 DIAL_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1),
     backoff_coefficient=2.0,
     maximum_interval=timedelta(seconds=30),
-    maximum_attempts=6,
     non_retryable_error_types=[INVALID_NUMBER_ERROR],
 )
+DIAL_OUTAGE_ALLOWANCE = timedelta(hours=1)
 # A call's heartbeats stop when its worker dies; this is how soon another worker takes the attempt over.
 DIAL_HEARTBEAT_TIMEOUT = timedelta(seconds=10)
 MAX_CALL_LENGTH = timedelta(hours=1)
@@ -58,6 +63,7 @@ _FINAL_FOR_OUTCOME = {
     CallOutcome.NOT_INTERESTED: FinalOutcome.NOT_INTERESTED,
     CallOutcome.INVALID_NUMBER: FinalOutcome.INVALID_NUMBER,
     CallOutcome.DO_NOT_CALL: FinalOutcome.DO_NOT_CALL,
+    CallOutcome.WRONG_PERSON: FinalOutcome.WRONG_PERSON,
 }
 
 
@@ -94,7 +100,7 @@ class ContactWorkflow(CallRecordsMixin):
                     break
                 if self._callback_pending_later():
                     # A callback booked while queued for a slot: the person asked for later, not now.
-                    await self._release_slot(next_phase=ContactPhase.WAITING_CALLBACK, outcome=None)
+                    await self._release_slot(next_phase=ContactPhase.WAITING_CALLBACK)
                     continue
                 result = await self._dial()
                 await self._decide(result)
@@ -120,7 +126,7 @@ class ContactWorkflow(CallRecordsMixin):
                 return True
             if self._announced == ContactPhase.IN_CALL:
                 # Started with a slot, but the window closed in the meantime: nobody waits holding one.
-                await self._release_slot(next_phase=ContactPhase.WAITING_WINDOW, outcome=None)
+                await self._release_slot(next_phase=ContactPhase.WAITING_WINDOW)
                 continue
             if (
                 self._announced == ContactPhase.STARTING
@@ -149,7 +155,7 @@ class ContactWorkflow(CallRecordsMixin):
             return True
         self._slot_granted = False
         await self._campaign().signal(
-            "request_slot",
+            CampaignMessage.REQUEST_SLOT,
             SlotRequest(
                 contact_workflow_id=workflow.info().workflow_id,
                 priority=self._input.contact.priority,
@@ -161,7 +167,7 @@ class ContactWorkflow(CallRecordsMixin):
             return False
         self._announced = ContactPhase.IN_CALL
         if self._stop is not None:
-            await self._release_slot(next_phase=ContactPhase.FINISHED, outcome=None)
+            await self._release_slot(next_phase=ContactPhase.FINISHED)
             return False
         return True
 
@@ -190,6 +196,7 @@ class ContactWorkflow(CallRecordsMixin):
                 result_type=DialResult,
                 start_to_close_timeout=self._settings.ring_timeout + MAX_CALL_LENGTH,
                 heartbeat_timeout=DIAL_HEARTBEAT_TIMEOUT,
+                schedule_to_close_timeout=self._settings.ring_timeout + MAX_CALL_LENGTH + DIAL_OUTAGE_ALLOWANCE,
                 retry_policy=DIAL_RETRY,
                 summary=f"attempt {attempt}",
             )
@@ -205,33 +212,42 @@ class ContactWorkflow(CallRecordsMixin):
                 dialled_at=dialled_at,
                 outcome=result.outcome,
                 detail=result.detail,
+                answered_by=result.answered_by,
             )
         )
         self._upsert_search_attributes(attempt=attempt)
         return result
 
     async def _decide(self, result: DialResult) -> None:
-        """After a call: finish, book the callback the person asked for, or schedule the retry."""
-        if result.callback is not None and self._stop is None:
-            refusal = self._callback_refusal(result.callback)
-            if refusal is None:
-                await self._book_callback(result.callback)
-            else:
-                workflow.logger.warning("callback from the call not booked: %s", refusal)
-        outcome = result.outcome
-        if self._voicemail_reason and outcome == CallOutcome.COMPLETED:
-            outcome = CallOutcome.VOICEMAIL  # the carrier saw a pick-up; the agent heard a machine
+        """After a call: derive what it came to (the agent's disposition and the network's facts, see
+        :func:`call_outcome_of`), then finish, keep the callback the person asked for, or schedule the retry."""
+        summary = self._state.attempts[-1]
+        recorded = self._disposition_of(summary.attempt)
+        disposition, said = recorded if recorded is not None else (None, "")
+        outcome = call_outcome_of(result, disposition, heard_machine=bool(self._voicemail_reason))
+        if outcome == CallOutcome.VOICEMAIL:
+            disposition = None  # a machine answered: nothing the agent recorded describes a conversation
+        summary.disposition = disposition.name if disposition is not None else None
         if self._stop is not None:
+            next_phase = ContactPhase.FINISHED
+        elif disposition is not None and disposition.then in (NextStep.FINISH, NextStep.DO_NOT_CALL):
+            assert disposition.outcome is not None  # a finishing disposition always names its outcome
+            self._stop = (disposition.outcome, said or disposition.name)
             next_phase = ContactPhase.FINISHED
         elif self._callback_pending_later():
             next_phase = ContactPhase.WAITING_CALLBACK
-            if outcome not in TERMINAL_CALL_OUTCOMES:
+            if disposition is not None or outcome not in TERMINAL_CALL_OUTCOMES:
                 outcome = CallOutcome.CALLBACK_REQUESTED
-        elif outcome in TERMINAL_CALL_OUTCOMES:
+        elif disposition is None and outcome in TERMINAL_CALL_OUTCOMES:
             self._stop = (_FINAL_FOR_OUTCOME[outcome], result.detail)
             next_phase = ContactPhase.FINISHED
-        elif outcome in self._settings.retry.retry_outcomes or outcome == CallOutcome.CALLBACK_REQUESTED:
-            # A callback asked for without a time we could book counts as a try, so it cannot loop forever.
+        elif (
+            disposition is not None
+            or outcome in self._settings.retry.retry_outcomes
+            or outcome == CallOutcome.CALLBACK_REQUESTED
+        ):
+            # A callback asked for without a time we could book counts as a try, so it cannot loop forever;
+            # so does a disposition whose next step is a retry.
             self._unanswered += 1
             if self._unanswered >= self._settings.retry.max_attempts:
                 self._stop = (FinalOutcome.UNREACHABLE, f"{self._unanswered} attempts without an answer")
@@ -245,7 +261,7 @@ class ContactWorkflow(CallRecordsMixin):
             self._stop = (FinalOutcome.UNREACHABLE, f"{outcome.value} is not retried by this campaign")
             next_phase = ContactPhase.FINISHED
         self._state.attempts[-1].outcome = outcome
-        await self._release_slot(next_phase=next_phase, outcome=outcome)
+        await self._release_slot(next_phase=next_phase)
 
     async def _finish(self) -> None:
         left_phase = self._announced
@@ -253,12 +269,8 @@ class ContactWorkflow(CallRecordsMixin):
         if left_phase != ContactPhase.FINISHED and self._input.campaign_workflow_id is not None:
             # Finished while parked (between calls): the campaign has not heard of it through a release.
             await self._campaign().signal(
-                "contact_finished",
-                ContactFinished(
-                    contact_workflow_id=workflow.info().workflow_id,
-                    left_phase=left_phase,
-                    final_outcome=self._state.final_outcome,
-                ),
+                CampaignMessage.CONTACT_FINISHED,
+                ContactFinished(contact_workflow_id=workflow.info().workflow_id, left_phase=left_phase),
             )
 
     async def _record_outcome(self) -> None:
@@ -277,7 +289,6 @@ class ContactWorkflow(CallRecordsMixin):
                 external_id=self._input.contact.external_id,
                 final_outcome=final,
                 reason=reason,
-                attempts=len(self._state.attempts),
             ),
             start_to_close_timeout=timedelta(seconds=30),
             retry_policy=STORE_RETRY,
@@ -290,7 +301,7 @@ class ContactWorkflow(CallRecordsMixin):
         assert self._input.campaign_workflow_id is not None
         return workflow.get_external_workflow_handle(self._input.campaign_workflow_id)
 
-    async def _release_slot(self, *, next_phase: ContactPhase, outcome: CallOutcome | None) -> None:
+    async def _release_slot(self, *, next_phase: ContactPhase) -> None:
         if next_phase == ContactPhase.FINISHED:
             await self._record_outcome()
         self._state.phase = next_phase
@@ -299,20 +310,15 @@ class ContactWorkflow(CallRecordsMixin):
             return
         self._slot_granted = False
         await self._campaign().signal(
-            "release_slot",
-            SlotRelease(
-                contact_workflow_id=workflow.info().workflow_id,
-                next_phase=next_phase,
-                call_outcome=outcome,
-                final_outcome=self._stop[0] if self._stop and next_phase == ContactPhase.FINISHED else None,
-            ),
+            CampaignMessage.RELEASE_SLOT,
+            SlotRelease(contact_workflow_id=workflow.info().workflow_id, next_phase=next_phase),
         )
 
     async def _park_for_window(self) -> None:
         """Tell the campaign this contact sleeps until its window opens: it no longer takes the campaign's lookahead."""
         self._announced = ContactPhase.WAITING_WINDOW
         await self._campaign().signal(
-            "waiting_for_window", WaitingForWindow(contact_workflow_id=workflow.info().workflow_id)
+            CampaignMessage.WAITING_FOR_WINDOW, WaitingForWindow(contact_workflow_id=workflow.info().workflow_id)
         )
 
     def _callback_pending_later(self) -> bool:
@@ -379,17 +385,6 @@ class ContactWorkflow(CallRecordsMixin):
         self._slot_granted = True
 
     @workflow.update
-    async def schedule_callback(self, request: CallbackRequest) -> CallbackConfirmation:
-        """Book (or re-book) a callback; a later one replaces the earlier. Used by the voice agent."""
-        return await self._book_callback(request)
-
-    @schedule_callback.validator
-    def _validate_callback(self, request: CallbackRequest) -> None:
-        refusal = self._callback_refusal(request)
-        if refusal is not None:
-            raise ValueError(refusal)
-
-    @workflow.update
     def mark_not_interested(self, request: NotInterestedInput) -> ContactState:
         """Stop all further dials; a call in progress ends normally first."""
         final = FinalOutcome.DO_NOT_CALL if request.do_not_call else FinalOutcome.NOT_INTERESTED
@@ -400,6 +395,22 @@ class ContactWorkflow(CallRecordsMixin):
     def _validate_not_interested(self, request: NotInterestedInput) -> None:
         if self._state.phase == ContactPhase.FINISHED:
             raise ValueError("this contact's calls are already over")
+
+    def _disposition_refusal(self) -> str | None:
+        if self._state.phase != ContactPhase.IN_CALL:
+            return "no call is in progress, so there is no call to record a disposition for"
+        return None
+
+    async def _disposition_recorded(self, attempt: int, request: DispositionInput) -> None:
+        """On the attempt's row at once, so the store has it even if the call is never heard of again."""
+        await self._store(
+            ActivityName.RECORD_DISPOSITION,
+            DispositionRecord(
+                idempotency_key=attempt_idempotency_key(workflow.info().workflow_id, attempt),
+                disposition=request.disposition,
+                reason=request.reason,
+            ),
+        )
 
     def _attempt_now(self) -> int:
         """The call in progress, or the last one: what a note or a transcript line belongs to."""

@@ -301,7 +301,7 @@ async def live_progress(client: Client, campaign_id: str) -> CampaignProgress | 
     to answer the query within a few seconds: the store's counts still answer the request)."""
     try:
         async with asyncio.timeout(LIVE_PROGRESS_TIMEOUT_SECONDS):
-            return await campaigns.progress(client, campaign_id)
+            return await campaigns.in_flight(client, campaign_id)
     except (campaigns.CampaignNotFoundError, RPCError, WorkflowFailureError, TimeoutError):
         return None
 

@@ -426,15 +426,15 @@ document.addEventListener("alpine:init", () => {
       get activity() {
         const p = this.campaign && this.campaign.progress;
         if (!p) return null;
-        const outsideHours =
-          p.started - p.finished - p.waiting_slot - p.in_call - p.waiting_retry - p.waiting_callback;
+        // In flight from the workflow; dials from the store (its call stats), their one owner.
         return {
-          dials: p.dials,
+          dials: this.stats ? this.stats.calls : 0,
+          starting: p.starting,
           in_call: p.in_call,
           waiting_slot: p.waiting_slot,
           waiting_retry: p.waiting_retry,
           waiting_callback: p.waiting_callback,
-          outside_hours: Math.max(0, outsideHours),
+          outside_hours: p.waiting_window,
         };
       },
       get ended() {
