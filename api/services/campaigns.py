@@ -14,6 +14,7 @@ campaign behaves the same whichever way it is steered. Two rules hold here:
 """
 
 import asyncio
+import io
 import secrets
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -121,6 +122,10 @@ class ContactList:
     @classmethod
     def from_csv(cls, stream: IO[bytes]) -> "ContactList":
         return cls(csv=stream)
+
+    @classmethod
+    def from_csv_bytes(cls, content: bytes) -> "ContactList":
+        return cls(csv=io.BytesIO(content))
 
     @classmethod
     def from_rows(cls, rows: Sequence[Mapping[str, Any] | BaseModel]) -> "ContactList":
