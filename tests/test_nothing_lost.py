@@ -10,18 +10,20 @@ from sqlalchemy import select
 from sqlalchemy.engine import make_url
 from tcp_outage import OutageProxy
 from temporalio import activity
+from temporalio.service import RPCError
 from workflow_helpers import contact, eventually, new_campaign_id, seed, settings, start_campaign
 
 from activities.store import StoreActivities
 from schemas.activity_io import ActivityName, ClaimedContacts, ClaimRequest
 from schemas.outcomes import CallOutcome
 from schemas.settings import Settings
-from schemas.workflow_io import CampaignStatus
+from schemas.workflow_io import CampaignStatus, ContactPhase, contact_workflow_id
 from simulator.carrier import SimCarrier
 from store import queries
 from store.db import make_engine, make_session_factory
 from store.models import CONTACT_ACTIVE, CONTACT_PENDING, ContactRow
 from worker.main import build_worker
+from workflows.contact import ContactWorkflow
 
 OUTAGE_SECONDS = 65
 
@@ -120,3 +122,33 @@ async def test_a_store_outage_mid_campaign_rings_nobody_twice_and_leaves_no_atte
     assert calls == {"completed": len(dials)}, "the store's dials and the carrier's disagree"
     assert row is not None and row.status == CampaignStatus.COMPLETED
     assert timedelta(seconds=OUTAGE_SECONDS) < timedelta(seconds=asyncio.get_running_loop().time() - down_at)
+
+
+async def test_a_contact_terminated_while_queued_is_not_counted_unfinished(time_env, run_worker, session_factory):
+    """A queued contact's workflow is terminated by hand: reconciling records it cancelled, the campaign ends."""
+    campaign_id = new_campaign_id()
+    people = [contact(i, "answers") for i in range(4)]
+    campaign = settings(max_concurrent_calls=1, calls_per_second=50)
+    await seed(session_factory, campaign_id, people, campaign)
+    carrier = SimCarrier(time_scale=0.05)  # calls of half a second: the others queue meanwhile
+    async with run_worker(carrier) as tq:
+        handle = await start_campaign(time_env.client, tq, campaign_id, campaign)
+        queued = await eventually(lambda: _queued_contact(time_env.client, campaign_id, people))
+        await time_env.client.get_workflow_handle(queued).terminate(reason="stopped by hand")
+        result = await handle.result()
+    assert result.progress.started == result.progress.finished == 4
+    async with session_factory() as session:
+        assert await queries.outcome_counts(session, campaign_id) == {"completed": 3, "cancelled": 1}
+
+
+async def _queued_contact(client, campaign_id: str, people) -> str | None:
+    """A contact waiting for a dial slot, by its workflow id, if one is."""
+    for person in people:
+        workflow_id = contact_workflow_id(campaign_id, person.external_id)
+        try:
+            state = await client.get_workflow_handle_for(ContactWorkflow.run, workflow_id).query(ContactWorkflow.state)
+        except RPCError:
+            continue  # not started yet
+        if state.phase == ContactPhase.WAITING_SLOT:
+            return workflow_id
+    return None
