@@ -22,6 +22,7 @@ from schemas.agent import (
     TranscriptSegment,
 )
 from schemas.campaign import CampaignSettings
+from schemas.dispositions import Disposition
 from schemas.imports import RowError
 from schemas.workflow_io import CampaignProgress
 
@@ -71,7 +72,7 @@ class ContactIn(RequestBody):
     phone: str = Field(max_length=64, description="E.164 (+14155550123), or any format with a country code")
     timezone: str | None = Field(default=None, max_length=64, description="IANA zone; derived from the number")
     priority: int = Field(default=0, ge=-1_000_000, le=1_000_000, description="Higher is dialled first")
-    persona: str | None = Field(default=None, max_length=32, description="Simulated callee (sim carrier only)")
+    persona: str | None = Field(default=None, max_length=32, description="Sim callee; kept as attributes.persona")
     attributes: dict[str, Any] = Field(default_factory=dict, description="Anything else; the agent sees it")
 
 
@@ -179,8 +180,7 @@ class ContactOut(BaseModel):
     phone: str
     timezone: str
     priority: int
-    persona: str | None
-    attributes: dict[str, Any]
+    attributes: dict[str, Any] = Field(description="Including the simulator's persona, if one was given")
     status: str = Field(description="pending | active | finished | cancelled")
     final_outcome: str | None
     attempts: int
@@ -302,6 +302,10 @@ class AgentUpdate(RequestBody):
     transfer_number: str | None = Field(default=None, description="E.164; null removes it")
     voicemail_message: str | None = None
     active: bool | None = None
+    dispositions: list[Disposition] | None = Field(
+        default=None,
+        description="Replaces the agent's own dispositions; the defaults stay unless one is named here to reword it",
+    )
 
 
 class AgentList(BaseModel):
@@ -323,6 +327,7 @@ class AgentOut(BaseModel):
     transfer_number: str | None
     voicemail_message: str
     active: bool
+    dispositions: list[Disposition] = Field(description="What its calls can come to: name, description, outcome, then")
 
 
 class OutboundCallRequest(RequestBody):
@@ -335,7 +340,7 @@ class OutboundCallRequest(RequestBody):
     external_id: str | None = Field(default=None, max_length=128, description="Default: call-<random>")
     context: dict[str, Any] | None = Field(default=None, description="Replaces the agent's context for this call")
     attributes: dict[str, Any] = Field(default_factory=dict, description="The contact's attributes")
-    persona: str | None = Field(default=None, max_length=32, description="Simulated callee (sim carrier only)")
+    persona: str | None = Field(default=None, max_length=32, description="Sim callee; kept as attributes.persona")
     settings: CampaignSettings | None = Field(default=None, description="Default: one attempt, any hour of any day")
 
 

@@ -7,6 +7,7 @@ from pydantic import BaseModel, Field
 from schemas.agent import AgentConfig
 from schemas.calls import CallbackRequest
 from schemas.contact import Contact
+from schemas.outcomes import FinalOutcome
 
 INBOUND_CAMPAIGN_ID = "inbound"
 """The campaign id the agent's records of inbound calls are stored under (with the CallSid as external id)."""
@@ -60,6 +61,8 @@ class InboundCallState(BaseModel):
     end_reason: str = ""
     transfer_requested: str = ""
     callback_workflow_id: str | None = None
+    disposition: str | None = Field(default=None, description="What the agent recorded the call came to")
+    outcome: FinalOutcome | None = Field(default=None, description="Derived from the disposition and the status")
 
 
 class PrepareRoomRequest(BaseModel):
@@ -82,6 +85,8 @@ class InboundCallEnd(BaseModel):
     call_sid: str
     status: str
     duration_seconds: float | None = None
+    outcome: FinalOutcome | None = Field(default=None, description="Derived from the disposition and the status")
+    disposition: str | None = None
 
 
 class RoomToDelete(BaseModel):

@@ -107,13 +107,26 @@ async def record_inbound_call(
 
 
 async def finish_inbound_call(
-    session: AsyncSession, call_sid: str, status: str, duration_seconds: float | None
+    session: AsyncSession,
+    call_sid: str,
+    status: str,
+    duration_seconds: float | None,
+    *,
+    outcome: str | None = None,
+    disposition: str | None = None,
 ) -> None:
-    """Record the call's end. Idempotent: the first end recorded stays; later ones change nothing."""
+    """Record the call's end and what it came to. Idempotent: the first end recorded stays; later ones
+    change nothing."""
     await session.execute(
         update(InboundCallRow)
         .where(InboundCallRow.call_sid == call_sid, InboundCallRow.ended_at.is_(None))
-        .values(status=status, duration_seconds=duration_seconds, ended_at=utcnow())
+        .values(
+            status=status,
+            duration_seconds=duration_seconds,
+            ended_at=utcnow(),
+            outcome=outcome,
+            disposition=disposition,
+        )
     )
 
 

@@ -13,7 +13,6 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
-    from schemas.activity_io import ActivityName, OutcomeRecord
     from schemas.calls import CallbackRequest
     from schemas.contact import Contact
     from schemas.inbound import (
@@ -33,7 +32,7 @@ with workflow.unsafe.imports_passed_through():
         RoomToDelete,
     )
     from schemas.outcomes import FinalOutcome
-    from schemas.workflow_io import CallbackConfirmation, NotInterestedInput
+    from schemas.workflow_io import CallbackConfirmation
     from workflows.call_records import STORE_RETRY, CallRecordsMixin
 
 MAX_CALL_LENGTH = timedelta(hours=1)
@@ -67,10 +66,17 @@ class InboundCallWorkflow(CallRecordsMixin):
         await workflow.wait_condition(lambda: not self._preparing and not self._callback_pending)
         self._state.status = final.status
         self._state.duration_seconds = final.duration_seconds
+        self._state.disposition, self._state.outcome = self._came_to(final.status)
         await self._sync_state()
         await workflow.execute_local_activity(
             InboundActivityName.FINISH_CALL,
-            InboundCallEnd(call_sid=input.call_sid, status=final.status, duration_seconds=final.duration_seconds),
+            InboundCallEnd(
+                call_sid=input.call_sid,
+                status=final.status,
+                duration_seconds=final.duration_seconds,
+                outcome=self._state.outcome,
+                disposition=self._state.disposition,
+            ),
             start_to_close_timeout=timedelta(seconds=30),
             retry_policy=STORE_RETRY,
         )
@@ -84,6 +90,16 @@ class InboundCallWorkflow(CallRecordsMixin):
         await workflow.wait_condition(workflow.all_handlers_finished)
         await self._sync_state()
         return self._state
+
+    def _came_to(self, status: str) -> tuple[str | None, FinalOutcome | None]:
+        """The call's disposition and outcome, derived like a contact's: the agent's disposition through its
+        table when it recorded one (a callback it booked is a call of its own, so this one is completed),
+        else ``completed`` for a call Twilio completed, else none (the caller never reached the agent)."""
+        recorded = self._disposition_of(1)
+        if recorded is not None:
+            disposition = recorded[0]
+            return disposition.name, disposition.outcome or FinalOutcome.COMPLETED
+        return None, FinalOutcome.COMPLETED if status == "completed" else None
 
     async def _sync_state(self) -> None:
         self._state.notes_taken = self._notes_taken
@@ -154,8 +170,7 @@ class InboundCallWorkflow(CallRecordsMixin):
 
     # ---- the agent's tools that differ from a contact's ----------------------------------------
 
-    @workflow.update
-    async def schedule_callback(self, request: CallbackRequest) -> CallbackConfirmation:
+    async def _book_callback(self, request: CallbackRequest) -> CallbackConfirmation:
         """Book a callback to the caller: a ContactWorkflow (campaign ``inbound``) that dials at that time."""
         self._callback_pending = True
         try:
@@ -176,27 +191,12 @@ class InboundCallWorkflow(CallRecordsMixin):
             replaced_earlier=False,
         )
 
-    @schedule_callback.validator
-    def _validate_callback(self, request: CallbackRequest) -> None:
+    def _callback_refusal(self, request: CallbackRequest) -> str | None:
         if request.at.tzinfo is None or request.at.utcoffset() is None:
-            raise ValueError("the callback time has no time zone; say which zone it is in")
+            return "the callback time has no time zone; say which zone it is in"
         now = workflow.now()
         if request.at <= now:
-            raise ValueError("that time has already passed; pick a time in the future")
+            return "that time has already passed; pick a time in the future"
         if request.at > now + INBOUND_CALLBACK_HORIZON:
-            raise ValueError("that is too far ahead; callbacks can be booked up to 14 days ahead")
-
-    @workflow.update
-    async def mark_not_interested(self, request: NotInterestedInput) -> InboundCallState:
-        final = FinalOutcome.DO_NOT_CALL if request.do_not_call else FinalOutcome.NOT_INTERESTED
-        await self._store(
-            ActivityName.RECORD_OUTCOME,
-            OutcomeRecord(
-                campaign_id=INBOUND_CAMPAIGN_ID,
-                external_id=self._input.call_sid,
-                final_outcome=final,
-                reason=request.reason,
-                attempts=1,
-            ),
-        )
-        return self._state
+            return "that is too far ahead; callbacks can be booked up to 14 days ahead"
+        return None

@@ -104,7 +104,8 @@ async def update_agent(name: str, body: AgentUpdate, org: CurrentOrg, session: D
         changes["tools"] = {**current.tools, **(changes["tools"] or {})}
     if changes.get("context", True) is None:
         changes["context"] = {}
-    for field in ("instructions", "greeting", "language", "voice", "model_mode", "voicemail_message", "active"):
+    required = ("instructions", "greeting", "language", "voice", "model_mode", "voicemail_message", "active")
+    for field in (*required, "dispositions"):
         if field in changes and changes[field] is None:
             invalid(f"{field}: may not be null")
     try:
@@ -166,11 +167,11 @@ async def call_now(
         contacts=campaigns.ContactList.from_rows([contact.model_dump()]),
         agent=agent,
         start=True,
-    )
         task_queue=ctx.settings.task_queue,
         limits=campaigns.ImportLimits.of(ctx.settings),
-    return OutboundCallStarted(
+    )
     row = await campaigns.owned_campaign(session, org_id=org.id, campaign_id=campaign_id)
+    return OutboundCallStarted(
         campaign=await campaign_view(ctx, session, row, live=False),
         external_id=contact.external_id,
         contact_web_ui_url=workflow_ui_url(ctx.settings, contact_workflow_id(campaign_id, contact.external_id)),
