@@ -12,6 +12,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from schemas.activity_io import (
     ActivityName,
     CallbackRecord,
+    CallOutcomeRecord,
     CampaignStatusUpdate,
     CancelCampaignContacts,
     ClaimedContacts,
@@ -94,6 +95,10 @@ class StoreActivities:
             activity.logger.warning(
                 "no attempt %s to record disposition %s on", record.idempotency_key, record.disposition
             )
+
+    @activity.defn(name=ActivityName.RECORD_CALL_OUTCOME)
+    async def record_call_outcome(self, record: CallOutcomeRecord) -> None:
+        await self._write(queries.record_call_outcome, record.idempotency_key, record.outcome)
 
     @activity.defn(name=ActivityName.RECORD_NOTE)
     async def record_note(self, record: NoteRecord) -> None:

@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 
 from schemas.agent import InformationCategory, TranscriptSegment
 from schemas.contact import Contact
-from schemas.outcomes import FinalOutcome
+from schemas.outcomes import CallOutcome, FinalOutcome
 from schemas.workflow_io import CampaignStatus
 
 INVALID_NUMBER_ERROR = "InvalidNumber"
@@ -30,6 +30,7 @@ class ActivityName:
     RECORD_INFORMATION = "record_information"
     RECORD_TRANSCRIPT = "record_transcript"
     RECORD_DISPOSITION = "record_disposition"
+    RECORD_CALL_OUTCOME = "record_call_outcome"
 
 
 class ClaimRequest(BaseModel):
@@ -54,6 +55,13 @@ class CallbackRecord(BaseModel):
     requested_for: datetime
     scheduled_for: datetime
     reason: str = ""
+
+
+class CallOutcomeRecord(BaseModel):
+    """What a call came to, as its workflow decided, on the attempt row of ``idempotency_key``."""
+
+    idempotency_key: str
+    outcome: CallOutcome
 
 
 class OutcomeRecord(BaseModel):

@@ -13,6 +13,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    ColumnElement,
     DateTime,
     Dialect,
     Float,
@@ -24,9 +25,11 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    func,
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from schemas.agent import AgentConfig
@@ -212,7 +215,25 @@ class AttemptRow(Base):
     state: Mapped[str] = mapped_column(String(16), default=ATTEMPT_DIALLING)
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
     ended_at: Mapped[datetime | None] = mapped_column()
-    outcome: Mapped[str | None] = mapped_column(String(32))
+    network_outcome: Mapped[str | None] = mapped_column(
+        String(32), doc="What the network said (written by the dial activity): completed (connected), no_answer, ..."
+    )
+    outcome: Mapped[str | None] = mapped_column(
+        String(32),
+        doc="What the call came to, written by its workflow when that differs from network_outcome (a "
+        "disposition, a machine); read it as call_outcome",
+    )
+
+    @hybrid_property
+    def call_outcome(self) -> str | None:
+        """What the call came to: its workflow's decision where it wrote one, else what the network said."""
+        return self.outcome or self.network_outcome
+
+    @call_outcome.inplace.expression
+    @classmethod
+    def _call_outcome_expression(cls) -> ColumnElement[str | None]:
+        return func.coalesce(cls.outcome, cls.network_outcome)
+
     answered: Mapped[bool] = mapped_column(Boolean, default=False)
     duration_seconds: Mapped[float] = mapped_column(Float, default=0.0)
     carrier_call_id: Mapped[str] = mapped_column(String(128), default="")

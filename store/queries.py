@@ -402,7 +402,7 @@ async def finish_attempt(session: AsyncSession, key: str, result: DialResult) ->
     values: dict[str, Any] = {
         "state": ATTEMPT_FINISHED,
         "ended_at": now,
-        "outcome": result.outcome.value,
+        "network_outcome": result.outcome.value,
         "answered": result.answered,
         "duration_seconds": result.duration_seconds,
         "carrier_call_id": result.carrier_call_id,
@@ -434,10 +434,10 @@ async def finish_attempt(session: AsyncSession, key: str, result: DialResult) ->
 
 def attempt_result(row: AttemptRow) -> DialResult | None:
     """The result recorded by :func:`finish_attempt`, or ``None`` while the dial is unfinished."""
-    if row.state != ATTEMPT_FINISHED or row.outcome is None:
+    if row.state != ATTEMPT_FINISHED or row.network_outcome is None:
         return None
     return DialResult(
-        outcome=CallOutcome(row.outcome),
+        outcome=CallOutcome(row.network_outcome),
         answered=row.answered,
         dialled_at=row.dialled_at,
         duration_seconds=row.duration_seconds,
@@ -571,9 +571,9 @@ async def outcome_counts(session: AsyncSession, campaign_id: str) -> dict[str, i
 async def call_outcome_counts(session: AsyncSession, campaign_id: str) -> dict[str, int]:
     """Call outcome -> number of finished attempts: every dial the campaign made, by what it came to."""
     stmt = (
-        select(AttemptRow.outcome, func.count())
+        select(AttemptRow.call_outcome, func.count())
         .where(AttemptRow.campaign_id == campaign_id, AttemptRow.state == ATTEMPT_FINISHED)
-        .group_by(AttemptRow.outcome)
+        .group_by(AttemptRow.call_outcome)
     )
     return {outcome: count for outcome, count in (await session.execute(stmt)).all()}
 
@@ -795,6 +795,15 @@ async def transcript_for(
         TranscriptSegment(speaker=row.speaker, text=row.text, started_at=row.started_at, ended_at=row.ended_at)
         for row in rows.all()
     ]
+
+
+async def record_call_outcome(session: AsyncSession, key: str, outcome: CallOutcome) -> bool:
+    """Put the call's decided outcome on attempt ``key``; ``False`` if there is no such attempt (a dial the
+    do-not-call check stopped, or a number refused before any call)."""
+    done = await session.execute(
+        update(AttemptRow).where(AttemptRow.idempotency_key == key).values(outcome=outcome.value)
+    )
+    return bool(rowcount(done))
 
 
 async def record_attempt_disposition(session: AsyncSession, key: str, disposition: str, reason: str) -> bool:

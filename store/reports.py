@@ -226,7 +226,7 @@ def _outbound_calls(org_id: str) -> Select[Any]:
             AttemptRow.started_at.label("started_at"),
             AttemptRow.ended_at.label("ended_at"),
             AttemptRow.state.label("state"),
-            AttemptRow.outcome.label("outcome"),
+            AttemptRow.call_outcome.label("outcome"),
             AttemptRow.answered.label("answered"),
             AttemptRow.duration_seconds.label("duration_seconds"),
             AttemptRow.carrier.label("carrier"),

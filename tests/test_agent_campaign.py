@@ -70,4 +70,4 @@ async def test_the_agent_talks_to_every_answering_persona_and_its_tools_reach_th
         "busy": [None, None],
         "voicemail": [None, None],
     }
-    assert {a.outcome for a in attempts[people[6].external_id]} == {CallOutcome.VOICEMAIL.value}
+    assert {a.call_outcome for a in attempts[people[6].external_id]} == {CallOutcome.VOICEMAIL.value}

@@ -175,9 +175,11 @@ async def test_the_live_context_of_a_call_in_progress_can_be_edited_and_a_finish
 
     merged = await http.patch(f"/v1/calls/{call_ids['p5']}/context", json={"data": {"tier": "gold"}})
     assert merged.status_code == 200, merged.text
-    assert merged.json() == {"version": 1, "data": {"tier": "gold"}}
+    # The contact's attributes seed the context; the simulator's persona is one of them.
+    persona = {"persona": "callback_tomorrow"}
+    assert merged.json() == {"version": 1, "data": {**persona, "tier": "gold"}}
     merged_again = await http.patch(f"/v1/calls/{call_ids['p5']}/context", json={"data": {"vip": True}})
-    assert merged_again.json() == {"version": 2, "data": {"tier": "gold", "vip": True}}
+    assert merged_again.json() == {"version": 2, "data": {**persona, "tier": "gold", "vip": True}}
     replaced = await http.patch(
         f"/v1/calls/{call_ids['p5']}/context", json={"data": {"tier": "silver"}, "replace": True}
     )

@@ -77,7 +77,7 @@ async def test_max_attempts_ends_unreachable_and_is_stored(time_env, run_worker,
     async with session_factory() as session:
         attempts = await queries.attempts_for(session, campaign_id, person.external_id)
         counts = await queries.outcome_counts(session, campaign_id)
-    assert [a.outcome for a in attempts] == ["voicemail"] * 3
+    assert [a.call_outcome for a in attempts] == ["voicemail"] * 3
     assert counts == {"unreachable": 1}
 
 
@@ -219,9 +219,17 @@ async def test_the_agents_disposition_decides_the_outcome_of_an_answered_call(
     assert len(agent_sim.dials) == 5
     async with session_factory() as session:
         rows = [(await queries.attempts_for(session, campaign_id, p.external_id))[0] for p in people]
-    assert [(r.outcome, r.network_status, r.answered_by) for r in rows[:4]] == [("completed", "completed", "human")] * 4
+    network = [(r.network_outcome, r.network_status, r.answered_by) for r in rows[:4]]
+    assert network == [("completed", "completed", "human")] * 4
+    assert [r.call_outcome for r in rows] == [
+        "completed",
+        "qualified",
+        "not_interested",
+        "do_not_call",
+        "invalid_number",
+    ]
     assert [r.disposition for r in rows] == ["completed", "qualified", "not_interested", "do_not_call", None]
-    assert (rows[4].outcome, rows[4].status_code) == ("invalid_number", 404)
+    assert (rows[4].call_outcome, rows[4].status_code) == ("invalid_number", 404)
 
 
 async def test_an_answered_call_without_an_agent_ends_completed(time_env, run_worker, sim, session_factory):
@@ -257,7 +265,11 @@ async def test_a_user_defined_disposition_ends_with_its_mapped_outcome_and_is_st
     assert state.attempts[0].disposition == "appointment_booked"
     async with session_factory() as session:
         [attempt] = await queries.attempts_for(session, campaign_id, person.external_id)
-    assert (attempt.outcome, attempt.disposition) == ("completed", "appointment_booked")
+    assert (attempt.network_outcome, attempt.call_outcome, attempt.disposition) == (
+        "completed",
+        "qualified",
+        "appointment_booked",
+    )
     assert attempt.disposition_reason == "stand-in agent heard answers"
 
 

@@ -391,7 +391,11 @@ async def test_a_call_through_livekit_sip_ends_qualified_by_the_agents_dispositi
     for name, (state, attempt) in results.items():
         assert state.final_outcome == FinalOutcome.QUALIFIED, name
         assert state.attempts[0].disposition == "qualified", name
-        assert (attempt.outcome, attempt.disposition) == ("completed", "qualified"), name
+        assert (attempt.network_outcome, attempt.call_outcome, attempt.disposition) == (
+            "completed",
+            "qualified",
+            "qualified",
+        ), name
         assert attempt.carrier == name
     live_attempt = results["livekit_sip"][1]
     assert (live_attempt.network_status, live_attempt.status_code, live_attempt.answered_by) == (

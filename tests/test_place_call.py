@@ -55,4 +55,4 @@ async def test_a_retry_follows_the_call_by_the_id_recorded_while_it_was_on(sessi
     assert result.outcome == CallOutcome.COMPLETED and result.carrier_call_id == "CA-live-1"
     async with session_factory() as session:
         [row] = await queries.attempts_for(session, "c-retry", person.external_id)
-        assert (row.state, row.outcome) == ("finished", "completed")
+        assert (row.state, row.network_outcome) == ("finished", "completed")

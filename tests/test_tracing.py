@@ -164,14 +164,18 @@ async def test_one_trace_runs_from_the_api_request_through_the_workflows_and_act
     # The agent's tools run inside place_call (under LiveKit's own agent spans). Temporal links each
     # update's handling in the workflow to the client-side update span made under the tool's span.
     tools = [span for span in finished if span.name.startswith("tool:")]
-    assert {span.name for span in tools} >= {"tool:share_information", "tool:mark_not_interested", "tool:end_call"}
+    assert {span.name for span in tools} >= {"tool:share_information", "tool:record_disposition", "tool:end_call"}
     for tool in tools:
         assert "RunActivity:place_call" in ancestors(tool, finished), tool.name
-    (mark,) = named["tool:mark_not_interested"]
-    (sent,) = named["StartWorkflowUpdate:mark_not_interested"]
-    assert parent_of(sent, finished) is mark
-    (handled,) = named["HandleUpdate:mark_not_interested"]
-    assert [link.context.span_id for link in handled.links] == [sent.context.span_id]
+    # One disposition per answered call; each update's handling links to the update its tool sent.
+    sent_by_tool = {
+        parent_of(sent, finished).context.span_id: sent for sent in named["StartWorkflowUpdate:record_disposition"]
+    }
+    handled_links = sorted(
+        link.context.span_id for handled in named["HandleUpdate:record_disposition"] for link in handled.links
+    )
+    assert sorted(sent_by_tool) == sorted(mark.context.span_id for mark in named["tool:record_disposition"])
+    assert handled_links == sorted(sent.context.span_id for sent in sent_by_tool.values())
 
 
 def dial_counts(text: str) -> Counter[str]:
@@ -191,9 +195,9 @@ async def test_dials_by_outcome_on_metrics_match_the_attempts_in_the_store(trace
 
     async with session_factory() as session:
         rows: Any = await session.execute(
-            select(AttemptRow.outcome, func.count())
+            select(AttemptRow.network_outcome, func.count())
             .where(AttemptRow.campaign_id == campaign_id)
-            .group_by(AttemptRow.outcome)
+            .group_by(AttemptRow.network_outcome)
         )
         stored = Counter({outcome: count for outcome, count in rows})
     assert sum(stored.values()) == len(PERSONAS)

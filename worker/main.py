@@ -70,6 +70,7 @@ def build_worker(
             store.cancel_campaign_contacts,
             store.record_note,
             store.record_disposition,
+            store.record_call_outcome,
             store.record_information,
             store.record_transcript,
             inbound.prepare_inbound_room,

@@ -16,6 +16,7 @@ with workflow.unsafe.imports_passed_through():
         INVALID_NUMBER_ERROR,
         ActivityName,
         CallbackRecord,
+        CallOutcomeRecord,
         OutcomeRecord,
     )
     from schemas.calls import CallbackRequest, DialRequest, DialResult
@@ -260,7 +261,16 @@ class ContactWorkflow(CallRecordsMixin):
         else:
             self._stop = (FinalOutcome.UNREACHABLE, f"{outcome.value} is not retried by this campaign")
             next_phase = ContactPhase.FINISHED
-        self._state.attempts[-1].outcome = outcome
+        summary.outcome, network_outcome = outcome, summary.outcome
+        if outcome != network_outcome:
+            # The attempt row holds the network's verdict; only a decision that differs is written over it.
+            await self._store(
+                ActivityName.RECORD_CALL_OUTCOME,
+                CallOutcomeRecord(
+                    idempotency_key=attempt_idempotency_key(workflow.info().workflow_id, summary.attempt),
+                    outcome=outcome,
+                ),
+            )
         await self._release_slot(next_phase=next_phase)
 
     async def _finish(self) -> None:

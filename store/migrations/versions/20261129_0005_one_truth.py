@@ -47,6 +47,7 @@ def _dispositions_upgrade() -> None:
     they no longer carry a callback (the agent books callbacks through the workflow). A contact's
     ``persona`` (the simulator's) moves into its attributes, out of the domain's columns."""
     with op.batch_alter_table("call_attempts") as batch:
+        batch.add_column(sa.Column("network_outcome", sa.String(32), nullable=True))
         batch.add_column(sa.Column("network_status", sa.String(32), server_default="", nullable=False))
         batch.add_column(sa.Column("status_code", sa.Integer(), nullable=True))
         batch.add_column(sa.Column("answered_by", sa.String(32), server_default="", nullable=False))
@@ -54,6 +55,8 @@ def _dispositions_upgrade() -> None:
         batch.add_column(sa.Column("disposition_reason", sa.Text(), server_default="", nullable=False))
         batch.drop_column("callback_at")
         batch.drop_column("callback_reason")
+    # The outcome recorded so far was the carrier's verdict: it is the network outcome of those calls.
+    op.execute("UPDATE call_attempts SET network_outcome = outcome")
     with op.batch_alter_table("inbound_calls") as batch:
         batch.add_column(sa.Column("outcome", sa.String(32), nullable=True))
         batch.add_column(sa.Column("disposition", sa.String(48), nullable=True))
@@ -89,6 +92,9 @@ def _dispositions_downgrade() -> None:
         batch.drop_column("answered_by")
         batch.drop_column("status_code")
         batch.drop_column("network_status")
+    op.execute("UPDATE call_attempts SET outcome = COALESCE(outcome, network_outcome)")
+    with op.batch_alter_table("call_attempts") as batch:
+        batch.drop_column("network_outcome")
 
 
 # ---- the ledger: claim keys, one home per outcome ------------------------------------------------
