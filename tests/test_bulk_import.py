@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from api.services import campaigns
 from schemas.campaign import CampaignSettings
 from store.models import ContactRow
+from workflows.campaign import CampaignWorkflow
 
 ROWS = 20_000
 SLOW = {"window": ALL_HOURS, "max_concurrent_calls": 1, "calls_per_second": 0.2, "retry": {"max_attempts": 1}}
@@ -79,6 +80,13 @@ async def test_a_big_csv_creates_a_campaign_and_another_is_added_to_it_running_w
 
     sizes = await contacts_added_inputs(api_stack, campaign_id)
     assert len(sizes) == 1 and sizes[0] < 300, f"the update carries a count, not the list: {sizes}"
+    # The workflow's total is the store's count, read with its next claim: each row counted once.
+    handle = campaigns.campaign_handle(api_stack.client, campaign_id)
+    for _ in range(100):
+        if (await handle.query(CampaignWorkflow.progress)).total == 2 * ROWS:
+            break
+        await asyncio.sleep(0.1)
+    assert (await handle.query(CampaignWorkflow.progress)).total == 2 * ROWS
     await http.post(f"/v1/campaigns/{campaign_id}/cancel")
 
 

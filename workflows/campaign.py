@@ -477,8 +477,10 @@ class CampaignWorkflow:
 
     @workflow.update
     def contacts_added(self, notice: ContactsAdded) -> None:
-        """Contacts were added in the store (status pending): claim again. The rows never travel here."""
-        self._progress.total += notice.count
+        """Contacts were added in the store (status pending): claim again. The rows never travel here.
+
+        ``total`` is not moved here: the store already counts the new rows, and the next claim reads it.
+        """
         self._added_generation += 1
         self._carry.exhausted = False
         self._dirty = True
