@@ -17,6 +17,10 @@ INBOUND_CALLBACK_HORIZON = timedelta(days=14)
 MAX_CALL_DURATION_SECONDS = 24 * 3600
 """Twilio ends any call after at most 24 hours (``timeLimit``): a longer reported duration is no real one."""
 
+MAX_INBOUND_CALL_LENGTH = timedelta(hours=1)
+"""How long an inbound call may last: the workflow waits this long for Twilio's end, and the ``<Dial>``'s
+``timeLimit`` makes Twilio end the call then too (its default is four hours)."""
+
 
 def inbound_workflow_id(call_sid: str) -> str:
     return f"inbound-{call_sid}"

@@ -36,7 +36,7 @@ from twilio.request_validator import RequestValidator, get_signature_algorithm
 from twilio.rest import Client
 from twilio.twiml.voice_response import VoiceResponse
 
-from schemas.inbound import MAX_CALL_DURATION_SECONDS
+from schemas.inbound import MAX_CALL_DURATION_SECONDS, MAX_INBOUND_CALL_LENGTH
 from schemas.outcomes import CallOutcome
 
 __all__ = [
@@ -209,10 +209,11 @@ def dial_sip_twiml(
     response = VoiceResponse()
     if (username is None) != (password is None):
         raise ValueError("SIP credentials need both a username and a password")
+    time_limit = int(MAX_INBOUND_CALL_LENGTH.total_seconds())
     if action is not None:
-        dial = response.dial(caller_id=caller_id, action=action, method="POST")
+        dial = response.dial(caller_id=caller_id, action=action, method="POST", time_limit=time_limit)
     else:
-        dial = response.dial(caller_id=caller_id)
+        dial = response.dial(caller_id=caller_id, time_limit=time_limit)
     dial.sip(uri, username=username, password=password)
     return response.to_xml()
 

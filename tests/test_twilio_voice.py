@@ -10,6 +10,7 @@ from twilio.http.http_client import TwilioHttpClient
 from twilio.request_validator import RequestValidator
 from twilio_standin import TwilioStandIn
 
+from schemas.inbound import MAX_INBOUND_CALL_LENGTH
 from schemas.outcomes import CallOutcome
 from schemas.settings import Settings
 from telephony.twilio_voice import (
@@ -77,6 +78,11 @@ def test_the_dial_asks_twilio_to_post_its_end_to_the_action_url() -> None:
     dial = ET.fromstring(dial_sip_twiml("sip:room@host", action=action)).find("Dial")
     assert dial is not None and (dial.get("action"), dial.get("method")) == (action, "POST")
     assert [verb.tag for verb in ET.fromstring(hangup_twiml())] == ["Hangup"]
+
+
+def test_twilio_ends_the_dial_when_the_inbound_workflow_stops_waiting_for_it() -> None:
+    dial = ET.fromstring(dial_sip_twiml("sip:room@host")).find("Dial")
+    assert dial is not None and dial.get("timeLimit") == str(int(MAX_INBOUND_CALL_LENGTH.total_seconds()))
 
 
 def test_polite_hangup_twiml() -> None:

@@ -19,6 +19,7 @@ with workflow.unsafe.imports_passed_through():
         FINAL_CALL_STATUSES,
         INBOUND_CALLBACK_HORIZON,
         INBOUND_CAMPAIGN_ID,
+        MAX_INBOUND_CALL_LENGTH,
         CallStatusUpdate,
         InboundActivityName,
         InboundCallbackRequest,
@@ -35,7 +36,6 @@ with workflow.unsafe.imports_passed_through():
     from schemas.workflow_io import CallbackConfirmation
     from workflows.call_records import STORE_RETRY, CallRecordsMixin
 
-MAX_CALL_LENGTH = timedelta(hours=1)
 ROOM_RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=200), maximum_attempts=3)
 CLEANUP_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30))
 
@@ -58,7 +58,7 @@ class InboundCallWorkflow(CallRecordsMixin):
     async def run(self, input: InboundCallInput) -> InboundCallState:
         try:
             await workflow.wait_condition(
-                lambda: self._final is not None or self._prepare_failed, timeout=MAX_CALL_LENGTH
+                lambda: self._final is not None or self._prepare_failed, timeout=MAX_INBOUND_CALL_LENGTH
             )
         except TimeoutError:
             self._final = CallStatusUpdate(status="timeout")
