@@ -309,12 +309,17 @@ def agent_eval(
             raise CliError(f"no agent named {name!r}")
         verdicts = await evaluate_agent(agent, chosen)
         table = Table(title=f"agent {name}: persona suite", title_justify="left")
-        for column in ("persona", "result", "turns", "tools called", "expected / what went wrong"):
+        for column in ("persona", "result", "turns", "tools called", "disposition", "expected / what went wrong"):
             table.add_column(column, overflow="fold")
         for verdict in verdicts:
             result = "[green]pass[/green]" if verdict.passed else "[red]FAIL[/red]"
             table.add_row(
-                verdict.persona, result, str(verdict.turns), ", ".join(verdict.tools_called) or "-", verdict.reason
+                verdict.persona,
+                result,
+                str(verdict.turns),
+                ", ".join(verdict.tools_called) or "-",
+                verdict.disposition or "-",
+                verdict.reason,
             )
         console.print(table)
         failed = [verdict.persona for verdict in verdicts if not verdict.passed]

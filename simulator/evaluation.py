@@ -3,7 +3,10 @@
 Every persona in :data:`simulator.personas.PERSONA_LINES` plays one text call against the real
 agent (``run_text_call``) through an in-memory :class:`EvalBridge`, which books what a contact
 workflow would and refuses what it would refuse. Each call is then judged by the persona's
-:class:`Expectation`: the tools the agent had to call, how the call had to end, what it had to say.
+:class:`Expectation`: what the call came to (the last disposition recorded, read through the
+agent's own disposition table, so the effect the contact workflow would act on is what counts,
+not which of the equivalent tools recorded it), the effects it needs (a booked callback, a
+recorded qualification), how the call had to end and what the agent had to say.
 
 The default model is the offline ``ScriptedLLM``; pass ``llm=`` to evaluate a real one.
 """
@@ -27,7 +30,8 @@ from schemas.agent import (
     TranscriptSegment,
 )
 from schemas.contact import Contact
-from schemas.dispositions import DEFAULT_DISPOSITIONS, Disposition, by_name, refusal_for
+from schemas.dispositions import DEFAULT_DISPOSITIONS, Disposition, NextStep, by_name, refusal_for
+from schemas.outcomes import FinalOutcome
 from schemas.workflow_io import CallbackConfirmation
 from voice_worker.bridge import BridgeError
 
@@ -198,16 +202,41 @@ def _callback_tomorrow_at_10(call: Call) -> str | None:
     return None
 
 
-def _disposed(disposition: str) -> Check:
-    """The call's last recorded disposition is ``disposition`` (the one the workflow would decide from)."""
+def _effect(then: NextStep, outcome: FinalOutcome | None) -> str:
+    """What the contact workflow does after a call with this disposition, in words."""
+    if then == NextStep.DO_NOT_CALL:
+        return "puts the callee on the do-not-call list"
+    if then == NextStep.CALLBACK:
+        return "redials at the booked callback"
+    if then == NextStep.RETRY:
+        return "retries the contact like an unanswered call"
+    return f"finishes the contact as {outcome.value if outcome else 'nothing'}"
+
+
+def _last_disposition(call: Call) -> Disposition | None:
+    """The disposition the workflow would decide from: the latest one recorded, in the agent's table."""
+    if not call.bridge.recorded:
+        return None
+    return by_name(call.agent.dispositions, call.bridge.recorded[-1][0])
+
+
+def _disposed(then: NextStep, outcome: FinalOutcome | None = None) -> Check:
+    """The call's last disposition makes the contact workflow do ``then`` (finishing as ``outcome``).
+
+    Judged by effect through the agent's own table, so a renamed or custom disposition with the
+    right effect passes, and a default redefined to do something else (``not_interested`` that
+    retries, ``do_not_call`` that only finishes) fails, whichever tool recorded it.
+    """
+    expected = _effect(then, outcome)
 
     def check(call: Call) -> str | None:
-        names = [name for name, _ in call.bridge.recorded]
-        if names and names[-1] == disposition:
+        recorded = _last_disposition(call)
+        if recorded is None:
+            return f"the agent never recorded a disposition (expected one that {expected})"
+        if recorded.then == then and (outcome is None or recorded.outcome == outcome):
             return None
-        if names:
-            return f"the agent recorded {names[-1]}, expected {disposition}"
-        return f"the agent never recorded a disposition (expected {disposition})"
+        effect = _effect(recorded.then, recorded.outcome)
+        return f"the agent recorded {recorded.name}, which {effect}; expected one that {expected}"
 
     return check
 
@@ -242,11 +271,30 @@ def _replies_in_arabic(call: Call) -> str | None:
     return "the agent did not reply in Arabic" if replies else "the agent never replied"
 
 
+Need = AgentTool | tuple[AgentTool, ...]
+"""A tool the persona cannot be handled without, or equivalent tools of which any one will do."""
+
+#: Tools that can record a not_interested or do_not_call disposition (``mark_do_not_call`` is
+#: switched on and off with ``mark_not_interested``).
+RECORDS_REFUSAL: tuple[AgentTool, ...] = (AgentTool.RECORD_DISPOSITION, AgentTool.MARK_NOT_INTERESTED)
+
+
 @dataclass(frozen=True)
 class Expectation:
     description: str
     checks: tuple[Check, ...]
-    needs: tuple[AgentTool, ...] = ()
+    needs: tuple[Need, ...] = ()
+
+    def switched_off(self, agent: AgentConfig) -> list[str]:
+        """Why ``agent`` cannot meet this expectation whatever it says: each need with none of its tools on."""
+        on = agent.enabled_tools()
+        missing = []
+        for need in self.needs:
+            tools = need if isinstance(need, tuple) else (need,)
+            if not any(tool in on for tool in tools):
+                names = " and ".join(tool.value for tool in tools)
+                missing.append(f"{names} {'are' if len(tools) > 1 else 'is'} switched off")
+        return missing
 
 
 PERSONA_EXPECTATIONS: dict[str, Expectation] = {
@@ -254,29 +302,29 @@ PERSONA_EXPECTATIONS: dict[str, Expectation] = {
         "the conversation ends politely with end_call", (_polite, _ended_politely), (AgentTool.END_CALL,)
     ),
     "qualifies": Expectation(
-        "the qualification is recorded with share_information (qualification) and the call as qualified",
-        (_shared_qualification, _disposed("qualified"), _polite, _ended_politely),
+        "the qualification is shared (qualification) and the call ends the contact as qualified",
+        (_shared_qualification, _disposed(NextStep.FINISH, FinalOutcome.QUALIFIED), _polite, _ended_politely),
         (AgentTool.SHARE_INFORMATION, AgentTool.RECORD_DISPOSITION),
     ),
     "callback": Expectation(
-        "a callback is booked with schedule_callback and accepted (disposition callback_requested)",
-        (_callback_booked, _disposed("callback_requested"), _polite, _ended_politely),
+        "a callback is booked and accepted, and the call comes to a redial at it",
+        (_callback_booked, _disposed(NextStep.CALLBACK), _polite, _ended_politely),
         (AgentTool.SCHEDULE_CALLBACK,),
     ),
     "callback_tomorrow": Expectation(
-        "a callback for tomorrow at 10:00 is booked with schedule_callback and accepted",
-        (_callback_tomorrow_at_10, _polite, _ended_politely),
+        "a callback for tomorrow at 10:00 is booked and accepted, and the call comes to a redial at it",
+        (_callback_tomorrow_at_10, _disposed(NextStep.CALLBACK), _polite, _ended_politely),
         (AgentTool.SCHEDULE_CALLBACK,),
     ),
     "not_interested": Expectation(
-        "the call is recorded as not_interested, then it ends",
-        (_disposed("not_interested"), _polite, _ended_politely),
-        (AgentTool.RECORD_DISPOSITION,),
+        "the call ends the contact as not_interested, then it ends politely",
+        (_disposed(NextStep.FINISH, FinalOutcome.NOT_INTERESTED), _polite, _ended_politely),
+        (RECORDS_REFUSAL,),
     ),
     "do_not_call": Expectation(
-        "the call is recorded as do_not_call, then it ends",
-        (_disposed("do_not_call"), _polite, _ended_politely),
-        (AgentTool.RECORD_DISPOSITION,),
+        "the callee goes on the do-not-call list, then the call ends politely",
+        (_disposed(NextStep.DO_NOT_CALL), _polite, _ended_politely),
+        (RECORDS_REFUSAL,),
     ),
     "voicemail": Expectation(
         "the agent recognises the answering machine, reports it, and hangs up",
@@ -302,6 +350,9 @@ class PersonaVerdict(BaseModel):
     passed: bool
     reason: str = Field(description="What was expected and, on failure, what went wrong")
     tools_called: list[str] = Field(default_factory=list)
+    disposition: str | None = Field(
+        default=None, description="The last disposition the agent recorded: what the workflow would decide from"
+    )
     turns: int = Field(default=0, description="Callee lines the agent heard")
     transcript: list[TranscriptSegment] = Field(default_factory=list)
 
@@ -324,12 +375,11 @@ async def evaluate_persona(
 
     expectation = PERSONA_EXPECTATIONS[persona]
     clock = clock or _utc_now
-    off = [tool.value for tool in expectation.needs if tool not in agent.enabled_tools()]
-    if off:
+    if off := expectation.switched_off(agent):
         return PersonaVerdict(
             persona=persona,
             passed=False,
-            reason=f"{expectation.description}, but {', '.join(off)} is switched off for this agent",
+            reason=f"{expectation.description}, but {'; '.join(off)} for this agent",
         )
     bridge = EvalBridge(clock=clock, dispositions=agent.dispositions)
     job = CallJob(
@@ -353,6 +403,7 @@ async def evaluate_persona(
         passed=not problems,
         reason="; ".join(problems) if problems else expectation.description,
         tools_called=result.tools_called,
+        disposition=bridge.recorded[-1][0] if bridge.recorded else None,
         turns=len(call.lines("callee")),
         transcript=result.transcript,
     )

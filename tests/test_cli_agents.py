@@ -13,6 +13,8 @@ from cli.agents import build_agent_config
 from cli.app import app
 from cli.stack import DEMO_AGENT
 from schemas.agent import AgentConfig, AgentTool, Language, ModelMode
+from schemas.dispositions import Disposition, NextStep, with_defaults
+from schemas.outcomes import FinalOutcome
 from schemas.settings import get_settings
 from simulator.evaluation import PERSONA_EXPECTATIONS, EvalBridge, evaluate_agent
 from simulator.personas import PERSONA_LINES
@@ -221,21 +223,81 @@ async def test_demo_agent_passes_every_persona() -> None:
     assert [verdict.persona for verdict in verdicts] == list(PERSONA_EXPECTATIONS)
     by_persona = {verdict.persona: verdict for verdict in verdicts}
     assert "share_information" in by_persona["qualifies"].tools_called
-    assert "mark_do_not_call" in by_persona["do_not_call"].tools_called
     assert "schedule_callback" in by_persona["callback_tomorrow"].tools_called
+    came_to = {persona: by_persona[persona].disposition for persona in PERSONA_DISPOSITIONS}
+    assert came_to == PERSONA_DISPOSITIONS
     assert all(verdict.turns >= 1 for verdict in verdicts)
 
 
-async def test_a_crippled_agent_fails_with_reasons() -> None:
+PERSONA_DISPOSITIONS = {
+    "qualifies": "qualified",
+    "callback": "callback_requested",
+    "callback_tomorrow": "callback_requested",
+    "not_interested": "not_interested",
+    "do_not_call": "do_not_call",
+}
+
+
+async def test_the_disposition_counts_not_the_tool_that_recorded_it() -> None:
+    """With record_disposition off, mark_not_interested / mark_do_not_call record the same dispositions."""
+    demo = _demo_agent()
+    shortcuts_only = demo.model_copy(update={"tools": {**demo.tools, AgentTool.RECORD_DISPOSITION: False}})
+    verdicts = {v.persona: v for v in await evaluate_agent(shortcuts_only, ["not_interested", "do_not_call"])}
+    assert verdicts["not_interested"].passed, verdicts["not_interested"].reason
+    assert "mark_not_interested" in verdicts["not_interested"].tools_called
+    assert verdicts["do_not_call"].passed, verdicts["do_not_call"].reason
+    assert "mark_do_not_call" in verdicts["do_not_call"].tools_called
+    assert [v.disposition for v in verdicts.values()] == ["not_interested", "do_not_call"]
+
+
+async def test_an_agent_that_cannot_record_the_outcome_fails_with_reasons() -> None:
     demo = _demo_agent()
     crippled = demo.model_copy(
-        update={"tools": {**demo.tools, AgentTool.SCHEDULE_CALLBACK: False, AgentTool.MARK_NOT_INTERESTED: False}}
+        update={
+            "tools": {
+                **demo.tools,
+                AgentTool.SCHEDULE_CALLBACK: False,
+                AgentTool.RECORD_DISPOSITION: False,
+                AgentTool.MARK_NOT_INTERESTED: False,
+            }
+        }
     )
-    verdicts = {v.persona: v for v in await evaluate_agent(crippled, ["callback", "not_interested", "hostile"])}
+    personas = ["callback", "not_interested", "do_not_call", "qualifies", "hostile"]
+    verdicts = {v.persona: v for v in await evaluate_agent(crippled, personas)}
     assert not verdicts["callback"].passed
     assert "schedule_callback is switched off" in verdicts["callback"].reason
-    assert not verdicts["not_interested"].passed
-    assert verdicts["hostile"].passed
+    for persona in ("not_interested", "do_not_call"):
+        assert not verdicts[persona].passed
+        assert "record_disposition and mark_not_interested are switched off" in verdicts[persona].reason
+    assert not verdicts["qualifies"].passed
+    assert "record_disposition is switched off" in verdicts["qualifies"].reason
+    assert verdicts["hostile"].passed, verdicts["hostile"].reason
+
+
+async def test_an_agent_whose_dispositions_do_the_wrong_thing_fails_with_reasons() -> None:
+    """The calls run and record the expected names, but this agent's table gives them the wrong effects."""
+    demo = _demo_agent()
+    miswired = demo.model_copy(
+        update={
+            "dispositions": with_defaults(
+                [
+                    Disposition(name="not_interested", description="They declined.", then=NextStep.RETRY),
+                    Disposition(name="do_not_call", description="Stop calling.", outcome=FinalOutcome.NOT_INTERESTED),
+                ]
+            )
+        }
+    )
+    verdicts = {v.persona: v for v in await evaluate_agent(miswired, ["not_interested", "do_not_call"])}
+    assert (verdicts["not_interested"].passed, verdicts["not_interested"].disposition) == (False, "not_interested")
+    assert verdicts["not_interested"].reason == (
+        "the agent recorded not_interested, which retries the contact like an unanswered call; "
+        "expected one that finishes the contact as not_interested"
+    )
+    assert (verdicts["do_not_call"].passed, verdicts["do_not_call"].disposition) == (False, "do_not_call")
+    assert verdicts["do_not_call"].reason == (
+        "the agent recorded do_not_call, which finishes the contact as not_interested; "
+        "expected one that puts the callee on the do-not-call list"
+    )
 
 
 async def test_unknown_persona_is_refused() -> None:
@@ -262,6 +324,7 @@ def test_agent_eval_command(store: Path) -> None:
     code, out, err = ringflow("agent", "eval", "sam-onboarding", "--personas", "qualifies,hostile")
     assert code == 0, out + err
     assert "qualifies pass" in out and "hostile pass" in out
+    assert re.search(r"qualifies pass \d+ \S+ qualified ", out), out  # the disposition column, after the tools
     assert "all 2 persona(s) passed" in out
 
     assert ringflow("agent", "create", "mute", "--instructions", "Hi.", "--disable-tool", "end_call")[0] == 0
