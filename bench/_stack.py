@@ -26,6 +26,7 @@ from schemas.contact import Contact
 from schemas.settings import Settings
 from schemas.workflow_io import CampaignWorkflowInput, campaign_workflow_id
 from simulator.carrier import SimCarrier
+from store import contacts as store_contacts
 from store import queries
 from store.db import dispose_cached_engines, get_session_factory
 from store.migrate import upgrade_database
@@ -121,7 +122,7 @@ async def run_campaign(stack: Stack, settings: CampaignSettings, people: list[Co
     campaign_id = f"b-{uuid.uuid4().hex[:10]}"
     async with stack.sessions() as session:
         await queries.create_campaign(session, campaign_id, f"bench {campaign_id}", settings)
-        await queries.add_contacts(session, campaign_id, people)
+        await store_contacts.add_contacts(session, campaign_id, people)
         await session.commit()
     started = time.monotonic()
     handle = await stack.client.start_workflow(

@@ -21,6 +21,7 @@ from schemas.campaign import CampaignSettings, RetryPolicy
 from schemas.contact import Contact
 from schemas.workflow_io import ContactPhase, ContactWorkflowInput, contact_workflow_id
 from simulator.carrier import SimCarrier
+from store import contacts as store_contacts
 from store import queries
 from voice_worker.agent import CallTools
 from voice_worker.temporal_bridge import TemporalCallBridge
@@ -38,7 +39,7 @@ async def measure(calls: int) -> None:
         )
         async with bench.sessions() as session:
             await queries.create_campaign(session, campaign_id, "tool bench", settings)
-            await queries.add_contacts(session, campaign_id, [person])
+            await store_contacts.add_contacts(session, campaign_id, [person])
             await session.commit()
         workflow_id = contact_workflow_id(campaign_id, person.external_id)
         handle = await bench.client.start_workflow(

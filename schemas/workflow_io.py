@@ -219,13 +219,6 @@ class ContactsAdded(BaseModel):
     count: int
 
 
-class AddContactsResult(BaseModel):
-    """What the store made of a list of contacts added to a campaign."""
-
-    added: int
-    duplicates: list[str] = Field(default_factory=list)
-
-
 class CampaignResult(BaseModel):
     progress: CampaignProgress
 

@@ -11,6 +11,7 @@ and the worker's claims and dials must not wait for a 200,000-row import to fini
 
 import secrets
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import delete, func, select
@@ -19,6 +20,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from schemas.contact import Contact
 from store.models import CONTACT_PENDING, CampaignRow, ContactRow, utcnow
 from store.queries import CampaignNotFoundError, dialect_insert, rowcount
+
+
+@dataclass(frozen=True)
+class AddedContacts:
+    added: int
+    duplicates: list[str]
+
 
 INSERT_CHUNK = 5000
 """Contacts per ``executemany``: bounds what the driver holds for one call, and how long one
@@ -80,6 +88,21 @@ async def insert_contacts(
     )
     for start in range(0, len(rows), INSERT_CHUNK):
         await session.execute(statement, rows[start : start + INSERT_CHUNK])
+
+
+async def add_contacts(session: AsyncSession, campaign_id: str, contacts: Sequence[Contact]) -> AddedContacts:
+    """Append a list already in memory (a seed, a one-off call) as one import batch. Ids the campaign has,
+    or that repeat in ``contacts``, are skipped and listed in input order. The caller commits."""
+    existing = await external_ids(session, campaign_id)
+    new: dict[str, Contact] = {}
+    duplicates: list[str] = []
+    for contact in contacts:
+        if contact.external_id in existing or contact.external_id in new:
+            duplicates.append(contact.external_id)
+        else:
+            new[contact.external_id] = contact
+    await insert_contacts(session, campaign_id, list(new.values()), import_batch=new_import_batch())
+    return AddedContacts(added=len(new), duplicates=duplicates)
 
 
 async def batch_size(session: AsyncSession, campaign_id: str, import_batch: str) -> int:

@@ -14,7 +14,6 @@ repeating one after a commit changes nothing. Conflicts are resolved in SQL (``O
 constraints, ``FOR UPDATE SKIP LOCKED`` on Postgres), so they are also safe between concurrent workers.
 """
 
-from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, cast
 
@@ -27,7 +26,6 @@ from sqlalchemy import (
     case,
     delete,
     func,
-    insert,
     select,
     update,
 )
@@ -43,7 +41,7 @@ from schemas.campaign import CampaignSettings
 from schemas.contact import Contact
 from schemas.imports import ClaimedPage
 from schemas.outcomes import CallOutcome, FinalOutcome
-from schemas.workflow_io import AddContactsResult, CampaignStatus
+from schemas.workflow_io import CampaignStatus
 from store.models import (
     ATTEMPT_DIALLING,
     ATTEMPT_FINISHED,
@@ -68,9 +66,6 @@ from store.models import (
     as_utc,
     utcnow,
 )
-
-# Contacts per executemany() of add_contacts: bounds the memory the driver holds for one call.
-INSERT_CHUNK = 5000
 
 CANCELLED_BEFORE_DIAL = "campaign cancelled before the contact was dialled"
 
@@ -161,60 +156,6 @@ async def set_campaign_status(session: AsyncSession, campaign_id: str, status: C
 
 
 # ---- contacts -------------------------------------------------------------------------------------
-
-
-async def add_contacts(session: AsyncSession, campaign_id: str, contacts: Sequence[Contact]) -> AddContactsResult:
-    """Append contacts to a campaign, numbered after those it has. Raises :class:`CampaignNotFoundError`.
-
-    A contact whose ``external_id`` the campaign already has, or that appears earlier in ``contacts``,
-    is skipped and listed in ``duplicates`` (in input order). The campaign row stays locked until the
-    caller commits (``FOR UPDATE``; SQLite transactions are serial anyway), so concurrent additions to
-    one campaign run one after the other and neither the duplicate check nor the ``seq`` numbers race.
-
-    Built for lists of 100k: the campaign's existing ids are read in one pass (none for a new
-    campaign) rather than looked up with big ``IN`` lists, which Postgres may run as a generic plan
-    that scans the campaign once per id; the rows go in as one plain ``executemany`` per chunk, which
-    psycopg pipelines, where ``INSERT … ON CONFLICT … RETURNING`` would be several times slower.
-    """
-    locked = await session.execute(select(CampaignRow.id).where(CampaignRow.id == campaign_id).with_for_update())
-    if locked.first() is None:
-        raise CampaignNotFoundError(campaign_id)
-
-    last_seq = await session.scalar(select(func.max(ContactRow.seq)).where(ContactRow.campaign_id == campaign_id))
-    existing: set[str] = set()
-    if last_seq is not None:
-        found = await session.scalars(select(ContactRow.external_id).where(ContactRow.campaign_id == campaign_id))
-        existing.update(found)
-    new: dict[str, Contact] = {}
-    duplicates: list[str] = []
-    for contact in contacts:
-        if contact.external_id in existing or contact.external_id in new:
-            duplicates.append(contact.external_id)
-        else:
-            new[contact.external_id] = contact
-
-    now = utcnow()
-    rows = [
-        {
-            "campaign_id": campaign_id,
-            "external_id": contact.external_id,
-            "name": contact.name,
-            "phone": contact.phone,
-            "timezone": contact.zone,
-            "priority": contact.priority,
-            "attributes": contact.attributes,
-            "seq": (last_seq or 0) + offset,
-            "dispatched_at": None,
-            "status": CONTACT_PENDING,
-            "final_outcome": None,
-            "attempts": 0,
-            "updated_at": now,
-        }
-        for offset, contact in enumerate(new.values(), start=1)
-    ]
-    for start in range(0, len(rows), INSERT_CHUNK):
-        await session.execute(insert(_table(ContactRow)), rows[start : start + INSERT_CHUNK])
-    return AddContactsResult(added=len(rows), duplicates=duplicates)
 
 
 async def count_contacts(session: AsyncSession, campaign_id: str) -> int:

@@ -13,6 +13,7 @@ from workflow_helpers import AGENT, contact, eventually, new_campaign_id, seed, 
 from schemas.outcomes import FinalOutcome
 from schemas.workflow_io import CampaignStatus, ContactsAdded, ReasonInput
 from simulator.carrier import SimCarrier
+from store import contacts as store_contacts
 from store import queries
 from workflows.campaign import CampaignWorkflow
 
@@ -135,7 +136,9 @@ async def test_contacts_added_while_running_are_called(time_env, run_worker, sim
         handle = await start_campaign(time_env.client, tq, campaign_id, campaign)
         await eventually(lambda: _progress_when(handle, lambda p: p.waiting_retry == 3))
         async with session_factory() as session:
-            added = await queries.add_contacts(session, campaign_id, [contact(i, "answers") for i in range(2, 6)])
+            added = await store_contacts.add_contacts(
+                session, campaign_id, [contact(i, "answers") for i in range(2, 6)]
+            )
             await session.commit()
         await handle.execute_update(CampaignWorkflow.contacts_added, ContactsAdded(count=added.added))
         result = await handle.result()

@@ -6,8 +6,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from schemas.campaign import CampaignSettings
 from schemas.imports import RowError
+from store.contacts import add_contacts
 from store.csv_import import load_contacts_csv, parse_contacts_csv
-from store.queries import add_contacts, count_contacts, create_campaign
+from store.queries import count_contacts, create_campaign
 
 pytest_plugins = ["store_fixtures"]
 

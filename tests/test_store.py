@@ -18,14 +18,14 @@ from schemas.campaign import CampaignSettings
 from schemas.contact import Contact
 from schemas.outcomes import CallOutcome, FinalOutcome
 from schemas.workflow_io import CampaignStatus
-from store import queries
+from store import contacts as store_contacts
+from store.contacts import add_contacts
 from store.db import begin_read_only, make_engine, make_session_factory
 from store.migrate import alembic_config, upgrade_database
 from store.models import Base, CallbackRow, ContactRow
 from store.queries import (
     AttemptNotFoundError,
     CampaignNotFoundError,
-    add_contacts,
     attempt_result,
     attempts_for,
     begin_attempt,
@@ -100,7 +100,7 @@ async def test_campaign_create_is_idempotent_and_status_changes(session_factory:
 async def test_add_contacts_skips_duplicates_and_continues_seq(
     session_factory: Sessions, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(queries, "INSERT_CHUNK", 3)  # several round trips with a handful of rows
+    monkeypatch.setattr(store_contacts, "INSERT_CHUNK", 3)  # several round trips with a handful of rows
     first = [contact(f"p-{i}") for i in range(5)]
     async with session_factory() as session:
         await create_campaign(session, CAMPAIGN, "n", CampaignSettings())

@@ -17,6 +17,7 @@ from schemas.workflow_io import (
     campaign_workflow_id,
     contact_workflow_id,
 )
+from store import contacts as store_contacts
 from store import queries
 from workflows import search_attributes
 from workflows.campaign import CampaignWorkflow
@@ -67,7 +68,7 @@ def contact(index: int, persona: str, *, phone: str | None = None, priority: int
 async def seed(sessions, campaign_id: str, contacts: list[Contact], campaign: CampaignSettings) -> None:
     async with sessions() as session:
         await queries.create_campaign(session, campaign_id, f"test {campaign_id}", campaign)
-        await queries.add_contacts(session, campaign_id, contacts)
+        await store_contacts.add_contacts(session, campaign_id, contacts)
         await session.commit()
 
 
