@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field
 from schemas.agent import CallJob, TranscriptSegment
 from simulator.personas import PERSONA_LINES
 from simulator.scripted_llm import ScriptedLLM
-from voice_worker.agent import Clock, RingflowAgent, utc_now
+from voice_worker.agent import MAX_TOOL_STEPS, Clock, RingflowAgent, utc_now
 from voice_worker.bridge import CallBridge
 from voice_worker.transcript import TranscriptCollector
 
@@ -49,7 +49,7 @@ async def run_text_call(
     extra = {} if poll_interval is None else {"poll_interval": poll_interval}
     agent = RingflowAgent(job, bridge, clock=clock, **extra)
     collector = TranscriptCollector(bridge, clock)
-    session: AgentSession = AgentSession(llm=model)
+    session: AgentSession = AgentSession(llm=model, max_tool_steps=MAX_TOOL_STEPS)
     collector.attach(session)
     try:
         await session.start(agent)

@@ -48,6 +48,9 @@ TOOL_TOGGLES: dict[str, AgentTool] = {
 }
 
 DEFAULT_POLL_INTERVAL = 2.0
+MAX_TOOL_STEPS = 6
+"""Tool calls the model may chain in one turn (LiveKit's default is 3). A call's closing turn alone can
+share what the callee said, note it, record the disposition and end the call."""
 
 Transfer = Callable[[str], Awaitable[object]]
 """Hands the callee's phone leg to a number (the live worker's SIP transfer); absent in text mode."""

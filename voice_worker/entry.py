@@ -16,7 +16,7 @@ from opentelemetry import trace
 
 from schemas.agent import CallJob, ModelMode
 from schemas.settings import get_settings
-from voice_worker.agent import RingflowAgent, Transfer, utc_now
+from voice_worker.agent import MAX_TOOL_STEPS, RingflowAgent, Transfer, utc_now
 from voice_worker.bridge import CallBridge
 from voice_worker.transcript import TranscriptCollector
 
@@ -35,13 +35,14 @@ def build_session(job: CallJob) -> AgentSession:
     from livekit.plugins import openai, silero
 
     if job.agent.model_mode == ModelMode.REALTIME:
-        return AgentSession(llm=openai.realtime.RealtimeModel(voice=job.agent.voice))
+        return AgentSession(llm=openai.realtime.RealtimeModel(voice=job.agent.voice), max_tool_steps=MAX_TOOL_STEPS)
     language = job.agent.language.value
     return AgentSession(
         vad=silero.VAD.load(),
         stt=openai.STT(language=language),
         llm=openai.LLM(),
         tts=openai.TTS(voice=job.agent.voice),
+        max_tool_steps=MAX_TOOL_STEPS,
     )
 
 
