@@ -1,5 +1,5 @@
 """Bulk contact import through the real REST API: a 200,000-row CSV creates a campaign, and another
-200,000 rows are added to it while it runs.
+200,000 rows are added to it while it runs, then 200,000 more with ``ringflow campaign add``.
 
     python bench/bulk_import.py          # always 200,000 rows (make bench's N is ignored)
 
@@ -10,16 +10,19 @@ campaign dials slowly (one call at a time, at 0.2 per second), so the import is 
 dialling. While each upload runs, ``GET /v1/me`` is asked every ``PING_INTERVAL`` seconds: its worst
 latency shows whether the import held the API's event loop.
 
-Prints ``create_seconds``, ``add_seconds``, ``api_worst_ping_ms``, ``contacts_added_payload_bytes``
-(the update the running campaign got, read from its history), and last
+Prints ``create_seconds``, ``add_seconds``, ``api_worst_ping_ms``, ``cli_add_seconds``,
+``cli_add_peak_rss_mb``, ``contacts_added_payload_bytes`` (the update the running campaign got, read
+from its history), and last
 ``bulk_import_rows 200000 seconds X peak_rss_mb Y`` (X: the campaign's creation from the CSV).
 ``DATABASE_URL=postgresql://…`` measures against Postgres.
 """
 
 import asyncio
 import os
+import resource
 import socket
 import sys
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -85,6 +88,25 @@ async def timed_upload(http: httpx.AsyncClient, url: str, body: bytes, data: dic
     if response.status_code not in (200, 201) or response.json()["import_report"]["imported"] != ROWS:
         raise RuntimeError(f"{url}: {response.status_code} {response.text[:500]}")
     return seconds, worst
+
+
+async def cli_add(campaign_id: str, body: bytes, environment: dict[str, str]) -> tuple[float, float]:
+    """``ringflow campaign add`` with ``body`` as its CSV: seconds, and the CLI process's peak RSS in MB."""
+    with tempfile.NamedTemporaryFile(suffix=".csv") as csv_file:
+        csv_file.write(body)
+        csv_file.flush()
+        started = time.perf_counter()
+        cli = await asyncio.create_subprocess_exec(
+            *(str(Path(sys.executable).parent / "ringflow"), "campaign", "add", campaign_id, csv_file.name),
+            cwd=ROOT,
+            env=environment,
+            stdout=asyncio.subprocess.DEVNULL,
+        )
+        if await cli.wait() != 0:
+            raise RuntimeError(f"ringflow campaign add exited {cli.returncode}")
+        seconds = time.perf_counter() - started
+    # The CLI is the only child waited for so far (the API still runs): ru_maxrss is its peak, in KiB.
+    return seconds, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
 
 
 async def contacts_added_payload_bytes(env: WorkflowEnvironment, campaign_id: str) -> int:
@@ -155,9 +177,12 @@ async def main() -> None:
                 print(f"add_seconds {add_seconds:.1f}")
                 print(f"add_api_worst_ping_ms {add_worst:.0f}")
                 print(f"contacts_added_payload_bytes {await contacts_added_payload_bytes(env, campaign_id)}")
+                cli_seconds, cli_rss = await cli_add(campaign_id, contacts_csv(ROWS, 2 * ROWS), environment)
+                print(f"cli_add_seconds {cli_seconds:.1f}")
+                print(f"cli_add_peak_rss_mb {cli_rss:.0f}")
                 total = (await http.get(f"/v1/campaigns/{campaign_id}")).json()["contacts"]["total"]
-                if total != 2 * ROWS:
-                    raise RuntimeError(f"the campaign has {total} contacts, not {2 * ROWS}")
+                if total != 3 * ROWS:
+                    raise RuntimeError(f"the campaign has {total} contacts, not {3 * ROWS}")
                 await http.post(f"/v1/campaigns/{campaign_id}/cancel", json={"reason": "bench over"})
                 rss = peak_rss_mb(api.pid)
         finally:
