@@ -10,6 +10,8 @@ from api.routers.common import LIVE_PROGRESS_TIMEOUT_SECONDS
 from api.services import campaigns
 from schemas.campaign import CampaignSettings
 
+AGENT = {"name": "sam", "instructions": "You are Sam from Ringflow. Be brief and polite."}
+"""The offline scripted agent, which records each call's disposition from what its persona says."""
 CSV = (
     "external_id,name,phone,persona,company\n"
     f"a1,Ann,{phone(1)},answers,Acme\n"
@@ -22,12 +24,14 @@ CSV = (
 
 
 async def test_a_csv_upload_imports_the_good_rows_and_reports_every_bad_one_by_line(api_stack):
+    """The imported rows keep their columns: Bob's persona reaches his call, where the agent qualifies him."""
     http = api_stack.org_a.http
+    assert (await http.post("/v1/agents", json=AGENT)).status_code == 201
     assert (await http.post("/v1/dnc", json={"phone": phone(6), "reason": "asked"})).status_code == 201
     response = await http.post(
         "/v1/campaigns/upload",
         files={"file": ("spring.csv", CSV.encode(), "text/csv")},
-        data={"settings": json.dumps(FAST)},
+        data={"settings": json.dumps(FAST), "agent_name": AGENT["name"]},
     )
     assert response.status_code == 201, response.text
     body = response.json()
@@ -42,11 +46,14 @@ async def test_a_csv_upload_imports_the_good_rows_and_reports_every_bad_one_by_l
 
     campaign = body["campaign"]
     assert campaign["name"] == "spring" and campaign["contacts"]["total"] == 2
+    assert campaign["agent_name"] == AGENT["name"]
     assert campaign["web_ui_url"].endswith(f"/namespaces/default/workflows/campaign-{campaign['id']}")
     done = await finished_campaign(http, campaign["id"])
     assert done["status"] == "completed" and done["percent_complete"] == 100.0
     assert done["outcomes"] == {"completed": 1, "qualified": 1}
-    assert done["progress"]["finished"] == 2 and done["progress"]["dials"] == 2
+    assert done["progress"]["finished"] == 2
+    stats = (await http.get(f"/v1/campaigns/{campaign['id']}/stats")).json()
+    assert stats["calls"] == 2 and stats["outcomes"] == {"completed": 1, "qualified": 1}
     assert phone(6) not in [dial.phone for dial in api_stack.carrier.dials]
 
 
@@ -131,11 +138,18 @@ async def test_a_draft_starts_on_request_and_closed_campaigns_refuse_signals(api
 
 
 async def test_pause_resume_add_contacts_and_cancel_steer_a_running_campaign(api_stack):
-    """The 'callback' person asks to be called back in two minutes: the campaign keeps running meanwhile."""
+    """The 'callback' person asks the agent to call back later: the campaign keeps running meanwhile."""
     http = api_stack.org_a.http
+    assert (await http.post("/v1/agents", json=AGENT)).status_code == 201
     settings = {"window": ALL_HOURS, "calls_per_second": 50}
     created = await http.post(
-        "/v1/campaigns", json={"name": "steered", "settings": settings, "contacts": [person(1, "callback")]}
+        "/v1/campaigns",
+        json={
+            "name": "steered",
+            "agent_name": AGENT["name"],
+            "settings": settings,
+            "contacts": [person(1, "callback")],
+        },
     )
     campaign_id = created.json()["campaign"]["id"]
     detail_url = f"/v1/campaigns/{campaign_id}"
@@ -151,11 +165,15 @@ async def test_pause_resume_add_contacts_and_cancel_steer_a_running_campaign(api
     assert "already in the campaign" in report["errors"][0]["message"]
 
     upload = await http.post(
-        f"{detail_url}/contacts/upload", files={"file": ("more.csv", f"external_id,phone\np3,{phone(3)}\n".encode())}
+        f"{detail_url}/contacts/upload",
+        files={"file": ("more.csv", f"external_id,phone,persona\np3,{phone(3)},answers\n".encode())},
     )
     assert upload.status_code == 200 and upload.json()["import_report"]["imported"] == 1
     paused = (await http.get(detail_url)).json()
-    assert paused["contacts"]["total"] == 3 and paused["progress"]["dials"] == 1, "no dial while paused"
+    assert paused["contacts"]["total"] == 3
+    assert [dial.external_id for dial in api_stack.carrier.dials if dial.campaign_id == campaign_id] == ["p1"], (
+        "no dial while paused"
+    )
 
     assert (await http.post(f"{detail_url}/resume")).status_code == 200
     resumed = await eventually(lambda: http.get(detail_url), lambda body: body["progress"]["finished"] == 2)

@@ -26,7 +26,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.api.enums.v1 import TaskQueueType
 from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
-from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.client import (
+    Client,
+    WorkflowExecutionStatus,
+    WorkflowFailureError,
+    WorkflowHandle,
+    WorkflowUpdateFailedError,
+)
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -57,6 +63,8 @@ from workflows.contact import ContactWorkflow
 from workflows.search_attributes import CAMPAIGN_ID
 
 QUERY_TIMEOUT = timedelta(seconds=10)
+STEER_CHECK_TIMEOUT = timedelta(seconds=3)
+"""How long pause, resume and cancel wait for the workflow to say whether it has ended."""
 IMPORT_CHUNK = bulk.INSERT_CHUNK
 """Contacts parsed, checked against the do-not-call list and written per step of an import."""
 ENDED = (CampaignStatus.COMPLETED.value, CampaignStatus.CANCELLED.value)
@@ -392,15 +400,38 @@ def campaign_handle(client: Client, campaign_id: str) -> WorkflowHandle[Campaign
     return client.get_workflow_handle_for(CampaignWorkflow.run, campaign_workflow_id(campaign_id))
 
 
-async def _started(sessions: async_sessionmaker[AsyncSession], org_id: str | None, campaign_id: str) -> str:
-    """The campaign's stored status, refusing a draft: it has no workflow to steer yet."""
+async def _started(
+    client: Client, sessions: async_sessionmaker[AsyncSession], org_id: str | None, campaign_id: str
+) -> None:
+    """Refuse a draft (it has no workflow to steer yet) and a campaign that has ended."""
     async with sessions() as session:
         row = await owned_campaign(session, org_id=org_id, campaign_id=campaign_id)
     if row.status == CAMPAIGN_DRAFT:
         raise CampaignStateError(f"campaign {campaign_id!r} is a draft: start it first")
-    if row.status in ENDED:  # written by its workflow as the last thing it does
-        raise CampaignEndedError(f"campaign {campaign_id!r} has already ended")
-    return row.status
+    await _refuse_ended(client, campaign_id, row.status)
+
+
+async def _refuse_ended(client: Client, campaign_id: str, stored_status: str) -> None:
+    """:class:`CampaignEndedError` if the campaign has ended, by the store's word or its workflow's.
+
+    The workflow writes its final status to the store as the last thing it does, after it has decided
+    it (and after sweeping the carrier): meanwhile it still runs, so Temporal takes a signal that it
+    would then ignore, while its progress (which the API's views show) already says it has ended. So
+    a campaign the store still calls running is asked too; if its workflow cannot answer within
+    :data:`STEER_CHECK_TIMEOUT` (no worker), the store's word stands and the signal is sent, to be handled
+    once a worker runs the workflow. A signal can still cross the workflow's last step (a signal has
+    no validator); only the few milliseconds between the two remain.
+    """
+    ended = CampaignEndedError(f"campaign {campaign_id!r} has already ended")
+    if stored_status in ENDED:
+        raise ended
+    try:
+        async with asyncio.timeout(STEER_CHECK_TIMEOUT.total_seconds()):
+            live = await in_flight(client, campaign_id)
+    except (CampaignNotFoundError, RPCError, WorkflowFailureError, TimeoutError):
+        return
+    if live.status.value in ENDED:
+        raise ended
 
 
 async def _signal(client: Client, campaign_id: str, signal: Callable[..., None], *args: ReasonInput) -> None:
@@ -418,7 +449,7 @@ async def pause(
     client: Client, sessions: async_sessionmaker[AsyncSession], *, org_id: str | None, campaign_id: str
 ) -> None:
     """Stop new dials within seconds; calls in progress finish normally. The workflow records the status."""
-    await _started(sessions, org_id, campaign_id)
+    await _started(client, sessions, org_id, campaign_id)
     await _signal(client, campaign_id, CampaignWorkflow.pause)
 
 
@@ -426,7 +457,7 @@ async def resume(
     client: Client, sessions: async_sessionmaker[AsyncSession], *, org_id: str | None, campaign_id: str
 ) -> None:
     """Dial again after a pause. The workflow records the status."""
-    await _started(sessions, org_id, campaign_id)
+    await _started(client, sessions, org_id, campaign_id)
     await _signal(client, campaign_id, CampaignWorkflow.resume)
 
 
@@ -451,6 +482,7 @@ async def cancel(
             await session.commit()
             return
     assert client is not None, "only a draft is cancelled without a Temporal client"
+    await _refuse_ended(client, campaign_id, row.status)
     await _signal(client, campaign_id, CampaignWorkflow.cancel, ReasonInput(reason=reason))
 
 
