@@ -27,7 +27,7 @@ from api.main import create_app
 from schemas.agent import AgentConfig, CallJob
 from schemas.inbound import INBOUND_CAMPAIGN_ID, InboundCallState, inbound_workflow_id
 from schemas.settings import Settings
-from schemas.workflow_io import ContactPhase, ContactState, contact_workflow_id
+from schemas.workflow_io import ContactPhase, contact_workflow_id
 from simulator.carrier import SimCarrier
 from store import numbers, orgs, queries
 from store.models import DEFAULT_ORG_ID
@@ -35,6 +35,7 @@ from telephony.twilio_voice import TwilioVoice
 from voice_worker.bridge import BridgeError
 from voice_worker.temporal_bridge import TemporalCallBridge
 from worker.main import build_worker
+from workflows.contact import ContactWorkflow
 from workflows.inbound import InboundCallWorkflow
 
 TOKEN = "twilio-auth-token-for-tests"
@@ -373,9 +374,11 @@ async def test_a_callback_asked_on_an_inbound_call_becomes_a_contact_workflow(st
     confirmation = await bridge.schedule_callback(at, "after lunch on Monday")
     assert confirmation.scheduled_for == at
 
-    contact_handle = stack.client.get_workflow_handle(contact_workflow_id(INBOUND_CAMPAIGN_ID, sid))
+    contact_handle = stack.client.get_workflow_handle_for(
+        ContactWorkflow.run, contact_workflow_id(INBOUND_CAMPAIGN_ID, sid)
+    )
     try:
-        state = await contact_handle.query("state", result_type=ContactState)
+        state = await contact_handle.query(ContactWorkflow.state)
         # ContactWorkflow leaves a contact booked before its first dial in phase "starting".
         assert state.phase in (ContactPhase.STARTING, ContactPhase.WAITING_CALLBACK)
         assert state.callback is not None and state.callback.at == at
