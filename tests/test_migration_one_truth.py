@@ -44,17 +44,19 @@ def _seed_before_0005(connection: Connection) -> None:
             reason="1 attempts without an answer", attempts=1, decided_at=DECIDED)  # fmt: skip
 
 
-def _read_after(connection: Connection) -> tuple[list[tuple], list[tuple], set[str]]:
+def _read_after(connection: Connection) -> tuple[list[tuple], list[tuple]]:
     metadata = MetaData()
     contacts = Table("contacts", metadata, autoload_with=connection)
     attempts = Table("call_attempts", metadata, autoload_with=connection)
     people = connection.execute(
-        select(
-            contacts.c.external_id, contacts.c.attributes, contacts.c.final_outcome, contacts.c.final_reason
-        ).order_by(contacts.c.seq)
+        select(contacts.c.external_id, contacts.c.attributes, contacts.c.final_outcome, contacts.c.final_reason)
+        .where(contacts.c.campaign_id == "c-old")
+        .order_by(contacts.c.seq)
     ).all()
-    calls = connection.execute(select(attempts.c.network_outcome, attempts.c.outcome)).all()
-    return [tuple(row) for row in people], [tuple(row) for row in calls], set(metadata.tables)
+    calls = connection.execute(
+        select(attempts.c.network_outcome, attempts.c.outcome).where(attempts.c.campaign_id == "c-old")
+    ).all()
+    return [tuple(row) for row in people], [tuple(row) for row in calls]
 
 
 async def test_migration_0005_carries_personas_attempt_outcomes_and_outcome_reasons(
@@ -67,9 +69,11 @@ async def test_migration_0005_carries_personas_attempt_outcomes_and_outcome_reas
             await connection.run_sync(_seed_before_0005)
         await upgrade_database(db_url)
         async with store_engine.connect() as connection:
-            people, calls, _ = await connection.run_sync(_read_after)
+            people, calls = await connection.run_sync(_read_after)
             finished_at = (
-                await connection.exec_driver_sql("SELECT finished_at FROM contacts WHERE external_id = 'p1'")
+                await connection.exec_driver_sql(
+                    "SELECT finished_at FROM contacts WHERE campaign_id = 'c-old' AND external_id = 'p1'"
+                )
             ).scalar_one()
     finally:
         await upgrade_database(db_url)  # the other tests need the head schema whatever happened here
