@@ -209,7 +209,13 @@ class CallOut(BaseModel):
     started_at: datetime
     ended_at: datetime | None
     state: str = Field(description="dialling | finished (outbound); Twilio's call status (inbound)")
-    outcome: str | None = Field(description="The call's outcome (outbound), its final status (inbound)")
+    outcome: str | None = Field(
+        description="What the call came to: decided from the agent's disposition and the network's facts; an "
+        "inbound call the agent never had shows Twilio's final status"
+    )
+    disposition: str | None = Field(description="What the agent recorded the call came to, if it recorded one")
+    network_status: str = Field(description="The network's status for the call (Twilio's or the SIP one's)")
+    answered_by: str = Field(description="Answering-machine detection: human, machine_start, ... or empty")
     answered: bool
     duration_seconds: float
     carrier: str

@@ -204,6 +204,9 @@ class CallRecord:
     ended_at: datetime | None
     state: str
     outcome: str | None
+    disposition: str | None
+    network_status: str
+    answered_by: str
     answered: bool
     duration_seconds: float
     carrier: str
@@ -227,6 +230,9 @@ def _outbound_calls(org_id: str) -> Select[Any]:
             AttemptRow.ended_at.label("ended_at"),
             AttemptRow.state.label("state"),
             AttemptRow.call_outcome.label("outcome"),
+            AttemptRow.disposition.label("disposition"),
+            AttemptRow.network_status.label("network_status"),
+            AttemptRow.answered_by.label("answered_by"),
             AttemptRow.answered.label("answered"),
             AttemptRow.duration_seconds.label("duration_seconds"),
             AttemptRow.carrier.label("carrier"),
@@ -254,7 +260,11 @@ def _inbound_calls(org_id: str) -> Select[Any]:
         InboundCallRow.started_at.label("started_at"),
         InboundCallRow.ended_at.label("ended_at"),
         InboundCallRow.status.label("state"),
-        InboundCallRow.status.label("outcome"),
+        # What the call came to once the agent had it (its disposition's outcome), else Twilio's status.
+        func.coalesce(InboundCallRow.outcome, InboundCallRow.status).label("outcome"),
+        InboundCallRow.disposition.label("disposition"),
+        InboundCallRow.status.label("network_status"),
+        literal("").label("answered_by"),
         InboundCallRow.status.in_(INBOUND_ANSWERED_STATUSES).label("answered"),
         func.coalesce(InboundCallRow.duration_seconds, 0.0).label("duration_seconds"),
         literal("twilio").label("carrier"),
@@ -284,6 +294,9 @@ def _record(row: Any) -> CallRecord:
         ended_at=row.ended_at,
         state=row.state,
         outcome=row.outcome,
+        disposition=row.disposition,
+        network_status=row.network_status or "",
+        answered_by=row.answered_by or "",
         answered=bool(row.answered),
         duration_seconds=float(row.duration_seconds or 0.0),
         carrier=row.carrier or "",

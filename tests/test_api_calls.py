@@ -50,6 +50,7 @@ async def test_a_calls_transcript_notes_information_and_callbacks_after_the_agen
 
     qualified = (await http.get(f"/v1/calls/{call_ids['p1']}")).json()
     assert qualified["outcome"] == "qualified" and qualified["answered"] and qualified["agent_name"] == "sam"
+    assert (qualified["disposition"], qualified["network_status"]) == ("qualified", "completed")
     assert qualified["transcript"][0]["speaker"] == "agent" and "Sam" in qualified["transcript"][0]["text"]
     assert any(line["speaker"] == "callee" and "40 employees" in line["text"] for line in qualified["transcript"])
     assert "40 employees" in qualified["information"]["qualification"][0]["information"]
