@@ -112,16 +112,26 @@ DEFAULT_DISPOSITIONS: tuple[Disposition, ...] = (
 )
 
 
+OPT_OUT = "do_not_call"
+"""The default disposition for a callee who asks never to be called again."""
+
+
 def with_defaults(dispositions: list[Disposition]) -> list[Disposition]:
     """The defaults, each replaced by a same-named entry of ``dispositions``, then the new ones in order.
 
-    Raises ``ValueError`` for a name given twice.
+    Raises ``ValueError`` for a name given twice, and for a ``do_not_call`` that would not put the callee
+    on the do-not-call list: an opt-out must be honoured, so only its description may be reworded.
     """
     seen: set[str] = set()
     for disposition in dispositions:
         if disposition.name in seen:
             raise ValueError(f"disposition {disposition.name!r} is listed twice; names must be unique")
         seen.add(disposition.name)
+        if disposition.name == OPT_OUT and disposition.then != NextStep.DO_NOT_CALL:
+            raise ValueError(
+                f"disposition {OPT_OUT!r} always puts the callee on the do-not-call list (an opt-out must be "
+                "honoured); reword its description only"
+            )
     given = {d.name: d for d in dispositions}
     defaults = [given.get(d.name, d) for d in DEFAULT_DISPOSITIONS]
     default_names = {d.name for d in DEFAULT_DISPOSITIONS}

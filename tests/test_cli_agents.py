@@ -282,22 +282,29 @@ async def test_an_agent_whose_dispositions_do_the_wrong_thing_fails_with_reasons
             "dispositions": with_defaults(
                 [
                     Disposition(name="not_interested", description="They declined.", then=NextStep.RETRY),
-                    Disposition(name="do_not_call", description="Stop calling.", outcome=FinalOutcome.NOT_INTERESTED),
+                    Disposition(name="qualified", description="A good lead.", outcome=FinalOutcome.COMPLETED),
                 ]
             )
         }
     )
-    verdicts = {v.persona: v for v in await evaluate_agent(miswired, ["not_interested", "do_not_call"])}
+    verdicts = {v.persona: v for v in await evaluate_agent(miswired, ["not_interested", "qualifies"])}
     assert (verdicts["not_interested"].passed, verdicts["not_interested"].disposition) == (False, "not_interested")
     assert verdicts["not_interested"].reason == (
         "the agent recorded not_interested, which retries the contact like an unanswered call; "
         "expected one that finishes the contact as not_interested"
     )
-    assert (verdicts["do_not_call"].passed, verdicts["do_not_call"].disposition) == (False, "do_not_call")
-    assert verdicts["do_not_call"].reason == (
-        "the agent recorded do_not_call, which finishes the contact as not_interested; "
-        "expected one that puts the callee on the do-not-call list"
+    assert (verdicts["qualifies"].passed, verdicts["qualifies"].disposition) == (False, "qualified")
+
+
+def test_the_do_not_call_disposition_cannot_be_rewired_to_keep_calling() -> None:
+    with pytest.raises(ValueError, match="opt-out must be honoured"):
+        with_defaults([Disposition(name="do_not_call", description="Stop.", outcome=FinalOutcome.NOT_INTERESTED)])
+    reworded = with_defaults(
+        [Disposition(name="do_not_call", description="They said: never again.", then="do_not_call")]
     )
+    assert [(d.description, d.outcome) for d in reworded if d.name == "do_not_call"] == [
+        ("They said: never again.", FinalOutcome.DO_NOT_CALL)
+    ]
 
 
 async def test_unknown_persona_is_refused() -> None:
