@@ -168,7 +168,9 @@ class StoreActivities:
         Asks Temporal about each (describe is exact, where visibility lags). A workflow never started,
         failed or timed out is handed back to be started; one terminated or cancelled by hand (or any
         without a workflow while the campaign is cancelling) gets the final outcome ``cancelled`` here,
-        so the campaign's count of unfinished contacts is right again.
+        so the campaign's count of unfinished contacts is right again. The campaign asks before completing,
+        about queued contacts it could not reach, and hourly while it waits only for parked contacts
+        (``request.parked``): a parked contact terminated by hand never signals again.
         """
         client = self._temporal()
         async with self._sessions() as session:
@@ -200,7 +202,8 @@ class StoreActivities:
                 else:  # completed a moment ago: its outcome landed after the read above
                     activity.logger.info("contact %s completed while reconciling", contact.external_id)
             activity.heartbeat(first)
-        if not found.settled:
+        expected = request.parked and not (found.pending or found.to_start or found.closed or found.more)
+        if not found.settled and not expected:
             activity.logger.warning(
                 "campaign %s reconciled: %d pending, %d to start, %d running, %d closed by hand",
                 request.campaign_id,

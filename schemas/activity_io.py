@@ -82,6 +82,11 @@ class ReconcileRequest(BaseModel):
         default=False, description="The campaign is being cancelled: a contact without a workflow ends cancelled"
     )
     limit: int = Field(default=200, ge=1, le=1000, description="At most this many contacts to start")
+    parked: bool = Field(
+        default=False,
+        description="The campaign waits only for parked contacts (it reconciles every hour then): running "
+        "ones are those it waits for, not news",
+    )
 
 
 class Reconciliation(BaseModel):

@@ -1,4 +1,5 @@
-"""Nothing is lost: a claim that dies after its commit, a store outage in the middle of a campaign."""
+"""Nothing is lost: a claim that dies after its commit, a store outage in the middle of a campaign, a contact
+workflow terminated by hand while it waits for a slot or while it is parked."""
 
 import asyncio
 import uuid
@@ -15,7 +16,7 @@ from workflow_helpers import contact, eventually, new_campaign_id, seed, setting
 
 from activities.store import StoreActivities
 from schemas.activity_io import ActivityName, ClaimedContacts, ClaimRequest
-from schemas.outcomes import CallOutcome
+from schemas.outcomes import CallOutcome, FinalOutcome
 from schemas.settings import Settings
 from schemas.workflow_io import CampaignStatus, ContactPhase, contact_workflow_id
 from simulator.carrier import SimCarrier
@@ -23,6 +24,7 @@ from store import queries
 from store.db import make_engine, make_session_factory
 from store.models import CONTACT_ACTIVE, CONTACT_PENDING, ContactRow
 from worker.main import build_worker
+from workflows.campaign import IDLE_RECONCILE_EVERY, CampaignWorkflow
 from workflows.contact import ContactWorkflow
 
 OUTAGE_SECONDS = 65
@@ -139,6 +141,49 @@ async def test_a_contact_terminated_while_queued_is_not_counted_unfinished(time_
     assert result.progress.started == result.progress.finished == 4
     async with session_factory() as session:
         assert await queries.outcome_counts(session, campaign_id) == {"completed": 3, "cancelled": 1}
+
+
+async def test_a_contact_terminated_while_parked_for_a_retry_is_reconciled_and_the_campaign_ends(
+    time_env, run_worker, sim, session_factory
+):
+    """A parked contact never signals again once terminated: the idle campaign reconciles and completes."""
+    campaign_id = new_campaign_id()
+    people = [contact(i, "never_answers") for i in range(3)]
+    campaign = settings(max_attempts=3, initial_backoff=timedelta(hours=2))
+    await seed(session_factory, campaign_id, people, campaign)
+    async with run_worker(sim) as tq:
+        handle = await start_campaign(time_env.client, tq, campaign_id, campaign)
+        await eventually(lambda: _progress_when(handle, lambda p: p.waiting_retry == 3))
+        parked = time_env.client.get_workflow_handle_for(
+            ContactWorkflow.run, contact_workflow_id(campaign_id, people[1].external_id)
+        )
+        assert (await parked.query(ContactWorkflow.state)).phase == ContactPhase.WAITING_RETRY
+        terminated_at = await time_env.get_current_time()
+        await parked.terminate(reason="stopped by hand")
+        result = await handle.result()
+    progress = result.progress
+    assert progress.status == CampaignStatus.COMPLETED
+    assert progress.started == progress.finished == 3
+    assert (progress.waiting_retry, progress.waiting_callback, progress.waiting_window) == (0, 0, 0)
+    assert progress.starting == progress.waiting_slot == progress.in_call == 0
+    assert progress.finished_at is not None and progress.finished_at - terminated_at >= IDLE_RECONCILE_EVERY
+    assert len([d for d in sim.dials if d.external_id == people[1].external_id]) == 1, "dialled after it was stopped"
+    async with session_factory() as session:
+        stopped = await session.scalar(
+            select(ContactRow).where(
+                ContactRow.campaign_id == campaign_id, ContactRow.external_id == people[1].external_id
+            )
+        )
+        counts = await queries.outcome_counts(session, campaign_id)
+        row = await queries.get_campaign(session, campaign_id)
+    assert stopped is not None and stopped.final_outcome == FinalOutcome.CANCELLED
+    assert counts[FinalOutcome.CANCELLED] == 1 and sum(counts.values()) == 3
+    assert row is not None and row.status == CampaignStatus.COMPLETED
+
+
+async def _progress_when(handle, predicate):
+    progress = await handle.query(CampaignWorkflow.progress)
+    return progress if predicate(progress) else None
 
 
 async def _queued_contact(client, campaign_id: str, people) -> str | None:

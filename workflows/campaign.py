@@ -9,12 +9,14 @@ through a 100,000-contact campaign.
 It owns what is in flight (slots, queue, token bucket, contacts per phase) and the campaign's
 status, which only it writes to the store. The store owns outcomes and dials. Before completing,
 it reconciles with the store: every claimed contact without a final outcome has a running workflow,
-and no contact is left unclaimed.
+and no contact is left unclaimed. While it has nothing to do but wait for parked contacts, it
+reconciles every ``IDLE_RECONCILE_EVERY`` too: a parked contact whose workflow was terminated by hand
+never signals again, and would keep the campaign waiting forever.
 """
 
 import asyncio
 import contextlib
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy, SearchAttributePair, TypedSearchAttributes
@@ -67,6 +69,11 @@ START_CHUNK = 10
 # Sweeping asks the carrier about each attempt left dialling; a live call may last this long.
 SWEEP_TIMEOUT = timedelta(hours=2)
 ENDING = (CampaignStatus.CANCELLING, CampaignStatus.CANCELLED, CampaignStatus.COMPLETED)
+# Waiting only for parked contacts (a retry, a callback, a calling window), reconcile this often (workflow
+# time): one of them may have been terminated by hand, and would never say it finished.
+IDLE_RECONCILE_EVERY = timedelta(hours=1)
+# Runs begun before it never set the idle reconcile's timer (a command their histories do not hold).
+IDLE_RECONCILE_PATCH = "idle-reconcile-parked"
 
 
 @workflow.defn
@@ -94,6 +101,9 @@ class CampaignWorkflow:
         self._grant_rate = self._settings.calls_per_second * GRANT_RATE_HEADROOM
         # Runs begun before the patch keep counting contacts parked for their window as active.
         self._window_waits_free_lookahead = workflow.patched(WINDOW_WAIT_PATCH)
+        self._reconciles_when_idle = workflow.patched(IDLE_RECONCILE_PATCH)
+        # When the next idle reconcile is due: set the first time the campaign idles, then after each.
+        self._idle_reconcile_at: datetime | None = None
 
     # ---- the process ----------------------------------------------------------------------------
 
@@ -110,6 +120,9 @@ class CampaignWorkflow:
             if self._finished() and await self._reconciled() and self._finished():
                 break
         feeder.cancel()
+        # Every contact has finished, so none is parked: a count left over is one whose phase nobody knew
+        # (a contact closed by hand, see _reconcile_parked).
+        self._fit_parked(0)
         self._progress.status = (
             CampaignStatus.CANCELLED if self._progress.status == CampaignStatus.CANCELLING else CampaignStatus.COMPLETED
         )
@@ -196,6 +209,72 @@ class CampaignWorkflow:
             )
         await self._start_contacts(found.to_start, pre_grant=False)
         self._dirty = True
+
+    def _idle_parked(self) -> bool:
+        """Nothing to do but wait for parked contacts: only their own signals would move the campaign on."""
+        p = self._progress
+        return (
+            self._carry.exhausted
+            and not self._feeding
+            and not self._queue
+            and not self._holders
+            and not self._unreachable
+            and p.started > p.finished
+        )
+
+    async def _reconcile_parked(self) -> None:
+        """Find the parked contacts whose workflow was closed by hand: they will never signal again.
+
+        Describes every unfinished contact of the campaign (one describe each, at most once per
+        ``IDLE_RECONCILE_EVERY``: acceptable for the parked contacts of one campaign, and exact where
+        visibility lags). The activity records a contact closed by hand as cancelled; here it counts as
+        finished. Which parked phase it was counted in, nobody knows any more (its workflow is gone and
+        the store keeps no phase), so the parked counters are cut down to what can still be parked:
+        at most the contacts whose workflow still runs. The cut comes off waiting_retry first, then
+        waiting_callback, then waiting_window; a count taken from the wrong phase is floored at zero when
+        its contacts leave it, and every parked count is zero once all contacts have finished.
+        """
+        self._idle_reconcile_at = workflow.now() + IDLE_RECONCILE_EVERY
+        cancelling = self._progress.status == CampaignStatus.CANCELLING
+        started = self._progress.started
+        found = await self._reconcile(
+            ReconcileRequest(campaign_id=self._input.campaign_id, cancelling=cancelling, parked=True)
+        )
+        if found.pending and not cancelling:
+            self._added_generation += 1
+            self._carry.exhausted = False
+        if found.closed:
+            # All counted: the campaign started them, and only an outcome or its absence is news here.
+            closed = {contact_workflow_id(self._input.campaign_id, external_id) for external_id in found.closed}
+            self._queue = [r for r in self._queue if r.contact_workflow_id not in closed]
+            for workflow_id in closed:
+                self._holders.pop(workflow_id, None)
+            self._progress.finished += len(found.closed)
+        if found.closed or found.to_start:
+            # Only then: otherwise every count came from the contacts' own signals, and a contact that
+            # finished while this ran (its signal still on the way) is rightly still counted parked.
+            p = self._progress
+            parked_at_most = p.started - p.finished - len(self._queue) - len(self._holders) - len(found.to_start)
+            if p.started == started:  # no contact started meanwhile: only the running ones can be parked
+                parked_at_most = min(parked_at_most, len(found.running))
+            self._fit_parked(parked_at_most)
+        # Failed or timed out while parked: counted already, started again (it announces its phase afresh).
+        await self._start_contacts(found.to_start, pre_grant=False)
+        if found.more:
+            self._idle_reconcile_at = workflow.now()
+        self._dirty = True
+
+    def _fit_parked(self, at_most: int) -> None:
+        """Cut the parked counts down to ``at_most`` in all: retries first, then callbacks, then windows."""
+        p = self._progress
+        excess = p.waiting_retry + p.waiting_callback + self._carry.waiting_window - max(0, at_most)
+        cut = max(0, min(excess, p.waiting_retry))
+        p.waiting_retry -= cut
+        excess -= cut
+        cut = max(0, min(excess, p.waiting_callback))
+        p.waiting_callback -= cut
+        excess -= cut
+        self._carry.waiting_window -= max(0, min(excess, self._carry.waiting_window))
 
     async def _reconcile(self, request: ReconcileRequest) -> Reconciliation:
         return await workflow.execute_activity(
@@ -356,13 +435,25 @@ class CampaignWorkflow:
 
     async def _wait_for_change(self) -> None:
         timeout = None
+        summary = "rate limit"
         if self._may_grant():
             # Out of tokens: wake when the next one is due (no sooner than MIN_WAKE, to batch grants).
             self._refill()
             due = (1.0 - self._tokens) / self._grant_rate
             timeout = timedelta(seconds=max(due, MIN_WAKE_SECONDS))
-        with contextlib.suppress(TimeoutError):  # the timeout is the wake-up for the next token
-            await workflow.wait_condition(lambda: self._dirty, timeout=timeout, timeout_summary="rate limit")
+        elif self._reconciles_when_idle and self._idle_parked():
+            # Only parked contacts left to wait for: wake to reconcile when it is due. The time is kept
+            # across wake-ups, so parked contacts coming and going never put it off.
+            now = workflow.now()
+            if self._idle_reconcile_at is None:
+                self._idle_reconcile_at = now + IDLE_RECONCILE_EVERY
+            if self._idle_reconcile_at <= now:
+                await self._reconcile_parked()
+                return
+            timeout = self._idle_reconcile_at - now
+            summary = "reconcile parked contacts"
+        with contextlib.suppress(TimeoutError):  # the timeout is the wake-up (next token, or reconcile)
+            await workflow.wait_condition(lambda: self._dirty, timeout=timeout, timeout_summary=summary)
 
     async def _cancel_contacts(self, reason: str) -> None:
         self._progress.status = CampaignStatus.CANCELLING  # the feeder claims no more contacts
@@ -440,10 +531,11 @@ class CampaignWorkflow:
         self._dirty = True
 
     def _leave_parked_phase(self, phase: ContactPhase) -> None:
+        # Never below zero: an idle reconcile may have taken a closed contact's count from the wrong phase.
         if phase == ContactPhase.WAITING_RETRY:
-            self._progress.waiting_retry -= 1
+            self._progress.waiting_retry = max(0, self._progress.waiting_retry - 1)
         elif phase == ContactPhase.WAITING_CALLBACK:
-            self._progress.waiting_callback -= 1
+            self._progress.waiting_callback = max(0, self._progress.waiting_callback - 1)
         elif phase == ContactPhase.WAITING_WINDOW:
             # Never below zero: a run continued as new before the patch carried no count of its releases.
             self._carry.waiting_window = max(0, self._carry.waiting_window - 1)
