@@ -10,7 +10,6 @@ from typing import IO, TYPE_CHECKING, Annotated, Any
 import typer
 from pydantic import ValidationError
 from rich.markup import escape
-from rich.table import Table
 
 from cli.agents import load_campaign_agent
 from cli.common import (
@@ -25,6 +24,7 @@ from cli.common import (
     load_settings,
     migrated_store,
     parse_window,
+    print_rejected_rows,
     run_command,
 )
 from schemas.campaign import CampaignSettings, RetryPolicy
@@ -222,13 +222,7 @@ def print_import_result(result: "ImportResult", path: Path) -> None:
         f"{result.rejected} row(s) rejected[/{style}]",
         highlight=False,
     )
-    if result.errors:
-        table = Table("line", "external id", "problem", title="rejected rows", title_justify="left")
-        for error in result.errors:
-            table.add_row(str(error.line), error.external_id or "", error.message)
-        console.print(table)
-        if result.rejected > len(result.errors):
-            console.print(f"... and {result.rejected - len(result.errors)} more rejected row(s)", highlight=False)
+    print_rejected_rows(result.errors, result.rejected)
 
 
 CampaignId = Annotated[str, typer.Argument(help="Campaign id, as printed by `campaign start` (c-…)")]

@@ -10,7 +10,7 @@ import asyncio
 import logging
 import re
 import signal
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -22,7 +22,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from schemas.campaign import CallingWindow, parse_weekdays
-from schemas.imports import CsvImportReport
+from schemas.imports import CsvImportReport, RowError
 from schemas.settings import Settings, get_settings
 from schemas.validation import describe_validation_error
 from store.csv_import import load_contacts_csv
@@ -174,11 +174,18 @@ def print_import_report(report: CsvImportReport, path: Path) -> None:
         f"{len(report.errors)} row(s) rejected[/{style}]",
         highlight=False,
     )
-    if report.errors:
+    print_rejected_rows(report.errors, len(report.errors))
+
+
+def print_rejected_rows(rows: Sequence[RowError], rejected: int) -> None:
+    """The rejected rows with their line numbers, and how many more were rejected than are listed."""
+    if rows:
         table = Table("line", "external id", "problem", title="rejected rows", title_justify="left")
-        for error in report.errors:
+        for error in rows:
             table.add_row(str(error.line), error.external_id or "", error.message)
         console.print(table)
+    if rejected > len(rows):
+        console.print(f"... and {rejected - len(rows)} more rejected row(s)", highlight=False)
 
 
 async def connect_temporal(settings: Settings) -> "Client":

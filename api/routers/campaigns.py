@@ -286,9 +286,19 @@ async def cancel_campaign(
 # ---- adding contacts ------------------------------------------------------------------------------
 
 
-async def _added(
-    ctx: Context, session: AsyncSession, org: OrganizationRow, campaign_id: str, result: campaigns.ImportResult
+async def _add(
+    ctx: Context, session: AsyncSession, org: OrganizationRow, campaign_id: str, contacts: campaigns.ContactList
 ) -> ContactsAdded:
+    """Both add routes: the service imports the list (the session is released meanwhile), then the view."""
+    await release(session)
+    result = await campaigns.add_contacts(
+        ctx.client,
+        ctx.sessions,
+        org_id=org.id,
+        campaign_id=campaign_id,
+        contacts=contacts,
+        limits=campaigns.ImportLimits.of(ctx.settings),
+    )
     view = await campaign_view(ctx, session, await owned_campaign(session, org, campaign_id))
     return ContactsAdded(campaign=view, import_report=_report(result))
 
@@ -305,16 +315,7 @@ async def add_contacts(
     """Add contacts (body: `ContactsAdd`) to a draft or a running (or paused) campaign; rejected rows are
     reported. 409 once the campaign has ended or is ending: then none of them is added."""
     body = await _json_body(request, ContactsAdd)
-    await release(session)
-    result = await campaigns.add_contacts(
-        ctx.client,
-        ctx.sessions,
-        org_id=org.id,
-        campaign_id=campaign_id,
-        contacts=campaigns.ContactList.from_rows(body.contacts),
-        limits=campaigns.ImportLimits.of(ctx.settings),
-    )
-    return await _added(ctx, session, org, campaign_id, result)
+    return await _add(ctx, session, org, campaign_id, campaigns.ContactList.from_rows(body.contacts))
 
 
 @router.post("/{campaign_id}/contacts/upload", response_model=ContactsAdded, responses={**ERRORS, **IMPORT_ERRORS})
@@ -328,13 +329,4 @@ async def add_contacts_csv(
     """Add a CSV's contacts to a draft or a running (or paused) campaign; rejected rows are reported.
     409 once the campaign has ended or is ending: then none of them is added."""
     _check_upload(ctx, file)
-    await release(session)
-    result = await campaigns.add_contacts(
-        ctx.client,
-        ctx.sessions,
-        org_id=org.id,
-        campaign_id=campaign_id,
-        contacts=campaigns.ContactList.from_csv(file.file),
-        limits=campaigns.ImportLimits.of(ctx.settings),
-    )
-    return await _added(ctx, session, org, campaign_id, result)
+    return await _add(ctx, session, org, campaign_id, campaigns.ContactList.from_csv(file.file))
