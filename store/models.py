@@ -20,6 +20,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -378,3 +379,23 @@ class InboundCallRow(Base):
     duration_seconds: Mapped[float | None] = mapped_column(Float)
     outcome: Mapped[str | None] = mapped_column(String(32), doc="Derived from the agent's disposition and the status")
     disposition: Mapped[str | None] = mapped_column(String(48), doc="What the agent recorded the call came to")
+
+
+# ---- erasure: per-workflow data keys (crypto-shredding) -------------------------------------------
+
+
+class PayloadDataKeyRow(Base):
+    """The data key that seals one person's workflow payloads in Temporal (``infra/codec.py``).
+
+    The key is stored wrapped (AES-GCM) by a deployment codec key; ``key_id`` travels in each payload's
+    metadata, so any process holding the deployment key opens the payload by id. Erasing a person
+    deletes the rows of their workflows: their payloads can then never be decrypted again.
+    """
+
+    __tablename__ = "payload_data_keys"
+
+    key_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    workflow_id: Mapped[str] = mapped_column(String(255), unique=True, doc="The workflow whose payloads it seals")
+    wrapping_key_id: Mapped[str] = mapped_column(String(64), doc="The deployment codec key that wraps it")
+    wrapped_key: Mapped[bytes] = mapped_column(LargeBinary, doc="nonce + AES-GCM(data key), key_id as associated data")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
