@@ -19,19 +19,32 @@ from livekit.agents.llm import FunctionTool, RawFunctionTool
 from livekit.agents.types import DEFAULT_API_CONNECT_OPTIONS, NOT_GIVEN, NotGivenOr
 
 ARABIC_CHARS = re.compile(r"[\u0600-\u06FF]")
-ARABIC_DIGITS = str.maketrans("٠١٢٣٤٥٦٧٨٩", "0123456789")
-
 WEEKDAYS = r"(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)"
 NUMBER = r"(?:\d+|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|a couple of|a few|an|a)"
-CLOCK = r"\d{1,2}(?::\d{2})?\s*(?:am|pm|a\.m\.|p\.m\.)?"
+HOUR = r"(?:\d{1,2}|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve)"
+CLOCK = (
+    rf"(?:(?:half|quarter) (?:past|to) {HOUR}|noon|midday|midnight"
+    rf"|{HOUR}(?::\d{{2}})?(?:\s*(?:am|pm|a\.m\.|p\.m\.|o'clock))?)"
+)
+AR_DAYS = r"(?:الأحد|الاثنين|الإثنين|الثلاثاء|الأربعاء|الخميس|الجمعة|السبت)"
+AR_DAY = rf"(?:غداً|غدا|بكرة|بكره|اليوم|الليلة|(?:يوم )?{AR_DAYS}(?: القادم| الجاي)?)"
+AR_CLOCK = r"(?:(?:على |حوالي )?الساعة \w+(?: (?:و ?نص|والنصف|و ?ربع|والربع|[إا]لا ربع))?)"
+AR_PART = r"(?:صباحاً|صباحا|الصبح|مساءً|مساء|ظهراً|ظهرا|العصر|بالليل)"
+AR_DURATION = r"(?:ساعتين|دقيقتين|يومين|ساعة|(?:نص|نصف) ساعة|\w+ (?:ساعات|ساعة|دقائق|دقيقة|أيام|يوم))"
 TIME_PATTERNS = [
-    re.compile(rf"\bin (?:half an hour|{NUMBER} (?:minutes?|mins?|hours?|days?))\b"),
+    re.compile(rf"\bin (?:half an hour|{NUMBER} (?:minutes?|mins?|hours?|days?))\b", re.IGNORECASE),
     re.compile(
         rf"\b(?:tomorrow|today|tonight|(?:next |this |on )?{WEEKDAYS})(?: (?:morning|afternoon|evening|night))?"
-        rf"(?: (?:at|around) {CLOCK})?"
+        rf"(?: (?:at|around|after) {CLOCK})?",
+        re.IGNORECASE,
     ),
-    re.compile(rf"\bat {CLOCK}(?: (?:today|tonight|tomorrow))?"),
+    re.compile(rf"\b(?:at|around|after) {CLOCK}(?: (?:today|tonight|tomorrow))?", re.IGNORECASE),
+    re.compile(rf"\b(?:half|quarter) (?:past|to) {HOUR}\b(?: (?:today|tonight|tomorrow))?", re.IGNORECASE),
+    re.compile(rf"(?:بعد|خلال) {AR_DURATION}"),
+    re.compile(rf"{AR_DAY}(?: {AR_PART})?(?: {AR_CLOCK})?(?: {AR_PART})?"),
+    re.compile(rf"{AR_CLOCK}(?: {AR_PART})?(?: {AR_DAY})?"),
 ]
+"""Where a callee names a time, in English or Arabic; the match is passed on in their own words."""
 
 DO_NOT_CALL = (
     "don't call me again",
@@ -168,20 +181,14 @@ def offered_dispositions(tools: list[Any]) -> list[str]:
 
 
 def extract_time_phrase(text: str) -> str | None:
-    """The time a caller named, in words resolve_when understands; Arabic is translated."""
-    lowered = " ".join(text.lower().translate(ARABIC_DIGITS).replace(",", " ").split())
+    """The words in which the callee named a time, as they said them (a real model passes them on the same way).
+
+    Nothing is translated: "اتصل بي بكرة الساعة عشرة" gives "بكرة الساعة عشرة", for resolve_when to read.
+    """
+    said = " ".join(text.replace(",", " ").replace("،", " ").split())
     for pattern in TIME_PATTERNS:
-        if m := pattern.search(lowered):
+        if m := pattern.search(said):
             return m.group(0).strip()
-    if "نصف ساعة" in lowered:
-        return "in half an hour"
-    if "ساعتين" in lowered:
-        return "in two hours"
-    if "بعد ساعة" in lowered:
-        return "in one hour"
-    if any(w in lowered for w in ("غدا", "غداً", "بكرة", "بكره")):
-        hour = re.search(r"\b(\d{1,2})\b", lowered)
-        return f"tomorrow at {hour.group(1)}" if hour else "tomorrow"
     return None
 
 
@@ -335,7 +342,7 @@ class Script:
         if _has(text, RECALL):
             return self.call("get_shared_information", {})
         phrase = extract_time_phrase(said)
-        if phrase in ("today", "tonight") and not _has(text, CALLBACK):
+        if phrase and phrase.lower() in ("today", "tonight", "اليوم", "الليلة") and not _has(text, CALLBACK):
             phrase = None  # "is it going to rain today?" is not a callback request
         if _has(text, CALLBACK) or (phrase and self.asked_when):
             if phrase and "schedule_callback" in self.tools:

@@ -181,8 +181,52 @@ async def test_callback_without_time_asks_when_then_books() -> None:
         asked.expect.no_more_events()
         assert "When would be a good time" in messages(asked)[0]
         booked = await session.run(user_input="In two hours.")
-        booked.expect.next_event().is_function_call(name="schedule_callback", arguments={"when": "in two hours"})
+        booked.expect.next_event().is_function_call(name="schedule_callback", arguments={"when": "In two hours"})
     assert bridge.callbacks[0][0] == datetime(2025, 3, 29, 14, 0, tzinfo=UTC)
+
+
+# NOW is 08:00 on Saturday in New York and 15:00 in Riyadh.
+@pytest.mark.parametrize(
+    ("said", "phrase", "zone", "language", "expected"),
+    [
+        ("Sorry, call me back at noon.", "at noon", "America/New_York", "en", "2025-03-29T12:00:00-04:00"),
+        (
+            "I'm busy, call me back tomorrow at ten.",
+            "tomorrow at ten",
+            "America/New_York",
+            "en",
+            "2025-03-30T10:00:00-04:00",
+        ),
+        ("Call me back half past ten.", "half past ten", "America/New_York", "en", "2025-03-29T10:30:00-04:00"),
+        (
+            "I'm busy all week, call me back next Tuesday after 3pm.",
+            "next Tuesday after 3pm",
+            "America/New_York",
+            "en",
+            "2025-04-01T15:00:00-04:00",
+        ),
+        ("مشغول، اتصل بي بكرة الساعة عشرة", "بكرة الساعة عشرة", "Asia/Riyadh", "ar", "2025-03-30T10:00:00+03:00"),
+        (
+            "اتصل بي غدا الساعة العاشرة صباحا",
+            "غدا الساعة العاشرة صباحا",
+            "Asia/Riyadh",
+            "ar",
+            "2025-03-30T10:00:00+03:00",
+        ),
+        ("أنا مشغول، اتصل بي بعد ساعتين", "بعد ساعتين", "Asia/Riyadh", "ar", "2025-03-29T17:00:00+03:00"),
+    ],
+)
+async def test_schedule_callback_books_the_callees_own_words(
+    said: str, phrase: str, zone: str, language: str, expected: str
+) -> None:
+    """The model passes the phrase untranslated; the tool books it in the callee's zone."""
+    bridge = FakeBridge()
+    async with call(make_job(zone=zone, language=language), bridge) as (session, _, _):
+        result = await session.run(user_input=said)
+        result.expect.next_event().is_function_call(name="schedule_callback", arguments={"when": phrase})
+        result.expect.next_event().is_function_call_output(is_error=False)
+    ((at, _reason),) = bridge.callbacks
+    assert at.isoformat() == expected
 
 
 async def test_refused_callback_is_said_back_and_the_call_goes_on() -> None:

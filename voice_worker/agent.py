@@ -221,11 +221,12 @@ class CallTools:
     async def schedule_callback(self, when: str, reason: str) -> str:
         """Book a call back when the callee asks to be called at another time.
 
-        Pass the time exactly as the callee said it, e.g. "tomorrow at 10", "in two hours",
-        "next Monday morning", "at 4pm". If the time is refused, tell the callee why and offer another.
+        Pass the time exactly as the callee said it, in their language and without translating it, e.g.
+        "tomorrow at 10", "half past ten", "next Monday morning", "بكرة الساعة عشرة", "بعد ساعتين".
+        If the time is refused, tell the callee why and offer another.
 
         Args:
-            when: The time in the callee's words (or an ISO date-time).
+            when: The time in the callee's own words (or an ISO date-time).
             reason: Why they want a call back, in a few words.
         """
         self.called.append("schedule_callback")
