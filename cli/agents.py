@@ -29,6 +29,7 @@ def build_agent_config(
     *,
     instructions: str,
     greeting: str = "",
+    disclosure: str = "",
     language: str = "en",
     voice: str | None = None,
     mode: str = "pipeline",
@@ -65,6 +66,7 @@ def build_agent_config(
         "name": name,
         "instructions": instructions,
         "greeting": greeting,
+        "disclosure": disclosure,
         "language": language,
         "model_mode": mode,
         "context": context,
@@ -140,6 +142,9 @@ def agent_create(
         Path | None, typer.Option(dir_okay=False, help="Read the system prompt from this text file")
     ] = None,
     greeting: Annotated[str, typer.Option(help="Said first when the callee picks up")] = "",
+    disclosure: Annotated[
+        str, typer.Option(help="Said word for word before the greeting, e.g. that this is an AI and a recorded call")
+    ] = "",
     language: Annotated[str, typer.Option(metavar="en|ar", help="Language of the calls")] = "en",
     voice: Annotated[str | None, typer.Option(help="TTS / realtime voice [alloy]")] = None,
     mode: Annotated[str, typer.Option(metavar="realtime|pipeline", help="Model mode")] = "pipeline",
@@ -169,6 +174,7 @@ def agent_create(
             name,
             instructions=instructions or "",
             greeting=greeting,
+            disclosure=disclosure,
             language=language,
             voice=voice,
             mode=mode,

@@ -44,10 +44,21 @@ class InformationCategory(StrEnum):
     OTHER = "other"
 
 
+DISCLOSURE_MAX_LENGTH = 500
+"""A disclosure is a sentence or two; it is read out in full before the callee can speak."""
+
+
 class AgentConfig(BaseModel):
     name: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.-]+$")
     instructions: str = Field(min_length=1, description="The system prompt")
     greeting: str = Field(default="", description="Said first when the callee picks up")
+    disclosure: str = Field(
+        default="",
+        max_length=DISCLOSURE_MAX_LENGTH,
+        description="An opening disclosure, e.g. that the caller is an AI and the call is recorded: said word for "
+        "word before the greeting and before anything else, never interrupted, and kept in the transcript. "
+        "Empty: none",
+    )
     language: Language = Language.ENGLISH
     voice: str = "alloy"
     model_mode: ModelMode = ModelMode.PIPELINE

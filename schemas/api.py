@@ -13,6 +13,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from schemas.agent import (
+    DISCLOSURE_MAX_LENGTH,
     AgentConfig,
     AgentTool,
     InformationCategory,
@@ -300,6 +301,11 @@ class AgentUpdate(RequestBody):
 
     instructions: str | None = Field(default=None, min_length=1)
     greeting: str | None = None
+    disclosure: str | None = Field(
+        default=None,
+        max_length=DISCLOSURE_MAX_LENGTH,
+        description="Said before the greeting; an empty string removes it",
+    )
     language: Language | None = None
     voice: str | None = Field(default=None, min_length=1, max_length=64)
     model_mode: ModelMode | None = None
@@ -324,6 +330,7 @@ class AgentOut(BaseModel):
     name: str
     instructions: str
     greeting: str
+    disclosure: str = Field(description="Said word for word before the greeting; empty: none")
     language: Language
     voice: str
     model_mode: ModelMode

@@ -155,3 +155,24 @@ async def test_the_do_not_call_list_is_kept_imported_and_never_dialled(api_stack
     assert done["outcomes"] == {"do_not_call": 1, "completed": 1}
     dialled = [dial.phone for dial in api_stack.carrier.dials]
     assert phone(5) in dialled and phone(4) not in dialled
+
+
+async def test_an_agents_disclosure_is_set_changed_and_removed(api_stack):
+    http = api_stack.org_a.http
+    disclosure = "You're speaking with an AI assistant, and this call is recorded."
+    created = await http.post("/v1/agents", json={**AGENT, "disclosure": disclosure})
+    assert created.status_code == 201, created.text
+    assert created.json()["disclosure"] == disclosure
+    assert (await http.get("/v1/agents/ada")).json()["disclosure"] == disclosure
+
+    reworded = await http.put("/v1/agents/ada", json={"disclosure": "This call is recorded; I am an AI."})
+    assert reworded.status_code == 200, reworded.text
+    assert reworded.json()["disclosure"] == "This call is recorded; I am an AI."
+    assert reworded.json()["greeting"] == AGENT["greeting"], "the greeting stays"
+    for bad in ({"disclosure": None}, {"disclosure": "x" * 501}):
+        refused = await http.put("/v1/agents/ada", json=bad)
+        assert refused.status_code == 422, (bad, refused.text)
+    removed = await http.put("/v1/agents/ada", json={"disclosure": ""})
+    assert removed.json()["disclosure"] == ""
+    assert (await http.post("/v1/agents", json={**AGENT, "name": "long", "disclosure": "x" * 501})).status_code == 422
+    assert (await http.post("/v1/agents", json={**AGENT, "name": "plain"})).json()["disclosure"] == ""

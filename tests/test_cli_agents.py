@@ -56,6 +56,8 @@ def test_create_list_show_delete(store: Path) -> None:
         "You call about invoices.",
         "--greeting",
         "Hello!",
+        "--disclosure",
+        "This call is recorded and I am an AI assistant.",
         "--language",
         "ar",
         "--mode",
@@ -80,6 +82,7 @@ def test_create_list_show_delete(store: Path) -> None:
     shown = AgentConfig.model_validate_json(runner.invoke(app, ["agent", "show", "ana"]).stdout)
     assert shown.language == Language.ARABIC and shown.model_mode == ModelMode.REALTIME
     assert shown.voice == "verse" and shown.greeting == "Hello!"
+    assert shown.disclosure == "This call is recorded and I am an AI assistant."
     assert shown.context == {"company": "Acme", "plan": "gold"}
     assert shown.transfer_number == "+442079460002"
     assert shown.enabled_tools() == set(AgentTool) - {AgentTool.TAKE_NOTE, AgentTool.GET_CURRENT_TIME}
@@ -145,6 +148,7 @@ def test_import_the_demo_agent_and_round_trip(store: Path, tmp_path: Path) -> No
         (["--context-json", "{nope"], "error: --context-json is not JSON:"),
         (["--context-json", "[1, 2]"], "error: --context-json must be a JSON object"),
         (["--transfer-number", "12"], "error: --transfer-number: '12' is not a phone number"),
+        (["--disclosure", "x" * 501], "error: --disclosure: String should have at most 500 characters"),
     ],
 )
 def test_bad_options_are_one_clear_line(store: Path, args: list[str], message: str) -> None:

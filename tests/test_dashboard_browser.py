@@ -187,6 +187,7 @@ async def test_an_operator_sets_up_an_agent_with_its_tools_a_number_and_the_do_n
     form = page.locator("#agent-form")
     await form.locator("input[name=name]").fill("ava-support")
     await form.locator("input[name=greeting]").fill("Hi, Ava from Acme support here.")
+    await form.locator("input[name=disclosure]").fill("I'm an AI assistant and this call is recorded.")
     await form.locator("textarea[name=instructions]").fill("Help the caller with their order.")
     await form.locator("textarea[name=context]").fill('{"company": "Acme"}')
     await form.locator("input[name=tool_take_note]").uncheck()
@@ -201,6 +202,8 @@ async def test_an_operator_sets_up_an_agent_with_its_tools_a_number_and_the_do_n
     await expect(page.locator(".toast.success")).to_contain_text("Agent saved")
     agent = (await http.get("/v1/agents/ava-support")).json()
     assert agent["context"] == {"company": "Acme"}
+    assert agent["disclosure"] == "I'm an AI assistant and this call is recorded."
+    await expect(form.locator("input[name=disclosure]")).to_have_value(agent["disclosure"])
     assert agent["tools"]["take_note"] is False and agent["tools"]["end_call"] is False
     assert agent["tools"]["schedule_callback"] is True
     await snap(page, "settings-02-agent-saved")

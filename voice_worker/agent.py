@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 
 from livekit.agents import Agent, RunContext, ToolError, function_tool, get_job_context, llm
 from livekit.agents.llm import FunctionTool, RawFunctionTool, find_function_tools
+from livekit.agents.types import NOT_GIVEN
 from livekit.agents.voice import SpeechHandle
 
 from schemas.agent import AgentTool, CallJob, InformationCategory, Language, LiveContext
@@ -355,7 +356,7 @@ def _hang_up_after(context: RunContext) -> None:
 
 
 class RingflowAgent(Agent):
-    """One call's agent: rendered instructions, enabled tools, greeting, and live-context polling."""
+    """One call's agent: rendered instructions, enabled tools, disclosure and greeting, and live-context polling."""
 
     def __init__(
         self,
@@ -376,6 +377,7 @@ class RingflowAgent(Agent):
         self._poll_task: asyncio.Task[None] | None = None
         self._greeted = asyncio.Event()
         self.context_changed = asyncio.Event()  # set each time live context re-rendered the instructions
+        self.disclosure_handle: SpeechHandle | None = None
         self.greeting_handle: SpeechHandle | None = None
         super().__init__(
             instructions=render_instructions(job, self.clock()),
@@ -392,27 +394,40 @@ class RingflowAgent(Agent):
         return self.call_tools.ended_reason
 
     async def on_enter(self) -> None:
-        """Greet, and start following live context."""
+        """Say the disclosure, then greet, and start following live context."""
         self._poll_task = asyncio.create_task(self._poll_live_context(), name="ringflow.live_context")
+        disclosure = self.job.agent.disclosure.strip()
         greeting = self.job.agent.greeting.strip()
         try:
-            if not greeting:
-                return
-            session = self.session
-            if session.tts is None and isinstance(session.llm, llm.RealtimeModel):
-                # A realtime model speaks for itself; say() would need a separate TTS.
-                self.greeting_handle = session.generate_reply(instructions=f"Greet the callee with exactly: {greeting}")
-            else:
-                self.greeting_handle = session.say(greeting)
+            if disclosure:
+                # Queued first, so it is heard before the greeting and before any reply; never cut short.
+                self.disclosure_handle = self._say_exactly(
+                    disclosure, f"Before anything else, say exactly these words: {disclosure}", interruptible=False
+                )
+            if greeting:
+                self.greeting_handle = self._say_exactly(greeting, f"Greet the callee with exactly: {greeting}")
         finally:
             self._greeted.set()
 
+    def _say_exactly(self, text: str, realtime_instructions: str, *, interruptible: bool = True) -> SpeechHandle:
+        """Speak fixed words: ``say`` through the TTS; a realtime model without one speaks for itself, told what
+        to say (``say`` would need a separate TTS). Either way the words enter the chat, so the transcript has them.
+
+        ``interruptible=False`` holds the floor until the words are out; LiveKit cannot honour it (and logs why) for
+        a realtime model whose server-side turn detection decides interruptions."""
+        session = self.session
+        allow_interruptions = NOT_GIVEN if interruptible else False
+        if session.tts is None and isinstance(session.llm, llm.RealtimeModel):
+            return session.generate_reply(instructions=realtime_instructions, allow_interruptions=allow_interruptions)
+        return session.say(text, allow_interruptions=allow_interruptions)
+
     async def wait_greeted(self, within: float) -> None:
-        """Until the greeting has been said (text mode: so the transcript starts with it)."""
+        """Until the disclosure and the greeting have been said (text mode: so the transcript starts with them)."""
         async with asyncio.timeout(within):
             await self._greeted.wait()
-            if self.greeting_handle is not None:
-                await self.greeting_handle.wait_for_playout()
+            for handle in (self.disclosure_handle, self.greeting_handle):
+                if handle is not None:
+                    await handle.wait_for_playout()
 
     async def on_exit(self) -> None:
         await self.stop_polling()

@@ -1,4 +1,4 @@
-"""Agents: create, edit (per-function tool toggles, greeting, instructions, context, voice, language),
+"""Agents: create, edit (per-function tool toggles, disclosure, greeting, instructions, context, voice, language),
 delete, their statistics, and one outbound call by an agent."""
 
 import secrets
@@ -104,7 +104,16 @@ async def update_agent(name: str, body: AgentUpdate, org: CurrentOrg, session: D
         changes["tools"] = {**current.tools, **(changes["tools"] or {})}
     if changes.get("context", True) is None:
         changes["context"] = {}
-    required = ("instructions", "greeting", "language", "voice", "model_mode", "voicemail_message", "active")
+    required = (
+        "instructions",
+        "greeting",
+        "disclosure",
+        "language",
+        "voice",
+        "model_mode",
+        "voicemail_message",
+        "active",
+    )
     for field in (*required, "dispositions"):
         if field in changes and changes[field] is None:
             invalid(f"{field}: may not be null")

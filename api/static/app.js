@@ -632,6 +632,7 @@ document.addEventListener("alpine:init", () => {
     existing: agentName,
     agent: {
       name: "",
+      disclosure: "",
       greeting: "",
       instructions: "",
       language: "en",
