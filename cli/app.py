@@ -1,6 +1,6 @@
 """The ``ringflow`` command: the root app, which gathers one module per command group.
 
-Each group module (cli/stack.py, campaigns.py, agents.py, numbers.py, orgs.py, deploy.py) defines its own
+Each group module (cli/stack.py, campaigns.py, agents.py, numbers.py, orgs.py, people.py, deploy.py) defines its own
 commands and sub-app and imports only cli/common.py and cli/agents.py, never this module, so that there is no
 import cycle. Temporal, SQLAlchemy and the workflows are imported inside the commands that use them, so that
 ``ringflow --help`` and option mistakes answer at once.
@@ -13,6 +13,7 @@ from cli.campaigns import campaign_app
 from cli.deploy import codec_app, db_app, temporal_app
 from cli.numbers import numbers_app
 from cli.orgs import org_app
+from cli.people import people_app
 from cli.stack import demo, dev
 
 app = typer.Typer(
@@ -29,6 +30,7 @@ app.add_typer(agent_app, name="agent")
 app.add_typer(numbers_app, name="numbers")
 app.add_typer(db_app, name="db")
 app.add_typer(org_app, name="org")
+app.add_typer(people_app, name="people")
 app.add_typer(codec_app, name="codec")
 app.add_typer(temporal_app, name="temporal")
 

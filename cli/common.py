@@ -117,6 +117,7 @@ def run_command(coroutine: Coroutine[Any, Any, int | None], *, interrupt_code: i
     from temporalio.service import RPCError
 
     from api.services.campaigns import CampaignServiceError
+    from api.services.people import PersonServiceError
     from cli.progress import FollowError
     from infra.codec import CodecConfigError
     from worker.devstack import DevStackError
@@ -126,7 +127,7 @@ def run_command(coroutine: Coroutine[Any, Any, int | None], *, interrupt_code: i
     except (KeyboardInterrupt, asyncio.CancelledError):
         errors.print("stopped")
         raise typer.Exit(interrupt_code) from None
-    except (CliError, DevStackError, CodecConfigError, CampaignServiceError, FollowError) as err:
+    except (CliError, DevStackError, CodecConfigError, CampaignServiceError, PersonServiceError, FollowError) as err:
         fail(str(err))
     except RPCError as err:
         fail(f"Temporal refused: {err.message}")

@@ -91,6 +91,11 @@ class Settings(BaseSettings):
         default=False,
         description="Let a process without codec keys run unencrypted (PII in clear in Temporal): throwaway use only",
     )
+    dnc_hash_key: str | None = Field(
+        default=None,
+        description="base64 secret (32+ bytes) keying the hash an erased person's number is kept under on the "
+        "do-not-call list; never rotated (unset: the dev stack's key file in data_dir)",
+    )
 
     # ---- Observability -----------------------------------------------------------------------------
     worker_http_port: int = Field(default=8001, description="The Temporal worker's /healthz, /readyz and /metrics")

@@ -19,7 +19,7 @@ from temporalio.client import Client, WorkflowFailureError, WorkflowUpdateFailed
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.deps import AppContext, app_context, current_org
-from api.services import campaigns
+from api.services import campaigns, people
 from infra.web_ui import workflow_ui_url
 from schemas.api import CAMPAIGN_DRAFT, MAX_PAGE_SIZE, CampaignOut, ContactCounts, ErrorBody, ImportReport, Stats
 from schemas.contact import normalize_phone
@@ -179,8 +179,14 @@ async def service_error(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(body, status_code=code)
 
 
+async def person_service_error(request: Request, exc: Exception) -> JSONResponse:
+    """An erasure the person service refused (it would lose an opt-out): a 409 with its sentence."""
+    return JSONResponse({"detail": str(exc)}, status_code=status.HTTP_409_CONFLICT)
+
+
 def install_service_errors(app: FastAPI) -> None:
     app.add_exception_handler(campaigns.CampaignServiceError, service_error)
+    app.add_exception_handler(people.PersonServiceError, person_service_error)
 
 
 def document_bodies(app: FastAPI, models: Sequence[type[BaseModel]]) -> None:
