@@ -1,15 +1,19 @@
 """``ringflow campaign ...``: start a campaign from a CSV file and steer it on a running ``ringflow dev``."""
 
 import asyncio
-from collections.abc import Iterator
+import sys
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Annotated, Any
+from zoneinfo import ZoneInfo
 
 import typer
 from pydantic import ValidationError
+from rich.console import Console
 from rich.markup import escape
+from rich.table import Column, Table
 
 from cli.agents import load_campaign_agent
 from cli.common import (
@@ -32,7 +36,7 @@ from schemas.settings import Settings
 from schemas.validation import describe_validation_error
 
 if TYPE_CHECKING:
-    from api.services.campaigns import ImportResult
+    from api.services.campaigns import ContactsPreview, ImportResult
 
 campaign_app = typer.Typer(help="Start and steer campaigns on a running `ringflow dev`.", no_args_is_help=True)
 
@@ -73,51 +77,73 @@ def build_campaign_settings(
         raise ValueError(describe_validation_error(err)) from None
 
 
-@campaign_app.command("start")
-def campaign_start(
-    contacts: Annotated[
-        Path,
-        typer.Argument(
-            exists=True, dir_okay=False, readable=True, metavar="CONTACTS.csv", help="external_id, name, phone, ..."
-        ),
-    ],
-    name: Annotated[str | None, typer.Option(help="Campaign name (default: the file name)")] = None,
-    max_concurrent: Annotated[int | None, typer.Option(help="Calls in progress at once [10]")] = None,
-    cps: Annotated[float | None, typer.Option(help="Dials started per second [1]")] = None,
-    max_attempts: Annotated[int | None, typer.Option(help="Dials per contact without an answer [4]")] = None,
-    initial_backoff: Annotated[
-        timedelta | None, typer.Option(parser=duration_option, metavar="DURATION", help="First redial wait [30m]")
-    ] = None,
-    max_backoff: Annotated[
-        timedelta | None, typer.Option(parser=duration_option, metavar="DURATION", help="Longest redial wait [6h]")
-    ] = None,
-    window: Annotated[
-        str | None, typer.Option(metavar="HH:MM-HH:MM", help="Local calling hours of each contact [09:00-20:00]")
-    ] = None,
-    days: Annotated[str | None, typer.Option(help="Calling days: mon-fri, mon,wed,sat or all [mon-fri]")] = None,
-    callback_horizon: Annotated[
-        timedelta | None,
-        typer.Option(parser=duration_option, metavar="DURATION", help="How far ahead callbacks may be booked [14d]"),
-    ] = None,
-    follow: Annotated[bool, typer.Option("--follow/--no-follow", help="Show progress until it is done")] = True,
-    agent: Annotated[
-        str | None, typer.Option(metavar="NAME", help="Stored agent that talks to whoever answers (`ringflow agent`)")
-    ] = None,
-) -> None:
-    """Import a CSV contact list and start a campaign on the running `ringflow dev`."""
+SETTINGS_OPTIONS = (
+    "max_concurrent",
+    "cps",
+    "max_attempts",
+    "initial_backoff",
+    "max_backoff",
+    "window",
+    "days",
+    "callback_horizon",
+)
+"""The options of `campaign start` (and `preview`) that are campaign settings."""
+
+
+def _settings_or_usage_error(options: Mapping[str, Any]) -> CampaignSettings:
+    """:func:`build_campaign_settings` from a command's options (its ``locals()``); a bad combination of
+    options ends the command as a usage error."""
     try:
-        campaign_settings = build_campaign_settings(
-            max_concurrent=max_concurrent,
-            cps=cps,
-            max_attempts=max_attempts,
-            initial_backoff=initial_backoff,
-            max_backoff=max_backoff,
-            window=window,
-            days=days,
-            callback_horizon=callback_horizon,
-        )
+        return build_campaign_settings(**{name: options[name] for name in SETTINGS_OPTIONS})
     except ValueError as err:
         fail(str(err), code=2)
+
+
+ContactsCsv = Annotated[
+    Path,
+    typer.Argument(
+        exists=True, dir_okay=False, readable=True, metavar="CONTACTS.csv", help="external_id, name, phone, ..."
+    ),
+]
+MaxConcurrent = Annotated[int | None, typer.Option(help="Calls in progress at once [10]")]
+Cps = Annotated[float | None, typer.Option(help="Dials started per second [1]")]
+MaxAttempts = Annotated[int | None, typer.Option(help="Dials per contact without an answer [4]")]
+InitialBackoff = Annotated[
+    timedelta | None, typer.Option(parser=duration_option, metavar="DURATION", help="First redial wait [30m]")
+]
+MaxBackoff = Annotated[
+    timedelta | None, typer.Option(parser=duration_option, metavar="DURATION", help="Longest redial wait [6h]")
+]
+Window = Annotated[
+    str | None, typer.Option(metavar="HH:MM-HH:MM", help="Local calling hours of each contact [09:00-20:00]")
+]
+Days = Annotated[str | None, typer.Option(help="Calling days: mon-fri, mon,wed,sat or all [mon-fri]")]
+CallbackHorizon = Annotated[
+    timedelta | None,
+    typer.Option(parser=duration_option, metavar="DURATION", help="How far ahead callbacks may be booked [14d]"),
+]
+Agent = Annotated[
+    str | None, typer.Option(metavar="NAME", help="Stored agent that talks to whoever answers (`ringflow agent`)")
+]
+
+
+@campaign_app.command("start")
+def campaign_start(
+    contacts: ContactsCsv,
+    name: Annotated[str | None, typer.Option(help="Campaign name (default: the file name)")] = None,
+    max_concurrent: MaxConcurrent = None,
+    cps: Cps = None,
+    max_attempts: MaxAttempts = None,
+    initial_backoff: InitialBackoff = None,
+    max_backoff: MaxBackoff = None,
+    window: Window = None,
+    days: Days = None,
+    callback_horizon: CallbackHorizon = None,
+    follow: Annotated[bool, typer.Option("--follow/--no-follow", help="Show progress until it is done")] = True,
+    agent: Agent = None,
+) -> None:
+    """Import a CSV contact list and start a campaign on the running `ringflow dev`."""
+    campaign_settings = _settings_or_usage_error(locals())
     run_command(_campaign_start(load_settings(), campaign_settings, contacts, name or contacts.stem, follow, agent))
 
 
@@ -191,6 +217,109 @@ async def _campaign_start(
         await dispose_cached_engines()
 
 
+def instant_option(text: str) -> datetime:
+    """Typer parser of ``--now``: an ISO 8601 moment (``2026-11-30T09:00:00Z``; naive is UTC)."""
+    try:
+        return datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise typer.BadParameter(f"{text!r} is not an ISO 8601 moment, e.g. 2026-11-30T09:00:00Z") from None
+
+
+@campaign_app.command("preview")
+def campaign_preview(
+    contacts: ContactsCsv,
+    max_concurrent: MaxConcurrent = None,
+    cps: Cps = None,
+    max_attempts: MaxAttempts = None,
+    initial_backoff: InitialBackoff = None,
+    max_backoff: MaxBackoff = None,
+    window: Window = None,
+    days: Days = None,
+    callback_horizon: CallbackHorizon = None,
+    agent: Agent = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="A JSON list of the good contacts on stdout; rejected rows on stderr")
+    ] = False,
+    now: Annotated[
+        datetime | None,
+        typer.Option(parser=instant_option, metavar="ISO8601", help="Preview as of this moment [now]"),
+    ] = None,
+) -> None:
+    """Show when each contact of a CSV would first be dialled, and why, and which rows an import would
+    reject; nothing is created and nobody is called. Takes the options of `campaign start`."""
+    campaign_settings = _settings_or_usage_error(locals())
+    run_command(_campaign_preview(load_settings(), campaign_settings, contacts, agent, as_json=as_json, now=now))
+
+
+async def _campaign_preview(
+    settings: Settings,
+    campaign_settings: CampaignSettings,
+    path: Path,
+    agent_name: str | None,
+    *,
+    as_json: bool,
+    now: datetime | None,
+) -> None:
+    from api.services import campaigns
+    from store.db import dispose_cached_engines
+    from store.models import DEFAULT_ORG_ID
+
+    try:
+        sessions = await migrated_store(settings)
+        if agent_name is not None:
+            await load_campaign_agent(sessions, agent_name)
+        with _contact_file(path) as stream:
+            preview = await campaigns.preview(
+                sessions,
+                org_id=DEFAULT_ORG_ID,
+                settings=campaign_settings,
+                contacts=campaigns.ContactList.from_csv(stream),
+                limits=campaigns.ImportLimits.of(settings),
+                now=now,
+            )
+            await (_print_preview_json(preview) if as_json else _print_preview_table(preview, path))
+    finally:
+        await dispose_cached_engines()
+
+
+async def _print_preview_json(preview: "ContactsPreview") -> None:
+    """The good contacts as one JSON list, one object a line, written chunk by chunk as they are judged."""
+    sys.stdout.write("[")
+    separator = "\n"
+    async for chunk in preview.chunks():
+        for contact in chunk:
+            sys.stdout.write(separator + contact.model_dump_json())
+            separator = ",\n"
+    sys.stdout.write("\n]\n")
+    sys.stdout.flush()
+    print_rejected_rows(preview.result.errors, preview.result.rejected, out=errors)
+    print_uncertain_zones(preview.result.uncertain_zones, out=errors)
+
+
+async def _print_preview_table(preview: "ContactsPreview", path: Path) -> None:
+    """A table per chunk of good contacts (first dial in UTC and in each of their zones), then the counts,
+    the rejected rows and the contacts whose zone is uncertain."""
+    async for chunk in preview.chunks():
+        headers = ("external id", "phone", "zones", "region", "first dial (UTC)", "local", "why")
+        table = Table(*(Column(header, overflow="fold") for header in headers))
+        for contact in chunk:
+            at = contact.first_dial_at
+            local = ", ".join(f"{at.astimezone(ZoneInfo(zone)):%a %H:%M}" for zone in contact.zones) if at else ""
+            zones = escape(", ".join(contact.zones))
+            table.add_row(
+                escape(contact.external_id),
+                contact.phone,
+                zones if contact.zone_confident else f"[yellow]{zones}[/yellow]",
+                contact.region,
+                f"{at:%Y-%m-%d %H:%M}" if at else "[red]never[/red]",
+                local,
+                escape(contact.reason),
+            )
+        console.print(table)
+    as_of = f", as of {preview.now:%Y-%m-%d %H:%M} UTC; nothing was created"
+    print_import_result(preview.result, path, imported="would be imported", suffix=as_of)
+
+
 @contextmanager
 def _contact_file(path: Path) -> Iterator[IO[bytes]]:
     """The CSV opened for streaming (never read whole); an unreadable file ends the command in one line."""
@@ -214,15 +343,27 @@ def _import_report_of(path: Path) -> Iterator[None]:
         raise
 
 
-def print_import_result(result: "ImportResult", path: Path) -> None:
-    """Counts, then the rejected rows with their line numbers (the first 1,000), so the file can be fixed."""
+def print_import_result(result: "ImportResult", path: Path, *, imported: str = "imported", suffix: str = "") -> None:
+    """Counts, then the rejected rows with their line numbers (the first 1,000), so the file can be fixed,
+    and how many contacts may be in several zones."""
     style = "green" if not result.rejected else "yellow"
     console.print(
-        f"[{style}]{escape(str(path))}: {result.imported} contact(s) imported, "
-        f"{result.rejected} row(s) rejected[/{style}]",
+        f"[{style}]{escape(str(path))}: {result.imported} contact(s) {imported}, "
+        f"{result.rejected} row(s) rejected{suffix}[/{style}]",
         highlight=False,
     )
     print_rejected_rows(result.errors, result.rejected)
+    print_uncertain_zones(result.uncertain_zones)
+
+
+def print_uncertain_zones(count: int, *, out: Console = console) -> None:
+    """The contacts whose number may ring in several zones, in one yellow line (none: nothing)."""
+    if count:
+        out.print(
+            f"[yellow]{count} contact(s) may be in several time zones: dialled only when all allow it; "
+            "add a timezone column[/yellow]",
+            highlight=False,
+        )
 
 
 CampaignId = Annotated[str, typer.Argument(help="Campaign id, as printed by `campaign start` (c-…)")]

@@ -178,15 +178,16 @@ def print_import_report(report: CsvImportReport, path: Path) -> None:
     print_rejected_rows(report.errors, len(report.errors))
 
 
-def print_rejected_rows(rows: Sequence[RowError], rejected: int) -> None:
-    """The rejected rows with their line numbers, and how many more were rejected than are listed."""
+def print_rejected_rows(rows: Sequence[RowError], rejected: int, *, out: Console = console) -> None:
+    """The rejected rows with their line numbers, and how many more were rejected than are listed (on
+    ``out``: stderr when stdout carries JSON)."""
     if rows:
         table = Table("line", "external id", "problem", title="rejected rows", title_justify="left")
         for error in rows:
             table.add_row(str(error.line), error.external_id or "", error.message)
-        console.print(table)
+        out.print(table)
     if rejected > len(rows):
-        console.print(f"... and {rejected - len(rows)} more rejected row(s)", highlight=False)
+        out.print(f"... and {rejected - len(rows)} more rejected row(s)", highlight=False)
 
 
 async def connect_temporal(settings: Settings) -> "Client":

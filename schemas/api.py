@@ -10,7 +10,7 @@ is an opaque string (``GET /v1/calls`` hands them out); errors are ``{"detail": 
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, computed_field, field_validator
 
 from schemas.agent import (
     DISCLOSURE_MAX_LENGTH,
@@ -23,6 +23,7 @@ from schemas.agent import (
     TranscriptSegment,
 )
 from schemas.campaign import CampaignSettings
+from schemas.compliance import DialVerdict
 from schemas.dispositions import Disposition
 from schemas.imports import RowError
 from schemas.workflow_io import CampaignProgress
@@ -72,6 +73,9 @@ class ContactIn(RequestBody):
     name: str = Field(default="", max_length=256)
     phone: str = Field(max_length=64, description="E.164 (+14155550123), or any format with a country code")
     timezone: str | None = Field(default=None, max_length=64, description="IANA zone; derived from the number")
+    region: str = Field(
+        default="", max_length=8, description="Calling-hours region (US-FL, AU); derived from the number's area code"
+    )
     priority: int = Field(default=0, ge=-1_000_000, le=1_000_000, description="Higher is dialled first")
     persona: str | None = Field(default=None, max_length=32, description="Sim callee; kept as attributes.persona")
     attributes: dict[str, Any] = Field(default_factory=dict, description="Anything else; the agent sees it")
@@ -84,6 +88,15 @@ class ImportReport(BaseModel):
     imported: int = Field(description="Contacts added to the campaign")
     rejected: int = Field(default=0, description="Rows left out; `errors` lists the first 1,000 of them by line")
     errors: list[RowError] = Field(default_factory=list, description="One entry per rejected row (the first 1,000)")
+    uncertain_zones: int = Field(
+        default=0,
+        description="Imported contacts whose number may ring in several time zones: each is dialled only while "
+        "every one of them allows it; give a timezone column to be sure",
+    )
+    uncertain_zone_ids: list[str] = Field(
+        default_factory=list,
+        description="The first 100 of them, by external id; give a timezone column to be sure",
+    )
 
 
 class CampaignCreate(RequestBody):
@@ -96,6 +109,46 @@ class CampaignCreate(RequestBody):
 
 class ContactsAdd(RequestBody):
     contacts: list[ContactIn] = Field(min_length=1, max_length=MAX_CONTACTS_PER_REQUEST)
+
+
+class CampaignPreviewRequest(RequestBody):
+    """A list to preview: nothing is created; see ``CampaignPreview``."""
+
+    settings: CampaignSettings = Field(default_factory=CampaignSettings, description="Every field is optional")
+    contacts: list[ContactIn] = Field(default_factory=list, max_length=MAX_CONTACTS_PER_REQUEST)
+    now: datetime | None = Field(
+        default=None, description="Preview as of this moment (ISO 8601; naive is UTC), so it is reproducible"
+    )
+
+
+class ContactPreview(BaseModel):
+    """When one good contact of a previewed list may first be dialled, and why (the check every dial passes)."""
+
+    external_id: str
+    phone: str = Field(description="E.164")
+    zones: list[str] = Field(description="Every IANA zone the number may ring in; a dial must be allowed in all")
+    zone_confident: bool = Field(description="False when there are several zones: give a timezone to be sure")
+    region: str = Field(description="The calling-hours policy's region (US-FL, AU); empty if unknown")
+    verdict: DialVerdict = Field(description="dial (at once), wait (until first_dial_at) or skip (never)")
+    first_dial_at: datetime | None = Field(description="UTC: the first moment it may be dialled; null: never")
+    reason: str
+    rule: str = Field(description="The hours rule that applies, e.g. 'US-FL 08:00-20:00 (...)'")
+    local_times: dict[str, str] = Field(description="Zone -> the local wall time at `now`")
+
+
+class CampaignPreview(BaseModel):
+    """What a campaign of this list would do, with nothing created: each good contact's first dial and the
+    rejected rows, as an import would reject them (do-not-call list included)."""
+
+    contacts: list[ContactPreview] = Field(description="The good contacts, in the list's order")
+    now: datetime = Field(description="The moment previewed (UTC)")
+    valid: int = Field(description="Contacts an import would add")
+    rejected: int = Field(description="Rows an import would leave out; `errors` lists the first 1,000 by line")
+    errors: list[RowError] = Field(description="One entry per rejected row (the first 1,000)")
+    uncertain_zones: int = Field(
+        description="Good contacts whose number may ring in several time zones; give a timezone column to be sure"
+    )
+    uncertain_zone_ids: list[str] = Field(description="The first 100 of them, by external id")
 
 
 class CancelRequest(RequestBody):
@@ -179,7 +232,11 @@ class ContactOut(BaseModel):
     external_id: str
     name: str
     phone: str
-    timezone: str
+    timezone: str = Field(description="The zone times are spoken in: the given one, or the first of `zones`")
+    zones: list[str] = Field(
+        description="Every IANA zone the number may ring in; a dial must be allowed in all of them"
+    )
+    region: str = Field(description="The calling-hours policy's region (US-FL, AU); empty if unknown")
     priority: int
     attributes: dict[str, Any] = Field(description="Including the simulator's persona, if one was given")
     status: str = Field(description="pending | active | finished | cancelled")
@@ -189,6 +246,17 @@ class ContactOut(BaseModel):
     updated_at: datetime
     last_call_id: str | None = Field(description="The contact's latest finished call (GET /v1/calls/{call_id})")
     web_ui_url: str = Field(description="The contact's workflow in the Temporal Web UI")
+
+    @field_validator("zones", mode="before")
+    @classmethod
+    def _one_zone_before_zones_were_kept(cls, value: Any, info: ValidationInfo) -> Any:
+        """A contact stored before zones were kept has none (None): its one zone is its timezone."""
+        return [info.data["timezone"]] if value is None and "timezone" in info.data else value
+
+    @computed_field(description="False when the number may ring in several zones: give a timezone to be sure")
+    @property
+    def zone_confident(self) -> bool:
+        return len(self.zones) == 1
 
 
 class ContactList(BaseModel):

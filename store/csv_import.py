@@ -5,8 +5,10 @@ Columns (header names are case-insensitive; spaces and dashes count as underscor
 * ``phone`` (required): any format ``phonenumbers`` understands with a country code;
 * ``external_id``, or ``contact_id`` or ``id``: the contact's id in the caller's system. Without
   such a column each contact is named after its line, ``row-<line>``;
-* ``name``, ``timezone`` (IANA; derived from the number when empty), ``priority`` (whole number,
-  higher first), ``persona`` (simulated carrier only);
+* ``name``, ``timezone`` (IANA; derived from the number when empty: a number that may ring in several
+  zones is dialled only while all of them allow it, and counts in :attr:`ContactIntake.uncertain_zones`),
+  ``region`` (the calling-hours policy's region, e.g. ``US-FL`` or ``AU``; derived from the number when
+  empty), ``priority`` (whole number, higher first), ``persona`` (simulated carrier only);
 * anything else lands in ``attributes``, keyed by the header as written.
 
 Good rows are returned even when others are rejected, so a caller can import what is valid and show
@@ -29,10 +31,12 @@ from schemas.imports import CsvImportReport, RowError
 from schemas.validation import describe_validation_error
 
 ID_COLUMNS = ("external_id", "contact_id", "id")
-KNOWN_COLUMNS = ("phone", "name", "timezone", "priority", "persona")
+KNOWN_COLUMNS = ("phone", "name", "timezone", "region", "priority", "persona")
 DELIMITERS = (",", ";", "\t")
 MAX_LISTED_ERRORS = 1000
 """Rejected rows a report lists by line; the rest are counted (``rejected``)."""
+MAX_LISTED_UNCERTAIN = 100
+"""Accepted contacts whose zone is uncertain that a report names by external id; the rest are counted."""
 
 Item = TypeVar("Item")
 
@@ -73,6 +77,9 @@ class ContactIntake:
     repeating an external id or a phone number of an earlier good row or an id in
     ``existing_external_ids`` (the campaign's), and rows whose phone is in ``do_not_call`` (E.164) or
     is refused later by :meth:`refuse_listed` (a do-not-call list looked up chunk by chunk).
+
+    Accepted contacts whose number may ring in several zones (no ``timezone`` given) are counted in
+    :attr:`uncertain_zones`, the first :data:`MAX_LISTED_UNCERTAIN` named in :attr:`uncertain_zone_ids`.
     """
 
     def __init__(
@@ -90,6 +97,8 @@ class ContactIntake:
         self._errors: list[RowError] = []
         self.accepted = 0
         self.rejected = 0
+        self.uncertain_zones = 0
+        self.uncertain_zone_ids: list[str] = []
 
     @property
     def errors(self) -> list[RowError]:
@@ -128,6 +137,10 @@ class ContactIntake:
         self._id_lines[contact.external_id] = line
         self._phone_lines[contact.phone] = (line, contact.external_id)
         self.accepted += 1
+        if not contact.zone_confident:
+            self.uncertain_zones += 1
+            if len(self.uncertain_zone_ids) < MAX_LISTED_UNCERTAIN:
+                self.uncertain_zone_ids.append(contact.external_id)
         return contact
 
     def refuse_listed(self, contacts: list[Contact], listed: Collection[str]) -> list[Contact]:
@@ -143,6 +156,10 @@ class ContactIntake:
             line = self._id_lines.pop(contact.external_id)
             self._phone_lines.pop(contact.phone, None)
             self.accepted -= 1
+            if not contact.zone_confident:
+                self.uncertain_zones -= 1
+                if contact.external_id in self.uncertain_zone_ids:
+                    self.uncertain_zone_ids.remove(contact.external_id)
             self.reject(line, contact.external_id, f"phone {contact.phone} is on the do-not-call list")
         return kept
 

@@ -231,3 +231,23 @@ async def test_a_campaign_whose_workflow_has_no_worker_still_answers_from_the_st
     assert detail.json()["status"] == "running" and detail.json()["progress"] is None
     assert time.monotonic() - started < LIVE_PROGRESS_TIMEOUT_SECONDS + 2
     await campaigns.campaign_handle(api_stack.client, campaign_id).terminate("test over")
+
+
+async def test_contacts_that_may_be_in_several_zones_are_reported_and_listed_with_their_zones(api_stack):
+    http = api_stack.org_a.http
+    rows = [
+        {"external_id": "perth", "phone": "+61 8 9123 4567"},
+        {"external_id": "perth-known", "phone": "+61 8 9123 4568", "timezone": "Australia/Perth"},
+        {"external_id": "moved", "phone": "+1 305 555 0123", "region": "US-NY"},
+    ]
+    response = await http.post("/v1/campaigns", json={"name": "zones", "contacts": rows, "start": False})
+    assert response.status_code == 201, response.text
+    report = response.json()["import_report"]
+    assert (report["imported"], report["uncertain_zones"], report["uncertain_zone_ids"]) == (3, 1, ["perth"])
+
+    listed = await http.get("/v1/contacts", params={"campaign_id": response.json()["campaign"]["id"]})
+    contacts = {item["external_id"]: item for item in listed.json()["items"]}
+    assert contacts["perth"]["zones"] == ["Australia/Adelaide", "Australia/Perth"]
+    assert (contacts["perth"]["zone_confident"], contacts["perth"]["region"]) == (False, "AU")
+    assert (contacts["perth-known"]["zones"], contacts["perth-known"]["zone_confident"]) == (["Australia/Perth"], True)
+    assert (contacts["moved"]["region"], contacts["moved"]["zones"]) == ("US-NY", ["America/New_York"])

@@ -1,5 +1,6 @@
 """CSV contact lists: good rows come through, every bad row is reported with its line number."""
 
+import io
 from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -7,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from schemas.campaign import CampaignSettings
 from schemas.imports import RowError
 from store.contacts import add_contacts
-from store.csv_import import load_contacts_csv, parse_contacts_csv
+from store.csv_import import MAX_LISTED_UNCERTAIN, ContactIntake, load_contacts_csv, parse_contacts_csv
 from store.queries import count_contacts, create_campaign
 
 pytest_plugins = ["store_fixtures"]
@@ -102,3 +103,37 @@ def test_load_from_a_file_with_bom(tmp_path: Path) -> None:
     report = load_contacts_csv(path)
     assert report.ok and [c.external_id for c in report.contacts] == ["a"]
     assert parse_contacts_csv("").errors[0].line == 1
+
+
+ZONES_LIST = """\
+external_id,phone,timezone,region
+perth,+61 8 9123 4567,,
+perth-known,+61 8 9123 4568,Australia/Perth,
+miami,+1 305 555 0123,,
+moved,+1 305 555 0124,,US-NY
+listed,+61 8 9123 4569,,
+bad-region,+1 305 555 0125,,Florida
+"""
+
+
+def test_numbers_with_several_zones_are_counted_and_named_and_a_timezone_or_region_column_overrides() -> None:
+    intake = ContactIntake()
+    contacts = {c.external_id: c for c in intake.csv_contacts(io.StringIO(ZONES_LIST, newline=""))}
+    kept = intake.refuse_listed(list(contacts.values()), {"+61891234569"})
+
+    assert [c.external_id for c in kept] == ["perth", "perth-known", "miami", "moved"]
+    assert contacts["perth"].zones == ["Australia/Adelaide", "Australia/Perth"]
+    assert contacts["perth-known"].zones == ["Australia/Perth"] and contacts["perth-known"].zone_confident
+    assert (contacts["miami"].region, contacts["moved"].region) == ("US-FL", "US-NY")
+    # The listed Perth number was uncertain too, but it is no longer an accepted contact.
+    assert (intake.uncertain_zones, intake.uncertain_zone_ids) == (1, ["perth"])
+    assert [(error.line, error.external_id) for error in intake.errors] == [(6, "listed"), (7, "bad-region")]
+    assert "do-not-call" in intake.errors[0].message and "region" in intake.errors[1].message
+
+
+def test_only_the_first_uncertain_ids_are_named_but_all_are_counted() -> None:
+    rows = [{"external_id": f"p{n}", "phone": f"+61 8 9123 {4000 + n}"} for n in range(MAX_LISTED_UNCERTAIN + 5)]
+    intake = ContactIntake()
+    assert len(list(intake.row_contacts(rows))) == MAX_LISTED_UNCERTAIN + 5
+    assert intake.uncertain_zones == MAX_LISTED_UNCERTAIN + 5
+    assert intake.uncertain_zone_ids == [f"p{n}" for n in range(MAX_LISTED_UNCERTAIN)]

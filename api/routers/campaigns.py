@@ -9,13 +9,17 @@ the organization's do-not-call list are reported with their line and left out; t
 """
 
 import asyncio
-from collections.abc import AsyncIterable
+from collections.abc import AsyncIterable, AsyncIterator
+from datetime import datetime
 from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, File, Form, HTTPException, Request, UploadFile, status
+from fastapi.responses import StreamingResponse
 from fastapi.sse import EventSourceResponse
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.datastructures import FormData
+from starlette.datastructures import UploadFile as StarletteUploadFile
 
 from api.deps import CurrentOrg, DbSession
 from api.routers.common import (
@@ -38,6 +42,8 @@ from schemas.api import (
     CampaignCreated,
     CampaignList,
     CampaignOut,
+    CampaignPreview,
+    CampaignPreviewRequest,
     CampaignsSnapshot,
     CancelRequest,
     ContactsAdd,
@@ -74,7 +80,7 @@ def _documented_body(model: type[BaseModel]) -> dict[str, Any]:
     return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
 
 
-DOCUMENTED_BODIES = (CampaignCreate, ContactsAdd)
+DOCUMENTED_BODIES = (CampaignCreate, ContactsAdd, CampaignPreviewRequest)
 """Bodies parsed by hand; ``common.document_bodies`` puts their schemas in the OpenAPI components."""
 
 
@@ -91,7 +97,7 @@ async def _json_body(request: Request, model: type[Body]) -> Body:
 
 
 def _report(result: campaigns.ImportResult) -> ImportReport:
-    return ImportReport(imported=result.imported, rejected=result.rejected, errors=result.errors)
+    return ImportReport.model_validate(result, from_attributes=True)
 
 
 async def _created(
@@ -103,6 +109,16 @@ async def _created(
 
 async def owned_campaign(session: AsyncSession, org: OrganizationRow, campaign_id: str) -> CampaignRow:
     return await campaigns.owned_campaign(session, org_id=org.id, campaign_id=campaign_id)
+
+
+def _form_settings(text: str | None) -> CampaignSettings:
+    """The ``settings`` form field of an upload (CampaignSettings as a JSON object; absent: the defaults)."""
+    if not text:
+        return CampaignSettings()
+    try:
+        return CampaignSettings.model_validate_json(text)
+    except ValidationError as err:
+        invalid(f"settings: {describe_validation_error(err)}")
 
 
 def _check_upload(ctx: Context, file: UploadFile) -> None:
@@ -160,12 +176,7 @@ async def create_from_csv(
         if value and "\x00" in value:
             invalid(f"{field}: contains a NUL character")
     _check_upload(ctx, file)
-    campaign_settings = CampaignSettings()
-    if settings:
-        try:
-            campaign_settings = CampaignSettings.model_validate_json(settings)
-        except ValidationError as err:
-            invalid(f"settings: {describe_validation_error(err)}")
+    campaign_settings = _form_settings(settings)
     agent = await campaigns.active_agent(session, org_id=org.id, agent_name=agent_name or None)
     await release(session)
     title = name or (file.filename or "upload").rsplit("/", 1)[-1].removesuffix(".csv")[:256] or "upload"
@@ -182,6 +193,99 @@ async def create_from_csv(
         limits=campaigns.ImportLimits.of(ctx.settings),
     )
     return await _created(ctx, session, org, campaign_id, result)
+
+
+# ---- previewing ----------------------------------------------------------------------------------
+
+PREVIEW_BODIES = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": {"$ref": "#/components/schemas/CampaignPreviewRequest"}},
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {
+                        "file": {"type": "string", "format": "binary", "description": "CSV, as for /upload"},
+                        "settings": {"type": "string", "description": "CampaignSettings as a JSON object"},
+                        "now": {"type": "string", "format": "date-time", "description": "Preview as of this moment"},
+                    },
+                }
+            },
+        },
+    }
+}
+
+
+@router.post("/preview", response_model=CampaignPreview, responses=IMPORT_ERRORS, openapi_extra=PREVIEW_BODIES)
+async def preview_campaign(request: Request, org: CurrentOrg, session: DbSession, ctx: Context) -> StreamingResponse:
+    """When each contact of a list would first be dialled, and why, and which rows an import would reject
+    (your do-not-call list included); creates nothing. The body is a `CampaignPreviewRequest`, or a CSV
+    upload (`file`, with `settings` and `now` as form fields) like `POST /v1/campaigns/upload`. `now` fixes
+    the moment previewed, so a preview is reproducible. The answer is streamed: `contacts` come first."""
+    await release(session)
+    form: FormData | None = None
+    if request.headers.get("content-type", "").startswith("multipart/form-data"):
+        form = await request.form(max_files=1, max_fields=10)
+        file, now_field = form.get("file"), form.get("now")
+        if not isinstance(file, StarletteUploadFile):
+            await form.close()
+            invalid("file: a CSV file is required")
+        _check_upload(ctx, file)
+        settings = _form_settings(str(form.get("settings") or "") or None)
+        now = _form_now(str(now_field)) if now_field else None
+        contacts = campaigns.ContactList.from_csv(file.file)
+    else:
+        body = await _json_body(request, CampaignPreviewRequest)
+        settings, now, contacts = body.settings, body.now, campaigns.ContactList.from_rows(body.contacts)
+    try:
+        preview = await campaigns.preview(
+            ctx.sessions,
+            org_id=org.id,
+            settings=settings,
+            contacts=contacts,
+            limits=campaigns.ImportLimits.of(ctx.settings),
+            now=now,
+        )
+    except BaseException:
+        if form is not None:
+            await form.close()
+        raise
+    return StreamingResponse(_preview_json(preview, form), media_type="application/json")
+
+
+def _form_now(text: str) -> datetime:
+    try:
+        return datetime.fromisoformat(text.strip())
+    except ValueError:
+        invalid(f"now: {text!r} is not an ISO 8601 moment, e.g. 2026-11-30T09:00:00Z")
+
+
+async def _preview_json(preview: campaigns.ContactsPreview, form: FormData | None) -> AsyncIterator[bytes]:
+    """A ``CampaignPreview`` written as its contacts are judged, chunk by chunk: the contacts first, then
+    the counts and rejected rows, which are known only at the end."""
+    try:
+        yield b'{"contacts":['
+        separator = b""
+        async for chunk in preview.chunks():
+            if chunk:
+                yield separator + b",".join(contact.model_dump_json().encode() for contact in chunk)
+                separator = b","
+        result = preview.result
+        rest = CampaignPreview(
+            contacts=[],
+            now=preview.now,
+            valid=result.imported,
+            rejected=result.rejected,
+            errors=result.errors,
+            uncertain_zones=result.uncertain_zones,
+            uncertain_zone_ids=result.uncertain_zone_ids,
+        ).model_dump_json(exclude={"contacts"})
+        yield b"]," + rest.removeprefix("{").encode()
+    finally:
+        if form is not None:
+            await form.close()
 
 
 @router.get("", response_model=CampaignList)

@@ -16,9 +16,9 @@ campaign behaves the same whichever way it is steered. Two rules hold here:
 import asyncio
 import io
 import secrets
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import IO, Any
 
 from pydantic import BaseModel
@@ -37,8 +37,9 @@ from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from temporalio.service import RPCError, RPCStatusCode
 
 from schemas.agent import AgentConfig
-from schemas.api import CAMPAIGN_DRAFT
+from schemas.api import CAMPAIGN_DRAFT, ContactPreview
 from schemas.campaign import CampaignSettings
+from schemas.compliance import CallingPolicy, DialFacts, DialVerdict
 from schemas.contact import Contact
 from schemas.imports import RowError
 from schemas.progress import CampaignOverview, StoreCounts
@@ -54,12 +55,13 @@ from schemas.workflow_io import (
     ReasonInput,
     campaign_workflow_id,
 )
+from store import compliance, dnc, queries, reports
 from store import contacts as bulk
-from store import dnc, queries, reports
 from store.csv_import import ContactIntake, ImportFileError, chunks, count_csv_rows, csv_text
 from store.models import CampaignRow
 from workflows.campaign import CampaignWorkflow
 from workflows.contact import ContactWorkflow
+from workflows.scheduling import decide_dial
 from workflows.search_attributes import CAMPAIGN_ID
 
 QUERY_TIMEOUT = timedelta(seconds=10)
@@ -118,6 +120,20 @@ class ImportResult:
     imported: int = 0
     rejected: int = 0
     errors: list[RowError] = field(default_factory=list, metadata={"doc": "the first rejected rows, by line"})
+    uncertain_zones: int = field(default=0, metadata={"doc": "accepted contacts that may be in several time zones"})
+    uncertain_zone_ids: list[str] = field(default_factory=list, metadata={"doc": "the first of them, by external id"})
+
+    @classmethod
+    def of(cls, intake: ContactIntake, *, imported: int) -> "ImportResult":
+        """The result of a list checked by ``intake`` of which ``imported`` contacts went in (or would):
+        the others it accepted were taken meanwhile, so they count as rejected."""
+        return cls(
+            imported=imported,
+            rejected=intake.rejected + intake.accepted - imported,
+            errors=intake.errors,
+            uncertain_zones=intake.uncertain_zones,
+            uncertain_zone_ids=intake.uncertain_zone_ids,
+        )
 
 
 @dataclass(frozen=True)
@@ -227,7 +243,91 @@ async def _import(
     async with sessions() as session:
         imported = await bulk.batch_size(session, campaign_id, import_batch)
     # An id another request added meanwhile is skipped by the store: ``imported`` counts what went in.
-    return ImportResult(imported=imported, rejected=intake.rejected + intake.accepted - imported, errors=intake.errors)
+    return ImportResult.of(intake, imported=imported)
+
+
+# ---- previewing ------------------------------------------------------------------------------------
+
+
+class ContactsPreview:
+    """A list previewed: its good contacts' first dials, chunk by chunk, and (once they are all out) the
+    rejected rows. Nothing is written; only one chunk of the list is held at a time.
+
+    Each contact is judged by :func:`workflows.scheduling.decide_dial`, the check every dial passes, as
+    it would be if a campaign started at :attr:`now`: the organization's policy, its do-not-call list (a
+    listed number is a rejected row, as in an import) and the number's dials in the last 7 days.
+    """
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        *,
+        org_id: str,
+        settings: CampaignSettings,
+        policy: CallingPolicy,
+        contacts: ContactList,
+        now: datetime,
+    ) -> None:
+        self.now = now
+        self.result = ImportResult()
+        """Filled once :meth:`chunks` is exhausted; ``imported`` counts the contacts an import would add."""
+        self._sessions, self._org_id, self._window, self._policy = sessions, org_id, settings.window, policy
+        self._contacts = contacts
+
+    async def chunks(self) -> AsyncIterator[list[ContactPreview]]:
+        intake = ContactIntake()
+        pending = chunks(self._contacts.contacts(intake), IMPORT_CHUNK)
+        while (chunk := await asyncio.to_thread(next, pending, None)) is not None:
+            async with self._sessions() as session:
+                listed = await dnc.dnc_among(session, self._org_id, [contact.phone for contact in chunk])
+                kept = intake.refuse_listed(chunk, listed)
+                since = self.now - compliance.CAP_LOOKBACK
+                recent = await reports.recent_dials(session, self._org_id, [c.phone for c in kept], since=since)
+            yield [self._first_dial(contact, recent.get(contact.phone, [])) for contact in kept]
+        self.result = ImportResult.of(intake, imported=intake.accepted)
+
+    def _first_dial(self, contact: Contact, recent_attempts: list[datetime]) -> ContactPreview:
+        facts = DialFacts(checked_at=self.now, recent_attempts=recent_attempts, policy=self._policy)
+        decision = decide_dial(
+            now=self.now,
+            due=self.now,
+            zones=contact.zones,
+            region=contact.region,
+            window=self._window,
+            policy=self._policy,
+            facts=facts,
+        )
+        first = {DialVerdict.DIAL: self.now, DialVerdict.WAIT: decision.not_before}.get(decision.verdict)
+        return ContactPreview(
+            external_id=contact.external_id,
+            phone=contact.phone,
+            zones=contact.zones,
+            zone_confident=contact.zone_confident,
+            region=contact.region,
+            verdict=decision.verdict,
+            first_dial_at=first.astimezone(UTC) if first is not None else None,
+            reason=decision.reason,
+            rule=decision.rule,
+            local_times=decision.local_times,
+        )
+
+
+async def preview(
+    sessions: async_sessionmaker[AsyncSession],
+    *,
+    org_id: str,
+    settings: CampaignSettings,
+    contacts: ContactList,
+    limits: ImportLimits,
+    now: datetime | None = None,
+) -> ContactsPreview:
+    """Preview a campaign of ``contacts`` under ``settings`` as of ``now`` (default: now; naive is UTC),
+    creating nothing; see :class:`ContactsPreview`. A list too big to import is refused as an import is."""
+    await _check_size(contacts, limits)
+    async with sessions() as session:
+        policy = await compliance.get_policy(session, org_id) or CallingPolicy()
+    at = datetime.now(UTC) if now is None else now.replace(tzinfo=UTC) if now.tzinfo is None else now.astimezone(UTC)
+    return ContactsPreview(sessions, org_id=org_id, settings=settings, policy=policy, contacts=contacts, now=at)
 
 
 # ---- creating and starting -------------------------------------------------------------------------
