@@ -16,7 +16,7 @@ from schemas.calls import DialRequest, DialResult
 from schemas.contact import normalize_phone
 from schemas.outcomes import CallOutcome
 from schemas.workflow_io import contact_workflow_id
-from store import dnc, queries
+from store import compliance, dnc, queries
 from telephony.base import Carrier, DialPacer
 
 HEARTBEAT_EVERY_SECONDS = 2.0
@@ -62,7 +62,20 @@ class CallActivities:
                 request.contact.external_id,
                 request.attempt,
                 self._carrier.name,
+                org_id=request.org_id,
+                phone=request.contact.phone,
+                started_at=request.decision.decided_at if request.decision is not None else None,
             )
+            if created and request.decision is not None:
+                await compliance.record_decision(
+                    session,
+                    key=request.idempotency_key,
+                    org_id=request.org_id,
+                    campaign_id=request.campaign_id,
+                    external_id=request.contact.external_id,
+                    attempt=request.attempt,
+                    decision=request.decision,
+                )
             recorded = None if created else queries.attempt_result(row)
             earlier_call_id = row.carrier_call_id or self._call_ids.get(request.idempotency_key, "")
             await session.commit()
@@ -144,11 +157,13 @@ class CallActivities:
 
 
 async def _newly_blocked(session: AsyncSession, request: DialRequest) -> bool:
-    """The number is on the campaign's do-not-call list and this attempt has not dialled yet (one that
-    has is recovered, not blocked: the call already happened)."""
-    return await dnc.campaign_contact_on_dnc(
-        session, request.campaign_id, request.contact.phone
-    ) and not await queries.attempt_exists(session, request.idempotency_key)
+    """The number was listed since the workflow's policy check, and this attempt has not dialled yet (one
+    that has is recovered, not blocked: the call already happened). The last guard of a dial, at its door."""
+    if request.org_id is not None:
+        listed = await dnc.get_dnc(session, request.org_id, request.contact.phone) is not None
+    else:  # dialled by a workflow started before dials carried their organization
+        listed = await dnc.campaign_contact_on_dnc(session, request.campaign_id, request.contact.phone)
+    return listed and not await queries.attempt_exists(session, request.idempotency_key)
 
 
 async def _heartbeating(call: Awaitable[DialResult]) -> DialResult:

@@ -12,6 +12,7 @@ from temporalio.common import WorkflowIDConflictPolicy
 
 from schemas.calls import DialRequest
 from schemas.campaign import ALL_WEEKDAYS, CallingWindow, CampaignSettings
+from schemas.compliance import CallingPolicy
 from schemas.inbound import (
     INBOUND_CALLBACK_HORIZON,
     INBOUND_CAMPAIGN_ID,
@@ -26,7 +27,7 @@ from schemas.inbound import (
 )
 from schemas.settings import Settings
 from schemas.workflow_io import CallbackConfirmation, ContactWorkflowInput, contact_workflow_id
-from store import numbers
+from store import compliance, numbers
 from telephony.livekit_sip import create_call_room, delete_room
 from telephony.twilio_voice import livekit_sip_uri
 
@@ -35,7 +36,8 @@ ROOM_EMPTY_TIMEOUT_SECONDS = 120
 
 
 def callback_settings() -> CampaignSettings:
-    """An inbound caller's callback: any hour of any day, within the inbound horizon."""
+    """An inbound caller's callback: any hour of any day the organization's calling policy allows (the
+    contact workflow checks it before every dial), within the inbound horizon."""
     return CampaignSettings(window=ALL_DAY, max_concurrent_calls=1, callback_horizon=INBOUND_CALLBACK_HORIZON)
 
 
@@ -108,6 +110,12 @@ class InboundActivities:
             )
             await session.commit()
 
+    async def _policy_of(self, org_id: str | None) -> CallingPolicy:
+        if org_id is None:
+            return CallingPolicy()
+        async with self._sessions() as session:
+            return await compliance.get_policy(session, org_id) or CallingPolicy()
+
     @activity.defn(name=InboundActivityName.START_CALLBACK)
     async def start_inbound_callback(self, request: InboundCallbackRequest) -> InboundCallbackStarted:
         """Start the caller's ContactWorkflow with the callback booked in its first task (update-with-start).
@@ -129,6 +137,8 @@ class InboundActivities:
                 campaign_workflow_id=None,
                 slot_granted=False,
                 agent=request.agent,
+                org_id=request.org_id,
+                policy=await self._policy_of(request.org_id),
             ),
             id=workflow_id,
             task_queue=activity.info().task_queue,

@@ -17,17 +17,21 @@ from schemas.activity_io import (
     CancelCampaignContacts,
     ClaimedContacts,
     ClaimRequest,
+    DialCheck,
+    DialDecisionRecord,
     InformationRecord,
     NoteRecord,
+    OptOut,
     OutcomeRecord,
     ReconcileRequest,
     Reconciliation,
     TranscriptRecord,
 )
+from schemas.compliance import DialFacts
 from schemas.dispositions import DispositionRecord
 from schemas.outcomes import FinalOutcome
 from schemas.workflow_io import ReasonInput, contact_workflow_id
-from store import queries
+from store import compliance, dnc, queries
 from workflows.contact import ContactWorkflow
 
 T = TypeVar("T")
@@ -64,6 +68,39 @@ class StoreActivities:
             total = await queries.count_contacts(session, request.campaign_id)
             await session.commit()
         return ClaimedContacts(contacts=page.contacts, remaining=page.remaining, total=total)
+
+    @activity.defn(name=ActivityName.CHECK_DIAL)
+    async def check_dial(self, request: DialCheck) -> DialFacts:
+        """Read the do-not-call list, the number's recent dials and the organization's policy, at this moment."""
+        async with self._sessions() as session:
+            return await compliance.dial_facts(session, org_id=request.org_id, phone=request.phone, now=request.now)
+
+    @activity.defn(name=ActivityName.RECORD_DIAL_DECISION)
+    async def record_dial_decision(self, record: DialDecisionRecord) -> None:
+        async with self._sessions() as session:
+            await compliance.record_decision(
+                session,
+                key=record.idempotency_key,
+                org_id=record.org_id,
+                campaign_id=record.campaign_id,
+                external_id=record.external_id,
+                decision=record.decision,
+            )
+            await session.commit()
+
+    @activity.defn(name=ActivityName.LIST_DO_NOT_CALL)
+    async def list_do_not_call(self, opt_out: OptOut) -> None:
+        """The person said never to call again: list the number for the whole organization (idempotent)."""
+        async with self._sessions() as session:
+            await dnc.add_to_dnc(
+                session,
+                opt_out.org_id,
+                opt_out.phone,
+                opt_out.reason or "asked on the call",
+                source=dnc.SOURCE_AGENT,
+                source_ref=opt_out.call_ref,
+            )
+            await session.commit()
 
     @activity.defn(name=ActivityName.RECORD_CALLBACK)
     async def record_callback(self, record: CallbackRecord) -> None:

@@ -1,5 +1,6 @@
 """``ringflow org ...``: organizations and their API keys."""
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -92,6 +93,63 @@ def org_revoke(
         if not revoked:
             raise CliError(f"organization {org_id!r} has no live key starting with {key_prefix[:10]!r}")
         console.print(f"revoked the key {escape(key_prefix[:10])}… of {escape(org_id)}", highlight=False)
+        return 0
+
+    store_command(body)
+
+
+@org_app.command("policy")
+def org_policy(
+    org_id: Annotated[str, typer.Argument(help="The organization's id ('default' for the CLI's own)")] = "default",
+    set_from: Annotated[
+        Path | None,
+        typer.Option(
+            "--set", exists=True, dir_okay=False, readable=True, help="Replace the policy with this JSON file's"
+        ),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the policy as JSON")] = False,
+) -> None:
+    """Show the organization's calling policy over the legal floor, or replace it (--set policy.json).
+
+    The file is a CallingPolicy: ``{"rules": [{"region": "US", "start": "09:00", "end": "20:00"}],
+    "max_attempts_per_24h": 3, "max_attempts_per_7d": 8}``. A rule that widens the floor needs a
+    ``legal_basis``; every dial made under it records the basis (docs/compliance.md).
+    """
+
+    async def body(sessions: "async_sessionmaker[AsyncSession]") -> int:
+        from pydantic import ValidationError
+
+        from api.services import policy as service
+        from schemas.compliance import CallingPolicy
+        from schemas.validation import describe_validation_error
+
+        async with sessions() as session:
+            if set_from is None:
+                shown = await service.show(session, org_id=org_id)
+            else:
+                try:
+                    new = CallingPolicy.model_validate_json(set_from.read_text(encoding="utf-8"))
+                    shown = await service.replace(session, org_id=org_id, policy=new)
+                except ValidationError as err:
+                    raise CliError(f"{set_from}: {describe_validation_error(err)}") from None
+                except service.UnknownOrganizationError as err:
+                    raise CliError(f"{err}: see `ringflow org list`") from None
+        if as_json:
+            console.print_json(shown.model_dump_json())
+            return 0
+        table = Table("region", "hours", "max per 24 h", "from", title=f"calling policy of {escape(org_id)}")
+        own = {rule.region for rule in shown.policy.rules}
+        for rule in [*shown.policy.rules, *(r for r in shown.floor if r.region not in own)]:
+            origin = f"override: {rule.legal_basis}" if rule in shown.overrides else rule.source or "organization"
+            hours = rule.describe().split(" ", 1)[1]
+            table.add_row(rule.region, hours, str(rule.max_attempts_per_24h or "-"), escape(origin))
+        console.print(table)
+        caps = shown.policy
+        console.print(
+            f"attempts per number: {caps.max_attempts_per_24h or '-'} per 24 h, {caps.max_attempts_per_7d or '-'} "
+            "per 7 days, across every campaign",
+            highlight=False,
+        )
         return 0
 
     store_command(body)

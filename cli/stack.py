@@ -57,6 +57,7 @@ DEMO_CAMPAIGN = CampaignSettings(
 DEMO_ORG_ID = "demo"
 DEMO_NO_DASHBOARD = "no dashboard this time: the API port is taken (by a `ringflow dev`?); RINGFLOW_API_PORT moves it"
 DEMO_SIM = {"sim_time_scale": 0.4, "carrier": "sim"}
+DEMO_LEGAL_BASIS = "simulated callees on the sim carrier: no phone rings"
 
 
 def dev() -> None:
@@ -141,8 +142,9 @@ def demo(
 async def _demo(settings: Settings, report: CsvImportReport, agent: "AgentConfig", keep_running: bool) -> int:
     from api.services import campaigns
     from cli.progress import follow_campaign, print_conversations, print_summary
+    from schemas.compliance import any_hour_policy
     from schemas.workflow_io import campaign_workflow_id
-    from store import queries
+    from store import compliance, queries
     from store.db import get_session_factory
     from store.orgs import create_api_key, create_org, get_org
     from worker.devstack import DevStack, api_url, is_listening
@@ -166,7 +168,11 @@ async def _demo(settings: Settings, report: CsvImportReport, agent: "AgentConfig
             else:
                 key = await create_api_key(session, org.id, label="demo")
             await queries.save_agent(session, agent, org.id)
+            # The demo's callees are simulated, so it may show calls at any hour: its organization overrides
+            # the legal floor, stating why, as any organization with a legal basis would (docs/compliance.md).
+            await compliance.set_policy(session, org.id, any_hour_policy(DEMO_LEGAL_BASIS))
             await session.commit()
+        console.print(f"calling hours: the demo organization overrides the legal floor ({DEMO_LEGAL_BASIS})")
         dashboard = _demo_dashboard_line(stack.api_url, key) if serve_api else DEMO_NO_DASHBOARD
         console.print(dashboard, highlight=False, soft_wrap=True)
         agent = await load_campaign_agent(sessions, agent.name, org.id)

@@ -9,6 +9,7 @@ from datetime import datetime
 from pydantic import BaseModel, Field
 
 from schemas.agent import InformationCategory, TranscriptSegment
+from schemas.compliance import DialDecision
 from schemas.contact import Contact
 from schemas.outcomes import CallOutcome, FinalOutcome
 from schemas.workflow_io import CampaignStatus
@@ -31,6 +32,9 @@ class ActivityName:
     RECORD_TRANSCRIPT = "record_transcript"
     RECORD_DISPOSITION = "record_disposition"
     RECORD_CALL_OUTCOME = "record_call_outcome"
+    CHECK_DIAL = "check_dial"
+    RECORD_DIAL_DECISION = "record_dial_decision"
+    LIST_DO_NOT_CALL = "list_do_not_call"
 
 
 class ClaimRequest(BaseModel):
@@ -146,3 +150,30 @@ class TranscriptRecord(BaseModel):
     attempt: int
     first_seq: int = Field(description="Sequence number of the first segment: order is the workflow's")
     segments: list[TranscriptSegment]
+
+
+class DialCheck(BaseModel):
+    """Read what the policy check needs from the store, just before a dial (answered with DialFacts)."""
+
+    org_id: str | None = Field(description="None: a workflow of no organization (tests); only its input policy applies")
+    phone: str
+    now: datetime = Field(description="The workflow's time: attempt caps count back from it, as the decision does")
+
+
+class DialDecisionRecord(BaseModel):
+    """A wait or a skip, for the audit trail (a dial's decision is written with its attempt)."""
+
+    idempotency_key: str
+    org_id: str | None
+    campaign_id: str
+    external_id: str
+    decision: DialDecision
+
+
+class OptOut(BaseModel):
+    """The person asked never to be called again, on a call: the number joins the organization's list."""
+
+    org_id: str
+    phone: str
+    reason: str = ""
+    call_ref: str = Field(description="The call it was said on (its attempt key), shown as the entry's source")

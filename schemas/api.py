@@ -23,7 +23,7 @@ from schemas.agent import (
     TranscriptSegment,
 )
 from schemas.campaign import CampaignSettings
-from schemas.compliance import DialVerdict
+from schemas.compliance import CallingPolicy, DialDecision, DialVerdict, HoursRule
 from schemas.dispositions import Disposition
 from schemas.imports import RowError
 from schemas.workflow_io import CampaignProgress
@@ -319,6 +319,29 @@ class CallDetail(CallOut):
     )
     callbacks: list[CallbackOut] = Field(description="The contact's callbacks, in booking order")
     web_ui_url: str = Field(description="The call's workflow in the Temporal Web UI")
+    decision: DialDecision | None = Field(
+        description="Why this dial was allowed: zones, local times, the rule, the do-not-call check, attempt counts "
+        "(outbound calls; none for calls dialled before decisions were recorded)"
+    )
+    contact_decisions: list[DialDecision] = Field(
+        description="Every decision about the contact's dials, oldest first: dials, waits and skips with reasons"
+    )
+
+
+class DecisionList(BaseModel):
+    """The audit trail of one contact: every dial, wait and skip, oldest first."""
+
+    campaign_id: str
+    external_id: str
+    items: list[DialDecision]
+
+
+class PolicyOut(BaseModel):
+    """The organization's calling policy and the legal floor under it."""
+
+    policy: CallingPolicy = Field(description="The organization's own rules and attempt caps")
+    floor: list[HoursRule] = Field(description="The legal floor by region; the organization's rules narrow it")
+    overrides: list[HoursRule] = Field(description="The organization's rules that widen the floor, with their basis")
 
 
 class ContextEdit(RequestBody):
@@ -461,6 +484,8 @@ class DncOut(BaseModel):
     phone: str
     reason: str
     created_at: datetime
+    source: str = Field(description="Who listed the number: api, import, or agent (said on a call)")
+    source_ref: str = Field(description="For the agent: the call it was said on (the attempt's key)")
 
 
 class DncAdded(BaseModel):

@@ -6,6 +6,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from schemas.agent import AgentConfig
+from schemas.compliance import DialDecision
 from schemas.contact import Contact
 from schemas.outcomes import CallOutcome
 
@@ -32,6 +33,10 @@ class DialRequest(BaseModel):
     is_callback: bool = Field(default=False, description="This dial keeps a callback the person asked for")
     agent: AgentConfig | None = Field(default=None, description="Snapshot of the agent that talks on this call")
     context: dict[str, Any] = Field(default_factory=dict, description="The call's context when it was dialled")
+    org_id: str | None = Field(default=None, description="Whose dial: caps and do-not-call are per organization")
+    decision: DialDecision | None = Field(
+        default=None, description="Why the dial is allowed (the workflow's policy check): stored with the attempt"
+    )
 
 
 class DialResult(BaseModel):

@@ -6,6 +6,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
+from phonenumbers import geocoder
 from phonenumbers import timezone as phone_timezone
 from pydantic import BaseModel, Field, field_validator, model_validator
 
@@ -43,29 +44,66 @@ def normalize_phone(raw: str, default_region: str | None = None) -> str:
 
 
 @lru_cache(maxsize=1)
-def _principal_zones() -> dict[str, str]:
-    """Country code -> its most populous zone, the first one IANA's zone.tab lists for the country."""
-    principal: dict[str, str] = {}
+def _country_zones() -> dict[str, tuple[str, ...]]:
+    """Country code -> every zone IANA's zone.tab lists for the country."""
+    zones: dict[str, list[str]] = {}
     with resources.files("tzdata").joinpath("zoneinfo", "zone.tab").open(encoding="utf-8") as table:
         for line in table:
             if line.startswith("#") or not line.strip():
                 continue
             country, _, zone, *_ = line.rstrip("\n").split("\t")
-            principal.setdefault(country, zone)
-    return principal
+            zones.setdefault(country, []).append(zone)
+    return {country: tuple(names) for country, names in zones.items()}
+
+
+def zones_for_phone(e164: str) -> list[str]:
+    """Every IANA zone the number may ring in, from phonenumbers' prefix data: one for most landlines,
+    several for a mobile or a number of a country that spans zones. A prefix phonenumbers knows no zone
+    for gets every zone of its country, so the number is never assumed to be in the wrong one."""
+    parsed = phonenumbers.parse(e164, None)
+    zones = sorted(z for z in phone_timezone.time_zones_for_number(parsed) if z != "Etc/Unknown")
+    if zones:
+        return zones
+    country = phonenumbers.region_code_for_number(parsed) or phonenumbers.region_code_for_country_code(
+        parsed.country_code
+    )
+    return list(_country_zones().get(country or "", ("UTC",)))
+
+
+_US_STATES = {
+    "Alabama": "AL", "Alaska": "AK", "Arizona": "AZ", "Arkansas": "AR", "California": "CA", "Colorado": "CO",
+    "Connecticut": "CT", "Delaware": "DE", "Florida": "FL", "Georgia": "GA", "Hawaii": "HI", "Idaho": "ID",
+    "Illinois": "IL", "Indiana": "IN", "Iowa": "IA", "Kansas": "KS", "Kentucky": "KY", "Louisiana": "LA",
+    "Maine": "ME", "Maryland": "MD", "Massachusetts": "MA", "Michigan": "MI", "Minnesota": "MN",
+    "Mississippi": "MS", "Missouri": "MO", "Montana": "MT", "Nebraska": "NE", "Nevada": "NV",
+    "New Hampshire": "NH", "New Jersey": "NJ", "New Mexico": "NM", "New York": "NY", "North Carolina": "NC",
+    "North Dakota": "ND", "Ohio": "OH", "Oklahoma": "OK", "Oregon": "OR", "Pennsylvania": "PA",
+    "Rhode Island": "RI", "South Carolina": "SC", "South Dakota": "SD", "Tennessee": "TN", "Texas": "TX",
+    "Utah": "UT", "Vermont": "VT", "Virginia": "VA", "Washington": "WA", "West Virginia": "WV",
+    "Wisconsin": "WI", "Wyoming": "WY", "Washington D.C.": "DC",
+}  # fmt: skip
+_US_STATE_CODES = frozenset(_US_STATES.values())
+
+
+def region_for_phone(e164: str) -> str:
+    """The number's region for the calling-hours policy: ``US-FL`` for a US number whose area code is
+    Florida's, else the ISO country (``AU``); '' when phonenumbers cannot tell.
+
+    The US state comes from phonenumbers' geocoding of the area code ("Florida", "Miami, FL"): the best
+    a number alone says. A person who moved keeps the area code, so a ``region`` column overrides it.
+    """
+    parsed = phonenumbers.parse(e164, None)
+    country = phonenumbers.region_code_for_number(parsed) or ""
+    if country != "US":
+        return country
+    place = geocoder.description_for_number(parsed, "en")
+    state = _US_STATES.get(place) or place.rsplit(", ", 1)[-1]
+    return f"US-{state}" if state in _US_STATE_CODES else "US"
 
 
 def timezone_for_phone(e164: str) -> str:
-    """The IANA zone of a number. A number that spans zones (a mobile, say) gets its country's main zone."""
-    parsed = phonenumbers.parse(e164, None)
-    zones = [z for z in phone_timezone.time_zones_for_number(parsed) if z != "Etc/Unknown"]
-    if len(zones) == 1:
-        return zones[0]
-    region = phonenumbers.region_code_for_country_code(parsed.country_code)
-    main_zone = _principal_zones().get(region or "")
-    if main_zone:
-        return main_zone
-    return zones[0] if zones else "UTC"
+    """The zone times are spoken in to this person: the number's only zone, or the first candidate."""
+    return zones_for_phone(e164)[0]
 
 
 def validate_timezone(name: str) -> str:
@@ -80,7 +118,21 @@ class Contact(BaseModel):
     external_id: str = Field(min_length=1, max_length=128)
     name: str = Field(default="", max_length=256)
     phone: str = Field(description="E.164, e.g. +14155550123")
-    timezone: str | None = Field(default=None, description="IANA zone; derived from the number when absent")
+    timezone: str | None = Field(
+        default=None, description="IANA zone; given, it is the only zone the contact is called in"
+    )
+    zones: list[str] = Field(
+        default_factory=list,
+        max_length=64,
+        description="Every zone the number may ring in, from the number unless a timezone is given; a dial must "
+        "be allowed in all of them",
+    )
+    region: str = Field(
+        default="",
+        max_length=8,
+        pattern=r"^([A-Z]{2}(-[A-Z0-9]{1,3})?)?$",
+        description="The calling-hours policy's region (US-FL, AU); from the number's area code unless given",
+    )
     priority: int = Field(default=0, description="Higher is dialled first")
     attributes: dict[str, Any] = Field(default_factory=dict)
 
@@ -136,12 +188,31 @@ class Contact(BaseModel):
             raise ValueError("the external id contains the phone number; use an id that is not personal data")
         return self
 
+    @field_validator("zones", mode="before")
+    @classmethod
+    def _zones(cls, value: Any) -> Any:
+        """None (a row stored before zones were kept) is no list: the contact's one zone is its timezone."""
+        if value is None:
+            return []
+        return [validate_timezone(str(zone)) for zone in value] if isinstance(value, list) else value
+
     @model_validator(mode="after")
     def _derive_zone(self) -> "Contact":
+        """A given zone is the contact's only one; else the number's candidates. Stored contacts carry both."""
+        if not self.zones:
+            self.zones = [self.timezone] if self.timezone else zones_for_phone(self.phone)
         if self.timezone is None:
-            self.timezone = timezone_for_phone(self.phone)
+            self.timezone = self.zones[0]
+        if not self.region:
+            self.region = region_for_phone(self.phone)
         return self
 
     @property
     def zone(self) -> str:
+        """The zone times are spoken in (a callback's "tomorrow at ten"): the given one or the first candidate."""
         return self.timezone or "UTC"
+
+    @property
+    def zone_confident(self) -> bool:
+        """False when the number may ring in several zones: the import report and the API say so."""
+        return len(self.zones) == 1

@@ -39,6 +39,7 @@ class InboundCallInput(BaseModel):
     from_number: str
     to_number: str
     agent: AgentConfig
+    org_id: str | None = Field(default=None, description="The organization the dialled number belongs to")
 
 
 class PreparedCall(BaseModel):
@@ -103,6 +104,7 @@ class InboundCallbackRequest(BaseModel):
     contact: Contact
     agent: AgentConfig
     callback: CallbackRequest
+    org_id: str | None = Field(default=None, description="The organization the caller rang: its list and policy apply")
 
 
 class InboundCallbackStarted(BaseModel):

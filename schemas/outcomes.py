@@ -29,6 +29,8 @@ class FinalOutcome(StrEnum):
     UNREACHABLE = "unreachable"
     CANCELLED = "cancelled"
     CALLBACK_EXPIRED = "callback_expired"
+    NO_CALLING_HOURS = "no_calling_hours"
+    """No moment is inside calling hours in every zone the number may ring in: give it a time zone."""
 
 
 NETWORK_OUTCOMES: frozenset[CallOutcome] = frozenset(

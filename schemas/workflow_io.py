@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 from schemas.agent import AgentConfig, SharedInformation
 from schemas.calls import CallbackRequest
 from schemas.campaign import CampaignSettings
+from schemas.compliance import CallingPolicy
 from schemas.contact import Contact
 from schemas.outcomes import CallOutcome, FinalOutcome
 
@@ -59,6 +60,11 @@ class ContactWorkflowInput(BaseModel):
         default=False, description="Started holding a dial slot: the campaign had one free and the window was open"
     )
     agent: AgentConfig | None = Field(default=None, description="Snapshot of the agent for this contact's calls")
+    org_id: str | None = Field(default=None, description="The organization whose do-not-call list and caps apply")
+    policy: CallingPolicy = Field(
+        default_factory=CallingPolicy,
+        description="The organization's calling policy when the contact started; each dial checks the current one",
+    )
 
 
 class AttemptSummary(BaseModel):
@@ -183,6 +189,8 @@ class CampaignWorkflowInput(BaseModel):
     campaign_id: str
     settings: CampaignSettings
     agent: AgentConfig | None = Field(default=None, description="Snapshot of the agent taken when the campaign began")
+    org_id: str | None = Field(default=None, description="The organization the campaign belongs to")
+    policy: CallingPolicy = Field(default_factory=CallingPolicy, description="The organization's calling policy")
     page_size: int = Field(default=200, ge=1, le=1000)
     max_history_events: int = Field(
         default=10_000, ge=100, description="Continue as new past this many events (or when Temporal suggests)"

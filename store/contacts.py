@@ -50,6 +50,8 @@ def _row(campaign_id: str, contact: Contact, seq: int, import_batch: str, now: A
         "name": contact.name,
         "phone": contact.phone,
         "timezone": contact.zone,
+        "zones": contact.zones,
+        "region": contact.region,
         "priority": contact.priority,
         "attributes": contact.attributes,
         "import_batch": import_batch,

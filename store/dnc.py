@@ -8,6 +8,8 @@ import base64
 import binascii
 import hashlib
 import hmac
+import os
+import secrets
 from collections.abc import Iterable
 
 from sqlalchemy import delete, exists, select, update
@@ -50,6 +52,21 @@ def dnc_hash_key(settings: Settings | None = None) -> bytes | None:
     return key
 
 
+def ensure_dev_dnc_hash_key(settings: Settings) -> None:
+    """Give the embedded stack a do-not-call hash key of its own (mode 0600) when none is configured, so a
+    person who opted out can be erased there too. A deployment sets ``RINGFLOW_DNC_HASH_KEY`` and keeps it."""
+    if settings.dnc_hash_key:
+        return
+    path = settings.data_dir / DNC_HASH_KEY_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    with os.fdopen(descriptor, "w", encoding="utf-8") as out:
+        out.write(base64.b64encode(secrets.token_bytes(DNC_HASH_KEY_MIN_BYTES)).decode() + "\n")
+
+
 def erased_phone(key: bytes, org_id: str, phone: str) -> str:
     """How ``phone`` (E.164) is listed once its person is erased: HMAC-SHA256 under the deployment's hash key,
     per organization (two organizations' entries cannot be matched), 180 bits, fitting the ``phone`` column."""
@@ -71,11 +88,19 @@ async def _lookup_key(session: AsyncSession, org_id: str) -> bytes | None:
     return key
 
 
-async def add_to_dnc(session: AsyncSession, org_id: str, phone: str, reason: str = "") -> bool:
-    """List ``phone`` (E.164) for the organization; True when it was not listed before."""
+SOURCE_API = "api"
+SOURCE_AGENT = "agent"
+SOURCE_IMPORT = "import"
+
+
+async def add_to_dnc(
+    session: AsyncSession, org_id: str, phone: str, reason: str = "", *, source: str = SOURCE_API, source_ref: str = ""
+) -> bool:
+    """List ``phone`` (E.164) for the organization; True when it was not listed before (a number listed
+    twice keeps its first entry, its source and time)."""
     inserted = await session.scalar(
         dialect_insert(session, DoNotCallRow)
-        .values(org_id=org_id, phone=phone, reason=reason, created_at=utcnow())
+        .values(org_id=org_id, phone=phone, reason=reason, created_at=utcnow(), source=source, source_ref=source_ref)
         .on_conflict_do_nothing(index_elements=["org_id", "phone"])
         .returning(DoNotCallRow.phone)
     )
@@ -83,13 +108,21 @@ async def add_to_dnc(session: AsyncSession, org_id: str, phone: str, reason: str
 
 
 async def remove_from_dnc(session: AsyncSession, org_id: str, phone: str) -> bool:
-    """True when the number was listed (and now is not)."""
+    """True when the number was listed, in clear or as an erased person's hash (and now is not)."""
+    key = await _lookup_key(session, org_id)
+    forms = [phone] if key is None else [phone, erased_phone(key, org_id, phone)]
     result = await session.execute(
         delete(DoNotCallRow)
-        .where(DoNotCallRow.org_id == org_id, DoNotCallRow.phone == phone)
+        .where(DoNotCallRow.org_id == org_id, DoNotCallRow.phone.in_(forms))
         .execution_options(synchronize_session=False)
     )
     return rowcount(result) > 0
+
+
+def describe_source(entry: DoNotCallRow) -> str:
+    """Who listed the number and when, in words: "the agent on call <key>, 2026-11-29T10:00:00+00:00"."""
+    who = f"the agent on call {entry.source_ref}" if entry.source == SOURCE_AGENT else f"the {entry.source}"
+    return f"listed by {who} at {entry.created_at.isoformat()}"
 
 
 async def get_dnc(session: AsyncSession, org_id: str, phone: str) -> DoNotCallRow | None:

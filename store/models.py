@@ -95,7 +95,11 @@ NAMING_CONVENTION = {
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
-    type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UTCDateTime(), dict[str, Any]: JSONDocument}
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        datetime: UTCDateTime(),
+        dict[str, Any]: JSONDocument,
+        list[str]: JSONDocument,
+    }
 
 
 # Rows made before organizations existed, and everything the CLI makes, belong to this organization.
@@ -117,6 +121,9 @@ class OrganizationRow(Base):
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     name: Mapped[str] = mapped_column(String(256))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    calling_policy: Mapped[dict[str, Any] | None] = mapped_column(
+        doc="CallingPolicy.model_dump(mode='json'); None: the legal floor alone"
+    )
 
 
 class ApiKeyRow(Base):
@@ -146,6 +153,12 @@ class DoNotCallRow(Base):
     phone: Mapped[str] = mapped_column(String(32), primary_key=True, doc="E.164")
     reason: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    source: Mapped[str] = mapped_column(
+        String(32), default="api", server_default="api", doc="api | import | agent: who listed the number"
+    )
+    source_ref: Mapped[str] = mapped_column(
+        String(255), default="", server_default="", doc="For the agent: the call (attempt key) it was said on"
+    )
 
 
 # ---- campaigns ------------------------------------------------------------------------------------
@@ -182,7 +195,13 @@ class ContactRow(Base):
     external_id: Mapped[str] = mapped_column(String(128))
     name: Mapped[str] = mapped_column(String(256), default="")
     phone: Mapped[str] = mapped_column(String(32))
-    timezone: Mapped[str] = mapped_column(String(64))
+    timezone: Mapped[str] = mapped_column(String(64), doc="The zone times are spoken in: given, or the first of zones")
+    zones: Mapped[list[str] | None] = mapped_column(
+        doc="Every zone the number may ring in (a dial must be allowed in all); None for rows older than it: [timezone]"
+    )
+    region: Mapped[str] = mapped_column(
+        String(8), default="", server_default="", doc="The calling-hours policy's region: US-FL, AU"
+    )
     priority: Mapped[int] = mapped_column(Integer, default=0)
     attributes: Mapped[dict[str, Any]] = mapped_column(default=dict)
     import_batch: Mapped[str | None] = mapped_column(
@@ -205,7 +224,10 @@ class AttemptRow(Base):
     """One dial. The unique idempotency key lets a retried dial activity find the dial it already placed."""
 
     __tablename__ = "call_attempts"
-    __table_args__ = (Index("ix_call_attempts_contact", "campaign_id", "external_id"),)
+    __table_args__ = (
+        Index("ix_call_attempts_contact", "campaign_id", "external_id"),
+        Index("ix_call_attempts_number", "org_id", "phone", "started_at"),
+    )
 
     id: Mapped[int] = mapped_column(AutoId, primary_key=True, autoincrement=True)
     idempotency_key: Mapped[str] = mapped_column(String(255), unique=True)
@@ -213,6 +235,8 @@ class AttemptRow(Base):
     external_id: Mapped[str] = mapped_column(String(128))
     attempt: Mapped[int] = mapped_column(Integer)
     carrier: Mapped[str] = mapped_column(String(32))
+    org_id: Mapped[str | None] = mapped_column(String(64), doc="Whose dial it was: attempt caps count per organization")
+    phone: Mapped[str | None] = mapped_column(String(32), doc="The number dialled (E.164): caps count per number")
     state: Mapped[str] = mapped_column(String(16), default=ATTEMPT_DIALLING)
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
     ended_at: Mapped[datetime | None] = mapped_column()
@@ -399,3 +423,28 @@ class PayloadDataKeyRow(Base):
     wrapping_key_id: Mapped[str] = mapped_column(String(64), doc="The deployment codec key that wraps it")
     wrapped_key: Mapped[bytes] = mapped_column(LargeBinary, doc="nonce + AES-GCM(data key), key_id as associated data")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# ---- compliance ---------------------------------------------------------------------------------
+
+
+class DialDecisionRow(Base):
+    """Why a dial was allowed, delayed or skipped (schemas.compliance.DialDecision): the audit trail.
+
+    A dial's decision is written with its attempt (same idempotency key); a wait or a skip on its own.
+    """
+
+    __tablename__ = "dial_decisions"
+    __table_args__ = (Index("ix_dial_decisions_contact", "campaign_id", "external_id", "decided_at"),)
+
+    id: Mapped[int] = mapped_column(AutoId, primary_key=True, autoincrement=True)
+    idempotency_key: Mapped[str] = mapped_column(String(255), unique=True)
+    org_id: Mapped[str | None] = mapped_column(String(64))
+    campaign_id: Mapped[str] = mapped_column(String(64))
+    external_id: Mapped[str] = mapped_column(String(128))
+    attempt: Mapped[int | None] = mapped_column(Integer, doc="The attempt a dial decision let go")
+    verdict: Mapped[str] = mapped_column(String(8), doc="dial | wait | skip")
+    decided_at: Mapped[datetime] = mapped_column()
+    not_before: Mapped[datetime | None] = mapped_column()
+    reason: Mapped[str] = mapped_column(Text)
+    decision: Mapped[dict[str, Any]] = mapped_column(doc="DialDecision.model_dump(mode='json'): every figure")

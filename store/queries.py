@@ -178,6 +178,8 @@ _CLAIMED_COLUMNS = (
     ContactRow.name,
     ContactRow.phone,
     ContactRow.timezone,
+    ContactRow.zones,
+    ContactRow.region,
     ContactRow.priority,
     ContactRow.attributes,
 )
@@ -298,7 +300,16 @@ async def attempt_exists(session: AsyncSession, key: str) -> bool:
 
 
 async def begin_attempt(
-    session: AsyncSession, key: str, campaign_id: str, external_id: str, attempt: int, carrier: str
+    session: AsyncSession,
+    key: str,
+    campaign_id: str,
+    external_id: str,
+    attempt: int,
+    carrier: str,
+    *,
+    org_id: str | None = None,
+    phone: str | None = None,
+    started_at: datetime | None = None,
 ) -> tuple[AttemptRow, bool]:
     """Record that dial ``key`` is starting; ``True`` if this call created the record.
 
@@ -318,8 +329,10 @@ async def begin_attempt(
             external_id=external_id,
             attempt=attempt,
             carrier=carrier,
+            org_id=org_id,
+            phone=phone,
             state=ATTEMPT_DIALLING,
-            started_at=utcnow(),
+            started_at=started_at or utcnow(),
         )
         .on_conflict_do_nothing(index_elements=["idempotency_key"])
         .returning(AttemptRow)

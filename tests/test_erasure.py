@@ -154,6 +154,7 @@ async def test_erasing_a_person_deletes_their_rows_keeps_the_opt_out_hashed_and_
     assert report["erased"]["contacts"] == 2 and report["erased"]["inbound_calls"] == 1
     assert report["erased"]["notes"] >= 2 and report["erased"]["transcript_segments"] > 0
     assert report["erased"]["callbacks"] == 1 and report["erased"]["call_attempts"] == 2
+    assert report["erased"]["dial_decisions"] == 2, "why each of their dials went is theirs too"
     assert report["workflows_terminated"] == 1 and report["data_keys_destroyed"] == 2
 
     for campaign_id, external_id in ((first, "p1"), (second, "p3"), ("inbound", "CA1")):

@@ -12,6 +12,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -360,19 +361,28 @@ async def test_malformed_webhooks_get_a_4xx(stack: Stack) -> None:
     assert unknown.status_code == 204
 
 
-async def test_a_callback_asked_on_an_inbound_call_becomes_a_contact_workflow(stack: Stack) -> None:
+async def test_a_callback_asked_on_an_inbound_call_becomes_a_contact_workflow_inside_calling_hours(
+    stack: Stack,
+) -> None:
+    """Asked for at 23:30 the caller's time (San Francisco), it is booked for 08:00 the next morning."""
     sid = new_sid()
     response = await stack.post(INCOMING, call_form(sid))
     assert response.status_code == 200
     bridge = TemporalCallBridge(stack.client, inbound_workflow_id(sid), 1)
     info = await stack.client.get_workflow_handle(inbound_workflow_id(sid)).describe()
-    at = (info.start_time + timedelta(days=2)).replace(microsecond=0)
+    caller_zone = ZoneInfo("America/Los_Angeles")
+    at = (
+        (info.start_time + timedelta(days=2))
+        .astimezone(caller_zone)
+        .replace(hour=23, minute=30, second=0, microsecond=0)
+    )
     with pytest.raises(BridgeError):
         await bridge.schedule_callback(info.start_time + timedelta(days=20), "too far")
     with pytest.raises(BridgeError):
         await bridge.schedule_callback(info.start_time - timedelta(hours=1), "past")
-    confirmation = await bridge.schedule_callback(at, "after lunch on Monday")
-    assert confirmation.scheduled_for == at
+    confirmation = await bridge.schedule_callback(at, "late tonight")
+    morning = (at + timedelta(days=1)).replace(hour=8, minute=0)
+    assert confirmation.scheduled_for == morning and confirmation.moved_into_window
 
     contact_handle = stack.client.get_workflow_handle_for(
         ContactWorkflow.run, contact_workflow_id(INBOUND_CAMPAIGN_ID, sid)
@@ -382,10 +392,10 @@ async def test_a_callback_asked_on_an_inbound_call_becomes_a_contact_workflow(st
         # ContactWorkflow leaves a contact booked before its first dial in phase "starting".
         assert state.phase in (ContactPhase.STARTING, ContactPhase.WAITING_CALLBACK)
         assert state.callback is not None and state.callback.at == at
-        assert state.next_dial_at == at and not state.attempts
+        assert state.next_dial_at == morning and not state.attempts
         async with stack.sessions() as session:
             callbacks = await queries.callbacks_for(session, INBOUND_CAMPAIGN_ID, sid)
-        assert [c.scheduled_for for c in callbacks] == [at]
+        assert [c.scheduled_for for c in callbacks] == [morning]
         described = await contact_handle.describe()
         assert described.status == WorkflowExecutionStatus.RUNNING
     finally:

@@ -28,6 +28,7 @@ from infra.search_attributes import register_search_attributes
 from infra.web_ui import workflow_ui_url
 from schemas.settings import Settings
 from store.db import dispose_cached_engines, get_session_factory
+from store.dnc import ensure_dev_dnc_hash_key
 from store.migrate import upgrade_database
 from worker.http_server import serving
 from worker.main import build_worker
@@ -138,6 +139,7 @@ class DevStack:
     async def __aenter__(self) -> Self:
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)
         ensure_dev_codec_keys(self.settings)
+        ensure_dev_dnc_hash_key(self.settings)
         try:
             if await is_listening(self.settings.temporal_address):
                 self._client = await self._connect_existing()

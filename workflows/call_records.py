@@ -12,12 +12,19 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
-    from schemas.activity_io import ActivityName, InformationRecord, NoteRecord, TranscriptRecord
+    from schemas.activity_io import ActivityName, InformationRecord, NoteRecord, OptOut, TranscriptRecord
     from schemas.agent import AgentConfig, AgentTool, LiveContext, NoteInput, SharedInformation, TranscriptBatch
     from schemas.calls import CallbackRequest, DialResult
-    from schemas.dispositions import DEFAULT_DISPOSITIONS, Disposition, DispositionInput, by_name, refusal_for
+    from schemas.dispositions import (
+        DEFAULT_DISPOSITIONS,
+        Disposition,
+        DispositionInput,
+        NextStep,
+        by_name,
+        refusal_for,
+    )
     from schemas.outcomes import CallOutcome
-    from schemas.workflow_io import CallbackConfirmation, ContextUpdate, ReasonInput
+    from schemas.workflow_io import CallbackConfirmation, ContextUpdate, ReasonInput, attempt_idempotency_key
 
 STORE_RETRY = RetryPolicy(
     initial_interval=timedelta(milliseconds=200), backoff_coefficient=2.0, maximum_interval=timedelta(seconds=30)
@@ -41,9 +48,18 @@ def call_outcome_of(result: DialResult, disposition: Disposition | None, *, hear
 
 class CallRecordsMixin:
     def _init_call_records(
-        self, campaign_id: str, external_id: str, agent: AgentConfig | None, context: dict | None = None
+        self,
+        campaign_id: str,
+        external_id: str,
+        agent: AgentConfig | None,
+        context: dict | None = None,
+        *,
+        org_id: str | None = None,
+        phone: str = "",
     ) -> None:
         self._rec_campaign_id = campaign_id
+        self._rec_org_id = org_id
+        self._rec_phone = phone
         self._rec_external_id = external_id
         self._rec_agent = agent
         self._rec_count = 0
@@ -67,6 +83,21 @@ class CallRecordsMixin:
     async def _store(self, activity_name: str, record: object) -> None:
         await workflow.execute_local_activity(
             activity_name, record, start_to_close_timeout=timedelta(seconds=30), retry_policy=STORE_RETRY
+        )
+
+    async def _opt_out(self, reason: str) -> None:
+        """The person asked never to be called again: their number joins the organization's do-not-call
+        list before the agent is told so, whichever campaign or inbound call they said it on."""
+        if self._rec_org_id is None or not self._rec_phone:
+            return  # a workflow of no organization (tests): no list to join
+        await self._store(
+            ActivityName.LIST_DO_NOT_CALL,
+            OptOut(
+                org_id=self._rec_org_id,
+                phone=self._rec_phone,
+                reason=reason,
+                call_ref=attempt_idempotency_key(workflow.info().workflow_id, self._attempt_now()),
+            ),
         )
 
     @workflow.update
@@ -171,6 +202,8 @@ class CallRecordsMixin:
         await self._disposition_recorded(attempt, request)
         disposition = by_name(self._dispositions(), request.disposition)
         assert disposition is not None  # the validator refused unknown names
+        if disposition.then == NextStep.DO_NOT_CALL:
+            await self._opt_out(request.reason)
         return disposition
 
     @record_disposition.validator

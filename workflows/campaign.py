@@ -33,6 +33,7 @@ with workflow.unsafe.imports_passed_through():
         Reconciliation,
         SweepRequest,
     )
+    from schemas.compliance import DialVerdict
     from schemas.contact import Contact
     from schemas.workflow_io import (
         CampaignCarry,
@@ -53,7 +54,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows import search_attributes
     from workflows.contact import WINDOW_WAIT_PATCH, ContactWorkflow
-    from workflows.scheduling import in_window
+    from workflows.scheduling import decide_dial
 
 STORE_RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=200), maximum_interval=timedelta(seconds=30))
 # Grants may run up to half a second ahead of the rate: the dialler's own pacer spreads a burst out
@@ -354,7 +355,16 @@ class CampaignWorkflow:
         """
         if self._queue or not self._may_grant_any():
             return False
-        if not in_window(workflow.now(), self._settings.window, contact.zone) or not self._take_token():
+        now = workflow.now()
+        may_dial = decide_dial(
+            now=now,
+            due=now,
+            zones=contact.zones,
+            region=contact.region,
+            window=self._settings.window,
+            policy=self._input.policy,
+        )
+        if may_dial.verdict != DialVerdict.DIAL or not self._take_token():
             return False
         self._holders[contact_workflow_id(self._input.campaign_id, contact.external_id)] = None
         return True
@@ -373,6 +383,8 @@ class CampaignWorkflow:
                     campaign_workflow_id=workflow.info().workflow_id,
                     slot_granted=granted,
                     agent=self._input.agent,
+                    org_id=self._input.org_id,
+                    policy=self._input.policy,
                 ),
                 id=contact_workflow_id(self._input.campaign_id, contact.external_id),
                 parent_close_policy=workflow.ParentClosePolicy.ABANDON,

@@ -5,7 +5,7 @@ callback time, their local calling hours) → take a dial slot from the campaign
 """
 
 import asyncio
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -17,9 +17,12 @@ with workflow.unsafe.imports_passed_through():
         ActivityName,
         CallbackRecord,
         CallOutcomeRecord,
+        DialCheck,
+        DialDecisionRecord,
         OutcomeRecord,
     )
     from schemas.calls import CallbackRequest, DialRequest, DialResult
+    from schemas.compliance import DialDecision, DialFacts, DialVerdict
     from schemas.dispositions import DispositionInput, DispositionRecord, NextStep
     from schemas.outcomes import TERMINAL_CALL_OUTCOMES, CallOutcome, FinalOutcome
     from schemas.workflow_io import (
@@ -39,7 +42,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows import search_attributes
     from workflows.call_records import STORE_RETRY, CallRecordsMixin, call_outcome_of
-    from workflows.scheduling import next_dial_time, retry_delay
+    from workflows.scheduling import decide_dial, retry_delay
 
 # No limit on tries: a dial whose call was placed must not end as a failed try while its result is
 # unknown (the store down, the worker gone). It keeps recovering the call, capped by time instead:
@@ -76,7 +79,8 @@ class ContactWorkflow(CallRecordsMixin):
     def __init__(self, input: ContactWorkflowInput) -> None:
         self._input = input
         self._settings = input.settings
-        self._zone = input.contact.zone
+        self._policy = input.policy  # replaced by the organization's current policy at each dial check
+        self._decisions = 0
         self._state = ContactState(campaign_id=input.campaign_id, external_id=input.contact.external_id)
         self._due = workflow.now()
         self._plan_version = 0  # bumped whenever the next dial time changes under a waiting loop
@@ -87,7 +91,14 @@ class ContactWorkflow(CallRecordsMixin):
         self._unanswered = 0
         self._callbacks_booked = 0
         self._due_is_callback = False
-        self._init_call_records(input.campaign_id, input.contact.external_id, input.agent, input.contact.attributes)
+        self._init_call_records(
+            input.campaign_id,
+            input.contact.external_id,
+            input.agent,
+            input.contact.attributes,
+            org_id=input.org_id,
+            phone=input.contact.phone,
+        )
 
     # ---- the process ----------------------------------------------------------------------------
 
@@ -103,8 +114,16 @@ class ContactWorkflow(CallRecordsMixin):
                     # A callback booked while queued for a slot: the person asked for later, not now.
                     await self._release_slot(next_phase=ContactPhase.WAITING_CALLBACK)
                     continue
-                result = await self._dial()
-                await self._decide(result)
+                decision = await self._check_dial()
+                if decision.verdict == DialVerdict.DIAL:
+                    result = await self._dial(decision)
+                    await self._decide(result)
+                elif decision.verdict == DialVerdict.WAIT:
+                    assert decision.not_before is not None
+                    self._due = decision.not_before
+                    await self._release_slot(next_phase=ContactPhase.WAITING_WINDOW)
+                else:
+                    await self._release_slot(next_phase=ContactPhase.FINISHED)
         except asyncio.CancelledError:
             # Cancelled from the Web UI or the API: still tell the campaign and the store, then end.
             self._stop = self._stop or (FinalOutcome.CANCELLED, "workflow cancelled")
@@ -114,11 +133,72 @@ class ContactWorkflow(CallRecordsMixin):
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self.state()
 
+    def _judge(self, facts: DialFacts | None = None, *, due: datetime | None = None) -> DialDecision:
+        """The policy check (workflows.scheduling.decide_dial) of the next dial (or one due at ``due``), now."""
+        contact = self._input.contact
+        return decide_dial(
+            now=workflow.now(),
+            due=due or self._due,
+            zones=contact.zones,
+            region=contact.region,
+            window=self._settings.window,
+            policy=self._policy,
+            facts=facts,
+        )
+
+    async def _check_dial(self) -> DialDecision:
+        """Judge the dial about to go, holding its slot, on what the store says now: the do-not-call list,
+        the number's dials in every campaign, the organization's current policy. A wait or a skip is
+        recorded here (and a skip stops the contact); a dial's decision goes with its attempt."""
+        facts = await workflow.execute_local_activity(
+            ActivityName.CHECK_DIAL,
+            DialCheck(org_id=self._input.org_id, phone=self._input.contact.phone, now=workflow.now()),
+            result_type=DialFacts,
+            start_to_close_timeout=timedelta(seconds=30),
+            retry_policy=STORE_RETRY,
+        )
+        if self._input.org_id is not None:
+            self._policy = facts.policy
+        decision = self._judge(facts)
+        if decision.verdict != DialVerdict.DIAL:
+            await self._record_decision(decision)
+        return decision
+
+    async def _record_decision(self, decision: DialDecision) -> None:
+        """Keep a wait or a skip in the audit trail; a skip also ends the contact with its reason."""
+        self._decisions += 1
+        info = workflow.info()
+        await workflow.execute_local_activity(
+            ActivityName.RECORD_DIAL_DECISION,
+            DialDecisionRecord(
+                idempotency_key=f"{info.workflow_id}/{info.run_id}/decision-{self._decisions}",
+                org_id=self._input.org_id,
+                campaign_id=self._input.campaign_id,
+                external_id=self._input.contact.external_id,
+                decision=decision,
+            ),
+            start_to_close_timeout=timedelta(seconds=30),
+            retry_policy=STORE_RETRY,
+        )
+        if decision.verdict == DialVerdict.SKIP and self._stop is None:
+            listed = decision.do_not_call_checked_at is not None and "do-not-call" in decision.reason
+            final = FinalOutcome.DO_NOT_CALL if listed else FinalOutcome.NO_CALLING_HOURS
+            self._stop = (final, decision.reason)
+
     async def _wait_until_dial_time(self) -> bool:
-        """Sleep until the next dial is due and the contact's calling window is open. False when stopped."""
+        """Sleep until the next dial is due and the policy allows it (calling hours in every zone the number
+        may ring in, narrowed by the campaign's window). A policy wait is recorded. False when stopped."""
+        recorded_wait: datetime | None = None
         while self._stop is None:
             version = self._plan_version
-            dial_at = next_dial_time(max(self._due, workflow.now()), self._settings.window, self._zone)
+            decision = self._judge()
+            if decision.verdict == DialVerdict.SKIP:
+                await self._record_decision(decision)
+                return False
+            dial_at = decision.not_before or workflow.now()
+            if dial_at > max(self._due, workflow.now()) and dial_at != recorded_wait:
+                await self._record_decision(decision)  # the policy, not the plan, delays this dial
+                recorded_wait = dial_at
             self._state.next_dial_at = dial_at
             if dial_at > self._due and self._state.phase in (ContactPhase.STARTING,):
                 self._state.phase = ContactPhase.WAITING_WINDOW
@@ -172,7 +252,7 @@ class ContactWorkflow(CallRecordsMixin):
             return False
         return True
 
-    async def _dial(self) -> DialResult:
+    async def _dial(self, decision: DialDecision) -> DialResult:
         attempt = len(self._state.attempts) + 1
         self._state.phase = ContactPhase.IN_CALL
         self._state.next_dial_at = None
@@ -187,6 +267,8 @@ class ContactWorkflow(CallRecordsMixin):
             is_callback=self._due_is_callback,
             agent=self._input.agent,
             context=self._live_context.data,
+            org_id=self._input.org_id,
+            decision=decision,
         )
         dialled_at = workflow.now()
         self._voicemail_reason = ""
@@ -347,10 +429,14 @@ class ContactWorkflow(CallRecordsMixin):
         horizon = self._settings.callback_horizon
         if request.at > now + horizon:
             return f"that is too far ahead; callbacks can be booked up to {_days_text(horizon)} ahead"
+        decision = self._judge(due=request.at)
+        if decision.verdict == DialVerdict.SKIP:
+            return f"this person cannot be called back: {decision.reason}"
         return None
 
     async def _book_callback(self, request: CallbackRequest) -> CallbackConfirmation:
-        scheduled = next_dial_time(request.at, self._settings.window, self._zone)
+        # The first moment the policy allows from the time asked for (the validator refused a time it never does).
+        scheduled = self._judge(due=request.at).not_before or request.at
         replaced = self._state.callback is not None and self._due > workflow.now()
         self._state.callback = request
         self._callbacks_booked += 1
@@ -395,10 +481,13 @@ class ContactWorkflow(CallRecordsMixin):
         self._slot_granted = True
 
     @workflow.update
-    def mark_not_interested(self, request: NotInterestedInput) -> ContactState:
-        """Stop all further dials; a call in progress ends normally first."""
+    async def mark_not_interested(self, request: NotInterestedInput) -> ContactState:
+        """Stop all further dials; a call in progress ends normally first. A do-not-call lists the number
+        for the whole organization."""
         final = FinalOutcome.DO_NOT_CALL if request.do_not_call else FinalOutcome.NOT_INTERESTED
         self._stop = self._stop or (final, request.reason)
+        if request.do_not_call:
+            await self._opt_out(request.reason)
         return self.state()
 
     @mark_not_interested.validator

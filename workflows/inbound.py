@@ -52,7 +52,14 @@ class InboundCallWorkflow(CallRecordsMixin):
         self._final: CallStatusUpdate | None = None
         self._callback_pending = False
         self._contact = Contact(external_id=input.call_sid, phone=input.from_number, name="")
-        self._init_call_records(INBOUND_CAMPAIGN_ID, input.call_sid, input.agent, input.agent.context)
+        self._init_call_records(
+            INBOUND_CAMPAIGN_ID,
+            input.call_sid,
+            input.agent,
+            input.agent.context,
+            org_id=input.org_id,
+            phone=self._contact.phone,
+        )
 
     @workflow.run
     async def run(self, input: InboundCallInput) -> InboundCallState:
@@ -176,7 +183,9 @@ class InboundCallWorkflow(CallRecordsMixin):
         try:
             started = await workflow.execute_activity(
                 InboundActivityName.START_CALLBACK,
-                InboundCallbackRequest(contact=self._contact, agent=self._input.agent, callback=request),
+                InboundCallbackRequest(
+                    contact=self._contact, agent=self._input.agent, callback=request, org_id=self._input.org_id
+                ),
                 result_type=InboundCallbackStarted,
                 start_to_close_timeout=timedelta(seconds=30),
                 retry_policy=STORE_RETRY,

@@ -26,7 +26,7 @@ from schemas.agent import LiveContext
 from schemas.api import DEFAULT_PAGE_SIZE, CallbackOut, CallDetail, CallList, CallOut, ContextEdit, ErrorBody, NoteOut
 from schemas.inbound import inbound_workflow_id
 from schemas.workflow_io import ContextUpdate, contact_workflow_id
-from store import queries, reports
+from store import compliance, queries, reports
 from store.models import OrganizationRow
 
 router = APIRouter(prefix="/v1/calls", tags=["calls"], dependencies=V1_DEPENDENCIES, responses=V1_RESPONSES)
@@ -83,6 +83,7 @@ async def get_call(call_id: str, org: CurrentOrg, session: DbSession, ctx: Conte
     """One call with what the agent recorded on it; callbacks are the contact's, over all its calls."""
     record = await owned_call(session, org, call_id)
     key = (record.campaign_id, record.external_id, record.attempt)
+    inbound = record.direction == reports.INBOUND
     notes = await reports.notes_of_call(session, *key)
     callbacks = await reports.callbacks_of_contact(session, record.campaign_id, record.external_id)
     return CallDetail(
@@ -92,6 +93,8 @@ async def get_call(call_id: str, org: CurrentOrg, session: DbSession, ctx: Conte
         information=await reports.information_of_call(session, *key),
         callbacks=[row_view(CallbackOut, row) for row in callbacks],
         web_ui_url=workflow_ui_url(ctx.settings, workflow_id_of(record)),
+        decision=None if inbound else next(iter(await compliance.decisions_for(session, org.id, *key)), None),
+        contact_decisions=[] if inbound else await compliance.decisions_for(session, org.id, *key[:2]),
     )
 
 

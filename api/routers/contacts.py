@@ -16,9 +16,9 @@ from api.routers.common import (
     utc,
 )
 from infra.web_ui import workflow_ui_url
-from schemas.api import DEFAULT_PAGE_SIZE, ContactList, ContactOut
+from schemas.api import DEFAULT_PAGE_SIZE, ContactList, ContactOut, DecisionList
 from schemas.workflow_io import contact_workflow_id
-from store import reports
+from store import compliance, reports
 
 router = APIRouter(prefix="/v1/contacts", tags=["contacts"], dependencies=V1_DEPENDENCIES, responses=V1_RESPONSES)
 
@@ -57,3 +57,12 @@ async def list_contacts(
         for row, agent_name in rows
     ]
     return ContactList(items=items, total=total, limit=limit, offset=offset)
+
+
+@router.get("/{campaign_id}/{external_id}/decisions", response_model=DecisionList)
+async def contact_decisions(campaign_id: str, external_id: str, org: CurrentOrg, session: DbSession) -> DecisionList:
+    """The contact's audit trail: why each dial was allowed, and why any was delayed or skipped (zones, local
+    times, the rule that applied, when the do-not-call list was checked, the attempt counts). Empty for a
+    contact the organization does not have."""
+    items = await compliance.decisions_for(session, org.id, campaign_id, external_id)
+    return DecisionList(campaign_id=campaign_id, external_id=external_id, items=items)

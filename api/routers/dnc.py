@@ -93,7 +93,7 @@ async def import_dnc(
             report.errors.append(RowError(line=row_line, message=str(err)))
             continue
         reason = cells[reason_at].strip() if reason_at is not None and reason_at < len(cells) else ""
-        if await dnc.add_to_dnc(session, org.id, phone, reason[:500]):
+        if await dnc.add_to_dnc(session, org.id, phone, reason[:500], source=dnc.SOURCE_IMPORT):
             report.added += 1
         else:
             report.already_listed += 1

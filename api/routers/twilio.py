@@ -98,7 +98,8 @@ async def incoming(request: Request, ctx: Context) -> Response:
         return _bad_request("CallSid and To are required")
     async with ctx.sessions() as session:
         agent = await numbers.agent_for_number(session, to_number)
-    if agent is None:
+        number = await numbers.get_number(session, to_number)
+    if agent is None or number is None:
         logger.info(
             "incoming call %s to %s: no active agent for the number, hanging up",
             call_sid,
@@ -108,7 +109,9 @@ async def incoming(request: Request, ctx: Context) -> Response:
         return Response(polite_hangup_twiml(NO_AGENT_MESSAGE), media_type=XML)
     workflow_id = inbound_workflow_id(call_sid)
     try:
-        call_input = InboundCallInput(call_sid=call_sid, from_number=from_number, to_number=to_number, agent=agent)
+        call_input = InboundCallInput(
+            call_sid=call_sid, from_number=from_number, to_number=to_number, agent=agent, org_id=number.org_id
+        )
     except ValueError:
         return _bad_request("invalid call fields")
     operation = WithStartWorkflowOperation(

@@ -414,11 +414,14 @@ async def _start_draft(
         await session.commit()
         row = await owned_campaign(session, org_id=None, campaign_id=campaign_id)
         count = await queries.count_contacts(session, campaign_id)
-        name, settings = row.name, row.campaign_settings
+        name, settings, org_id = row.name, row.campaign_settings, row.org_id
+        policy = await compliance.get_policy(session, org_id) or CallingPolicy()
     try:
         await client.start_workflow(
             CampaignWorkflow.run,
-            CampaignWorkflowInput(campaign_id=campaign_id, settings=settings, agent=agent),
+            CampaignWorkflowInput(
+                campaign_id=campaign_id, settings=settings, agent=agent, org_id=org_id, policy=policy
+            ),
             id=campaign_workflow_id(campaign_id),
             task_queue=task_queue,
             search_attributes=TypedSearchAttributes([SearchAttributePair(CAMPAIGN_ID, campaign_id)]),

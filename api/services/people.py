@@ -35,6 +35,7 @@ from store.models import (
     CallbackRow,
     CampaignRow,
     ContactRow,
+    DialDecisionRow,
     InboundCallRow,
     NoteRow,
     SharedInformationRow,
@@ -44,6 +45,7 @@ from store.queries import rowcount
 
 PER_CONTACT_TABLES = (
     AttemptRow,
+    DialDecisionRow,
     CallbackRow,
     NoteRow,
     SharedInformationRow,

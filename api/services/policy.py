@@ -1,0 +1,30 @@
+"""An organization's calling policy: shown with the legal floor under it, and replaced as a whole.
+
+The REST API (``/v1/policy``) and the CLI (``ringflow policy``) both go through here. A new policy
+applies to the next dial of every running contact: each dial's check reads the current one.
+"""
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from schemas.api import PolicyOut
+from schemas.compliance import LEGAL_FLOOR, CallingPolicy
+from store import compliance
+from workflows.scheduling import is_override
+
+
+class UnknownOrganizationError(LookupError):
+    """No organization has this id."""
+
+
+async def show(session: AsyncSession, *, org_id: str) -> PolicyOut:
+    policy = await compliance.get_policy(session, org_id) or CallingPolicy()
+    overrides = [rule for rule in policy.rules if is_override(policy, rule)]
+    return PolicyOut(policy=policy, floor=list(LEGAL_FLOOR), overrides=overrides)
+
+
+async def replace(session: AsyncSession, *, org_id: str, policy: CallingPolicy) -> PolicyOut:
+    """Store ``policy`` (already validated: an override without its legal basis never gets here)."""
+    if not await compliance.set_policy(session, org_id, policy):
+        raise UnknownOrganizationError(f"no organization {org_id!r}")
+    await session.commit()
+    return await show(session, org_id=org_id)

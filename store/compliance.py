@@ -1,0 +1,99 @@
+"""The store's side of the calling-hours policy: an organization's policy, the facts a dial is judged on
+(do-not-call, the number's recent dials in every campaign), and the audit trail of decisions."""
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from schemas.compliance import CallingPolicy, DialDecision, DialFacts
+from store import dnc
+from store.models import AttemptRow, DialDecisionRow, OrganizationRow
+from store.queries import dialect_insert
+
+CAP_LOOKBACK = timedelta(days=7)
+"""The longest span an attempt cap counts over: older dials never matter to a decision."""
+
+
+async def get_policy(session: AsyncSession, org_id: str) -> CallingPolicy | None:
+    """The organization's stored policy; None when it has none (the legal floor alone applies)."""
+    stored = await session.scalar(select(OrganizationRow.calling_policy).where(OrganizationRow.id == org_id))
+    return CallingPolicy.model_validate(stored) if stored is not None else None
+
+
+async def set_policy(session: AsyncSession, org_id: str, policy: CallingPolicy) -> bool:
+    """Store the organization's policy; False when there is no such organization."""
+    org = await session.get(OrganizationRow, org_id)
+    if org is None:
+        return False
+    org.calling_policy = policy.model_dump(mode="json")
+    return True
+
+
+async def dial_facts(session: AsyncSession, *, org_id: str | None, phone: str, now: datetime) -> DialFacts:
+    """Everything the store holds that a dial to ``phone`` is judged on, read at ``now``."""
+    if org_id is None:
+        return DialFacts(checked_at=now)
+    listed = await dnc.get_dnc(session, org_id, phone)
+    recent = await session.scalars(
+        select(AttemptRow.started_at)
+        .where(AttemptRow.org_id == org_id, AttemptRow.phone == phone, AttemptRow.started_at > now - CAP_LOOKBACK)
+        .order_by(AttemptRow.started_at)
+    )
+    return DialFacts(
+        checked_at=now,
+        on_do_not_call=listed is not None,
+        do_not_call_source=dnc.describe_source(listed) if listed is not None else "",
+        recent_attempts=list(recent),
+        policy=await get_policy(session, org_id) or CallingPolicy(),
+    )
+
+
+async def record_decision(
+    session: AsyncSession,
+    *,
+    key: str,
+    org_id: str | None,
+    campaign_id: str,
+    external_id: str,
+    decision: DialDecision,
+    attempt: int | None = None,
+) -> None:
+    """Keep one decision under ``key``; a retried write of the same key keeps the first."""
+    await session.execute(
+        dialect_insert(session, DialDecisionRow)
+        .values(
+            idempotency_key=key,
+            org_id=org_id,
+            campaign_id=campaign_id,
+            external_id=external_id,
+            attempt=attempt,
+            verdict=decision.verdict.value,
+            decided_at=decision.decided_at,
+            not_before=decision.not_before,
+            reason=decision.reason,
+            decision=decision.model_dump(mode="json"),
+        )
+        .on_conflict_do_nothing(index_elements=["idempotency_key"])
+    )
+
+
+async def decisions_for(
+    session: AsyncSession,
+    org_id: str | None,
+    campaign_id: str,
+    external_id: str,
+    attempt: int | None = None,
+    *,
+    limit: int = 500,
+) -> list[DialDecision]:
+    """A contact's decisions in the organization, oldest first (only the one that let ``attempt`` go, when given)."""
+    stmt = select(DialDecisionRow.decision).where(
+        DialDecisionRow.org_id.is_(None) if org_id is None else DialDecisionRow.org_id == org_id,
+        DialDecisionRow.campaign_id == campaign_id,
+        DialDecisionRow.external_id == external_id,
+    )
+    if attempt is not None:
+        stmt = stmt.where(DialDecisionRow.attempt == attempt)
+    rows = await session.scalars(stmt.order_by(DialDecisionRow.decided_at, DialDecisionRow.id).limit(limit))
+    return [DialDecision.model_validate(row) for row in rows]
