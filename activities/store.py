@@ -18,6 +18,7 @@ from schemas.activity_io import (
     ClaimedContacts,
     ClaimRequest,
     DialCheck,
+    DialCheckResult,
     DialDecisionRecord,
     InformationRecord,
     NoteRecord,
@@ -70,10 +71,19 @@ class StoreActivities:
         return ClaimedContacts(contacts=page.contacts, remaining=page.remaining, total=total)
 
     @activity.defn(name=ActivityName.CHECK_DIAL)
-    async def check_dial(self, request: DialCheck) -> DialFacts:
-        """Read the do-not-call list, the number's recent dials and the organization's policy, at this moment."""
+    async def check_dial(self, request: DialCheck) -> DialCheckResult:
+        """Read the do-not-call list, the number's recent dials and the organization's policy, at this moment;
+        and the contact itself for a workflow that has only its reference."""
         async with self._sessions() as session:
-            return await compliance.dial_facts(session, org_id=request.org_id, phone=request.phone, now=request.now)
+            contact = None
+            phone = request.phone
+            if phone is None:
+                contact = await queries.load_contact(session, request.campaign_id, request.external_id)
+                if contact is None:
+                    return DialCheckResult(facts=DialFacts(checked_at=request.now))
+                phone = contact.phone
+            facts = await compliance.dial_facts(session, org_id=request.org_id, phone=phone, now=request.now)
+        return DialCheckResult(facts=facts, contact=contact)
 
     @activity.defn(name=ActivityName.RECORD_DIAL_DECISION)
     async def record_dial_decision(self, record: DialDecisionRecord) -> None:

@@ -14,7 +14,7 @@ import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from _stack import ALL_DAY, stack
+from _stack import ALL_DAY, BENCH_POLICY, stack
 
 from schemas.agent import AgentConfig, CallJob, InformationCategory
 from schemas.campaign import CampaignSettings, RetryPolicy
@@ -44,7 +44,9 @@ async def measure(calls: int) -> None:
         workflow_id = contact_workflow_id(campaign_id, person.external_id)
         handle = await bench.client.start_workflow(
             ContactWorkflow.run,
-            ContactWorkflowInput(campaign_id=campaign_id, contact=person, settings=settings, agent=AGENT),
+            ContactWorkflowInput(
+                campaign_id=campaign_id, contact=person, settings=settings, agent=AGENT, policy=BENCH_POLICY
+            ),
             id=workflow_id,
             task_queue=bench.task_queue,
         )

@@ -42,6 +42,7 @@ from temporalio.converter import (
 from schemas.settings import Settings
 from store import data_keys
 from store.db import get_session_factory
+from store.dnc import DNC_HASH_KEY_FILE, DNC_HASH_KEY_MIN_BYTES
 
 ENCRYPTED_ENCODING = b"binary/encrypted"
 KEY_ID_METADATA = "encryption-key-id"
@@ -366,16 +367,27 @@ def key_file(settings: Settings) -> Path:
 
 def ensure_dev_codec_keys(settings: Settings) -> None:
     """Give the embedded stack a key of its own (mode 0600) when none is configured, so even the demo seals PII."""
-    if settings.codec_keys:
-        return
-    path = key_file(settings)
+    if not settings.codec_keys:
+        _write_secret_once(key_file(settings), new_codec_key(f"dev-{secrets.token_hex(4)}"))
+
+
+def ensure_dev_dnc_hash_key(settings: Settings) -> None:
+    """Give the embedded stack a do-not-call hash key of its own (mode 0600) when none is configured, so a
+    person who opted out can be erased there too. A deployment sets ``RINGFLOW_DNC_HASH_KEY`` and keeps it."""
+    if not settings.dnc_hash_key:
+        secret = base64.b64encode(secrets.token_bytes(DNC_HASH_KEY_MIN_BYTES)).decode()
+        _write_secret_once(settings.data_dir / DNC_HASH_KEY_FILE, secret)
+
+
+def _write_secret_once(path: Path, secret: str) -> None:
+    """Create ``path`` readable by its owner only, holding ``secret``; an existing file is kept as it is."""
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
         descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
         return
     with os.fdopen(descriptor, "w", encoding="utf-8") as out:
-        out.write(new_codec_key(f"dev-{secrets.token_hex(4)}") + "\n")
+        out.write(secret + "\n")
 
 
 def codec_for(settings: Settings) -> EncryptionCodec | None:

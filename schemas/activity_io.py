@@ -9,8 +9,8 @@ from datetime import datetime
 from pydantic import BaseModel, Field
 
 from schemas.agent import InformationCategory, TranscriptSegment
-from schemas.compliance import DialDecision
-from schemas.contact import Contact
+from schemas.compliance import DialDecision, DialFacts
+from schemas.contact import Contact, ContactRef
 from schemas.outcomes import CallOutcome, FinalOutcome
 from schemas.workflow_io import CampaignStatus
 
@@ -48,7 +48,7 @@ class ClaimRequest(BaseModel):
 
 
 class ClaimedContacts(BaseModel):
-    contacts: list[Contact]
+    contacts: list[ContactRef] = Field(description="References only: the people's data stays out of the campaign")
     remaining: int = Field(description="Contacts still waiting to be claimed after this page")
     total: int = Field(description="All contacts of the campaign, claimed or not")
 
@@ -97,7 +97,7 @@ class Reconciliation(BaseModel):
     """What reconciling found. The campaign starts ``to_start`` and counts the rest."""
 
     pending: int = Field(default=0, description="Contacts never claimed")
-    to_start: list[Contact] = Field(
+    to_start: list[ContactRef] = Field(
         default_factory=list, description="Claimed, no final outcome, no workflow (never started, failed, timed out)"
     )
     running: list[str] = Field(default_factory=list, description="Claimed, no final outcome, workflow running")
@@ -153,11 +153,20 @@ class TranscriptRecord(BaseModel):
 
 
 class DialCheck(BaseModel):
-    """Read what the policy check needs from the store, just before a dial (answered with DialFacts)."""
+    """Read what the policy check needs from the store, just before a dial (answered with DialCheckResult)."""
 
     org_id: str | None = Field(description="None: a workflow of no organization (tests); only its input policy applies")
-    phone: str
+    campaign_id: str
+    external_id: str
+    phone: str | None = Field(description="None: the workflow has only the contact's reference; load the contact")
     now: datetime = Field(description="The workflow's time: attempt caps count back from it, as the decision does")
+
+
+class DialCheckResult(BaseModel):
+    facts: DialFacts
+    contact: Contact | None = Field(
+        default=None, description="The contact, when asked for by reference; None then if it is gone (erased)"
+    )
 
 
 class DialDecisionRecord(BaseModel):

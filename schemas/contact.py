@@ -216,3 +216,23 @@ class Contact(BaseModel):
     def zone_confident(self) -> bool:
         """False when the number may ring in several zones: the import report and the API say so."""
         return len(self.zones) == 1
+
+
+class ContactRef(BaseModel):
+    """What a campaign needs of a contact to start and pace it: no name, number or attributes.
+
+    Campaign histories hold these (claimed pages, reconciliation), sealed under the deployment key; the
+    person's own data travels only in their contact workflow, sealed with a key of its own that erasing
+    them destroys (docs/pii.md). A contact workflow started from a reference loads the contact itself.
+    """
+
+    external_id: str
+    priority: int = 0
+    zones: list[str] = Field(min_length=1, description="As Contact.zones: the policy check needs them")
+    region: str = ""
+
+    @classmethod
+    def of(cls, contact: Contact) -> "ContactRef":
+        return cls(
+            external_id=contact.external_id, priority=contact.priority, zones=contact.zones, region=contact.region
+        )

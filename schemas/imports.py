@@ -6,7 +6,7 @@ workflow code must not import the database layer.
 
 from pydantic import BaseModel, Field
 
-from schemas.contact import Contact
+from schemas.contact import Contact, ContactRef
 
 
 class RowError(BaseModel):
@@ -33,5 +33,5 @@ class CsvImportReport(BaseModel):
 
 
 class ClaimedPage(BaseModel):
-    contacts: list[Contact] = Field(default_factory=list, description="Highest priority first, then oldest")
+    contacts: list[ContactRef] = Field(default_factory=list, description="Highest priority first, then oldest")
     remaining: int = Field(ge=0, description="Contacts still undispatched after this claim")

@@ -4,13 +4,13 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from schemas.agent import AgentConfig, SharedInformation
 from schemas.calls import CallbackRequest
 from schemas.campaign import CampaignSettings
 from schemas.compliance import CallingPolicy
-from schemas.contact import Contact
+from schemas.contact import Contact, ContactRef
 from schemas.outcomes import CallOutcome, FinalOutcome
 
 CAMPAIGN_WORKFLOW_PREFIX = "campaign-"
@@ -50,8 +50,12 @@ class CampaignStatus(StrEnum):
 
 
 class ContactWorkflowInput(BaseModel):
+    """A contact workflow's start: the contact itself (an inbound caller's callback, tests) or, from a
+    campaign, its reference only; the workflow then loads the contact with its first dial check."""
+
     campaign_id: str
-    contact: Contact
+    contact: Contact | None = None
+    ref: ContactRef | None = Field(default=None, description="Always set once validated: given, or the contact's")
     settings: CampaignSettings
     campaign_workflow_id: str | None = Field(
         default=None, description="Where to ask for a dial slot; None dials without campaign pacing"
@@ -65,6 +69,19 @@ class ContactWorkflowInput(BaseModel):
         default_factory=CallingPolicy,
         description="The organization's calling policy when the contact started; each dial checks the current one",
     )
+
+    @model_validator(mode="after")
+    def _reference(self) -> "ContactWorkflowInput":
+        if self.ref is None:
+            if self.contact is None:
+                raise ValueError("a contact workflow needs its contact or a reference to it")
+            self.ref = ContactRef.of(self.contact)
+        return self
+
+    @property
+    def reference(self) -> ContactRef:
+        assert self.ref is not None  # set by the validator
+        return self.ref
 
 
 class AttemptSummary(BaseModel):

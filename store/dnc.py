@@ -8,8 +8,6 @@ import base64
 import binascii
 import hashlib
 import hmac
-import os
-import secrets
 from collections.abc import Iterable
 
 from sqlalchemy import delete, exists, select, update
@@ -50,21 +48,6 @@ def dnc_hash_key(settings: Settings | None = None) -> bytes | None:
     if len(key) < DNC_HASH_KEY_MIN_BYTES:
         raise DncHashKeyError(f"{where}: {len(key)} bytes; the do-not-call hash key needs {DNC_HASH_KEY_MIN_BYTES}")
     return key
-
-
-def ensure_dev_dnc_hash_key(settings: Settings) -> None:
-    """Give the embedded stack a do-not-call hash key of its own (mode 0600) when none is configured, so a
-    person who opted out can be erased there too. A deployment sets ``RINGFLOW_DNC_HASH_KEY`` and keeps it."""
-    if settings.dnc_hash_key:
-        return
-    path = settings.data_dir / DNC_HASH_KEY_FILE
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return
-    with os.fdopen(descriptor, "w", encoding="utf-8") as out:
-        out.write(base64.b64encode(secrets.token_bytes(DNC_HASH_KEY_MIN_BYTES)).decode() + "\n")
 
 
 def erased_phone(key: bytes, org_id: str, phone: str) -> str:

@@ -38,7 +38,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from schemas.agent import AgentConfig, InformationCategory, SharedInformation, TranscriptSegment
 from schemas.calls import DialResult
 from schemas.campaign import CampaignSettings
-from schemas.contact import Contact
+from schemas.contact import Contact, ContactRef
 from schemas.imports import ClaimedPage
 from schemas.outcomes import CallOutcome, FinalOutcome
 from schemas.workflow_io import CampaignStatus
@@ -222,8 +222,7 @@ async def claim_next_contacts(session: AsyncSession, campaign_id: str, limit: in
             )
             rows = sorted(claimed.all(), key=lambda row: position[row.id])
     remaining = await session.scalar(select(func.count()).select_from(ContactRow).where(*_undispatched(campaign_id)))
-    contacts = [Contact.model_validate(row, from_attributes=True) for row in rows]
-    return ClaimedPage(contacts=contacts, remaining=remaining or 0)
+    return ClaimedPage(contacts=[_reference(row) for row in rows], remaining=remaining or 0)
 
 
 async def cancel_undispatched(session: AsyncSession, campaign_id: str) -> int:
@@ -253,7 +252,7 @@ async def count_pending(session: AsyncSession, campaign_id: str) -> int:
     return await session.scalar(select(func.count()).select_from(ContactRow).where(*_undispatched(campaign_id))) or 0
 
 
-async def claimed_unfinished_contacts(session: AsyncSession, campaign_id: str) -> list[Contact]:
+async def claimed_unfinished_contacts(session: AsyncSession, campaign_id: str) -> list[ContactRef]:
     """Contacts the campaign claimed that have no final outcome yet, in list order: each must have a
     running contact workflow, which is what the campaign's reconciliation checks."""
     stmt = (
@@ -261,7 +260,21 @@ async def claimed_unfinished_contacts(session: AsyncSession, campaign_id: str) -
         .where(ContactRow.campaign_id == campaign_id, ContactRow.status == CONTACT_ACTIVE)
         .order_by(ContactRow.seq, ContactRow.id)
     )
-    return [Contact.model_validate(row, from_attributes=True) for row in (await session.execute(stmt)).all()]
+    return [_reference(row) for row in (await session.execute(stmt)).all()]
+
+
+async def load_contact(session: AsyncSession, campaign_id: str, external_id: str) -> Contact | None:
+    """The whole contact, for its own workflow; None when it is gone (its person erased)."""
+    stmt = select(*_CLAIMED_COLUMNS).where(ContactRow.campaign_id == campaign_id, ContactRow.external_id == external_id)
+    row = (await session.execute(stmt)).one_or_none()
+    return Contact.model_validate(row, from_attributes=True) if row is not None else None
+
+
+def _reference(row: Row[Any]) -> ContactRef:
+    """What the campaign workflow gets of a claimed contact: nothing that names or reaches the person."""
+    return ContactRef(
+        external_id=row.external_id, priority=row.priority, zones=row.zones or [row.timezone], region=row.region
+    )
 
 
 async def unfinished_dispatched_external_ids(session: AsyncSession, campaign_id: str) -> list[str]:

@@ -27,6 +27,7 @@ from infra.codec import (
     EncryptionCodec,
     PayloadErasedError,
     build_data_converter,
+    ensure_dev_dnc_hash_key,
     parse_codec_keys,
 )
 from schemas.settings import Settings, get_settings
@@ -188,16 +189,17 @@ async def test_erasing_a_person_deletes_their_rows_keeps_the_opt_out_hashed_and_
     kept = list(payloads_in(await raw_history(stack.client, contact_workflow_id(first, "p2"))))
     assert any(DATA_KEY_METADATA in p.metadata for p in kept)
     assert OTHER.encode() in b"".join(p.SerializeToString() for p in await fresh.decode(kept))
-    # The campaign's history holds its children's inputs, sealed with each child's data key: the erased
-    # person's no longer decrypt. (Its claim_contacts results still carry the claimed page under the
-    # deployment key: docs/pii.md, "Erasure", says so.)
-    erased_here = 0
+    # The campaign's history holds its children's inputs, sealed with each child's data key (the erased
+    # person's no longer decrypt), and claimed pages of references: nothing readable there names them.
+    erased_here, readable = 0, []
     for payload in payloads_in(await raw_history(stack.client, campaign_workflow_id(first))):
         try:
-            await fresh.decode([payload])
+            readable += await fresh.decode([payload])
         except PayloadErasedError:
             erased_here += 1
     assert erased_here > 0
+    campaign_text = b"".join(p.SerializeToString() for p in readable)
+    assert ERASED.removeprefix("+").encode() not in campaign_text and b"Person 1" not in campaign_text
 
     again = await http.delete(f"/v1/people/{ERASED}")
     assert again.status_code == 200 and set(again.json()["erased"].values()) == {0}
@@ -278,3 +280,13 @@ def test_the_cli_erases_a_person_of_the_default_organization(dev_env, tmp_path: 
     assert result.exit_code == 0, result.output
     assert "contacts: 1" in result.output and "notes: 1" in result.output
     assert asyncio.run(_cli_rows(url)) == {"k2": 1, "notes": 1}
+
+
+def test_the_dev_stack_makes_its_do_not_call_hash_key_once_and_keeps_it(tmp_path) -> None:
+    settings = Settings(_env_file=None, data_dir=tmp_path, dnc_hash_key=None)  # type: ignore[call-arg]
+    ensure_dev_dnc_hash_key(settings)
+    key = dnc.dnc_hash_key(settings)
+    assert key is not None and len(key) >= dnc.DNC_HASH_KEY_MIN_BYTES
+    assert (tmp_path / dnc.DNC_HASH_KEY_FILE).stat().st_mode & 0o777 == 0o600
+    ensure_dev_dnc_hash_key(settings)
+    assert dnc.dnc_hash_key(settings) == key, "a second start keeps the key: erased entries still match"

@@ -23,12 +23,11 @@ from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import Worker
 
 from infra.client import connect
-from infra.codec import codec_server_url, ensure_dev_codec_keys
+from infra.codec import codec_server_url, ensure_dev_codec_keys, ensure_dev_dnc_hash_key
 from infra.search_attributes import register_search_attributes
 from infra.web_ui import workflow_ui_url
 from schemas.settings import Settings
 from store.db import dispose_cached_engines, get_session_factory
-from store.dnc import ensure_dev_dnc_hash_key
 from store.migrate import upgrade_database
 from worker.http_server import serving
 from worker.main import build_worker

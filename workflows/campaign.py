@@ -34,7 +34,7 @@ with workflow.unsafe.imports_passed_through():
         SweepRequest,
     )
     from schemas.compliance import DialVerdict
-    from schemas.contact import Contact
+    from schemas.contact import ContactRef
     from schemas.workflow_io import (
         CampaignCarry,
         CampaignMessage,
@@ -333,7 +333,7 @@ class CampaignWorkflow:
         self._progress.started += len(page.contacts)
         await self._start_contacts(page.contacts, pre_grant=True)
 
-    async def _start_contacts(self, contacts: list[Contact], *, pre_grant: bool) -> None:
+    async def _start_contacts(self, contacts: list[ContactRef], *, pre_grant: bool) -> None:
         """Start contacts in chunks about one burst of dials in size, each granted as it starts.
 
         The dials ready to go do not queue behind hundreds of workflow starts, and the tokens that
@@ -348,7 +348,7 @@ class CampaignWorkflow:
                 )
             )
 
-    def _pre_grant(self, contact: Contact) -> bool:
+    def _pre_grant(self, contact: ContactRef) -> bool:
         """Start a contact already holding a slot when one is free and nobody queues for it.
 
         Saves the request/grant signal round trip for most first dials, the bulk of a campaign.
@@ -372,13 +372,13 @@ class CampaignWorkflow:
     def _accepting_new_contacts(self) -> bool:
         return not self._carry.exhausted and not self._carry.paused and self._progress.status == CampaignStatus.RUNNING
 
-    async def _start_contact(self, contact: Contact, *, granted: bool) -> None:
+    async def _start_contact(self, contact: ContactRef, *, granted: bool) -> None:
         try:
             await workflow.start_child_workflow(
                 ContactWorkflow.run,
                 ContactWorkflowInput(
                     campaign_id=self._input.campaign_id,
-                    contact=contact,
+                    ref=contact,
                     settings=self._settings,
                     campaign_workflow_id=workflow.info().workflow_id,
                     slot_granted=granted,

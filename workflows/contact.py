@@ -18,11 +18,13 @@ with workflow.unsafe.imports_passed_through():
         CallbackRecord,
         CallOutcomeRecord,
         DialCheck,
+        DialCheckResult,
         DialDecisionRecord,
         OutcomeRecord,
     )
     from schemas.calls import CallbackRequest, DialRequest, DialResult
     from schemas.compliance import DialDecision, DialFacts, DialVerdict
+    from schemas.contact import Contact
     from schemas.dispositions import DispositionInput, DispositionRecord, NextStep
     from schemas.outcomes import TERMINAL_CALL_OUTCOMES, CallOutcome, FinalOutcome
     from schemas.workflow_io import (
@@ -81,7 +83,11 @@ class ContactWorkflow(CallRecordsMixin):
         self._settings = input.settings
         self._policy = input.policy  # replaced by the organization's current policy at each dial check
         self._decisions = 0
-        self._state = ContactState(campaign_id=input.campaign_id, external_id=input.contact.external_id)
+        self._ref = input.reference
+        # The whole contact: given with the input (an inbound caller's callback), or loaded by the first dial
+        # check when a campaign started the workflow with the reference alone.
+        self._contact = input.contact
+        self._state = ContactState(campaign_id=input.campaign_id, external_id=self._ref.external_id)
         self._due = workflow.now()
         self._plan_version = 0  # bumped whenever the next dial time changes under a waiting loop
         self._slot_granted = input.slot_granted
@@ -91,14 +97,9 @@ class ContactWorkflow(CallRecordsMixin):
         self._unanswered = 0
         self._callbacks_booked = 0
         self._due_is_callback = False
-        self._init_call_records(
-            input.campaign_id,
-            input.contact.external_id,
-            input.agent,
-            input.contact.attributes,
-            org_id=input.org_id,
-            phone=input.contact.phone,
-        )
+        self._init_call_records(input.campaign_id, self._ref.external_id, input.agent, org_id=input.org_id)
+        if input.contact is not None:
+            self._adopt(input.contact)
 
     # ---- the process ----------------------------------------------------------------------------
 
@@ -133,14 +134,19 @@ class ContactWorkflow(CallRecordsMixin):
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self.state()
 
+    def _adopt(self, contact: Contact) -> None:
+        """Take the whole contact: its number (for an opt-out) and its attributes (the agent's first context)."""
+        self._contact = contact
+        self._rec_phone = contact.phone
+        self._live_context.data = {**contact.attributes, **self._live_context.data}
+
     def _judge(self, facts: DialFacts | None = None, *, due: datetime | None = None) -> DialDecision:
         """The policy check (workflows.scheduling.decide_dial) of the next dial (or one due at ``due``), now."""
-        contact = self._input.contact
         return decide_dial(
             now=workflow.now(),
             due=due or self._due,
-            zones=contact.zones,
-            region=contact.region,
+            zones=self._ref.zones,
+            region=self._ref.region,
             window=self._settings.window,
             policy=self._policy,
             facts=facts,
@@ -150,13 +156,27 @@ class ContactWorkflow(CallRecordsMixin):
         """Judge the dial about to go, holding its slot, on what the store says now: the do-not-call list,
         the number's dials in every campaign, the organization's current policy. A wait or a skip is
         recorded here (and a skip stops the contact); a dial's decision goes with its attempt."""
-        facts = await workflow.execute_local_activity(
+        checked = await workflow.execute_local_activity(
             ActivityName.CHECK_DIAL,
-            DialCheck(org_id=self._input.org_id, phone=self._input.contact.phone, now=workflow.now()),
-            result_type=DialFacts,
+            DialCheck(
+                org_id=self._input.org_id,
+                campaign_id=self._input.campaign_id,
+                external_id=self._ref.external_id,
+                phone=self._contact.phone if self._contact is not None else None,
+                now=workflow.now(),
+            ),
+            result_type=DialCheckResult,
             start_to_close_timeout=timedelta(seconds=30),
             retry_policy=STORE_RETRY,
         )
+        if self._contact is None:
+            if checked.contact is None:  # erased meanwhile: nothing of the person is recorded again
+                self._stop = self._stop or (FinalOutcome.CANCELLED, "the contact is no longer in the store")
+                return DialDecision(
+                    verdict=DialVerdict.SKIP, decided_at=workflow.now(), reason=self._stop[1], zones=self._ref.zones
+                )
+            self._adopt(checked.contact)
+        facts = checked.facts
         if self._input.org_id is not None:
             self._policy = facts.policy
         decision = self._judge(facts)
@@ -174,7 +194,7 @@ class ContactWorkflow(CallRecordsMixin):
                 idempotency_key=f"{info.workflow_id}/{info.run_id}/decision-{self._decisions}",
                 org_id=self._input.org_id,
                 campaign_id=self._input.campaign_id,
-                external_id=self._input.contact.external_id,
+                external_id=self._ref.external_id,
                 decision=decision,
             ),
             start_to_close_timeout=timedelta(seconds=30),
@@ -239,7 +259,7 @@ class ContactWorkflow(CallRecordsMixin):
             CampaignMessage.REQUEST_SLOT,
             SlotRequest(
                 contact_workflow_id=workflow.info().workflow_id,
-                priority=self._input.contact.priority,
+                priority=self._ref.priority,
                 returning_from=returning_from,
             ),
         )
@@ -256,10 +276,11 @@ class ContactWorkflow(CallRecordsMixin):
         attempt = len(self._state.attempts) + 1
         self._state.phase = ContactPhase.IN_CALL
         self._state.next_dial_at = None
+        assert self._contact is not None  # adopted by the dial check before any dial
         request = DialRequest(
             idempotency_key=attempt_idempotency_key(workflow.info().workflow_id, attempt),
             campaign_id=self._input.campaign_id,
-            contact=self._input.contact,
+            contact=self._contact,
             attempt=attempt,
             calls_per_second=self._settings.calls_per_second,
             ring_timeout=self._settings.ring_timeout,
@@ -378,7 +399,7 @@ class ContactWorkflow(CallRecordsMixin):
             ActivityName.RECORD_OUTCOME,
             OutcomeRecord(
                 campaign_id=self._input.campaign_id,
-                external_id=self._input.contact.external_id,
+                external_id=self._ref.external_id,
                 final_outcome=final,
                 reason=reason,
             ),
@@ -450,7 +471,7 @@ class ContactWorkflow(CallRecordsMixin):
             ActivityName.RECORD_CALLBACK,
             CallbackRecord(
                 campaign_id=self._input.campaign_id,
-                external_id=self._input.contact.external_id,
+                external_id=self._ref.external_id,
                 requested_for=request.at,
                 scheduled_for=scheduled,
                 reason=request.reason,
