@@ -1,11 +1,14 @@
 """The calling-hours policy: zones from the number, the legal floor by region, overrides, attempt caps,
 opt-outs that stick, and the audit trail (issue 11). Time rules run on the time-skipping server."""
 
+import uuid
 from dataclasses import replace
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from inbound_helpers import OUR_NUMBER, inbound_worker_settings
+from livekit_standin import LiveKitStandIn
 from pydantic import ValidationError
 from temporalio.client import WorkflowExecutionStatus
 from temporalio.testing import ActivityEnvironment
@@ -16,13 +19,16 @@ from schemas.calls import CallbackRequest
 from schemas.campaign import ALL_WEEKDAYS, CallingWindow
 from schemas.compliance import CallingPolicy, DialFacts, DialVerdict, HoursRule
 from schemas.contact import Contact
-from schemas.inbound import InboundCallbackRequest
+from schemas.inbound import CallStatusUpdate, InboundCallbackRequest, InboundCallInput, inbound_workflow_id
 from schemas.outcomes import FinalOutcome
 from schemas.settings import Settings
 from schemas.workflow_io import ContactWorkflowInput, contact_workflow_id
 from store import compliance, dnc
 from store.models import DEFAULT_ORG_ID
+from voice_worker.temporal_bridge import TemporalCallBridge
+from worker.main import build_worker
 from workflows.contact import ContactWorkflow
+from workflows.inbound import InboundCallWorkflow
 from workflows.scheduling import decide_dial
 
 PERTH = "+61 8 9123 4567"
@@ -296,3 +302,34 @@ async def test_a_callback_booked_on_an_inbound_call_is_not_dialled_once_the_call
             await session.commit()
     assert state.final_outcome == FinalOutcome.DO_NOT_CALL and not state.attempts
     assert not [dial for dial in sim.dials if dial.contact.phone == caller]
+
+
+async def test_do_not_call_said_on_an_inbound_call_lists_the_caller_for_the_organization(
+    time_env, session_factory, db_url, sim
+) -> None:
+    caller, call_sid = "+442079460992", "CA" + uuid.uuid4().hex
+    async with LiveKitStandIn() as standin:
+        task_queue = f"tq-optout-{uuid.uuid4().hex[:8]}"
+        worker_settings = inbound_worker_settings(standin, db_url, task_queue)
+        async with build_worker(time_env.client, worker_settings, sessions=session_factory, carrier=sim):
+            handle = await time_env.client.start_workflow(
+                InboundCallWorkflow.run,
+                InboundCallInput(
+                    call_sid=call_sid, from_number=caller, to_number=OUR_NUMBER, agent=AGENT, org_id=DEFAULT_ORG_ID
+                ),
+                id=inbound_workflow_id(call_sid),
+                task_queue=task_queue,
+            )
+            await handle.execute_update(InboundCallWorkflow.prepare)
+            await TemporalCallBridge(time_env.client, handle.id, 1).record_disposition("do_not_call", "stop calling")
+            async with session_factory() as session:
+                listed_during_the_call = await dnc.get_dnc(session, DEFAULT_ORG_ID, caller)
+            await handle.signal(InboundCallWorkflow.call_status, CallStatusUpdate(status="completed"))
+            state = await handle.result()
+    async with session_factory() as session:
+        await dnc.remove_from_dnc(session, DEFAULT_ORG_ID, caller)
+        await session.commit()
+    assert listed_during_the_call is not None, "listed before the agent is told so"
+    assert listed_during_the_call.source == dnc.SOURCE_AGENT
+    assert listed_during_the_call.source_ref == f"{inbound_workflow_id(call_sid)}#1"
+    assert state.outcome == FinalOutcome.DO_NOT_CALL
