@@ -163,6 +163,13 @@ class DialVerdict(StrEnum):
     SKIP = "skip"
 
 
+class SkipCause(StrEnum):
+    """Why a skip ends the contact: each is a final outcome of its own."""
+
+    DO_NOT_CALL = "do_not_call"
+    NO_CALLING_HOURS = "no_calling_hours"
+
+
 class DialFacts(BaseModel):
     """What the store knows just before a dial: read by one activity, judged by the workflow."""
 
@@ -179,6 +186,9 @@ class DialDecision(BaseModel):
     """Why a dial was allowed, delayed or skipped: the audit record of one decision."""
 
     verdict: DialVerdict
+    skip_cause: SkipCause | None = Field(
+        default=None, description="For a skip: the number is listed, or never callable"
+    )
     decided_at: datetime
     not_before: datetime | None = Field(default=None, description="For a wait: the first moment the dial may go")
     reason: str

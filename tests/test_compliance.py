@@ -17,7 +17,7 @@ from workflow_helpers import AGENT, ALL_DAY, contact, new_campaign_id, seed, set
 from activities.inbound import InboundActivities
 from schemas.calls import CallbackRequest
 from schemas.campaign import ALL_WEEKDAYS, CallingWindow
-from schemas.compliance import CallingPolicy, DialFacts, DialVerdict, HoursRule
+from schemas.compliance import CallingPolicy, DialFacts, DialVerdict, HoursRule, SkipCause
 from schemas.contact import Contact
 from schemas.inbound import CallStatusUpdate, InboundCallbackRequest, InboundCallInput, inbound_workflow_id
 from schemas.outcomes import FinalOutcome
@@ -91,7 +91,7 @@ def test_a_number_whose_zones_never_share_an_hour_is_skipped_with_a_reason() -> 
     """A Russian mobile may be anywhere from UTC+2 to UTC+12: an office day is never open in all at once."""
     office_day = CallingWindow(start=time(9), end=time(17), weekdays=frozenset(ALL_WEEKDAYS))
     decision = judge(person(VLADIVOSTOK_MOBILE), datetime(2026, 11, 30, 15, 0, tzinfo=UTC), window=office_day)
-    assert decision.verdict == DialVerdict.SKIP
+    assert (decision.verdict, decision.skip_cause) == (DialVerdict.SKIP, SkipCause.NO_CALLING_HOURS)
     assert "give the contact its time zone" in decision.reason
 
 
@@ -159,7 +159,7 @@ def test_a_listed_number_is_skipped_and_the_source_is_named() -> None:
     now = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
     facts = DialFacts(checked_at=now, on_do_not_call=True, do_not_call_source="listed by the agent on call x#1")
     decision = judge(person("+44 20 7946 0002"), now, facts=facts)
-    assert decision.verdict == DialVerdict.SKIP
+    assert (decision.verdict, decision.skip_cause) == (DialVerdict.SKIP, SkipCause.DO_NOT_CALL)
     assert "do-not-call" in decision.reason and "call x#1" in decision.reason
     assert decision.do_not_call_checked_at == now
 

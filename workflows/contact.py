@@ -23,7 +23,7 @@ with workflow.unsafe.imports_passed_through():
         OutcomeRecord,
     )
     from schemas.calls import CallbackRequest, DialRequest, DialResult
-    from schemas.compliance import DialDecision, DialFacts, DialVerdict
+    from schemas.compliance import DialDecision, DialFacts, DialVerdict, SkipCause
     from schemas.contact import Contact
     from schemas.dispositions import DispositionInput, DispositionRecord, NextStep
     from schemas.outcomes import TERMINAL_CALL_OUTCOMES, CallOutcome, FinalOutcome
@@ -201,9 +201,8 @@ class ContactWorkflow(CallRecordsMixin):
             retry_policy=STORE_RETRY,
         )
         if decision.verdict == DialVerdict.SKIP and self._stop is None:
-            listed = decision.do_not_call_checked_at is not None and "do-not-call" in decision.reason
-            final = FinalOutcome.DO_NOT_CALL if listed else FinalOutcome.NO_CALLING_HOURS
-            self._stop = (final, decision.reason)
+            listed = decision.skip_cause == SkipCause.DO_NOT_CALL
+            self._stop = (FinalOutcome.DO_NOT_CALL if listed else FinalOutcome.NO_CALLING_HOURS, decision.reason)
 
     async def _wait_until_dial_time(self) -> bool:
         """Sleep until the next dial is due and the policy allows it (calling hours in every zone the number

@@ -11,7 +11,16 @@ from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from schemas.campaign import CallingWindow, RetryPolicy
-from schemas.compliance import LEGAL_FLOOR, CallingPolicy, DialDecision, DialFacts, DialVerdict, HoursRule, rule_in
+from schemas.compliance import (
+    LEGAL_FLOOR,
+    CallingPolicy,
+    DialDecision,
+    DialFacts,
+    DialVerdict,
+    HoursRule,
+    SkipCause,
+    rule_in,
+)
 
 Interval = tuple[datetime, datetime]
 HORIZON_DAYS = 9
@@ -176,7 +185,10 @@ def decide_dial(
         if facts.on_do_not_call:
             source = f" ({facts.do_not_call_source})" if facts.do_not_call_source else ""
             return DialDecision(
-                verdict=DialVerdict.SKIP, reason=f"the number is on the do-not-call list{source}", **record
+                verdict=DialVerdict.SKIP,
+                skip_cause=SkipCause.DO_NOT_CALL,
+                reason=f"the number is on the do-not-call list{source}",
+                **record,
             )
         per_24h, per_7d = policy.caps_for(rule)
         capped_until, record["attempts_24h"], record["attempts_7d"] = attempts_allow_at(
@@ -190,6 +202,7 @@ def decide_dial(
     if allowed is None:
         return DialDecision(
             verdict=DialVerdict.SKIP,
+            skip_cause=SkipCause.NO_CALLING_HOURS,
             reason=f"no hour is inside {rule.describe()} and the campaign window {where} at once; "
             "give the contact its time zone",
             **record,
