@@ -129,7 +129,7 @@ def org_policy(
             else:
                 try:
                     new = CallingPolicy.model_validate_json(set_from.read_text(encoding="utf-8"))
-                    shown = await service.replace(session, org_id=org_id, policy=new)
+                    shown = await service.replace(session, org_id=org_id, policy=new, changed_by="cli")
                 except ValidationError as err:
                     raise CliError(f"{set_from}: {describe_validation_error(err)}") from None
                 except service.UnknownOrganizationError as err:

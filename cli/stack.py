@@ -170,7 +170,7 @@ async def _demo(settings: Settings, report: CsvImportReport, agent: "AgentConfig
             await queries.save_agent(session, agent, org.id)
             # The demo's callees are simulated, so it may show calls at any hour: its organization overrides
             # the legal floor, stating why, as any organization with a legal basis would (docs/compliance.md).
-            await compliance.set_policy(session, org.id, any_hour_policy(DEMO_LEGAL_BASIS))
+            await compliance.set_policy(session, org.id, any_hour_policy(DEMO_LEGAL_BASIS), changed_by="demo")
             await session.commit()
         console.print(f"calling hours: the demo organization overrides the legal floor ({DEMO_LEGAL_BASIS})")
         dashboard = _demo_dashboard_line(stack.api_url, key) if serve_api else DEMO_NO_DASHBOARD

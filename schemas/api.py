@@ -342,6 +342,13 @@ class PolicyOut(BaseModel):
     policy: CallingPolicy = Field(description="The organization's own rules and attempt caps")
     floor: list[HoursRule] = Field(description="The legal floor by region; the organization's rules narrow it")
     overrides: list[HoursRule] = Field(description="The organization's rules that widen the floor, with their basis")
+    changes: list["PolicyChange"] = Field(description="The latest policies set, newest first: when and by whom")
+
+
+class PolicyChange(BaseModel):
+    changed_at: datetime
+    changed_by: str = Field(description="'API key rf_abc…', 'cli', 'demo'")
+    policy: CallingPolicy
 
 
 class ContextEdit(RequestBody):
@@ -507,3 +514,4 @@ class DncImportReport(BaseModel):
 
 
 AgentList.model_rebuild()
+PolicyOut.model_rebuild()

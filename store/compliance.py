@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from schemas.compliance import CallingPolicy, DialDecision, DialFacts
 from store import dnc
-from store.models import AttemptRow, DialDecisionRow, OrganizationRow
+from store.models import AttemptRow, CallingPolicyChangeRow, DialDecisionRow, OrganizationRow, utcnow
 from store.queries import dialect_insert
 
 CAP_LOOKBACK = timedelta(days=7)
@@ -21,13 +21,27 @@ async def get_policy(session: AsyncSession, org_id: str) -> CallingPolicy | None
     return CallingPolicy.model_validate(stored) if stored is not None else None
 
 
-async def set_policy(session: AsyncSession, org_id: str, policy: CallingPolicy) -> bool:
-    """Store the organization's policy; False when there is no such organization."""
+async def set_policy(session: AsyncSession, org_id: str, policy: CallingPolicy, *, changed_by: str) -> bool:
+    """Store the organization's policy and record the change; False when there is no such organization."""
     org = await session.get(OrganizationRow, org_id)
     if org is None:
         return False
     org.calling_policy = policy.model_dump(mode="json")
+    session.add(
+        CallingPolicyChangeRow(org_id=org_id, changed_at=utcnow(), changed_by=changed_by, policy=org.calling_policy)
+    )
     return True
+
+
+async def policy_changes(session: AsyncSession, org_id: str, *, limit: int = 20) -> list[CallingPolicyChangeRow]:
+    """The organization's latest policy changes, newest first."""
+    stmt = (
+        select(CallingPolicyChangeRow)
+        .where(CallingPolicyChangeRow.org_id == org_id)
+        .order_by(CallingPolicyChangeRow.changed_at.desc(), CallingPolicyChangeRow.id.desc())
+        .limit(limit)
+    )
+    return list((await session.scalars(stmt)).all())
 
 
 async def dial_facts(session: AsyncSession, *, org_id: str | None, phone: str, now: datetime) -> DialFacts:

@@ -448,3 +448,16 @@ class DialDecisionRow(Base):
     not_before: Mapped[datetime | None] = mapped_column()
     reason: Mapped[str] = mapped_column(Text)
     decision: Mapped[dict[str, Any]] = mapped_column(doc="DialDecision.model_dump(mode='json'): every figure")
+
+
+class CallingPolicyChangeRow(Base):
+    """Each calling policy an organization set, when and by whom: overrides are audited from the moment
+    they are set, as well as on every dial made under them."""
+
+    __tablename__ = "calling_policy_changes"
+
+    id: Mapped[int] = mapped_column(AutoId, primary_key=True, autoincrement=True)
+    org_id: Mapped[str] = mapped_column(String(64), index=True)
+    changed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    changed_by: Mapped[str] = mapped_column(String(64), doc="'API key rf_abc…', 'cli', 'demo'")
+    policy: Mapped[dict[str, Any]] = mapped_column(doc="CallingPolicy.model_dump(mode='json')")

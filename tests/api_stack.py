@@ -75,7 +75,9 @@ async def api_stack(dev_env, session_factory, db_url) -> AsyncIterator[ApiStack]
     async with session_factory() as session:
         for name in ("Org A", "Org B"):
             org, key = await create_org(session, name)
-            await compliance.set_policy(session, org.id, ANY_HOUR)  # tests run at any hour of the day
+            await compliance.set_policy(
+                session, org.id, ANY_HOUR, changed_by="tests"
+            )  # tests run at any hour of the day
             orgs.append((org.id, org.name, key))
         await session.commit()
     carrier = SimCarrier(time_scale=0.0, agent_call=make_agent_call(dev_env.client))

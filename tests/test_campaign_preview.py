@@ -136,7 +136,7 @@ async def test_api_preview_of_a_csv_upload_or_a_json_list_creates_nothing(api_st
     24 hours waits for Florida's attempt cap as well; organization B, whose dials those were not, need not."""
     http = api_stack.org_a.http
     async with api_stack.sessions() as session:
-        await compliance.set_policy(session, api_stack.org_a.id, CallingPolicy())
+        await compliance.set_policy(session, api_stack.org_a.id, CallingPolicy(), changed_by="tests")
         await session.commit()
     assert (await http.post("/v1/dnc", json={"phone": LISTED, "reason": "asked"})).status_code == 201
     before = await _campaign_count(api_stack)

@@ -6,7 +6,7 @@ applies to the next dial of every running contact: each dial's check reads the c
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from schemas.api import PolicyOut
+from schemas.api import PolicyChange, PolicyOut
 from schemas.compliance import LEGAL_FLOOR, CallingPolicy
 from store import compliance
 from workflows.scheduling import is_override
@@ -19,12 +19,19 @@ class UnknownOrganizationError(LookupError):
 async def show(session: AsyncSession, *, org_id: str) -> PolicyOut:
     policy = await compliance.get_policy(session, org_id) or CallingPolicy()
     overrides = [rule for rule in policy.rules if is_override(policy, rule)]
-    return PolicyOut(policy=policy, floor=list(LEGAL_FLOOR), overrides=overrides)
+    changes = [
+        PolicyChange(
+            changed_at=row.changed_at, changed_by=row.changed_by, policy=CallingPolicy.model_validate(row.policy)
+        )
+        for row in await compliance.policy_changes(session, org_id)
+    ]
+    return PolicyOut(policy=policy, floor=list(LEGAL_FLOOR), overrides=overrides, changes=changes)
 
 
-async def replace(session: AsyncSession, *, org_id: str, policy: CallingPolicy) -> PolicyOut:
-    """Store ``policy`` (already validated: an override without its legal basis never gets here)."""
-    if not await compliance.set_policy(session, org_id, policy):
+async def replace(session: AsyncSession, *, org_id: str, policy: CallingPolicy, changed_by: str) -> PolicyOut:
+    """Store ``policy`` (already validated: an override without its legal basis never gets here), recording
+    who set it."""
+    if not await compliance.set_policy(session, org_id, policy, changed_by=changed_by):
         raise UnknownOrganizationError(f"no organization {org_id!r}")
     await session.commit()
     return await show(session, org_id=org_id)

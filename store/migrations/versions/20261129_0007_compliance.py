@@ -1,6 +1,6 @@
 """Compliance-grade dialling (issue 11): a contact's candidate zones and policy region, who listed a
 do-not-call number, the number and organization of every dial (attempt caps count them), each
-organization's calling policy, and the audit trail of dial decisions.
+organization's calling policy and its changes, and the audit trail of dial decisions.
 
 Revision ID: 0007
 Revises: 0006
@@ -53,6 +53,16 @@ def upgrade() -> None:
         sa.UniqueConstraint("idempotency_key", name=op.f("uq_dial_decisions_idempotency_key")),
     )
     op.create_index("ix_dial_decisions_contact", "dial_decisions", ["campaign_id", "external_id", "decided_at"])
+    op.create_table(
+        "calling_policy_changes",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
+        sa.Column("org_id", sa.String(64), nullable=False),
+        sa.Column("changed_at", _TIME, nullable=False),
+        sa.Column("changed_by", sa.String(64), nullable=False),
+        sa.Column("policy", _JSON, nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_calling_policy_changes")),
+    )
+    op.create_index("ix_calling_policy_changes_org_id", "calling_policy_changes", ["org_id"])
 
 
 def _number_earlier_attempts() -> None:
@@ -74,6 +84,8 @@ def _number_earlier_attempts() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index("ix_calling_policy_changes_org_id", table_name="calling_policy_changes")
+    op.drop_table("calling_policy_changes")
     op.drop_index("ix_dial_decisions_contact", table_name="dial_decisions")
     op.drop_table("dial_decisions")
     with op.batch_alter_table("call_attempts") as batch:
