@@ -167,6 +167,11 @@ async def test_a_user_uploads_a_csv_watches_the_campaign_complete_live_and_reads
         "href", re.compile(f"^{re.escape(workflows_ui)}.")
     )
     await snap(page, "journey-07-call-transcript")
+    # Why it was dialled: the rule that applied (the stack's audited any-hour override) and the local time.
+    why = page.locator("section", has_text="Why it was dialled")
+    await expect(why).to_contain_text("* 00:00-00:00")
+    await expect(why).to_contain_text("tests: simulated callees")
+    await expect(why.locator(".badge").first).to_have_text("dial")
 
     assert errors == []
     await context.close()
