@@ -3,7 +3,7 @@
 import asyncio
 import sys
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Annotated, Any
@@ -395,6 +395,35 @@ async def _campaign_status(settings: Settings, campaign_id: str) -> None:
     console.print(
         f"Web UI: {workflow_ui_url(settings, campaign_workflow_id(campaign_id))}", highlight=False, soft_wrap=True
     )
+
+
+@campaign_app.command("results")
+def campaign_results(
+    campaign_id: CampaignId,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write the CSV here (default: standard output)")
+    ] = None,
+) -> None:
+    """The campaign's results as CSV: one row per contact, with its latest analysis's summary and fields."""
+    run_command(_campaign_results(load_settings(), campaign_id, output))
+
+
+async def _campaign_results(settings: Settings, campaign_id: str, output: Path | None) -> None:
+    from api.services.analysis import NoSuchCampaignError, results_csv
+
+    sessions = await migrated_store(settings)
+    try:
+        lines = await results_csv(sessions, None, campaign_id)
+    except NoSuchCampaignError:
+        fail(f"no campaign {campaign_id!r}")
+    target = await asyncio.to_thread(output.open, "w", encoding="utf-8", newline="") if output else None
+    with target or nullcontext(sys.stdout) as out:
+        rows = -1
+        async for line in lines:
+            out.write(line)
+            rows += 1
+    if output:
+        console.print(f"{rows} contact(s) written to {output}", highlight=False)
 
 
 @campaign_app.command("pause")

@@ -25,6 +25,7 @@ from temporalio.service import RPCError
 
 from api.services import campaigns
 from api.services.campaigns import PendingCallback
+from schemas.analysis import CallAnalysis
 from schemas.outcomes import FinalOutcome
 from schemas.progress import CampaignOverview, StoreCounts
 from schemas.workflow_io import CampaignProgress, CampaignResult
@@ -277,7 +278,7 @@ async def print_conversations(
     """
     from sqlalchemy import select
 
-    from store import queries
+    from store import analyses, queries
     from store.models import ContactRow, TranscriptSegmentRow
 
     async with sessions() as session:
@@ -323,4 +324,23 @@ async def print_conversations(
                 )
             for note in notes:
                 console.print(Text.assemble(("  note   ", "yellow"), note), soft_wrap=True)
+            print_analysis(console, await analyses.latest_of_contact(session, campaign_id, row.external_id))
     return len(picked)
+
+
+def print_analysis(console: Console, analysis: CallAnalysis | None) -> None:
+    """The post-call analysis under a conversation: summary, extracted fields, success, tags."""
+    if analysis is None:
+        return
+    if analysis.summary:
+        console.print(Text.assemble(("  summary ", "magenta"), analysis.summary), soft_wrap=True)
+    if analysis.extracted:
+        fields = ", ".join(f"{name}={value}" for name, value in analysis.extracted.items())
+        console.print(Text.assemble(("  fields  ", "magenta"), fields), soft_wrap=True)
+    if analysis.success is not None:
+        verdict = "pass" if analysis.success else "fail"
+        console.print(
+            Text.assemble(("  success ", "magenta"), f"{verdict} ({analysis.success_reason})"), soft_wrap=True
+        )
+    if analysis.tags:
+        console.print(Text.assemble(("  tags    ", "magenta"), ", ".join(analysis.tags)), soft_wrap=True)

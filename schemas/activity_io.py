@@ -35,6 +35,7 @@ class ActivityName:
     CHECK_DIAL = "check_dial"
     RECORD_DIAL_DECISION = "record_dial_decision"
     LIST_DO_NOT_CALL = "list_do_not_call"
+    ANALYZE_CALL = "analyze_call"
 
 
 class ClaimRequest(BaseModel):

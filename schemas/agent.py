@@ -6,6 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field, field_validator
 
+from schemas.analysis import AnalysisConfig
 from schemas.contact import Contact
 from schemas.dispositions import DEFAULT_DISPOSITIONS, Disposition, with_defaults
 
@@ -73,6 +74,10 @@ class AgentConfig(BaseModel):
         default_factory=lambda: list(DEFAULT_DISPOSITIONS),
         description="What a conversation can come to (schemas.dispositions): the defaults, plus or overriding "
         "by name the ones given here",
+    )
+    analysis: AnalysisConfig = Field(
+        default_factory=AnalysisConfig,
+        description="What to learn from each connected call: a summary, fields to extract, a success rubric, tags",
     )
 
     @field_validator("tools")

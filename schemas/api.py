@@ -22,6 +22,7 @@ from schemas.agent import (
     SharedInformation,
     TranscriptSegment,
 )
+from schemas.analysis import AnalysisConfig, CallAnalysis
 from schemas.campaign import CampaignSettings
 from schemas.compliance import CallingPolicy, DialDecision, DialVerdict, HoursRule
 from schemas.dispositions import Disposition
@@ -326,6 +327,9 @@ class CallDetail(CallOut):
     contact_decisions: list[DialDecision] = Field(
         description="Every decision about the contact's dials, oldest first: dials, waits and skips with reasons"
     )
+    analysis: CallAnalysis | None = Field(
+        default=None, description="The post-call analysis (summary, extracted fields, success, tags); none yet: null"
+    )
 
 
 class DecisionList(BaseModel):
@@ -416,6 +420,7 @@ class AgentUpdate(RequestBody):
         default=None,
         description="Replaces the agent's own dispositions; the defaults stay unless one is named here to reword it",
     )
+    analysis: AnalysisConfig | None = Field(default=None, description="Replaces the agent's post-call analysis config")
 
 
 class AgentList(BaseModel):
@@ -439,6 +444,9 @@ class AgentOut(BaseModel):
     voicemail_message: str
     active: bool
     dispositions: list[Disposition] = Field(description="What its calls can come to: name, description, outcome, then")
+    analysis: AnalysisConfig = Field(
+        description="What is learnt from each connected call: summary, fields, rubric, tags"
+    )
 
 
 class OutboundCallRequest(RequestBody):

@@ -44,6 +44,11 @@ class Settings(BaseSettings):
         description="The model the agent uses on simulated calls: the offline script, or OpenAI (needs a key)",
     )
     openai_model: str = "gpt-4.1-mini"
+    openai_api_key: str | None = Field(
+        default=None,
+        description="Post-call analysis uses OpenAI structured outputs with it; unset: the offline analyser",
+    )
+    openai_base_url: str | None = Field(default=None, description="Another OpenAI-compatible endpoint, if any")
     sim_ledger_path: Path | None = Field(
         default=None, description="Append every simulated dial here (JSON lines) for audits across processes"
     )

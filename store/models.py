@@ -368,6 +368,21 @@ class TranscriptSegmentRow(Base):
     ended_at: Mapped[datetime | None] = mapped_column()
 
 
+class CallAnalysisRow(Base):
+    """The analysis of one call (``schemas.analysis.CallAnalysis``), keyed by its attempt
+    ``(campaign_id, external_id, attempt)``: a retried or re-run analysis replaces it."""
+
+    __tablename__ = "call_analyses"
+    __table_args__ = (UniqueConstraint("campaign_id", "external_id", "attempt"),)
+
+    id: Mapped[int] = mapped_column(AutoId, primary_key=True, autoincrement=True)
+    campaign_id: Mapped[str] = mapped_column(String(64))
+    external_id: Mapped[str] = mapped_column(String(128))
+    attempt: Mapped[int] = mapped_column(Integer)
+    analysis: Mapped[dict[str, Any]] = mapped_column(doc="CallAnalysis.model_dump(mode='json')")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 # ---- inbound calls --------------------------------------------------------------------------------
 
 INBOUND_IN_PROGRESS = "in-progress"

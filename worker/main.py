@@ -9,6 +9,7 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
+from activities.analysis import AnalysisActivities
 from activities.calls import CallActivities
 from activities.inbound import InboundActivities
 from activities.store import StoreActivities
@@ -54,6 +55,7 @@ def build_worker(
     )
     store = StoreActivities(sessions, client)
     inbound = InboundActivities(settings, sessions, client)
+    analysis = AnalysisActivities(settings, sessions)
     return Worker(
         client,
         task_queue=task_queue or settings.task_queue,
@@ -81,6 +83,7 @@ def build_worker(
             inbound.record_inbound_call,
             inbound.finish_inbound_call,
             inbound.start_inbound_callback,
+            analysis.analyze_call,
         ],
         max_concurrent_activities=500,
         workflow_task_executor=ThreadPoolExecutor(max_workers=8),

@@ -10,10 +10,12 @@ from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from schemas.activity_io import ActivityName, InformationRecord, NoteRecord, OptOut, TranscriptRecord
     from schemas.agent import AgentConfig, AgentTool, LiveContext, NoteInput, SharedInformation, TranscriptBatch
+    from schemas.analysis import NOT_CONNECTED_OUTCOMES, AnalyzeCall
     from schemas.calls import CallbackRequest, DialResult
     from schemas.dispositions import (
         DEFAULT_DISPOSITIONS,
@@ -25,6 +27,10 @@ with workflow.unsafe.imports_passed_through():
     )
     from schemas.outcomes import CallOutcome
     from schemas.workflow_io import CallbackConfirmation, ContextUpdate, ReasonInput, attempt_idempotency_key
+
+ANALYSIS_TIMEOUT = timedelta(seconds=90)
+ANALYSIS_RETRY = RetryPolicy(initial_interval=timedelta(seconds=2), maximum_attempts=3)
+"""An analysis is worth a few tries, never a stuck workflow: it gives up after three."""
 
 STORE_RETRY = RetryPolicy(
     initial_interval=timedelta(milliseconds=200), backoff_coefficient=2.0, maximum_interval=timedelta(seconds=30)
@@ -72,9 +78,40 @@ class CallRecordsMixin:
         self._live_context = LiveContext(data=dict(context or {}))
         # What the agent recorded, per attempt: the latest disposition of a call counts.
         self._recorded_dispositions: dict[int, DispositionInput] = {}
+        self._analyses: list[workflow.ActivityHandle[object]] = []
 
     def _attempt_now(self) -> int:
         return 1
+
+    def _start_analysis(self, attempt: int, outcome: str | None) -> None:
+        """Start the analysis of a call that connected (``ActivityName.ANALYZE_CALL``), without waiting for it:
+        the call's outcome is decided already, and the analysis only suggests. :meth:`_analyses_done` awaits
+        them before the workflow ends; one that fails is logged and forgotten."""
+        if self._rec_agent is None or outcome is None or outcome in NOT_CONNECTED_OUTCOMES:
+            return
+        request = AnalyzeCall(
+            campaign_id=self._rec_campaign_id,
+            external_id=self._rec_external_id,
+            attempt=attempt,
+            outcome=outcome,
+            config=self._rec_agent.analysis,
+        )
+        self._analyses.append(
+            workflow.start_activity(
+                ActivityName.ANALYZE_CALL,
+                request,
+                start_to_close_timeout=ANALYSIS_TIMEOUT,
+                retry_policy=ANALYSIS_RETRY,
+            )
+        )
+
+    async def _analyses_done(self) -> None:
+        for handle in self._analyses:
+            try:
+                await handle
+            except ActivityError as err:
+                workflow.logger.warning("call analysis failed; the call's outcome stands: %s", err)
+        self._analyses.clear()
 
     def _next_key(self, kind: str) -> str:
         self._rec_count += 1

@@ -119,6 +119,9 @@ class ContactWorkflow(CallRecordsMixin):
                 if decision.verdict == DialVerdict.DIAL:
                     result = await self._dial(decision)
                     await self._decide(result)
+                    if result.answered:
+                        last = self._state.attempts[-1]
+                        self._start_analysis(last.attempt, last.outcome.value)
                 elif decision.verdict == DialVerdict.WAIT:
                     assert decision.not_before is not None
                     self._due = decision.not_before
@@ -131,6 +134,7 @@ class ContactWorkflow(CallRecordsMixin):
             await asyncio.shield(asyncio.ensure_future(self._finish()))
             raise
         await self._finish()
+        await self._analyses_done()
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self.state()
 

@@ -87,6 +87,8 @@ class InboundCallWorkflow(CallRecordsMixin):
             start_to_close_timeout=timedelta(seconds=30),
             retry_policy=STORE_RETRY,
         )
+        if final.status == "completed" and self._transcript_segments:
+            self._start_analysis(1, self._state.outcome.value if self._state.outcome else None)
         if self._prepared is not None:
             await workflow.execute_activity(
                 InboundActivityName.DELETE_ROOM,
@@ -94,6 +96,7 @@ class InboundCallWorkflow(CallRecordsMixin):
                 start_to_close_timeout=timedelta(seconds=30),
                 retry_policy=CLEANUP_RETRY,
             )
+        await self._analyses_done()
         await workflow.wait_condition(workflow.all_handlers_finished)
         await self._sync_state()
         return self._state

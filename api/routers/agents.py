@@ -114,7 +114,7 @@ async def update_agent(name: str, body: AgentUpdate, org: CurrentOrg, session: D
         "voicemail_message",
         "active",
     )
-    for field in (*required, "dispositions"):
+    for field in (*required, "dispositions", "analysis"):
         if field in changes and changes[field] is None:
             invalid(f"{field}: may not be null")
     try:

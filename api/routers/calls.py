@@ -21,12 +21,14 @@ from api.routers.common import (
     utc,
     workflow_conflicts,
 )
+from api.services import analysis
 from infra.web_ui import workflow_ui_url
 from schemas.agent import LiveContext
+from schemas.analysis import CallAnalysis
 from schemas.api import DEFAULT_PAGE_SIZE, CallbackOut, CallDetail, CallList, CallOut, ContextEdit, ErrorBody, NoteOut
 from schemas.inbound import inbound_workflow_id
 from schemas.workflow_io import ContextUpdate, contact_workflow_id
-from store import compliance, queries, reports
+from store import analyses, compliance, queries, reports
 from store.models import OrganizationRow
 
 router = APIRouter(prefix="/v1/calls", tags=["calls"], dependencies=V1_DEPENDENCIES, responses=V1_RESPONSES)
@@ -95,6 +97,24 @@ async def get_call(call_id: str, org: CurrentOrg, session: DbSession, ctx: Conte
         web_ui_url=workflow_ui_url(ctx.settings, workflow_id_of(record)),
         decision=None if inbound else next(iter(await compliance.decisions_for(session, org.id, *key)), None),
         contact_decisions=[] if inbound else await compliance.decisions_for(session, org.id, *key[:2]),
+        analysis=await analyses.analysis_of_call(session, *key),
+    )
+
+
+@router.post("/{call_id}/analysis", response_model=CallAnalysis, responses=NOT_FOUND)
+async def rerun_analysis(call_id: str, org: CurrentOrg, session: DbSession, ctx: Context) -> CallAnalysis:
+    """Analyse the call again from its stored transcript, with its agent's current analysis config; the
+    result replaces the stored analysis. It suggests only: the call's outcome is unchanged."""
+    record = await owned_call(session, org, call_id)
+    return await analysis.rerun_analysis(
+        session,
+        ctx.settings,
+        org.id,
+        campaign_id=record.campaign_id,
+        external_id=record.external_id,
+        attempt=record.attempt,
+        agent_name=record.agent_name,
+        outcome=record.outcome,
     )
 
 

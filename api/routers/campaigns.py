@@ -34,7 +34,7 @@ from api.routers.common import (
     invalid,
     release,
 )
-from api.services import campaigns
+from api.services import analysis, campaigns
 from schemas.api import (
     DEFAULT_PAGE_SIZE,
     MAX_PAGE_SIZE,
@@ -307,6 +307,28 @@ async def all_campaign_events(org: CurrentOrg, ctx: Context, request: Request) -
             rows, _ = await reports.campaigns_page(session, org.id, limit=MAX_PAGE_SIZE, offset=0)
             yield CampaignsSnapshot(campaigns=await campaign_views(session, ctx.settings, rows))
         await asyncio.sleep(EVENT_INTERVAL_SECONDS)
+
+
+@router.get(
+    "/{campaign_id}/results.csv",
+    response_class=StreamingResponse,
+    responses={
+        200: {"content": {"text/csv": {}}, "description": "One row per contact; one column per extracted field"},
+        404: ERRORS[404],
+    },
+)
+async def campaign_results(campaign_id: str, org: CurrentOrg, ctx: Context) -> StreamingResponse:
+    """The campaign's results, one CSV row per contact (outcome, attempts, last call, the latest analysis's
+    summary and extracted fields), streamed; cells a spreadsheet would run as formulas start with ``'``."""
+    try:
+        lines = await analysis.results_csv(ctx.sessions, org.id, campaign_id)
+    except analysis.NoSuchCampaignError:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no campaign {campaign_id!r}") from None
+    return StreamingResponse(
+        lines,
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{campaign_id}-results.csv"'},
+    )
 
 
 @router.get("/{campaign_id}", response_model=CampaignOut, responses=ERRORS)

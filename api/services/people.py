@@ -32,6 +32,7 @@ from store import data_keys, dnc
 from store.db import begin_read_only
 from store.models import (
     AttemptRow,
+    CallAnalysisRow,
     CallbackRow,
     CampaignRow,
     ContactRow,
@@ -45,6 +46,7 @@ from store.queries import rowcount
 
 PER_CONTACT_TABLES = (
     AttemptRow,
+    CallAnalysisRow,
     DialDecisionRow,
     CallbackRow,
     NoteRow,
