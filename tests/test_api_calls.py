@@ -190,3 +190,58 @@ async def test_the_live_context_of_a_call_in_progress_can_be_edited_and_a_finish
     assert finished.status_code == 409 and "over" in finished.json()["detail"]
     assert (await http.patch("/v1/calls/in_CAnone/context", json={"data": {}})).status_code == 404
     assert (await http.patch(f"/v1/calls/{call_ids['p5']}/context", json={"data": "x"})).status_code == 422
+
+
+ANALYSED_AGENT = {
+    **AGENT,
+    "name": "ana",
+    "analysis": {
+        "fields": {
+            "budget": {"type": "number", "description": "monthly budget"},
+            "company_size": {"type": "integer", "description": "employees"},
+            "interested": {"type": "boolean"},
+        },
+        "tags": [{"name": "pricing", "description": "budget price"}],
+    },
+}
+
+
+async def test_connected_calls_are_analysed_shown_rerun_and_exported_and_unanswered_ones_are_not(api_stack):
+    http = api_stack.org_a.http
+    created = await http.post("/v1/agents", json=ANALYSED_AGENT)
+    assert created.status_code == 201 and created.json()["analysis"]["fields"]["budget"]["type"] == "number"
+    bad = {**ANALYSED_AGENT, "name": "bad", "analysis": {"fields": {"two words": {"type": "number"}}}}
+    assert (await http.post("/v1/agents", json=bad)).status_code == 422
+    people = [person(1, "qualifies"), person(2, "busy")]
+    started = await http.post(
+        "/v1/campaigns", json={"name": "analysed", "agent_name": "ana", "settings": FAST, "contacts": people}
+    )
+    campaign_id = started.json()["campaign"]["id"]
+    await eventually(lambda: http.get(f"/v1/campaigns/{campaign_id}"), lambda body: body["progress"]["finished"] == 2)
+    call_ids = {
+        item["external_id"]: item["id"]
+        for item in (await http.get("/v1/calls", params={"campaign_id": campaign_id})).json()["items"]
+    }
+
+    qualified = await eventually(lambda: http.get(f"/v1/calls/{call_ids['p1']}"), lambda body: body["analysis"])
+    analysis = qualified["analysis"]
+    assert analysis["extracted"] == {"budget": 5000.0, "company_size": 40, "interested": True}
+    assert analysis["tags"] == ["pricing"] and analysis["success"] is True and analysis["analyser"] == "offline"
+    assert "40 employees" in analysis["summary"] and qualified["outcome"] == "qualified"
+    busy = (await http.get(f"/v1/calls/{call_ids['p2']}")).json()
+    assert busy["analysis"] is None, "a call nobody answered is not analysed"
+
+    changed = {"analysis": {"fields": {"company_size": {"type": "integer", "description": "employees"}}}}
+    assert (await http.put("/v1/agents/ana", json=changed)).status_code == 200
+    rerun = await http.post(f"/v1/calls/{call_ids['p1']}/analysis")
+    assert rerun.status_code == 200 and rerun.json()["extracted"] == {"company_size": 40}
+    assert (await http.get(f"/v1/calls/{call_ids['p1']}")).json()["analysis"] == rerun.json()
+    assert (await api_stack.org_b.http.post(f"/v1/calls/{call_ids['p1']}/analysis")).status_code == 404
+
+    export = await http.get(f"/v1/campaigns/{campaign_id}/results.csv")
+    assert export.status_code == 200 and export.headers["content-type"].startswith("text/csv")
+    header, first, second = export.text.splitlines()
+    assert header.endswith("summary,company_size")
+    assert first.startswith(f"{campaign_id},p1,'+44") and first.endswith(",40")
+    assert ",busy," not in second and ",p2," in second
+    assert (await api_stack.org_b.http.get(f"/v1/campaigns/{campaign_id}/results.csv")).status_code == 404
