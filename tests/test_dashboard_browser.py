@@ -172,6 +172,13 @@ async def test_a_user_uploads_a_csv_watches_the_campaign_complete_live_and_reads
     await expect(why).to_contain_text("* 00:00-00:00")
     await expect(why).to_contain_text("tests: simulated callees")
     await expect(why.locator(".badge").first).to_have_text("dial")
+    # Analysing the call again shows what it found (the default config: a summary, success by the outcome).
+    analysis = page.locator("#call-analysis")
+    await analysis.get_by_role("button", name="Analyse again").click()
+    await expect(page.get_by_text("Analysed again.")).to_be_visible()
+    await expect(analysis).to_contain_text("The callee said: Hello?")
+    await expect(analysis).to_contain_text("Pass: the call's outcome is completed")
+    await expect(analysis).to_contain_text("offline")
 
     assert errors == []
     await context.close()

@@ -586,6 +586,18 @@ document.addEventListener("alpine:init", () => {
     get inProgress() {
       return this.call && !this.call.ended_at;
     },
+    analysing: false,
+    async rerunAnalysis() {
+      this.analysing = true;
+      try {
+        this.call.analysis = await api("POST", `/v1/calls/${enc(this.id)}/analysis`);
+        toast("Analysed again.");
+      } catch (error) {
+        toast(error.message, "error");
+      } finally {
+        this.analysing = false;
+      }
+    },
     async sendContext() {
       let data;
       try {
