@@ -11,9 +11,10 @@ from workflow_helpers import contact, new_campaign_id, seed, settings, start_cam
 
 from schemas.agent import AgentConfig, InformationCategory
 from schemas.outcomes import CallOutcome, FinalOutcome
+from schemas.workflow_io import contact_workflow_id
 from simulator.agent_call import make_agent_call
 from simulator.carrier import SimCarrier
-from store import queries
+from store import analyses, queries
 
 AGENT = AgentConfig(
     name="sam",
@@ -35,6 +36,8 @@ async def test_the_agent_talks_to_every_answering_persona_and_its_tools_reach_th
     async with run_worker(carrier) as tq:
         handle = await start_campaign(time_env.client, tq, campaign_id, campaign, agent=AGENT)
         result = await handle.result()
+        for person in people:  # a contact ends once its calls' analyses are stored
+            await time_env.client.get_workflow_handle(contact_workflow_id(campaign_id, person.external_id)).result()
 
     assert result.progress.done
     async with session_factory() as session:
@@ -71,3 +74,46 @@ async def test_the_agent_talks_to_every_answering_persona_and_its_tools_reach_th
         "voicemail": [None, None],
     }
     assert {a.call_outcome for a in attempts[people[6].external_id]} == {CallOutcome.VOICEMAIL.value}
+    async with session_factory() as session:
+        analysed = {
+            p.attributes["persona"]: await analyses.latest_of_contact(session, campaign_id, p.external_id)
+            for p in people
+        }
+    assert {persona for persona, found in analysed.items() if found is None} == {"busy", "voicemail"}, (
+        "every connected call is analysed, and only those"
+    )
+    qualified = analysed["qualifies"]
+    assert qualified is not None and "40 employees" in qualified.summary and qualified.success is True
+
+
+async def test_a_failing_analysis_neither_fails_nor_changes_the_contacts_outcome(
+    time_env, run_worker, session_factory, monkeypatch
+):
+    import activities.analysis
+
+    tries: list[int] = []
+
+    async def broken(session, settings, campaign_id, external_id, attempt, config, outcome):
+        tries.append(attempt)
+        raise RuntimeError("the analyser is down")
+
+    monkeypatch.setattr(activities.analysis, "analyse_call", broken)
+    campaign_id = new_campaign_id()
+    people = [contact(0, "qualifies"), contact(1, "not_interested")]
+    campaign = settings(max_attempts=1)
+    await seed(session_factory, campaign_id, people, campaign)
+    carrier = SimCarrier(time_scale=0.0, clock=server_clock, agent_call=make_agent_call(time_env.client, server_clock))
+    async with run_worker(carrier) as tq:
+        handle = await start_campaign(time_env.client, tq, campaign_id, campaign, agent=AGENT)
+        result = await handle.result()
+        for person in people:  # each contact ends once its analysis has given up
+            await time_env.client.get_workflow_handle(contact_workflow_id(campaign_id, person.external_id)).result()
+
+    assert result.progress.done
+    assert len(tries) == 6, "each analysis was tried three times, then given up"
+    async with session_factory() as session:
+        assert await queries.outcome_counts(session, campaign_id) == {
+            FinalOutcome.QUALIFIED: 1,
+            FinalOutcome.NOT_INTERESTED: 1,
+        }
+        assert await analyses.latest_of_contact(session, campaign_id, people[0].external_id) is None
