@@ -10,7 +10,7 @@ configured on the number, through the app's ASGI transport.
 import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -25,12 +25,12 @@ from twilio_standin import TwilioStandIn
 
 import api.routers.numbers
 from api.main import create_app
-from schemas.agent import AgentConfig, CallJob
+from schemas.agent import AgentConfig, CallJob, TranscriptSegment
 from schemas.inbound import INBOUND_CAMPAIGN_ID, InboundCallState, inbound_workflow_id
 from schemas.settings import Settings
 from schemas.workflow_io import ContactPhase, contact_workflow_id
 from simulator.carrier import SimCarrier
-from store import numbers, orgs, queries
+from store import analyses, numbers, orgs, queries
 from store.models import DEFAULT_ORG_ID
 from telephony.twilio_voice import TwilioVoice
 from voice_worker.bridge import BridgeError
@@ -182,6 +182,9 @@ async def test_a_call_to_a_bound_number_reaches_the_agent_and_ends_on_the_status
     # The agent's tools work on the inbound workflow as on a contact's.
     bridge = TemporalCallBridge(stack.client, inbound_workflow_id(sid), 1)
     await bridge.take_note("caller wants opening hours")
+    await bridge.append_transcript(
+        [TranscriptSegment(speaker="callee", text="When do you open on Saturdays?", started_at=datetime.now(UTC))]
+    )
     context = await bridge.live_context()
     assert context.version == 0
     async with stack.sessions() as session:
@@ -201,6 +204,8 @@ async def test_a_call_to_a_bound_number_reaches_the_agent_and_ends_on_the_status
         assert row is not None
         assert row.status == "completed" and row.duration_seconds == 42 and row.ended_at is not None
         assert row.to_number == OUR_NUMBER and row.from_number == CALLER
+        analysis = await analyses.analysis_of_call(session, INBOUND_CAMPAIGN_ID, sid, 1)
+    assert analysis is not None and analysis.summary == "The callee said: When do you open on Saturdays?"
 
 
 async def assign_through_the_api(stack: Stack, number: str, agent: str = "front-desk") -> str:
