@@ -36,6 +36,9 @@ _YES = re.compile(r"\b(yes|yeah|yep|sure|definitely|absolutely|of course|interes
 _NO = re.compile(r"\b(no|nope|not really|not interested|never|don't|do not)\b", re.I)
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")
 _WORD = re.compile(r"[a-z]{4,}")
+_TOKEN = re.compile(r"[a-z']+")
+_NEGATIONS = {"no", "not", "never", "don't", "dont", "isn't", "aren't", "won't", "nothing"}
+STEM = 6
 _STOPWORDS = {"when", "with", "that", "this", "from", "they", "have", "about", "call", "callee", "their", "were"}
 
 
@@ -53,7 +56,19 @@ def _number(text: str) -> float | None:
 
 
 def _words(*texts: str) -> set[str]:
-    return {word for text in texts for word in _WORD.findall(text.lower())} - _STOPWORDS
+    """The texts' words of four letters or more, cut to their first six (a crude stem: interest/interested)."""
+    return {word[:STEM] for text in texts for word in _WORD.findall(text.lower())} - _STOPWORDS
+
+
+def _affirmed(lines: list[str]) -> set[str]:
+    """The stems of words said without a negation just before them ("not interested" affirms nothing)."""
+    found: set[str] = set()
+    for line in lines:
+        tokens = _TOKEN.findall(line.lower())
+        for index, token in enumerate(tokens):
+            if len(token) >= 4 and not _NEGATIONS & set(tokens[max(0, index - 2) : index]):
+                found.add(token[:STEM])
+    return found - _STOPWORDS
 
 
 def _gap(a: tuple[int, int], b: tuple[int, int]) -> int:
@@ -66,7 +81,7 @@ def _nearest_number(lines: list[str], keys: set[str]) -> float | None:
     else the latest number said."""
     for line in reversed(lines):
         numbers = [(m.start(), m.end(), n) for m in _NUMBER.finditer(line) if (n := _number(m.group())) is not None]
-        keyed = [m.span() for m in _WORD.finditer(line.lower()) if m.group() in keys]
+        keyed = [m.span() for m in _WORD.finditer(line.lower()) if m.group()[:STEM] in keys]
         if numbers and keyed:
             return min(numbers, key=lambda num: min(_gap(num[:2], span) for span in keyed))[2]
     numbers = [n for line in lines for m in _NUMBER.findall(line) if (n := _number(m)) is not None]
@@ -108,7 +123,9 @@ def offline_analysis(
             if found is not None:
                 extracted[name] = int(found) if spec.type == FieldType.INTEGER else found
         elif spec.type == FieldType.BOOLEAN:
-            for line in [*reversed(lines), *reversed([line for line in callee if line not in lines])]:
+            keys = _words(name.replace("_", " "), spec.description)
+            naming = [line for line in callee if line not in lines and keys & _words(line)]
+            for line in [*reversed(lines), *reversed(naming)]:
                 if _YES.search(line) and not _NO.search(line):
                     extracted[name] = True
                     break
@@ -121,10 +138,10 @@ def offline_analysis(
                 extracted[name] = emails[-1]
         elif lines and lines != callee:
             extracted[name] = lines[-1]
-    heard = _words(*callee)
+    heard = _affirmed(callee)
     tags = [tag.name for tag in config.tags if _words(tag.name.replace("_", " "), tag.description) & heard]
     if config.success_rubric:
-        met = sorted(_words(config.success_rubric) & heard)
+        met = sorted({w for w in _WORD.findall(config.success_rubric.lower()) if w[:STEM] in heard - _STOPWORDS})
         success = bool(met)
         reason = f"the callee said {', '.join(met)}" if met else "nothing the callee said meets the rubric"
     elif outcome is not None:

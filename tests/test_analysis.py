@@ -62,6 +62,20 @@ def test_offline_analysis_judges_success_by_the_rubric_words_and_reads_a_no() ->
     assert analysis.extracted == {"interested": False}
     assert analysis.success is False and analysis.suggested_disposition is None
     assert offline_analysis(config, QUALIFIES, "completed", NOW).success is True
+    interested = config.model_copy(update={"success_rubric": "the callee is interested"})
+    assert offline_analysis(interested, declined, "completed", NOW).success is False, "'not interested' is no pass"
+    passed = offline_analysis(interested, QUALIFIES, "completed", NOW)
+    assert (passed.success, passed.success_reason) == (True, "the callee said interested")
+
+
+def test_a_yes_to_something_else_is_not_taken_for_the_boolean_field() -> None:
+    talk = said(
+        ("agent", "Do you have a minute?"),
+        ("callee", "Sure, I have a minute."),
+        ("agent", "Would the offer interest you?"),
+        ("callee", "Thanks, I'll think about it."),
+    )
+    assert "interested" not in offline_analysis(CONFIG, talk, "completed", NOW).extracted
 
 
 def test_values_of_the_wrong_type_are_dropped_from_the_extraction() -> None:
