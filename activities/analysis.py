@@ -17,7 +17,10 @@ class AnalysisActivities:
 
     @activity.defn(name=ActivityName.ANALYZE_CALL)
     async def analyze_call(self, request: AnalyzeCall) -> None:
-        """Returns nothing: the analysis lives in the store (``call_analyses``), not in the workflow's history."""
+        """Returns nothing: the analysis lives in the store (``call_analyses``), not in the workflow's history.
+
+        Once ``analyse_call`` has stored it (committed below), the analysis is final for this try: what is
+        announced about it (a ``call.analyzed`` event) follows the commit, from here."""
         async with self._sessions() as session:
             await analyse_call(
                 session,
