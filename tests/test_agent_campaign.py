@@ -87,8 +87,9 @@ async def test_the_agent_talks_to_every_answering_persona_and_its_tools_reach_th
 
 
 async def test_a_failing_analysis_neither_fails_nor_changes_the_contacts_outcome(
-    time_env, run_worker, session_factory, monkeypatch
+    dev_env, run_worker, session_factory, monkeypatch
 ):
+    """On the real-time server: the retries wait their real backoff (2 s, then 4 s)."""
     import activities.analysis
 
     tries: list[int] = []
@@ -102,12 +103,12 @@ async def test_a_failing_analysis_neither_fails_nor_changes_the_contacts_outcome
     people = [contact(0, "qualifies"), contact(1, "not_interested")]
     campaign = settings(max_attempts=1)
     await seed(session_factory, campaign_id, people, campaign)
-    carrier = SimCarrier(time_scale=0.0, clock=server_clock, agent_call=make_agent_call(time_env.client, server_clock))
-    async with run_worker(carrier) as tq:
-        handle = await start_campaign(time_env.client, tq, campaign_id, campaign, agent=AGENT)
+    carrier = SimCarrier(time_scale=0.0, agent_call=make_agent_call(dev_env.client))
+    async with run_worker(carrier, dev_env) as tq:
+        handle = await start_campaign(dev_env.client, tq, campaign_id, campaign, agent=AGENT)
         result = await handle.result()
         for person in people:  # each contact ends once its analysis has given up
-            await time_env.client.get_workflow_handle(contact_workflow_id(campaign_id, person.external_id)).result()
+            await dev_env.client.get_workflow_handle(contact_workflow_id(campaign_id, person.external_id)).result()
 
     assert result.progress.done
     assert len(tries) == 6, "each analysis was tried three times, then given up"
