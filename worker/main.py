@@ -12,6 +12,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 from activities.calls import CallActivities
 from activities.inbound import InboundActivities
 from activities.store import StoreActivities
+from activities.webhooks import WebhookActivities
 from infra.client import connect
 from infra.health import database_check, temporal_check, worker_check, worker_http_app
 from schemas.settings import Settings, get_settings
@@ -23,8 +24,9 @@ from worker.http_server import serving
 from workflows.campaign import CampaignWorkflow
 from workflows.contact import ContactWorkflow
 from workflows.inbound import InboundCallWorkflow
+from workflows.webhooks import WebhookDeliveryWorkflow
 
-WORKFLOWS = [CampaignWorkflow, ContactWorkflow, InboundCallWorkflow]
+WORKFLOWS = [CampaignWorkflow, ContactWorkflow, InboundCallWorkflow, WebhookDeliveryWorkflow]
 WORKER_HTTP_HOST = "0.0.0.0"
 """The worker's /healthz, /readyz and /metrics listen on every interface: probes and Prometheus come from outside."""
 
@@ -54,6 +56,7 @@ def build_worker(
     )
     store = StoreActivities(sessions, client)
     inbound = InboundActivities(settings, sessions, client)
+    hooks = WebhookActivities(settings, sessions)
     return Worker(
         client,
         task_queue=task_queue or settings.task_queue,
@@ -81,6 +84,8 @@ def build_worker(
             inbound.record_inbound_call,
             inbound.finish_inbound_call,
             inbound.start_inbound_callback,
+            hooks.send_webhook,
+            hooks.dead_letter_webhook,
         ],
         max_concurrent_activities=500,
         workflow_task_executor=ThreadPoolExecutor(max_workers=8),

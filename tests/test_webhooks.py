@@ -1,0 +1,255 @@
+"""Webhooks end to end: a real HTTP receiver on 127.0.0.1, the real Temporal dev server, the real store.
+
+Delivery runs in real time with short retry intervals and horizons (settings), so a receiver that fails,
+throttles and goes down is seen through to the end.
+"""
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+import pytest
+import pytest_asyncio
+from api_helpers import eventually as api_eventually
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.exceptions import ApplicationError
+from webhook_receiver import Answer, Receiver
+from workflow_helpers import eventually
+
+from activities.webhooks import WebhookActivities, retry_after
+from api.services import webhooks as service
+from schemas.settings import Settings
+from schemas.webhooks import DeliveryStatus, SendWebhook, WebhookDeliveryOut, WebhookEndpointIn, WebhookEventType
+from simulator.carrier import SimCarrier
+from store import webhooks as store
+from store.orgs import create_org
+from worker.main import build_worker
+
+ORG = "org-hooks"
+
+
+@pytest_asyncio.fixture
+async def hooks(dev_env, session_factory, db_url) -> AsyncIterator[Settings]:
+    """A worker delivering webhooks with fast retries; its settings (allowing the local receiver)."""
+    settings = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        database_url=db_url,
+        task_queue=f"tq-hooks-{uuid.uuid4().hex[:8]}",
+        webhook_allow_private_urls=True,
+        webhook_retry_initial=timedelta(milliseconds=200),
+        webhook_retry_max=timedelta(seconds=1),
+        webhook_give_up_after=timedelta(seconds=60),
+    )
+    async with session_factory() as session:
+        await create_org(session, "Hooks", org_id=ORG)
+        await session.commit()
+    async with build_worker(dev_env.client, settings, sessions=session_factory, carrier=SimCarrier(time_scale=0.0)):
+        yield settings
+
+
+async def _endpoint(sessions: async_sessionmaker[AsyncSession], settings: Settings, receiver: Receiver) -> str:
+    async with sessions() as session:
+        created = await service.create(
+            session, settings, org_id=ORG, endpoint=WebhookEndpointIn(url=receiver.url, events="*")
+        )
+    receiver.secret = created.secret
+    return created.id
+
+
+async def _emit(sessions, client, settings, event_type: WebhookEventType, key: str, ordering_key: str) -> str:
+    async with sessions() as session:
+        return await service.emit(
+            session,
+            client,
+            settings,
+            org_id=ORG,
+            event_type=event_type,
+            key=key,
+            ordering_key=ordering_key,
+            data={"key": key},
+        )
+
+
+async def _deliveries(sessions, endpoint_id: str) -> list[WebhookDeliveryOut]:
+    async with sessions() as session:
+        return await service.deliveries(session, org_id=ORG, endpoint_id=endpoint_id)
+
+
+async def _until_settled(sessions, endpoint_id: str, count: int) -> list[WebhookDeliveryOut]:
+    async def settled() -> list[WebhookDeliveryOut] | None:
+        found = await _deliveries(sessions, endpoint_id)
+        done = len(found) == count and all(d.status != DeliveryStatus.PENDING for d in found)
+        return found if done else None
+
+    return await eventually(settled, within=60.0)
+
+
+async def test_a_failing_throttling_and_absent_receiver_gets_every_event_once_signed_and_in_order(
+    hooks, dev_env, session_factory
+) -> None:
+    receiver = Receiver(plan=[Answer(500), Answer(503), Answer(429, retry_after="1")])
+    endpoint_id = await _endpoint(session_factory, hooks, receiver)
+    await receiver.start()
+    emitted: dict[str, list[str]] = {"contact:c-1/a": [], "contact:c-1/b": []}
+    steps = [WebhookEventType.CALL_STARTED, WebhookEventType.CALL_ENDED, WebhookEventType.CONTACT_FINISHED]
+    for step in steps:
+        for ordering_key in emitted:
+            emitted[ordering_key].append(
+                await _emit(session_factory, dev_env.client, hooks, step, f"{ordering_key}/{step}", ordering_key)
+            )
+    # the same fact recorded again (a retried activity) is the same event, and queues nothing new
+    again = await _emit(session_factory, dev_env.client, hooks, steps[0], f"contact:c-1/a/{steps[0]}", "contact:c-1/a")
+    assert again == emitted["contact:c-1/a"][0]
+
+    await eventually(lambda: not receiver.plan, within=30.0)  # 500, 503, then a 429 asking for a second's pause
+    await receiver.stop()  # down for a while: connections refused
+    await asyncio.sleep(2.0)
+    retried_while_down = [d for d in await _deliveries(session_factory, endpoint_id) if d.last_error]
+    await receiver.start()
+    await receiver.wait_for(6)
+    settled = await _until_settled(session_factory, endpoint_id, 6)
+
+    assert retried_while_down, "no delivery was tried while the receiver was down"
+    assert sorted(receiver.processed_ids()) == sorted(id_ for ids in emitted.values() for id_ in ids)
+    assert receiver.duplicates == []
+    assert receiver.bad_signatures == 0
+    for ordering_key, ids in emitted.items():
+        assert [i for i in receiver.processed_ids() if i in ids] == ids, ordering_key
+    assert {d.status for d in settled} == {DeliveryStatus.DELIVERED}
+    assert sum(d.attempts for d in settled) > 6
+    first = next(e for e in receiver.processed if e["id"] == emitted["contact:c-1/a"][0])
+    assert first["type"] == "call.started" and first["data"] == {"key": "contact:c-1/a/call.started"}
+    assert "timestamp" in first
+
+
+async def test_a_receiver_down_past_the_horizon_is_dead_lettered_and_redelivered_when_back(
+    hooks, dev_env, session_factory
+) -> None:
+    short = hooks.model_copy(update={"webhook_give_up_after": timedelta(seconds=2)})
+    receiver = Receiver()
+    endpoint_id = await _endpoint(session_factory, short, receiver)
+    event = await _emit(
+        session_factory, dev_env.client, short, WebhookEventType.CAMPAIGN_STARTED, "c-9", "campaign:c-9"
+    )
+    [dead] = await _until_settled(session_factory, endpoint_id, 1)
+    assert dead.status == DeliveryStatus.DEAD
+    assert dead.attempts >= 2
+    assert "ConnectError" in dead.last_error
+
+    await receiver.start()
+    async with session_factory() as session:
+        await service.redeliver(session, dev_env.client, short, org_id=ORG, delivery_id=dead.id)
+    await receiver.wait_for(1)
+    [delivered] = await _until_settled(session_factory, endpoint_id, 1)
+    assert receiver.processed_ids() == [event]
+    assert delivered.status == DeliveryStatus.DELIVERED
+    assert delivered.last_status_code == 200
+    assert delivered.attempts > dead.attempts
+
+
+async def test_a_refusing_receiver_fails_the_delivery_at_once_and_logs_its_answer(
+    hooks, dev_env, session_factory
+) -> None:
+    receiver = Receiver(plan=[Answer(410)])
+    endpoint_id = await _endpoint(session_factory, hooks, receiver)
+    await receiver.start()
+    try:
+        await _emit(session_factory, dev_env.client, hooks, WebhookEventType.CALL_ENDED, "x", "contact:c/x")
+        [failed] = await _until_settled(session_factory, endpoint_id, 1)
+    finally:
+        await receiver.stop()
+    assert (failed.status, failed.attempts, failed.last_status_code) == (DeliveryStatus.FAILED, 1, 410)
+    assert failed.last_body_excerpt == "planned 410"
+    assert receiver.processed == []
+
+
+async def test_a_private_url_is_refused_without_the_deployments_allowance(session_factory) -> None:
+    strict = Settings(_env_file=None)  # type: ignore[call-arg]
+    async with session_factory() as session:
+        for url in ("http://127.0.0.1:9/hooks", "https://10.1.2.3/x", "http://169.254.169.254/", "http://[::1]/"):
+            with pytest.raises(service.InvalidWebhookError, match="private or reserved"):
+                await service.create(session, strict, org_id=ORG, endpoint=WebhookEndpointIn(url=url))
+        with pytest.raises(service.InvalidWebhookError, match="http:// or https://"):
+            await service.create(session, strict, org_id=ORG, endpoint=WebhookEndpointIn(url="file:///etc/passwd"))
+        assert await service.list_endpoints(session, org_id=ORG) == []
+
+
+async def test_a_delivery_to_an_address_that_became_private_is_refused_at_sending(session_factory) -> None:
+    """The endpoint was allowed when created; the worker that sends checks again, and refuses for good."""
+    allowing = Settings(_env_file=None, webhook_allow_private_urls=True)  # type: ignore[call-arg]
+    async with session_factory() as session:
+        endpoint = await store.create_endpoint(session, ORG, "http://127.0.0.1:9/hooks", ["*"])
+        [queued] = await store.record_event(
+            session, org_id=ORG, event_type=WebhookEventType.CALL_ENDED, key="k", ordering_key="o", data={}
+        )
+        await session.commit()
+    assert endpoint.id == queued.endpoint_id
+    strict = WebhookActivities(Settings(_env_file=None), session_factory)  # type: ignore[call-arg]
+    with pytest.raises(ApplicationError) as refused:
+        await strict.send_webhook(SendWebhook(delivery_id=queued.delivery_id))
+    assert refused.value.non_retryable
+    assert allowing.webhook_allow_private_urls
+    async with session_factory() as session:
+        [(row, _)] = await store.list_deliveries(session, ORG, endpoint.id)
+    assert row.status == DeliveryStatus.FAILED and "private or reserved" in row.last_error
+
+
+def test_retry_after_is_read_as_seconds_or_a_date_and_capped_at_a_day() -> None:
+    from datetime import UTC, datetime
+
+    now = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
+    assert retry_after("7", now) == timedelta(seconds=7)
+    assert retry_after("Sun, 29 Nov 2026 12:00:30 GMT", now) == timedelta(seconds=30)
+    assert retry_after("999999", now) == timedelta(days=1)
+    assert retry_after(None, now) is None
+    assert retry_after("soon", now) is None
+
+
+async def test_the_api_registers_lists_logs_and_deletes_an_endpoint_showing_its_secret_once(api_stack) -> None:
+    receiver = Receiver()
+    http = api_stack.org_a.http
+    created = await http.post("/v1/webhooks", json={"url": receiver.url, "events": ["campaign.started"]})
+    assert created.status_code == 201, created.text
+    body = created.json()
+    assert body["secret"].startswith("whsec_") and body["events"] == ["campaign.started"]
+    receiver.secret = body["secret"]
+    listed = (await http.get("/v1/webhooks")).json()
+    assert [(e["id"], "secret" in e) for e in listed] == [(body["id"], False)]
+    assert (await api_stack.org_b.http.get(f"/v1/webhooks/{body['id']}/deliveries")).status_code == 404
+
+    await receiver.start()
+    try:
+        async with api_stack.sessions() as session:
+            for event_type in (WebhookEventType.CAMPAIGN_STARTED, WebhookEventType.CAMPAIGN_PAUSED):
+                await service.emit(
+                    session,
+                    api_stack.client,
+                    api_stack.settings,
+                    org_id=api_stack.org_a.id,
+                    event_type=event_type,
+                    key="c-1",
+                    ordering_key="campaign:c-1",
+                    data={"campaign_id": "c-1"},
+                )
+        await receiver.wait_for(1)
+        log = await api_eventually(
+            lambda: http.get(f"/v1/webhooks/{body['id']}/deliveries"), lambda found: found[0]["status"] == "delivered"
+        )
+        [delivery] = log  # campaign.paused is not among the endpoint's events
+        assert (delivery["event_type"], delivery["attempts"], delivery["last_status_code"]) == (
+            "campaign.started",
+            1,
+            200,
+        )
+        redelivered = await http.post(f"/v1/webhooks/deliveries/{delivery['id']}/redeliver")
+        assert redelivered.status_code == 202
+        await eventually(lambda: receiver.duplicates, within=30.0)  # the receiver sees the same event id again
+    finally:
+        await receiver.stop()
+    assert receiver.duplicates == [receiver.processed_ids()[0]]
+    refused = await http.post("/v1/webhooks", json={"url": "ftp://example.com/x"})
+    assert refused.status_code == 422
+    assert (await http.delete(f"/v1/webhooks/{body['id']}")).status_code == 204
+    assert (await http.get("/v1/webhooks")).json() == []
+    assert (await http.delete(f"/v1/webhooks/{body['id']}")).status_code == 404
