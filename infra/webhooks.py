@@ -75,3 +75,14 @@ async def dispatch(client: Client, settings: Settings, deliveries: Iterable[Queu
             start_signal="enqueue",
             start_signal_args=[queued.delivery_id],
         )
+
+
+class WebhookOutbox:
+    """What the activities hand recorded events to: their deliveries go to their delivery workflows."""
+
+    def __init__(self, client: Client, settings: Settings) -> None:
+        self._client = client
+        self._settings = settings
+
+    async def dispatch(self, deliveries: Iterable[QueuedDelivery]) -> None:
+        await dispatch(self._client, self._settings, deliveries)

@@ -11,8 +11,22 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from schemas.calls import inbound_call_id, outbound_call_id
+from schemas.inbound import INBOUND_CAMPAIGN_ID
 from schemas.webhooks import BODY_EXCERPT_CHARS, DeliveryStatus, WebhookEventType
-from store.models import WebhookDeliveryRow, WebhookEndpointRow, WebhookEventRow, as_utc, utcnow
+from schemas.workflow_io import CampaignStatus
+from store.models import (
+    AttemptRow,
+    CampaignRow,
+    ContactRow,
+    InboundCallRow,
+    WebhookDeliveryRow,
+    WebhookEndpointRow,
+    WebhookEventRow,
+    as_utc,
+    utcnow,
+)
+from store.queries import transcript_for
 
 ALL_EVENTS = "*"
 
@@ -193,3 +207,197 @@ async def reopen_delivery(session: AsyncSession, org_id: str, delivery_id: str) 
     found.delivery.status = DeliveryStatus.PENDING.value
     found.delivery.updated_at = utcnow()
     return QueuedDelivery(found.delivery.id, found.endpoint.id, found.event.ordering_key)
+
+
+# ---- the events of the workflows' facts, recorded in the transaction that writes the fact ------------
+
+
+def contact_ordering_key(campaign_id: str, external_id: str) -> str:
+    return f"contact:{campaign_id}/{external_id}"
+
+
+def campaign_ordering_key(campaign_id: str) -> str:
+    return f"campaign:{campaign_id}"
+
+
+def _when(value: datetime | None) -> str | None:
+    return as_utc(value).isoformat() if value is not None else None
+
+
+async def _transcript(session: AsyncSession, campaign_id: str, external_id: str, attempt: int | None) -> list[Any]:
+    return [
+        segment.model_dump(mode="json") for segment in await transcript_for(session, campaign_id, external_id, attempt)
+    ]
+
+
+async def outbound_call_event(session: AsyncSession, key: str, event_type: WebhookEventType) -> list[QueuedDelivery]:
+    """``call.started`` or ``call.ended`` of the attempt with idempotency key ``key``: the call's whole record."""
+    attempt = await session.scalar(
+        select(AttemptRow).where(AttemptRow.idempotency_key == key).execution_options(populate_existing=True)
+    )
+    if attempt is None:
+        return []
+    campaign = await session.get(CampaignRow, attempt.campaign_id)
+    org_id = attempt.org_id or (campaign.org_id if campaign is not None else None)
+    if org_id is None:
+        return []
+    contact = await session.scalar(
+        select(ContactRow).where(
+            ContactRow.campaign_id == attempt.campaign_id, ContactRow.external_id == attempt.external_id
+        )
+    )
+    call_id = outbound_call_id(attempt.campaign_id, attempt.external_id, attempt.attempt)
+    data: dict[str, Any] = {
+        "call_id": call_id,
+        "link": f"/v1/calls/{call_id}",
+        "direction": "outbound",
+        "campaign_id": attempt.campaign_id,
+        "external_id": attempt.external_id,
+        "contact_name": contact.name if contact is not None else "",
+        "phone": attempt.phone or (contact.phone if contact is not None else ""),
+        "attempt": attempt.attempt,
+        "started_at": _when(attempt.started_at),
+    }
+    if event_type == WebhookEventType.CALL_ENDED:
+        data |= {
+            "outcome": attempt.call_outcome,
+            "disposition": attempt.disposition,
+            "disposition_reason": attempt.disposition_reason,
+            "network": {
+                "outcome": attempt.network_outcome,
+                "answered": attempt.answered,
+                "status": attempt.network_status,
+                "status_code": attempt.status_code,
+                "answered_by": attempt.answered_by,
+                "duration_seconds": attempt.duration_seconds,
+                "carrier": attempt.carrier,
+                "carrier_call_id": attempt.carrier_call_id,
+                "dialled_at": _when(attempt.dialled_at),
+                "ended_at": _when(attempt.ended_at),
+                "detail": attempt.detail,
+            },
+            "transcript": await _transcript(session, attempt.campaign_id, attempt.external_id, attempt.attempt),
+        }
+    return await record_event(
+        session,
+        org_id=org_id,
+        event_type=event_type,
+        key=key,
+        ordering_key=contact_ordering_key(attempt.campaign_id, attempt.external_id),
+        data=data,
+    )
+
+
+async def inbound_call_ended_event(session: AsyncSession, call_sid: str) -> list[QueuedDelivery]:
+    row = await session.get(InboundCallRow, call_sid, populate_existing=True)
+    if row is None or row.ended_at is None:
+        return []
+    call_id = inbound_call_id(call_sid)
+    data = {
+        "call_id": call_id,
+        "link": f"/v1/calls/{call_id}",
+        "direction": "inbound",
+        "from_number": row.from_number,
+        "to_number": row.to_number,
+        "agent_name": row.agent_name,
+        "outcome": row.outcome,
+        "disposition": row.disposition,
+        "network": {"status": row.status, "duration_seconds": row.duration_seconds},
+        "started_at": _when(row.started_at),
+        "ended_at": _when(row.ended_at),
+        "transcript": await _transcript(session, INBOUND_CAMPAIGN_ID, call_sid, None),
+    }
+    return await record_event(
+        session,
+        org_id=row.org_id,
+        event_type=WebhookEventType.CALL_ENDED,
+        key=call_id,
+        ordering_key=contact_ordering_key(INBOUND_CAMPAIGN_ID, call_sid),
+        data=data,
+        occurred_at=row.ended_at,
+    )
+
+
+async def contact_finished_event(session: AsyncSession, campaign_id: str, external_id: str) -> list[QueuedDelivery]:
+    row = await session.scalar(
+        select(ContactRow)
+        .where(ContactRow.campaign_id == campaign_id, ContactRow.external_id == external_id)
+        .execution_options(populate_existing=True)
+    )
+    campaign = await session.get(CampaignRow, campaign_id)
+    if row is None or campaign is None or row.final_outcome is None:
+        return []
+    data = {
+        "campaign_id": campaign_id,
+        "external_id": external_id,
+        "name": row.name,
+        "phone": row.phone,
+        "final_outcome": row.final_outcome,
+        "reason": row.final_reason,
+        "attempts": row.attempts,
+        "finished_at": _when(row.finished_at),
+        "calls": [f"/v1/calls/{outbound_call_id(campaign_id, external_id, n)}" for n in range(1, row.attempts + 1)],
+    }
+    return await record_event(
+        session,
+        org_id=campaign.org_id,
+        event_type=WebhookEventType.CONTACT_FINISHED,
+        key=f"{campaign_id}/{external_id}/{row.final_outcome}",
+        ordering_key=contact_ordering_key(campaign_id, external_id),
+        data=data,
+        occurred_at=row.finished_at,
+    )
+
+
+async def campaign_status_event(
+    session: AsyncSession, campaign_id: str, before: str | None, status: CampaignStatus
+) -> list[QueuedDelivery]:
+    """The event of a campaign's status moving from ``before`` to ``status`` (none for ``cancelling``).
+
+    Started, completed and cancelled happen once per campaign; paused and resumed are numbered by how many
+    came before. A retried write (the status already ``status``) re-queues the latest such event's deliveries.
+    """
+    campaign = await session.get(CampaignRow, campaign_id)
+    if campaign is None:
+        return []
+    ordering_key = campaign_ordering_key(campaign_id)
+    once = {
+        CampaignStatus.COMPLETED: WebhookEventType.CAMPAIGN_COMPLETED,
+        CampaignStatus.CANCELLED: WebhookEventType.CAMPAIGN_CANCELLED,
+    }
+    if status in once:
+        event_type, key = once[status], campaign_id
+    elif status in (CampaignStatus.RUNNING, CampaignStatus.PAUSED):
+        paused = status == CampaignStatus.PAUSED
+        event_type = WebhookEventType.CAMPAIGN_PAUSED if paused else WebhookEventType.CAMPAIGN_RESUMED
+        earlier = len(
+            (
+                await session.scalars(
+                    select(WebhookEventRow.id).where(
+                        WebhookEventRow.ordering_key == ordering_key, WebhookEventRow.type == event_type.value
+                    )
+                )
+            ).all()
+        )
+        started = await session.get(WebhookEventRow, event_id(WebhookEventType.CAMPAIGN_STARTED, campaign_id))
+        if not paused and (started is None or (before == status.value and earlier == 0)):
+            event_type, key = WebhookEventType.CAMPAIGN_STARTED, campaign_id  # first run (or its retry)
+        elif before == status.value:  # a retry of the write that recorded it: the latest event is this one
+            if earlier == 0:
+                return []
+            key = f"{campaign_id}/{earlier}"
+        else:
+            key = f"{campaign_id}/{earlier + 1}"
+    else:
+        return []
+    data = {
+        "campaign_id": campaign_id,
+        "name": campaign.name,
+        "status": status.value,
+        "previous_status": before,
+        "agent_name": campaign.agent_name,
+        "link": f"/v1/campaigns/{campaign_id}",
+    }
+    return await record_event(
+        session, org_id=campaign.org_id, event_type=event_type, key=key, ordering_key=ordering_key, data=data
+    )

@@ -11,9 +11,12 @@ from datetime import timedelta
 
 import pytest
 import pytest_asyncio
+from api_helpers import FAST, finished_campaign, person
 from api_helpers import eventually as api_eventually
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.exceptions import ApplicationError
+from test_api_agents import AGENT
+from test_api_calls import by_external_id
 from webhook_receiver import Answer, Receiver
 from workflow_helpers import eventually
 
@@ -253,3 +256,46 @@ async def test_the_api_registers_lists_logs_and_deletes_an_endpoint_showing_its_
     assert (await http.delete(f"/v1/webhooks/{body['id']}")).status_code == 204
     assert (await http.get("/v1/webhooks")).json() == []
     assert (await http.delete(f"/v1/webhooks/{body['id']}")).status_code == 404
+
+
+async def test_a_campaign_tells_its_receiver_each_call_each_outcome_and_its_course_signed_and_in_order(
+    api_stack,
+) -> None:
+    http = api_stack.org_a.http
+    receiver = Receiver()
+    created = (await http.post("/v1/webhooks", json={"url": receiver.url})).json()
+    receiver.secret = created["secret"]
+    assert (await http.post("/v1/agents", json=AGENT)).status_code == 201
+    people = [person(1, "qualifies"), person(2, "busy")]
+    await receiver.start()
+    try:
+        started = await http.post(
+            "/v1/campaigns", json={"name": "hooked", "agent_name": "ada", "settings": FAST, "contacts": people}
+        )
+        assert started.status_code == 201, started.text
+        campaign_id = started.json()["campaign"]["id"]
+        await finished_campaign(http, campaign_id)
+        # per contact: call.started, call.ended, contact.finished; the campaign: started, completed
+        await receiver.wait_for(8)
+    finally:
+        await receiver.stop()
+    assert receiver.bad_signatures == 0 and receiver.duplicates == []
+    for external_id in ("p1", "p2"):
+        mine = [e for e in receiver.processed if e["data"].get("external_id") == external_id]
+        assert [e["type"] for e in mine] == ["call.started", "call.ended", "contact.finished"], external_id
+    campaign_events = [e["type"] for e in receiver.processed if e["type"].startswith("campaign.")]
+    assert campaign_events == ["campaign.started", "campaign.completed"]
+
+    ended = next(
+        e["data"] for e in receiver.processed if e["type"] == "call.ended" and e["data"]["external_id"] == "p1"
+    )
+    assert ended["network"]["answered"] is True
+    assert ended["disposition"] == "qualified"
+    assert [s["speaker"] for s in ended["transcript"]][:1] == ["agent"]
+    call = await http.get(ended["link"])
+    assert call.status_code == 200 and call.json()["external_id"] == "p1"
+    busy = next(
+        e["data"] for e in receiver.processed if e["type"] == "contact.finished" and e["data"]["external_id"] == "p2"
+    )
+    finished = await http.get("/v1/contacts", params={"campaign_id": campaign_id})
+    assert busy["final_outcome"] == by_external_id(finished.json()["items"])["p2"]["final_outcome"]

@@ -15,6 +15,7 @@ from activities.store import StoreActivities
 from activities.webhooks import WebhookActivities
 from infra.client import connect
 from infra.health import database_check, temporal_check, worker_check, worker_http_app
+from infra.webhooks import WebhookOutbox
 from schemas.settings import Settings, get_settings
 from simulator.agent_call import make_agent_call
 from store.db import get_session_factory
@@ -46,6 +47,7 @@ def build_worker(
     task_queue: str | None = None,
 ) -> Worker:
     sessions = sessions or get_session_factory(settings.sqlalchemy_url)
+    outbox = WebhookOutbox(client, settings)
     calls = CallActivities(
         carrier
         or make_carrier(
@@ -53,9 +55,10 @@ def build_worker(
             agent_call=make_agent_call(client, model=settings.agent_llm, openai_model=settings.openai_model),
         ),
         sessions,
+        outbox=outbox,
     )
-    store = StoreActivities(sessions, client)
-    inbound = InboundActivities(settings, sessions, client)
+    store = StoreActivities(sessions, client, outbox)
+    inbound = InboundActivities(settings, sessions, client, outbox)
     hooks = WebhookActivities(settings, sessions)
     return Worker(
         client,
