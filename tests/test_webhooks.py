@@ -13,6 +13,7 @@ import pytest
 import pytest_asyncio
 from api_helpers import FAST, finished_campaign, person
 from api_helpers import eventually as api_eventually
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.exceptions import ApplicationError
 from test_api_agents import AGENT
@@ -24,8 +25,10 @@ from activities.webhooks import WebhookActivities, retry_after
 from api.services import webhooks as service
 from schemas.settings import Settings
 from schemas.webhooks import DeliveryStatus, SendWebhook, WebhookDeliveryOut, WebhookEndpointIn, WebhookEventType
+from schemas.workflow_io import CampaignStatus
 from simulator.carrier import SimCarrier
 from store import webhooks as store
+from store.models import CampaignRow, WebhookEventRow
 from store.orgs import create_org
 from worker.main import build_worker
 
@@ -299,3 +302,37 @@ async def test_a_campaign_tells_its_receiver_each_call_each_outcome_and_its_cour
     )
     finished = await http.get("/v1/contacts", params={"campaign_id": campaign_id})
     assert busy["final_outcome"] == by_external_id(finished.json()["items"])["p2"]["final_outcome"]
+
+
+async def test_each_pause_and_resume_is_its_own_event_and_a_retried_status_write_is_not(session_factory) -> None:
+    running, paused, completed = CampaignStatus.RUNNING, CampaignStatus.PAUSED, CampaignStatus.COMPLETED
+    course = [  # (status before, status written): a retried write finds its status already there
+        ("running", running),
+        ("running", running),
+        ("running", paused),
+        ("paused", paused),
+        ("paused", running),
+        ("running", paused),
+        ("paused", running),
+        ("running", running),
+        ("running", completed),
+        ("completed", completed),
+    ]
+    async with session_factory() as session:
+        session.add(CampaignRow(id="c-course", org_id=ORG, name="course", status="running", settings={}))
+        await store.create_endpoint(session, ORG, "https://hooks.example.com/", ["*"])
+        events: list[WebhookEventRow] = []
+        for before, status in course:
+            known = {e.id for e in events}
+            await store.campaign_status_event(session, "c-course", before, status)
+            events += [e for e in (await session.scalars(select(WebhookEventRow))).all() if e.id not in known]
+        await session.commit()
+    assert [e.type for e in events] == [
+        "campaign.started",
+        "campaign.paused",
+        "campaign.resumed",
+        "campaign.paused",
+        "campaign.resumed",
+        "campaign.completed",
+    ]
+    assert {e.ordering_key for e in events} == {"campaign:c-course"}
