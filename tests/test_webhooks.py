@@ -5,9 +5,11 @@ throttles and goes down is seen through to the end.
 """
 
 import asyncio
+import re
 import uuid
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 import pytest_asyncio
@@ -15,6 +17,7 @@ from api_helpers import FAST, finished_campaign, person
 from api_helpers import eventually as api_eventually
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from standardwebhooks import Webhook
 from temporalio.exceptions import ApplicationError
 from test_api_agents import AGENT
 from test_api_calls import by_external_id
@@ -202,8 +205,6 @@ async def test_a_delivery_to_an_address_that_became_private_is_refused_at_sendin
 
 
 def test_retry_after_is_read_as_seconds_or_a_date_and_capped_at_a_day() -> None:
-    from datetime import UTC, datetime
-
     now = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
     assert retry_after("7", now) == timedelta(seconds=7)
     assert retry_after("Sun, 29 Nov 2026 12:00:30 GMT", now) == timedelta(seconds=30)
@@ -336,3 +337,19 @@ async def test_each_pause_and_resume_is_its_own_event_and_a_retried_status_write
         "campaign.completed",
     ]
     assert {e.ordering_key for e in events} == {"campaign:c-course"}
+
+
+def test_the_plain_hmac_verifier_in_the_docs_accepts_a_signed_request_and_refuses_a_tampered_one() -> None:
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "webhooks.md").read_text()
+    [snippet] = [block for block in re.findall(r"```python\n(.*?)```", doc, re.S) if "def verify(" in block]
+    namespace: dict = {}
+    exec(snippet, namespace)  # the documented code, as a reader would paste it
+    secret, body, now = store.new_secret(), b'{"type":"call.ended","timestamp":"t","data":{}}', datetime.now(UTC)
+    headers = {
+        "webhook-id": "evt_1",
+        "webhook-timestamp": str(int(now.timestamp())),
+        "webhook-signature": Webhook(secret).sign("evt_1", now, body.decode()),
+    }
+    assert namespace["verify"](secret, body, headers)
+    assert not namespace["verify"](secret, body.replace(b"ended", b"started"), headers)
+    assert not namespace["verify"](store.new_secret(), body, headers)
