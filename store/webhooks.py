@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from schemas.calls import inbound_call_id, outbound_call_id
@@ -26,7 +26,7 @@ from store.models import (
     as_utc,
     utcnow,
 )
-from store.queries import transcript_for
+from store.queries import rowcount, transcript_for
 
 ALL_EVENTS = "*"
 
@@ -401,3 +401,25 @@ async def campaign_status_event(
     return await record_event(
         session, org_id=campaign.org_id, event_type=event_type, key=key, ordering_key=ordering_key, data=data
     )
+
+
+async def erase_events(session: AsyncSession, org_id: str, ordering_keys: list[str]) -> int:
+    """Delete the organization's events (and their delivery log) of these ordering keys: a person's erasure.
+    Their delivery workflows find nothing left to send."""
+    deleted = 0
+    for start in range(0, len(ordering_keys), 500):
+        events = select(WebhookEventRow.id).where(
+            WebhookEventRow.org_id == org_id, WebhookEventRow.ordering_key.in_(ordering_keys[start : start + 500])
+        )
+        await session.execute(
+            delete(WebhookDeliveryRow)
+            .where(WebhookDeliveryRow.event_id.in_(events))
+            .execution_options(synchronize_session=False)
+        )
+        result = await session.execute(
+            delete(WebhookEventRow)
+            .where(WebhookEventRow.id.in_(events.scalar_subquery()))
+            .execution_options(synchronize_session=False)
+        )
+        deleted += rowcount(result)
+    return deleted

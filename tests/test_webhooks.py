@@ -26,12 +26,13 @@ from workflow_helpers import eventually
 
 from activities.webhooks import WebhookActivities, retry_after
 from api.services import webhooks as service
+from api.services.people import erase_person
 from schemas.settings import Settings
 from schemas.webhooks import DeliveryStatus, SendWebhook, WebhookDeliveryOut, WebhookEndpointIn, WebhookEventType
 from schemas.workflow_io import CampaignStatus
 from simulator.carrier import SimCarrier
 from store import webhooks as store
-from store.models import CampaignRow, WebhookEventRow
+from store.models import CampaignRow, ContactRow, WebhookDeliveryRow, WebhookEventRow
 from store.orgs import create_org
 from worker.main import build_worker
 
@@ -353,3 +354,30 @@ def test_the_plain_hmac_verifier_in_the_docs_accepts_a_signed_request_and_refuse
     assert namespace["verify"](secret, body, headers)
     assert not namespace["verify"](secret, body.replace(b"ended", b"started"), headers)
     assert not namespace["verify"](store.new_secret(), body, headers)
+
+
+async def test_erasing_a_person_deletes_their_events_and_delivery_log_and_keeps_everyone_elses(session_factory) -> None:
+    async with session_factory() as session:
+        session.add(CampaignRow(id="c-erase", org_id=ORG, name="erase", status="running", settings={}))
+        for seq, (external_id, number) in enumerate([("gone", "+442079460001"), ("kept", "+442079460002")]):
+            session.add(
+                ContactRow(campaign_id="c-erase", external_id=external_id, phone=number, timezone="UTC", seq=seq)
+            )
+        await store.create_endpoint(session, ORG, "https://hooks.example.com/", ["*"])
+        for external_id in ("gone", "kept"):
+            await store.record_event(
+                session,
+                org_id=ORG,
+                event_type=WebhookEventType.CONTACT_FINISHED,
+                key=f"c-erase/{external_id}",
+                ordering_key=store.contact_ordering_key("c-erase", external_id),
+                data={"phone": "…"},
+            )
+        await session.commit()
+    erased = await erase_person(None, session_factory, org_id=ORG, phone="+442079460001")
+    assert erased.erased["webhook_events"] == 1
+    async with session_factory() as session:
+        left = (await session.scalars(select(WebhookEventRow.ordering_key))).all()
+        deliveries = (await session.scalars(select(WebhookDeliveryRow.event_id))).all()
+    assert left == ["contact:c-erase/kept"]
+    assert deliveries == [store.event_id(WebhookEventType.CONTACT_FINISHED, "c-erase/kept")]
