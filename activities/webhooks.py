@@ -13,6 +13,7 @@ from temporalio.exceptions import ApplicationError
 from infra.webhooks import UnsafeWebhookUrlError, check_url
 from schemas.settings import Settings
 from schemas.webhooks import (
+    BODY_EXCERPT_CHARS,
     DEAD_LETTER_WEBHOOK_ACTIVITY,
     SEND_WEBHOOK_ACTIVITY,
     WEBHOOK_REFUSED_ERROR,
@@ -41,6 +42,16 @@ def retry_after(value: str | None, now: datetime) -> timedelta | None:
     return max(timedelta(0), min(wait, LONGEST_RETRY_AFTER))
 
 
+async def _excerpt(response: httpx.Response) -> str:
+    """The start of the answer's body, for the delivery log; the rest is never read (a receiver may send a lot)."""
+    data = b""
+    async for chunk in response.aiter_bytes():
+        data += chunk
+        if len(data) >= 4 * BODY_EXCERPT_CHARS:
+            break
+    return data.decode("utf-8", errors="replace")[:BODY_EXCERPT_CHARS]
+
+
 class WebhookActivities:
     def __init__(
         self, settings: Settings, sessions: async_sessionmaker[AsyncSession], http: httpx.AsyncClient | None = None
@@ -57,6 +68,9 @@ class WebhookActivities:
             found = await webhooks.delivery_to_send(session, request.delivery_id)
         if found is None or found.delivery.status != DeliveryStatus.PENDING.value:
             return  # delivered (or settled) by an earlier try, or gone
+        if found.endpoint.deleted_at is not None:
+            await self._record(request.delivery_id, DeliveryStatus.FAILED, error="the endpoint was deleted")
+            return
         url, secret, event_id = found.endpoint.url, found.endpoint.secret, found.event.id
         body = json.dumps(found.event.payload, separators=(",", ":"))
         try:
@@ -74,20 +88,19 @@ class WebhookActivities:
             "webhook-signature": signature,
         }
         try:
-            response = await self._http.post(url, content=body.encode(), headers=headers)
+            async with self._http.stream("POST", url, content=body.encode(), headers=headers) as response:
+                code, text = response.status_code, await _excerpt(response)
+                wait = retry_after(response.headers.get("retry-after"), now)
         except httpx.HTTPError as err:
             error = f"{type(err).__name__}: {err}"
             await self._record(request.delivery_id, DeliveryStatus.PENDING, error=error)
             raise ApplicationError(f"delivery to {url} failed: {error}") from None
-        code, text = response.status_code, response.text
         if 200 <= code < 300:
             await self._record(request.delivery_id, DeliveryStatus.DELIVERED, code, text)
             return
         if code in RETRYABLE_STATUS or code >= 500:
             await self._record(request.delivery_id, DeliveryStatus.PENDING, code, text)
-            raise ApplicationError(
-                f"{url} answered {code}", next_retry_delay=retry_after(response.headers.get("retry-after"), now)
-            )
+            raise ApplicationError(f"{url} answered {code}", next_retry_delay=wait)
         await self._record(request.delivery_id, DeliveryStatus.FAILED, code, text)
         raise ApplicationError(f"{url} refused the event: {code}", type=WEBHOOK_REFUSED_ERROR, non_retryable=True)
 

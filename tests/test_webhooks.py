@@ -381,3 +381,23 @@ async def test_erasing_a_person_deletes_their_events_and_delivery_log_and_keeps_
         deliveries = (await session.scalars(select(WebhookDeliveryRow.event_id))).all()
     assert left == ["contact:c-erase/kept"]
     assert deliveries == [store.event_id(WebhookEventType.CONTACT_FINISHED, "c-erase/kept")]
+
+
+async def test_a_delivery_queued_before_its_endpoint_was_deleted_is_not_sent(session_factory) -> None:
+    receiver = Receiver()
+    async with session_factory() as session:
+        endpoint = await store.create_endpoint(session, ORG, receiver.url, ["*"])
+        [queued] = await store.record_event(
+            session, org_id=ORG, event_type=WebhookEventType.CALL_ENDED, key="late", ordering_key="o", data={}
+        )
+        assert await store.delete_endpoint(session, ORG, endpoint.id)
+        await session.commit()
+    allowing = Settings(_env_file=None, webhook_allow_private_urls=True)  # type: ignore[call-arg]
+    await receiver.start()
+    try:
+        await WebhookActivities(allowing, session_factory).send_webhook(SendWebhook(delivery_id=queued.delivery_id))
+    finally:
+        await receiver.stop()
+    async with session_factory() as session:
+        [(row, _)] = await store.list_deliveries(session, ORG, endpoint.id)
+    assert (row.status, row.last_error, receiver.requests) == ("failed", "the endpoint was deleted", 0)
