@@ -1,9 +1,11 @@
 """Webhook endpoints and their deliveries: create, list, delete, the delivery log, redelivery, and recording
 an event. The REST API (``/v1/webhooks``) and the CLI go through here."""
 
+import asyncio
+from collections import Counter
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
 from infra.webhooks import UnsafeWebhookUrlError, check_url, dispatch
@@ -18,6 +20,8 @@ from schemas.webhooks import (
 )
 from store import webhooks
 from store.models import WebhookEndpointRow
+
+MAX_LOG = 100_000
 
 
 class WebhookServiceError(Exception):
@@ -88,6 +92,20 @@ async def deliveries(
         )
         for row, event_type in await webhooks.list_deliveries(session, org_id, endpoint_id, limit=limit, offset=offset)
     ]
+
+
+async def settle_deliveries(
+    sessions: async_sessionmaker[AsyncSession], *, org_id: str, endpoint_id: str, within: float = 30.0
+) -> dict[str, int]:
+    """The endpoint's deliveries by status, once none is pending (or ``within`` seconds have passed)."""
+    deadline = asyncio.get_running_loop().time() + within
+    while True:
+        async with sessions() as session:
+            log = await deliveries(session, org_id=org_id, endpoint_id=endpoint_id, limit=MAX_LOG)
+        counts = Counter(delivery.status.value for delivery in log)
+        if not counts[DeliveryStatus.PENDING.value] or asyncio.get_running_loop().time() > deadline:
+            return dict(counts)
+        await asyncio.sleep(0.5)
 
 
 async def redeliver(
