@@ -79,6 +79,7 @@ class WebhookDeliveryInput(BaseModel):
     give_up_after_seconds: float = Field(gt=0)
     initial_retry_seconds: float = Field(default=5.0, gt=0)
     max_retry_seconds: float = Field(default=3600.0, gt=0)
+    max_history_events: int = Field(default=5_000, ge=10, description="continue as new past this history length")
 
 
 class SendWebhook(BaseModel):

@@ -28,13 +28,22 @@ from activities.webhooks import WebhookActivities, retry_after
 from api.services import webhooks as service
 from api.services.people import erase_person
 from schemas.settings import Settings
-from schemas.webhooks import DeliveryStatus, SendWebhook, WebhookDeliveryOut, WebhookEndpointIn, WebhookEventType
+from schemas.webhooks import (
+    DeliveryStatus,
+    SendWebhook,
+    WebhookDeliveryInput,
+    WebhookDeliveryOut,
+    WebhookEndpointIn,
+    WebhookEventType,
+    delivery_workflow_id,
+)
 from schemas.workflow_io import CampaignStatus
 from simulator.carrier import SimCarrier
 from store import webhooks as store
 from store.models import CampaignRow, ContactRow, WebhookDeliveryRow, WebhookEventRow
 from store.orgs import create_org
 from worker.main import build_worker
+from workflows.webhooks import WebhookDeliveryWorkflow
 
 ORG = "org-hooks"
 
@@ -401,3 +410,47 @@ async def test_a_delivery_queued_before_its_endpoint_was_deleted_is_not_sent(ses
     async with session_factory() as session:
         [(row, _)] = await store.list_deliveries(session, ORG, endpoint.id)
     assert (row.status, row.last_error, receiver.requests) == ("failed", "the endpoint was deleted", 0)
+
+
+async def test_a_long_queue_continues_as_new_and_still_arrives_whole_and_in_order(
+    hooks, dev_env, session_factory
+) -> None:
+    receiver = Receiver()
+    endpoint_id = await _endpoint(session_factory, hooks, receiver)
+    await receiver.start()
+    ordering_key = "contact:c-long/p1"
+    try:
+        async with session_factory() as session:
+            [first] = await store.record_event(
+                session,
+                org_id=ORG,
+                event_type=WebhookEventType.CALL_STARTED,
+                key="0",
+                ordering_key=ordering_key,
+                data={},
+            )
+            await session.commit()
+        handle = await dev_env.client.start_workflow(
+            WebhookDeliveryWorkflow.run,
+            WebhookDeliveryInput(
+                endpoint_id=endpoint_id, ordering_key=ordering_key, give_up_after_seconds=60, max_history_events=20
+            ),
+            id=delivery_workflow_id(endpoint_id, ordering_key),
+            task_queue=hooks.task_queue,
+            start_signal="enqueue",
+            start_signal_args=[first.delivery_id],
+        )
+        emitted = [store.event_id(WebhookEventType.CALL_STARTED, "0")]
+        for step in range(1, 12):
+            emitted.append(
+                await _emit(
+                    session_factory, dev_env.client, hooks, WebhookEventType.CALL_ENDED, str(step), ordering_key
+                )
+            )
+        await receiver.wait_for(12)
+    finally:
+        await receiver.stop()
+    assert receiver.processed_ids() == emitted
+    first_run = dev_env.client.get_workflow_handle(handle.id, run_id=handle.result_run_id)
+    events = [event async for event in first_run.fetch_history_events()]
+    assert events[-1].HasField("workflow_execution_continued_as_new_event_attributes")

@@ -25,15 +25,16 @@ with workflow.unsafe.imports_passed_through():
     )
 
 IDLE_BEFORE_ENDING = timedelta(minutes=1)
-MAX_HISTORY_EVENTS = 5_000
 SEND_TIMEOUT = timedelta(minutes=1)
 STORE_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
 
 
 @workflow.defn(name=WEBHOOK_DELIVERY_WORKFLOW)
 class WebhookDeliveryWorkflow:
-    def __init__(self) -> None:
-        self._queue: list[str] = []
+    @workflow.init
+    def __init__(self, params: WebhookDeliveryInput) -> None:
+        # The queue carried over continue-as-new comes first: signals can be handled before ``run`` starts.
+        self._queue: list[str] = list(params.queued)
 
     @workflow.signal
     def enqueue(self, delivery_id: str) -> None:
@@ -46,8 +47,6 @@ class WebhookDeliveryWorkflow:
 
     @workflow.run
     async def run(self, params: WebhookDeliveryInput) -> None:
-        for delivery_id in params.queued:
-            self.enqueue(delivery_id)
         while True:
             try:
                 await workflow.wait_condition(lambda: bool(self._queue), timeout=IDLE_BEFORE_ENDING)
@@ -58,7 +57,7 @@ class WebhookDeliveryWorkflow:
             await self._deliver(self._queue[0], params)
             self._queue.pop(0)
             info = workflow.info()
-            if info.is_continue_as_new_suggested() or info.get_current_history_length() > MAX_HISTORY_EVENTS:
+            if info.is_continue_as_new_suggested() or info.get_current_history_length() > params.max_history_events:
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 workflow.continue_as_new(params.model_copy(update={"queued": list(self._queue)}))
 
