@@ -179,6 +179,7 @@ async def test_a_refusing_receiver_fails_the_delivery_at_once_and_logs_its_answe
     finally:
         await receiver.stop()
     assert (failed.status, failed.attempts, failed.last_status_code) == (DeliveryStatus.FAILED, 1, 410)
+    assert await service.settle_deliveries(session_factory, org_id=ORG, endpoint_id=endpoint_id) == {"failed": 1}
     assert failed.last_body_excerpt == "planned 410"
     assert receiver.processed == []
 
