@@ -11,12 +11,14 @@ from temporalio.exceptions import ApplicationError
 
 from infra.logs import log_context
 from infra.observability import CALLS_IN_PROGRESS, DIALS
+from infra.webhooks import WebhookOutbox
 from schemas.activity_io import INVALID_NUMBER_ERROR, ActivityName, SweepRequest
 from schemas.calls import DialRequest, DialResult
 from schemas.contact import normalize_phone
 from schemas.outcomes import CallOutcome
+from schemas.webhooks import WebhookEventType
 from schemas.workflow_io import contact_workflow_id
-from store import compliance, dnc, queries
+from store import compliance, dnc, queries, webhooks
 from telephony.base import Carrier, DialPacer
 
 HEARTBEAT_EVERY_SECONDS = 2.0
@@ -25,11 +27,16 @@ DO_NOT_CALL_DETAIL = "not dialled: the number is on the do-not-call list"
 
 class CallActivities:
     def __init__(
-        self, carrier: Carrier, sessions: async_sessionmaker[AsyncSession], pacer: DialPacer | None = None
+        self,
+        carrier: Carrier,
+        sessions: async_sessionmaker[AsyncSession],
+        pacer: DialPacer | None = None,
+        outbox: WebhookOutbox | None = None,
     ) -> None:
         self._carrier = carrier
         self._sessions = sessions
         self._pacer = pacer or DialPacer()
+        self._outbox = outbox
         # What this process knows of its calls that the store may not have yet (it was unreachable):
         # a retry in this process writes the known result instead of asking the carrier for it.
         self._unrecorded: dict[str, DialResult] = {}
@@ -78,7 +85,16 @@ class CallActivities:
                 )
             recorded = None if created else queries.attempt_result(row)
             earlier_call_id = row.carrier_call_id or self._call_ids.get(request.idempotency_key, "")
+            # call.started with the attempt's row (outbox); a retry re-queues what is still undelivered
+            started = await self._call_event(session, request.idempotency_key, WebhookEventType.CALL_STARTED)
+            ended = (
+                await self._call_event(session, request.idempotency_key, WebhookEventType.CALL_ENDED)
+                if recorded is not None
+                else []
+            )
             await session.commit()
+        if self._outbox:
+            await self._outbox.dispatch([*started, *ended])
         if recorded is not None:
             self._forget(request.idempotency_key)
             return recorded
@@ -99,10 +115,19 @@ class CallActivities:
         return result
 
     async def _finish(self, key: str, result: DialResult) -> None:
+        """Store the attempt's result, and its ``call.ended`` event in the same transaction (outbox)."""
         async with self._sessions() as session:
             await queries.finish_attempt(session, key, result)
+            ended = await self._call_event(session, key, WebhookEventType.CALL_ENDED)
             await session.commit()
         self._forget(key)
+        if self._outbox:
+            await self._outbox.dispatch(ended)
+
+    async def _call_event(
+        self, session: AsyncSession, key: str, event_type: WebhookEventType
+    ) -> list[webhooks.QueuedDelivery]:
+        return await webhooks.outbound_call_event(session, key, event_type) if self._outbox else []
 
     def _forget(self, key: str) -> None:
         self._unrecorded.pop(key, None)

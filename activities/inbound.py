@@ -10,6 +10,7 @@ from temporalio import activity
 from temporalio.client import Client, WithStartWorkflowOperation
 from temporalio.common import WorkflowIDConflictPolicy
 
+from infra.webhooks import WebhookOutbox
 from schemas.calls import DialRequest
 from schemas.campaign import ALL_WEEKDAYS, CallingWindow, CampaignSettings
 from schemas.compliance import CallingPolicy
@@ -27,7 +28,7 @@ from schemas.inbound import (
 )
 from schemas.settings import Settings
 from schemas.workflow_io import CallbackConfirmation, ContactWorkflowInput, contact_workflow_id
-from store import compliance, numbers
+from store import compliance, numbers, webhooks
 from telephony.livekit_sip import create_call_room, delete_room
 from telephony.twilio_voice import livekit_sip_uri
 
@@ -42,10 +43,17 @@ def callback_settings() -> CampaignSettings:
 
 
 class InboundActivities:
-    def __init__(self, settings: Settings, sessions: async_sessionmaker[AsyncSession], client: Client | None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        sessions: async_sessionmaker[AsyncSession],
+        client: Client | None,
+        outbox: WebhookOutbox | None = None,
+    ) -> None:
         self._settings = settings
         self._sessions = sessions
         self._client = client
+        self._outbox = outbox
 
     def _livekit(self) -> api.LiveKitAPI:
         """A client for one activity (``async with``): no HTTP session outlives the activity that used it."""
@@ -108,7 +116,10 @@ class InboundActivities:
                 outcome=end.outcome.value if end.outcome else None,
                 disposition=end.disposition,
             )
+            queued = await webhooks.inbound_call_ended_event(session, end.call_sid) if self._outbox else []
             await session.commit()
+        if self._outbox:  # call.ended, recorded with the call's end (outbox)
+            await self._outbox.dispatch(queued)
 
     async def _policy_of(self, org_id: str | None) -> CallingPolicy:
         if org_id is None:

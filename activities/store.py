@@ -4,11 +4,13 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 
+from infra.webhooks import WebhookOutbox
 from schemas.activity_io import (
     ActivityName,
     CallbackRecord,
@@ -32,7 +34,8 @@ from schemas.compliance import DialFacts
 from schemas.dispositions import DispositionRecord
 from schemas.outcomes import FinalOutcome
 from schemas.workflow_io import ReasonInput, contact_workflow_id
-from store import compliance, dnc, queries
+from store import compliance, dnc, queries, webhooks
+from store.models import CampaignRow
 from workflows.contact import ContactWorkflow
 
 T = TypeVar("T")
@@ -50,9 +53,15 @@ _RESTARTABLE = {None, WorkflowExecutionStatus.FAILED, WorkflowExecutionStatus.TI
 
 
 class StoreActivities:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], client: Client | None = None) -> None:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        client: Client | None = None,
+        outbox: WebhookOutbox | None = None,
+    ) -> None:
         self._sessions = sessions
         self._client = client
+        self._outbox = outbox
 
     async def _write(self, query: Callable[..., Awaitable[T]], *args: Any) -> T:
         """Run one store query in its own transaction and commit it."""
@@ -125,13 +134,16 @@ class StoreActivities:
 
     @activity.defn(name=ActivityName.RECORD_OUTCOME)
     async def record_outcome(self, record: OutcomeRecord) -> None:
-        await self._write(
-            queries.record_outcome,
-            record.campaign_id,
-            record.external_id,
-            record.final_outcome,
-            record.reason,
-        )
+        await self._finish_contact(record.campaign_id, record.external_id, record.final_outcome, record.reason)
+
+    async def _finish_contact(self, campaign_id: str, external_id: str, outcome: FinalOutcome, reason: str) -> None:
+        """The contact's final outcome, and its ``contact.finished`` event in the same transaction (outbox)."""
+        async with self._sessions() as session:
+            await queries.record_outcome(session, campaign_id, external_id, outcome, reason)
+            queued = await webhooks.contact_finished_event(session, campaign_id, external_id) if self._outbox else []
+            await session.commit()
+        if self._outbox:
+            await self._outbox.dispatch(queued)
 
     @activity.defn(name=ActivityName.RECORD_DISPOSITION)
     async def record_disposition(self, record: DispositionRecord) -> None:
@@ -183,7 +195,18 @@ class StoreActivities:
 
     @activity.defn(name=ActivityName.SET_CAMPAIGN_STATUS)
     async def set_campaign_status(self, update: CampaignStatusUpdate) -> None:
-        await self._write(queries.set_campaign_status, update.campaign_id, update.status)
+        """The campaign's status, and its ``campaign.*`` event in the same transaction (outbox)."""
+        async with self._sessions() as session:
+            before = await session.scalar(select(CampaignRow.status).where(CampaignRow.id == update.campaign_id))
+            await queries.set_campaign_status(session, update.campaign_id, update.status)
+            queued = (
+                await webhooks.campaign_status_event(session, update.campaign_id, before, update.status)
+                if self._outbox
+                else []
+            )
+            await session.commit()
+        if self._outbox:
+            await self._outbox.dispatch(queued)
 
     @activity.defn(name=ActivityName.CANCEL_CAMPAIGN_CONTACTS)
     async def cancel_campaign_contacts(self, request: CancelCampaignContacts) -> int:
@@ -237,9 +260,7 @@ class StoreActivities:
                     found.running.append(contact.external_id)
                 elif status in _STOPPED_BY_HAND or (request.cancelling and status in _RESTARTABLE):
                     reason = _STOPPED_BY_HAND.get(status, "campaign cancelled") if status else "campaign cancelled"
-                    await self._write(
-                        queries.record_outcome, request.campaign_id, contact.external_id, FinalOutcome.CANCELLED, reason
-                    )
+                    await self._finish_contact(request.campaign_id, contact.external_id, FinalOutcome.CANCELLED, reason)
                     found.closed.append(contact.external_id)
                 elif status in _RESTARTABLE:
                     if len(found.to_start) < request.limit:

@@ -15,6 +15,7 @@ from cli.numbers import numbers_app
 from cli.orgs import org_app
 from cli.people import people_app
 from cli.stack import demo, dev
+from cli.webhooks import webhook_app
 
 app = typer.Typer(
     name="ringflow",
@@ -33,6 +34,7 @@ app.add_typer(org_app, name="org")
 app.add_typer(people_app, name="people")
 app.add_typer(codec_app, name="codec")
 app.add_typer(temporal_app, name="temporal")
+app.add_typer(webhook_app, name="webhook")
 
 
 def main() -> None:

@@ -107,6 +107,10 @@ def demo(
         str,
         typer.Option("--llm", help="The agent's model: 'scripted' (offline) or 'openai' (needs OPENAI_API_KEY)"),
     ] = "scripted",
+    webhook: Annotated[
+        str | None,
+        typer.Option(help="Register this URL for every event of the demo (a local receiver is allowed)"),
+    ] = None,
 ) -> None:
     """Offline end to end: a simulated carrier calls the sample list, with retries and callbacks, in about a minute."""
     if llm not in ("scripted", "openai"):
@@ -122,6 +126,8 @@ def demo(
             # Its own task queue: a `ringflow dev` worker on a reused server must not take the demo's
             # activities, since it writes to a different database.
             "task_queue": f"{base.task_queue}-demo",
+            # The demo runs on this machine: a receiver on it may take its webhooks (--webhook).
+            "webhook_allow_private_urls": True,
         }
     )
     report = load_csv(contacts)
@@ -136,13 +142,16 @@ def demo(
     # The live view and the summary tell the story; worker warnings would only break the display.
     logging.getLogger("temporalio").setLevel(logging.ERROR)
     logging.getLogger("livekit").setLevel(logging.ERROR)
-    run_command(_demo(settings, report, agent, keep_running), interrupt_code=0 if keep_running else 130)
+    run_command(_demo(settings, report, agent, keep_running, webhook), interrupt_code=0 if keep_running else 130)
 
 
-async def _demo(settings: Settings, report: CsvImportReport, agent: "AgentConfig", keep_running: bool) -> int:
-    from api.services import campaigns
+async def _demo(
+    settings: Settings, report: CsvImportReport, agent: "AgentConfig", keep_running: bool, webhook: str | None
+) -> int:
+    from api.services import campaigns, webhooks
     from cli.progress import follow_campaign, print_conversations, print_summary
     from schemas.compliance import any_hour_policy
+    from schemas.webhooks import WebhookEndpointIn
     from schemas.workflow_io import campaign_workflow_id
     from store import compliance, queries
     from store.db import get_session_factory
@@ -173,6 +182,13 @@ async def _demo(settings: Settings, report: CsvImportReport, agent: "AgentConfig
             await compliance.set_policy(session, org.id, any_hour_policy(DEMO_LEGAL_BASIS), changed_by="demo")
             await session.commit()
         console.print(f"calling hours: the demo organization overrides the legal floor ({DEMO_LEGAL_BASIS})")
+        endpoint = None
+        if webhook:
+            async with sessions() as session:
+                endpoint = await webhooks.create(
+                    session, settings, org_id=org.id, endpoint=WebhookEndpointIn(url=webhook)
+                )
+            console.print(f"webhook {endpoint.url}: every event, signed with {endpoint.secret}", highlight=False)
         dashboard = _demo_dashboard_line(stack.api_url, key) if serve_api else DEMO_NO_DASHBOARD
         console.print(dashboard, highlight=False, soft_wrap=True)
         agent = await load_campaign_agent(sessions, agent.name, org.id)
@@ -200,6 +216,10 @@ async def _demo(settings: Settings, report: CsvImportReport, agent: "AgentConfig
         )
         agree = await print_summary(console, follow, sessions, ui_link=link)
         await print_conversations(console, sessions, campaign_id)
+        if endpoint is not None:
+            counts = await webhooks.settle_deliveries(sessions, org_id=org.id, endpoint_id=endpoint.id)
+            summary = ", ".join(f"{count} {status}" for status, count in sorted(counts.items())) or "none"
+            console.print(f"webhook deliveries to {endpoint.url}: {summary}", highlight=False)
         console.print(f"demo took {time.monotonic() - began:.0f} s")
         if keep_running:
             console.print(f"the stack keeps running for the Web UI at {stack.ui_url}; Ctrl-C stops it")

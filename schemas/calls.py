@@ -1,5 +1,7 @@
 """What goes to a carrier and what comes back."""
 
+import base64
+import json
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -63,3 +65,18 @@ class DialResult(BaseModel):
     @property
     def answered_by_machine(self) -> bool:
         return self.outcome == CallOutcome.VOICEMAIL or self.answered_by.startswith("machine")
+
+
+# ---- call ids: how the API names one call (``/v1/calls/{id}``) ------------------------------------
+
+OUTBOUND_CALL_PREFIX = "out_"
+INBOUND_CALL_PREFIX = "in_"
+
+
+def outbound_call_id(campaign_id: str, external_id: str, attempt: int) -> str:
+    raw = json.dumps([campaign_id, external_id, attempt], separators=(",", ":")).encode()
+    return OUTBOUND_CALL_PREFIX + base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def inbound_call_id(call_sid: str) -> str:
+    return INBOUND_CALL_PREFIX + call_sid

@@ -1,5 +1,6 @@
 """Process settings, from the environment (``RINGFLOW_*``, plus the conventional ``DATABASE_URL``)."""
 
+from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -82,6 +83,20 @@ class Settings(BaseSettings):
         default=0.09, ge=0, description="Estimated all-in cost of a connected minute (carrier + SIP + model)"
     )
     cost_per_dial_usd: float = Field(default=0.005, ge=0, description="Estimated cost of a dial that never connects")
+
+    # ---- Webhooks ------------------------------------------------------------------------------
+    webhook_allow_private_urls: bool = Field(
+        default=False,
+        description="Let webhook URLs point at private, loopback, link-local or reserved addresses (SSRF guard off)",
+    )
+    webhook_give_up_after: timedelta = Field(
+        default=timedelta(days=3), description="A delivery still failing this long after it began is dead-lettered"
+    )
+    webhook_retry_initial: timedelta = Field(
+        default=timedelta(seconds=5), description="First wait before retrying a failed delivery (then doubles)"
+    )
+    webhook_retry_max: timedelta = Field(default=timedelta(hours=1), description="Longest wait between retries")
+    webhook_timeout: timedelta = Field(default=timedelta(seconds=15), description="One delivery's HTTP timeout")
 
     # ---- Payload encryption (PII in workflow histories) ---------------------------------------
     codec_keys: str | None = Field(

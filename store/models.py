@@ -476,3 +476,57 @@ class CallingPolicyChangeRow(Base):
     changed_at: Mapped[datetime] = mapped_column(default=utcnow)
     changed_by: Mapped[str] = mapped_column(String(64), doc="'API key rf_abc…', 'cli', 'demo'")
     policy: Mapped[dict[str, Any]] = mapped_column(doc="CallingPolicy.model_dump(mode='json')")
+
+
+# ---- webhooks -------------------------------------------------------------------------------------
+
+
+class WebhookEndpointRow(Base):
+    """Where an organization's events go. The signing secret is kept as given (``whsec_…``) because every
+    delivery signs with it; the API shows it once, at creation, and never again."""
+
+    __tablename__ = "webhook_endpoints"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    org_id: Mapped[str] = mapped_column(String(64), index=True)
+    url: Mapped[str] = mapped_column(String(2048))
+    events: Mapped[list[str]] = mapped_column(doc='event types, or ["*"] for all')
+    description: Mapped[str] = mapped_column(String(256), default="", server_default="")
+    secret: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    deleted_at: Mapped[datetime | None] = mapped_column(doc="deleted endpoints get no new events")
+
+
+class WebhookEventRow(Base):
+    """One fact worth telling (the outbox): its id is derived from the fact, so recording it twice is a no-op."""
+
+    __tablename__ = "webhook_events"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True, doc="evt_ + hash of type and key")
+    org_id: Mapped[str] = mapped_column(String(64), index=True)
+    type: Mapped[str] = mapped_column(String(64))
+    ordering_key: Mapped[str] = mapped_column(String(255), doc="events of one key arrive in order")
+    occurred_at: Mapped[datetime] = mapped_column()
+    payload: Mapped[dict[str, Any]] = mapped_column(doc='the body sent: {"type", "timestamp", "data"}')
+
+
+class WebhookDeliveryRow(Base):
+    """One event sent to one endpoint: the delivery log."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        UniqueConstraint("event_id", "endpoint_id"),
+        Index("ix_webhook_deliveries_endpoint", "endpoint_id", "created_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(64), ForeignKey("webhook_events.id"))
+    endpoint_id: Mapped[str] = mapped_column(String(64), ForeignKey("webhook_endpoints.id"))
+    status: Mapped[str] = mapped_column(String(16), doc="pending | delivered | failed | dead")
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    last_status_code: Mapped[int | None] = mapped_column(Integer)
+    last_body_excerpt: Mapped[str] = mapped_column(Text, default="", server_default="")
+    last_error: Mapped[str] = mapped_column(Text, default="", server_default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    delivered_at: Mapped[datetime | None] = mapped_column()

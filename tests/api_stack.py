@@ -70,6 +70,7 @@ async def api_stack(dev_env, session_factory, db_url) -> AsyncIterator[ApiStack]
         database_url=db_url,
         task_queue=f"tq-api-{uuid.uuid4().hex[:8]}",
         sim_time_scale=0.0,
+        webhook_allow_private_urls=True,  # the tests' webhook receivers listen on 127.0.0.1
     )
     orgs = []
     async with session_factory() as session:

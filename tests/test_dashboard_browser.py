@@ -16,7 +16,10 @@ import pytest_asyncio
 from api_helpers import phone
 from browser_helpers import fresh_artifacts, headless_chromium
 from playwright.async_api import Browser, BrowserContext, Page, expect
+from webhook_receiver import Answer, Receiver
 
+from api.services import webhooks as webhooks_service
+from schemas.webhooks import WebhookEventType
 from store.numbers import upsert_number
 
 # Generous for a loaded CI machine; the whole journey takes a few seconds when the machine is idle.
@@ -246,5 +249,62 @@ async def test_an_operator_sets_up_an_agent_with_its_tools_a_number_and_the_do_n
     assert listed == {phone(302), phone(303)}
     await snap(page, "settings-04-do-not-call")
 
+    assert errors == []
+    await context.close()
+
+
+async def open_deliveries_until(page: Page, status: str) -> None:
+    """Open the endpoint's delivery log (the page shows it as read) until its latest delivery has ``status``."""
+    for _ in range(100):
+        await page.locator("#webhooks-table tbody tr a").first.click()
+        row = page.locator("#deliveries-table tbody tr").first
+        if await row.count() and status in (await row.locator("td").nth(1).inner_text()):
+            return
+        await page.wait_for_timeout(200)
+    raise AssertionError(f"no delivery became {status}")
+
+
+async def test_an_operator_adds_a_webhook_sees_its_secret_once_and_redelivers_a_refused_event(api_stack, browser, snap):
+    receiver = Receiver(plan=[Answer(410)])
+    await receiver.start()
+    errors: list[str] = []
+    context, page = await logged_in(browser, api_stack.base_url, api_stack.org_a.key, errors)
+    try:
+        await page.goto("/webhooks")
+        await expect(page.locator(".empty h3")).to_have_text("No endpoints yet")
+        await page.fill("#webhook-create-form input[name=url]", receiver.url)
+        await page.fill("#webhook-create-form input[name=events]", "campaign.started, call.ended")
+        await page.click("#webhook-create-form button[type=submit]")
+        await expect(page.locator("#webhooks-table tbody tr")).to_have_count(1)
+        secret = page.locator("#webhook-secret .mono")
+        await expect(secret).to_contain_text("whsec_")
+        receiver.secret = await secret.inner_text()
+        [endpoint] = (await api_stack.org_a.http.get("/v1/webhooks")).json()
+        assert endpoint["events"] == ["call.ended", "campaign.started"] and "secret" not in endpoint
+        await snap(page, "webhooks-01-endpoint-and-secret")
+
+        async with api_stack.sessions() as session:
+            await webhooks_service.emit(
+                session,
+                api_stack.client,
+                api_stack.settings,
+                org_id=api_stack.org_a.id,
+                event_type=WebhookEventType.CAMPAIGN_STARTED,
+                key="c-browser",
+                ordering_key="campaign:c-browser",
+                data={"campaign_id": "c-browser"},
+            )
+        rows = page.locator("#deliveries-table tbody tr")
+        await open_deliveries_until(page, "failed")
+        await expect(rows.first).to_contain_text("410 planned 410")
+        await snap(page, "webhooks-02-refused")
+        await rows.first.locator("button").click()
+        await expect(page.locator(".toast.success", has_text="queued again")).to_contain_text("campaign.started")
+        await open_deliveries_until(page, "delivered")
+        await expect(rows).to_have_count(1)
+        assert [event["type"] for event in receiver.processed] == ["campaign.started"]
+        await snap(page, "webhooks-03-redelivered")
+    finally:
+        await receiver.stop()
     assert errors == []
     await context.close()

@@ -18,11 +18,13 @@ from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer, UnsandboxedWorkflowRunner
 
 from schemas.inbound import InboundCallInput, InboundCallState
+from schemas.webhooks import WebhookDeliveryInput
 from schemas.workflow_io import CampaignResult, CampaignWorkflowInput, ContactState, ContactWorkflowInput
 from worker.main import SANDBOX, WORKFLOWS
 from workflows.campaign import CampaignWorkflow
 from workflows.contact import ContactWorkflow
 from workflows.inbound import InboundCallWorkflow
+from workflows.webhooks import WebhookDeliveryWorkflow
 
 HISTORIES = {path.stem: path for path in sorted((Path(__file__).parent / "histories").glob("*.json"))}
 """Every recorded history: the recorder's ``campaign_workflow.json`` …, plus any kept from before a patch."""
@@ -81,6 +83,14 @@ class InboundCallWorkflowWithATimerFirst(InboundCallWorkflow):
         return await super().run(input)
 
 
+@workflow.defn(name=WebhookDeliveryWorkflow.__name__)
+class WebhookDeliveryWorkflowWithATimerFirst(WebhookDeliveryWorkflow):
+    @workflow.run
+    async def run(self, params: WebhookDeliveryInput) -> None:
+        await workflow.sleep(timedelta(seconds=1))
+        await super().run(params)
+
+
 @workflow.defn(name=ContactWorkflow.__name__)
 class ContactWorkflowWithAPatchedTimer(ContactWorkflow):
     """The same change made the documented way: histories recorded before it replay the old path."""
@@ -96,6 +106,7 @@ CHANGED = {
     CampaignWorkflow.__name__: CampaignWorkflowWithATimerFirst,
     ContactWorkflow.__name__: ContactWorkflowWithATimerFirst,
     InboundCallWorkflow.__name__: InboundCallWorkflowWithATimerFirst,
+    WebhookDeliveryWorkflow.__name__: WebhookDeliveryWorkflowWithATimerFirst,
 }
 
 

@@ -13,8 +13,10 @@ from activities.analysis import AnalysisActivities
 from activities.calls import CallActivities
 from activities.inbound import InboundActivities
 from activities.store import StoreActivities
+from activities.webhooks import WebhookActivities
 from infra.client import connect
 from infra.health import database_check, temporal_check, worker_check, worker_http_app
+from infra.webhooks import WebhookOutbox
 from schemas.settings import Settings, get_settings
 from simulator.agent_call import make_agent_call
 from store.db import get_session_factory
@@ -24,8 +26,9 @@ from worker.http_server import serving
 from workflows.campaign import CampaignWorkflow
 from workflows.contact import ContactWorkflow
 from workflows.inbound import InboundCallWorkflow
+from workflows.webhooks import WebhookDeliveryWorkflow
 
-WORKFLOWS = [CampaignWorkflow, ContactWorkflow, InboundCallWorkflow]
+WORKFLOWS = [CampaignWorkflow, ContactWorkflow, InboundCallWorkflow, WebhookDeliveryWorkflow]
 WORKER_HTTP_HOST = "0.0.0.0"
 """The worker's /healthz, /readyz and /metrics listen on every interface: probes and Prometheus come from outside."""
 
@@ -45,6 +48,7 @@ def build_worker(
     task_queue: str | None = None,
 ) -> Worker:
     sessions = sessions or get_session_factory(settings.sqlalchemy_url)
+    outbox = WebhookOutbox(client, settings)
     calls = CallActivities(
         carrier
         or make_carrier(
@@ -52,10 +56,12 @@ def build_worker(
             agent_call=make_agent_call(client, model=settings.agent_llm, openai_model=settings.openai_model),
         ),
         sessions,
+        outbox=outbox,
     )
-    store = StoreActivities(sessions, client)
-    inbound = InboundActivities(settings, sessions, client)
-    analysis = AnalysisActivities(settings, sessions)
+    store = StoreActivities(sessions, client, outbox)
+    inbound = InboundActivities(settings, sessions, client, outbox)
+    analysis = AnalysisActivities(settings, sessions, outbox)
+    hooks = WebhookActivities(settings, sessions)
     return Worker(
         client,
         task_queue=task_queue or settings.task_queue,
@@ -84,6 +90,8 @@ def build_worker(
             inbound.finish_inbound_call,
             inbound.start_inbound_callback,
             analysis.analyze_call,
+            hooks.send_webhook,
+            hooks.dead_letter_webhook,
         ],
         max_concurrent_activities=500,
         workflow_task_executor=ThreadPoolExecutor(max_workers=8),

@@ -7,7 +7,6 @@ from fastapi import APIRouter, Query
 
 from api.deps import CurrentOrg, DbSession
 from api.routers.common import (
-    INBOUND_CALL_PREFIX,
     V1_DEPENDENCIES,
     V1_RESPONSES,
     Context,
@@ -26,6 +25,7 @@ from infra.web_ui import workflow_ui_url
 from schemas.agent import LiveContext
 from schemas.analysis import CallAnalysis
 from schemas.api import DEFAULT_PAGE_SIZE, CallbackOut, CallDetail, CallList, CallOut, ContextEdit, ErrorBody, NoteOut
+from schemas.calls import INBOUND_CALL_PREFIX
 from schemas.inbound import inbound_workflow_id
 from schemas.workflow_io import ContextUpdate, contact_workflow_id
 from store import analyses, compliance, queries, reports

@@ -22,6 +22,7 @@ from api.deps import AppContext, app_context, current_org
 from api.services import campaigns, people
 from infra.web_ui import workflow_ui_url
 from schemas.api import CAMPAIGN_DRAFT, MAX_PAGE_SIZE, CampaignOut, ContactCounts, ErrorBody, ImportReport, Stats
+from schemas.calls import OUTBOUND_CALL_PREFIX, inbound_call_id, outbound_call_id
 from schemas.contact import normalize_phone
 from schemas.settings import Settings
 from schemas.workflow_io import CampaignProgress, campaign_workflow_id
@@ -32,8 +33,6 @@ Context = Annotated[AppContext, Depends(app_context)]
 Limit = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="Items per page")]
 Offset = Annotated[int, Query(ge=0, le=1_000_000_000, description="Items to skip")]
 
-OUTBOUND_CALL_PREFIX = "out_"
-INBOUND_CALL_PREFIX = "in_"
 NUL = "\x00"
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 """A do-not-call list upload, read whole; contact lists stream and are bounded by ``max_upload_mb``."""
@@ -252,15 +251,6 @@ def utc(value: datetime | None, field: str) -> datetime | None:
 
 
 # ---- call ids -------------------------------------------------------------------------------------
-
-
-def outbound_call_id(campaign_id: str, external_id: str, attempt: int) -> str:
-    raw = json.dumps([campaign_id, external_id, attempt], separators=(",", ":")).encode()
-    return OUTBOUND_CALL_PREFIX + base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def inbound_call_id(call_sid: str) -> str:
-    return INBOUND_CALL_PREFIX + call_sid
 
 
 def call_id(direction: str, campaign_id: str, external_id: str, attempt: int) -> str:

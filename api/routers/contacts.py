@@ -11,12 +11,12 @@ from api.routers.common import (
     Context,
     Limit,
     Offset,
-    outbound_call_id,
     row_view,
     utc,
 )
 from infra.web_ui import workflow_ui_url
 from schemas.api import DEFAULT_PAGE_SIZE, ContactList, ContactOut, DecisionList
+from schemas.calls import outbound_call_id
 from schemas.workflow_io import contact_workflow_id
 from store import compliance, reports
 

@@ -19,6 +19,7 @@ from fastapi.templating import Jinja2Templates
 
 from api.deps import API_KEY_COOKIE, AppContext, Context, current_org
 from schemas.agent import AgentTool, InformationCategory, Language, ModelMode
+from schemas.webhooks import WebhookEventType
 from store.models import OrganizationRow
 from store.orgs import org_for_api_key
 
@@ -35,6 +36,7 @@ TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 templates = Jinja2Templates(directory=TEMPLATES_DIR)
 templates.env.globals["information_categories"] = list(InformationCategory)
+templates.env.globals["event_types"] = [event.value for event in WebhookEventType]
 
 router = APIRouter(include_in_schema=False)
 
@@ -133,6 +135,7 @@ PLAIN_PAGES = {
     "/agents": ("agents.html", "agents"),
     "/numbers": ("numbers.html", "numbers"),
     "/do-not-call": ("dnc.html", "dnc"),
+    "/webhooks": ("webhooks.html", "webhooks"),
 }
 
 

@@ -6,9 +6,22 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from temporalio.service import RPCError
 
-from api.routers import agents, calls, campaigns, common, contacts, dnc, information, me, numbers, people, policy
+from api.routers import (
+    agents,
+    calls,
+    campaigns,
+    common,
+    contacts,
+    dnc,
+    information,
+    me,
+    numbers,
+    people,
+    policy,
+    webhooks,
+)
 
-ROUTERS = (me, policy, campaigns, contacts, calls, information, agents, numbers, dnc, people)
+ROUTERS = (me, policy, campaigns, contacts, calls, information, agents, numbers, dnc, people, webhooks)
 DESCRIPTION = """
 Every ``/v1`` request needs an organization's API key, as ``Authorization: Bearer <key>`` (or
 ``X-API-Key: <key>``); `ringflow org create NAME` prints one. A key only ever sees its own

@@ -28,7 +28,7 @@ from infra.codec import EncryptionCodec
 from schemas.erasure import PersonErased
 from schemas.inbound import INBOUND_CAMPAIGN_ID, inbound_workflow_id
 from schemas.workflow_io import contact_workflow_id
-from store import data_keys, dnc
+from store import data_keys, dnc, webhooks
 from store.db import begin_read_only
 from store.models import (
     AttemptRow,
@@ -41,8 +41,10 @@ from store.models import (
     NoteRow,
     SharedInformationRow,
     TranscriptSegmentRow,
+    WebhookEventRow,
 )
 from store.queries import rowcount
+from store.webhooks import contact_ordering_key
 
 PER_CONTACT_TABLES = (
     AttemptRow,
@@ -158,6 +160,11 @@ async def erase_person(
             .execution_options(synchronize_session=False)
         )
         erased = {ContactRow.__tablename__: contacts, InboundCallRow.__tablename__: rowcount(inbound), **erased}
+        erased[WebhookEventRow.__tablename__] = await webhooks.erase_events(
+            session,
+            org_id,
+            sorted(contact_ordering_key(campaign_id, ext) for campaign_id, ids in keys.items() for ext in ids),
+        )
         destroyed = await data_keys.destroy_data_keys(session, _workflow_ids(keys))
         try:
             hashed = await dnc.erase_from_dnc(session, org_id, phone)

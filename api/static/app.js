@@ -778,6 +778,51 @@ document.addEventListener("alpine:init", () => {
   }));
 
   // The do-not-call list: add, remove, import.
+  Alpine.data("webhooksPage", () => ({
+    endpoints: [],
+    loading: true,
+    url: "",
+    events: "*",
+    secret: "",
+    selected: null,
+    deliveries: [],
+    async init() {
+      await this.load();
+    },
+    async load() {
+      this.loading = true;
+      try {
+        this.endpoints = await api("GET", "/v1/webhooks");
+      } finally {
+        this.loading = false;
+      }
+    },
+    async create() {
+      const named = this.events.split(",").map((e) => e.trim()).filter(Boolean);
+      const events = named.length === 0 || named.includes("*") ? "*" : named;
+      const created = await api("POST", "/v1/webhooks", { url: this.url, events });
+      this.secret = created.secret;
+      this.url = "";
+      toast(`Events now go to ${created.url}`, "success");
+      await this.load();
+    },
+    async remove(endpoint) {
+      if (!window.confirm(`Stop sending events to ${endpoint.url}?`)) return;
+      await api("DELETE", `/v1/webhooks/${enc(endpoint.id)}`);
+      if (this.selected && this.selected.id === endpoint.id) this.selected = null;
+      await this.load();
+    },
+    async show(endpoint) {
+      this.selected = endpoint;
+      this.deliveries = await api("GET", `/v1/webhooks/${enc(endpoint.id)}/deliveries`);
+    },
+    async redeliver(delivery) {
+      await api("POST", `/v1/webhooks/deliveries/${enc(delivery.id)}/redeliver`);
+      toast(`${delivery.event_type} queued again`, "success");
+      await this.show(this.selected);
+    },
+  }));
+
   Alpine.data("dncPage", () => ({
     entries: [],
     total: 0,

@@ -17,7 +17,8 @@ from zoneinfo import ZoneInfo
 HERE = Path(__file__).parent
 
 
-async def record() -> None:
+async def record(only: set[str]) -> None:
+    """Record every history, or only those named in ``only`` (e.g. ``webhook_delivery_workflow``)."""
     from temporalio.testing import WorkflowEnvironment
 
     sys.path.insert(0, str(HERE.parent))
@@ -57,6 +58,9 @@ async def record() -> None:
     )
     async with env:
         await register_search_attributes(env.client)
+        await _record_webhook_delivery(env, sessions, db_url)
+        if only:
+            return
         worker_settings = Settings(database_url=db_url, task_queue="record")
         carrier = SimCarrier(time_scale=0.0, clock=server_clock)
         async with build_worker(env.client, worker_settings, sessions=sessions, carrier=carrier):
@@ -107,5 +111,62 @@ async def record() -> None:
             (HERE / "inbound_call_workflow.json").write_text(history.to_json())
 
 
+async def _record_webhook_delivery(env, sessions, db_url: str) -> None:
+    """One endpoint's events for one contact: the first answered 503 then delivered, the second at once."""
+    from webhook_receiver import Answer, Receiver
+    from workflow_helpers import eventually
+
+    from api.services import webhooks
+    from schemas.settings import Settings
+    from schemas.webhooks import WebhookEndpointIn, WebhookEventType, delivery_workflow_id
+    from simulator.carrier import SimCarrier
+    from store.orgs import create_org
+    from worker.main import build_worker
+
+    settings = Settings(
+        database_url=db_url,
+        task_queue="record-hooks",
+        webhook_allow_private_urls=True,
+        webhook_retry_initial=timedelta(seconds=1),
+    )
+    receiver = Receiver(plan=[Answer(503)])
+    async with sessions() as session:
+        await create_org(session, "Hooks", org_id="org-hooks")
+        await session.commit()
+        endpoint = await webhooks.create(
+            session, settings, org_id="org-hooks", endpoint=WebhookEndpointIn(url=receiver.url)
+        )
+    receiver.secret = endpoint.secret
+    await receiver.start()
+    try:
+        async with build_worker(env.client, settings, sessions=sessions, carrier=SimCarrier(time_scale=0.0)):
+            for event_type in (WebhookEventType.CALL_ENDED, WebhookEventType.CONTACT_FINISHED):
+                async with sessions() as session:
+                    await webhooks.emit(
+                        session,
+                        env.client,
+                        settings,
+                        org_id="org-hooks",
+                        event_type=event_type,
+                        key="c-recorded/1",
+                        ordering_key="c-recorded/1",
+                        data={"contact": "1"},
+                    )
+            await eventually(lambda: len(receiver.processed) == 2, within=30.0)
+            await env.sleep(timedelta(minutes=2))  # idle past IDLE_BEFORE_ENDING: the run ends
+            handle = env.client.get_workflow_handle(delivery_workflow_id(endpoint.id, "c-recorded/1"))
+            await eventually(lambda: _completed(handle), within=30.0)
+    finally:
+        await receiver.stop()
+    assert len(receiver.processed) == 2, receiver.processed
+    (HERE / "webhook_delivery_workflow.json").write_text((await handle.fetch_history()).to_json())
+
+
+async def _completed(handle) -> bool:
+    from temporalio.client import WorkflowExecutionStatus
+
+    return (await handle.describe()).status == WorkflowExecutionStatus.COMPLETED
+
+
 if __name__ == "__main__":
-    asyncio.run(record())
+    asyncio.run(record(set(sys.argv[1:])))
