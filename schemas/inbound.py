@@ -2,7 +2,7 @@
 
 from datetime import datetime, timedelta
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from schemas.agent import AgentConfig
 from schemas.calls import CallbackRequest
@@ -13,6 +13,8 @@ INBOUND_CAMPAIGN_ID = "inbound"
 """The campaign id the agent's records of inbound calls are stored under (with the CallSid as external id)."""
 
 FINAL_CALL_STATUSES = frozenset({"completed", "busy", "no-answer", "failed", "canceled"})
+KNOWN_CALL_STATUSES = FINAL_CALL_STATUSES | {"queued", "initiated", "ringing", "in-progress", "answered"}
+"""Every ``CallStatus`` and ``DialCallStatus`` Twilio sends; anything else is no report of Twilio's."""
 INBOUND_CALLBACK_HORIZON = timedelta(days=14)
 MAX_CALL_DURATION_SECONDS = 24 * 3600
 """Twilio ends any call after at most 24 hours (``timeLimit``): a longer reported duration is no real one."""
@@ -54,6 +56,13 @@ class CallStatusUpdate(BaseModel):
 
     status: str = Field(min_length=1, max_length=32)
     duration_seconds: float | None = Field(default=None, ge=0, le=MAX_CALL_DURATION_SECONDS, allow_inf_nan=False)
+
+    @field_validator("status")
+    @classmethod
+    def _known(cls, value: str) -> str:
+        if value not in KNOWN_CALL_STATUSES:
+            raise ValueError(f"{value[:32]!r} is not a call status Twilio sends")
+        return value
 
 
 class InboundCallState(BaseModel):

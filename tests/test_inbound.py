@@ -18,6 +18,7 @@ import httpx
 import pytest
 import pytest_asyncio
 from livekit_standin import API_KEY, API_SECRET, LiveKitStandIn
+from sqlalchemy import delete
 from temporalio.client import WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 from twilio.request_validator import RequestValidator
@@ -31,7 +32,7 @@ from schemas.settings import Settings
 from schemas.workflow_io import ContactPhase, contact_workflow_id
 from simulator.carrier import SimCarrier
 from store import analyses, numbers, orgs, queries
-from store.models import DEFAULT_ORG_ID
+from store.models import DEFAULT_ORG_ID, InboundCallRow
 from telephony.twilio_voice import TwilioVoice
 from voice_worker.bridge import BridgeError
 from voice_worker.temporal_bridge import TemporalCallBridge
@@ -428,3 +429,40 @@ def test_the_deployed_app_connects_to_temporal_when_it_starts(monkeypatch: pytes
     assert connected == []
     with TestClient(app):
         assert connected and app.state.ringflow.client is not None
+
+
+async def test_a_replayed_incoming_webhook_after_the_call_ended_starts_nothing_and_hands_out_no_sip(
+    stack: Stack,
+) -> None:
+    sid = new_sid()
+    form = call_form(sid)
+    first = await stack.post(INCOMING, form)
+    assert sip_of(first.text).startswith("sip:call-")
+    assert (
+        await stack.post(STATUS, {"CallSid": sid, "CallStatus": "completed", "CallDuration": "7"})
+    ).status_code == 204
+    handle = stack.client.get_workflow_handle(inbound_workflow_id(sid))
+    await handle.result()
+    run_id = (await handle.describe()).run_id
+    rooms = len(stack.standin.calls("CreateRoom"))
+
+    replay = await stack.post(INCOMING, form)
+    assert replay.status_code == 200
+    root = ET.fromstring(replay.text)
+    assert [child.tag for child in root] == ["Say", "Hangup"] and "sip:" not in replay.text
+    assert (await handle.describe()).run_id == run_id, "no second run"
+    assert len(stack.standin.calls("CreateRoom")) == rooms, "no room held for a replay"
+
+    # Without the store's record (lost, or erased), the workflow id's reuse policy still refuses a second run.
+    async with stack.sessions() as session:
+        await session.execute(delete(InboundCallRow).where(InboundCallRow.call_sid == sid))
+        await session.commit()
+    again = await stack.post(INCOMING, form)
+    assert "sip:" not in again.text and "Hangup" in again.text
+    assert (await handle.describe()).run_id == run_id
+
+
+@pytest.mark.parametrize("status_value", ["exploded", "COMPLETED", "x" * 30])
+async def test_a_status_twilio_never_sends_is_refused(stack: Stack, status_value: str) -> None:
+    refused = await stack.post(STATUS, {"CallSid": new_sid(), "CallStatus": status_value, "CallDuration": "3"})
+    assert refused.status_code == 400 and "not a call status" in refused.text

@@ -21,11 +21,18 @@ from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from starlette.datastructures import FormData
 from temporalio.client import WithStartWorkflowOperation, WorkflowUpdateFailedError
-from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.deps import AppContext, app_context
-from schemas.inbound import CallStatusUpdate, InboundCallInput, PreparedCall, inbound_workflow_id
+from schemas.inbound import (
+    KNOWN_CALL_STATUSES,
+    CallStatusUpdate,
+    InboundCallInput,
+    PreparedCall,
+    inbound_workflow_id,
+)
 from store import numbers
 from telephony.twilio_voice import (
     DIAL_ENDED_WEBHOOK_PATH,
@@ -99,6 +106,9 @@ async def incoming(request: Request, ctx: Context) -> Response:
     async with ctx.sessions() as session:
         agent = await numbers.agent_for_number(session, to_number)
         number = await numbers.get_number(session, to_number)
+        handled = await numbers.get_inbound_call(session, call_sid)
+    if handled is not None and handled.ended_at is not None:
+        return _replayed(call_sid)
     if agent is None or number is None:
         logger.info(
             "incoming call %s to %s: no active agent for the number, hanging up",
@@ -119,12 +129,17 @@ async def incoming(request: Request, ctx: Context) -> Response:
         call_input,
         id=workflow_id,
         task_queue=ctx.settings.task_queue,
+        # Twilio retrying a live call's webhook reaches the same run; a call whose run has closed never
+        # gets another, whatever the store says (a replayed request after the call ended).
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
     )
     try:
         prepared: PreparedCall = await ctx.client.execute_update_with_start_workflow(
             InboundCallWorkflow.prepare, start_workflow_operation=operation
         )
+    except WorkflowAlreadyStartedError:
+        return _replayed(call_sid)
     except (WorkflowUpdateFailedError, RPCError) as err:
         logger.error(
             "incoming call %s to %s could not be prepared: %s", call_sid, to_number, err, extra={"call_id": call_sid}
@@ -188,8 +203,19 @@ async def dial_ended(request: Request, ctx: Context) -> Response:
     return Response(polite_hangup_twiml(UNAVAILABLE_MESSAGE), media_type=XML)
 
 
+def _replayed(call_sid: str) -> Response:
+    """A request for a call that has already ended (a replayed request): hang up, and hand out nothing."""
+    logger.warning(
+        "incoming call %s: already handled and ended; a replay, hanging up", call_sid, extra={"call_id": call_sid}
+    )
+    return Response(polite_hangup_twiml(UNAVAILABLE_MESSAGE), media_type=XML)
+
+
 def _status_update(call_sid: str, status: str, raw_duration: str, field: str) -> CallStatusUpdate | JSONResponse:
     """The signal's payload; a 400 (logged) for a duration that is no real one, so it is never stored."""
+    if status not in KNOWN_CALL_STATUSES:
+        logger.warning("call %s: refused status %r", call_sid, status[:40], extra={"call_id": call_sid})
+        return _bad_request(f"{status[:32]!r} is not a call status")
     try:
         return CallStatusUpdate(status=status, duration_seconds=call_duration_seconds(raw_duration))
     except (ValueError, ValidationError) as err:
