@@ -199,8 +199,7 @@ async def test_florida_redials_wait_for_the_cap_and_stay_inside_its_hours(
         state = await _run_contact(time_env, tq, campaign_id, miami, campaign=campaign)
     dials = [attempt.dialled_at for attempt in state.attempts]
     assert len(dials) == 4
-    assert dials[3] - dials[0] >= timedelta(hours=24)
-    assert dials[2] - dials[0] < timedelta(hours=12)
+    assert dials[3] - dials[0] >= timedelta(hours=24), "three dials in any 24 hours, whatever the hour they began"
     for dialled in dials:
         assert 8 <= local_hour(dialled, "America/New_York") < 20
     async with session_factory() as session:
