@@ -101,11 +101,6 @@ def region_for_phone(e164: str) -> str:
     return f"US-{state}" if state in _US_STATE_CODES else "US"
 
 
-def timezone_for_phone(e164: str) -> str:
-    """The zone times are spoken in to this person: the number's only zone, or the first candidate."""
-    return zones_for_phone(e164)[0]
-
-
 def validate_timezone(name: str) -> str:
     try:
         ZoneInfo(name)

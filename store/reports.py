@@ -486,29 +486,3 @@ async def _final_outcomes(
 async def dnc_total(session: AsyncSession, org_id: str) -> int:
     stmt = select(func.count()).select_from(DoNotCallRow).where(DoNotCallRow.org_id == org_id)
     return await session.scalar(stmt) or 0
-
-
-RECENT_DIALS_CHUNK = 500
-"""Numbers per ``IN (...)`` of :func:`recent_dials`: well under every driver's bound-parameter limit."""
-
-
-async def recent_dials(
-    session: AsyncSession, org_id: str, phones: Sequence[str], *, since: datetime
-) -> dict[str, list[datetime]]:
-    """When each of ``phones`` (E.164) was dialled after ``since`` by any of the organization's campaigns,
-    oldest first; a number not dialled is absent."""
-    found: dict[str, list[datetime]] = {}
-    wanted = sorted(set(phones))
-    for start in range(0, len(wanted), RECENT_DIALS_CHUNK):
-        stmt = (
-            select(AttemptRow.phone, AttemptRow.started_at)
-            .where(
-                AttemptRow.org_id == org_id,
-                AttemptRow.phone.in_(wanted[start : start + RECENT_DIALS_CHUNK]),
-                AttemptRow.started_at > since,
-            )
-            .order_by(AttemptRow.started_at)
-        )
-        for phone, started_at in (await session.execute(stmt)).all():
-            found.setdefault(phone, []).append(started_at)
-    return found

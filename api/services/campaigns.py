@@ -282,7 +282,7 @@ class ContactsPreview:
                 listed = await dnc.dnc_among(session, self._org_id, [contact.phone for contact in chunk])
                 kept = intake.refuse_listed(chunk, listed)
                 since = self.now - compliance.CAP_LOOKBACK
-                recent = await reports.recent_dials(session, self._org_id, [c.phone for c in kept], since=since)
+                recent = await compliance.recent_dials(session, self._org_id, [c.phone for c in kept], since=since)
             yield [self._first_dial(contact, recent.get(contact.phone, [])) for contact in kept]
         self.result = ImportResult.of(intake, imported=intake.accepted)
 
