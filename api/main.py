@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
 from api.deps import AppContext
-from api.routers import codec, dashboard, health, twilio, v1
+from api.routers import codec, dashboard, health, operator, twilio, v1
 from api.webhook_timing import WebhookTimingMiddleware
 from schemas.settings import Settings
 from schemas.validation import describe_validation_error
@@ -54,6 +54,7 @@ def _build(lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]] | No
     v1.install(app)
     app.include_router(twilio.router)
     app.include_router(codec.router)
+    app.include_router(operator.router)
     app.add_middleware(codec.CodecCorsMiddleware)
     app.include_router(health.router)
     dashboard.install(app)

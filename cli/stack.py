@@ -68,6 +68,7 @@ def dev() -> None:
 
 async def _dev(settings: Settings) -> None:
     from infra.codec import EncryptionCodec, codec_server_url
+    from infra.operator import operator_token_file
     from worker.devstack import DevStack
 
     async with DevStack(settings) as stack:
@@ -84,7 +85,8 @@ async def _dev(settings: Settings) -> None:
         if isinstance(codec, EncryptionCodec):
             console.print(
                 f"payloads         encrypted (key {codec.encrypting_key_id}), "
-                f"Web UI decodes at {codec_server_url(settings)}",
+                f"Web UI decodes at {codec_server_url(settings)} once you log in at {stack.api_url}/operator/login "
+                f"with the token in {operator_token_file(settings)}",
                 highlight=False,
             )
         console.print(

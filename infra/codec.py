@@ -368,7 +368,7 @@ def key_file(settings: Settings) -> Path:
 def ensure_dev_codec_keys(settings: Settings) -> None:
     """Give the embedded stack a key of its own (mode 0600) when none is configured, so even the demo seals PII."""
     if not settings.codec_keys:
-        _write_secret_once(key_file(settings), new_codec_key(f"dev-{secrets.token_hex(4)}"))
+        write_secret_once(key_file(settings), new_codec_key(f"dev-{secrets.token_hex(4)}"))
 
 
 def ensure_dev_dnc_hash_key(settings: Settings) -> None:
@@ -376,10 +376,10 @@ def ensure_dev_dnc_hash_key(settings: Settings) -> None:
     person who opted out can be erased there too. A deployment sets ``RINGFLOW_DNC_HASH_KEY`` and keeps it."""
     if not settings.dnc_hash_key:
         secret = base64.b64encode(secrets.token_bytes(DNC_HASH_KEY_MIN_BYTES)).decode()
-        _write_secret_once(settings.data_dir / DNC_HASH_KEY_FILE, secret)
+        write_secret_once(settings.data_dir / DNC_HASH_KEY_FILE, secret)
 
 
-def _write_secret_once(path: Path, secret: str) -> None:
+def write_secret_once(path: Path, secret: str) -> None:
     """Create ``path`` readable by its owner only, holding ``secret``; an existing file is kept as it is."""
     path.parent.mkdir(parents=True, exist_ok=True)
     try:

@@ -107,6 +107,11 @@ class Settings(BaseSettings):
         default="http://127.0.0.1:8233,http://localhost:8233",
         description="Origins (the Temporal Web UI) allowed to call the codec server",
     )
+    operator_token: str | None = Field(
+        default=None,
+        description="The operators' secret for the codec server (Web UI and `temporal` CLI): it decrypts every "
+        "organization's payloads, so no organization API key does (unset: the dev stack's operator.token file)",
+    )
     codec_allow_plaintext: bool = Field(
         default=False,
         description="Let a process without codec keys run unencrypted (PII in clear in Temporal): throwaway use only",

@@ -11,10 +11,10 @@ from codec_test_keys import suite_codec
 from google.protobuf import json_format
 from temporalio.api.common.v1 import Payload
 
-from api.deps import API_KEY_COOKIE
 from api.main import create_app
 from api.routers.codec import cors_origins
 from infra.codec import EncryptionCodec, new_codec_key, parse_codec_keys
+from infra.operator import OPERATOR_COOKIE, OPERATOR_LOGIN_SECONDS, is_valid_operator_cookie, operator_cookie
 from schemas.settings import Settings
 from store.orgs import create_org
 from worker.http_server import serving
@@ -23,26 +23,36 @@ WEB_UI = "http://127.0.0.1:8233"
 PHONE = "+442079460417"
 
 
+OPERATOR_TOKEN = "operators-only-" + "x" * 24
+
+
 @dataclass
 class CodecApi:
     http: httpx.AsyncClient
-    api_key: str
+    org_keys: dict[str, str]
 
     def auth(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.api_key}", "X-Namespace": "default"}
+        return {"Authorization": f"Bearer {OPERATOR_TOKEN}", "X-Namespace": "default"}
 
 
 @pytest_asyncio.fixture
 async def codec_api(time_env, session_factory, db_url) -> AsyncIterator[CodecApi]:
+    org_keys = {}
     async with session_factory() as session:
-        _, api_key = await create_org(session, "ops")
+        for name in ("org-a", "org-b"):
+            _, org_keys[name] = await create_org(session, name)
         await session.commit()
-    settings = Settings(_env_file=None, database_url=db_url, codec_cors_origins=f"{WEB_UI}, http://localhost:8233/")  # type: ignore[call-arg]
+    settings = Settings(  # type: ignore[call-arg]
+        _env_file=None,
+        database_url=db_url,
+        codec_cors_origins=f"{WEB_UI}, http://localhost:8233/",
+        operator_token=OPERATOR_TOKEN,
+    )
     app = create_app(settings, time_env.client, session_factory)
     async with serving(app, "127.0.0.1", 0) as server:
         port = server.servers[0].sockets[0].getsockname()[1]
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
-            yield CodecApi(http, api_key)
+            yield CodecApi(http, org_keys)
 
 
 def plain_payload() -> Payload:
@@ -73,15 +83,46 @@ async def test_the_web_ui_reads_what_a_worker_sealed_and_seals_what_it_sends(cod
     assert await suite_codec().decode([resealed]) == [plain_payload()]
 
 
-async def test_the_codec_server_needs_an_organization_api_key(codec_api: CodecApi):
+async def test_no_organization_key_decodes_or_mints_payloads_only_the_operator_token_does(codec_api: CodecApi):
+    """Org A's sealed workflow input is not readable with org B's key, nor with org A's own: the codec
+    opens every tenant's payloads, so it is the operators' alone."""
+    org_a_input = as_json(*await suite_codec().encode([plain_payload()]))
+    assert (await codec_api.http.post("/codec/decode", json=org_a_input)).status_code == 401
+    for org_key in codec_api.org_keys.values():
+        for header in ({"Authorization": f"Bearer {org_key}"}, {"X-API-Key": org_key}):
+            decoded = await codec_api.http.post("/codec/decode", json=org_a_input, headers=header)
+            assert decoded.status_code == 403 and PHONE not in decoded.text
+            assert "operator token" in decoded.json()["detail"]
+            minted = await codec_api.http.post("/codec/encode", json=as_json(plain_payload()), headers=header)
+            assert minted.status_code == 403
+    wrong = await codec_api.http.post("/codec/decode", json=org_a_input, headers={"Authorization": "Bearer nope"})
+    assert wrong.status_code == 403
+    operator = await codec_api.http.post("/codec/decode", json=org_a_input, headers=codec_api.auth())
+    assert operator.status_code == 200 and from_json(operator.json())[0] == plain_payload()
+
+
+async def test_the_web_ui_decodes_with_the_operator_login_cookie_until_logout(codec_api: CodecApi):
     body = as_json(*await suite_codec().encode([plain_payload()]))
-    assert (await codec_api.http.post("/codec/decode", json=body)).status_code == 401
-    wrong = await codec_api.http.post("/codec/decode", json=body, headers={"Authorization": "Bearer rf_wrong"})
-    assert wrong.status_code == 401
-    assert (await codec_api.http.post("/codec/encode", json=as_json(plain_payload()))).status_code == 401
-    # The Web UI with "include cross-origin credentials" sends the dashboard's login cookie.
-    codec_api.http.cookies.set(API_KEY_COOKIE, codec_api.api_key)
+    refused = await codec_api.http.post("/operator/login", data={"token": codec_api.org_keys["org-a"]})
+    assert refused.status_code == 401 and OPERATOR_COOKIE not in codec_api.http.cookies
+    login = await codec_api.http.post("/operator/login", data={"token": OPERATOR_TOKEN})
+    assert login.status_code == 303
+    cookie = codec_api.http.cookies[OPERATOR_COOKIE]
+    assert OPERATOR_TOKEN not in cookie, "the browser never holds the token itself"
+    # The Web UI with "include cross-origin credentials" sends the operator login's cookie.
     assert (await codec_api.http.post("/codec/decode", json=body)).status_code == 200
+    await codec_api.http.post("/operator/logout")
+    assert OPERATOR_COOKIE not in codec_api.http.cookies
+    assert (await codec_api.http.post("/codec/decode", json=body)).status_code == 401
+    codec_api.http.cookies.set(OPERATOR_COOKIE, cookie.split(".")[0] + ".forged")
+    assert (await codec_api.http.post("/codec/decode", json=body)).status_code == 403
+
+
+def test_an_operator_login_expires_and_dies_with_the_token():
+    cookie = operator_cookie(OPERATOR_TOKEN, now=1_000)
+    assert is_valid_operator_cookie(OPERATOR_TOKEN, cookie, now=1_000 + OPERATOR_LOGIN_SECONDS - 1)
+    assert not is_valid_operator_cookie(OPERATOR_TOKEN, cookie, now=1_000 + OPERATOR_LOGIN_SECONDS + 1)
+    assert not is_valid_operator_cookie("a rotated token", cookie, now=1_000)
 
 
 async def test_the_web_ui_origin_passes_the_cors_preflight_and_reads_the_answer(codec_api: CodecApi):

@@ -1,10 +1,10 @@
 """Ops read sealed payloads in the Temporal Web UI, through the API's codec server, in a real browser.
 
 A dev server with its Web UI pointed at the API's ``/codec`` (as ``ringflow dev`` starts it) holds a
-contact workflow whose input is sealed. In headless Chromium, an operator logs in to the dashboard
-(the API key cookie), opens the workflow in the Web UI and sees ciphertext: the UI does not send the
-cookie until "Include cross-origin credentials" is on in its codec server settings. With it on, the
-Web UI shows the contact's name and number. Screenshots go to ``test-artifacts/codec``.
+contact workflow whose input is sealed. In headless Chromium, an operator logs in at the API's
+``/operator/login`` with the operator token, opens the workflow in the Web UI and sees ciphertext: the
+UI does not send the login's cookie until "Include cross-origin credentials" is on in its codec server
+settings. With it on, the Web UI shows the contact's name and number. Screenshots go to ``test-artifacts/codec``.
 """
 
 import socket
@@ -22,10 +22,10 @@ from workflow_helpers import new_campaign_id, settings, start_contact
 from api.main import create_app
 from schemas.contact import Contact
 from schemas.settings import Settings
-from store.orgs import create_org
 from worker.http_server import serving
 
 STEP_TIMEOUT_MS = 20_000
+OPERATOR_TOKEN = "web-ui-operators-" + "t" * 24
 PERSON = Contact(external_id="w1", name="Genevieve Okonkwo", phone="+442079460417")
 
 
@@ -37,7 +37,7 @@ def free_port() -> int:
 
 @pytest_asyncio.fixture
 async def web_ui_with_codec(session_factory, db_url) -> AsyncIterator[tuple[str, str, str]]:
-    """The Web UI's URL, the API's URL and an API key: a dev server whose UI decodes through the API."""
+    """The Web UI's URL, the API's URL and the operator token: a dev server whose UI decodes through the API."""
     chromium_or_skip()  # before starting a server the test could not use
     api_port, ui_port = free_port(), free_port()
     env = await WorkflowEnvironment.start_local(
@@ -49,16 +49,15 @@ async def web_ui_with_codec(session_factory, db_url) -> AsyncIterator[tuple[str,
         dev_server_extra_args=["--ui-codec-endpoint", f"http://127.0.0.1:{api_port}/codec"],
     )
     ui_url = f"http://127.0.0.1:{ui_port}"
-    async with session_factory() as session:
-        _, api_key = await create_org(session, "ops")
-        await session.commit()
-    api_settings = Settings(_env_file=None, database_url=db_url, temporal_ui_url=ui_url)  # type: ignore[call-arg]
+    api_settings = Settings(  # type: ignore[call-arg]
+        _env_file=None, database_url=db_url, temporal_ui_url=ui_url, operator_token=OPERATOR_TOKEN
+    )
     try:
         async with serving(create_app(api_settings, env.client, session_factory), "127.0.0.1", api_port):
             campaign_id = new_campaign_id()
             # No worker polls this queue: the workflow only needs to exist, with its sealed input.
             handle = await start_contact(env.client, "nobody-polls", campaign_id, PERSON, settings())
-            yield f"{ui_url}/namespaces/default/workflows/{handle.id}", f"http://127.0.0.1:{api_port}", api_key
+            yield f"{ui_url}/namespaces/default/workflows/{handle.id}", f"http://127.0.0.1:{api_port}", OPERATOR_TOKEN
     finally:
         await env.shutdown()
 
@@ -70,7 +69,7 @@ def is_a_decode(response: Response) -> bool:
 async def test_ops_read_a_sealed_workflow_input_in_the_web_ui_once_it_sends_their_login(
     web_ui_with_codec: tuple[str, str, str],
 ):
-    workflow_page, api_url, api_key = web_ui_with_codec
+    workflow_page, api_url, operator_token = web_ui_with_codec
     artifacts = fresh_artifacts("codec")
 
     async def snap(page: Page, name: str) -> None:
@@ -81,10 +80,10 @@ async def test_ops_read_a_sealed_workflow_input_in_the_web_ui_once_it_sends_thei
         context.set_default_timeout(STEP_TIMEOUT_MS)
         page = await context.new_page()
 
-        await page.goto(f"{api_url}/login")
-        await page.fill("#api_key", api_key)
+        await page.goto(f"{api_url}/operator/login")
+        await page.fill("#token", operator_token)
         await page.click("button[type=submit]")
-        await expect(page.locator(".org-name")).to_be_visible()
+        await expect(page.locator(".operator-signed-in")).to_be_visible()
 
         async with page.expect_response(is_a_decode) as refused:
             await page.goto(workflow_page)

@@ -235,7 +235,7 @@ def test_every_ringflow_variable_in_env_example_and_compose_is_a_real_setting() 
 def test_required_values_are_empty_in_env_example_so_compose_names_them() -> None:
     """Compose refuses to start until they are filled in, and says which (``${NAME:?message}``)."""
     required = set(re.findall(r"\$\{([A-Z_]+):\?", (ROOT / "docker-compose.yml").read_text()))
-    assert required == {"POSTGRES_PASSWORD", "RINGFLOW_CODEC_KEYS"}
+    assert required == {"POSTGRES_PASSWORD", "RINGFLOW_CODEC_KEYS", "RINGFLOW_OPERATOR_TOKEN"}
     text = (ROOT / ".env.example").read_text()
     for name in required:
         assert re.search(rf"^{name}=$", text, re.MULTILINE), name
@@ -256,8 +256,10 @@ def test_the_web_ui_decodes_through_the_api_codec_server() -> None:
     url = urlsplit(endpoint.group(1))
     assert url.path == CODEC_SERVER_PATH
     assert f"{url.port}:{url.port}" in services["api"]["ports"]
-    ui_origin = f"http://localhost:{services['temporal-ui']['ports'][0].split(':')[0]}"
-    assert ui_origin in Settings.model_fields["codec_cors_origins"].default.split(",")
+    bind, ui_port, _ = services["temporal-ui"]["ports"][0].rsplit(":", 2)
+    assert bind == "${TEMPORAL_UI_BIND:-127.0.0.1}", "the Web UI can terminate workflows: loopback unless told"
+    assert f"http://localhost:{ui_port}" in Settings.model_fields["codec_cors_origins"].default.split(",")
+    assert "RINGFLOW_OPERATOR_TOKEN" in services["api"]["environment"], "the codec server needs the operators' token"
 
 
 def test_the_cloud_override_only_drops_the_local_temporal_services() -> None:
