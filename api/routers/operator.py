@@ -31,7 +31,7 @@ def require_operator(request: Request, ctx: Context) -> None:
     token = operator_token(ctx.settings)
     if token is None:
         raise HTTPException(
-            status.HTTP_503_SERVICE_UNAVAILABLE,
+            status.HTTP_403_FORBIDDEN,
             "the codec server is off: no operator token is configured (set RINGFLOW_OPERATOR_TOKEN)",
         )
     scheme, _, presented = request.headers.get("authorization", "").partition(" ")
