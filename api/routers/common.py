@@ -19,6 +19,7 @@ from temporalio.client import Client, WorkflowFailureError, WorkflowUpdateFailed
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.deps import AppContext, app_context, current_org
+from api.ratelimit import limit_api_key
 from api.services import campaigns, people
 from infra.web_ui import workflow_ui_url
 from schemas.api import CAMPAIGN_DRAFT, MAX_PAGE_SIZE, CampaignOut, ContactCounts, ErrorBody, ImportReport, Stats
@@ -143,12 +144,14 @@ BEARER_KEY = HTTPBearer(auto_error=False, description="An organization's API key
 HEADER_KEY = APIKeyHeader(name="X-API-Key", auto_error=False, description="The same key, in a header of its own")
 
 V1_DEPENDENCIES = [
+    Depends(limit_api_key),
     Depends(reject_unstorable_input),
     Security(BEARER_KEY),
     Security(HEADER_KEY),
     Depends(current_org),
 ]
-"""Every ``/v1`` route: clean input, and a valid API key (401 before anything else is looked at)."""
+"""Every ``/v1`` route: within its key's rate limit (429 before the key is looked up), clean input, and a valid
+API key (401 before anything else is looked at)."""
 
 V1_RESPONSES: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorBody, "description": "No API key, or one that is not valid"},
