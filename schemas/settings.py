@@ -98,7 +98,7 @@ class Settings(BaseSettings):
     )
     rate_limit_api_per_key: str = Field(default="600/minute", description="/v1 requests with one API key")
     rate_limit_api_unauthenticated_per_address: str = Field(
-        default="60/minute", description="/v1 requests without a valid key (401s) from one client address"
+        default="120/minute", description="/v1 requests without a valid key (401s) from one client address"
     )
     trusted_proxies: str = Field(
         default="",

@@ -12,13 +12,27 @@ import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
-from schemathesis.checks import not_a_server_error
+from schemathesis.checks import (
+    content_type_conformance,
+    not_a_server_error,
+    response_headers_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
 from schemathesis.core.failures import FailureGroup
 
 from api.main import _build
 
 EXAMPLES_PER_OPERATION_AND_MODE = 8
 REQUEST_TIMEOUT_SECONDS = 30
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+    response_headers_conformance,
+]
+"""No 5xx, and every answer is one the schema documents: its status, content type, body and headers."""
 
 
 def fuzz(base_url: str, key: str) -> tuple[int, list[str]]:
@@ -45,7 +59,7 @@ def fuzz(base_url: str, key: str) -> tuple[int, list[str]]:
             @given(case=operation.as_strategy(generation_mode=mode))
             def send(case: schemathesis.Case) -> None:
                 case.call_and_validate(
-                    base_url=base_url, headers=headers, checks=[not_a_server_error], timeout=REQUEST_TIMEOUT_SECONDS
+                    base_url=base_url, headers=headers, checks=CHECKS, timeout=REQUEST_TIMEOUT_SECONDS
                 )
 
             try:
