@@ -88,7 +88,8 @@ def client_address(request: Request, trusted: tuple[Network, ...]) -> str:
     only while the hop that added the next entry is a trusted proxy: anyone can send the header, so from an
     untrusted peer it would let a client choose its own address and escape every per-address limit."""
     peer = request.client.host if request.client else ""
-    hops = [hop.strip() for hop in request.headers.get("x-forwarded-for", "").split(",") if hop.strip()]
+    forwarded = ",".join(request.headers.getlist("x-forwarded-for"))  # one hop per proxy, in one header or several
+    hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
     address = peer
     while hops and _is_trusted(address, trusted):
         address = hops.pop()

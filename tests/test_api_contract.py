@@ -46,6 +46,13 @@ def test_every_route_that_takes_a_body_documents_413() -> None:
     assert [f"{method} {path}" for method, path, op in with_body if "413" not in op["responses"]] == []
 
 
+def test_routes_whose_body_fastapi_reads_document_its_400_for_an_unreadable_one() -> None:
+    documented = {f"{method} {path}" for method, path, op in V1_OPERATIONS if "400" in op["responses"]}
+    # A JSON body and a multipart upload FastAPI parses; POST /v1/campaigns reads its body by hand (422).
+    assert {"PUT /v1/policy", "POST /v1/agents", "POST /v1/dnc/import"} <= documented
+    assert "POST /v1/campaigns" not in documented
+
+
 def test_every_documented_error_is_the_one_error_body() -> None:
     for method, path, operation in V1_OPERATIONS:
         for code, response in operation["responses"].items():

@@ -11,9 +11,11 @@ import socket
 from collections.abc import AsyncIterator
 
 import httpx
+from starlette.requests import Request
 from temporalio.client import Client
 
 from api.main import create_app
+from api.ratelimit import client_address, trusted_networks
 from schemas.settings import Settings
 from store.orgs import create_org
 
@@ -139,3 +141,18 @@ async def test_forwarded_for_is_ignored_unless_the_peer_is_a_trusted_proxy(sessi
             for n in range(3)
         ]
     assert answers == [401, 401, 429]  # every attempt counted against the real peer, whatever the header says
+
+
+def request_from(peer: str, *forwarded_for: str) -> Request:
+    headers = [(b"x-forwarded-for", value.encode()) for value in forwarded_for]
+    return Request({"type": "http", "method": "GET", "path": "/", "headers": headers, "client": (peer, 443)})
+
+
+def test_the_client_address_is_the_first_hop_no_trusted_proxy_vouches_past() -> None:
+    proxies = trusted_networks("10.0.0.0/8, 192.0.2.1")
+    # The client wrote the first entry itself; the proxies appended what they saw.
+    chain = request_from("10.0.0.1", "198.51.100.1, 203.0.113.5", "10.0.0.2")
+    assert client_address(chain, proxies) == "203.0.113.5"
+    assert client_address(request_from("192.0.2.1", "203.0.113.6"), proxies) == "203.0.113.6"
+    assert client_address(request_from("203.0.113.7", "198.51.100.1"), proxies) == "203.0.113.7"
+    assert client_address(request_from("10.0.0.1"), proxies) == "10.0.0.1"
