@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
+from api import ratelimit
 from api.deps import AppContext
 from api.routers import codec, dashboard, health, operator, twilio, v1
 from api.webhook_timing import WebhookTimingMiddleware
@@ -19,6 +20,7 @@ from schemas.validation import describe_validation_error
 def create_app(settings: Settings, client: Client, sessions: async_sessionmaker[AsyncSession]) -> FastAPI:
     app = _build()
     app.state.ringflow = AppContext(settings=settings, client=client, sessions=sessions)
+    ratelimit.install(app, settings)
     return app
 
 
@@ -38,7 +40,9 @@ def app_from_env() -> FastAPI:
         app.state.ringflow = AppContext(settings=settings, client=await connect(settings), sessions=sessions)
         yield
 
-    return _build(lifespan)
+    app = _build(lifespan)
+    ratelimit.install(app, settings)
+    return app
 
 
 def _build(lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]] | None = None) -> FastAPI:

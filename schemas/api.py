@@ -48,9 +48,9 @@ class RequestBody(BaseModel):
 
 
 class ErrorBody(BaseModel):
-    """Every 4xx: ``detail`` says what is wrong, naming the field when a field is."""
+    """Every 4xx: ``detail`` says what is wrong in one line, naming the field when a field is."""
 
-    detail: str | list[dict[str, Any]]
+    detail: str
 
 
 # ---- the caller -----------------------------------------------------------------------------------
@@ -98,6 +98,12 @@ class ImportReport(BaseModel):
         default_factory=list,
         description="The first 100 of them, by external id; give a timezone column to be sure",
     )
+
+
+class ImportRefusal(ErrorBody):
+    """A 422 of an import in which no row was good: the report says, row by row, why."""
+
+    import_report: ImportReport | None = Field(default=None, description="Present when no row was good")
 
 
 class CampaignCreate(RequestBody):

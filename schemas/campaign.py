@@ -1,8 +1,9 @@
 """Campaign settings: pacing, retries, calling hours, callbacks."""
 
 from datetime import time, timedelta
+from typing import Annotated
 
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import BaseModel, Field, WithJsonSchema, field_validator, model_validator
 
 from schemas.outcomes import DEFAULT_RETRY_OUTCOMES, TERMINAL_CALL_OUTCOMES, CallOutcome
 
@@ -47,14 +48,29 @@ class RetryPolicy(BaseModel):
         return min(timedelta(seconds=seconds), self.max_backoff)
 
 
+LocalTime = Annotated[
+    time,
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": r"^([01]\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d{1,6})?)?$",
+            "description": "A local wall-clock time, HH:MM[:SS], with no zone: it is read in each callee's own zone",
+            "examples": ["09:00"],
+        }
+    ),
+]
+"""A time of day in the callee's zone. OpenAPI's ``format: time`` is RFC 3339's full-time, which requires an offset
+these times never have, so a schema-driven client is told the real shape instead."""
+
+
 class CallingWindow(BaseModel):
     """Local hours, in the contact's own time zone, when a dial may start. ``end`` is exclusive.
 
     ``end`` before ``start`` is an overnight window (22:00-02:00); ``start == end`` is all day.
     """
 
-    start: time = time(9, 0)
-    end: time = time(20, 0)
+    start: LocalTime = time(9, 0)
+    end: LocalTime = time(20, 0)
     weekdays: frozenset[int] = frozenset(ALL_WEEKDAYS[:5])
 
     @field_validator("start", "end")

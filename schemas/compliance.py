@@ -12,6 +12,8 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from schemas.campaign import LocalTime
+
 ALL_DAYS = frozenset(range(7))
 MIDNIGHT = time(0)
 ANY_REGION = "*"
@@ -24,8 +26,8 @@ class HoursRule(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     region: str = Field(pattern=r"^(\*|[A-Z]{2}(-[A-Z0-9]{1,3})?)$", description="'*', 'US' or 'US-FL'")
-    start: time
-    end: time
+    start: LocalTime
+    end: LocalTime
     weekdays: frozenset[int] = Field(default=ALL_DAYS, description="0 (Monday) to 6 (Sunday)")
     max_attempts_per_24h: int | None = Field(
         default=None, ge=1, le=100, description="Dials to one number in any 24 hours, counting every campaign"

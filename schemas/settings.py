@@ -5,7 +5,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, model_validator
+from limits import parse
+from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -84,6 +85,26 @@ class Settings(BaseSettings):
     )
     cost_per_dial_usd: float = Field(default=0.005, ge=0, description="Estimated cost of a dial that never connects")
 
+    # ---- Rate limits (api/ratelimit.py; docs/deploy.md) ------------------------------------------
+    rate_limit_storage_uri: str = Field(
+        default="memory://",
+        description="Where the counters live: memory:// (one process) or redis://host:6379 (shared by all replicas)",
+    )
+    rate_limit_login_per_address: str = Field(
+        default="20/minute", description="Dashboard login attempts from one client address"
+    )
+    rate_limit_login_failures_per_account: str = Field(
+        default="10/15 minutes", description="Failed logins against one account (from any address) before it locks"
+    )
+    rate_limit_api_per_key: str = Field(default="600/minute", description="/v1 requests with one API key")
+    rate_limit_api_unauthenticated_per_address: str = Field(
+        default="120/minute", description="/v1 requests without a valid key (401s) from one client address"
+    )
+    trusted_proxies: str = Field(
+        default="",
+        description="Comma-separated addresses or networks of reverse proxies whose X-Forwarded-For names the client",
+    )
+
     # ---- Webhooks ------------------------------------------------------------------------------
     webhook_allow_private_urls: bool = Field(
         default=False,
@@ -140,6 +161,18 @@ class Settings(BaseSettings):
         description="OTLP/HTTP collector for traces; unset keeps spans in-process only",
     )
     log_format: Literal["text", "json"] = Field(default="text", description="json: one structured object per line")
+
+    @field_validator(
+        "rate_limit_login_per_address",
+        "rate_limit_login_failures_per_account",
+        "rate_limit_api_per_key",
+        "rate_limit_api_unauthenticated_per_address",
+    )
+    @classmethod
+    def _rate_limit(cls, value: str) -> str:
+        """A limit the ``limits`` library cannot read (``10/15 minutes`` it can) fails at start-up, not per request."""
+        parse(value)
+        return value
 
     @model_validator(mode="after")
     def _client_certificate_pair(self) -> "Settings":

@@ -32,6 +32,7 @@ from api.routers.common import (
     campaign_view,
     campaign_views,
     invalid,
+    json_errors,
     release,
 )
 from api.services import analysis, campaigns
@@ -49,6 +50,7 @@ from schemas.api import (
     ContactsAdd,
     ContactsAdded,
     ErrorBody,
+    ImportRefusal,
     ImportReport,
     Stats,
 )
@@ -69,7 +71,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 }
 IMPORT_ERRORS: dict[int | str, dict[str, Any]] = {
     413: {"model": ErrorBody, "description": "More rows than `max_import_rows`, or a body over `max_upload_mb`"},
-    422: {"model": ErrorBody, "description": "Invalid input, or no good row (`import_report` says why per row)"},
+    422: {"model": ImportRefusal, "description": "Invalid input, or no good row (`import_report` says why per row)"},
 }
 Body = TypeVar("Body", bound=BaseModel)
 
@@ -298,7 +300,9 @@ async def list_campaigns(
     return CampaignList(items=items, total=total, limit=limit, offset=offset)
 
 
-@router.get("/events", response_class=EventSourceResponse, response_model=CampaignsSnapshot)
+@router.get(
+    "/events", response_class=EventSourceResponse, response_model=CampaignsSnapshot, responses=json_errors(V1_RESPONSES)
+)
 async def all_campaign_events(org: CurrentOrg, ctx: Context, request: Request) -> AsyncIterable[CampaignsSnapshot]:
     """Server-sent events: about once a second, the organization's newest campaigns with their counts."""
     while not await request.is_disconnected():
@@ -344,7 +348,12 @@ async def _campaign_exists(campaign_id: str, org: CurrentOrg, ctx: Context) -> N
         await owned_campaign(session, org, campaign_id)
 
 
-@router.get("/{campaign_id}/events", response_class=EventSourceResponse, response_model=CampaignOut, responses=ERRORS)
+@router.get(
+    "/{campaign_id}/events",
+    response_class=EventSourceResponse,
+    response_model=CampaignOut,
+    responses=json_errors({**V1_RESPONSES, 404: ERRORS[404]}),
+)
 async def campaign_events(
     campaign_id: str, org: CurrentOrg, ctx: Context, request: Request, _: Annotated[None, Depends(_campaign_exists)]
 ) -> AsyncIterable[CampaignOut]:

@@ -27,6 +27,7 @@ from temporalio.api.common.v1 import Payload, Payloads
 from api.deps import AppContext, Context
 from api.routers.operator import require_operator
 from infra.codec import CODEC_SERVER_PATH, PayloadDecryptionError
+from schemas.api import ErrorBody
 from schemas.codec import CodecPayloads
 from schemas.settings import Settings
 
@@ -46,7 +47,15 @@ _DOCUMENTED_BODY = {
     }
 }
 # What the two routes declare alike; the summary tells them apart.
-_ROUTE: dict[str, Any] = {"response_model": CodecPayloads, "openapi_extra": _DOCUMENTED_BODY}
+_ROUTE: dict[str, Any] = {
+    "response_model": CodecPayloads,
+    "openapi_extra": _DOCUMENTED_BODY,
+    "responses": {
+        400: {"model": ErrorBody, "description": "Not Temporal Payloads JSON, or a payload that does not decrypt"},
+        401: {"model": ErrorBody, "description": "No credential, or one that is not valid"},
+        429: {"model": ErrorBody, "description": "Too many requests without a valid credential from this address"},
+    },
+}
 
 
 async def _unchanged(payloads: Sequence[Payload]) -> list[Payload]:

@@ -9,8 +9,9 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Annotated, Any, NoReturn, TypeVar
 
-from fastapi import Depends, FastAPI, HTTPException, Query, Request, Security, UploadFile, status
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request, Security, UploadFile, status
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from fastapi.security import APIKeyHeader, HTTPBearer
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
@@ -19,6 +20,7 @@ from temporalio.client import Client, WorkflowFailureError, WorkflowUpdateFailed
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.deps import AppContext, app_context, current_org
+from api.ratelimit import limit_api_key
 from api.services import campaigns, people
 from infra.web_ui import workflow_ui_url
 from schemas.api import CAMPAIGN_DRAFT, MAX_PAGE_SIZE, CampaignOut, ContactCounts, ErrorBody, ImportReport, Stats
@@ -143,17 +145,52 @@ BEARER_KEY = HTTPBearer(auto_error=False, description="An organization's API key
 HEADER_KEY = APIKeyHeader(name="X-API-Key", auto_error=False, description="The same key, in a header of its own")
 
 V1_DEPENDENCIES = [
+    Depends(limit_api_key),
     Depends(reject_unstorable_input),
     Security(BEARER_KEY),
     Security(HEADER_KEY),
     Depends(current_org),
 ]
-"""Every ``/v1`` route: clean input, and a valid API key (401 before anything else is looked at)."""
+"""Every ``/v1`` route: within its key's rate limit (429 before the key is looked up), clean input, and a valid
+API key (401 before anything else is looked at)."""
 
+RATE_LIMITED: dict[str, Any] = {
+    "model": ErrorBody,
+    "description": "Too many requests in the window (per key; without a valid key, per address)",
+    "headers": {
+        "Retry-After": {"description": "Seconds until a request is allowed again", "schema": {"type": "integer"}}
+    },
+}
 V1_RESPONSES: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorBody, "description": "No API key, or one that is not valid"},
+    413: {"model": ErrorBody, "description": "A request body over `max_upload_mb`"},
     422: {"model": ErrorBody, "description": "Invalid input; `detail` names the field (`body.name: ...`)"},
+    429: RATE_LIMITED,
 }
+"""What any ``/v1`` route may answer, whatever it does: its dependencies above raise each of these."""
+
+
+def json_errors(responses: dict[int | str, dict[str, Any]]) -> dict[int | str, dict[str, Any]]:
+    """``responses`` for a route whose success is a stream: FastAPI files a response model under the route's own
+    media type (``text/event-stream``), but the errors before a stream starts are JSON all the same."""
+    return {
+        code: {key: value for key, value in spec.items() if key != "model"}
+        | {"content": {"application/json": {"schema": {"$ref": REF_TEMPLATE.format(model=spec["model"].__name__)}}}}
+        for code, spec in responses.items()
+    }
+
+
+UNREADABLE_BODY: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorBody, "description": "A body that cannot be read: not UTF-8 JSON, or a broken multipart form"}
+}
+
+
+def document_unreadable_bodies(router: APIRouter) -> None:
+    """FastAPI itself answers 400 to a body it cannot read, before any of our code runs; every route whose body
+    FastAPI parses says so (a route that reads its body by hand answers 422 instead). Idempotent."""
+    for route in router.routes:
+        if isinstance(route, APIRoute) and route.body_field is not None:
+            route.responses = {**json_errors(UNREADABLE_BODY), **route.responses}
 
 
 SERVICE_ERROR_STATUS: dict[type[campaigns.CampaignServiceError], int] = {

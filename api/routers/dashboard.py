@@ -18,6 +18,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from api.deps import API_KEY_COOKIE, AppContext, Context, current_org
+from api.ratelimit import Limits, client_address, login_account
 from schemas.agent import AgentTool, InformationCategory, Language, ModelMode
 from schemas.webhooks import WebhookEventType
 from store.models import OrganizationRow
@@ -93,18 +94,24 @@ async def login_form(request: Request, ctx: Context, next_page: Annotated[str, Q
 async def login(
     request: Request,
     ctx: Context,
+    limits: Limits,
     api_key: Annotated[str, Form()] = "",
     next_page: Annotated[str, Form(alias="next")] = "/",
 ) -> Response:
-    """Check the key as the API would, then keep it in the HttpOnly cookie every later request sends."""
+    """Check the key as the API would, then keep it in the HttpOnly cookie every later request sends. Attempts
+    are limited per client address, and failures per key prefix (a 429 with ``Retry-After``)."""
     raw_key = api_key.strip()
+    account = login_account(raw_key)
+    await limits.check_login(client_address(request, limits.trusted_proxies), account)
     async with ctx.sessions() as session:
         org = await org_for_api_key(session, raw_key)
     target = _safe_next(next_page)
     if org is None:
+        await limits.login_failed(account)
         response = _render(request, "login.html", None, ctx, next=target, error="That API key is not valid.")
         response.status_code = 401
         return response
+    await limits.login_succeeded(account)
     response = RedirectResponse(target, status_code=303)
     response.set_cookie(
         API_KEY_COOKIE,

@@ -68,7 +68,14 @@ async def remove_dnc(phone: str, org: CurrentOrg, session: DbSession) -> Respons
     return Response(status_code=204)
 
 
-@router.post("/import", response_model=DncImportReport, responses={422: {"model": ErrorBody}})
+@router.post(
+    "/import",
+    response_model=DncImportReport,
+    responses={
+        413: {"model": ErrorBody, "description": "A file over 20 MiB, or a body over `max_upload_mb`"},
+        422: {"model": ErrorBody, "description": "Not a UTF-8 CSV with a `phone` column"},
+    },
+)
 async def import_dnc(
     org: CurrentOrg,
     session: DbSession,

@@ -26,6 +26,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.deps import AppContext, app_context
+from schemas.api import ErrorBody
 from schemas.inbound import (
     KNOWN_CALL_STATUSES,
     CallStatusUpdate,
@@ -46,7 +47,14 @@ from telephony.twilio_voice import (
 from workflows.inbound import InboundCallWorkflow
 
 logger = logging.getLogger(__name__)
-router = APIRouter(prefix="/twilio/voice")
+router = APIRouter(
+    prefix="/twilio/voice",
+    responses={
+        400: {"model": ErrorBody, "description": "An unreadable form, or a parameter Twilio never sends"},
+        403: {"model": ErrorBody, "description": "Not signed by Twilio (`X-Twilio-Signature`)"},
+        503: {"model": ErrorBody, "description": "Twilio is not configured on this deployment"},
+    },
+)
 
 XML = "application/xml"
 NO_AGENT_MESSAGE = "Sorry, nobody can take your call at this number. Goodbye."

@@ -37,6 +37,7 @@ logger = logging.getLogger(__name__)
 
 def install(app: FastAPI) -> None:
     for module in ROUTERS:
+        common.document_unreadable_bodies(module.router)
         app.include_router(module.router)
     common.install_service_errors(app)
     common.document_bodies(app, campaigns.DOCUMENTED_BODIES)

@@ -1,14 +1,19 @@
 """Webhook endpoints and their delivery log."""
 
+from typing import Any
+
 from fastapi import APIRouter, HTTPException, Response, status
 
 from api.deps import Context, CurrentOrg, DbSession
 from api.routers.common import V1_DEPENDENCIES, V1_RESPONSES, Limit, Offset
 from api.services import webhooks as service
-from schemas.api import DEFAULT_PAGE_SIZE
+from schemas.api import DEFAULT_PAGE_SIZE, ErrorBody
 from schemas.webhooks import WebhookDeliveryOut, WebhookEndpointCreated, WebhookEndpointIn, WebhookEndpointOut
 
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"], dependencies=V1_DEPENDENCIES, responses=V1_RESPONSES)
+NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {"model": ErrorBody, "description": "No such endpoint or delivery in your organization"}
+}
 
 
 def _refused(err: service.WebhookServiceError) -> HTTPException:
@@ -38,7 +43,7 @@ async def list_webhooks(org: CurrentOrg, session: DbSession) -> list[WebhookEndp
     return await service.list_endpoints(session, org_id=org.id)
 
 
-@router.delete("/{endpoint_id}", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete("/{endpoint_id}", status_code=status.HTTP_204_NO_CONTENT, responses=NOT_FOUND)
 async def delete_webhook(endpoint_id: str, org: CurrentOrg, session: DbSession) -> Response:
     """Stop sending events to the endpoint; its delivery log stays."""
     try:
@@ -48,7 +53,7 @@ async def delete_webhook(endpoint_id: str, org: CurrentOrg, session: DbSession) 
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.get("/{endpoint_id}/deliveries", response_model=list[WebhookDeliveryOut])
+@router.get("/{endpoint_id}/deliveries", response_model=list[WebhookDeliveryOut], responses=NOT_FOUND)
 async def list_deliveries(
     endpoint_id: str, org: CurrentOrg, session: DbSession, limit: Limit = DEFAULT_PAGE_SIZE, offset: Offset = 0
 ) -> list[WebhookDeliveryOut]:
@@ -59,7 +64,7 @@ async def list_deliveries(
         raise _refused(err) from None
 
 
-@router.post("/deliveries/{delivery_id}/redeliver", status_code=status.HTTP_202_ACCEPTED)
+@router.post("/deliveries/{delivery_id}/redeliver", status_code=status.HTTP_202_ACCEPTED, responses=NOT_FOUND)
 async def redeliver(delivery_id: str, org: CurrentOrg, session: DbSession, ctx: Context) -> dict[str, str]:
     """Send the delivery again (e.g. a dead-lettered one), after the events queued before it for its key."""
     try:
