@@ -52,7 +52,12 @@ _ROUTE: dict[str, Any] = {
     "openapi_extra": _DOCUMENTED_BODY,
     "responses": {
         400: {"model": ErrorBody, "description": "Not Temporal Payloads JSON, or a payload that does not decrypt"},
-        401: {"model": ErrorBody, "description": "No credential, or one that is not valid"},
+        401: {"model": ErrorBody, "description": "No credential"},
+        403: {
+            "model": ErrorBody,
+            "description": "A credential that is not the operator token (an organization's API key is one), "
+            "or no operator token is configured",
+        },
         429: {"model": ErrorBody, "description": "Too many requests without a valid credential from this address"},
     },
 }

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Form, HTTPException, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from api.deps import AppContext, Context
+from api.ratelimit import Limits, client_address
 from api.routers.dashboard import templates
 from infra.operator import (
     OPERATOR_COOKIE,
@@ -76,11 +77,20 @@ async def operator_login_form(request: Request, ctx: Context) -> Response:
     return _page(request, ctx, signed_in=bool(token and cookie and is_valid_operator_cookie(token, cookie)))
 
 
+# The one account behind the operator login, for the limiter's lockout against guessing the token.
+OPERATOR_ACCOUNT = "operator"
+
+
 @router.post("/login", response_class=HTMLResponse)
-async def operator_login(request: Request, ctx: Context, token: Annotated[str, Form()] = "") -> Response:
+async def operator_login(
+    request: Request, ctx: Context, limits: Limits, token: Annotated[str, Form()] = ""
+) -> Response:
+    await limits.check_login(client_address(request, limits.trusted_proxies), OPERATOR_ACCOUNT)
     expected = operator_token(ctx.settings)
     if expected is None or not token.strip() or not is_operator_token(expected, token.strip()):
+        await limits.login_failed(OPERATOR_ACCOUNT)
         return _page(request, ctx, error="That is not the operator token.")
+    await limits.login_succeeded(OPERATOR_ACCOUNT)
     response = RedirectResponse("/operator/login", status_code=status.HTTP_303_SEE_OTHER)
     response.set_cookie(
         OPERATOR_COOKIE,
