@@ -25,9 +25,14 @@ pytest_plugins = ["store_fixtures", "api_stack"]
 VENV_BIN = Path(sys.executable).parent
 
 
-@pytest_asyncio.fixture(scope="session")
+@pytest_asyncio.fixture
 async def time_env() -> AsyncIterator[WorkflowEnvironment]:
-    """One time-skipping test server for the session: timers of days take milliseconds."""
+    """A time-skipping test server of the test's own: timers of days take milliseconds.
+
+    One per test (it starts in well under a second): the server stops skipping time while any activity
+    is scheduled, and an activity a finished test's worker left scheduled would keep every later test
+    waiting in real time for timers of hours.
+    """
     env = await WorkflowEnvironment.start_time_skipping(
         data_converter=suite_data_converter(),
         test_server_existing_path=str(VENV_BIN / "temporal-test-server"),
