@@ -74,7 +74,7 @@ class ContactIn(RequestBody):
     name: str = Field(default="", max_length=256)
     phone: str = Field(max_length=64, description="E.164 (+14155550123), or any format with a country code")
     extension: str = Field(
-        default="", max_length=16, description="Digits sent as DTMF once answered; '+14155550106 ext. 12' gives the same"
+        default="", max_length=16, description="Digits sent as DTMF once answered ('+14155550106 ext. 12' gives 12)"
     )
     timezone: str | None = Field(default=None, max_length=64, description="IANA zone; derived from the number")
     region: str = Field(
@@ -459,7 +459,7 @@ class OutboundCallRequest(RequestBody):
 
     phone: str = Field(max_length=64)
     extension: str = Field(
-        default="", max_length=16, description="Digits sent as DTMF once answered; '+14155550106 ext. 12' gives the same"
+        default="", max_length=16, description="Digits sent as DTMF once answered ('+14155550106 ext. 12' gives 12)"
     )
     name: str = Field(default="", max_length=256)
     timezone: str | None = Field(default=None, max_length=64)

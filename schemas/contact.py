@@ -190,7 +190,7 @@ def validate_timezone(name: str) -> str:
 class Contact(BaseModel):
     external_id: str = Field(min_length=1, max_length=128)
     name: str = Field(default="", max_length=256)
-    phone: str = Field(description="E.164, e.g. +14155550123; given with an extension (ext. 12), that goes to extension")
+    phone: str = Field(description="E.164, e.g. +14155550123; an extension given with it goes to extension")
     extension: str = Field(
         default="",
         max_length=MAX_EXTENSION_DIGITS,

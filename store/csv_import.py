@@ -75,8 +75,11 @@ def syntax_error(error: csv.Error, first_line: int, last_line: int) -> str:
     inside a quoted field when a quote is never closed: every line from the quote on went into it."""
     if "unexpected end of data" in str(error):
         swallowed = f"lines {first_line}-{last_line} were" if last_line > first_line else "it was"
-        return f"CSV syntax error: unterminated quoted field (a quote opened on this line is never closed; {swallowed} not imported)"
-    return f"CSV syntax error: {error} (a quote inside a quoted field is written twice: \"\")"
+        return (
+            "CSV syntax error: unterminated quoted field "
+            f"(a quote opened on this line is never closed; {swallowed} not imported)"
+        )
+    return f'CSV syntax error: {error} (a quote inside a quoted field is written twice: "")'
 
 
 def chunks(items: Iterable[Item], size: int) -> Iterator[list[Item]]:
@@ -187,8 +190,8 @@ class ContactIntake:
         """The good contacts of a CSV text stream, read row by row; see the module docstring for the columns.
 
         Also rejected: rows whose priority is not a whole number, rows with more cells than the header
-        and CSV syntax errors (:func:`syntax_error`), each on its line. Blank lines are skipped. A header without ``phone`` (or naming a column twice) yields
-        one error, on line 1, and no contacts.
+        and CSV syntax errors (:func:`syntax_error`), each on its line. Blank lines are skipped. A header
+        without ``phone`` (or naming a column twice) yields one error, on line 1, and no contacts.
         """
         header_line = text.readline().removeprefix("\ufeff")
         reader = csv.reader(itertools.chain([header_line], text), delimiter=_delimiter(header_line), strict=True)
