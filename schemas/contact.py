@@ -52,10 +52,10 @@ REFUSED_NUMBER_TYPES: dict[int, str] = {
     PhoneNumberType.PERSONAL_NUMBER: "a personal forwarding number (charged like a premium line, a known fraud route)",
     PhoneNumberType.PAGER: "a pager number (nobody answers it)",
     PhoneNumberType.VOICEMAIL: "a voicemail access number (it reaches a mailbox, not a person)",
-    PhoneNumberType.UNKNOWN: "a number of unknown type (its cost and destination cannot be told)",
 }
 """Number types never dialled, whatever the organization's rules, with the reason an import report gives.
-Mobile, fixed-line, VoIP and UAN (company numbers charged as ordinary calls) reach people at normal rates."""
+Mobile, fixed-line, VoIP and UAN (company numbers charged as ordinary calls) reach people at normal rates.
+A number of unknown type is one phonenumbers cannot validate: it is refused as not valid, rules or not."""
 
 MAX_EXTENSION_DIGITS = 10
 _EXTENSION_MARK = re.compile(r"(?i);\s*ext\s*=|(?<![a-z])(?:extension|extn|ext)(?![a-z])\.?:?|(?<![a-z])x(?![a-z])|#|,")
