@@ -3,12 +3,17 @@ an organization's number rules allow vanity and toll-free numbers, an extension 
 and a CSV syntax error is reported as such on its line."""
 
 import json
+import re
+from pathlib import Path
 
 import pytest
 from api_helpers import FAST, eventually, phone
+from typer.testing import CliRunner
 from workflow_helpers import new_campaign_id, settings, start_campaign
 
+from cli.app import app
 from schemas.contact import Contact, NumberRules
+from schemas.settings import get_settings
 from store import contacts as store_contacts
 from store import queries
 from store.csv_import import parse_contacts_csv
@@ -188,3 +193,22 @@ async def test_a_csv_upload_reports_hostile_numbers_and_syntax_errors_by_line(ap
     assert "premium-rate" in errors[3]
     assert "vanity" in errors[4]
     assert errors[6].startswith("CSV syntax error: unterminated quoted field") and "lines 6-7" in errors[6]
+
+
+def test_the_org_policy_command_sets_and_shows_the_number_rules(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("RINGFLOW_DATABASE_URL", raising=False)
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'rules.db'}")
+    monkeypatch.setenv("RINGFLOW_DATA_DIR", str(tmp_path / "data"))
+    get_settings.cache_clear()
+    policy = tmp_path / "policy.json"
+    policy.write_text(json.dumps({"numbers": {"allow_toll_free": True}}), encoding="utf-8")
+    try:
+        result = CliRunner().invoke(app, ["org", "policy", "--set", str(policy)])
+        shown = CliRunner().invoke(app, ["org", "policy", "--json"])
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 0, result.stderr
+    assert "numbers: vanity refused, toll-free allowed" in re.sub(r"\s+", " ", result.stdout)
+    assert json.loads(shown.stdout)["policy"]["numbers"] == {"allow_vanity": False, "allow_toll_free": True}
