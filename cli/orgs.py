@@ -112,8 +112,10 @@ def org_policy(
     """Show the organization's calling policy over the legal floor, or replace it (--set policy.json).
 
     The file is a CallingPolicy: ``{"rules": [{"region": "US", "start": "09:00", "end": "20:00"}],
-    "max_attempts_per_24h": 3, "max_attempts_per_7d": 8}``. A rule that widens the floor needs a
-    ``legal_basis``; every dial made under it records the basis (docs/compliance.md).
+    "max_attempts_per_24h": 3, "max_attempts_per_7d": 8, "numbers": {"allow_toll_free": true}}``;
+    ``numbers`` holds the number rules (vanity and toll-free numbers are refused unless allowed). A rule
+    that widens the floor needs a ``legal_basis``; every dial made under it records the basis
+    (docs/compliance.md).
     """
 
     async def body(sessions: "async_sessionmaker[AsyncSession]") -> int:
@@ -148,6 +150,13 @@ def org_policy(
         console.print(
             f"attempts per number: {caps.max_attempts_per_24h or '-'} per 24 h, {caps.max_attempts_per_7d or '-'} "
             "per 7 days, across every campaign",
+            highlight=False,
+        )
+        numbers = caps.numbers
+        console.print(
+            f"numbers: vanity {'allowed' if numbers.allow_vanity else 'refused'}, toll-free "
+            f"{'allowed' if numbers.allow_toll_free else 'refused'}; premium-rate, shared-cost, personal, pager "
+            "and voicemail numbers always refused",
             highlight=False,
         )
         return 0

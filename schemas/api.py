@@ -73,6 +73,9 @@ class ContactIn(RequestBody):
     )
     name: str = Field(default="", max_length=256)
     phone: str = Field(max_length=64, description="E.164 (+14155550123), or any format with a country code")
+    extension: str = Field(
+        default="", max_length=16, description="Digits sent as DTMF once answered ('+14155550106 ext. 12' gives 12)"
+    )
     timezone: str | None = Field(default=None, max_length=64, description="IANA zone; derived from the number")
     region: str = Field(
         default="", max_length=8, description="Calling-hours region (US-FL, AU); derived from the number's area code"
@@ -239,6 +242,7 @@ class ContactOut(BaseModel):
     external_id: str
     name: str
     phone: str
+    extension: str = Field(default="", description="Digits sent as DTMF once the call is answered")
     timezone: str = Field(description="The zone times are spoken in: the given one, or the first of `zones`")
     zones: list[str] = Field(
         description="Every IANA zone the number may ring in; a dial must be allowed in all of them"
@@ -460,6 +464,9 @@ class OutboundCallRequest(RequestBody):
     instead of its stored context."""
 
     phone: str = Field(max_length=64)
+    extension: str = Field(
+        default="", max_length=16, description="Digits sent as DTMF once answered ('+14155550106 ext. 12' gives 12)"
+    )
     name: str = Field(default="", max_length=256)
     timezone: str | None = Field(default=None, max_length=64)
     external_id: str | None = Field(default=None, max_length=128, description="Default: call-<random>")

@@ -13,6 +13,7 @@ from enum import StrEnum
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from schemas.campaign import LocalTime
+from schemas.contact import NumberRules
 
 ALL_DAYS = frozenset(range(7))
 MIDNIGHT = time(0)
@@ -105,6 +106,10 @@ class CallingPolicy(BaseModel):
     )
     max_attempts_per_7d: int | None = Field(
         default=None, ge=1, le=500, description="Dials to one number in any 7 days, across all campaigns"
+    )
+    numbers: NumberRules = Field(
+        default_factory=NumberRules,
+        description="Which numbers may be imported to dial: vanity and toll-free numbers are refused unless allowed",
     )
 
     @field_validator("rules")

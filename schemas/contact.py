@@ -1,14 +1,15 @@
 """A person to call: validated E.164 number and an explicit IANA time zone."""
 
+import re
 from functools import lru_cache
 from importlib import resources
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
-from phonenumbers import geocoder
+from phonenumbers import PhoneNumberType, geocoder
 from phonenumbers import timezone as phone_timezone
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 PERSONA_ATTRIBUTE = "persona"
 """The attribute the simulator reads a contact's scripted callee from (sim carrier only)."""
@@ -27,20 +28,97 @@ PERSONAS = (
 )
 
 
-def normalize_phone(raw: str, default_region: str | None = None) -> str:
-    """Return the E.164 form of ``raw`` or raise ``ValueError`` with a readable reason."""
-    text = (raw or "").strip()
-    if not text:
+class NumberRules(BaseModel):
+    """Which numbers an organization may dial beyond the everyday ones: the one home of its number hygiene.
+
+    Stored in the organization's calling policy (``CallingPolicy.numbers``), and applied by
+    :func:`normalize_phone` where a number to dial enters (imports, ``POST /v1/agents/{name}/calls``).
+    Both are off by default: a vanity number's letters may not be the digits its owner meant, and a
+    toll-free number is a business line that the organization, not the callee, should decide to call.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    allow_vanity: bool = Field(default=False, description="Accept numbers written with letters (+1 800 FLOWERS)")
+    allow_toll_free: bool = Field(default=False, description="Accept toll-free numbers (+1 800, +44 800)")
+
+
+NUMBER_RULES_CONTEXT = "number_rules"
+"""The validation-context key :meth:`Contact.admit` passes an organization's :class:`NumberRules` under."""
+
+REFUSED_NUMBER_TYPES: dict[int, str] = {
+    PhoneNumberType.PREMIUM_RATE: "a premium-rate number (the call is charged a surcharge)",
+    PhoneNumberType.SHARED_COST: "a shared-cost number (the call is charged above a normal one)",
+    PhoneNumberType.PERSONAL_NUMBER: "a personal forwarding number (charged like a premium line, a known fraud route)",
+    PhoneNumberType.PAGER: "a pager number (nobody answers it)",
+    PhoneNumberType.VOICEMAIL: "a voicemail access number (it reaches a mailbox, not a person)",
+}
+"""Number types never dialled, whatever the organization's rules, with the reason an import report gives.
+Mobile, fixed-line, VoIP and UAN (company numbers charged as ordinary calls) reach people at normal rates.
+A number of unknown type is one phonenumbers cannot validate: it is refused as not valid, rules or not."""
+
+MAX_EXTENSION_DIGITS = 10
+_EXTENSION_MARK = re.compile(r"(?i);\s*ext\s*=|(?<![a-z])(?:extension|extn|ext)(?![a-z])\.?:?|(?<![a-z])x(?![a-z])|#|,")
+_EXTENSION = re.compile(rf"[,\s]*(\d{{1,{MAX_EXTENSION_DIGITS}}})\s*#?")
+_TEL_SCHEME = re.compile(r"(?i)^tel:")
+
+
+def split_extension(raw: str) -> tuple[str, str | None]:
+    """``raw`` as (the number, the text after its extension mark), the second None when it has no mark.
+
+    The marks are those people write and phonenumbers reads: ``ext``, ``ext.``, ``extension``, ``x``,
+    ``#``, a pause ``,`` and RFC 3966's ``;ext=``. Split here, before phonenumbers parses the number,
+    so that the extension is kept (phonenumbers would keep it aside where nobody dials it) and so that
+    letters left in the number are a vanity number's, not an extension mark's.
+    """
+    text = _TEL_SCHEME.sub("", (raw or "").strip())
+    mark = _EXTENSION_MARK.search(text)
+    if mark is None:
+        return text, None
+    return text[: mark.start()].strip(), text[mark.end() :].strip()
+
+
+def extension_digits(raw: str) -> str:
+    """The digits of an extension (``12``, ``,,12``, ``12#``), or ``ValueError``: dialled as DTMF after
+    the call is answered, anything else would be guessed at, so it is refused."""
+    found = _EXTENSION.fullmatch(raw or "")
+    if found is None:
+        raise ValueError(f"{raw!r} is not an extension (1 to {MAX_EXTENSION_DIGITS} digits)")
+    return found.group(1)
+
+
+def normalize_phone(raw: str, default_region: str | None = None, rules: NumberRules | None = None) -> str:
+    """Return the E.164 form of ``raw`` or raise ``ValueError`` with a readable reason.
+
+    The one check of a phone number. With ``rules`` (a number to dial, as it enters) it is also held to
+    number hygiene: the types in :data:`REFUSED_NUMBER_TYPES` are refused, and so are letters (a vanity
+    number) and toll-free numbers unless the rules allow them. Without, any valid number passes (a
+    do-not-call entry, the organization's own numbers, a contact read back from the store). Either way
+    an extension must be digits; it is not part of the E.164 form (:class:`Contact` keeps it aside).
+    """
+    number, extension = split_extension(raw)
+    if not number:
         raise ValueError("phone number is empty")
+    if extension is not None:
+        extension_digits(extension)
+    if rules is not None and not rules.allow_vanity and any(ch.isalpha() for ch in number):
+        raise ValueError(f"{number!r} is written with letters (a vanity number): give its digits")
     try:
-        parsed = phonenumbers.parse(text, default_region)
+        parsed = phonenumbers.parse(number, default_region)
     except phonenumbers.NumberParseException as exc:
-        raise ValueError(f"{text!r} is not a phone number ({exc._msg})") from None
+        raise ValueError(f"{number!r} is not a phone number ({exc._msg})") from None
     if not phonenumbers.is_possible_number(parsed):
-        raise ValueError(f"{text!r} has the wrong length for a phone number")
+        raise ValueError(f"{number!r} has the wrong length for a phone number")
     if not phonenumbers.is_valid_number(parsed):
-        raise ValueError(f"{text!r} is not a valid phone number")
-    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+        raise ValueError(f"{number!r} is not a valid phone number")
+    e164 = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+    if rules is not None:
+        kind = phonenumbers.number_type(parsed)
+        if kind in REFUSED_NUMBER_TYPES:
+            raise ValueError(f"{e164!r} is {REFUSED_NUMBER_TYPES[kind]}: not dialled")
+        if kind == PhoneNumberType.TOLL_FREE and not rules.allow_toll_free:
+            raise ValueError(f"{e164!r} is a toll-free number: the organization's number rules do not allow them")
+    return e164
 
 
 @lru_cache(maxsize=1)
@@ -112,7 +190,12 @@ def validate_timezone(name: str) -> str:
 class Contact(BaseModel):
     external_id: str = Field(min_length=1, max_length=128)
     name: str = Field(default="", max_length=256)
-    phone: str = Field(description="E.164, e.g. +14155550123")
+    phone: str = Field(description="E.164, e.g. +14155550123; an extension given with it goes to extension")
+    extension: str = Field(
+        default="",
+        max_length=MAX_EXTENSION_DIGITS,
+        description="Digits sent as DTMF tones once the call is answered, to reach the person behind a switchboard",
+    )
     timezone: str | None = Field(
         default=None, description="IANA zone; given, it is the only zone the contact is called in"
     )
@@ -139,10 +222,43 @@ class Contact(BaseModel):
             raise ValueError("external id is empty")
         return value
 
+    @classmethod
+    def admit(cls, data: Any, rules: NumberRules) -> "Contact":
+        """A contact entering Ringflow (an import row, a call now), its number held to the organization's
+        ``rules``. Plain validation does not apply them: a contact read back was admitted already, and
+        the rules may have changed since."""
+        return cls.model_validate(data, context={NUMBER_RULES_CONTEXT: rules})
+
+    @model_validator(mode="before")
+    @classmethod
+    def _extension_apart(cls, data: Any) -> Any:
+        """``+14155550106 ext. 12`` is the number and extension ``12``: the extension is kept, never dropped.
+        Checked by the field validators (digits, the number's hygiene); given twice, they must agree."""
+        if not isinstance(data, dict) or not isinstance(data.get("phone"), str):
+            return data
+        number, extension = split_extension(data["phone"])
+        if extension is None:
+            return data
+        if not extension:
+            raise ValueError(f"phone {data['phone'].strip()!r} has an extension mark but no extension after it")
+        given = str(data.get("extension") or "").strip()
+        if given and given != extension:
+            raise ValueError(f"the phone's extension {extension!r} differs from the extension {given!r}")
+        return {**data, "phone": number, "extension": extension}
+
     @field_validator("phone")
     @classmethod
-    def _e164(cls, value: str) -> str:
-        return normalize_phone(value)
+    def _e164(cls, value: str, info: ValidationInfo) -> str:
+        rules = (info.context or {}).get(NUMBER_RULES_CONTEXT)
+        return normalize_phone(value, rules=rules)
+
+    @field_validator("extension", mode="before")
+    @classmethod
+    def _extension_digits(cls, value: Any) -> Any:
+        """None (a row stored before extensions were kept) is none; else only digits are dialled."""
+        if value is None or not str(value).strip():
+            return ""
+        return extension_digits(str(value))
 
     @field_validator("timezone")
     @classmethod

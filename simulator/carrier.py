@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from pydantic import AwareDatetime, BaseModel
+from pydantic import AwareDatetime, BaseModel, Field
 
 from schemas.calls import DialRequest, DialResult
 from schemas.contact import PERSONA_ATTRIBUTE, Contact
@@ -108,6 +108,7 @@ class SimDial(BaseModel):
     campaign_id: str
     external_id: str
     phone: str
+    dtmf: str = Field(default="", description="The digits the call was to send once answered: the extension")
     attempt: int
     started_monotonic: float
     started_at: AwareDatetime
@@ -207,6 +208,7 @@ class SimCarrier:
             campaign_id=request.campaign_id,
             external_id=request.contact.external_id,
             phone=request.contact.phone,
+            dtmf=request.contact.extension,
             attempt=request.attempt,
             started_monotonic=time.monotonic(),
             started_at=dialled_at.astimezone(UTC),

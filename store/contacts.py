@@ -49,6 +49,7 @@ def _row(campaign_id: str, contact: Contact, seq: int, import_batch: str, now: A
         "external_id": contact.external_id,
         "name": contact.name,
         "phone": contact.phone,
+        "extension": contact.extension,
         "timezone": contact.zone,
         "zones": contact.zones,
         "region": contact.region,

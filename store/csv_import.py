@@ -5,11 +5,18 @@ Columns (header names are case-insensitive; spaces and dashes count as underscor
 * ``phone`` (required): any format ``phonenumbers`` understands with a country code;
 * ``external_id``, or ``contact_id`` or ``id``: the contact's id in the caller's system. Without
   such a column each contact is named after its line, ``row-<line>``;
+* ``extension``: digits sent as DTMF once the call is answered; ``+14155550106 ext. 12`` in ``phone``
+  gives the same;
 * ``name``, ``timezone`` (IANA; derived from the number when empty: a number that may ring in several
   zones is dialled only while all of them allow it, and counts in :attr:`ContactIntake.uncertain_zones`),
   ``region`` (the calling-hours policy's region, e.g. ``US-FL`` or ``AU``; derived from the number when
   empty), ``priority`` (whole number, higher first), ``persona`` (simulated carrier only);
 * anything else lands in ``attributes``, keyed by the header as written.
+
+Numbers are held to the organization's :class:`~schemas.contact.NumberRules` (:func:`~schemas.contact.
+normalize_phone` says why one is refused). A line that is not CSV (an unterminated quote, a stray quote
+inside a field) is rejected as a syntax error on its line; an unterminated quote swallows the rest of
+the file, and its error says which lines went with it.
 
 Good rows are returned even when others are rejected, so a caller can import what is valid and show
 the rest to the user. Lists of any size stream through a :class:`ContactIntake`: it keeps only what
@@ -26,12 +33,12 @@ from typing import IO, Any, TypeVar
 
 from pydantic import ValidationError
 
-from schemas.contact import Contact
+from schemas.contact import Contact, NumberRules
 from schemas.imports import CsvImportReport, RowError
 from schemas.validation import describe_validation_error
 
 ID_COLUMNS = ("external_id", "contact_id", "id")
-KNOWN_COLUMNS = ("phone", "name", "timezone", "region", "priority", "persona")
+KNOWN_COLUMNS = ("phone", "extension", "name", "timezone", "region", "priority", "persona")
 DELIMITERS = (",", ";", "\t")
 MAX_LISTED_ERRORS = 1000
 """Rejected rows a report lists by line; the rest are counted (``rejected``)."""
@@ -63,6 +70,18 @@ def _delimiter(header_line: str) -> str:
     return max(DELIMITERS, key=header_line.count)
 
 
+def syntax_error(error: csv.Error, first_line: int, last_line: int) -> str:
+    """A CSV syntax error as a report line's message. Python's strict reader stops at the end of the file
+    inside a quoted field when a quote is never closed: every line from the quote on went into it."""
+    if "unexpected end of data" in str(error):
+        swallowed = f"lines {first_line}-{last_line} were" if last_line > first_line else "it was"
+        return (
+            "CSV syntax error: unterminated quoted field "
+            f"(a quote opened on this line is never closed; {swallowed} not imported)"
+        )
+    return f'CSV syntax error: {error} (a quote inside a quoted field is written twice: "")'
+
+
 def chunks(items: Iterable[Item], size: int) -> Iterator[list[Item]]:
     """``items`` in lists of ``size`` (the last may be shorter), pulled lazily."""
     iterator = iter(items)
@@ -88,8 +107,10 @@ class ContactIntake:
         existing_external_ids: Collection[str] = (),
         do_not_call: Collection[str] = (),
         max_listed_errors: int | None = MAX_LISTED_ERRORS,
+        rules: NumberRules | None = None,
     ) -> None:
         self._existing = existing_external_ids
+        self._rules = rules or NumberRules()
         self._do_not_call = do_not_call
         self._max_listed = max_listed_errors
         self._id_lines: dict[str, int] = {}
@@ -123,7 +144,7 @@ class ContactIntake:
             found.append(f"external id {external_id!r} already appears on line {self._id_lines[external_id]}")
         contact: Contact | None = None
         try:
-            contact = Contact.model_validate(fields)
+            contact = Contact.admit(fields, self._rules)
         except ValidationError as exc:
             found.append(describe_validation_error(exc))
         if contact is not None and contact.phone in self._phone_lines:
@@ -168,13 +189,17 @@ class ContactIntake:
     def csv_contacts(self, text: IO[str]) -> Iterator[Contact]:
         """The good contacts of a CSV text stream, read row by row; see the module docstring for the columns.
 
-        Also rejected: rows whose priority is not a whole number and rows with more cells than the
-        header. Blank lines are skipped. A header without ``phone`` (or naming a column twice) yields
-        one error, on line 1, and no contacts.
+        Also rejected: rows whose priority is not a whole number, rows with more cells than the header
+        and CSV syntax errors (:func:`syntax_error`), each on its line. Blank lines are skipped. A header
+        without ``phone`` (or naming a column twice) yields one error, on line 1, and no contacts.
         """
         header_line = text.readline().removeprefix("\ufeff")
-        reader = csv.reader(itertools.chain([header_line], text), delimiter=_delimiter(header_line))
-        header = next(reader, None)
+        reader = csv.reader(itertools.chain([header_line], text), delimiter=_delimiter(header_line), strict=True)
+        try:
+            header = next(reader, None)
+        except csv.Error as err:
+            self.reject(1, None, syntax_error(err, 1, reader.line_num))
+            return
         if header is None or not any(cell.strip() for cell in header):
             self.reject(1, None, "the file is empty: expected a header row")
             return
@@ -195,7 +220,15 @@ class ContactIntake:
             if index != id_column and index not in known.values() and cell.strip()
         ]
         line = reader.line_num + 1
-        for cells in reader:
+        while True:
+            try:
+                cells = next(reader)
+            except StopIteration:
+                break
+            except csv.Error as err:  # the reader starts afresh on the next line
+                row_line, line = line, reader.line_num + 1
+                self.reject(row_line, None, syntax_error(err, row_line, reader.line_num))
+                continue
             row_line, line = line, reader.line_num + 1
             if not any(cell.strip() for cell in cells):
                 continue
@@ -258,7 +291,11 @@ def csv_text(binary: IO[bytes]) -> io.TextIOWrapper:
 
 
 def parse_contacts_csv(
-    text: str, *, existing_external_ids: Collection[str] | None = None, do_not_call: Collection[str] = ()
+    text: str,
+    *,
+    existing_external_ids: Collection[str] | None = None,
+    do_not_call: Collection[str] = (),
+    rules: NumberRules | None = None,
 ) -> CsvImportReport:
     """Validate a CSV contact list held in memory; every contact and every rejected row in the report.
 
@@ -266,7 +303,10 @@ def parse_contacts_csv(
     :meth:`ContactIntake.csv_contacts` chunk by chunk instead.
     """
     intake = ContactIntake(
-        existing_external_ids=existing_external_ids or (), do_not_call=do_not_call, max_listed_errors=None
+        existing_external_ids=existing_external_ids or (),
+        do_not_call=do_not_call,
+        max_listed_errors=None,
+        rules=rules,
     )
     contacts = list(intake.csv_contacts(io.StringIO(text, newline="")))
     return CsvImportReport(contacts=contacts, errors=intake.errors)

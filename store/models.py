@@ -195,6 +195,9 @@ class ContactRow(Base):
     external_id: Mapped[str] = mapped_column(String(128))
     name: Mapped[str] = mapped_column(String(256), default="")
     phone: Mapped[str] = mapped_column(String(32))
+    extension: Mapped[str] = mapped_column(
+        String(16), default="", server_default="", doc="Digits sent as DTMF once the call is answered; '' for none"
+    )
     timezone: Mapped[str] = mapped_column(String(64), doc="The zone times are spoken in: given, or the first of zones")
     zones: Mapped[list[str] | None] = mapped_column(
         doc="Every zone the number may ring in (a dial must be allowed in all); None for rows older than it: [timezone]"

@@ -177,6 +177,7 @@ _CLAIMED_COLUMNS = (
     ContactRow.external_id,
     ContactRow.name,
     ContactRow.phone,
+    ContactRow.extension,
     ContactRow.timezone,
     ContactRow.zones,
     ContactRow.region,

@@ -260,6 +260,7 @@ class LiveKitSipCarrier:
             room_name=room,
             participant_identity=identity,
             participant_name=request.contact.name,
+            dtmf=request.contact.extension,  # LiveKit sends the digits once the callee picks up
             wait_until_answered=True,
             play_dialtone=False,
         )

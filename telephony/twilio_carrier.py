@@ -173,6 +173,7 @@ class TwilioCarrier:
                     status_callback=self.status_callback,
                     timeout_seconds=ring_seconds,
                     machine_detection=True,
+                    send_digits=request.contact.extension,
                 )
             except InvalidNumberError as err:
                 await delete_room(lk, room)

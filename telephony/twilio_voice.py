@@ -394,6 +394,7 @@ class TwilioVoice:
         *,
         timeout_seconds: int,
         machine_detection: bool = True,
+        send_digits: str = "",
     ) -> str:
         """Place an outbound call that runs ``twiml`` once answered; return its CallSid.
 
@@ -401,7 +402,8 @@ class TwilioVoice:
         twice for one attempt. Progress (initiated, ringing, answered, completed) is POSTed to
         ``status_callback``. With ``machine_detection`` Twilio runs answering machine detection
         (``DetectMessageEnd``: for a machine the TwiML starts after the greeting's beep) and reports
-        ``AnsweredBy``. Raises :class:`InvalidNumberError` for a refused destination; other Twilio errors
+        ``AnsweredBy``. ``send_digits`` (an extension) are played as DTMF once the call connects
+        (Twilio's ``SendDigits``). Raises :class:`InvalidNumberError` for a refused destination; other Twilio errors
         propagate (see :func:`is_retryable_error`).
         """
         kwargs: dict[str, object] = {
@@ -415,6 +417,8 @@ class TwilioVoice:
         }
         if machine_detection:
             kwargs["machine_detection"] = "DetectMessageEnd"
+        if send_digits:
+            kwargs["send_digits"] = send_digits
 
         def _create() -> str:
             try:

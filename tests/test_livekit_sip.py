@@ -135,6 +135,21 @@ async def test_answered_call_creates_room_dispatch_and_sip_participant_and_waits
     assert room not in standin.rooms  # closed once the callee left
 
 
+async def test_an_extension_is_sent_as_dtmf_once_the_callee_answers(
+    standin: LiveKitStandIn, carrier: LiveKitSipCarrier
+) -> None:
+    """LiveKit sends CreateSIPParticipant's ``dtmf`` after the callee picks up: the extension, never dropped."""
+    standin.default_sip = Answer(ring=0.05, talk=0.1)
+    request = dial_request(contact=Contact(external_id="c1", name="Dana", phone=PHONE, extension="12"))
+
+    result = await carrier.dial(request)
+
+    assert result.outcome == CallOutcome.COMPLETED and result.answered
+    [sip_call] = standin.calls("CreateSIPParticipant")
+    assert (sip_call.message.sip_call_to, sip_call.message.dtmf) == (PHONE, "12")
+    assert sip_call.message.wait_until_answered
+
+
 @pytest.mark.parametrize(
     ("code", "outcome"),
     [

@@ -135,6 +135,7 @@ async def test_answered_call_bridges_into_the_agents_room_and_reports_twilios_en
     assert create.one("StatusCallback") == f"{BASE_URL}/twilio/voice/status"
     assert create.one("MachineDetection") == "DetectMessageEnd"
     assert create.one("Timeout") == "20"
+    assert create.one("SendDigits") is None  # no extension, no digits
     twiml = ET.fromstring(create.one("Twiml") or "")
     assert twiml.tag == "Response"
     assert twiml.findtext("Dial/Sip") == livekit_sip_uri(room, SIP_HOST) == f"sip:{room}@{SIP_HOST}"
@@ -157,6 +158,20 @@ async def test_answered_call_bridges_into_the_agents_room_and_reports_twilios_en
     assert room not in livekit.rooms
     assert livekit.requests[-1].method == "DeleteRoom"
     assert len(creates(twilio)) == 1
+
+
+async def test_an_extension_is_sent_as_digits_once_twilio_connects_the_call(
+    twilio: TwilioStandIn, livekit: LiveKitStandIn, carrier: TwilioCarrier
+) -> None:
+    """Twilio's SendDigits plays the extension as DTMF after the call connects: the main line is only the way in."""
+    request = dial_request(contact=Contact(external_id="c1", name="Dana", phone=f"{PHONE} ext. 12"))
+    task = asyncio.create_task(carrier.dial(request))
+    sid = await created_call(twilio)
+    [create] = creates(twilio)
+    assert (create.one("To"), create.one("SendDigits")) == (PHONE, "12")
+    twilio.set_call(sid, status="completed", answered_by="human", duration="5")
+    result = await asyncio.wait_for(task, 5)
+    assert result.outcome == CallOutcome.COMPLETED and result.answered
 
 
 @pytest.mark.parametrize(

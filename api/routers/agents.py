@@ -34,10 +34,11 @@ from schemas.api import (
     Stats,
 )
 from schemas.campaign import ALL_WEEKDAYS, CallingWindow, CampaignSettings, RetryPolicy
+from schemas.compliance import CallingPolicy
 from schemas.contact import Contact
 from schemas.validation import describe_validation_error
 from schemas.workflow_io import contact_workflow_id
-from store import dnc, queries
+from store import compliance, dnc, queries
 from store.models import OrganizationRow
 
 router = APIRouter(prefix="/v1/agents", tags=["agents"], dependencies=V1_DEPENDENCIES, responses=V1_RESPONSES)
@@ -158,8 +159,9 @@ async def call_now(
         conflict(f"agent {name!r} is inactive")
     fields = body.model_dump(exclude={"context", "settings"})
     fields["external_id"] = (body.external_id or "").strip() or f"call-{secrets.token_hex(4)}"
+    policy = await compliance.get_policy(session, org.id) or CallingPolicy()
     try:
-        contact = Contact.model_validate(fields)
+        contact = Contact.admit(fields, policy.numbers)
     except ValidationError as err:
         invalid(describe_validation_error(err))
     if await dnc.dnc_among(session, org.id, [contact.phone]):

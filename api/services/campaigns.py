@@ -230,8 +230,11 @@ async def _import(
     import_batch: str,
     existing_external_ids: set[str],
 ) -> ImportResult:
-    """Parse, check and write the list chunk by chunk: one thread step and one short transaction each."""
-    intake = ContactIntake(existing_external_ids=existing_external_ids)
+    """Parse, check and write the list chunk by chunk: one thread step and one short transaction each.
+    Numbers are held to the organization's number rules as they stand now."""
+    async with sessions() as session:
+        policy = await compliance.get_policy(session, org_id) or CallingPolicy()
+    intake = ContactIntake(existing_external_ids=existing_external_ids, rules=policy.numbers)
     pending = chunks(contacts.contacts(intake), IMPORT_CHUNK)
     while (chunk := await asyncio.to_thread(next, pending, None)) is not None:
         async with sessions() as session:
@@ -275,7 +278,7 @@ class ContactsPreview:
         self._contacts = contacts
 
     async def chunks(self) -> AsyncIterator[list[ContactPreview]]:
-        intake = ContactIntake()
+        intake = ContactIntake(rules=self._policy.numbers)
         pending = chunks(self._contacts.contacts(intake), IMPORT_CHUNK)
         while (chunk := await asyncio.to_thread(next, pending, None)) is not None:
             async with self._sessions() as session:
