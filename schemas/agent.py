@@ -7,7 +7,7 @@ from typing import Any
 from pydantic import BaseModel, Field, field_validator
 
 from schemas.analysis import AnalysisConfig
-from schemas.contact import Contact
+from schemas.contact import Contact, split_extension
 from schemas.dispositions import DEFAULT_DISPOSITIONS, Disposition, with_defaults
 
 
@@ -85,6 +85,14 @@ class AgentConfig(BaseModel):
     def _all_tools(cls, value: dict[AgentTool, bool]) -> dict[AgentTool, bool]:
         """Tools not mentioned stay on: a config written before a tool existed still gets it."""
         return {tool: value.get(tool, True) for tool in AgentTool}
+
+    @field_validator("transfer_number")
+    @classmethod
+    def _no_extension(cls, value: str | None) -> str | None:
+        """A transfer is a SIP REFER to a number: nothing could key an extension in after it answers."""
+        if value is not None and split_extension(value)[1] is not None:
+            raise ValueError("a transfer number cannot have an extension: give a direct line")
+        return value
 
     @field_validator("dispositions")
     @classmethod

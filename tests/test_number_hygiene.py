@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 from workflow_helpers import new_campaign_id, settings, start_campaign
 
 from cli.app import app
+from schemas.agent import AgentConfig
 from schemas.contact import Contact, NumberRules
 from schemas.settings import get_settings
 from store import contacts as store_contacts
@@ -92,6 +93,12 @@ def test_an_extension_is_kept_apart_from_the_number_however_it_is_written(writte
     contacts, error = one_row(written)
     assert error == ""
     assert [(contact.phone, contact.extension) for contact in contacts] == [("+14155550106", "12"), (GOOD, "")]
+
+
+def test_a_transfer_number_with_an_extension_is_refused_rather_than_rung_at_the_main_line() -> None:
+    with pytest.raises(ValueError, match="cannot have an extension"):
+        AgentConfig(name="desk", instructions="Help.", transfer_number="+14155550106 ext. 12")
+    assert AgentConfig(name="desk", instructions="Help.", transfer_number="+14155550106").transfer_number
 
 
 def test_an_extension_column_is_read_and_must_agree_with_one_in_the_phone() -> None:
