@@ -85,6 +85,11 @@ async def get_member(session: AsyncSession, org_id: str, email: str) -> MemberRo
     return (await session.scalars(stmt)).first()
 
 
+async def set_password(session: AsyncSession, member: MemberRow, password: str) -> None:
+    member.password_hash = _hasher.hash(_check_password(password))
+    await session.flush()
+
+
 async def _owners(session: AsyncSession, org_id: str) -> int:
     stmt = select(func.count()).select_from(MemberRow).where(MemberRow.org_id == org_id, MemberRow.role == "owner")
     return int(await session.scalar(stmt) or 0)
