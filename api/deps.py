@@ -125,6 +125,12 @@ async def current_principal(request: Request, ctx: Context) -> Principal:
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 
 
+async def signed_in(request: Request, ctx: Context) -> Principal:
+    """Any caller with a valid key or session, whatever the role, and no CSRF token asked: for the codec
+    server, whose answers change nothing stored and reach another origin only through its CORS list."""
+    return await authenticate(request, ctx)
+
+
 async def current_org(principal: CurrentPrincipal) -> OrganizationRow:
     """The caller's organization, once ``current_principal`` has let the request through."""
     return principal.org

@@ -11,16 +11,18 @@ from codec_test_keys import suite_codec
 from google.protobuf import json_format
 from temporalio.api.common.v1 import Payload
 
-from api.deps import API_KEY_COOKIE
 from api.main import create_app
 from api.routers.codec import cors_origins
 from infra.codec import EncryptionCodec, new_codec_key, parse_codec_keys
 from schemas.settings import Settings
+from store.members import add_member
 from store.orgs import create_org
 from worker.http_server import serving
 
 WEB_UI = "http://127.0.0.1:8233"
 PHONE = "+442079460417"
+OPERATOR_EMAIL = "ops@example.com"
+OPERATOR_PASSWORD = "a long enough password"
 
 
 @dataclass
@@ -35,7 +37,8 @@ class CodecApi:
 @pytest_asyncio.fixture
 async def codec_api(time_env, session_factory, db_url) -> AsyncIterator[CodecApi]:
     async with session_factory() as session:
-        _, api_key = await create_org(session, "ops")
+        org, api_key = await create_org(session, "ops")
+        await add_member(session, org.id, OPERATOR_EMAIL, OPERATOR_PASSWORD, "admin")
         await session.commit()
     settings = Settings(_env_file=None, database_url=db_url, codec_cors_origins=f"{WEB_UI}, http://localhost:8233/")  # type: ignore[call-arg]
     app = create_app(settings, time_env.client, session_factory)
@@ -79,8 +82,9 @@ async def test_the_codec_server_needs_an_organization_api_key(codec_api: CodecAp
     wrong = await codec_api.http.post("/codec/decode", json=body, headers={"Authorization": "Bearer rf_wrong"})
     assert wrong.status_code == 401
     assert (await codec_api.http.post("/codec/encode", json=as_json(plain_payload()))).status_code == 401
-    # The Web UI with "include cross-origin credentials" sends the dashboard's login cookie.
-    codec_api.http.cookies.set(API_KEY_COOKIE, codec_api.api_key)
+    # The Web UI with "include cross-origin credentials" sends the dashboard's session cookie.
+    login = await codec_api.http.post("/login", data={"email": OPERATOR_EMAIL, "password": OPERATOR_PASSWORD})
+    assert login.status_code == 303
     assert (await codec_api.http.post("/codec/decode", json=body)).status_code == 200
 
 

@@ -2,7 +2,7 @@
 
 A dev server with its Web UI pointed at the API's ``/codec`` (as ``ringflow dev`` starts it) holds a
 contact workflow whose input is sealed. In headless Chromium, an operator logs in to the dashboard
-(the API key cookie), opens the workflow in the Web UI and sees ciphertext: the UI does not send the
+(the session cookie), opens the workflow in the Web UI and sees ciphertext: the UI does not send the
 cookie until "Include cross-origin credentials" is on in its codec server settings. With it on, the
 Web UI shows the contact's name and number. Screenshots go to ``test-artifacts/codec``.
 """
@@ -22,11 +22,14 @@ from workflow_helpers import new_campaign_id, settings, start_contact
 from api.main import create_app
 from schemas.contact import Contact
 from schemas.settings import Settings
+from store.members import add_member
 from store.orgs import create_org
 from worker.http_server import serving
 
 STEP_TIMEOUT_MS = 20_000
 PERSON = Contact(external_id="w1", name="Genevieve Okonkwo", phone="+442079460417")
+OPERATOR_EMAIL = "ops@example.com"
+OPERATOR_PASSWORD = "a long enough password"
 
 
 def free_port() -> int:
@@ -37,7 +40,7 @@ def free_port() -> int:
 
 @pytest_asyncio.fixture
 async def web_ui_with_codec(session_factory, db_url) -> AsyncIterator[tuple[str, str, str]]:
-    """The Web UI's URL, the API's URL and an API key: a dev server whose UI decodes through the API."""
+    """The Web UI's URL, the API's URL and a member's email: a dev server whose UI decodes through the API."""
     chromium_or_skip()  # before starting a server the test could not use
     api_port, ui_port = free_port(), free_port()
     env = await WorkflowEnvironment.start_local(
@@ -50,7 +53,8 @@ async def web_ui_with_codec(session_factory, db_url) -> AsyncIterator[tuple[str,
     )
     ui_url = f"http://127.0.0.1:{ui_port}"
     async with session_factory() as session:
-        _, api_key = await create_org(session, "ops")
+        org, _ = await create_org(session, "ops")
+        await add_member(session, org.id, OPERATOR_EMAIL, OPERATOR_PASSWORD, "admin")
         await session.commit()
     api_settings = Settings(_env_file=None, database_url=db_url, temporal_ui_url=ui_url)  # type: ignore[call-arg]
     try:
@@ -58,7 +62,7 @@ async def web_ui_with_codec(session_factory, db_url) -> AsyncIterator[tuple[str,
             campaign_id = new_campaign_id()
             # No worker polls this queue: the workflow only needs to exist, with its sealed input.
             handle = await start_contact(env.client, "nobody-polls", campaign_id, PERSON, settings())
-            yield f"{ui_url}/namespaces/default/workflows/{handle.id}", f"http://127.0.0.1:{api_port}", api_key
+            yield f"{ui_url}/namespaces/default/workflows/{handle.id}", f"http://127.0.0.1:{api_port}", OPERATOR_EMAIL
     finally:
         await env.shutdown()
 
@@ -70,7 +74,7 @@ def is_a_decode(response: Response) -> bool:
 async def test_ops_read_a_sealed_workflow_input_in_the_web_ui_once_it_sends_their_login(
     web_ui_with_codec: tuple[str, str, str],
 ):
-    workflow_page, api_url, api_key = web_ui_with_codec
+    workflow_page, api_url, email = web_ui_with_codec
     artifacts = fresh_artifacts("codec")
 
     async def snap(page: Page, name: str) -> None:
@@ -82,7 +86,8 @@ async def test_ops_read_a_sealed_workflow_input_in_the_web_ui_once_it_sends_thei
         page = await context.new_page()
 
         await page.goto(f"{api_url}/login")
-        await page.fill("#api_key", api_key)
+        await page.fill("#email", email)
+        await page.fill("#password", OPERATOR_PASSWORD)
         await page.click("button[type=submit]")
         await expect(page.locator(".org-name")).to_be_visible()
 

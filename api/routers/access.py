@@ -16,11 +16,10 @@ from schemas.access import (
     MemberOut,
     MemberRoleIn,
 )
-from schemas.api import DEFAULT_PAGE_SIZE, ErrorBody
+from schemas.api import DEFAULT_PAGE_SIZE
 from store import audit
 
-FORBIDDEN = {403: {"model": ErrorBody, "description": "Your role or key scope may not do this"}}
-router = APIRouter(tags=["access"], dependencies=V1_DEPENDENCIES, responses={**V1_RESPONSES, **FORBIDDEN})
+router = APIRouter(tags=["access"], dependencies=V1_DEPENDENCIES, responses=V1_RESPONSES)
 
 
 def _refused(err: Exception) -> HTTPException:

@@ -3,8 +3,8 @@
 It follows Temporal's codec server protocol: ``POST /codec/decode`` and ``POST /codec/encode`` take and
 return ``{"payloads": [...]}`` (Payloads as proto3 JSON), a bad body or a payload that cannot be
 decrypted is a 400. The keys are the ones of the API's own Temporal client, so whatever the workers
-sealed, the API opens. Callers need an organization API key (Bearer, X-API-Key or the dashboard's
-cookie, which the Web UI sends when "include cross-origin credentials" is on).
+sealed, the API opens. Callers need an organization API key (Bearer, X-API-Key) or a member's dashboard
+session (its cookie, which the Web UI sends when "include cross-origin credentials" is on).
 
 The Web UI calls from its own origin: :class:`CodecCorsMiddleware` answers the CORS preflight and adds
 the CORS headers for the origins in ``codec_cors_origins``, on these routes only; the rest of the API
@@ -23,7 +23,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 from temporalio.api.common.v1 import Payload, Payloads
 
-from api.deps import AppContext, Context, current_org
+from api.deps import AppContext, Context, signed_in
 from infra.codec import CODEC_SERVER_PATH, PayloadDecryptionError
 from schemas.codec import CodecPayloads
 from schemas.settings import Settings
@@ -31,7 +31,7 @@ from schemas.settings import Settings
 CODEC_REQUEST_HEADERS = ["Authorization", "Content-Type", "X-API-Key", "X-Namespace"]
 PREFLIGHT_MAX_AGE_SECONDS = 600
 
-router = APIRouter(prefix=CODEC_SERVER_PATH, tags=["codec"], dependencies=[Depends(current_org)])
+router = APIRouter(prefix=CODEC_SERVER_PATH, tags=["codec"], dependencies=[Depends(signed_in)])
 
 CodecStep = Callable[[Sequence[Payload]], Awaitable[list[Payload]]]
 

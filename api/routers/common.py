@@ -138,7 +138,8 @@ def _has_nul(value: Any, depth: int = 0) -> bool:
     return False
 
 
-# Declared for the OpenAPI schema (the "Authorize" button of /docs); current_org does the checking.
+# Declared for the OpenAPI schema (the "Authorize" button of /docs); current_org (through
+# api.deps.current_principal) does the checking.
 BEARER_KEY = HTTPBearer(auto_error=False, description="An organization's API key: `ringflow org create NAME`")
 HEADER_KEY = APIKeyHeader(name="X-API-Key", auto_error=False, description="The same key, in a header of its own")
 
@@ -148,10 +149,15 @@ V1_DEPENDENCIES = [
     Security(HEADER_KEY),
     Depends(current_org),
 ]
-"""Every ``/v1`` route: clean input, and a valid API key (401 before anything else is looked at)."""
+"""Every ``/v1`` route: clean input, and a valid API key or session (401 before anything else is looked at)
+whose role or scope allows the request (403, api/auth.py)."""
 
 V1_RESPONSES: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorBody, "description": "No API key, or one that is not valid"},
+    403: {
+        "model": ErrorBody,
+        "description": "The role or key scope does not allow this, or a session's write lacks its CSRF token",
+    },
     422: {"model": ErrorBody, "description": "Invalid input; `detail` names the field (`body.name: ...`)"},
 }
 

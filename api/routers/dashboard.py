@@ -135,8 +135,11 @@ async def login(
 async def logout(request: Request, ctx: Context, csrf_token: Annotated[str, Form()] = "") -> RedirectResponse:
     """End the session in the store (its id no longer works anywhere) and forget the cookie."""
     raw_id = request.cookies.get(SESSION_COOKIE)
-    if raw_id:
-        principal = await authenticate(request, ctx)
+    try:
+        principal = await authenticate(request, ctx) if raw_id else None
+    except HTTPException:
+        principal = None  # the session had ended already: nothing left to end but the cookie
+    if raw_id and principal is not None:
         if not secrets.compare_digest(csrf_token.encode(), (principal.csrf_token or "").encode()):
             raise HTTPException(status.HTTP_403_FORBIDDEN, "a missing or wrong CSRF token")
         async with ctx.sessions() as session:

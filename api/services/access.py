@@ -19,13 +19,13 @@ class AccessNotFoundError(LookupError):
 
 
 def member_view(row: MemberRow) -> MemberOut:
-    return MemberOut(email=row.email, role=row.role, created_at=row.created_at)  # type: ignore[arg-type]
+    return MemberOut(email=row.email, role=row.role, created_at=row.created_at)
 
 
 def key_view(row: ApiKeyRow) -> ApiKeyOut:
     return ApiKeyOut(
         prefix=row.prefix, label=row.label, scope=row.scope, created_at=row.created_at, revoked_at=row.revoked_at
-    )  # type: ignore[arg-type]
+    )
 
 
 async def add_member(
