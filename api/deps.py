@@ -78,14 +78,16 @@ async def _session_principal(ctx: AppContext, raw_id: str) -> Principal:
     async with ctx.sessions() as session:
         await begin_read_only(session)
         found = await members.find_session(session, raw_id, ctx.settings.session_idle_timeout)
-    if found is None or found.dead or found.touch_due:
+    if found is None:
+        raise _unauthorized("your session has ended: log in again")
+    if found.dead or found.touch_due:
         async with ctx.sessions() as session:
-            if found is None or found.dead:
+            if found.dead:
                 await members.close_session(session, raw_id)
             else:
                 await members.touch_session(session, raw_id)
             await session.commit()
-    if found is None or found.dead:
+    if found.dead:
         raise _unauthorized("your session has ended: log in again")
     return Principal(org=found.org, role=Role(found.member.role), actor=found.member.email, csrf_token=found.csrf_token)
 
