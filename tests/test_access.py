@@ -125,6 +125,17 @@ async def test_an_idle_session_is_refused(api_stack):
         assert (await http.get("/v1/me")).status_code == 401
 
 
+async def test_using_a_session_moves_its_idle_end_on(api_stack):
+    almost_idle = utcnow() - api_stack.settings.session_idle_timeout + timedelta(minutes=2)
+    async with member_session(api_stack) as (http, _):
+        async with api_stack.sessions() as session:
+            await session.execute(update(SessionRow).values(last_seen_at=almost_idle))
+            await session.commit()
+        assert (await http.get("/v1/me")).status_code == 200
+        async with api_stack.sessions() as session:
+            assert (await session.scalars(select(SessionRow.last_seen_at))).one() > almost_idle + timedelta(minutes=1)
+
+
 async def test_removing_a_member_ends_their_sessions(api_stack):
     async with member_session(api_stack, "admin") as (http, _), member_session(api_stack) as (owner, token):
         assert (await http.get("/v1/me")).status_code == 200
