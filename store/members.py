@@ -6,6 +6,7 @@ leaked database holds no working session), the CSRF token the pages send back, a
 (``last_seen_at`` + the idle timeout) and absolute (``expires_at``).
 """
 
+import asyncio
 import hashlib
 import secrets
 from dataclasses import dataclass
@@ -41,6 +42,11 @@ class FoundSession:
     touch_due: bool  # last used more than TOUCH_EVERY ago
 
 
+async def _hash(password: str) -> str:
+    """argon2 takes tens of milliseconds of CPU on purpose: in a thread, so the event loop keeps serving."""
+    return await asyncio.to_thread(_hasher.hash, password)
+
+
 def normalize_email(email: str) -> str:
     email = email.strip().lower()
     local, _, domain = email.partition("@")
@@ -68,7 +74,7 @@ async def add_member(session: AsyncSession, org_id: str, email: str, password: s
     if await session.scalar(select(MemberRow.id).where(MemberRow.email == email)) is not None:
         raise MemberError(f"{email} is already a member (of this or another organization)")
     member = MemberRow(
-        org_id=org_id, email=email, password_hash=_hasher.hash(_check_password(password)), role=_check_role(role)
+        org_id=org_id, email=email, password_hash=await _hash(_check_password(password)), role=_check_role(role)
     )
     session.add(member)
     await session.flush()
@@ -86,7 +92,7 @@ async def get_member(session: AsyncSession, org_id: str, email: str) -> MemberRo
 
 
 async def set_password(session: AsyncSession, member: MemberRow, password: str) -> None:
-    member.password_hash = _hasher.hash(_check_password(password))
+    member.password_hash = await _hash(_check_password(password))
     await session.flush()
 
 
@@ -117,13 +123,13 @@ async def authenticate(session: AsyncSession, email: str, password: str) -> Memb
     """The member with this email and password, or None; an outdated hash is upgraded on the way."""
     member = (await session.scalars(select(MemberRow).where(MemberRow.email == email.strip().lower()))).first()
     try:
-        _hasher.verify(member.password_hash if member else _DUMMY_HASH, password)
+        await asyncio.to_thread(_hasher.verify, member.password_hash if member else _DUMMY_HASH, password)
     except (VerificationError, InvalidHashError):
         return None
     if member is None:
         return None
     if _hasher.check_needs_rehash(member.password_hash):
-        member.password_hash = _hasher.hash(password)
+        member.password_hash = await _hash(password)
     return member
 
 

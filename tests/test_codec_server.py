@@ -44,7 +44,7 @@ async def codec_api(time_env, session_factory, db_url) -> AsyncIterator[CodecApi
     app = create_app(settings, time_env.client, session_factory)
     async with serving(app, "127.0.0.1", 0) as server:
         port = server.servers[0].sockets[0].getsockname()[1]
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as http:
             yield CodecApi(http, api_key)
 
 
