@@ -12,6 +12,7 @@ from temporalio.client import Client
 from api import ratelimit
 from api.deps import AppContext
 from api.routers import codec, dashboard, health, operator, twilio, v1
+from api.security_headers import SecurityHeadersMiddleware
 from api.webhook_timing import WebhookTimingMiddleware
 from schemas.settings import Settings
 from schemas.validation import describe_validation_error
@@ -63,6 +64,7 @@ def _build(lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]] | No
     app.include_router(health.router)
     dashboard.install(app)
     app.add_middleware(WebhookTimingMiddleware)
+    app.add_middleware(SecurityHeadersMiddleware)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -24,7 +24,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.deps import presented_api_key
 from schemas.settings import Settings
-from store.orgs import SHOWN_PREFIX_LENGTH, hash_api_key
+from store.orgs import hash_api_key
 
 ASYNC_SCHEME = "async+"
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -109,12 +109,6 @@ def rate_limits(request: Request) -> RateLimits:
 
 
 Limits = Annotated[RateLimits, Depends(rate_limits)]
-
-
-def login_account(api_key: str) -> str:
-    """Whose login a submitted API key is: its shown prefix, the part lists display. The key itself is never
-    kept as a counter's name, so Redis holds nothing that could be used to log in."""
-    return api_key.strip()[:SHOWN_PREFIX_LENGTH]
 
 
 async def limit_api_key(request: Request, limits: Limits) -> None:

@@ -1,5 +1,6 @@
-"""``ringflow org ...``: organizations and their API keys."""
+"""``ringflow org ...``: organizations, their API keys and their members."""
 
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -13,7 +14,7 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 
-org_app = typer.Typer(help="Organizations and their API keys (REST API, dashboard).", no_args_is_help=True)
+org_app = typer.Typer(help="Organizations, their API keys and members (REST API, dashboard).", no_args_is_help=True)
 
 
 @org_app.command("create")
@@ -39,18 +40,23 @@ def org_create(name: Annotated[str, typer.Argument(help="The organization's name
 def org_key(
     org_id: Annotated[str, typer.Argument(help="The organization's id, as `ringflow org list` shows it")],
     label: Annotated[str, typer.Option(help="What the key is for, shown in lists")] = "",
+    scope: Annotated[str, typer.Option(help="read (GET only) or full (what an admin may do)")] = "full",
 ) -> None:
     """Print a new API key for the organization (shown only this once)."""
 
     async def body(sessions: "async_sessionmaker[AsyncSession]") -> int:
-        from store.orgs import create_api_key, get_org
+        from api.services import access
+        from api.services.audit import CLI_ACTOR
+        from store.orgs import get_org
 
         async with sessions() as session:
             if await get_org(session, org_id) is None:
                 raise CliError(f"no organization {org_id!r}: see `ringflow org list`")
-            key = await create_api_key(session, org_id, label)
-            await session.commit()
-        _print_key(org_id, key)
+            try:
+                created = await access.create_key(session, org_id=org_id, label=label, scope=scope, actor=CLI_ACTOR)
+            except access.AccessError as err:
+                raise CliError(str(err)) from None
+        _print_key(org_id, created.key)
         return 0
 
     store_command(body)
@@ -82,16 +88,16 @@ def org_revoke(
     """Revoke an API key: requests with it get 401 from then on."""
 
     async def body(sessions: "async_sessionmaker[AsyncSession]") -> int:
-        from store.orgs import revoke_api_key
+        from api.services import access
+        from api.services.audit import CLI_ACTOR
 
         try:
             async with sessions() as session:
-                revoked = await revoke_api_key(session, org_id, key_prefix)
-                await session.commit()
-        except ValueError as err:
+                await access.revoke_key(session, org_id=org_id, prefix=key_prefix, actor=CLI_ACTOR)
+        except access.AccessError as err:
             raise CliError(str(err)) from None
-        if not revoked:
-            raise CliError(f"organization {org_id!r} has no live key starting with {key_prefix[:10]!r}")
+        except access.AccessNotFoundError:
+            raise CliError(f"organization {org_id!r} has no live key starting with {key_prefix[:10]!r}") from None
         console.print(f"revoked the key {escape(key_prefix[:10])}… of {escape(org_id)}", highlight=False)
         return 0
 
@@ -167,3 +173,101 @@ def org_policy(
 def _print_key(org_id: str, key: str) -> None:
     console.print(f"organization [bold]{escape(org_id)}[/bold]", highlight=False)
     console.print(f"API key (shown once, keep it safe): [bold]{key}[/bold]", highlight=False, soft_wrap=True)
+
+
+member_app = typer.Typer(help="Members: who logs in to the dashboard, and their roles.", no_args_is_help=True)
+org_app.add_typer(member_app, name="member")
+
+
+@member_app.command("add")
+def member_add(
+    org_id: Annotated[str, typer.Argument(help="The organization's id")],
+    email: Annotated[str, typer.Argument(help="What the member logs in with; unique across organizations")],
+    role: Annotated[str, typer.Option(help="owner, admin, operator or viewer")] = "viewer",
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from the first line of stdin (for scripts)")
+    ] = False,
+) -> None:
+    """Add a member (the first owner, say); asks for the password unless --password-stdin."""
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
+
+    async def body(sessions: "async_sessionmaker[AsyncSession]") -> int:
+        from api.services import access
+        from api.services.audit import CLI_ACTOR
+
+        try:
+            async with sessions() as session:
+                added = await access.add_member(
+                    session, org_id=org_id, email=email, password=password, role=role, actor=CLI_ACTOR
+                )
+        except access.AccessError as err:
+            raise CliError(str(err)) from None
+        console.print(f"{escape(added.email)} is now {added.role} of {escape(org_id)}", highlight=False)
+        return 0
+
+    store_command(body)
+
+
+@member_app.command("list")
+def member_list(org_id: Annotated[str, typer.Argument(help="The organization's id")]) -> None:
+    """The organization's members and their roles."""
+
+    async def body(sessions: "async_sessionmaker[AsyncSession]") -> int:
+        from api.services import access
+
+        table = Table("email", "role", "since")
+        async with sessions() as session:
+            for member in await access.list_members(session, org_id=org_id):
+                table.add_row(escape(member.email), member.role, f"{member.created_at:%Y-%m-%d %H:%M} UTC")
+        console.print(table)
+        return 0
+
+    store_command(body)
+
+
+@member_app.command("role")
+def member_role(
+    org_id: Annotated[str, typer.Argument(help="The organization's id")],
+    email: Annotated[str, typer.Argument(help="The member's email")],
+    role: Annotated[str, typer.Argument(help="owner, admin, operator or viewer")],
+) -> None:
+    """Change a member's role (the last owner cannot step down)."""
+
+    async def body(sessions: "async_sessionmaker[AsyncSession]") -> int:
+        from api.services import access
+        from api.services.audit import CLI_ACTOR
+
+        try:
+            async with sessions() as session:
+                changed = await access.set_role(session, org_id=org_id, email=email, role=role, actor=CLI_ACTOR)
+        except (access.AccessError, access.AccessNotFoundError) as err:
+            raise CliError(str(err)) from None
+        console.print(f"{escape(changed.email)} is now {changed.role}", highlight=False)
+        return 0
+
+    store_command(body)
+
+
+@member_app.command("remove")
+def member_remove(
+    org_id: Annotated[str, typer.Argument(help="The organization's id")],
+    email: Annotated[str, typer.Argument(help="The member's email")],
+) -> None:
+    """Remove a member; their dashboard sessions end at once."""
+
+    async def body(sessions: "async_sessionmaker[AsyncSession]") -> int:
+        from api.services import access
+        from api.services.audit import CLI_ACTOR
+
+        try:
+            async with sessions() as session:
+                await access.remove_member(session, org_id=org_id, email=email, actor=CLI_ACTOR)
+        except (access.AccessError, access.AccessNotFoundError) as err:
+            raise CliError(str(err)) from None
+        console.print(f"removed {escape(email)} from {escape(org_id)}", highlight=False)
+        return 0
+
+    store_command(body)

@@ -3,6 +3,7 @@
 import asyncio
 import logging
 import os
+import secrets
 import shutil
 import time
 from datetime import time as clock_time
@@ -57,6 +58,7 @@ DEMO_CAMPAIGN = CampaignSettings(
 DEMO_ORG_ID = "demo"
 DEMO_NO_DASHBOARD = "no dashboard this time: the API port is taken (by a `ringflow dev`?); RINGFLOW_API_PORT moves it"
 DEMO_SIM = {"sim_time_scale": 0.4, "carrier": "sim"}
+DEMO_OWNER_EMAIL = "demo@example.com"
 DEMO_LEGAL_BASIS = "simulated callees on the sim carrier: no phone rings"
 
 
@@ -78,7 +80,7 @@ async def _dev(settings: Settings) -> None:
         console.print(f"database         {redacted_url(settings.sqlalchemy_url)}", highlight=False)
         console.print(
             f"API, dashboard   {stack.api_url} (OpenAPI docs at /docs); "
-            "log in with a key from `ringflow org key default`",
+            "log in as a member: `ringflow org member add default you@example.com --role owner`",
             highlight=False,
         )
         codec = stack.client.data_converter.payload_codec
@@ -157,7 +159,8 @@ async def _demo(
     from schemas.workflow_io import campaign_workflow_id
     from store import compliance, queries
     from store.db import get_session_factory
-    from store.orgs import create_api_key, create_org, get_org
+    from store.members import add_member, get_member, set_password
+    from store.orgs import create_org, get_org
     from worker.devstack import DevStack, api_url, is_listening
 
     began = time.monotonic()
@@ -169,15 +172,18 @@ async def _demo(
             f"{where} Temporal dev server at {settings.temporal_address}; Web UI {stack.ui_url}", soft_wrap=True
         )
         sessions = get_session_factory(settings.sqlalchemy_url)
-        # The demo's agent and campaign belong to an organization of their own, whose key logs in to the
-        # dashboard; the agent goes through the store like any agent, so `ringflow agent` finds it afterwards.
+        # The demo's agent and campaign belong to an organization of their own, whose owner logs in to the
+        # dashboard with a fresh password; the agent goes through the store like any agent, so `ringflow agent`
+        # finds it afterwards.
+        password = secrets.token_urlsafe(12)
         async with sessions() as session:
             # Under DATABASE_URL the store outlives the demo's data dir: a second run finds its organization.
-            org = await get_org(session, DEMO_ORG_ID)
-            if org is None:
-                org, key = await create_org(session, "Demo", org_id=DEMO_ORG_ID)
+            org = await get_org(session, DEMO_ORG_ID) or (await create_org(session, "Demo", org_id=DEMO_ORG_ID))[0]
+            owner = await get_member(session, org.id, DEMO_OWNER_EMAIL)
+            if owner is None:
+                await add_member(session, org.id, DEMO_OWNER_EMAIL, password, "owner")
             else:
-                key = await create_api_key(session, org.id, label="demo")
+                await set_password(session, owner, password)
             await queries.save_agent(session, agent, org.id)
             # The demo's callees are simulated, so it may show calls at any hour: its organization overrides
             # the legal floor, stating why, as any organization with a legal basis would (docs/compliance.md).
@@ -191,7 +197,7 @@ async def _demo(
                     session, settings, org_id=org.id, endpoint=WebhookEndpointIn(url=webhook)
                 )
             console.print(f"webhook {endpoint.url}: every event, signed with {endpoint.secret}", highlight=False)
-        dashboard = _demo_dashboard_line(stack.api_url, key) if serve_api else DEMO_NO_DASHBOARD
+        dashboard = _demo_dashboard_line(stack.api_url, password) if serve_api else DEMO_NO_DASHBOARD
         console.print(dashboard, highlight=False, soft_wrap=True)
         agent = await load_campaign_agent(sessions, agent.name, org.id)
         campaign_id, _ = await campaigns.create(
@@ -230,5 +236,5 @@ async def _demo(
     return 0 if agree and follow.workflow_error is None else 1
 
 
-def _demo_dashboard_line(url: str, key: str) -> str:
-    return f"dashboard {url} (API docs at {url}/docs); log in with the demo organization's key: {key}"
+def _demo_dashboard_line(url: str, password: str) -> str:
+    return f"dashboard {url} (API docs at {url}/docs); log in as {DEMO_OWNER_EMAIL}, password {password}"

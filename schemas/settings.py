@@ -80,6 +80,21 @@ class Settings(BaseSettings):
     # ---- API, dashboard and auth ---------------------------------------------------------------
     api_host: str = "127.0.0.1"
     api_port: int = Field(default=8000, description="The REST API and dashboard")
+    session_idle_timeout: timedelta = Field(
+        default=timedelta(hours=1), description="A dashboard session unused this long has ended; log in again"
+    )
+    session_max_age: timedelta = Field(
+        default=timedelta(hours=12), description="A dashboard session ends this long after login, however used"
+    )
+    cookie_secure: bool | None = Field(
+        default=None,
+        description="Mark the session cookie Secure: true/false, or unset to follow the request's scheme "
+        "(https directly, or X-Forwarded-Proto from a trusted proxy)",
+    )
+    trusted_proxies: str = Field(
+        default="",
+        description="Comma-separated addresses of reverse proxies whose X-Forwarded-Proto is believed",
+    )
     cost_per_minute_usd: float = Field(
         default=0.09, ge=0, description="Estimated all-in cost of a connected minute (carrier + SIP + model)"
     )

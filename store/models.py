@@ -142,6 +142,55 @@ class ApiKeyRow(Base):
     label: Mapped[str] = mapped_column(String(256), default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column()
+    scope: Mapped[str] = mapped_column(
+        String(8), default="full", server_default="full", doc="read: GET only; full: what an admin may do"
+    )
+
+
+# ---- members, their dashboard sessions, and the audit log -----------------------------------------
+
+
+class MemberRow(Base):
+    """A person who logs in to the dashboard. The email is unique across organizations, so logging in
+    needs nothing but it and the password; only the argon2 hash of the password is kept."""
+
+    __tablename__ = "members"
+
+    id: Mapped[int] = mapped_column(AutoId, primary_key=True, autoincrement=True)
+    org_id: Mapped[str] = mapped_column(String(64), index=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True, doc="lower case")
+    password_hash: Mapped[str] = mapped_column(String(256), doc="argon2id, PHC string ($argon2id$...)")
+    role: Mapped[str] = mapped_column(String(16), doc="owner | admin | operator | viewer")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SessionRow(Base):
+    """A dashboard login. The cookie holds a random id; only its SHA-256 is kept, so a leaked database
+    holds no working session. Deleting the row ends the session (logout, member removed)."""
+
+    __tablename__ = "sessions"
+
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    member_id: Mapped[int] = mapped_column(AutoId, ForeignKey("members.id", ondelete="CASCADE"), index=True)
+    csrf_token: Mapped[str] = mapped_column(String(64), doc="sent back by the pages in X-CSRF-Token")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(doc="absolute end, however active the session")
+
+
+class AuditEventRow(Base):
+    """Who changed what in an organization: written with the change, never updated."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (Index("ix_audit_events_org", "org_id", "id"),)
+
+    id: Mapped[int] = mapped_column(AutoId, primary_key=True, autoincrement=True)
+    org_id: Mapped[str] = mapped_column(String(64))
+    occurred_at: Mapped[datetime] = mapped_column(default=utcnow)
+    actor: Mapped[str] = mapped_column(String(320), doc="a member's email, 'key rf_abc1234 (label)', or 'cli'")
+    action: Mapped[str] = mapped_column(String(64), doc="campaign.pause, agent.update, dnc.add, ...")
+    target: Mapped[str] = mapped_column(String(512), doc="what it was done to: a campaign id, an agent's name, ...")
+    details: Mapped[dict[str, Any]] = mapped_column()
 
 
 class DoNotCallRow(Base):

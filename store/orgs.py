@@ -16,6 +16,9 @@ from store.models import ApiKeyRow, OrganizationRow, utcnow
 KEY_PREFIX = "rf_"
 # What lists show of a key: enough to tell keys apart, far too little to use one.
 SHOWN_PREFIX_LENGTH = 10
+SCOPE_READ = "read"
+SCOPE_FULL = "full"
+KEY_SCOPES = (SCOPE_READ, SCOPE_FULL)
 
 
 class OrganizationExistsError(ValueError):
@@ -54,8 +57,10 @@ async def list_orgs(session: AsyncSession) -> list[OrganizationRow]:
     return list((await session.scalars(select(OrganizationRow).order_by(OrganizationRow.created_at))).all())
 
 
-async def create_api_key(session: AsyncSession, org_id: str, label: str = "") -> str:
+async def create_api_key(session: AsyncSession, org_id: str, label: str = "", scope: str = SCOPE_FULL) -> str:
     """A new key for the organization; the returned key is never stored or shown again."""
+    if scope not in KEY_SCOPES:
+        raise ValueError(f"a key's scope is one of {', '.join(KEY_SCOPES)}, not {scope!r}")
     raw_key = KEY_PREFIX + secrets.token_urlsafe(32)
     session.add(
         ApiKeyRow(
@@ -64,6 +69,7 @@ async def create_api_key(session: AsyncSession, org_id: str, label: str = "") ->
             prefix=raw_key[:SHOWN_PREFIX_LENGTH],
             label=label,
             created_at=utcnow(),
+            scope=scope,
         )
     )
     await session.flush()
@@ -72,14 +78,21 @@ async def create_api_key(session: AsyncSession, org_id: str, label: str = "") ->
 
 async def org_for_api_key(session: AsyncSession, raw_key: str) -> OrganizationRow | None:
     """The organization a live (not revoked) key belongs to, or None for any other string."""
+    found = await live_api_key(session, raw_key)
+    return None if found is None else found[0]
+
+
+async def live_api_key(session: AsyncSession, raw_key: str) -> tuple[OrganizationRow, ApiKeyRow] | None:
+    """A live (not revoked) key and its organization, or None for any other string."""
     if not raw_key.startswith(KEY_PREFIX):
         return None
     stmt = (
-        select(OrganizationRow)
+        select(OrganizationRow, ApiKeyRow)
         .join(ApiKeyRow, ApiKeyRow.org_id == OrganizationRow.id)
         .where(ApiKeyRow.key_hash == hash_api_key(raw_key), ApiKeyRow.revoked_at.is_(None))
     )
-    return (await session.scalars(stmt)).first()
+    row = (await session.execute(stmt)).first()
+    return None if row is None else (row[0], row[1])
 
 
 async def list_api_keys(session: AsyncSession, org_id: str) -> list[ApiKeyRow]:

@@ -8,8 +8,9 @@
   test's own, dialling through the sim carrier at ``time_scale=0`` (calls take no time) with the
   offline scripted agent, so answered calls leave transcripts, notes and shared information;
 * the real database (``db_url``: SQLite, or Postgres with ``DATABASE_URL``), emptied first;
-* two organizations, ``stack.org_a`` and ``stack.org_b``, each with an API key (``.key``) and an
-  ``httpx.AsyncClient`` already sending it (``.http``, base URL set), for isolation tests.
+* two organizations, ``stack.org_a`` and ``stack.org_b``, each with an API key (``.key``), an
+  ``httpx.AsyncClient`` already sending it (``.http``, base URL set), for isolation tests, and an owner
+  who logs in to the dashboard (``.email``, password ``MEMBER_PASSWORD``).
 
 Use it like::
 
@@ -18,7 +19,7 @@ Use it like::
         async with api_stack.sessions() as session: ...   # the same store the API uses
 
 ``stack.anonymous`` is a client with no key; ``stack.settings`` the app's settings. The browser test
-points Chromium at ``stack.base_url`` and logs in with ``stack.org_a.key``.
+points Chromium at ``stack.base_url`` and logs in as ``stack.org_a.email``.
 """
 
 import uuid
@@ -36,11 +37,13 @@ from schemas.settings import Settings
 from simulator.agent_call import make_agent_call
 from simulator.carrier import SimCarrier
 from store import compliance
+from store.members import add_member
 from store.orgs import create_org
 from worker.http_server import bound_port, serving
 from worker.main import build_worker
 
 REQUEST_TIMEOUT_SECONDS = 30.0
+MEMBER_PASSWORD = "correct horse battery staple"
 
 
 @dataclass
@@ -48,6 +51,7 @@ class ApiOrg:
     id: str
     name: str
     key: str
+    email: str
     http: httpx.AsyncClient
 
 
@@ -82,7 +86,9 @@ async def api_stack(dev_env, session_factory, db_url) -> AsyncIterator[ApiStack]
             await compliance.set_policy(
                 session, org.id, ANY_HOUR, changed_by="tests"
             )  # tests run at any hour of the day
-            orgs.append((org.id, org.name, key))
+            email = f"owner@{org.id}.example.com"
+            await add_member(session, org.id, email, MEMBER_PASSWORD, "owner")
+            orgs.append((org.id, org.name, key, email))
         await session.commit()
     carrier = SimCarrier(time_scale=0.0, agent_call=make_agent_call(dev_env.client))
     app = create_app(settings, dev_env.client, session_factory)
@@ -94,7 +100,7 @@ async def api_stack(dev_env, session_factory, db_url) -> AsyncIterator[ApiStack]
             httpx.AsyncClient(
                 base_url=base_url, headers={"Authorization": f"Bearer {key}"}, timeout=REQUEST_TIMEOUT_SECONDS
             )
-            for _, _, key in orgs
+            for _, _, key, _ in orgs
         ]
         anonymous = httpx.AsyncClient(base_url=base_url, timeout=REQUEST_TIMEOUT_SECONDS)
         try:

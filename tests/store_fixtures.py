@@ -16,7 +16,7 @@ so the schema stays at head for everyone).
 import os
 import uuid
 import warnings
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 
 import pytest
@@ -25,6 +25,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from schemas.settings import get_settings
 from store.db import async_url, make_engine, make_session_factory
 from store.migrate import upgrade_database
 from store.models import Base
@@ -97,3 +98,15 @@ async def session_factory(store_engine: AsyncEngine) -> async_sessionmaker[Async
     """Sessions on the test database, whose store tables are empty when the test starts."""
     await clean_store(store_engine)
     return make_session_factory(store_engine)
+
+
+@pytest.fixture
+def cli_store_url(tmp_path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A fresh SQLite file as the CLI's store (``DATABASE_URL``), with a data directory of its own."""
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    monkeypatch.delenv("RINGFLOW_DATABASE_URL", raising=False)
+    monkeypatch.setenv("DATABASE_URL", url)
+    monkeypatch.setenv("RINGFLOW_DATA_DIR", str(tmp_path / "data"))
+    get_settings.cache_clear()
+    yield url
+    get_settings.cache_clear()

@@ -4,7 +4,6 @@ be dialled and why, and which rows an import would reject, with nothing created.
 import asyncio
 import json
 import re
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -50,13 +49,8 @@ def _utc(text: str) -> datetime:
 
 
 @pytest.fixture
-def store_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+def store_url(cli_store_url: str) -> str:
     """A fresh SQLite store as the CLI's, with the default organization's do-not-call list holding LISTED."""
-    url = f"sqlite:///{tmp_path / 'preview.db'}"
-    monkeypatch.delenv("RINGFLOW_DATABASE_URL", raising=False)
-    monkeypatch.setenv("DATABASE_URL", url)
-    monkeypatch.setenv("RINGFLOW_DATA_DIR", str(tmp_path / "data"))
-    get_settings.cache_clear()
 
     async def list_number() -> None:
         await upgrade_database(get_settings().sqlalchemy_url)
@@ -66,8 +60,7 @@ def store_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
         await dispose_cached_engines()
 
     asyncio.run(list_number())
-    yield url
-    get_settings.cache_clear()
+    return cli_store_url
 
 
 def _stored_rows() -> tuple[int, int]:

@@ -2,13 +2,10 @@
 
 import asyncio
 import re
-from pathlib import Path
 
-import pytest
 from typer.testing import CliRunner
 
 from cli.app import app
-from schemas.settings import get_settings
 from schemas.webhooks import WebhookEventType
 from store import webhooks
 from store.db import dispose_cached_engines, get_session_factory
@@ -16,23 +13,12 @@ from store.db import dispose_cached_engines, get_session_factory
 runner = CliRunner()
 
 
-@pytest.fixture
-def store_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    url = f"sqlite:///{tmp_path / 'hooks.db'}"
-    monkeypatch.delenv("RINGFLOW_DATABASE_URL", raising=False)
-    monkeypatch.setenv("DATABASE_URL", url)
-    monkeypatch.setenv("RINGFLOW_DATA_DIR", str(tmp_path / "data"))
-    get_settings.cache_clear()
-    yield url
-    get_settings.cache_clear()
-
-
 def ringflow(*args: str) -> tuple[int, str]:
     result = runner.invoke(app, list(args))
     return result.exit_code, result.stdout + result.stderr
 
 
-def test_the_cli_adds_lists_logs_and_removes_an_endpoint_and_refuses_a_private_url(store_url: str) -> None:
+def test_the_cli_adds_lists_logs_and_removes_an_endpoint_and_refuses_a_private_url(cli_store_url: str) -> None:
     code, out = ringflow("webhook", "add", "http://127.0.0.1:9/hooks")
     assert code == 1 and "private or reserved address" in out
 
@@ -46,7 +32,7 @@ def test_the_cli_adds_lists_logs_and_removes_an_endpoint_and_refuses_a_private_u
     assert "whsec_" not in out
 
     async def record() -> None:
-        sessions = get_session_factory(store_url)
+        sessions = get_session_factory(cli_store_url)
         async with sessions() as session:
             await webhooks.record_event(
                 session, org_id="default", event_type=WebhookEventType.CALL_ENDED, key="k", ordering_key="o", data={}

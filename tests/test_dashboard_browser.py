@@ -1,7 +1,7 @@
 """The dashboard in a real browser: headless Chromium (Debian's ``chromium``) driven by Playwright,
 against the whole stack (uvicorn, Temporal dev server, sim worker with the scripted agent, real DB).
 
-Two journeys, as users make them. A campaign: log in with an API key, upload a CSV on the
+Journeys, as users make them. A campaign: log in as a member (email and password), upload a CSV on the
 new-campaign form and read the per-line import report, watch the campaign appear and complete on a
 campaign list that was already open (only its server-sent events can tell it), open the campaign,
 then a call, and read the transcript. The settings: an agent with a tool switched off, a number's
@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import pytest
 import pytest_asyncio
 from api_helpers import phone
+from api_stack import MEMBER_PASSWORD
 from browser_helpers import fresh_artifacts, headless_chromium
 from playwright.async_api import Browser, BrowserContext, Page, expect
 from webhook_receiver import Answer, Receiver
@@ -24,6 +25,7 @@ from store.numbers import upsert_number
 
 # Generous for a loaded CI machine; the whole journey takes a few seconds when the machine is idle.
 STEP_TIMEOUT_MS = 20_000
+expect.set_options(timeout=STEP_TIMEOUT_MS)
 
 AGENT = {
     "name": "ava-renewals",
@@ -62,18 +64,30 @@ async def browser() -> AsyncIterator[Browser]:
 
 
 def fail_on_page_errors(page: Page, errors: list[str]) -> None:
-    """A script error on any page fails the test, even when the page still looks right."""
+    """A script error on any page fails the test, even when the page still looks right; so does anything the
+    Content-Security-Policy blocked (Chromium reports it on the console)."""
     page.on("pageerror", lambda error: errors.append(f"{page.url}: {error}"))
+    page.on(
+        "console",
+        lambda message: (
+            errors.append(f"{page.url}: {message.text}") if "Content Security Policy" in message.text else None
+        ),
+    )
 
 
-async def logged_in(browser: Browser, base_url: str, key: str, errors: list[str]) -> tuple[BrowserContext, Page]:
+async def log_in(page: Page, email: str, password: str = MEMBER_PASSWORD) -> None:
+    await page.fill("#email", email)
+    await page.fill("#password", password)
+    await page.click("button[type=submit]")
+
+
+async def logged_in(browser: Browser, base_url: str, email: str, errors: list[str]) -> tuple[BrowserContext, Page]:
     context = await browser.new_context(base_url=base_url, viewport={"width": 1280, "height": 900})
     context.set_default_timeout(STEP_TIMEOUT_MS)
     page = await context.new_page()
     fail_on_page_errors(page, errors)
     await page.goto("/login")
-    await page.fill("#api_key", key)
-    await page.click("button[type=submit]")
+    await log_in(page, email)
     await expect(page.locator(".org-name")).to_be_visible()
     return context, page
 
@@ -91,16 +105,14 @@ async def test_a_user_uploads_a_csv_watches_the_campaign_complete_live_and_reads
     # Log in: any page without the cookie leads to the login form, and back after it.
     await page.goto("/")
     await expect(page).to_have_url(f"{api_stack.base_url}/login?next=%2F")
-    await page.fill("#api_key", "rf_not-a-real-key")
-    await page.click("button[type=submit]")
-    await expect(page.locator("#login-error")).to_have_text("That API key is not valid.")
+    await log_in(page, api_stack.org_a.email, "not the password")
+    await expect(page.locator("#login-error")).to_have_text("Wrong email or password.")
     await snap(page, "journey-01-login-refused")
-    await page.fill("#api_key", api_stack.org_a.key)
-    await page.click("button[type=submit]")
+    await log_in(page, api_stack.org_a.email)
     await expect(page).to_have_url(f"{api_stack.base_url}/")
     await expect(page.locator(".org-name")).to_have_text("Org A")
-    cookie = next(c for c in await context.cookies() if c["name"] == "ringflow_api_key")
-    assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
+    cookie = next(c for c in await context.cookies() if c["name"] == "ringflow_session")
+    assert cookie["httpOnly"] and cookie["sameSite"] == "Strict" and api_stack.org_a.key not in cookie["value"]
 
     # A second tab keeps the campaign list open: the new campaign can only reach it through its event stream.
     campaign_list = await context.new_page()
@@ -183,6 +195,18 @@ async def test_a_user_uploads_a_csv_watches_the_campaign_complete_live_and_reads
     await expect(analysis).to_contain_text("Pass: the call's outcome is completed")
     await expect(analysis).to_contain_text("offline")
 
+    # The audit log names who created the campaign: the member, not a key.
+    await page.click("a[href='/audit']")
+    created = page.locator("#audit-table tbody tr", has_text="campaign.create")
+    await expect(created).to_contain_text(api_stack.org_a.email)
+    await snap(page, "journey-08-audit-log")
+
+    # Logging out ends the session: the pages ask for a login again.
+    await page.click("text=Log out")
+    await expect(page).to_have_url(re.compile(r"/login$"))
+    await page.goto("/calls")
+    await expect(page).to_have_url(f"{api_stack.base_url}/login?next=%2Fcalls")
+
     assert errors == []
     await context.close()
 
@@ -192,7 +216,7 @@ async def test_an_operator_sets_up_an_agent_with_its_tools_a_number_and_the_do_n
         await upsert_number(session, "+14155550100", "PN-main", "Main line", org_id=api_stack.org_a.id)
         await session.commit()
     errors: list[str] = []
-    context, page = await logged_in(browser, api_stack.base_url, api_stack.org_a.key, errors)
+    context, page = await logged_in(browser, api_stack.base_url, api_stack.org_a.email, errors)
     http = api_stack.org_a.http
 
     # An agent, with one tool switched off.
@@ -268,7 +292,7 @@ async def test_an_operator_adds_a_webhook_sees_its_secret_once_and_redelivers_a_
     receiver = Receiver(plan=[Answer(410)])
     await receiver.start()
     errors: list[str] = []
-    context, page = await logged_in(browser, api_stack.base_url, api_stack.org_a.key, errors)
+    context, page = await logged_in(browser, api_stack.base_url, api_stack.org_a.email, errors)
     try:
         await page.goto("/webhooks")
         await expect(page.locator(".empty h3")).to_have_text("No endpoints yet")

@@ -8,6 +8,7 @@ Temporal client that never connects: the routes used here need none. Limits are 
 import asyncio
 import contextlib
 import socket
+import uuid
 from collections.abc import AsyncIterator
 
 import httpx
@@ -17,10 +18,15 @@ from temporalio.client import Client
 from api.main import create_app
 from api.ratelimit import client_address, trusted_networks
 from schemas.settings import Settings
+from store.members import add_member
 from store.orgs import create_org
 
 BASE = "http://ringflow.test"
 PROXY = "127.0.0.1"  # the ASGI transport's peer, trusted as a proxy where a test needs many client addresses
+
+
+PASSWORD = "a long enough password"
+NO_SUCH_MEMBER = {"email": "nobody@example.com", "password": "wrong"}
 
 
 def settings(**limits: str) -> Settings:
@@ -45,6 +51,20 @@ async def new_key(sessions, name: str) -> str:
     return key
 
 
+async def new_member(sessions, name: str) -> dict[str, str]:
+    """A member's login form: a fresh organization's owner."""
+    email = f"{name.lower()}-{uuid.uuid4().hex[:8]}@example.com"
+    async with sessions() as session:
+        org, _ = await create_org(session, name)
+        await add_member(session, org.id, email, PASSWORD, "owner")
+        await session.commit()
+    return {"email": email, "password": PASSWORD}
+
+
+def wrong_password(login: dict[str, str]) -> dict[str, str]:
+    return {**login, "password": PASSWORD + "-not"}
+
+
 def from_address(address: str) -> dict[str, str]:
     return {"X-Forwarded-For": address}
 
@@ -57,36 +77,37 @@ def assert_refused(response: httpx.Response) -> None:
 
 
 async def test_the_login_attempt_past_the_address_limit_is_a_429_with_retry_after(session_factory) -> None:
-    key = await new_key(session_factory, "Logins")
+    login = await new_member(session_factory, "Logins")
     async with api(settings(rate_limit_login_per_address="3/minute"), session_factory) as http:
-        answers = [(await http.post("/login", data={"api_key": "rf_wrong" + str(n)})).status_code for n in range(3)]
-        refused = await http.post("/login", data={"api_key": key})
+        answers = [
+            (await http.post("/login", data={"email": f"nobody{n}@example.com", "password": "x"})).status_code
+            for n in range(3)
+        ]
+        refused = await http.post("/login", data=login)
     assert answers == [401, 401, 401]
     assert_refused(refused)
 
 
 async def test_failures_against_one_account_from_many_addresses_lock_it(session_factory) -> None:
-    key = await new_key(session_factory, "Locked")
-    wrong = key[:10] + "x" * (len(key) - 10)  # the same account (prefix), not the key
+    login, other = await new_member(session_factory, "Locked"), await new_member(session_factory, "Other")
     config = settings(rate_limit_login_failures_per_account="3/minute", trusted_proxies=PROXY)
     async with api(config, session_factory) as http:
         for n in range(3):
-            failed = await http.post("/login", data={"api_key": wrong}, headers=from_address(f"203.0.113.{n}"))
+            failed = await http.post("/login", data=wrong_password(login), headers=from_address(f"203.0.113.{n}"))
             assert failed.status_code == 401
-        locked = await http.post("/login", data={"api_key": key}, headers=from_address("198.51.100.7"))
-        other_account = await http.post("/login", data={"api_key": "rf_another"}, headers=from_address("198.51.100.7"))
+        locked = await http.post("/login", data=login, headers=from_address("198.51.100.7"))
+        other_account = await http.post("/login", data=other, headers=from_address("198.51.100.7"))
     assert_refused(locked)
-    assert other_account.status_code == 401
+    assert other_account.status_code == 303
 
 
 async def test_a_successful_login_forgives_the_accounts_earlier_failures(session_factory) -> None:
-    key = await new_key(session_factory, "Forgiven")
-    wrong = key[:10] + "x" * (len(key) - 10)
+    login = await new_member(session_factory, "Forgiven")
     async with api(settings(rate_limit_login_failures_per_account="2/minute"), session_factory) as http:
-        await http.post("/login", data={"api_key": wrong})
-        assert (await http.post("/login", data={"api_key": key})).status_code == 303
-        await http.post("/login", data={"api_key": wrong})
-        assert (await http.post("/login", data={"api_key": key})).status_code == 303
+        await http.post("/login", data=wrong_password(login))
+        assert (await http.post("/login", data=login)).status_code == 303
+        await http.post("/login", data=wrong_password(login))
+        assert (await http.post("/login", data=login)).status_code == 303
 
 
 async def test_the_request_past_a_keys_limit_is_a_429_and_another_key_is_not_affected(session_factory) -> None:
@@ -137,7 +158,7 @@ async def test_requests_without_a_valid_key_are_limited_per_address(session_fact
 async def test_forwarded_for_is_ignored_unless_the_peer_is_a_trusted_proxy(session_factory) -> None:
     async with api(settings(rate_limit_login_per_address="2/minute"), session_factory) as http:
         answers = [
-            (await http.post("/login", data={"api_key": "rf_x"}, headers=from_address(f"203.0.113.{n}"))).status_code
+            (await http.post("/login", data=NO_SUCH_MEMBER, headers=from_address(f"203.0.113.{n}"))).status_code
             for n in range(3)
         ]
     assert answers == [401, 401, 429]  # every attempt counted against the real peer, whatever the header says

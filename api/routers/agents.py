@@ -7,7 +7,7 @@ from datetime import time
 from fastapi import APIRouter, Response, status
 from pydantic import ValidationError
 
-from api.deps import CurrentOrg, DbSession
+from api.deps import CurrentOrg, CurrentPrincipal, DbSession
 from api.routers.common import (
     V1_DEPENDENCIES,
     V1_RESPONSES,
@@ -20,7 +20,7 @@ from api.routers.common import (
     not_found,
     release,
 )
-from api.services import campaigns
+from api.services import audit, campaigns
 from infra.web_ui import workflow_ui_url
 from schemas.agent import AgentConfig
 from schemas.api import (
@@ -80,12 +80,13 @@ async def list_agents(org: CurrentOrg, session: DbSession) -> AgentList:
     response_model=AgentOut,
     responses={409: {"model": ErrorBody, "description": "An agent with this name exists"}},
 )
-async def create_agent(body: AgentCreate, org: CurrentOrg, session: DbSession) -> AgentOut:
+async def create_agent(body: AgentCreate, org: CurrentOrg, session: DbSession, principal: CurrentPrincipal) -> AgentOut:
     """Create an agent; tools left out of ``tools`` are on."""
     agent = _with_e164_transfer(AgentConfig.model_validate(body.model_dump()))
     if await queries.get_agent(session, agent.name, org.id) is not None:
         conflict(f"an agent named {agent.name!r} already exists: PUT /v1/agents/{agent.name} changes it")
     await queries.save_agent(session, agent, org.id)
+    await audit.record(session, org_id=org.id, actor=principal.actor, action="agent.create", target=agent.name)
     await session.commit()
     return agent_view(agent)
 
@@ -96,7 +97,9 @@ async def get_agent(name: str, org: CurrentOrg, session: DbSession) -> AgentOut:
 
 
 @router.put("/{name}", response_model=AgentOut, responses=NOT_FOUND)
-async def update_agent(name: str, body: AgentUpdate, org: CurrentOrg, session: DbSession) -> AgentOut:
+async def update_agent(
+    name: str, body: AgentUpdate, org: CurrentOrg, session: DbSession, principal: CurrentPrincipal
+) -> AgentOut:
     """Change the fields given; ``tools`` switches just the functions named. Campaigns already
     started keep the agent they began with."""
     current = await owned_agent(session, org, name)
@@ -123,15 +126,24 @@ async def update_agent(name: str, body: AgentUpdate, org: CurrentOrg, session: D
     except ValidationError as err:
         invalid(describe_validation_error(err))
     await queries.save_agent(session, agent, org.id)
+    await audit.record(
+        session,
+        org_id=org.id,
+        actor=principal.actor,
+        action="agent.update",
+        target=name,
+        details={"fields": sorted(changes)},
+    )
     await session.commit()
     return agent_view(agent)
 
 
 @router.delete("/{name}", status_code=204, responses=NOT_FOUND)
-async def delete_agent(name: str, org: CurrentOrg, session: DbSession) -> Response:
+async def delete_agent(name: str, org: CurrentOrg, session: DbSession, principal: CurrentPrincipal) -> Response:
     """Delete the agent. Campaigns already started keep their own copy of it."""
     if not await queries.delete_agent(session, name, org.id):
         not_found(f"no agent named {name!r}")
+    await audit.record(session, org_id=org.id, actor=principal.actor, action="agent.delete", target=name)
     await session.commit()
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
@@ -150,7 +162,7 @@ async def agent_stats(name: str, org: CurrentOrg, session: DbSession, ctx: Conte
     responses={**NOT_FOUND, 409: {"model": ErrorBody, "description": "Inactive agent, or a do-not-call number"}},
 )
 async def call_now(
-    name: str, body: OutboundCallRequest, org: CurrentOrg, session: DbSession, ctx: Context
+    name: str, body: OutboundCallRequest, org: CurrentOrg, session: DbSession, ctx: Context, principal: CurrentPrincipal
 ) -> OutboundCallStarted:
     """Call one person now with this agent, as a campaign of one; ``context`` replaces the agent's
     context for this call only. Follow it with the campaign, or ``GET /v1/calls?campaign_id=``."""
@@ -180,6 +192,7 @@ async def call_now(
         start=True,
         task_queue=ctx.settings.task_queue,
         limits=campaigns.ImportLimits.of(ctx.settings),
+        actor=principal.actor,
     )
     row = await campaigns.owned_campaign(session, org_id=org.id, campaign_id=campaign_id)
     return OutboundCallStarted(

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import FormData
 from starlette.datastructures import UploadFile as StarletteUploadFile
 
-from api.deps import CurrentOrg, DbSession
+from api.deps import CurrentOrg, CurrentPrincipal, DbSession
 from api.routers.common import (
     V1_DEPENDENCIES,
     V1_RESPONSES,
@@ -140,7 +140,9 @@ def _check_upload(ctx: Context, file: UploadFile) -> None:
     responses=IMPORT_ERRORS,
     openapi_extra=_documented_body(CampaignCreate),
 )
-async def create_from_json(request: Request, org: CurrentOrg, session: DbSession, ctx: Context) -> CampaignCreated:
+async def create_from_json(
+    request: Request, org: CurrentOrg, session: DbSession, ctx: Context, principal: CurrentPrincipal
+) -> CampaignCreated:
     """Create a campaign from a JSON contact list (body: `CampaignCreate`); rejected rows are reported, the
     rest import."""
     body = await _json_body(request, CampaignCreate)
@@ -158,6 +160,7 @@ async def create_from_json(request: Request, org: CurrentOrg, session: DbSession
         task_queue=ctx.settings.task_queue,
         limits=campaigns.ImportLimits.of(ctx.settings),
         allow_empty=True,
+        actor=principal.actor,
     )
     return await _created(ctx, session, org, campaign_id, result)
 
@@ -167,6 +170,7 @@ async def create_from_csv(
     org: CurrentOrg,
     session: DbSession,
     ctx: Context,
+    principal: CurrentPrincipal,
     file: Annotated[UploadFile, File(description="CSV: phone (required), external_id, name, timezone, ...")],
     name: Annotated[str | None, Form(min_length=1, max_length=256, description="Default: the file's name")] = None,
     agent_name: Annotated[str | None, Form(max_length=100)] = None,
@@ -193,6 +197,7 @@ async def create_from_csv(
         start=start,
         task_queue=ctx.settings.task_queue,
         limits=campaigns.ImportLimits.of(ctx.settings),
+        actor=principal.actor,
     )
     return await _created(ctx, session, org, campaign_id, result)
 
@@ -381,40 +386,58 @@ async def campaign_stats(campaign_id: str, org: CurrentOrg, session: DbSession, 
 
 
 @router.post("/{campaign_id}/start", response_model=CampaignOut, responses=ERRORS)
-async def start_campaign(campaign_id: str, org: CurrentOrg, session: DbSession, ctx: Context) -> CampaignOut:
+async def start_campaign(
+    campaign_id: str, org: CurrentOrg, session: DbSession, ctx: Context, principal: CurrentPrincipal
+) -> CampaignOut:
     """Start a draft: its agent is snapshotted now, from the stored agent."""
     await release(session)
     await campaigns.start(
-        ctx.client, ctx.sessions, org_id=org.id, campaign_id=campaign_id, task_queue=ctx.settings.task_queue
+        ctx.client,
+        ctx.sessions,
+        org_id=org.id,
+        campaign_id=campaign_id,
+        task_queue=ctx.settings.task_queue,
+        actor=principal.actor,
     )
     return await campaign_view(ctx, session, await owned_campaign(session, org, campaign_id))
 
 
 @router.post("/{campaign_id}/pause", response_model=CampaignOut, responses=ERRORS)
-async def pause_campaign(campaign_id: str, org: CurrentOrg, session: DbSession, ctx: Context) -> CampaignOut:
+async def pause_campaign(
+    campaign_id: str, org: CurrentOrg, session: DbSession, ctx: Context, principal: CurrentPrincipal
+) -> CampaignOut:
     """Stop new dials within seconds; calls in progress finish normally. The campaign's workflow records
     the new status, so the view's ``status`` shows it (its live progress) before the store does."""
     await release(session)
-    await campaigns.pause(ctx.client, ctx.sessions, org_id=org.id, campaign_id=campaign_id)
+    await campaigns.pause(ctx.client, ctx.sessions, org_id=org.id, campaign_id=campaign_id, actor=principal.actor)
     return await campaign_view(ctx, session, await owned_campaign(session, org, campaign_id))
 
 
 @router.post("/{campaign_id}/resume", response_model=CampaignOut, responses=ERRORS)
-async def resume_campaign(campaign_id: str, org: CurrentOrg, session: DbSession, ctx: Context) -> CampaignOut:
+async def resume_campaign(
+    campaign_id: str, org: CurrentOrg, session: DbSession, ctx: Context, principal: CurrentPrincipal
+) -> CampaignOut:
     await release(session)
-    await campaigns.resume(ctx.client, ctx.sessions, org_id=org.id, campaign_id=campaign_id)
+    await campaigns.resume(ctx.client, ctx.sessions, org_id=org.id, campaign_id=campaign_id, actor=principal.actor)
     return await campaign_view(ctx, session, await owned_campaign(session, org, campaign_id))
 
 
 @router.post("/{campaign_id}/cancel", response_model=CampaignOut, responses=ERRORS)
 async def cancel_campaign(
-    campaign_id: str, org: CurrentOrg, session: DbSession, ctx: Context, body: CancelRequest | None = None
+    campaign_id: str,
+    org: CurrentOrg,
+    session: DbSession,
+    ctx: Context,
+    principal: CurrentPrincipal,
+    body: CancelRequest | None = None,
 ) -> CampaignOut:
     """End the campaign: waiting contacts end as cancelled, calls in progress finish first. A draft
     is cancelled at once."""
     await release(session)
     reason = body.reason if body else ""
-    await campaigns.cancel(ctx.client, ctx.sessions, org_id=org.id, campaign_id=campaign_id, reason=reason)
+    await campaigns.cancel(
+        ctx.client, ctx.sessions, org_id=org.id, campaign_id=campaign_id, reason=reason, actor=principal.actor
+    )
     return await campaign_view(ctx, session, await owned_campaign(session, org, campaign_id))
 
 

@@ -140,7 +140,8 @@ def _has_nul(value: Any, depth: int = 0) -> bool:
     return False
 
 
-# Declared for the OpenAPI schema (the "Authorize" button of /docs); current_org does the checking.
+# Declared for the OpenAPI schema (the "Authorize" button of /docs); current_org (through
+# api.deps.current_principal) does the checking.
 BEARER_KEY = HTTPBearer(auto_error=False, description="An organization's API key: `ringflow org create NAME`")
 HEADER_KEY = APIKeyHeader(name="X-API-Key", auto_error=False, description="The same key, in a header of its own")
 
@@ -151,8 +152,9 @@ V1_DEPENDENCIES = [
     Security(HEADER_KEY),
     Depends(current_org),
 ]
-"""Every ``/v1`` route: within its key's rate limit (429 before the key is looked up), clean input, and a valid
-API key (401 before anything else is looked at)."""
+"""Every ``/v1`` route: within its key's rate limit (429 before the key is looked up), clean input, a valid
+API key or session (401 before anything else is looked at) whose role or scope allows the request (403,
+api/auth.py)."""
 
 RATE_LIMITED: dict[str, Any] = {
     "model": ErrorBody,
@@ -163,6 +165,10 @@ RATE_LIMITED: dict[str, Any] = {
 }
 V1_RESPONSES: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorBody, "description": "No API key, or one that is not valid"},
+    403: {
+        "model": ErrorBody,
+        "description": "The role or key scope does not allow this, or a session's write lacks its CSRF token",
+    },
     413: {"model": ErrorBody, "description": "A request body over `max_upload_mb`"},
     422: {"model": ErrorBody, "description": "Invalid input; `detail` names the field (`body.name: ...`)"},
     429: RATE_LIMITED,

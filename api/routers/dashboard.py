@@ -1,31 +1,31 @@
-"""The dashboard: HTML pages served at ``/``, plus the login that puts an API key into a cookie.
+"""The dashboard: HTML pages served at ``/``, plus a member's login and logout.
 
 Pages are shells: each is an Alpine.js component (``api/static/app.js``) that reads and writes the
-JSON REST API under ``/v1`` from the browser. The browser sends the ``ringflow_api_key`` cookie with
-every same-origin request, so the dashboard sees exactly what that key sees through the API, and no
-page duplicates an API query. The cookie is HttpOnly (page scripts never hold the key) and
-SameSite=Strict (another site cannot make the browser use it).
+JSON REST API under ``/v1`` from the browser. Logging in opens a server-side session (``store.members``)
+and the browser keeps its random id in the ``ringflow_session`` cookie: HttpOnly (page scripts never see
+it), SameSite=Strict, Secure behind https (``api.deps.cookie_secure``). The API takes the cookie as the
+member, with the member's role; a write must also send the session's CSRF token, which every page carries
+in ``<meta name="csrf-token">`` and ``app.js`` puts in the ``X-CSRF-Token`` header (the logout form in a
+hidden field).
 """
 
+import secrets
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, FastAPI, Form, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, Form, HTTPException, Query, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
-from api.deps import API_KEY_COOKIE, AppContext, Context, current_org
-from api.ratelimit import Limits, client_address, login_account
+from api.auth import Permission, Principal
+from api.deps import SESSION_COOKIE, AppContext, Context, authenticate, cookie_secure, current_principal
+from api.ratelimit import Limits, client_address
 from schemas.agent import AgentTool, InformationCategory, Language, ModelMode
 from schemas.webhooks import WebhookEventType
-from store.models import OrganizationRow
-from store.orgs import org_for_api_key
-
-# A working day of dashboard use; the key itself does not expire, so logging in again is cheap.
-COOKIE_MAX_AGE_SECONDS = 12 * 60 * 60
+from store import members
 
 # What the agent editor offers. Voices are OpenAI's (the voice worker's TTS and realtime model); the
 # field stays free text, so a voice added later needs no change here.
@@ -43,33 +43,42 @@ router = APIRouter(include_in_schema=False)
 
 
 class _LoginRequired(Exception):
-    """Raised by a page whose visitor has no valid cookie; answered with a redirect to the login page."""
+    """Raised by a page whose visitor has no live session; answered with a redirect to the login page."""
 
 
-async def page_org(request: Request, ctx: Context) -> OrganizationRow:
-    """The API's own authentication, with a redirect to the login page instead of a 401."""
+async def page_principal(request: Request, ctx: Context) -> Principal:
+    """The API's own check of the caller, with a redirect to the login page instead of a 401."""
     try:
-        return await current_org(request, ctx)
-    except HTTPException:
-        raise _LoginRequired from None
+        return await current_principal(request, ctx)
+    except HTTPException as err:
+        if err.status_code == status.HTTP_401_UNAUTHORIZED:
+            raise _LoginRequired from None
+        raise
 
 
-PageOrg = Annotated[OrganizationRow, Depends(page_org)]
+PagePrincipal = Annotated[Principal, Depends(page_principal)]
 
 
 async def _login_redirect(request: Request, exc: Exception) -> RedirectResponse:
-    """A page without a valid cookie sends the visitor to log in, and back to the page afterwards."""
+    """A page without a live session sends the visitor to log in, and back to the page afterwards."""
     target = request.url.path
     if request.url.query:
         target += "?" + request.url.query
     return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
 
 
-def _render(request: Request, template: str, org: OrganizationRow | None, ctx: AppContext, **values: Any) -> Response:
+def _render(request: Request, template: str, principal: Principal | None, ctx: AppContext, **values: Any) -> Response:
     return templates.TemplateResponse(
         request,
         template,
-        {"org": org, "temporal_ui_url": ctx.settings.temporal_ui_url.rstrip("/"), **values},
+        {
+            "org": principal.org if principal else None,
+            "principal": principal,
+            "csrf_token": principal.csrf_token if principal else "",
+            "may_audit": principal is not None and principal.may(Permission.AUDIT),
+            "temporal_ui_url": ctx.settings.temporal_ui_url.rstrip("/"),
+            **values,
+        },
     )
 
 
@@ -82,9 +91,9 @@ def _safe_next(target: str | None) -> str:
 
 @router.get("/login", response_class=HTMLResponse)
 async def login_form(request: Request, ctx: Context, next_page: Annotated[str, Query(alias="next")] = "/") -> Response:
-    """The login form; a visitor whose cookie still works goes straight on."""
+    """The login form; a visitor whose session is still live goes straight on."""
     try:
-        await current_org(request, ctx)
+        await authenticate(request, ctx)
     except HTTPException:
         return _render(request, "login.html", None, ctx, next=_safe_next(next_page), error=None)
     return RedirectResponse(_safe_next(next_page), status_code=303)
@@ -95,40 +104,56 @@ async def login(
     request: Request,
     ctx: Context,
     limits: Limits,
-    api_key: Annotated[str, Form()] = "",
+    email: Annotated[str, Form()] = "",
+    password: Annotated[str, Form()] = "",
     next_page: Annotated[str, Form(alias="next")] = "/",
 ) -> Response:
-    """Check the key as the API would, then keep it in the HttpOnly cookie every later request sends. Attempts
-    are limited per client address, and failures per key prefix (a 429 with ``Retry-After``)."""
-    raw_key = api_key.strip()
-    account = login_account(raw_key)
+    """Check the member's password, open a session and give the browser its id (HttpOnly, SameSite=Strict).
+    Attempts are limited per client address, and failures per email (a 429 with ``Retry-After``)."""
+    target = _safe_next(next_page)
+    account = email.strip().lower()
     await limits.check_login(client_address(request, limits.trusted_proxies), account)
     async with ctx.sessions() as session:
-        org = await org_for_api_key(session, raw_key)
-    target = _safe_next(next_page)
-    if org is None:
+        member = await members.authenticate(session, email, password)
+        if member is not None:
+            await members.close_expired_sessions(session)
+            session_id = await members.open_session(session, member, ctx.settings.session_max_age)
+            await session.commit()
+    if member is None:
         await limits.login_failed(account)
-        response = _render(request, "login.html", None, ctx, next=target, error="That API key is not valid.")
+        response = _render(request, "login.html", None, ctx, next=target, error="Wrong email or password.")
         response.status_code = 401
         return response
     await limits.login_succeeded(account)
     response = RedirectResponse(target, status_code=303)
     response.set_cookie(
-        API_KEY_COOKIE,
-        raw_key,
-        max_age=COOKIE_MAX_AGE_SECONDS,
+        SESSION_COOKIE,
+        session_id,
+        max_age=int(ctx.settings.session_max_age.total_seconds()),
         httponly=True,
         samesite="strict",
-        secure=request.url.scheme == "https",
+        secure=cookie_secure(request, ctx.settings),
         path="/",
     )
     return response
 
 
 @router.post("/logout")
-async def logout() -> RedirectResponse:
+async def logout(request: Request, ctx: Context, csrf_token: Annotated[str, Form()] = "") -> RedirectResponse:
+    """End the session in the store (its id no longer works anywhere) and forget the cookie."""
+    raw_id = request.cookies.get(SESSION_COOKIE)
+    try:
+        principal = await authenticate(request, ctx) if raw_id else None
+    except HTTPException:
+        principal = None  # the session had ended already: nothing left to end but the cookie
+    if raw_id and principal is not None:
+        if not secrets.compare_digest(csrf_token.encode(), (principal.csrf_token or "").encode()):
+            raise HTTPException(status.HTTP_403_FORBIDDEN, "a missing or wrong CSRF token")
+        async with ctx.sessions() as session:
+            await members.close_session(session, raw_id)
+            await session.commit()
     response = RedirectResponse("/login", status_code=303)
-    response.delete_cookie(API_KEY_COOKIE, path="/", httponly=True, samesite="strict")
+    response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict")
     return response
 
 
@@ -143,12 +168,13 @@ PLAIN_PAGES = {
     "/numbers": ("numbers.html", "numbers"),
     "/do-not-call": ("dnc.html", "dnc"),
     "/webhooks": ("webhooks.html", "webhooks"),
+    "/audit": ("audit.html", "audit"),
 }
 
 
 def _plain_page(template: str, nav: str) -> Callable[..., Awaitable[Response]]:
-    async def page(request: Request, ctx: Context, org: PageOrg) -> Response:
-        return _render(request, template, org, ctx, nav=nav)
+    async def page(request: Request, ctx: Context, principal: PagePrincipal) -> Response:
+        return _render(request, template, principal, ctx, nav=nav)
 
     return page
 
@@ -157,11 +183,11 @@ for _path, (_template, _nav) in PLAIN_PAGES.items():
     router.add_api_route(_path, _plain_page(_template, _nav), methods=["GET"], response_class=HTMLResponse)
 
 
-def _agent_editor(request: Request, ctx: Context, org: OrganizationRow, agent_name: str | None) -> Response:
+def _agent_editor(request: Request, ctx: Context, principal: Principal, agent_name: str | None) -> Response:
     return _render(
         request,
         "agent.html",
-        org,
+        principal,
         ctx,
         nav="agents",
         agent_name=agent_name,
@@ -173,23 +199,23 @@ def _agent_editor(request: Request, ctx: Context, org: OrganizationRow, agent_na
 
 
 @router.get("/agents/new", response_class=HTMLResponse)
-async def new_agent_page(request: Request, ctx: Context, org: PageOrg) -> Response:
-    return _agent_editor(request, ctx, org, None)
+async def new_agent_page(request: Request, ctx: Context, principal: PagePrincipal) -> Response:
+    return _agent_editor(request, ctx, principal, None)
 
 
 @router.get("/agents/{name}", response_class=HTMLResponse)
-async def agent_page(name: str, request: Request, ctx: Context, org: PageOrg) -> Response:
-    return _agent_editor(request, ctx, org, name)
+async def agent_page(name: str, request: Request, ctx: Context, principal: PagePrincipal) -> Response:
+    return _agent_editor(request, ctx, principal, name)
 
 
 @router.get("/campaigns/{campaign_id}", response_class=HTMLResponse)
-async def campaign_page(campaign_id: str, request: Request, ctx: Context, org: PageOrg) -> Response:
-    return _render(request, "campaign.html", org, ctx, nav="campaigns", campaign_id=campaign_id)
+async def campaign_page(campaign_id: str, request: Request, ctx: Context, principal: PagePrincipal) -> Response:
+    return _render(request, "campaign.html", principal, ctx, nav="campaigns", campaign_id=campaign_id)
 
 
 @router.get("/calls/{call_id}", response_class=HTMLResponse)
-async def call_page(call_id: str, request: Request, ctx: Context, org: PageOrg) -> Response:
-    return _render(request, "call.html", org, ctx, nav="calls", call_id=call_id)
+async def call_page(call_id: str, request: Request, ctx: Context, principal: PagePrincipal) -> Response:
+    return _render(request, "call.html", principal, ctx, nav="calls", call_id=call_id)
 
 
 def install(app: FastAPI) -> None:

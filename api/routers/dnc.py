@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, File, Response, UploadFile
 
-from api.deps import CurrentOrg, DbSession
+from api.deps import CurrentOrg, CurrentPrincipal, DbSession
 from api.routers.common import (
     V1_DEPENDENCIES,
     V1_RESPONSES,
@@ -18,6 +18,7 @@ from api.routers.common import (
     read_csv_upload,
     row_view,
 )
+from api.services import audit
 from schemas.api import DEFAULT_PAGE_SIZE, DncAdded, DncImportReport, DncIn, DncList, DncOut, ErrorBody
 from schemas.contact import normalize_phone
 from schemas.imports import RowError
@@ -43,10 +44,14 @@ async def list_dnc(
 
 
 @router.post("", status_code=201, response_model=DncAdded, responses={200: {"model": DncAdded}})
-async def add_dnc(body: DncIn, org: CurrentOrg, session: DbSession, response: Response) -> DncAdded:
+async def add_dnc(
+    body: DncIn, org: CurrentOrg, session: DbSession, response: Response, principal: CurrentPrincipal
+) -> DncAdded:
     """List a number (201), or confirm it is listed already (200, its first reason kept)."""
     phone = e164(body.phone, "phone")
     added = await dnc.add_to_dnc(session, org.id, phone, body.reason)
+    if added:
+        await audit.record(session, org_id=org.id, actor=principal.actor, action="dnc.add", target=phone)
     await session.commit()
     row = await dnc.get_dnc(session, org.id, phone)
     assert row is not None
@@ -56,7 +61,7 @@ async def add_dnc(body: DncIn, org: CurrentOrg, session: DbSession, response: Re
 
 
 @router.delete("/{phone}", status_code=204, responses={404: {"model": ErrorBody}})
-async def remove_dnc(phone: str, org: CurrentOrg, session: DbSession) -> Response:
+async def remove_dnc(phone: str, org: CurrentOrg, session: DbSession, principal: CurrentPrincipal) -> Response:
     """Take a number off the list: later dials of it go ahead."""
     try:
         number = normalize_phone(phone)
@@ -64,6 +69,7 @@ async def remove_dnc(phone: str, org: CurrentOrg, session: DbSession) -> Respons
         not_found(f"{phone!r} is not on the do-not-call list")
     if not await dnc.remove_from_dnc(session, org.id, number):
         not_found(f"{number} is not on the do-not-call list")
+    await audit.record(session, org_id=org.id, actor=principal.actor, action="dnc.remove", target=number)
     await session.commit()
     return Response(status_code=204)
 
@@ -79,6 +85,7 @@ async def remove_dnc(phone: str, org: CurrentOrg, session: DbSession) -> Respons
 async def import_dnc(
     org: CurrentOrg,
     session: DbSession,
+    principal: CurrentPrincipal,
     file: Annotated[UploadFile, File(description="CSV with a 'phone' column and an optional 'reason' column")],
 ) -> DncImportReport:
     """List every number of a CSV; rows that are not phone numbers are reported by line."""
@@ -104,5 +111,9 @@ async def import_dnc(
             report.added += 1
         else:
             report.already_listed += 1
+    details = {"added": report.added, "already_listed": report.already_listed, "errors": len(report.errors)}
+    await audit.record(
+        session, org_id=org.id, actor=principal.actor, action="dnc.import", target=file.filename or "", details=details
+    )
     await session.commit()
     return report

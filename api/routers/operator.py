@@ -12,7 +12,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, HTTPException, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from api.deps import AppContext, Context
+from api.deps import AppContext, Context, cookie_secure
 from api.ratelimit import Limits, client_address
 from api.routers.dashboard import templates
 from infra.operator import (
@@ -98,7 +98,7 @@ async def operator_login(
         max_age=OPERATOR_LOGIN_SECONDS,
         httponly=True,
         samesite="strict",
-        secure=request.url.scheme == "https",
+        secure=cookie_secure(request, ctx.settings),
         path="/",
     )
     return response

@@ -1,8 +1,8 @@
 """The organization's calling policy: its rules on top of the legal floor, and its attempt caps."""
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 
-from api.deps import CurrentOrg, DbSession, presented_api_key
+from api.deps import CurrentOrg, CurrentPrincipal, DbSession
 from api.routers.common import V1_DEPENDENCIES, V1_RESPONSES
 from api.services import policy as service
 from schemas.api import PolicyOut
@@ -18,9 +18,10 @@ async def get_policy(org: CurrentOrg, session: DbSession) -> PolicyOut:
 
 
 @router.put("", response_model=PolicyOut)
-async def put_policy(body: CallingPolicy, org: CurrentOrg, session: DbSession, request: Request) -> PolicyOut:
+async def put_policy(
+    body: CallingPolicy, org: CurrentOrg, session: DbSession, principal: CurrentPrincipal
+) -> PolicyOut:
     """Replace the policy. A rule that widens the floor needs its ``legal_basis`` (else 422); every dial made
-    under it records that basis, and the change itself is kept with the key that made it. Running contacts
+    under it records that basis, and the change itself is kept with who made it. Running contacts
     apply the new policy from their next dial."""
-    key = presented_api_key(request) or ""
-    return await service.replace(session, org_id=org.id, policy=body, changed_by=f"API key {key[:10]}…")
+    return await service.replace(session, org_id=org.id, policy=body, changed_by=principal.actor[:64])

@@ -7,6 +7,7 @@ from fastapi.responses import JSONResponse
 from temporalio.service import RPCError
 
 from api.routers import (
+    access,
     agents,
     calls,
     campaigns,
@@ -21,11 +22,14 @@ from api.routers import (
     webhooks,
 )
 
-ROUTERS = (me, policy, campaigns, contacts, calls, information, agents, numbers, dnc, people, webhooks)
+ROUTERS = (me, policy, campaigns, contacts, calls, information, agents, numbers, dnc, people, webhooks, access)
 DESCRIPTION = """
 Every ``/v1`` request needs an organization's API key, as ``Authorization: Bearer <key>`` (or
 ``X-API-Key: <key>``); `ringflow org create NAME` prints one. A key only ever sees its own
-organization's data: anyone else's campaign, call or agent is a 404.
+organization's data: anyone else's campaign, call or agent is a 404. A ``read`` key may only read; a
+``full`` key may do what an admin may. The dashboard calls the same API with its session cookie, as the
+member logged in, with the member's role; its writes carry the session's ``X-CSRF-Token``. A request
+the caller's role or key scope does not allow is a 403 whose ``detail`` says why (docs/security.md).
 
 Errors are a 4xx with a JSON body ``{"detail": ...}`` that says what is wrong and, for invalid input,
 which field (``body.contacts.2.phone: ...``). Lists are paged with ``limit`` and ``offset``.

@@ -4,7 +4,7 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException, Response, status
 
-from api.deps import Context, CurrentOrg, DbSession
+from api.deps import Context, CurrentOrg, CurrentPrincipal, DbSession
 from api.routers.common import V1_DEPENDENCIES, V1_RESPONSES, Limit, Offset
 from api.services import webhooks as service
 from schemas.api import DEFAULT_PAGE_SIZE, ErrorBody
@@ -27,13 +27,13 @@ def _refused(err: service.WebhookServiceError) -> HTTPException:
 
 @router.post("", response_model=WebhookEndpointCreated, status_code=status.HTTP_201_CREATED)
 async def create_webhook(
-    body: WebhookEndpointIn, org: CurrentOrg, session: DbSession, ctx: Context
+    body: WebhookEndpointIn, org: CurrentOrg, session: DbSession, ctx: Context, principal: CurrentPrincipal
 ) -> WebhookEndpointCreated:
     """Register an endpoint. The answer holds its signing ``secret`` (``whsec_…``): keep it, it is never shown
     again. A URL whose host resolves to a private, loopback, link-local or reserved address is a 422 unless
     the deployment allows it (``RINGFLOW_WEBHOOK_ALLOW_PRIVATE_URLS``)."""
     try:
-        return await service.create(session, ctx.settings, org_id=org.id, endpoint=body)
+        return await service.create(session, ctx.settings, org_id=org.id, endpoint=body, actor=principal.actor)
     except service.WebhookServiceError as err:
         raise _refused(err) from None
 
@@ -44,10 +44,12 @@ async def list_webhooks(org: CurrentOrg, session: DbSession) -> list[WebhookEndp
 
 
 @router.delete("/{endpoint_id}", status_code=status.HTTP_204_NO_CONTENT, responses=NOT_FOUND)
-async def delete_webhook(endpoint_id: str, org: CurrentOrg, session: DbSession) -> Response:
+async def delete_webhook(
+    endpoint_id: str, org: CurrentOrg, session: DbSession, principal: CurrentPrincipal
+) -> Response:
     """Stop sending events to the endpoint; its delivery log stays."""
     try:
-        await service.delete(session, org_id=org.id, endpoint_id=endpoint_id)
+        await service.delete(session, org_id=org.id, endpoint_id=endpoint_id, actor=principal.actor)
     except service.WebhookServiceError as err:
         raise _refused(err) from None
     return Response(status_code=status.HTTP_204_NO_CONTENT)

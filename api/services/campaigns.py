@@ -36,6 +36,7 @@ from temporalio.client import (
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from temporalio.service import RPCError, RPCStatusCode
 
+from api.services import audit
 from schemas.agent import AgentConfig
 from schemas.api import CAMPAIGN_DRAFT, ContactPreview
 from schemas.campaign import CampaignSettings
@@ -349,6 +350,7 @@ async def create(
     task_queue: str,
     limits: ImportLimits,
     allow_empty: bool = False,
+    actor: str = audit.CLI_ACTOR,
 ) -> tuple[str, ImportResult]:
     """Store a campaign with the good rows of ``contacts``, then start its workflow unless a draft is wanted;
     returns its id and the import's result.
@@ -383,6 +385,10 @@ async def create(
             await bulk.discard_campaign(session, campaign_id)
             await session.commit()
         raise
+    details = {"name": name, "imported": result.imported, "rejected": result.rejected, "started": start}
+    await audit.record_done(
+        sessions, org_id=org_id, actor=actor, action="campaign.create", target=campaign_id, details=details
+    )
     if start:
         assert client is not None, "starting a campaign needs a Temporal client"
         await _start_draft(client, sessions, campaign_id=campaign_id, agent=agent, task_queue=task_queue)
@@ -390,7 +396,13 @@ async def create(
 
 
 async def start(
-    client: Client, sessions: async_sessionmaker[AsyncSession], *, org_id: str, campaign_id: str, task_queue: str
+    client: Client,
+    sessions: async_sessionmaker[AsyncSession],
+    *,
+    org_id: str,
+    campaign_id: str,
+    task_queue: str,
+    actor: str = audit.CLI_ACTOR,
 ) -> None:
     """Start a draft: its agent is snapshotted now, from the stored agent."""
     async with sessions() as session:
@@ -399,6 +411,7 @@ async def start(
             raise CampaignStateError(f"campaign {campaign_id!r} has already been started (it is {row.status})")
         agent = await active_agent(session, org_id=org_id, agent_name=row.agent_name)
     await _start_draft(client, sessions, campaign_id=campaign_id, agent=agent, task_queue=task_queue)
+    await audit.record_done(sessions, org_id=row.org_id, actor=actor, action="campaign.start", target=campaign_id)
 
 
 async def _start_draft(
@@ -508,13 +521,15 @@ def campaign_handle(client: Client, campaign_id: str) -> WorkflowHandle[Campaign
 
 async def _started(
     client: Client, sessions: async_sessionmaker[AsyncSession], org_id: str | None, campaign_id: str
-) -> None:
-    """Refuse a draft (it has no workflow to steer yet) and a campaign that has ended."""
+) -> str:
+    """Refuse a draft (it has no workflow to steer yet) and a campaign that has ended; the campaign's
+    organization otherwise."""
     async with sessions() as session:
         row = await owned_campaign(session, org_id=org_id, campaign_id=campaign_id)
     if row.status == CAMPAIGN_DRAFT:
         raise CampaignStateError(f"campaign {campaign_id!r} is a draft: start it first")
     await _refuse_ended(client, campaign_id, row.status)
+    return row.org_id
 
 
 async def _refuse_ended(client: Client, campaign_id: str, stored_status: str) -> None:
@@ -552,19 +567,31 @@ async def _signal(client: Client, campaign_id: str, signal: Callable[..., None],
 
 
 async def pause(
-    client: Client, sessions: async_sessionmaker[AsyncSession], *, org_id: str | None, campaign_id: str
+    client: Client,
+    sessions: async_sessionmaker[AsyncSession],
+    *,
+    org_id: str | None,
+    campaign_id: str,
+    actor: str = audit.CLI_ACTOR,
 ) -> None:
     """Stop new dials within seconds; calls in progress finish normally. The workflow records the status."""
-    await _started(client, sessions, org_id, campaign_id)
+    owner = await _started(client, sessions, org_id, campaign_id)
     await _signal(client, campaign_id, CampaignWorkflow.pause)
+    await audit.record_done(sessions, org_id=owner, actor=actor, action="campaign.pause", target=campaign_id)
 
 
 async def resume(
-    client: Client, sessions: async_sessionmaker[AsyncSession], *, org_id: str | None, campaign_id: str
+    client: Client,
+    sessions: async_sessionmaker[AsyncSession],
+    *,
+    org_id: str | None,
+    campaign_id: str,
+    actor: str = audit.CLI_ACTOR,
 ) -> None:
     """Dial again after a pause. The workflow records the status."""
-    await _started(client, sessions, org_id, campaign_id)
+    owner = await _started(client, sessions, org_id, campaign_id)
     await _signal(client, campaign_id, CampaignWorkflow.resume)
+    await audit.record_done(sessions, org_id=owner, actor=actor, action="campaign.resume", target=campaign_id)
 
 
 async def cancel(
@@ -574,9 +601,11 @@ async def cancel(
     org_id: str | None,
     campaign_id: str,
     reason: str = "",
+    actor: str = audit.CLI_ACTOR,
 ) -> None:
     """End the campaign: waiting contacts end as cancelled, calls in progress finish first (the workflow
     records it). A draft, which has no workflow, is cancelled in the store at once."""
+    details = {"reason": reason} if reason else {}
     async with sessions() as session:
         row = await owned_campaign(session, org_id=org_id, campaign_id=campaign_id)
         if row.status in ENDED:
@@ -585,11 +614,17 @@ async def cancel(
             if not await reports.move_status(session, campaign_id, CAMPAIGN_DRAFT, CampaignStatus.CANCELLED.value):
                 raise CampaignStateError(f"campaign {campaign_id!r} was started meanwhile: cancel it again")
             await queries.cancel_undispatched(session, campaign_id)
+            await audit.record(
+                session, org_id=row.org_id, actor=actor, action="campaign.cancel", target=campaign_id, details=details
+            )
             await session.commit()
             return
     assert client is not None, "only a draft is cancelled without a Temporal client"
     await _refuse_ended(client, campaign_id, row.status)
     await _signal(client, campaign_id, CampaignWorkflow.cancel, ReasonInput(reason=reason))
+    await audit.record_done(
+        sessions, org_id=row.org_id, actor=actor, action="campaign.cancel", target=campaign_id, details=details
+    )
 
 
 async def progress(client: Client, sessions: async_sessionmaker[AsyncSession], campaign_id: str) -> CampaignOverview:

@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
+from api.services import audit
 from infra.codec import EncryptionCodec
 from schemas.erasure import PersonErased
 from schemas.inbound import INBOUND_CAMPAIGN_ID, inbound_workflow_id
@@ -131,7 +132,12 @@ async def _delete_keyed(session: AsyncSession, table: type, keys: ContactKeys) -
 
 
 async def erase_person(
-    client: Client | None, sessions: async_sessionmaker[AsyncSession], *, org_id: str, phone: str
+    client: Client | None,
+    sessions: async_sessionmaker[AsyncSession],
+    *,
+    org_id: str,
+    phone: str,
+    actor: str = audit.CLI_ACTOR,
 ) -> PersonErased:
     """Erase the person with ``phone`` (E.164) from the organization ``org_id``; what was erased.
 
@@ -170,6 +176,10 @@ async def erase_person(
             hashed = await dnc.erase_from_dnc(session, org_id, phone)
         except dnc.DncHashKeyError as err:
             raise ErasureRefusedError(f"{err}; nothing was erased") from None
+        counts = {table: count for table, count in erased.items() if count}
+        await audit.record(
+            session, org_id=org_id, actor=actor, action="person.erase", target=audit.masked_phone(phone), details=counts
+        )
         await session.commit()
     codec = client.data_converter.payload_codec if client is not None else None
     if isinstance(codec, EncryptionCodec):

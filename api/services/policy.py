@@ -6,6 +6,7 @@ applies to the next dial of every running contact: each dial's check reads the c
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from api.services import audit
 from schemas.api import PolicyChange, PolicyOut
 from schemas.compliance import LEGAL_FLOOR, CallingPolicy
 from store import compliance
@@ -33,5 +34,13 @@ async def replace(session: AsyncSession, *, org_id: str, policy: CallingPolicy, 
     who set it."""
     if not await compliance.set_policy(session, org_id, policy, changed_by=changed_by):
         raise UnknownOrganizationError(f"no organization {org_id!r}")
+    await audit.record(
+        session,
+        org_id=org_id,
+        actor=changed_by,
+        action="policy.replace",
+        target=org_id,
+        details=policy.model_dump(mode="json"),
+    )
     await session.commit()
     return await show(session, org_id=org_id)

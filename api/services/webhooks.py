@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
+from api.services import audit
 from infra.webhooks import UnsafeWebhookUrlError, check_url, dispatch
 from schemas.settings import Settings
 from schemas.webhooks import (
@@ -44,7 +45,7 @@ def endpoint_view(row: WebhookEndpointRow) -> WebhookEndpointOut:
 
 
 async def create(
-    session: AsyncSession, settings: Settings, *, org_id: str, endpoint: WebhookEndpointIn
+    session: AsyncSession, settings: Settings, *, org_id: str, endpoint: WebhookEndpointIn, actor: str = audit.CLI_ACTOR
 ) -> WebhookEndpointCreated:
     """Register an endpoint; its signing secret is in the answer, and never shown again."""
     try:
@@ -55,6 +56,9 @@ async def create(
     if not events:
         raise InvalidWebhookError('events: name at least one event type, or "*"')
     row = await webhooks.create_endpoint(session, org_id, endpoint.url, events, endpoint.description)
+    await audit.record(
+        session, org_id=org_id, actor=actor, action="webhook.create", target=row.id, details={"url": row.url}
+    )
     await session.commit()
     return WebhookEndpointCreated(**endpoint_view(row).model_dump(), secret=row.secret)
 
@@ -63,9 +67,10 @@ async def list_endpoints(session: AsyncSession, *, org_id: str) -> list[WebhookE
     return [endpoint_view(row) for row in await webhooks.list_endpoints(session, org_id)]
 
 
-async def delete(session: AsyncSession, *, org_id: str, endpoint_id: str) -> None:
+async def delete(session: AsyncSession, *, org_id: str, endpoint_id: str, actor: str = audit.CLI_ACTOR) -> None:
     if not await webhooks.delete_endpoint(session, org_id, endpoint_id):
         raise WebhookNotFoundError(f"no webhook endpoint {endpoint_id}")
+    await audit.record(session, org_id=org_id, actor=actor, action="webhook.delete", target=endpoint_id)
     await session.commit()
 
 

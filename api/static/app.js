@@ -1,5 +1,6 @@
 // Ringflow dashboard: one Alpine.js component per page, each reading and writing the JSON REST API
-// (/v1/...) with the HttpOnly login cookie the browser sends on its own. Nothing here holds the key.
+// (/v1/...) with the HttpOnly session cookie the browser sends on its own. Nothing here holds the session
+// id; a write sends the session's CSRF token (the page's <meta name="csrf-token">) in X-CSRF-Token.
 "use strict";
 
 // ---- talking to the API ---------------------------------------------------------------------------
@@ -32,9 +33,16 @@ function toLogin() {
   window.location.assign(`/login?next=${encodeURIComponent(here)}`);
 }
 
+/** The session's CSRF token, which the API asks of every write made with the session cookie. */
+function csrfToken() {
+  const meta = document.querySelector('meta[name="csrf-token"]');
+  return meta ? meta.content : "";
+}
+
 /** fetch() against the API: JSON in and out, FormData passed through; errors become toasts. */
 async function api(method, path, body, { quiet = false } = {}) {
   const init = { method, headers: { Accept: "application/json" }, credentials: "same-origin" };
+  if (method !== "GET" && method !== "HEAD") init.headers["X-CSRF-Token"] = csrfToken();
   if (body instanceof FormData) {
     init.body = body;
   } else if (body !== undefined) {
@@ -771,6 +779,27 @@ document.addEventListener("alpine:init", () => {
         const filters = { category: this.category, caller: this.caller.trim(), limit: 200 };
         const page = await api("GET", `/v1/information${query(filters)}`);
         this.items = page.items;
+      } finally {
+        this.loading = false;
+      }
+    },
+  }));
+
+  // The audit log: who changed what, newest first.
+  Alpine.data("auditPage", () => ({
+    events: [],
+    total: 0,
+    ...paging("load", 100),
+    loading: true,
+    async init() {
+      await this.load();
+    },
+    async load() {
+      this.loading = true;
+      try {
+        const page = await api("GET", `/v1/audit${query({ limit: this.limit, offset: this.offset })}`);
+        this.events = page.items;
+        this.total = page.total;
       } finally {
         this.loading = false;
       }
