@@ -191,14 +191,25 @@ def agent_create(
         from store import queries
 
         async with sessions() as session:
-            if not replace and await queries.get_agent(session, config.name) is not None:
+            existed = await queries.get_agent(session, config.name) is not None
+            if existed and not replace:
                 raise CliError(f"agent {config.name!r} already exists: pass --replace to overwrite it")
             await queries.save_agent(session, config)
+            await _audit_saved(session, config.name, existed=existed)
             await session.commit()
         state = "" if config.active else " (inactive)"
         console.print(f"agent [bold]{escape(config.name)}[/bold] saved{state}; tools on: {_tools_on(config)}")
 
     store_command(body)
+
+
+async def _audit_saved(session: "AsyncSession", name: str, *, existed: bool) -> None:
+    """The CLI's agents are the default organization's; the audit log names the command line as their editor."""
+    from api.services import audit
+    from store.models import DEFAULT_ORG_ID
+
+    action = "agent.update" if existed else "agent.create"
+    await audit.record(session, org_id=DEFAULT_ORG_ID, actor=audit.CLI_ACTOR, action=action, target=name)
 
 
 @agent_app.command("import")
@@ -217,6 +228,7 @@ def agent_import(
         async with sessions() as session:
             existed = await queries.get_agent(session, config.name) is not None
             await queries.save_agent(session, config)
+            await _audit_saved(session, config.name, existed=existed)
             await session.commit()
         verb = "replaced" if existed else "imported"
         console.print(f"agent [bold]{escape(config.name)}[/bold] {verb} from {escape(str(path))}", highlight=False)
@@ -271,10 +283,16 @@ def agent_delete(name: Annotated[str, typer.Argument(help="Agent name")]) -> Non
     """Delete an agent. Campaigns already started keep their own copy of it."""
 
     async def body(sessions: "async_sessionmaker[AsyncSession]") -> None:
+        from api.services import audit
         from store import queries
+        from store.models import DEFAULT_ORG_ID
 
         async with sessions() as session:
             deleted = await queries.delete_agent(session, name)
+            if deleted:
+                await audit.record(
+                    session, org_id=DEFAULT_ORG_ID, actor=audit.CLI_ACTOR, action="agent.delete", target=name
+                )
             await session.commit()
         if not deleted:
             raise CliError(f"no agent named {name!r}")

@@ -1,8 +1,8 @@
 """``ringflow agent ...`` against a throwaway SQLite store, and the offline persona suite on the demo agent."""
 
+import asyncio
 import json
 import re
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -18,6 +18,9 @@ from schemas.outcomes import FinalOutcome
 from schemas.settings import get_settings
 from simulator.evaluation import PERSONA_EXPECTATIONS, EvalBridge, evaluate_agent
 from simulator.personas import PERSONA_LINES
+from store import audit
+from store.db import dispose_cached_engines, get_session_factory
+from store.models import DEFAULT_ORG_ID
 
 runner = CliRunner()
 
@@ -28,15 +31,9 @@ def _flat(text: str) -> str:
 
 
 @pytest.fixture
-def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+def store(cli_store_url: str) -> Path:
     """DATABASE_URL points at a fresh SQLite file for the duration of the test."""
-    db = tmp_path / "agents.db"
-    monkeypatch.delenv("RINGFLOW_DATABASE_URL", raising=False)
-    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{db}")
-    monkeypatch.setenv("RINGFLOW_DATA_DIR", str(tmp_path / "data"))
-    get_settings.cache_clear()
-    yield db
-    get_settings.cache_clear()
+    return Path(cli_store_url.removeprefix("sqlite:///"))
 
 
 def ringflow(*args: str) -> tuple[int, str, str]:
@@ -104,6 +101,24 @@ def test_create_list_show_delete(store: Path) -> None:
     assert err == "error: no agent named 'ana'"
     code, _, err = ringflow("agent", "delete", "ana")
     assert (code, err) == (1, "error: no agent named 'ana'")
+
+
+def test_agent_edits_on_the_command_line_are_in_the_audit_log(store: Path) -> None:
+    assert ringflow("agent", "create", "ana", "--instructions", "One.")[0] == 0
+    assert ringflow("agent", "create", "ana", "--instructions", "Two.", "--replace")[0] == 0
+    assert ringflow("agent", "delete", "ana")[0] == 0
+
+    async def logged() -> list[tuple[str, str, str]]:
+        async with get_session_factory(get_settings().sqlalchemy_url)() as session:
+            rows, _ = await audit.events(session, DEFAULT_ORG_ID, limit=10, offset=0)
+        await dispose_cached_engines()
+        return [(row.actor, row.action, row.target) for row in rows]
+
+    assert asyncio.run(logged()) == [
+        ("cli", "agent.delete", "ana"),
+        ("cli", "agent.update", "ana"),
+        ("cli", "agent.create", "ana"),
+    ]
 
 
 def test_create_refuses_a_duplicate_unless_replace(store: Path) -> None:
