@@ -22,11 +22,20 @@ def org_create(name: Annotated[str, typer.Argument(help="The organization's name
     """Create an organization and print its first API key (shown only this once)."""
 
     async def body(sessions: "async_sessionmaker[AsyncSession]") -> int:
-        from store.orgs import create_org
+        from api.services import audit
+        from store.orgs import SHOWN_PREFIX_LENGTH, create_org
 
         try:
             async with sessions() as session:
                 org, key = await create_org(session, name)
+                await audit.record(
+                    session,
+                    org_id=org.id,
+                    actor=audit.CLI_ACTOR,
+                    action="key.create",
+                    target=key[:SHOWN_PREFIX_LENGTH],
+                    details={"label": "", "scope": "full", "first": True},
+                )
                 await session.commit()
         except ValueError as err:
             raise CliError(str(err)) from None

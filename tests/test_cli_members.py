@@ -57,4 +57,10 @@ def test_the_cli_makes_the_first_owner_lists_and_removes_members(cli_store_url: 
 
     scopes, events = asyncio.run(stored())
     assert scopes == ["full", "read"]  # the organization's first key, then the read-only one
-    assert events == [("cli", "key.create"), ("cli", "member.remove"), ("cli", "member.add"), ("cli", "member.add")]
+    assert events == [
+        ("cli", "key.create"),
+        ("cli", "member.remove"),
+        ("cli", "member.add"),
+        ("cli", "member.add"),
+        ("cli", "key.create"),  # the first key, made with the organization
+    ]
