@@ -4,8 +4,11 @@
 
 A real uvicorn server runs the API against a dev server, a worker and the LiveKit stand-in (from
 tests/). Each call is a fresh CallSid posted once, signed as Twilio signs it; its status callback
-(``completed``) is then posted untimed so every workflow ends. Last line:
-``webhook_p50_ms <x> p99_ms <y>``.
+(``completed``) is then posted untimed so every workflow ends. The floor, on the same server: an
+update-with-start of a fresh ``BareUpdateWorkflow`` (``_floor.py``) whose update answers at once,
+started as the webhook starts its workflow, on a worker configured like the ringflow one. Webhooks
+and floor calls alternate, one of each in turn, so a swing in the machine's load touches both alike.
+Last line: ``webhook_p50_ms <x> p99_ms <y> floor_p99_ms <f> ratio_p99 <y / f>``.
 """
 
 import asyncio
@@ -17,6 +20,7 @@ from pathlib import Path
 
 import httpx
 import uvicorn
+from _floor import floor_worker, update_with_start_round_trip
 from _stack import database, dev_server
 from twilio.request_validator import RequestValidator
 
@@ -72,9 +76,12 @@ async def measure(calls: int) -> None:
         port = server.servers[0].sockets[0].getsockname()[1]
         validator = RequestValidator(TOKEN)
         latencies: list[float] = []
+        floors: list[float] = []
+        floor_queue = f"{settings.task_queue}-floor"
         try:
             async with (
                 build_worker(env.client, settings, sessions=sessions, carrier=SimCarrier(time_scale=0.0)),
+                floor_worker(env.client, floor_queue),
                 httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http,
             ):
 
@@ -90,8 +97,10 @@ async def measure(calls: int) -> None:
                     elapsed = (time.perf_counter() - started) * 1000
                     if response.status_code != 200 or "<Sip>" not in response.text:
                         raise RuntimeError(f"webhook failed: {response.status_code} {response.text}")
-                    if index >= 10:  # the first few warm the worker and the connection pool
+                    floor = await update_with_start_round_trip(env.client, floor_queue)
+                    if index >= 10:  # the first few warm the workers and the connection pool
                         latencies.append(elapsed)
+                        floors.append(floor)
                     done = await post("/twilio/voice/status", {"CallSid": sid, "CallStatus": "completed"})
                     if done.status_code != 204:
                         raise RuntimeError(f"status callback failed: {done.status_code} {done.text}")
@@ -100,7 +109,12 @@ async def measure(calls: int) -> None:
             await serving
             await dispose_cached_engines()
     print(f"calls {len(latencies)} mean_ms {statistics.fmean(latencies):.1f} max_ms {max(latencies):.1f}")
-    print(f"webhook_p50_ms {percentile(latencies, 0.50):.1f} p99_ms {percentile(latencies, 0.99):.1f}")
+    print(f"floor_update_with_start_p50_ms {percentile(floors, 0.50):.1f} mean_ms {statistics.fmean(floors):.1f}")
+    p99, floor_p99 = percentile(latencies, 0.99), percentile(floors, 0.99)
+    print(
+        f"webhook_p50_ms {percentile(latencies, 0.50):.1f} p99_ms {p99:.1f}"
+        f" floor_p99_ms {floor_p99:.1f} ratio_p99 {p99 / floor_p99:.2f}"
+    )
 
 
 if __name__ == "__main__":
