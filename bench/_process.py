@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
-READY_SECONDS = 60.0
+READY_SECONDS = 180.0
 
 
 def free_port() -> int:
