@@ -9,6 +9,7 @@ import os
 import socket
 import sys
 import tempfile
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -82,10 +83,9 @@ async def worker_process(
 
 
 async def _until_ready(worker: asyncio.subprocess.Process, port: int, log_path: Path) -> None:
+    deadline = time.monotonic() + READY_SECONDS
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
-        for _ in range(int(READY_SECONDS / 0.1)):
-            if worker.returncode is not None:
-                break
+        while time.monotonic() < deadline and worker.returncode is None:
             try:
                 if (await http.get("/readyz")).status_code == 200:
                     return
