@@ -5,9 +5,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 # Written after a successful install, and older than pyproject.toml when the dependencies changed.
 STAMP := $(VENV)/.installed
-# Contacts per benchmark in `make bench` (its first argument; scripts with a fixed size ignore it).
-# Small, so the run takes a few minutes on 2 cores. bench/_*.py are helpers, not benchmarks.
-BENCH_N ?= 500
+# Contacts, calls or events per benchmark in `make bench` (its first argument; dial_pacing and bulk_import
+# have fixed sizes and ignore it). Small, so every bench together takes under 15 minutes on 2 shared cores;
+# docs/performance.md has the latest figures and the larger runs. bench/_*.py are helpers, not benchmarks.
+BENCH_N ?= 300
 
 .PHONY: .venv demo dev test lint bench clean
 

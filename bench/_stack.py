@@ -80,10 +80,11 @@ async def database() -> AsyncIterator[str]:
 
 
 @asynccontextmanager
-async def dev_server() -> AsyncIterator[WorkflowEnvironment]:
+async def dev_server(codec_keys: str | None = None) -> AsyncIterator[WorkflowEnvironment]:
+    """A dev server whose client seals payloads with ``codec_keys`` (default: a key made for this run only),
+    as in production, so the figures include the encryption. A worker process given the same keys shares it."""
     env = await WorkflowEnvironment.start_local(
-        # Payloads sealed as in production (a key for this run only): the figures include the encryption.
-        data_converter=build_data_converter(EncryptionCodec(parse_codec_keys(new_codec_key("bench")))),
+        data_converter=build_data_converter(EncryptionCodec(parse_codec_keys(codec_keys or new_codec_key("bench")))),
         dev_server_existing_path=str(Path(sys.executable).parent / "temporal"),
         search_attributes=search_attributes.ALL,
         dev_server_log_level="error",

@@ -20,7 +20,6 @@ from its history), and last
 import asyncio
 import os
 import resource
-import socket
 import sys
 import tempfile
 import time
@@ -28,6 +27,7 @@ import uuid
 from pathlib import Path
 
 import httpx
+from _process import ROOT, free_port, peak_rss_mb
 from _stack import database
 from temporalio.testing import WorkflowEnvironment
 
@@ -44,26 +44,12 @@ SLOW_CAMPAIGN = (
     '{"window": {"start": "00:00", "end": "00:00", "weekdays": [0, 1, 2, 3, 4, 5, 6]},'
     ' "max_concurrent_calls": 1, "calls_per_second": 0.2, "retry": {"max_attempts": 1}}'
 )
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def contacts_csv(count: int, first: int) -> bytes:
     """``count`` distinct valid Dublin numbers from ``first``; the ids never contain the number."""
     rows = [f"k{index:07d},Person {index},+3531{index:07d},Acme" for index in range(first, first + count)]
     return ("external_id,name,phone,company\n" + "\n".join(rows) + "\n").encode()
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def peak_rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError("no VmHWM in /proc: peak RSS needs Linux")
 
 
 async def timed_upload(http: httpx.AsyncClient, url: str, body: bytes, data: dict[str, str]) -> tuple[float, float]:

@@ -12,38 +12,15 @@ start to the last result, after a small warm-up of each. Prints figures only; th
 
 import asyncio
 import sys
-import time
-import uuid
-from concurrent.futures import ThreadPoolExecutor
 
-from _floor import BareWorkflow, echo
+from _floor import floor_worker, run_floor
 from _stack import CampaignRun, Stack, campaign_settings, contacts, run_campaign, stack
-from temporalio.client import Client, WorkflowHandle
-from temporalio.worker import Worker
 
 from simulator.carrier import SimCarrier
 
 MAX_CONCURRENT_CALLS = 200
 CALLS_PER_SECOND = 100.0
-START_CONCURRENCY = 200
 WARMUP = 20
-
-
-async def run_floor(client: Client, task_queue: str, count: int) -> float:
-    """Seconds to start ``count`` bare workflows concurrently and collect every result."""
-    gate = asyncio.Semaphore(START_CONCURRENCY)
-    batch = uuid.uuid4().hex[:8]
-
-    async def start(index: int) -> WorkflowHandle[BareWorkflow, str]:
-        async with gate:
-            return await client.start_workflow(
-                BareWorkflow.run, f"v{index}", id=f"bare-{batch}-{index}", task_queue=task_queue
-            )
-
-    started = time.monotonic()
-    handles = await asyncio.gather(*(start(i) for i in range(count)))
-    await asyncio.gather(*(handle.result() for handle in handles))
-    return time.monotonic() - started
 
 
 async def measure(count: int) -> None:
@@ -51,22 +28,13 @@ async def measure(count: int) -> None:
     settings = campaign_settings(max_concurrent_calls=MAX_CONCURRENT_CALLS, calls_per_second=CALLS_PER_SECOND)
     async with stack(carrier) as s:
         bare_queue = f"{s.task_queue}-bare"
-        # Configured like build_worker's worker, so the two differ only in what their workflows do.
-        with ThreadPoolExecutor(max_workers=8) as executor:
-            async with Worker(
-                s.client,
-                task_queue=bare_queue,
-                workflows=[BareWorkflow],
-                activities=[echo],
-                max_concurrent_activities=500,
-                workflow_task_executor=executor,
-            ):
-                # Warm both paths (sandbox imports, connections) so neither measurement pays for it.
-                await run_campaign(s, settings, contacts(WARMUP, "answers"))
-                await run_floor(s.client, bare_queue, WARMUP)
+        async with floor_worker(s.client, bare_queue):
+            # Warm both paths (sandbox imports, connections) so neither measurement pays for it.
+            await run_campaign(s, settings, contacts(WARMUP, "answers"))
+            await run_floor(s.client, bare_queue, WARMUP)
 
-                run = await run_campaign(s, settings, contacts(count, "answers"))
-                floor_seconds = await run_floor(s.client, bare_queue, count)
+            run = await run_campaign(s, settings, contacts(count, "answers"))
+            floor_seconds = await run_floor(s.client, bare_queue, count)
         report(s, carrier, count, run, floor_seconds)
 
 
