@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
 from api.auth import KEY_SCOPE_ROLES, READ_METHODS, Principal, Role, key_actor, refusal, required_permission
+from api.proxies import is_trusted, trusted_networks
 from schemas.settings import Settings
 from store import members
 from store.db import begin_read_only
@@ -142,7 +143,6 @@ def cookie_secure(request: Request, settings: Settings) -> bool:
         return settings.cookie_secure
     if request.url.scheme == "https":
         return True
-    trusted = {address.strip() for address in settings.trusted_proxies.split(",") if address.strip()}
     peer = request.client.host if request.client else ""
     forwarded = request.headers.get("x-forwarded-proto", "").split(",")[0].strip().lower()
-    return peer in trusted and forwarded == "https"
+    return forwarded == "https" and is_trusted(peer, trusted_networks(settings.trusted_proxies))

@@ -8,7 +8,6 @@ The Twilio webhooks are not limited here. Twilio signs them, calls arrive from T
 and a burst of real calls must never be turned away because it came from one address.
 """
 
-import ipaddress
 import math
 import time
 from typing import Annotated
@@ -23,11 +22,11 @@ from limits.storage import storage_from_string
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.deps import presented_api_key
+from api.proxies import client_address, trusted_networks
 from schemas.settings import Settings
 from store.orgs import hash_api_key
 
 ASYNC_SCHEME = "async+"
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 class RateLimits:
@@ -77,31 +76,6 @@ class RateLimits:
 def _window(item: RateLimitItem) -> str:
     unit = item.GRANULARITY.name
     return unit if item.multiples == 1 else f"{item.multiples} {unit}s"
-
-
-def trusted_networks(setting: str) -> tuple[Network, ...]:
-    return tuple(ipaddress.ip_network(part.strip(), strict=False) for part in setting.split(",") if part.strip())
-
-
-def client_address(request: Request, trusted: tuple[Network, ...]) -> str:
-    """The address the request came from. ``X-Forwarded-For`` is believed only hop by hop from the right, and
-    only while the hop that added the next entry is a trusted proxy: anyone can send the header, so from an
-    untrusted peer it would let a client choose its own address and escape every per-address limit."""
-    peer = request.client.host if request.client else ""
-    forwarded = ",".join(request.headers.getlist("x-forwarded-for"))  # one hop per proxy, in one header or several
-    hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
-    address = peer
-    while hops and _is_trusted(address, trusted):
-        address = hops.pop()
-    return address
-
-
-def _is_trusted(address: str, trusted: tuple[Network, ...]) -> bool:
-    try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:
-        return False
-    return any(ip in network for network in trusted)
 
 
 def rate_limits(request: Request) -> RateLimits:

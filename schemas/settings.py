@@ -91,10 +91,6 @@ class Settings(BaseSettings):
         description="Mark the session cookie Secure: true/false, or unset to follow the request's scheme "
         "(https directly, or X-Forwarded-Proto from a trusted proxy)",
     )
-    trusted_proxies: str = Field(
-        default="",
-        description="Comma-separated addresses of reverse proxies whose X-Forwarded-Proto is believed",
-    )
     cost_per_minute_usd: float = Field(
         default=0.09, ge=0, description="Estimated all-in cost of a connected minute (carrier + SIP + model)"
     )
@@ -117,7 +113,8 @@ class Settings(BaseSettings):
     )
     trusted_proxies: str = Field(
         default="",
-        description="Comma-separated addresses or networks of reverse proxies whose X-Forwarded-For names the client",
+        description="Comma-separated addresses or networks of reverse proxies whose X-Forwarded-For names the "
+        "client and whose X-Forwarded-Proto says https (the session cookie's Secure)",
     )
 
     # ---- Webhooks ------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from starlette.requests import Request
 from temporalio.client import Client
 
 from api.main import create_app
-from api.ratelimit import client_address, trusted_networks
+from api.proxies import client_address, trusted_networks
 from schemas.settings import Settings
 from store.members import add_member
 from store.orgs import create_org

@@ -22,7 +22,8 @@ from fastapi.templating import Jinja2Templates
 
 from api.auth import Permission, Principal
 from api.deps import SESSION_COOKIE, AppContext, Context, authenticate, cookie_secure, current_principal
-from api.ratelimit import Limits, client_address
+from api.proxies import client_address
+from api.ratelimit import Limits
 from schemas.agent import AgentTool, InformationCategory, Language, ModelMode
 from schemas.webhooks import WebhookEventType
 from store import members

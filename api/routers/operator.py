@@ -13,7 +13,8 @@ from fastapi import APIRouter, Form, HTTPException, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from api.deps import AppContext, Context, cookie_secure
-from api.ratelimit import Limits, client_address
+from api.proxies import client_address
+from api.ratelimit import Limits
 from api.routers.dashboard import templates
 from infra.operator import (
     OPERATOR_COOKIE,
