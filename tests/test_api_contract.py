@@ -51,6 +51,8 @@ def test_routes_whose_body_fastapi_reads_document_its_400_for_an_unreadable_one(
     # A JSON body and a multipart upload FastAPI parses; POST /v1/campaigns reads its body by hand (422).
     assert {"PUT /v1/policy", "POST /v1/agents", "POST /v1/dnc/import"} <= documented
     assert "POST /v1/campaigns" not in documented
+    # These read a multipart form by hand, and Starlette's form parser refuses a broken one with a 400.
+    assert {"POST /v1/campaigns/upload", "POST /v1/campaigns/preview"} <= documented
 
 
 def test_every_documented_error_is_the_one_error_body() -> None:

@@ -16,10 +16,14 @@ from schemas.access import (
     MemberOut,
     MemberRoleIn,
 )
-from schemas.api import DEFAULT_PAGE_SIZE
+from schemas.api import DEFAULT_PAGE_SIZE, ErrorBody
 from store import audit
 
 router = APIRouter(tags=["access"], dependencies=V1_DEPENDENCIES, responses=V1_RESPONSES)
+
+MEMBER_NOT_FOUND = {404: {"model": ErrorBody, "description": "No such member in your organization"}}
+TAKEN_OR_LAST_OWNER = {409: {"model": ErrorBody, "description": "The email is taken, or this is the last owner"}}
+KEY_NOT_FOUND = {404: {"model": ErrorBody, "description": "No live key with this prefix in your organization"}}
 
 
 def _refused(err: Exception) -> HTTPException:
@@ -33,7 +37,9 @@ async def list_members(org: CurrentOrg, session: DbSession) -> list[MemberOut]:
     return await access.list_members(session, org_id=org.id)
 
 
-@router.post("/v1/members", response_model=MemberOut, status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/v1/members", response_model=MemberOut, status_code=status.HTTP_201_CREATED, responses=TAKEN_OR_LAST_OWNER
+)
 async def add_member(body: MemberIn, org: CurrentOrg, session: DbSession, principal: CurrentPrincipal) -> MemberOut:
     """Add a member who logs in to the dashboard with this email and password (409 if the email is taken)."""
     try:
@@ -44,7 +50,7 @@ async def add_member(body: MemberIn, org: CurrentOrg, session: DbSession, princi
         raise _refused(err) from None
 
 
-@router.put("/v1/members/{email}", response_model=MemberOut)
+@router.put("/v1/members/{email}", response_model=MemberOut, responses={**MEMBER_NOT_FOUND, **TAKEN_OR_LAST_OWNER})
 async def set_role(
     email: str, body: MemberRoleIn, org: CurrentOrg, session: DbSession, principal: CurrentPrincipal
 ) -> MemberOut:
@@ -55,7 +61,11 @@ async def set_role(
         raise _refused(err) from None
 
 
-@router.delete("/v1/members/{email}", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete(
+    "/v1/members/{email}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses={**MEMBER_NOT_FOUND, **TAKEN_OR_LAST_OWNER},
+)
 async def remove_member(email: str, org: CurrentOrg, session: DbSession, principal: CurrentPrincipal) -> Response:
     """Remove a member: their sessions end at once. The last owner cannot be removed (409)."""
     try:
@@ -77,7 +87,7 @@ async def create_key(body: ApiKeyIn, org: CurrentOrg, session: DbSession, princi
     return await access.create_key(session, org_id=org.id, label=body.label, scope=body.scope, actor=principal.actor)
 
 
-@router.delete("/v1/keys/{prefix}", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete("/v1/keys/{prefix}", status_code=status.HTTP_204_NO_CONTENT, responses=KEY_NOT_FOUND)
 async def revoke_key(prefix: str, org: CurrentOrg, session: DbSession, principal: CurrentPrincipal) -> Response:
     """Revoke the live key with this prefix (its first 10 characters): requests with it get 401 from now on."""
     try:

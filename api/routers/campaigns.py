@@ -73,6 +73,11 @@ IMPORT_ERRORS: dict[int | str, dict[str, Any]] = {
     413: {"model": ErrorBody, "description": "More rows than `max_import_rows`, or a body over `max_upload_mb`"},
     422: {"model": ImportRefusal, "description": "Invalid input, or no good row (`import_report` says why per row)"},
 }
+# What a route that reads a multipart form adds: Starlette refuses a form it cannot read before our code runs.
+FORM_IMPORT_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorBody, "description": "A multipart form that cannot be read (broken, or too many fields)"},
+    **IMPORT_ERRORS,
+}
 Body = TypeVar("Body", bound=BaseModel)
 
 
@@ -165,7 +170,7 @@ async def create_from_json(
     return await _created(ctx, session, org, campaign_id, result)
 
 
-@router.post("/upload", status_code=201, response_model=CampaignCreated, responses=IMPORT_ERRORS)
+@router.post("/upload", status_code=201, response_model=CampaignCreated, responses=FORM_IMPORT_ERRORS)
 async def create_from_csv(
     org: CurrentOrg,
     session: DbSession,
@@ -225,7 +230,9 @@ PREVIEW_BODIES = {
 }
 
 
-@router.post("/preview", response_model=CampaignPreview, responses=IMPORT_ERRORS, openapi_extra=PREVIEW_BODIES)
+@router.post(
+    "/preview", response_model=CampaignPreview, responses=FORM_IMPORT_ERRORS, openapi_extra=PREVIEW_BODIES
+)
 async def preview_campaign(request: Request, org: CurrentOrg, session: DbSession, ctx: Context) -> StreamingResponse:
     """When each contact of a list would first be dialled, and why, and which rows an import would reject
     (your do-not-call list included); creates nothing. The body is a `CampaignPreviewRequest`, or a CSV
