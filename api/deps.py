@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request, status
+from fastapi import Depends, HTTPException, Request, Response, status
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
@@ -146,3 +146,19 @@ def cookie_secure(request: Request, settings: Settings) -> bool:
     peer = request.client.host if request.client else ""
     forwarded = request.headers.get("x-forwarded-proto", "").split(",")[0].strip().lower()
     return forwarded == "https" and is_trusted(peer, trusted_networks(settings.trusted_proxies))
+
+
+def set_login_cookie(
+    response: Response, request: Request, settings: Settings, name: str, value: str, max_age: int
+) -> None:
+    """A login's cookie: HttpOnly (no page script reads it), SameSite=Strict (no other site makes the browser
+    send it), and Secure as :func:`cookie_secure` decides."""
+    response.set_cookie(
+        name,
+        value,
+        max_age=max_age,
+        httponly=True,
+        samesite="strict",
+        secure=cookie_secure(request, settings),
+        path="/",
+    )

@@ -21,7 +21,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from api.auth import Permission, Principal
-from api.deps import SESSION_COOKIE, AppContext, Context, authenticate, cookie_secure, current_principal
+from api.deps import SESSION_COOKIE, AppContext, Context, authenticate, current_principal, set_login_cookie
 from api.proxies import client_address
 from api.ratelimit import Limits
 from schemas.agent import AgentTool, InformationCategory, Language, ModelMode
@@ -127,15 +127,8 @@ async def login(
         return response
     await limits.login_succeeded(account)
     response = RedirectResponse(target, status_code=303)
-    response.set_cookie(
-        SESSION_COOKIE,
-        session_id,
-        max_age=int(ctx.settings.session_max_age.total_seconds()),
-        httponly=True,
-        samesite="strict",
-        secure=cookie_secure(request, ctx.settings),
-        path="/",
-    )
+    max_age = int(ctx.settings.session_max_age.total_seconds())
+    set_login_cookie(response, request, ctx.settings, SESSION_COOKIE, session_id, max_age)
     return response
 
 

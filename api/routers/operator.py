@@ -12,7 +12,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, HTTPException, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from api.deps import AppContext, Context, cookie_secure
+from api.deps import AppContext, Context, set_login_cookie
 from api.proxies import client_address
 from api.ratelimit import Limits
 from api.routers.dashboard import templates
@@ -93,14 +93,8 @@ async def operator_login(
         return _page(request, ctx, error="That is not the operator token.")
     await limits.login_succeeded(OPERATOR_ACCOUNT)
     response = RedirectResponse("/operator/login", status_code=status.HTTP_303_SEE_OTHER)
-    response.set_cookie(
-        OPERATOR_COOKIE,
-        operator_cookie(expected),
-        max_age=OPERATOR_LOGIN_SECONDS,
-        httponly=True,
-        samesite="strict",
-        secure=cookie_secure(request, ctx.settings),
-        path="/",
+    set_login_cookie(
+        response, request, ctx.settings, OPERATOR_COOKIE, operator_cookie(expected), OPERATOR_LOGIN_SECONDS
     )
     return response
 
