@@ -204,8 +204,8 @@ async def contacts_page(
     """The organization's contacts (with their campaign's agent), most recently changed first.
 
     ``outcome`` is the contact's final outcome; ``since``/``until`` bound its last change. ``after``
-    continues from a contact's key and is not counted: counting every matching row on every page is
-    what made large lists slow, so only pages without a key carry ``total``.
+    continues past a contact's key; such a page carries no ``total``, since counting every matching row
+    on every page is what made large lists slow.
     """
     conditions = [
         CampaignRow.org_id == org_id,

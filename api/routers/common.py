@@ -33,16 +33,15 @@ from store.models import CampaignRow, as_utc
 
 Context = Annotated[AppContext, Depends(app_context)]
 Limit = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="Items per page")]
-Offset = Annotated[
-    int, Query(ge=0, le=1_000_000_000, description="Items to skip; for small lists, a large list pages with cursor")
-]
+Offset = Annotated[int, Query(ge=0, le=1_000_000_000, description="Items to skip")]
 MAX_CURSOR_LENGTH = 2048  # a call's key (timestamp, two ids of <= 128 characters, attempt, direction), base64: far less
 Cursor = Annotated[
     str | None,
     Query(
         max_length=MAX_CURSOR_LENGTH,
         description="The previous page's next_cursor: continues the list after its last item without counting "
-        "or skipping rows, so it stays fast on large lists. Opaque; offset must be 0 with it",
+        "or skipping rows, so it stays fast on large lists (offset costs more the further it goes). Opaque; "
+        "offset must be 0 with it",
     ),
 ]
 
