@@ -59,14 +59,16 @@ def _after(order: Sequence[tuple[ColumnElement[Any], bool]], key: Sequence[Any])
     """The rows that come after ``key`` in ``order`` (column, descending), for keyset paging.
 
     Spelled ``(a < x) OR (a = x AND (b > y ...))`` rather than as a row-value comparison: the
-    directions are mixed, and SQLite and Postgres then agree on this form only.
+    directions are mixed, and SQLite and Postgres then agree on this form only. The redundant bound
+    ``a <= x`` in front is what lets either planner turn the first column into an index range.
     """
     (column, descending), value = order[-1], key[-1]
     condition: ColumnElement[bool] = column < value if descending else column > value
     for (column, descending), value in zip(reversed(order[:-1]), reversed(key[:-1]), strict=True):
         beyond = column < value if descending else column > value
         condition = or_(beyond, and_(column == value, condition))
-    return condition
+    (first, descending), value = order[0], key[0]
+    return and_(first <= value if descending else first >= value, condition)
 
 
 def _sorted(stmt: Select[Any], order: Sequence[tuple[ColumnElement[Any], bool]]) -> Select[Any]:
