@@ -35,6 +35,8 @@ MAX_CONTACTS_PER_REQUEST = 1_000_000
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500
+TOTAL_DOC = "How many items match; null on a page fetched with cursor, which does not count them again"
+NEXT_CURSOR_DOC = "Pass as cursor for the next page; null on the last page"
 
 CAMPAIGN_DRAFT = "draft"
 """The status of a campaign created with ``start: false``: stored, not yet started (no workflow)."""
@@ -272,9 +274,10 @@ class ContactOut(BaseModel):
 
 class ContactList(BaseModel):
     items: list[ContactOut]
-    total: int
+    total: int | None = Field(description=TOTAL_DOC)
     limit: int
     offset: int
+    next_cursor: str | None = Field(default=None, description=NEXT_CURSOR_DOC)
 
 
 class CallOut(BaseModel):
@@ -303,9 +306,10 @@ class CallOut(BaseModel):
 
 class CallList(BaseModel):
     items: list[CallOut]
-    total: int
+    total: int | None = Field(description=TOTAL_DOC)
     limit: int
     offset: int
+    next_cursor: str | None = Field(default=None, description=NEXT_CURSOR_DOC)
 
 
 class NoteOut(BaseModel):

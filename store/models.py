@@ -237,6 +237,9 @@ class ContactRow(Base):
         Index("ix_contacts_claim", "campaign_id", "dispatched_at", "priority", "seq"),
         Index("ix_contacts_claim_key", "claim_key"),
         Index("ix_contacts_import_batch", "import_batch"),
+        # The contacts list's keyset order (updated_at desc, id desc), for the organization and per campaign.
+        Index("ix_contacts_recent", "updated_at", "id"),
+        Index("ix_contacts_campaign_recent", "campaign_id", "updated_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(AutoId, primary_key=True, autoincrement=True)
@@ -279,6 +282,7 @@ class AttemptRow(Base):
     __table_args__ = (
         Index("ix_call_attempts_contact", "campaign_id", "external_id"),
         Index("ix_call_attempts_number", "org_id", "phone", "started_at"),
+        Index("ix_call_attempts_started", "started_at"),  # the calls list's keyset order
     )
 
     id: Mapped[int] = mapped_column(AutoId, primary_key=True, autoincrement=True)
@@ -457,7 +461,10 @@ class InboundCallRow(Base):
     """One incoming call, keyed by Twilio's CallSid."""
 
     __tablename__ = "inbound_calls"
-    __table_args__ = (Index("ix_inbound_calls_to_number", "to_number", "started_at"),)
+    __table_args__ = (
+        Index("ix_inbound_calls_to_number", "to_number", "started_at"),
+        Index("ix_inbound_calls_org_started", "org_id", "started_at"),  # the calls list's keyset order
+    )
 
     call_sid: Mapped[str] = mapped_column(String(64), primary_key=True)
     org_id: Mapped[str] = _org_column()

@@ -10,7 +10,7 @@ external id).
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy import ColumnElement, Select, and_, func, literal, or_, select, true, union_all, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -38,6 +38,41 @@ from store.models import (
 OUTBOUND = "outbound"
 INBOUND = "inbound"
 INBOUND_ANSWERED_STATUSES = ("completed", "in-progress")
+
+Item = TypeVar("Item")
+ContactKey = tuple[datetime, int]
+"""A contact's place in its list: ``(updated_at, id)``."""
+CallKey = tuple[datetime, str, int, str, str]
+"""A call's place in its list: ``(started_at, external_id, attempt, campaign_id, direction)``."""
+
+
+@dataclass(frozen=True)
+class Page(Generic[Item]):
+    """One page of a list: ``total`` is None when it was not counted, ``next_key`` None on the last page."""
+
+    items: list[Item]
+    total: int | None
+    next_key: tuple[Any, ...] | None
+
+
+def _after(order: Sequence[tuple[ColumnElement[Any], bool]], key: Sequence[Any]) -> ColumnElement[bool]:
+    """The rows that come after ``key`` in ``order`` (column, descending), for keyset paging.
+
+    Spelled ``(a < x) OR (a = x AND (b > y ...))`` rather than as a row-value comparison: the
+    directions are mixed, and SQLite and Postgres then agree on this form only. The redundant bound
+    ``a <= x`` in front is what lets either planner turn the first column into an index range.
+    """
+    (column, descending), value = order[-1], key[-1]
+    condition: ColumnElement[bool] = column < value if descending else column > value
+    for (column, descending), value in zip(reversed(order[:-1]), reversed(key[:-1]), strict=True):
+        beyond = column < value if descending else column > value
+        condition = or_(beyond, and_(column == value, condition))
+    (first, descending), value = order[0], key[0]
+    return and_(first <= value if descending else first >= value, condition)
+
+
+def _sorted(stmt: Select[Any], order: Sequence[tuple[ColumnElement[Any], bool]]) -> Select[Any]:
+    return stmt.order_by(*(column.desc() if descending else column.asc() for column, descending in order))
 
 
 # ---- campaigns ------------------------------------------------------------------------------------
@@ -160,11 +195,19 @@ class CallFilter:
 
 
 async def contacts_page(
-    session: AsyncSession, org_id: str, where: CallFilter, *, limit: int, offset: int
-) -> tuple[list[tuple[ContactRow, str | None]], int]:
+    session: AsyncSession,
+    org_id: str,
+    where: CallFilter,
+    *,
+    limit: int,
+    offset: int = 0,
+    after: ContactKey | None = None,
+) -> Page[tuple[ContactRow, str | None]]:
     """The organization's contacts (with their campaign's agent), most recently changed first.
 
-    ``outcome`` is the contact's final outcome; ``since``/``until`` bound its last change.
+    ``outcome`` is the contact's final outcome; ``since``/``until`` bound its last change. ``after``
+    continues past a contact's key; such a page carries no ``total``, since counting every matching row
+    on every page is what made large lists slow.
     """
     conditions = [
         CampaignRow.org_id == org_id,
@@ -172,18 +215,22 @@ async def contacts_page(
             ContactRow.campaign_id, ContactRow.final_outcome, ContactRow.updated_at, CampaignRow.agent_name
         ),
     ]
+    order = [(ContactRow.updated_at, True), (ContactRow.id, True)]
+    keyset = [] if after is None else [_after(order, after)]
     joined = select(ContactRow, CampaignRow.agent_name).join(CampaignRow, CampaignRow.id == ContactRow.campaign_id)
     stmt = (
-        joined.where(*conditions)
-        .order_by(ContactRow.updated_at.desc(), ContactRow.id.desc())
-        .limit(limit)
+        _sorted(joined.where(*conditions, *keyset), order)
+        .limit(limit + 1)
         .offset(offset)
         .execution_options(populate_existing=True)
     )
     rows = [(row, agent) for row, agent in (await session.execute(stmt)).all()]
-    count = select(func.count()).select_from(ContactRow).join(CampaignRow, CampaignRow.id == ContactRow.campaign_id)
-    total = await session.scalar(count.where(*conditions)) or 0
-    return rows, total
+    total = None
+    if after is None:
+        count = select(func.count()).select_from(ContactRow).join(CampaignRow, CampaignRow.id == ContactRow.campaign_id)
+        total = await session.scalar(count.where(*conditions)) or 0
+    last = rows[limit - 1][0] if len(rows) > limit else None
+    return Page(rows[:limit], total, None if last is None else (last.updated_at, last.id))
 
 
 # ---- calls ----------------------------------------------------------------------------------------
@@ -303,15 +350,53 @@ def _record(row: Any) -> CallRecord:
     )
 
 
+def _call_order(columns: Any) -> list[tuple[ColumnElement[Any], bool]]:
+    """Newest first; ties in ``started_at`` broken by the call's whole identity (a callback dial shares
+    campaign, external id and attempt with its incoming call, and differs in direction), so the order is
+    total and keyset pages neither skip nor repeat a call."""
+    return [
+        (columns.started_at, True),
+        (columns.external_id, False),
+        (columns.attempt, False),
+        (columns.campaign_id, False),
+        (columns.direction, False),
+    ]
+
+
+def _side_of_page(query: Select[Any], after: CallKey | None, rows: int) -> Select[Any]:
+    """One side of the calls union cut to the ``rows`` a page can need, sorted and limited on its own: so
+    each side is an index scan that stops early, where sorting the whole union would read every call
+    before the page (a cursor page at 100,000 dials on Postgres: 5 ms against 110 ms)."""
+    side = query.subquery()
+    order = _call_order(side.c)
+    keyset = [] if after is None else [_after(order, after)]
+    return select(_sorted(select(side).where(*keyset), order).limit(rows).subquery())
+
+
 async def calls_page(
-    session: AsyncSession, org_id: str, where: CallFilter, *, limit: int, offset: int
-) -> tuple[list[CallRecord], int]:
-    """The organization's calls, outbound and inbound together, newest first, and how many match."""
-    calls = _calls_union(org_id, where)
-    stmt = select(calls).order_by(calls.c.started_at.desc(), calls.c.external_id, calls.c.attempt)
-    rows = (await session.execute(stmt.limit(limit).offset(offset))).all()
-    total = await session.scalar(select(func.count()).select_from(calls)) or 0
-    return [_record(row) for row in rows], total
+    session: AsyncSession,
+    org_id: str,
+    where: CallFilter,
+    *,
+    limit: int,
+    offset: int = 0,
+    after: CallKey | None = None,
+) -> Page[CallRecord]:
+    """The organization's calls, outbound and inbound together, newest first; ``total`` (how many
+    match) only on a page without ``after``, as for contacts."""
+    rows = offset + limit + 1
+    sides = [_filtered(_outbound_calls(org_id), where), _filtered(_inbound_calls(org_id), where)]
+    calls = union_all(*(_side_of_page(side, after, rows) for side in sides)).subquery()
+    stmt = _sorted(select(calls), _call_order(calls.c)).limit(limit + 1).offset(offset)
+    records = [_record(row) for row in (await session.execute(stmt)).all()]
+    total = None
+    if after is None:
+        total = await session.scalar(select(func.count()).select_from(_calls_union(org_id, where))) or 0
+    last = records[limit - 1] if len(records) > limit else None
+    next_key = None
+    if last is not None:
+        next_key = (last.started_at, last.external_id, last.attempt, last.campaign_id, last.direction)
+    return Page(records[:limit], total, next_key)
 
 
 async def outbound_call(

@@ -10,9 +10,12 @@ from api.routers.common import (
     V1_DEPENDENCIES,
     V1_RESPONSES,
     Context,
+    Cursor,
     Limit,
     Offset,
+    call_cursor,
     call_id,
+    encode_cursor,
     not_found,
     parse_outbound_call_id,
     release,
@@ -71,13 +74,22 @@ async def list_calls(
     agent: str | None = Query(default=None, max_length=100),
     limit: Limit = DEFAULT_PAGE_SIZE,
     offset: Offset = 0,
+    cursor: Cursor = None,
 ) -> CallList:
-    """Outbound dials and incoming calls together, newest first."""
+    """Outbound dials and incoming calls together, newest first. Page a large list with ``cursor``: ``total``
+    is counted only on pages without it."""
+    after = call_cursor(cursor, offset)
     where = reports.CallFilter(
         campaign_id=campaign_id, outcome=outcome, since=utc(since, "since"), until=utc(until, "until"), agent=agent
     )
-    records, total = await reports.calls_page(session, org.id, where, limit=limit, offset=offset)
-    return CallList(items=[call_view(record) for record in records], total=total, limit=limit, offset=offset)
+    page = await reports.calls_page(session, org.id, where, limit=limit, offset=offset, after=after)
+    return CallList(
+        items=[call_view(record) for record in page.items],
+        total=page.total,
+        limit=limit,
+        offset=offset,
+        next_cursor=encode_cursor(page.next_key),
+    )
 
 
 @router.get("/{call_id}", response_model=CallDetail, responses=NOT_FOUND)

@@ -34,6 +34,16 @@ from store.models import CampaignRow, as_utc
 Context = Annotated[AppContext, Depends(app_context)]
 Limit = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="Items per page")]
 Offset = Annotated[int, Query(ge=0, le=1_000_000_000, description="Items to skip")]
+MAX_CURSOR_LENGTH = 2048  # a call's key (timestamp, two ids of <= 128 characters, attempt, direction), base64: far less
+Cursor = Annotated[
+    str | None,
+    Query(
+        max_length=MAX_CURSOR_LENGTH,
+        description="The previous page's next_cursor: continues the list after its last item without counting "
+        "or skipping rows, so it stays fast on large lists (offset costs more the further it goes). Opaque; "
+        "offset must be 0 with it",
+    ),
+]
 
 NUL = "\x00"
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
@@ -291,6 +301,81 @@ def utc(value: datetime | None, field: str) -> datetime | None:
         return as_utc(value)
     except OverflowError:
         invalid(f"{field}: {value.isoformat()} is out of range")
+
+
+# ---- list cursors ---------------------------------------------------------------------------------
+
+CURSOR_INVALID = "cursor: not a cursor of this list; pass back a next_cursor as it came"
+
+
+def encode_cursor(key: Sequence[Any] | None) -> str | None:
+    """A list's ``next_cursor``: its last item's sort key, JSON in base64url (None on the last page)."""
+    if key is None:
+        return None
+    values = [value.isoformat() if isinstance(value, datetime) else value for value in key]
+    return base64.urlsafe_b64encode(json.dumps(values, separators=(",", ":")).encode()).decode().rstrip("=")
+
+
+def _cursor_values(cursor: str, offset: int, size: int) -> list[Any]:
+    if offset:
+        invalid("offset: must be 0 with cursor, which already says where the page starts")
+    try:
+        values: Any = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (binascii.Error, ValueError, RecursionError):
+        invalid(CURSOR_INVALID)
+    if not isinstance(values, list) or len(values) != size:
+        invalid(CURSOR_INVALID)
+    return values
+
+
+def _cursor_time(value: Any) -> datetime:
+    if isinstance(value, str):
+        try:
+            return as_utc(datetime.fromisoformat(value))
+        except (ValueError, OverflowError):
+            pass
+    invalid(CURSOR_INVALID)
+
+
+def _cursor_int(value: Any, bound: int) -> int:
+    if type(value) is not int or not 0 <= value < bound:
+        invalid(CURSOR_INVALID)
+    return value
+
+
+def _cursor_text(value: Any) -> str:
+    """A string the database can compare: bounded, no NUL, and encodable (a lone surrogate is not)."""
+    if not isinstance(value, str) or len(value) > 128 or NUL in value:
+        invalid(CURSOR_INVALID)
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        invalid(CURSOR_INVALID)
+    return value
+
+
+def contact_cursor(cursor: str | None, offset: int) -> reports.ContactKey | None:
+    """The contact key a ``GET /v1/contacts`` cursor carries; 422 for anything else, or with an offset."""
+    if cursor is None:
+        return None
+    updated_at, contact_id = _cursor_values(cursor, offset, 2)
+    return _cursor_time(updated_at), _cursor_int(contact_id, 2**63)
+
+
+def call_cursor(cursor: str | None, offset: int) -> reports.CallKey | None:
+    """The call key a ``GET /v1/calls`` cursor carries; 422 for anything else, or with an offset."""
+    if cursor is None:
+        return None
+    started_at, external_id, attempt, campaign_id, direction = _cursor_values(cursor, offset, 5)
+    if direction not in (reports.OUTBOUND, reports.INBOUND):
+        invalid(CURSOR_INVALID)
+    return (
+        _cursor_time(started_at),
+        _cursor_text(external_id),
+        _cursor_int(attempt, 2**31),
+        _cursor_text(campaign_id),
+        direction,
+    )
 
 
 # ---- call ids -------------------------------------------------------------------------------------

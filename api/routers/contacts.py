@@ -9,8 +9,11 @@ from api.routers.common import (
     V1_DEPENDENCIES,
     V1_RESPONSES,
     Context,
+    Cursor,
     Limit,
     Offset,
+    contact_cursor,
+    encode_cursor,
     row_view,
     utc,
 )
@@ -35,8 +38,11 @@ async def list_contacts(
     agent: str | None = Query(default=None, max_length=100, description="The campaign's agent"),
     limit: Limit = DEFAULT_PAGE_SIZE,
     offset: Offset = 0,
+    cursor: Cursor = None,
 ) -> ContactList:
-    """The organization's contacts, most recently changed first."""
+    """The organization's contacts, most recently changed first. Page a large list with ``cursor``: ``total``
+    is counted only on pages without it."""
+    after = contact_cursor(cursor, offset)
     where = reports.CallFilter(
         campaign_id=campaign_id,
         outcome=outcome,
@@ -44,7 +50,7 @@ async def list_contacts(
         until=utc(until, "until"),
         agent=agent,
     )
-    rows, total = await reports.contacts_page(session, org.id, where, limit=limit, offset=offset)
+    page = await reports.contacts_page(session, org.id, where, limit=limit, offset=offset, after=after)
     items = [
         row_view(
             ContactOut,
@@ -54,9 +60,11 @@ async def list_contacts(
             last_call_id=outbound_call_id(row.campaign_id, row.external_id, row.attempts) if row.attempts else None,
             web_ui_url=workflow_ui_url(ctx.settings, contact_workflow_id(row.campaign_id, row.external_id)),
         )
-        for row, agent_name in rows
+        for row, agent_name in page.items
     ]
-    return ContactList(items=items, total=total, limit=limit, offset=offset)
+    return ContactList(
+        items=items, total=page.total, limit=limit, offset=offset, next_cursor=encode_cursor(page.next_key)
+    )
 
 
 @router.get("/{campaign_id}/{external_id}/decisions", response_model=DecisionList)
