@@ -176,7 +176,7 @@ async def _campaign_start(
                 contacts=campaigns.ContactList.from_csv(stream),
                 agent=agent,
                 start=False,
-                task_queue=settings.task_queue,
+                deployment=settings,
                 limits=campaigns.ImportLimits.of(settings),
             )
         # The file's problems come first, without a server; then the stored draft is started.
@@ -191,7 +191,7 @@ async def _campaign_start(
                 "the campaign waits until `ringflow dev` (or `python -m worker`) runs"
             )
         await campaigns.start(
-            client, sessions, org_id=DEFAULT_ORG_ID, campaign_id=campaign_id, task_queue=settings.task_queue
+            client, sessions, org_id=DEFAULT_ORG_ID, campaign_id=campaign_id, deployment=settings
         )
         print_import_result(result, path)
         link = workflow_ui_url(settings, campaign_workflow_id(campaign_id))

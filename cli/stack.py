@@ -209,7 +209,7 @@ async def _demo(
             contacts=campaigns.ContactList.from_rows([contact.model_dump() for contact in report.contacts]),
             agent=agent,
             start=True,
-            task_queue=settings.task_queue,
+            deployment=settings,
             limits=campaigns.ImportLimits.of(settings),
         )
         link = stack.workflow_ui_url(campaign_workflow_id(campaign_id))

@@ -200,6 +200,27 @@ class Settings(BaseSettings):
             return {"username": self.livekit_sip_inbound_username, "password": self.livekit_sip_inbound_password}
         return {}
 
+    def missing_carrier_settings(self) -> list[str]:
+        """The settings ``carrier`` cannot dial without, by their environment names (none for ``sim``)."""
+        livekit = [
+            ("RINGFLOW_LIVEKIT_URL", self.livekit_url),
+            ("RINGFLOW_LIVEKIT_API_KEY", self.livekit_api_key),
+            ("RINGFLOW_LIVEKIT_API_SECRET", self.livekit_api_secret),
+        ]
+        needed = {
+            "sim": [],
+            "livekit_sip": [*livekit, ("RINGFLOW_LIVEKIT_SIP_OUTBOUND_TRUNK_ID", self.livekit_sip_outbound_trunk_id)],
+            "twilio": [
+                ("RINGFLOW_TWILIO_ACCOUNT_SID", self.twilio_account_sid),
+                ("RINGFLOW_TWILIO_AUTH_TOKEN", self.twilio_auth_token),
+                ("RINGFLOW_TWILIO_FROM_NUMBER", self.twilio_from_number),
+                ("RINGFLOW_PUBLIC_BASE_URL", self.public_base_url),
+                *livekit,
+                ("RINGFLOW_LIVEKIT_SIP_URI_HOST", self.livekit_sip_uri_host),
+            ],
+        }.get(self.carrier, [])
+        return [env for env, value in needed if not value]
+
     @property
     def livekit_configured(self) -> bool:
         return bool(self.livekit_url and self.livekit_api_key and self.livekit_api_secret)

@@ -221,7 +221,7 @@ async def test_a_campaign_whose_workflow_has_no_worker_still_answers_from_the_st
         contacts=campaigns.ContactList.from_rows([]),
         agent=None,
         start=True,
-        task_queue="tq-nobody-polls",
+        deployment=api_stack.settings.model_copy(update={"task_queue": "tq-nobody-polls"}),
         limits=campaigns.ImportLimits.of(api_stack.settings),
         allow_empty=True,
     )
@@ -251,3 +251,39 @@ async def test_contacts_that_may_be_in_several_zones_are_reported_and_listed_wit
     assert (contacts["perth"]["zone_confident"], contacts["perth"]["region"]) == (False, "AU")
     assert (contacts["perth-known"]["zones"], contacts["perth-known"]["zone_confident"]) == (["Australia/Perth"], True)
     assert (contacts["moved"]["region"], contacts["moved"]["zones"]) == ("US-NY", ["America/New_York"])
+
+
+async def test_a_campaign_that_cannot_dial_is_refused_at_start_and_stores_nothing(api_stack):
+    """A carrier without its settings, or a live carrier without an agent: every dial would end ``failed`` and
+    be retried until the list ends unreachable. Refused before a row is written."""
+    twilio_without_token = api_stack.settings.model_copy(update={"carrier": "twilio", "twilio_auth_token": None})
+    livekit_ready = api_stack.settings.model_copy(
+        update={
+            "carrier": "livekit_sip",
+            "livekit_url": "wss://livekit.example",
+            "livekit_api_key": "key",
+            "livekit_api_secret": "secret",
+            "livekit_sip_outbound_trunk_id": "ST_trunk",
+        }
+    )
+    refusals = []
+    for deployment in (twilio_without_token, livekit_ready):
+        try:
+            await campaigns.create(
+                api_stack.client,
+                api_stack.sessions,
+                org_id=api_stack.org_a.id,
+                name="doomed",
+                settings=CampaignSettings(),
+                contacts=campaigns.ContactList.from_rows([{"phone": "+442079460001"}]),
+                agent=None,
+                start=True,
+                deployment=deployment,
+                limits=campaigns.ImportLimits.of(api_stack.settings),
+            )
+        except campaigns.InvalidCampaignInputError as refusal:
+            refusals.append(str(refusal))
+    assert len(refusals) == 2
+    assert "RINGFLOW_TWILIO_AUTH_TOKEN" in refusals[0]
+    assert refusals[1].startswith("agent_name:") and "livekit_sip" in refusals[1]
+    assert (await api_stack.org_a.http.get("/v1/campaigns")).json()["total"] == 0

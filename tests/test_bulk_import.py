@@ -132,7 +132,7 @@ async def test_contacts_for_a_campaign_whose_workflow_has_closed_are_a_409_and_l
         contacts=campaigns.ContactList.from_csv_bytes(contacts_csv(3)),
         agent=None,
         start=True,
-        task_queue="tq-nobody-polls",
+        deployment=api_stack.settings.model_copy(update={"task_queue": "tq-nobody-polls"}),
         limits=campaigns.ImportLimits.of(api_stack.settings),
     )
     await campaigns.campaign_handle(api_stack.client, campaign_id).terminate("gone")

@@ -101,7 +101,7 @@ async def traced(dev_env, session_factory, db_url) -> AsyncIterator[tuple[Client
             contacts=campaigns.ContactList.from_rows([person.model_dump() for person in people]),
             agent=AGENT,
             start=True,
-            task_queue=config.task_queue,
+            deployment=config,
             limits=campaigns.ImportLimits.of(config),
         )
         return {"campaign_id": campaign_id}

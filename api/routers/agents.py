@@ -190,7 +190,7 @@ async def call_now(
         contacts=campaigns.ContactList.from_rows([contact.model_dump()]),
         agent=agent,
         start=True,
-        task_queue=ctx.settings.task_queue,
+        deployment=ctx.settings,
         limits=campaigns.ImportLimits.of(ctx.settings),
         actor=principal.actor,
     )

@@ -162,7 +162,7 @@ async def create_from_json(
         contacts=campaigns.ContactList.from_rows(body.contacts),
         agent=agent,
         start=body.start,
-        task_queue=ctx.settings.task_queue,
+        deployment=ctx.settings,
         limits=campaigns.ImportLimits.of(ctx.settings),
         allow_empty=True,
         actor=principal.actor,
@@ -200,7 +200,7 @@ async def create_from_csv(
         contacts=campaigns.ContactList.from_csv(file.file),
         agent=agent,
         start=start,
-        task_queue=ctx.settings.task_queue,
+        deployment=ctx.settings,
         limits=campaigns.ImportLimits.of(ctx.settings),
         actor=principal.actor,
     )
@@ -403,7 +403,7 @@ async def start_campaign(
         ctx.sessions,
         org_id=org.id,
         campaign_id=campaign_id,
-        task_queue=ctx.settings.task_queue,
+        deployment=ctx.settings,
         actor=principal.actor,
     )
     return await campaign_view(ctx, session, await owned_campaign(session, org, campaign_id))

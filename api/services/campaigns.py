@@ -213,6 +213,21 @@ async def active_agent(session: AsyncSession, *, org_id: str, agent_name: str | 
     return agent
 
 
+def refuse_if_undiallable(deployment: Settings, agent: AgentConfig | None) -> None:
+    """Refuse, before anything is stored or dialled, a campaign whose every dial would fail: a carrier missing
+    its settings, or a live carrier without an agent (its calls need one in the room). Each such dial ends
+    ``failed``, which is retried, so the whole list would end ``unreachable`` hours later, silently."""
+    missing = deployment.missing_carrier_settings()
+    if missing:
+        raise InvalidCampaignInputError(
+            f"the carrier {deployment.carrier!r} is not configured: set {', '.join(missing)}"
+        )
+    if agent is None and deployment.carrier != "sim":
+        raise InvalidCampaignInputError(
+            f"agent_name: the {deployment.carrier!r} carrier puts every call in a room with an agent: name one"
+        )
+
+
 # ---- importing contacts ----------------------------------------------------------------------------
 
 
@@ -347,7 +362,7 @@ async def create(
     contacts: ContactList,
     agent: AgentConfig | None,
     start: bool,
-    task_queue: str,
+    deployment: Settings,
     limits: ImportLimits,
     allow_empty: bool = False,
     actor: str = audit.CLI_ACTOR,
@@ -362,6 +377,8 @@ async def create(
     half a list; a list without one good row (or without rows, unless ``allow_empty``) stores nothing.
     """
     await _check_size(contacts, limits)
+    if start:
+        refuse_if_undiallable(deployment, agent)
     campaign_id = new_campaign_id()
     async with sessions() as session:
         await queries.create_campaign(
@@ -391,7 +408,7 @@ async def create(
     )
     if start:
         assert client is not None, "starting a campaign needs a Temporal client"
-        await _start_draft(client, sessions, campaign_id=campaign_id, agent=agent, task_queue=task_queue)
+        await _start_draft(client, sessions, campaign_id=campaign_id, agent=agent, task_queue=deployment.task_queue)
     return campaign_id, result
 
 
@@ -401,7 +418,7 @@ async def start(
     *,
     org_id: str,
     campaign_id: str,
-    task_queue: str,
+    deployment: Settings,
     actor: str = audit.CLI_ACTOR,
 ) -> None:
     """Start a draft: its agent is snapshotted now, from the stored agent."""
@@ -410,7 +427,8 @@ async def start(
         if row.status != CAMPAIGN_DRAFT:
             raise CampaignStateError(f"campaign {campaign_id!r} has already been started (it is {row.status})")
         agent = await active_agent(session, org_id=org_id, agent_name=row.agent_name)
-    await _start_draft(client, sessions, campaign_id=campaign_id, agent=agent, task_queue=task_queue)
+    refuse_if_undiallable(deployment, agent)
+    await _start_draft(client, sessions, campaign_id=campaign_id, agent=agent, task_queue=deployment.task_queue)
     await audit.record_done(sessions, org_id=row.org_id, actor=actor, action="campaign.start", target=campaign_id)
 
 
