@@ -166,6 +166,7 @@ async def _campaign_start(
         sessions = await migrated_store(settings)
         # A missing agent is the user's mistake to fix before anything else happens.
         agent = await load_campaign_agent(sessions, agent_name) if agent_name is not None else None
+        campaigns.refuse_if_undiallable(settings, agent)  # before the draft is stored, not at its start
         with _contact_file(path) as stream, _import_report_of(path):
             campaign_id, result = await campaigns.create(
                 None,

@@ -1,16 +1,21 @@
 """The ``ringflow`` command line without a server: parsing, and the errors users see for their mistakes."""
 
+import asyncio
 import re
 from datetime import time, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import func, select
 from typer.testing import CliRunner
 
 from cli.app import app
 from cli.campaigns import build_campaign_settings
 from cli.common import format_duration, parse_duration, parse_window
 from schemas.campaign import ALL_WEEKDAYS
+from schemas.settings import get_settings
+from store.db import dispose_cached_engines, get_session_factory
+from store.models import CampaignRow
 
 runner = CliRunner()
 
@@ -153,3 +158,24 @@ def test_demo_refuses_an_unknown_model() -> None:
     result = runner.invoke(app, ["demo", "--llm", "gpt-0"])
     assert result.exit_code == 2
     assert "'scripted' or 'openai'" in result.output
+
+
+def test_a_campaign_on_a_carrier_missing_its_settings_is_refused_before_anything_is_stored(
+    tmp_path: Path, cli_store_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RINGFLOW_CARRIER", "livekit_sip")
+    get_settings.cache_clear()
+    path = tmp_path / "contacts.csv"
+    path.write_text("external_id,phone\na,+442079460001\n")
+    result = runner.invoke(app, ["campaign", "start", str(path)])
+    assert result.exit_code == 1
+    assert "the carrier 'livekit_sip' is not configured: set RINGFLOW_LIVEKIT_URL" in _flat(result.output)
+    assert "Traceback" not in result.output
+
+    async def campaigns_stored() -> int:
+        async with get_session_factory(cli_store_url)() as session:
+            count = await session.scalar(select(func.count()).select_from(CampaignRow))
+        await dispose_cached_engines()
+        return count or 0
+
+    assert asyncio.run(campaigns_stored()) == 0
