@@ -146,17 +146,19 @@ async def test_a_contact_terminated_while_queued_is_not_counted_unfinished(time_
 async def test_a_contact_terminated_while_parked_for_a_retry_is_reconciled_and_the_campaign_ends(
     time_env, run_worker, sim, session_factory
 ):
-    """A parked contact never signals again once terminated: the idle campaign reconciles and completes."""
+    """A parked contact never signals again once terminated: the idle campaign reconciles and completes.
+
+    One other contact, retried off the idle reconcile's hourly beat: Java's time-skipping server wedges a run
+    for good when a signal lands in the very workflow task in which the timer it cancels fires (two retries
+    due at one instant, or a retry at the reconcile's hour; temporalio/sdk-java#3088). The real server does not.
+    """
     campaign_id = new_campaign_id()
-    people = [contact(i, "never_answers") for i in range(3)]
-    # Not a multiple of the idle reconcile's hour: a retry signal landing in the very workflow task in which the
-    # campaign's own timer fires makes the time-skipping server refuse the timer's cancel and wedge the run
-    # (temporalio/sdk-java#3088); the real server handles it.
+    people = [contact(i, "never_answers") for i in range(2)]
     campaign = settings(max_attempts=3, initial_backoff=timedelta(hours=2, minutes=30))
     await seed(session_factory, campaign_id, people, campaign)
     async with run_worker(sim) as tq:
         handle = await start_campaign(time_env.client, tq, campaign_id, campaign)
-        await eventually(lambda: _progress_when(handle, lambda p: p.waiting_retry == 3))
+        await eventually(lambda: _progress_when(handle, lambda p: p.waiting_retry == 2))
         parked = time_env.client.get_workflow_handle_for(
             ContactWorkflow.run, contact_workflow_id(campaign_id, people[1].external_id)
         )
@@ -166,7 +168,7 @@ async def test_a_contact_terminated_while_parked_for_a_retry_is_reconciled_and_t
         result = await handle.result()
     progress = result.progress
     assert progress.status == CampaignStatus.COMPLETED
-    assert progress.started == progress.finished == 3
+    assert progress.started == progress.finished == 2
     assert (progress.waiting_retry, progress.waiting_callback, progress.waiting_window) == (0, 0, 0)
     assert progress.starting == progress.waiting_slot == progress.in_call == 0
     assert progress.finished_at is not None and progress.finished_at - terminated_at >= IDLE_RECONCILE_EVERY
@@ -180,7 +182,7 @@ async def test_a_contact_terminated_while_parked_for_a_retry_is_reconciled_and_t
         counts = await queries.outcome_counts(session, campaign_id)
         row = await queries.get_campaign(session, campaign_id)
     assert stopped is not None and stopped.final_outcome == FinalOutcome.CANCELLED
-    assert counts[FinalOutcome.CANCELLED] == 1 and sum(counts.values()) == 3
+    assert counts[FinalOutcome.CANCELLED] == 1 and sum(counts.values()) == 2
     assert row is not None and row.status == CampaignStatus.COMPLETED
 
 
