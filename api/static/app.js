@@ -233,6 +233,29 @@ function paging(load, limit = 50) {
   };
 }
 
+// A page that lists one /v1 collection by offset: its rows land in `field`, loaded on init and on paging.
+function pagedList(path, field, limit) {
+  return {
+    [field]: [],
+    total: 0,
+    ...paging("load", limit),
+    loading: true,
+    async init() {
+      await this.load();
+    },
+    async load() {
+      this.loading = true;
+      try {
+        const page = await api("GET", `${path}${query({ limit: this.limit, offset: this.offset })}`);
+        this[field] = page.items;
+        this.total = page.total;
+      } finally {
+        this.loading = false;
+      }
+    },
+  };
+}
+
 const FINISHED_CAMPAIGN_STATES = new Set(["completed", "cancelled"]);
 
 // ---- pages -----------------------------------------------------------------------------------------
@@ -786,25 +809,7 @@ document.addEventListener("alpine:init", () => {
   }));
 
   // The audit log: who changed what, newest first.
-  Alpine.data("auditPage", () => ({
-    events: [],
-    total: 0,
-    ...paging("load", 100),
-    loading: true,
-    async init() {
-      await this.load();
-    },
-    async load() {
-      this.loading = true;
-      try {
-        const page = await api("GET", `/v1/audit${query({ limit: this.limit, offset: this.offset })}`);
-        this.events = page.items;
-        this.total = page.total;
-      } finally {
-        this.loading = false;
-      }
-    },
-  }));
+  Alpine.data("auditPage", () => pagedList("/v1/audit", "events", 100));
 
   // The do-not-call list: add, remove, import.
   Alpine.data("webhooksPage", () => ({
@@ -853,27 +858,11 @@ document.addEventListener("alpine:init", () => {
   }));
 
   Alpine.data("dncPage", () => ({
-    entries: [],
-    total: 0,
-    ...paging("load", 100),
-    loading: true,
+    ...pagedList("/v1/dnc", "entries", 100),
     phone: "",
     reason: "",
     importReport: null,
     importing: false,
-    async init() {
-      await this.load();
-    },
-    async load() {
-      this.loading = true;
-      try {
-        const page = await api("GET", `/v1/dnc${query({ limit: this.limit, offset: this.offset })}`);
-        this.entries = page.items;
-        this.total = page.total;
-      } finally {
-        this.loading = false;
-      }
-    },
     async add() {
       const result = await api("POST", "/v1/dnc", { phone: this.phone, reason: this.reason });
       const phone = result.entry.phone;
