@@ -61,7 +61,7 @@ class CallActivities:
                 activity.logger.info("attempt %s %s", request.idempotency_key, DO_NOT_CALL_DETAIL)
                 return DialResult(
                     outcome=CallOutcome.DO_NOT_CALL, carrier=self._carrier.name, detail=DO_NOT_CALL_DETAIL
-                )
+                ).classified(request.causes)
             row, created = await queries.begin_attempt(
                 session,
                 request.idempotency_key,
@@ -109,6 +109,8 @@ class CallActivities:
                 activity.logger.warning("attempt %s was started before; recovering it", key)
                 with CALLS_IN_PROGRESS.track_inprogress():
                     result = await _heartbeating(self._carrier.recover(request, earlier_call_id))
+            # Classified once, here, and stored with the result: the workflow and the API read this class.
+            result = result.classified(request.causes)
         self._unrecorded[key] = result
         await self._finish(key, result)
         DIALS.labels(result.outcome.value).inc()  # once per attempt: a retry finds it recorded above

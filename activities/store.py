@@ -198,9 +198,17 @@ class StoreActivities:
         """The campaign's status, and its ``campaign.*`` event in the same transaction (outbox)."""
         async with self._sessions() as session:
             before = await session.scalar(select(CampaignRow.status).where(CampaignRow.id == update.campaign_id))
-            await queries.set_campaign_status(session, update.campaign_id, update.status)
+            await queries.set_campaign_status(
+                session,
+                update.campaign_id,
+                update.status,
+                pause_reason=update.pause_reason,
+                tripped_by=update.tripped_by,
+            )
             queued = (
-                await webhooks.campaign_status_event(session, update.campaign_id, before, update.status)
+                await webhooks.campaign_status_event(
+                    session, update.campaign_id, before, update.status, tripped=bool(update.pause_reason)
+                )
                 if self._outbox
                 else []
             )

@@ -191,9 +191,7 @@ async def _campaign_start(
                 f"[yellow]warning:[/yellow] no worker polls task queue '{settings.task_queue}': "
                 "the campaign waits until `ringflow dev` (or `python -m worker`) runs"
             )
-        await campaigns.start(
-            client, sessions, org_id=DEFAULT_ORG_ID, campaign_id=campaign_id, deployment=settings
-        )
+        await campaigns.start(client, sessions, org_id=DEFAULT_ORG_ID, campaign_id=campaign_id, deployment=settings)
         print_import_result(result, path)
         link = workflow_ui_url(settings, campaign_workflow_id(campaign_id))
         with_agent = f" with agent [bold]{escape(agent.name)}[/bold]" if agent else ""
@@ -391,6 +389,13 @@ async def _campaign_status(settings: Settings, campaign_id: str) -> None:
         f"{snapshot.store.finished}/{snapshot.store.contacts} contact(s) finished",
         highlight=False,
     )
+    if snapshot.workflow.pause_reason:
+        console.print(
+            f"[yellow]paused by its {escape(snapshot.workflow.pause_reason)}[/yellow]; "
+            f"`ringflow campaign resume {campaign_id}` once the cause is fixed",
+            highlight=False,
+            soft_wrap=True,
+        )
     console.print(activity_line(snapshot.workflow, snapshot.store), highlight=False, soft_wrap=True)
     console.print(finished_line(snapshot.store), highlight=False, soft_wrap=True)
     console.print(

@@ -121,6 +121,10 @@ class SweepRequest(BaseModel):
 class CampaignStatusUpdate(BaseModel):
     campaign_id: str
     status: CampaignStatus
+    pause_reason: str = Field(default="", description="Set when the campaign paused itself: its breaker tripped")
+    tripped_by: list[str] = Field(
+        default_factory=list, description="The attempts (idempotency keys) whose results tripped the breaker"
+    )
 
 
 class CancelCampaignContacts(BaseModel):

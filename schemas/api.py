@@ -191,6 +191,12 @@ class CampaignOut(BaseModel):
     updated_at: datetime
     contacts: ContactCounts
     percent_complete: float = Field(description="Contacts with a final outcome, of all, 0-100")
+    pause_reason: str = Field(
+        default="", description="Why a paused campaign paused itself (its circuit breaker); empty for a pause by hand"
+    )
+    tripped_by: list[str] = Field(
+        default_factory=list, description="The calls (`/v1/calls/{id}`) whose results tripped the circuit breaker"
+    )
     outcomes: dict[str, int] = Field(default_factory=dict, description="Final outcome -> contacts")
     web_ui_url: str | None = Field(description="The campaign workflow in the Temporal Web UI; none for a draft")
     progress: CampaignProgress | None = Field(
@@ -298,6 +304,12 @@ class CallOut(BaseModel):
     )
     disposition: str | None = Field(description="What the agent recorded the call came to, if it recorded one")
     network_status: str = Field(description="The network's status for the call (Twilio's or the SIP one's)")
+    status_code: int | None = Field(default=None, description="The SIP response code the network gave, if any")
+    error_code: int | None = Field(default=None, description="Twilio's error code, if Twilio gave one")
+    cause: str | None = Field(
+        default=None,
+        description="What the result meant for the next dial: final, person_retry, network_retry or answered",
+    )
     answered_by: str = Field(description="Answering-machine detection: human, machine_start, ... or empty")
     answered: bool
     duration_seconds: float

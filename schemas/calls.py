@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from schemas.agent import AgentConfig
+from schemas.causes import CauseClass, CauseRules, classify
 from schemas.compliance import DialDecision
 from schemas.contact import Contact
 from schemas.outcomes import CallOutcome
@@ -39,6 +40,9 @@ class DialRequest(BaseModel):
     decision: DialDecision | None = Field(
         default=None, description="Why the dial is allowed (the workflow's policy check): stored with the attempt"
     )
+    causes: CauseRules | None = Field(
+        default=None, description="The campaign's classes of network results, applied to this dial's result"
+    )
 
 
 class DialResult(BaseModel):
@@ -58,9 +62,28 @@ class DialResult(BaseModel):
     detail: str = ""
     network_status: str = Field(default="", description="The carrier's final call status, e.g. Twilio's 'no-answer'")
     status_code: int | None = Field(default=None, description="The SIP response code, when the network gave one")
+    error_code: int | None = Field(default=None, description="Twilio's error code, when Twilio gave one (e.g. 21211)")
     answered_by: str = Field(
         default="", description="Machine detection's verdict: human, machine_start, ..., unknown; empty if unanswered"
     )
+
+    cause: CauseClass | None = Field(
+        default=None,
+        description="What the result means for the next dial (schemas.causes.classify); set with the result",
+    )
+
+    def classified(self, rules: CauseRules | None) -> "DialResult":
+        """This result with its cause class under the campaign's ``rules`` (see :func:`schemas.causes.classify`)."""
+        cause = classify(
+            outcome=self.outcome,
+            answered=self.answered,
+            status_code=self.status_code,
+            error_code=self.error_code,
+            network_status=self.network_status,
+            answered_by=self.answered_by,
+            rules=rules,
+        )
+        return self.model_copy(update={"cause": cause})
 
     @property
     def answered_by_machine(self) -> bool:

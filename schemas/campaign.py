@@ -5,6 +5,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, Field, WithJsonSchema, field_validator, model_validator
 
+from schemas.causes import CauseRules
 from schemas.outcomes import DEFAULT_RETRY_OUTCOMES, TERMINAL_CALL_OUTCOMES, CallOutcome
 
 ALL_WEEKDAYS = (0, 1, 2, 3, 4, 5, 6)
@@ -118,6 +119,29 @@ def parse_weekdays(text: str) -> frozenset[int]:
     return frozenset(days)
 
 
+class CircuitBreaker(BaseModel):
+    """When a campaign pauses itself instead of burning its list (see docs/campaign-safety.md).
+
+    It trips on either test, over the dials whose results came in recently: network failures (the
+    ``network_retry`` class) of at least ``network_failure_ratio`` among at least ``min_dials`` dials in the
+    last ``window``; or, once ``baseline_dials`` dials have set the campaign's own answer rate, an answer rate
+    over the last ``recent_dials`` dials below ``answer_rate_fraction`` of it. Resuming is by hand.
+    """
+
+    enabled: bool = True
+    window: timedelta = Field(default=timedelta(minutes=2), ge=timedelta(seconds=10), le=timedelta(hours=1))
+    min_dials: int = Field(default=10, ge=1, le=10_000)
+    network_failure_ratio: float = Field(default=0.5, gt=0.0, le=1.0)
+    answer_rate_fraction: float | None = Field(
+        default=0.25,
+        gt=0.0,
+        lt=1.0,
+        description="Trip when the recent answer rate falls below this fraction of the baseline; null: never",
+    )
+    baseline_dials: int = Field(default=50, ge=10, le=10_000)
+    recent_dials: int = Field(default=50, ge=10, le=500)
+
+
 class CampaignSettings(BaseModel):
     max_concurrent_calls: int = Field(default=10, ge=1, le=1000)
     calls_per_second: float = Field(default=1.0, gt=0, le=100)
@@ -132,6 +156,10 @@ class CampaignSettings(BaseModel):
     ring_timeout: timedelta = Field(
         default=timedelta(seconds=30), le=timedelta(minutes=10), description="Unanswered after this long"
     )
+    causes: CauseRules = Field(
+        default_factory=CauseRules, description="Which network results are final, person or network retries"
+    )
+    breaker: CircuitBreaker = Field(default_factory=CircuitBreaker)
 
     @field_validator("callback_horizon")
     @classmethod

@@ -51,6 +51,11 @@ class Settings(BaseSettings):
         description="Post-call analysis uses OpenAI structured outputs with it; unset: the offline analyser",
     )
     openai_base_url: str | None = Field(default=None, description="Another OpenAI-compatible endpoint, if any")
+    sim_fault: Literal["", "trunk_down", "rate_limited"] = Field(
+        default="",
+        description="Make every simulated dial fail on the network (SIP 503 or 429), as a dead or throttled trunk "
+        "would: the campaign's circuit breaker should trip",
+    )
     sim_ledger_path: Path | None = Field(
         default=None, description="Append every simulated dial here (JSON lines) for audits across processes"
     )

@@ -24,6 +24,7 @@ class WebhookEventType(StrEnum):
     CONTACT_FINISHED = "contact.finished"
     CAMPAIGN_STARTED = "campaign.started"
     CAMPAIGN_PAUSED = "campaign.paused"
+    CAMPAIGN_TRIPPED = "campaign.tripped"
     CAMPAIGN_RESUMED = "campaign.resumed"
     CAMPAIGN_COMPLETED = "campaign.completed"
     CAMPAIGN_CANCELLED = "campaign.cancelled"

@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field, model_validator
 from schemas.agent import AgentConfig, SharedInformation
 from schemas.calls import CallbackRequest
 from schemas.campaign import CampaignSettings
+from schemas.causes import CauseClass
 from schemas.compliance import CallingPolicy
 from schemas.contact import Contact, ContactRef
 from schemas.outcomes import CallOutcome, FinalOutcome
@@ -91,6 +92,7 @@ class AttemptSummary(BaseModel):
     detail: str = ""
     disposition: str | None = Field(default=None, description="What the agent recorded on this call, if anything")
     answered_by: str = Field(default="", description="The network's machine-detection verdict")
+    cause: CauseClass | None = Field(default=None, description="The result's class: final, person or network retry")
 
 
 class ContactState(BaseModel):
@@ -158,6 +160,14 @@ class SlotRelease(BaseModel):
 
     contact_workflow_id: str
     next_phase: ContactPhase
+    dial: "DialReport | None" = Field(default=None, description="The dial the slot was held for, if one went out")
+
+
+class DialReport(BaseModel):
+    """What the campaign's circuit breaker needs of one dial: its class, and the attempt to name if it trips."""
+
+    attempt_key: str
+    cause: CauseClass
 
 
 class WaitingForWindow(BaseModel):
@@ -194,6 +204,7 @@ class CampaignProgress(BaseModel):
     waiting_retry: int = 0
     waiting_callback: int = 0
     finished: int = Field(default=0, description="Contacts with a final outcome (recorded in the store first)")
+    pause_reason: str = Field(default="", description="Why the campaign is paused when it paused itself (its breaker)")
     started_at: datetime | None = None
     finished_at: datetime | None = None
 
@@ -233,6 +244,27 @@ class CampaignCarry(BaseModel):
     claim_seq: int = Field(default=0, description="Claims made so far: numbers the next claim's key")
     recorded_status: CampaignStatus | None = Field(default=None, description="The status last written to the store")
     waiting_window: int = Field(default=0, description="Contacts that said they park until their window opens")
+    breaker: "BreakerState" = Field(default_factory=lambda: BreakerState())
+
+
+class RecentDial(BaseModel):
+    at: datetime
+    network_failure: bool
+    attempt_key: str
+
+
+class BreakerState(BaseModel):
+    """The circuit breaker's memory (workflows.breaker), bounded: recent dials and the answer-rate baseline."""
+
+    recent: list[RecentDial] = Field(
+        default_factory=list, description="Dials within the breaker's window, oldest first"
+    )
+    answers: list[bool] = Field(
+        default_factory=list, description="Whether each of the latest person-level dials was answered"
+    )
+    baseline_dials: int = 0
+    baseline_answered: int = 0
+    tripped_by: list[str] = Field(default_factory=list, description="The attempts named by the last trip")
 
 
 class ContactsAdded(BaseModel):
@@ -248,4 +280,6 @@ class CampaignResult(BaseModel):
     progress: CampaignProgress
 
 
+SlotRelease.model_rebuild()
+CampaignCarry.model_rebuild()
 CampaignWorkflowInput.model_rebuild()

@@ -96,6 +96,13 @@ SCRIPTS: dict[str, _Script] = {
 """The network's side of each persona: every answered persona is ``COMPLETED`` (or ``VOICEMAIL`` for the
 machine); what they say is in :data:`simulator.personas.PERSONA_LINES`, for the agent to hear."""
 
+NETWORK_FAULTS: dict[str, _Script] = {
+    "trunk_down": _Script(CallOutcome.FAILED, ring=0.1, status="failed", code=503),
+    "rate_limited": _Script(CallOutcome.FAILED, ring=0.1, status="failed", code=429),
+}
+"""What every dial meets while the network is at fault (``SimCarrier(fault=...)``), whoever the callee is:
+a dead trunk answers every INVITE with 503, a throttled one with 429."""
+
 
 class DuplicateDialError(RuntimeError):
     """``dial`` was called twice for one idempotency key: a bug upstream, never a retry to absorb."""
@@ -160,6 +167,9 @@ class SimCarrier:
     ``duration_seconds`` is the scripted connected time, independent of ``time_scale``, so results
     do not depend on how fast the simulation runs.
 
+    ``fault`` (a key of :data:`NETWORK_FAULTS`) makes every dial fail on the network instead, whatever
+    the persona: a dead or throttled trunk, for watching a campaign's circuit breaker trip.
+
     ``clock`` supplies wall-clock time (``dialled_at``, ``SimDial.started_at``). It
     defaults to ``datetime.now(UTC)``; tests running workflows on Temporal's time-skipping server
     pass that server's clock, since its workflows and timers live in skipped time, not real time.
@@ -178,9 +188,13 @@ class SimCarrier:
         ledger_path: Path | None = None,
         clock: Callable[[], datetime] | None = None,
         agent_call: "AgentCall | None" = None,
+        fault: str = "",
     ) -> None:
         if time_scale < 0:
             raise ValueError("time_scale cannot be negative")
+        if fault and fault not in NETWORK_FAULTS:
+            raise ValueError(f"unknown network fault {fault!r}: use {', '.join(NETWORK_FAULTS)}")
+        self.fault = fault
         self.time_scale = time_scale
         self.ledger_path = ledger_path
         self._clock = clock or (lambda: datetime.now(UTC))
@@ -250,8 +264,8 @@ class SimCarrier:
         return await asyncio.shield(finished)
 
     async def _converse(self, request: DialRequest, dialled_at: datetime) -> DialResult:
-        persona = persona_of(request.contact)
-        script = SCRIPTS[persona]
+        persona = self.fault or persona_of(request.contact)
+        script = NETWORK_FAULTS[self.fault] if self.fault else SCRIPTS[persona]
         ring_timeout = request.ring_timeout.total_seconds()
         if script.picks_up and script.ring > ring_timeout:
             await self._pause(ring_timeout)
@@ -266,7 +280,12 @@ class SimCarrier:
         await self._pause(min(script.ring, ring_timeout))
         if not script.picks_up:
             return self._result(
-                request, dialled_at, script.outcome, detail=f"persona {persona}", status=script.status, code=script.code
+                request,
+                dialled_at,
+                script.outcome,
+                detail=f"sim network fault: {self.fault}" if self.fault else f"persona {persona}",
+                status=script.status,
+                code=script.code,
             )
         if request.agent is not None and self._agent_call is not None:
             # Something picked up and the call has an agent: the real agent talks to the persona (or hears

@@ -222,6 +222,10 @@ class CampaignRow(Base):
     name: Mapped[str] = mapped_column(String(256))
     status: Mapped[str] = mapped_column(String(16))
     settings: Mapped[dict[str, Any]] = mapped_column(doc="CampaignSettings.model_dump(mode='json')")
+    pause_reason: Mapped[str] = mapped_column(
+        Text, default="", server_default="", doc="Why the campaign paused itself (its breaker); '' otherwise"
+    )
+    tripped_by: Mapped[list[str] | None] = mapped_column(doc="The attempts whose results tripped the breaker")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -322,6 +326,10 @@ class AttemptRow(Base):
     dialled_at: Mapped[datetime | None] = mapped_column(doc="DialResult.dialled_at, as the carrier saw it")
     network_status: Mapped[str] = mapped_column(String(32), default="", server_default="")
     status_code: Mapped[int | None] = mapped_column(Integer, doc="The SIP response code, if the network gave one")
+    error_code: Mapped[int | None] = mapped_column(Integer, doc="Twilio's error code, if Twilio gave one")
+    cause: Mapped[str | None] = mapped_column(
+        String(16), doc="The result's class (schemas.causes): final, person_retry, network_retry, answered"
+    )
     answered_by: Mapped[str] = mapped_column(String(32), default="", server_default="", doc="Machine detection")
     disposition: Mapped[str | None] = mapped_column(String(48), doc="What the agent recorded the call came to")
     disposition_reason: Mapped[str] = mapped_column(Text, default="", server_default="")

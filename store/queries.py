@@ -38,6 +38,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from schemas.agent import AgentConfig, InformationCategory, SharedInformation, TranscriptSegment
 from schemas.calls import DialResult
 from schemas.campaign import CampaignSettings
+from schemas.causes import CauseClass
 from schemas.contact import Contact, ContactRef
 from schemas.imports import ClaimedPage
 from schemas.outcomes import CallOutcome, FinalOutcome
@@ -146,10 +147,26 @@ async def list_campaigns(session: AsyncSession, org_id: str | None = None) -> li
     return list((await session.scalars(stmt.execution_options(populate_existing=True))).all())
 
 
-async def set_campaign_status(session: AsyncSession, campaign_id: str, status: CampaignStatus) -> None:
-    """Raises :class:`CampaignNotFoundError` for an unknown id."""
+async def set_campaign_status(
+    session: AsyncSession,
+    campaign_id: str,
+    status: CampaignStatus,
+    *,
+    pause_reason: str = "",
+    tripped_by: list[str] | None = None,
+) -> None:
+    """Raises :class:`CampaignNotFoundError` for an unknown id. ``pause_reason`` (and the attempts that
+    tripped the breaker) stay with a paused campaign; any other status clears them."""
+    paused = status == CampaignStatus.PAUSED
     result = await session.execute(
-        update(CampaignRow).where(CampaignRow.id == campaign_id).values(status=status.value, updated_at=utcnow())
+        update(CampaignRow)
+        .where(CampaignRow.id == campaign_id)
+        .values(
+            status=status.value,
+            pause_reason=pause_reason if paused else "",
+            tripped_by=(tripped_by or None) if paused else None,
+            updated_at=utcnow(),
+        )
     )
     if rowcount(result) == 0:
         raise CampaignNotFoundError(campaign_id)
@@ -378,6 +395,8 @@ async def finish_attempt(session: AsyncSession, key: str, result: DialResult) ->
         "dialled_at": result.dialled_at,
         "network_status": result.network_status,
         "status_code": result.status_code,
+        "error_code": result.error_code,
+        "cause": result.cause.value if result.cause is not None else None,
         "answered_by": result.answered_by,
     }
     if result.carrier:
@@ -414,6 +433,8 @@ def attempt_result(row: AttemptRow) -> DialResult | None:
         detail=row.detail,
         network_status=row.network_status,
         status_code=row.status_code,
+        error_code=row.error_code,
+        cause=CauseClass(row.cause) if row.cause else None,
         answered_by=row.answered_by,
     )
 

@@ -12,11 +12,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import ColumnElement, Select, and_, func, literal, or_, select, true, union_all, update
+from sqlalchemy import ColumnElement, Integer, Select, String, and_, func, literal, or_, select, true, union_all, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from schemas.agent import InformationCategory, SharedInformation
 from schemas.api import CAMPAIGN_DRAFT, ContactCounts, Stats
+from schemas.calls import outbound_call_id
 from schemas.inbound import INBOUND_CAMPAIGN_ID
 from store.models import (
     ATTEMPT_FINISHED,
@@ -116,6 +117,20 @@ async def move_status(session: AsyncSession, campaign_id: str, from_status: str,
         .values(status=to_status, updated_at=utcnow())
     )
     return bool(getattr(result, "rowcount", 0))
+
+
+async def tripping_calls(session: AsyncSession, campaigns: Sequence[CampaignRow]) -> dict[str, list[str]]:
+    """Campaign id → the ids of the calls that tripped its circuit breaker (for paused campaigns that tripped)."""
+    keys = {key: campaign.id for campaign in campaigns for key in campaign.tripped_by or []}
+    if not keys:
+        return {}
+    found: dict[str, list[str]] = {}
+    stmt = select(AttemptRow.idempotency_key, AttemptRow.campaign_id, AttemptRow.external_id, AttemptRow.attempt)
+    for key, campaign_id, external_id, attempt in await session.execute(
+        stmt.where(AttemptRow.idempotency_key.in_(keys))
+    ):
+        found.setdefault(keys[key], []).append(outbound_call_id(campaign_id, external_id, attempt))
+    return found
 
 
 async def contact_counts(session: AsyncSession, campaign_ids: Sequence[str]) -> dict[str, ContactCounts]:
@@ -253,6 +268,9 @@ class CallRecord:
     outcome: str | None
     disposition: str | None
     network_status: str
+    status_code: int | None
+    error_code: int | None
+    cause: str | None
     answered_by: str
     answered: bool
     duration_seconds: float
@@ -279,6 +297,9 @@ def _outbound_calls(org_id: str) -> Select[Any]:
             AttemptRow.call_outcome.label("outcome"),
             AttemptRow.disposition.label("disposition"),
             AttemptRow.network_status.label("network_status"),
+            AttemptRow.status_code.label("status_code"),
+            AttemptRow.error_code.label("error_code"),
+            AttemptRow.cause.label("cause"),
             AttemptRow.answered_by.label("answered_by"),
             AttemptRow.answered.label("answered"),
             AttemptRow.duration_seconds.label("duration_seconds"),
@@ -311,6 +332,9 @@ def _inbound_calls(org_id: str) -> Select[Any]:
         func.coalesce(InboundCallRow.outcome, InboundCallRow.status).label("outcome"),
         InboundCallRow.disposition.label("disposition"),
         InboundCallRow.status.label("network_status"),
+        literal(None, Integer).label("status_code"),
+        literal(None, Integer).label("error_code"),
+        literal(None, String).label("cause"),
         literal("").label("answered_by"),
         InboundCallRow.status.in_(INBOUND_ANSWERED_STATUSES).label("answered"),
         func.coalesce(InboundCallRow.duration_seconds, 0.0).label("duration_seconds"),
@@ -343,6 +367,9 @@ def _record(row: Any) -> CallRecord:
         outcome=row.outcome,
         disposition=row.disposition,
         network_status=row.network_status or "",
+        status_code=row.status_code,
+        error_code=row.error_code,
+        cause=row.cause,
         answered_by=row.answered_by or "",
         answered=bool(row.answered),
         duration_seconds=float(row.duration_seconds or 0.0),

@@ -269,6 +269,8 @@ async def outbound_call_event(session: AsyncSession, key: str, event_type: Webho
                 "answered": attempt.answered,
                 "status": attempt.network_status,
                 "status_code": attempt.status_code,
+                "error_code": attempt.error_code,
+                "cause": attempt.cause,
                 "answered_by": attempt.answered_by,
                 "duration_seconds": attempt.duration_seconds,
                 "carrier": attempt.carrier,
@@ -384,9 +386,12 @@ async def call_analyzed_event(
 
 
 async def campaign_status_event(
-    session: AsyncSession, campaign_id: str, before: str | None, status: CampaignStatus
+    session: AsyncSession, campaign_id: str, before: str | None, status: CampaignStatus, *, tripped: bool = False
 ) -> list[QueuedDelivery]:
     """The event of a campaign's status moving from ``before`` to ``status`` (none for ``cancelling``).
+
+    A pause by the campaign's own circuit breaker (``tripped``) is ``campaign.tripped``, carrying its reason and
+    the attempts that tripped it; a pause by hand is ``campaign.paused``.
 
     Started, completed and cancelled happen once per campaign; paused and resumed are numbered by how many
     came before. A retried write (the status already ``status``) re-queues the latest such event's deliveries.
@@ -404,6 +409,8 @@ async def campaign_status_event(
     elif status in (CampaignStatus.RUNNING, CampaignStatus.PAUSED):
         paused = status == CampaignStatus.PAUSED
         event_type = WebhookEventType.CAMPAIGN_PAUSED if paused else WebhookEventType.CAMPAIGN_RESUMED
+        if paused and tripped:
+            event_type = WebhookEventType.CAMPAIGN_TRIPPED
         earlier = len(
             (
                 await session.scalars(
@@ -432,6 +439,14 @@ async def campaign_status_event(
         "agent_name": campaign.agent_name,
         "link": f"/v1/campaigns/{campaign_id}",
     }
+    if event_type == WebhookEventType.CAMPAIGN_TRIPPED:
+        data["pause_reason"] = campaign.pause_reason
+        attempts = await session.execute(
+            select(AttemptRow.campaign_id, AttemptRow.external_id, AttemptRow.attempt).where(
+                AttemptRow.idempotency_key.in_(campaign.tripped_by or [])
+            )
+        )
+        data["tripped_by"] = [f"/v1/calls/{outbound_call_id(*attempt)}" for attempt in attempts]
     return await record_event(
         session, org_id=campaign.org_id, event_type=event_type, key=key, ordering_key=ordering_key, data=data
     )

@@ -92,13 +92,14 @@ def dial_result(
     detail: str = "",
     status: str = "",
     code: int | None = None,
+    error_code: int | None = None,
     answered_by: str = "",
 ) -> DialResult:
     """The DialResult a network carrier reports, with the duration rounded to milliseconds.
 
     Network facts only: ``outcome`` is one of :data:`~schemas.outcomes.NETWORK_OUTCOMES`; ``status`` and
-    ``code`` are the network's final status text and SIP code; ``answered_by`` is machine detection's
-    verdict ("unknown" for an answered call no detector looked at).
+    ``code`` are the network's final status text and SIP code, ``error_code`` Twilio's; ``answered_by`` is
+    machine detection's verdict ("unknown" for an answered call no detector looked at).
     """
     if outcome not in NETWORK_OUTCOMES:
         raise ValueError(f"a carrier reports network outcomes only, not {outcome.value!r}")
@@ -112,5 +113,6 @@ def dial_result(
         detail=detail,
         network_status=status,
         status_code=code,
+        error_code=error_code,
         answered_by=answered_by or ("unknown" if answered else ""),
     )

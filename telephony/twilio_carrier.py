@@ -178,14 +178,22 @@ class TwilioCarrier:
             except InvalidNumberError as err:
                 await delete_room(lk, room)
                 return self._result(
-                    CallOutcome.INVALID_NUMBER, dialled_at, detail=f"Twilio refused the number (error {err.code})"
+                    CallOutcome.INVALID_NUMBER,
+                    dialled_at,
+                    detail=f"Twilio refused the number (error {err.code})",
+                    status="failed",
+                    error_code=err.code,
                 )
             except (TwilioRestException, TwilioServiceException) as err:
                 status = int(err.status or 0)
                 if 400 <= status < 500:  # refused outright: no call was created
                     await delete_room(lk, room)
                     return self._result(
-                        CallOutcome.FAILED, dialled_at, detail=f"Twilio refused the call: HTTP {status} {err}"
+                        CallOutcome.FAILED,
+                        dialled_at,
+                        detail=f"Twilio refused the call: HTTP {status} {err}",
+                        status="failed",
+                        error_code=_error_code(err),
                     )
                 return await self._after_unclear_create(room, dialled_at, ring_seconds, f"Twilio HTTP {status} {err}")
             except Exception as err:  # transport error or timeout: the POST may have been applied
@@ -368,6 +376,12 @@ class TwilioCarrier:
 
     def _result(self, outcome: CallOutcome, dialled_at: datetime, **details: Any) -> DialResult:
         return dial_result(self.name, outcome, dialled_at, **details)
+
+
+def _error_code(err: TwilioRestException | TwilioServiceException) -> int | None:
+    """Twilio's error code of a refusal (20429, 21215, ...), when its answer carried one."""
+    code = getattr(err, "code", None)
+    return code if isinstance(code, int) else None
 
 
 def _bridged_callee(participants: list[ParticipantInfo]) -> ParticipantInfo | None:

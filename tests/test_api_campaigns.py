@@ -287,3 +287,27 @@ async def test_a_campaign_that_cannot_dial_is_refused_at_start_and_stores_nothin
     assert "RINGFLOW_TWILIO_AUTH_TOKEN" in refusals[0]
     assert refusals[1].startswith("agent_name:") and "livekit_sip" in refusals[1]
     assert (await api_stack.org_a.http.get("/v1/campaigns")).json()["total"] == 0
+
+
+async def test_a_tripped_campaign_shows_why_and_which_calls_and_resumes_by_hand(api_stack):
+    http = api_stack.org_a.http
+    api_stack.carrier.fault = "trunk_down"  # every dial meets SIP 503
+    settings = {**FAST, "max_concurrent_calls": 2, "causes": {"network_retry": {"initial_delay": "PT1S"}}}
+    created = await http.post(
+        "/v1/campaigns", json={"name": "dead trunk", "settings": settings, "contacts": [person(i) for i in range(30)]}
+    )
+    assert created.status_code == 201, created.text
+    detail_url = f"/v1/campaigns/{created.json()['campaign']['id']}"
+    tripped = await eventually(lambda: http.get(detail_url), lambda body: body["status"] == "paused")
+    assert (
+        tripped["pause_reason"].startswith("circuit breaker: ") and "failed on the network" in tripped["pause_reason"]
+    )
+    tripped = await eventually(lambda: http.get(detail_url), lambda body: body["tripped_by"])
+    call = (await http.get(tripped["tripped_by"][0])).json()
+    assert (call["status_code"], call["network_status"], call["cause"]) == (503, "failed", "network_retry")
+
+    api_stack.carrier.fault = ""
+    assert (await http.post(f"{detail_url}/resume")).status_code == 200
+    done = await finished_campaign(http, created.json()["campaign"]["id"])
+    assert (done["status"], done["pause_reason"], done["tripped_by"]) == ("completed", "", [])
+    assert done["outcomes"] == {"completed": 30}, "no network failure counted as a person's try (max_attempts 1)"

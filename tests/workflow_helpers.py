@@ -9,6 +9,7 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
 
 from schemas.agent import AgentConfig
+from schemas.calls import DialRequest, DialResult
 from schemas.campaign import ALL_WEEKDAYS, CallingWindow, CampaignSettings, RetryPolicy
 from schemas.compliance import CallingPolicy, any_hour_policy
 from schemas.contact import Contact
@@ -18,6 +19,7 @@ from schemas.workflow_io import (
     campaign_workflow_id,
     contact_workflow_id,
 )
+from simulator.carrier import SimCarrier
 from store import contacts as store_contacts
 from store import queries
 from workflows import search_attributes
@@ -75,6 +77,20 @@ async def seed(sessions, campaign_id: str, contacts: list[Contact], campaign: Ca
         await queries.create_campaign(session, campaign_id, f"test {campaign_id}", campaign)
         await store_contacts.add_contacts(session, campaign_id, contacts)
         await session.commit()
+
+
+class FlakyTrunk(SimCarrier):
+    """The sim carrier whose trunk fails (SIP 503) for the dials numbered in ``failing`` (1-based, in the order
+    they reach it), and plays the callee's persona otherwise: the network is simulated, the decision is the
+    workflows' own."""
+
+    def __init__(self, failing: Callable[[int], bool] | set[int], **kwargs) -> None:
+        super().__init__(time_scale=kwargs.pop("time_scale", 0.0), **kwargs)
+        self._fails = failing.__contains__ if isinstance(failing, set) else failing
+
+    async def dial(self, request: DialRequest, placed=None) -> DialResult:
+        self.fault = "trunk_down" if self._fails(len(self.dials) + 1) else ""
+        return await super().dial(request, placed)
 
 
 def new_campaign_id() -> str:

@@ -18,6 +18,7 @@ def make_carrier(settings: Settings, *, agent_call: AgentCall | None = None) -> 
             time_scale=settings.sim_time_scale,
             ledger_path=settings.sim_ledger_path,
             agent_call=agent_call,
+            fault=settings.sim_fault,
         )
     missing = settings.missing_carrier_settings()
     if missing:

@@ -52,7 +52,7 @@ with workflow.unsafe.imports_passed_through():
         WaitingForWindow,
         contact_workflow_id,
     )
-    from workflows import search_attributes
+    from workflows import breaker, search_attributes
     from workflows.contact import WINDOW_WAIT_PATCH, ContactWorkflow
     from workflows.scheduling import decide_dial
 
@@ -489,7 +489,12 @@ class CampaignWorkflow:
             return
         await workflow.execute_activity(
             ActivityName.SET_CAMPAIGN_STATUS,
-            CampaignStatusUpdate(campaign_id=self._input.campaign_id, status=status),
+            CampaignStatusUpdate(
+                campaign_id=self._input.campaign_id,
+                status=status,
+                pause_reason=self._progress.pause_reason,
+                tripped_by=self._carry.breaker.tripped_by if self._progress.pause_reason else [],
+            ),
             start_to_close_timeout=timedelta(seconds=30),
             retry_policy=STORE_RETRY,
         )
@@ -519,6 +524,10 @@ class CampaignWorkflow:
     @workflow.signal(name=CampaignMessage.RELEASE_SLOT)
     def release_slot(self, release: SlotRelease) -> None:
         self._holders.pop(release.contact_workflow_id, None)
+        if release.dial is not None and self._progress.status == CampaignStatus.RUNNING:
+            trip = breaker.record_dial(self._carry.breaker, self._settings.breaker, release.dial, workflow.now())
+            if trip is not None:
+                self._trip(trip)
         if release.next_phase == ContactPhase.WAITING_RETRY:
             self._progress.waiting_retry += 1
         elif release.next_phase == ContactPhase.WAITING_CALLBACK:
@@ -552,6 +561,16 @@ class CampaignWorkflow:
             # Never below zero: a run continued as new before the patch carried no count of its releases.
             self._carry.waiting_window = max(0, self._carry.waiting_window - 1)
 
+    def _trip(self, trip: breaker.Trip) -> None:
+        """Pause on the breaker: durably (the status and its reason are recorded before any more grants go
+        out, and carried across continue-as-new), until someone resumes by hand."""
+        workflow.logger.warning("campaign %s paused: %s", self._input.campaign_id, trip.reason)
+        self._carry.paused = True
+        self._carry.breaker.tripped_by = trip.attempt_keys
+        self._progress.status = CampaignStatus.PAUSED
+        self._progress.pause_reason = trip.reason
+        self._dirty = True
+
     # ---- steering -------------------------------------------------------------------------------
 
     @workflow.signal
@@ -567,6 +586,9 @@ class CampaignWorkflow:
         if self._progress.status == CampaignStatus.PAUSED:
             self._carry.paused = False
             self._progress.status = CampaignStatus.RUNNING
+            self._progress.pause_reason = ""
+            self._carry.breaker.tripped_by = []
+            breaker.reset_window(self._carry.breaker)
             self._dirty = True
 
     @workflow.signal
@@ -577,6 +599,7 @@ class CampaignWorkflow:
             self._carry.paused = False
             if self._progress.status == CampaignStatus.PAUSED:
                 self._progress.status = CampaignStatus.RUNNING
+                self._progress.pause_reason = ""
             self._dirty = True
 
     @workflow.update

@@ -23,6 +23,7 @@ with workflow.unsafe.imports_passed_through():
         OutcomeRecord,
     )
     from schemas.calls import CallbackRequest, DialRequest, DialResult
+    from schemas.causes import CauseClass
     from schemas.compliance import DialDecision, DialFacts, DialVerdict, SkipCause
     from schemas.contact import Contact
     from schemas.dispositions import DispositionInput, DispositionRecord, NextStep
@@ -35,6 +36,7 @@ with workflow.unsafe.imports_passed_through():
         ContactPhase,
         ContactState,
         ContactWorkflowInput,
+        DialReport,
         NotInterestedInput,
         ReasonInput,
         SlotRelease,
@@ -62,6 +64,9 @@ MAX_CALL_LENGTH = timedelta(hours=1)
 # Contacts tell the campaign when they park for their calling window, which then starts others in their
 # place (a campaign started at night no longer stalls behind its first contacts). Both workflows branch on it.
 WINDOW_WAIT_PATCH = "window-wait-frees-lookahead"
+# Network failures are retried soon without counting as the person's tries, and a final class ends the
+# contact (schemas.causes); runs begun before it counted every failure as a try.
+RETRY_BY_CAUSE_PATCH = "retry-by-cause"
 
 _FINAL_FOR_OUTCOME = {
     CallOutcome.COMPLETED: FinalOutcome.COMPLETED,
@@ -71,6 +76,18 @@ _FINAL_FOR_OUTCOME = {
     CallOutcome.DO_NOT_CALL: FinalOutcome.DO_NOT_CALL,
     CallOutcome.WRONG_PERSON: FinalOutcome.WRONG_PERSON,
 }
+
+
+def _network_facts(result: DialResult) -> str:
+    """The raw codes of a result, for a reason a person reads: 'SIP 503 (failed): trunk down'."""
+    codes = [
+        f"SIP {result.status_code}" if result.status_code else "",
+        f"Twilio error {result.error_code}" if result.error_code else "",
+    ]
+    said = " ".join(code for code in codes if code) or result.outcome.value
+    if result.network_status:
+        said += f" ({result.network_status})"
+    return f"{said}: {result.detail}" if result.detail else said
 
 
 @workflow.defn
@@ -95,6 +112,7 @@ class ContactWorkflow(CallRecordsMixin):
         self._announced = ContactPhase.IN_CALL if input.slot_granted else ContactPhase.STARTING
         self._stop: tuple[FinalOutcome, str] | None = None
         self._unanswered = 0
+        self._network_failures = 0  # in a row: any other result starts the count again
         self._callbacks_booked = 0
         self._due_is_callback = False
         self._init_call_records(input.campaign_id, self._ref.external_id, input.agent, org_id=input.org_id)
@@ -293,6 +311,7 @@ class ContactWorkflow(CallRecordsMixin):
             context=self._live_context.data,
             org_id=self._input.org_id,
             decision=decision,
+            causes=self._settings.causes,
         )
         dialled_at = workflow.now()
         self._voicemail_reason = ""
@@ -313,6 +332,8 @@ class ContactWorkflow(CallRecordsMixin):
                 result = DialResult(outcome=CallOutcome.INVALID_NUMBER, detail=cause.message)
             else:
                 result = DialResult(outcome=CallOutcome.FAILED, detail=str(cause or err))
+        if result.cause is None:  # the dial activity never returned it (it gave up), or predates classes
+            result = result.classified(self._settings.causes)
         self._state.attempts.append(
             AttemptSummary(
                 attempt=attempt,
@@ -320,6 +341,7 @@ class ContactWorkflow(CallRecordsMixin):
                 outcome=result.outcome,
                 detail=result.detail,
                 answered_by=result.answered_by,
+                cause=result.cause,
             )
         )
         self._upsert_search_attributes(attempt=attempt)
@@ -348,6 +370,13 @@ class ContactWorkflow(CallRecordsMixin):
         elif disposition is None and outcome in TERMINAL_CALL_OUTCOMES:
             self._stop = (_FINAL_FOR_OUTCOME[outcome], result.detail)
             next_phase = ContactPhase.FINISHED
+        elif disposition is None and summary.cause == CauseClass.FINAL and workflow.patched(RETRY_BY_CAUSE_PATCH):
+            self._stop = (FinalOutcome.UNREACHABLE, f"not dialled again: {_network_facts(result)}")
+            next_phase = ContactPhase.FINISHED
+        elif (
+            disposition is None and summary.cause == CauseClass.NETWORK_RETRY and workflow.patched(RETRY_BY_CAUSE_PATCH)
+        ):
+            next_phase = self._retry_after_network_failure(result)
         elif (
             disposition is not None
             or outcome in self._settings.retry.retry_outcomes
@@ -367,6 +396,8 @@ class ContactWorkflow(CallRecordsMixin):
         else:
             self._stop = (FinalOutcome.UNREACHABLE, f"{outcome.value} is not retried by this campaign")
             next_phase = ContactPhase.FINISHED
+        if summary.cause != CauseClass.NETWORK_RETRY:
+            self._network_failures = 0
         summary.outcome, network_outcome = outcome, summary.outcome
         if outcome != network_outcome:
             # The attempt row holds the network's verdict; only a decision that differs is written over it.
@@ -377,7 +408,30 @@ class ContactWorkflow(CallRecordsMixin):
                     outcome=outcome,
                 ),
             )
-        await self._release_slot(next_phase=next_phase)
+        await self._release_slot(
+            next_phase=next_phase,
+            dial=DialReport(
+                attempt_key=attempt_idempotency_key(workflow.info().workflow_id, summary.attempt),
+                cause=summary.cause or CauseClass.NETWORK_RETRY,
+            ),
+        )
+
+    def _retry_after_network_failure(self, result: DialResult) -> ContactPhase:
+        """Soon, and not one of the person's tries: the network failed, not the person. Past
+        ``max_retries`` failures in a row the contact ends unreachable, its reason naming the last one."""
+        rules = self._settings.causes.network_retry
+        self._network_failures += 1
+        if self._network_failures > rules.max_retries:
+            self._stop = (
+                FinalOutcome.UNREACHABLE,
+                f"{self._network_failures} network failures in a row, the last {_network_facts(result)}",
+            )
+            return ContactPhase.FINISHED
+        # Jittered like the person's retries, so contacts that failed together do not come back together.
+        jitter = 1 + self._settings.retry.jitter_ratio * workflow.random().random()
+        self._due = workflow.now() + rules.delay(self._network_failures) * jitter
+        self._due_is_callback = False
+        return ContactPhase.WAITING_RETRY
 
     async def _finish(self) -> None:
         left_phase = self._announced
@@ -417,7 +471,7 @@ class ContactWorkflow(CallRecordsMixin):
         assert self._input.campaign_workflow_id is not None
         return workflow.get_external_workflow_handle(self._input.campaign_workflow_id)
 
-    async def _release_slot(self, *, next_phase: ContactPhase) -> None:
+    async def _release_slot(self, *, next_phase: ContactPhase, dial: DialReport | None = None) -> None:
         if next_phase == ContactPhase.FINISHED:
             await self._record_outcome()
         self._state.phase = next_phase
@@ -427,7 +481,7 @@ class ContactWorkflow(CallRecordsMixin):
         self._slot_granted = False
         await self._campaign().signal(
             CampaignMessage.RELEASE_SLOT,
-            SlotRelease(contact_workflow_id=workflow.info().workflow_id, next_phase=next_phase),
+            SlotRelease(contact_workflow_id=workflow.info().workflow_id, next_phase=next_phase, dial=dial),
         )
 
     async def _park_for_window(self) -> None:

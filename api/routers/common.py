@@ -440,6 +440,7 @@ async def campaign_views(
     ids = [row.id for row in rows]
     counts = await reports.contact_counts(session, ids)
     outcomes = await reports.final_outcome_counts(session, ids)
+    tripped = await reports.tripping_calls(session, rows)
     views = []
     for row in rows:
         tally = counts.get(row.id, ContactCounts())
@@ -457,6 +458,8 @@ async def campaign_views(
                 updated_at=row.updated_at,
                 contacts=tally,
                 percent_complete=percent,
+                pause_reason=live.pause_reason if live is not None else row.pause_reason,
+                tripped_by=[f"/v1/calls/{call}" for call in tripped.get(row.id, [])],
                 outcomes=outcomes.get(row.id, {}),
                 web_ui_url=None
                 if row.status == CAMPAIGN_DRAFT
