@@ -184,7 +184,7 @@ async def _held(session: AsyncSession, org_id: str, now: datetime) -> Counter[st
         .where(LineLeaseRow.org_id == org_id, LineLeaseRow.expires_at > now)
         .group_by(LineLeaseRow.campaign_id)
     )
-    return Counter({campaign: count for campaign, count in rows.tuples()})
+    return Counter({campaign: count for campaign, count in rows.all()})
 
 
 async def _lock_organization(session: AsyncSession, org_id: str) -> None:
