@@ -18,7 +18,7 @@ from schemas.contact import normalize_phone
 from schemas.outcomes import CallOutcome
 from schemas.webhooks import WebhookEventType
 from schemas.workflow_io import contact_workflow_id
-from store import compliance, dnc, queries, webhooks
+from store import capacity, compliance, dnc, queries, webhooks
 from telephony.base import Carrier, DialPacer
 
 HEARTBEAT_EVERY_SECONDS = 2.0
@@ -62,6 +62,9 @@ class CallActivities:
                 return DialResult(
                     outcome=CallOutcome.DO_NOT_CALL, carrier=self._carrier.name, detail=DO_NOT_CALL_DETAIL
                 ).classified(request.causes)
+            if (refused := await capacity.take_dial_line(session, request)) is not None:
+                await session.commit()  # the refused ask: the campaign counts in the fair share while it waits
+                raise ApplicationError(f"not dialled yet: {refused.reason}", type=capacity.AT_CAPACITY_ERROR)
             row, created = await queries.begin_attempt(
                 session,
                 request.idempotency_key,
@@ -117,9 +120,10 @@ class CallActivities:
         return result
 
     async def _finish(self, key: str, result: DialResult) -> None:
-        """Store the attempt's result, and its ``call.ended`` event in the same transaction (outbox)."""
+        """Store the attempt's result, its ``call.ended`` event (outbox) and free its line, in one transaction."""
         async with self._sessions() as session:
             await queries.finish_attempt(session, key, result)
+            await capacity.release_line(session, key)
             ended = await self._call_event(session, key, WebhookEventType.CALL_ENDED)
             await session.commit()
         self._forget(key)

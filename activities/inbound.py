@@ -28,7 +28,7 @@ from schemas.inbound import (
 )
 from schemas.settings import Settings
 from schemas.workflow_io import CallbackConfirmation, ContactWorkflowInput, contact_workflow_id
-from store import compliance, numbers, webhooks
+from store import capacity, compliance, numbers, webhooks
 from telephony.livekit_sip import create_call_room, delete_room
 from telephony.twilio_voice import livekit_sip_uri
 
@@ -116,6 +116,7 @@ class InboundActivities:
                 outcome=end.outcome.value if end.outcome else None,
                 disposition=end.disposition,
             )
+            await capacity.release_line(session, end.call_sid)  # the line the incoming-call webhook took
             queued = await webhooks.inbound_call_ended_event(session, end.call_sid) if self._outbox else []
             await session.commit()
         if self._outbox:  # call.ended, recorded with the call's end (outbox)

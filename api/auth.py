@@ -8,7 +8,7 @@ permission, and ``api.deps.current_principal`` refuses with a 403 whoever lacks 
 - read: every GET, and a campaign preview (a POST that changes nothing). All roles.
 - operate: campaigns (create, start, pause, resume, cancel, add contacts), a call now, a live call's
   context, re-running an analysis, the do-not-call list. Operator, admin, owner.
-- administer: agents, numbers, webhooks, the calling policy, erasing a person, API keys (listing them
+- administer: agents, numbers, webhooks, the calling policy and capacity, erasing a person, API keys (listing them
   too). Admin, owner.
 - audit: reading the audit log. Admin, owner.
 - members: members and their roles. Owner.

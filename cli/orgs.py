@@ -1,4 +1,4 @@
-"""``ringflow org ...``: organizations, their API keys and their members."""
+"""``ringflow org ...``: organizations, their API keys, members, calling policy and capacity."""
 
 import sys
 from pathlib import Path
@@ -174,6 +174,67 @@ def org_policy(
             "and voicemail numbers always refused",
             highlight=False,
         )
+        return 0
+
+    store_command(body)
+
+
+@org_app.command("capacity")
+def org_capacity(
+    org_id: Annotated[str, typer.Argument(help="The organization's id ('default' for the CLI's own)")] = "default",
+    max_calls: Annotated[
+        int | None, typer.Option("--max-calls", help="Calls at once across every campaign and inbound call")
+    ] = None,
+    inbound_reserve: Annotated[
+        int | None, typer.Option("--inbound-reserve", help="Lines of the cap outbound dials never take")
+    ] = None,
+    no_cap: Annotated[bool, typer.Option("--no-cap", help="Lift the cap (and the reserve with it)")] = False,
+) -> None:
+    """Show the organization's cap on calls at once and the lines in use, or change them.
+
+    Campaigns share the outbound lines (the cap less the inbound reserve) fairly; an inbound call may take
+    any line up to the cap, so the reserve is always there for one (docs/campaign-safety.md). An option
+    left out keeps its current value.
+    """
+
+    async def body(sessions: "async_sessionmaker[AsyncSession]") -> int:
+        from pydantic import ValidationError
+
+        from api.services import capacity as service
+        from api.services.audit import CLI_ACTOR
+        from schemas.capacity import OrgCapacity
+        from schemas.validation import describe_validation_error
+
+        async with sessions() as session:
+            try:
+                shown = await service.show(session, org_id=org_id)
+                if no_cap or max_calls is not None or inbound_reserve is not None:
+                    current = shown.capacity
+                    wanted = (
+                        OrgCapacity()
+                        if no_cap
+                        else OrgCapacity(
+                            max_concurrent_calls=current.max_concurrent_calls if max_calls is None else max_calls,
+                            inbound_reserve=current.inbound_reserve if inbound_reserve is None else inbound_reserve,
+                        )
+                    )
+                    shown = await service.replace(session, org_id=org_id, settings=wanted, actor=CLI_ACTOR)
+            except ValidationError as err:
+                raise CliError(describe_validation_error(err)) from None
+            except service.UnknownOrganizationError as err:
+                raise CliError(f"{err}: see `ringflow org list`") from None
+        settings, in_use = shown.capacity, shown.in_use
+        if settings.max_concurrent_calls is None:
+            console.print(f"{escape(org_id)}: no cap on calls at once", highlight=False)
+        else:
+            console.print(
+                f"{escape(org_id)}: at most {settings.max_concurrent_calls} calls at once, "
+                f"{settings.inbound_reserve} of them kept for inbound calls",
+                highlight=False,
+            )
+        console.print(f"in use: {in_use.outbound} outbound, {in_use.inbound} inbound", highlight=False)
+        for campaign_id, lines in sorted(in_use.by_campaign.items()):
+            console.print(f"  {escape(campaign_id)}: {lines}", highlight=False)
         return 0
 
     store_command(body)

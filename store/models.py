@@ -124,6 +124,12 @@ class OrganizationRow(Base):
     calling_policy: Mapped[dict[str, Any] | None] = mapped_column(
         doc="CallingPolicy.model_dump(mode='json'); None: the legal floor alone"
     )
+    max_concurrent_calls: Mapped[int | None] = mapped_column(
+        Integer, doc="Calls at once across all campaigns and inbound calls; None: no cap (store/capacity.py)"
+    )
+    inbound_reserve: Mapped[int] = mapped_column(
+        Integer, default=0, server_default="0", doc="Lines of the cap that outbound dials may never take"
+    )
 
 
 class ApiKeyRow(Base):
@@ -485,6 +491,34 @@ class InboundCallRow(Base):
     duration_seconds: Mapped[float | None] = mapped_column(Float)
     outcome: Mapped[str | None] = mapped_column(String(32), doc="Derived from the agent's disposition and the status")
     disposition: Mapped[str | None] = mapped_column(String(48), doc="What the agent recorded the call came to")
+
+
+# ---- organization capacity ------------------------------------------------------------------------
+
+
+class LineLeaseRow(Base):
+    """One line of an organization in use: an outbound dial (keyed by its attempt's idempotency key) or an
+    inbound call (keyed by its CallSid). ``expires_at`` lets the line of a call nobody finishes lapse."""
+
+    __tablename__ = "line_leases"
+    __table_args__ = (Index("ix_line_leases_org_expires", "org_id", "expires_at"),)
+
+    lease_key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    org_id: Mapped[str] = mapped_column(String(64))
+    campaign_id: Mapped[str | None] = mapped_column(String(64), doc="None: an inbound call")
+    acquired_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column()
+
+
+class LineAskRow(Base):
+    """A campaign refused a line lately: it counts in the fair share until ``expires_at``, so a waiting
+    campaign is owed lines even before it holds one."""
+
+    __tablename__ = "line_asks"
+
+    org_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    campaign_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column()
 
 
 # ---- erasure: per-workflow data keys (crypto-shredding) -------------------------------------------

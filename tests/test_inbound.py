@@ -26,12 +26,14 @@ from twilio_standin import TwilioStandIn
 
 import api.routers.numbers
 from api.main import create_app
+from api.routers.twilio import ALL_LINES_BUSY_MESSAGE
 from schemas.agent import AgentConfig, CallJob, TranscriptSegment
+from schemas.capacity import OrgCapacity
 from schemas.inbound import INBOUND_CAMPAIGN_ID, InboundCallState, inbound_workflow_id
 from schemas.settings import Settings
 from schemas.workflow_io import ContactPhase, contact_workflow_id
 from simulator.carrier import SimCarrier
-from store import analyses, numbers, orgs, queries
+from store import analyses, capacity, numbers, orgs, queries
 from store.models import DEFAULT_ORG_ID, InboundCallRow
 from telephony.twilio_voice import TwilioVoice
 from voice_worker.bridge import BridgeError
@@ -351,6 +353,37 @@ async def test_a_number_without_an_active_agent_hangs_up_politely(stack: Stack, 
     assert [child.tag for child in root] == ["Say", "Hangup"]
     assert not await stack.exists(inbound_workflow_id(sid))
     assert not stack.standin.calls("CreateRoom")
+
+
+async def test_the_inbound_reserve_answers_a_caller_while_campaigns_hold_every_outbound_line(stack: Stack) -> None:
+    async with stack.sessions() as session:
+        await capacity.set_capacity(session, DEFAULT_ORG_ID, OrgCapacity(max_concurrent_calls=2, inbound_reserve=1))
+        held = await capacity.acquire_line(
+            session,
+            lease_key="a-dial-on-the-line",
+            org_id=DEFAULT_ORG_ID,
+            campaign_id="spring",
+            lifetime=capacity.OUTBOUND_LEASE_LIFETIME,
+        )
+        await session.commit()
+    assert held is None
+    answered = new_sid()
+    assert sip_of((await stack.post(INCOMING, call_form(answered))).text), "the reserved line takes the call"
+
+    busy = new_sid()
+    refused = await stack.post(INCOMING, call_form(busy))
+    assert refused.status_code == 200
+    assert [(verb.tag, verb.text) for verb in ET.fromstring(refused.text)] == [
+        ("Say", ALL_LINES_BUSY_MESSAGE),
+        ("Hangup", None),
+    ]
+    assert not await stack.exists(inbound_workflow_id(busy))
+
+    await stack.post(STATUS, {"CallSid": answered, "CallStatus": "completed", "CallDuration": "42"})
+    await stack.client.get_workflow_handle(inbound_workflow_id(answered)).result()
+    async with stack.sessions() as session:
+        lines = await capacity.lines_in_use(session, DEFAULT_ORG_ID)
+    assert (lines.outbound, lines.inbound) == (1, 0), "the call's end freed its line"
 
 
 async def test_malformed_webhooks_get_a_4xx(stack: Stack) -> None:

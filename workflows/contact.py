@@ -8,7 +8,7 @@ import asyncio
 from datetime import datetime, timedelta
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
+from temporalio.common import Priority, RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
@@ -325,6 +325,10 @@ class ContactWorkflow(CallRecordsMixin):
                 schedule_to_close_timeout=self._settings.ring_timeout + MAX_CALL_LENGTH + DIAL_OUTAGE_ALLOWANCE,
                 retry_policy=DIAL_RETRY,
                 summary=f"attempt {attempt}",
+                # Fairness between campaigns on the shared task queue: one campaign's backlog of dials waits
+                # its turn instead of starving another's. Priority is no command of its own (an attribute of
+                # the activity's schedule), so stored histories replay unchanged (tests/test_replay.py).
+                priority=Priority(fairness_key=self._input.campaign_id),
             )
         except ActivityError as err:
             cause = err.cause

@@ -34,7 +34,7 @@ from schemas.inbound import (
     PreparedCall,
     inbound_workflow_id,
 )
-from store import numbers
+from store import capacity, numbers
 from telephony.twilio_voice import (
     DIAL_ENDED_WEBHOOK_PATH,
     call_duration_seconds,
@@ -59,6 +59,7 @@ router = APIRouter(
 XML = "application/xml"
 NO_AGENT_MESSAGE = "Sorry, nobody can take your call at this number. Goodbye."
 UNAVAILABLE_MESSAGE = "Sorry, we cannot take your call right now. Please try again later. Goodbye."
+ALL_LINES_BUSY_MESSAGE = "Sorry, all our lines are busy right now. Please call again in a few minutes. Goodbye."
 
 Context = Annotated[AppContext, Depends(app_context)]
 
@@ -132,6 +133,14 @@ async def incoming(request: Request, ctx: Context) -> Response:
         )
     except ValueError:
         return _bad_request("invalid call fields")
+    async with ctx.sessions() as session:  # the call's line, released when the call's workflow records its end
+        refused = await capacity.take_inbound_line(session, call_sid, number.org_id)
+        await session.commit()
+    if refused is not None:
+        logger.warning(
+            "incoming call %s to %s: %s, hanging up", call_sid, to_number, refused.reason, extra={"call_id": call_sid}
+        )
+        return Response(polite_hangup_twiml(ALL_LINES_BUSY_MESSAGE), media_type=XML)
     operation = WithStartWorkflowOperation(
         InboundCallWorkflow.run,
         call_input,
@@ -147,11 +156,13 @@ async def incoming(request: Request, ctx: Context) -> Response:
             InboundCallWorkflow.prepare, start_workflow_operation=operation
         )
     except WorkflowAlreadyStartedError:
+        await _release_line(ctx, call_sid)  # the call ended before: its run released its line already
         return _replayed(call_sid)
     except (WorkflowUpdateFailedError, RPCError) as err:
         logger.error(
             "incoming call %s to %s could not be prepared: %s", call_sid, to_number, err, extra={"call_id": call_sid}
         )
+        await _release_line(ctx, call_sid)  # the caller is hung up on: the line is free again
         return Response(polite_hangup_twiml(UNAVAILABLE_MESSAGE), media_type=XML)
     logger.info(
         "incoming call %s to %s answered by agent %s in %s",
@@ -209,6 +220,12 @@ async def dial_ended(request: Request, ctx: Context) -> Response:
     if final == "completed":
         return Response(hangup_twiml(), media_type=XML)
     return Response(polite_hangup_twiml(UNAVAILABLE_MESSAGE), media_type=XML)
+
+
+async def _release_line(ctx: AppContext, call_sid: str) -> None:
+    async with ctx.sessions() as session:
+        await capacity.release_line(session, call_sid)
+        await session.commit()
 
 
 def _replayed(call_sid: str) -> Response:

@@ -11,6 +11,7 @@ from api.routers import (
     agents,
     calls,
     campaigns,
+    capacity,
     common,
     contacts,
     dnc,
@@ -22,7 +23,21 @@ from api.routers import (
     webhooks,
 )
 
-ROUTERS = (me, policy, campaigns, contacts, calls, information, agents, numbers, dnc, people, webhooks, access)
+ROUTERS = (
+    me,
+    policy,
+    capacity,
+    campaigns,
+    contacts,
+    calls,
+    information,
+    agents,
+    numbers,
+    dnc,
+    people,
+    webhooks,
+    access,
+)
 DESCRIPTION = """
 Every ``/v1`` request needs an organization's API key, as ``Authorization: Bearer <key>`` (or
 ``X-API-Key: <key>``); `ringflow org create NAME` prints one. A key only ever sees its own
