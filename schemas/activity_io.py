@@ -5,10 +5,12 @@ carriers into the workflow sandbox, which re-imports workflow modules on every r
 """
 
 from datetime import datetime
+from typing import Any
 
 from pydantic import BaseModel, Field
 
 from schemas.agent import InformationCategory, TranscriptSegment
+from schemas.campaign import PreCallLookup
 from schemas.compliance import DialDecision, DialFacts
 from schemas.contact import Contact, ContactRef
 from schemas.outcomes import CallOutcome, FinalOutcome
@@ -36,6 +38,7 @@ class ActivityName:
     RECORD_DIAL_DECISION = "record_dial_decision"
     LIST_DO_NOT_CALL = "list_do_not_call"
     ANALYZE_CALL = "analyze_call"
+    LOOK_UP_CONTACT = "look_up_contact"
 
 
 class ClaimRequest(BaseModel):
@@ -191,3 +194,22 @@ class OptOut(BaseModel):
     phone: str
     reason: str = ""
     call_ref: str = Field(description="The call it was said on (its attempt key), shown as the entry's source")
+
+
+class LookupRequest(BaseModel):
+    """A pre-call lookup of one dial (schemas.campaign.PreCallLookup); the contact's data goes to the lookup only."""
+
+    idempotency_key: str
+    lookup: PreCallLookup
+    campaign_id: str
+    contact: Contact
+    attempt: int
+
+
+class LookupAnswer(BaseModel):
+    """What the lookup said: skip (and why), or context for the call; ``error`` when it could not answer."""
+
+    skip: bool = False
+    reason: str = ""
+    context: dict[str, Any] = Field(default_factory=dict)
+    error: str = ""

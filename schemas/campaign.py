@@ -1,7 +1,7 @@
 """Campaign settings: pacing, retries, calling hours, callbacks."""
 
 from datetime import time, timedelta
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, WithJsonSchema, field_validator, model_validator
 
@@ -142,6 +142,28 @@ class CircuitBreaker(BaseModel):
     recent_dials: int = Field(default=50, ge=10, le=500)
 
 
+class PreCallLookup(BaseModel):
+    """An HTTP lookup before each dial: your system may add to the call's context, or say not to call.
+
+    Ringflow POSTs (or GETs, with query parameters) the contact: ``campaign_id``, ``external_id``, ``name``,
+    ``phone``, ``attempt``, ``attributes``; with an ``Idempotency-Key`` header, the same on a retried lookup.
+    The answer is a JSON object: ``{"skip": true, "reason": "..."}`` ends the contact as ``skipped`` with that
+    reason, recorded as a dial decision; ``{"context": {...}}`` is merged into the call's context, which the
+    agent reads. See the README, "How a campaign runs".
+    """
+
+    url: str = Field(
+        max_length=2048, pattern=r"^https?://", description="http:// or https://; a private host needs a setting"
+    )
+    method: Literal["POST", "GET"] = "POST"
+    headers: dict[str, str] = Field(default_factory=dict, description="Sent with each lookup, e.g. an API key")
+    timeout: timedelta = Field(default=timedelta(seconds=3), ge=timedelta(milliseconds=100), le=timedelta(seconds=30))
+    on_failure: Literal["dial", "skip"] = Field(
+        default="dial",
+        description="When the lookup cannot answer (after its retries): dial without it, or skip the contact",
+    )
+
+
 class CampaignSettings(BaseModel):
     max_concurrent_calls: int = Field(default=10, ge=1, le=1000)
     calls_per_second: float = Field(default=1.0, gt=0, le=100)
@@ -160,6 +182,7 @@ class CampaignSettings(BaseModel):
         default_factory=CauseRules, description="Which network results are final, person or network retries"
     )
     breaker: CircuitBreaker = Field(default_factory=CircuitBreaker)
+    pre_call_lookup: PreCallLookup | None = Field(default=None, description="An HTTP lookup before each dial")
 
     @field_validator("callback_horizon")
     @classmethod

@@ -175,6 +175,8 @@ class SkipCause(StrEnum):
 
     DO_NOT_CALL = "do_not_call"
     NO_CALLING_HOURS = "no_calling_hours"
+    LOOKUP = "lookup"
+    """The campaign's pre-call lookup said not to call this contact."""
 
 
 class DialFacts(BaseModel):

@@ -31,6 +31,8 @@ class FinalOutcome(StrEnum):
     CALLBACK_EXPIRED = "callback_expired"
     NO_CALLING_HOURS = "no_calling_hours"
     """No moment is inside calling hours in every zone the number may ring in: give it a time zone."""
+    SKIPPED = "skipped"
+    """The campaign's pre-call lookup said not to call this person; its reason is the final reason."""
 
 
 NETWORK_OUTCOMES: frozenset[CallOutcome] = frozenset(

@@ -76,13 +76,14 @@ def agent_sim(time_env) -> SimCarrier:
 
 @pytest.fixture
 def run_worker(time_env, session_factory, db_url) -> Callable:
-    """``async with run_worker(carrier) as task_queue:`` a worker on a fresh task queue."""
+    """``async with run_worker(carrier) as task_queue:`` a worker on a fresh task queue (``Settings`` overrides
+    as keywords)."""
 
     @asynccontextmanager
-    async def _run(carrier: SimCarrier, env: WorkflowEnvironment | None = None) -> AsyncIterator[str]:
+    async def _run(carrier: SimCarrier, env: WorkflowEnvironment | None = None, **overrides) -> AsyncIterator[str]:
         env = env or time_env
         task_queue = f"tq-{uuid.uuid4().hex[:8]}"
-        settings = Settings(database_url=db_url, task_queue=task_queue)
+        settings = Settings(database_url=db_url, task_queue=task_queue, **overrides)
         async with build_worker(env.client, settings, sessions=session_factory, carrier=carrier):
             yield task_queue
 

@@ -12,6 +12,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 from activities.analysis import AnalysisActivities
 from activities.calls import CallActivities
 from activities.inbound import InboundActivities
+from activities.lookup import LookupActivities
 from activities.store import StoreActivities
 from activities.webhooks import WebhookActivities
 from infra.client import connect
@@ -62,6 +63,7 @@ def build_worker(
     inbound = InboundActivities(settings, sessions, client, outbox)
     analysis = AnalysisActivities(settings, sessions, outbox)
     hooks = WebhookActivities(settings, sessions)
+    lookups = LookupActivities(settings)
     return Worker(
         client,
         task_queue=task_queue or settings.task_queue,
@@ -92,6 +94,7 @@ def build_worker(
             analysis.analyze_call,
             hooks.send_webhook,
             hooks.dead_letter_webhook,
+            lookups.look_up_contact,
         ],
         max_concurrent_activities=500,
         workflow_task_executor=ThreadPoolExecutor(max_workers=8),

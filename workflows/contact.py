@@ -20,9 +20,12 @@ with workflow.unsafe.imports_passed_through():
         DialCheck,
         DialCheckResult,
         DialDecisionRecord,
+        LookupAnswer,
+        LookupRequest,
         OutcomeRecord,
     )
     from schemas.calls import CallbackRequest, DialRequest, DialResult
+    from schemas.campaign import PreCallLookup
     from schemas.causes import CauseClass
     from schemas.compliance import DialDecision, DialFacts, DialVerdict, SkipCause
     from schemas.contact import Contact
@@ -36,6 +39,7 @@ with workflow.unsafe.imports_passed_through():
         ContactPhase,
         ContactState,
         ContactWorkflowInput,
+        ContextUpdate,
         DialReport,
         NotInterestedInput,
         ReasonInput,
@@ -67,6 +71,15 @@ WINDOW_WAIT_PATCH = "window-wait-frees-lookahead"
 # Network failures are retried soon without counting as the person's tries, and a final class ends the
 # contact (schemas.causes); runs begun before it counted every failure as a try.
 RETRY_BY_CAUSE_PATCH = "retry-by-cause"
+
+_FINAL_FOR_SKIP = {
+    SkipCause.DO_NOT_CALL: FinalOutcome.DO_NOT_CALL,
+    SkipCause.NO_CALLING_HOURS: FinalOutcome.NO_CALLING_HOURS,
+    SkipCause.LOOKUP: FinalOutcome.SKIPPED,
+}
+# A lookup is retried on network errors and 5xx for this long, then the campaign's on_failure decides.
+LOOKUP_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=10))
+LOOKUP_GIVE_UP = timedelta(minutes=2)
 
 _FINAL_FOR_OUTCOME = {
     CallOutcome.COMPLETED: FinalOutcome.COMPLETED,
@@ -134,6 +147,8 @@ class ContactWorkflow(CallRecordsMixin):
                     await self._release_slot(next_phase=ContactPhase.WAITING_CALLBACK)
                     continue
                 decision = await self._check_dial()
+                if decision.verdict == DialVerdict.DIAL and self._settings.pre_call_lookup is not None:
+                    decision = await self._look_up(decision, self._settings.pre_call_lookup)
                 if decision.verdict == DialVerdict.DIAL:
                     result = await self._dial(decision)
                     await self._decide(result)
@@ -223,8 +238,51 @@ class ContactWorkflow(CallRecordsMixin):
             retry_policy=STORE_RETRY,
         )
         if decision.verdict == DialVerdict.SKIP and self._stop is None:
-            listed = decision.skip_cause == SkipCause.DO_NOT_CALL
-            self._stop = (FinalOutcome.DO_NOT_CALL if listed else FinalOutcome.NO_CALLING_HOURS, decision.reason)
+            self._stop = (_FINAL_FOR_SKIP[decision.skip_cause or SkipCause.NO_CALLING_HOURS], decision.reason)
+
+    async def _look_up(self, decision: DialDecision, lookup: PreCallLookup) -> DialDecision:
+        """Ask the campaign's pre-call lookup about the dial about to go: its context joins the call's, or
+        its "skip" ends the contact, recorded as a decision with the lookup's reason. Holding the slot, like
+        the dial check: the answer is about this dial, not one an hour ago."""
+        attempt = len(self._state.attempts) + 1
+        assert self._contact is not None  # adopted by the dial check before any dial
+        try:
+            answer = await workflow.execute_activity(
+                ActivityName.LOOK_UP_CONTACT,
+                LookupRequest(
+                    idempotency_key=f"{attempt_idempotency_key(workflow.info().workflow_id, attempt)}/lookup",
+                    lookup=lookup,
+                    campaign_id=self._input.campaign_id,
+                    contact=self._contact,
+                    attempt=attempt,
+                ),
+                result_type=LookupAnswer,
+                start_to_close_timeout=lookup.timeout + timedelta(seconds=5),
+                schedule_to_close_timeout=LOOKUP_GIVE_UP,
+                retry_policy=LOOKUP_RETRY,
+                summary=f"pre-call lookup, attempt {attempt}",
+            )
+        except ActivityError as err:
+            answer = LookupAnswer(error=str(err.cause or err))
+        if answer.error and lookup.on_failure == "dial":
+            workflow.logger.warning("pre-call lookup failed, dialling without it: %s", answer.error)
+            return decision
+        if answer.error or answer.skip:
+            skip = decision.model_copy(
+                update={
+                    "verdict": DialVerdict.SKIP,
+                    "skip_cause": SkipCause.LOOKUP,
+                    "decided_at": workflow.now(),
+                    "reason": f"pre-call lookup failed: {answer.error}"
+                    if answer.error
+                    else f"pre-call lookup: {answer.reason or 'skip this contact'}",
+                }
+            )
+            await self._record_decision(skip)
+            return skip
+        if answer.context:
+            self.update_context(ContextUpdate(data=answer.context))
+        return decision
 
     async def _wait_until_dial_time(self) -> bool:
         """Sleep until the next dial is due and the policy allows it (calling hours in every zone the number

@@ -118,7 +118,7 @@ function toast(message, kind = "info", timeoutMs = 6000) {
 // ---- formatting ------------------------------------------------------------------------------------
 
 const GOOD = new Set(["completed", "qualified", "answered"]);
-const WARN = new Set(["callback_requested", "voicemail", "busy", "no_answer", "paused", "callback_expired"]);
+const WARN = new Set(["callback_requested", "voicemail", "busy", "no_answer", "paused", "callback_expired", "skipped"]);
 const BAD = new Set(["failed", "invalid_number", "do_not_call", "not_interested", "unreachable", "cancelled"]);
 const LIVE = new Set(["running", "in-progress", "in_progress", "dialling", "active"]);
 
@@ -177,6 +177,7 @@ const OUTCOME_COLOURS = {
   unreachable: "#c98a06",
   cancelled: "#8a94a6",
   callback_expired: "#9e77ed",
+  skipped: "#98a2b3",
   voicemail: "#f2b84b",
   no_answer: "#d0d5dd",
   busy: "#f79009",
@@ -396,7 +397,7 @@ document.addEventListener("alpine:init", () => {
       notFound: false,
       outcomes: [
         "completed", "qualified", "not_interested", "invalid_number", "do_not_call",
-        "unreachable", "cancelled", "callback_expired",
+        "unreachable", "cancelled", "callback_expired", "skipped",
       ],
       async init() {
         try {
