@@ -55,9 +55,11 @@ MARKS = (
     "activity_task_scheduled",
     "activity_task_started",
     "activity_task_completed",
+    "marker_recorded",
     "workflow_execution_update_completed",
 )
-"""The events that bound the ``prepare`` update's stages, in the order they happen."""
+"""The events that bound the ``prepare`` update's stages. Runs that prepare the room in a local activity (the
+patch ``inbound-room-in-one-task``) have a marker instead of the three activity events."""
 
 
 async def stages_ms(client: Client, call_sid: str) -> dict[str, float]:
@@ -67,9 +69,12 @@ async def stages_ms(client: Client, call_sid: str) -> dict[str, float]:
         for mark in MARKS:
             if mark not in marks and event.HasField(f"{mark}_event_attributes"):
                 marks[mark] = event.event_time.ToMicroseconds() / 1000
-        if len(marks) == len(MARKS):
+        if "workflow_execution_update_completed" in marks:
             break
-    started, scheduled, running, completed, answered = (marks[mark] for mark in MARKS)
+    started, answered = marks["workflow_execution_started"], marks["workflow_execution_update_completed"]
+    if "activity_task_scheduled" not in marks:  # the room in a local activity: one workflow task
+        return {"in_workflow": answered - started, "to_first_marker": marks["marker_recorded"] - started}
+    scheduled, running, completed = (marks[mark] for mark in MARKS[1:4])
     return {
         "in_workflow": answered - started,
         "first_task": scheduled - started,

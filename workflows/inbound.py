@@ -38,6 +38,8 @@ with workflow.unsafe.imports_passed_through():
 
 ROOM_RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=200), maximum_attempts=3)
 CLEANUP_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30))
+# Runs begun before it prepared the room in an activity of its own (an ActivityTaskScheduled in their history).
+ROOM_IN_ONE_TASK_PATCH = "inbound-room-in-one-task"
 
 
 @workflow.defn
@@ -131,19 +133,31 @@ class InboundCallWorkflow(CallRecordsMixin):
             return self._prepared
         self._preparing = True
         try:
-            prepared = await workflow.execute_activity(
-                InboundActivityName.PREPARE_ROOM,
-                PrepareRoomRequest(
-                    workflow_id=workflow.info().workflow_id,
-                    call_sid=self._input.call_sid,
-                    contact=self._contact,
-                    agent=self._input.agent,
-                    context=self._live_context.data,
-                ),
-                result_type=PreparedCall,
-                start_to_close_timeout=timedelta(seconds=5),
-                retry_policy=ROOM_RETRY,
+            room_request = PrepareRoomRequest(
+                workflow_id=workflow.info().workflow_id,
+                call_sid=self._input.call_sid,
+                contact=self._contact,
+                agent=self._input.agent,
+                context=self._live_context.data,
             )
+            if workflow.patched(ROOM_IN_ONE_TASK_PATCH):
+                # A local activity: room, dispatch and record all run in the workflow task the webhook's
+                # update-with-start began, so the caller waits for no activity task's round trip.
+                prepared = await workflow.execute_local_activity(
+                    InboundActivityName.PREPARE_ROOM,
+                    room_request,
+                    result_type=PreparedCall,
+                    start_to_close_timeout=timedelta(seconds=5),
+                    retry_policy=ROOM_RETRY,
+                )
+            else:
+                prepared = await workflow.execute_activity(
+                    InboundActivityName.PREPARE_ROOM,
+                    room_request,
+                    result_type=PreparedCall,
+                    start_to_close_timeout=timedelta(seconds=5),
+                    retry_policy=ROOM_RETRY,
+                )
             await workflow.execute_local_activity(
                 InboundActivityName.RECORD_CALL,
                 InboundCallRecord(
