@@ -39,6 +39,11 @@ class DialRequest(BaseModel):
     decision: DialDecision | None = Field(
         default=None, description="Why the dial is allowed (the workflow's policy check): stored with the attempt"
     )
+    caller_id: str | None = Field(
+        default=None,
+        description="The number the call shows (E.164), chosen by the dial activity from the campaign's caller-ID "
+        "pool; None: the carrier's own (Twilio's from number, the SIP trunk's)",
+    )
 
 
 class DialResult(BaseModel):

@@ -132,6 +132,13 @@ class CampaignSettings(BaseModel):
     ring_timeout: timedelta = Field(
         default=timedelta(seconds=30), le=timedelta(minutes=10), description="Unanswered after this long"
     )
+    caller_id_pool: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=100,
+        description="The organization's caller-ID pool whose numbers this campaign's calls show (local presence, "
+        "daily caps, quarantine: docs/campaign-safety.md); None: the carrier's own number",
+    )
 
     @field_validator("callback_horizon")
     @classmethod

@@ -9,6 +9,7 @@ from temporalio.service import RPCError
 from api.routers import (
     access,
     agents,
+    caller_ids,
     calls,
     campaigns,
     common,
@@ -22,7 +23,21 @@ from api.routers import (
     webhooks,
 )
 
-ROUTERS = (me, policy, campaigns, contacts, calls, information, agents, numbers, dnc, people, webhooks, access)
+ROUTERS = (
+    me,
+    policy,
+    campaigns,
+    contacts,
+    calls,
+    information,
+    agents,
+    numbers,
+    caller_ids,
+    dnc,
+    people,
+    webhooks,
+    access,
+)
 DESCRIPTION = """
 Every ``/v1`` request needs an organization's API key, as ``Authorization: Bearer <key>`` (or
 ``X-API-Key: <key>``); `ringflow org create NAME` prints one. A key only ever sees its own
