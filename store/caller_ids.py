@@ -3,10 +3,11 @@
 A campaign names a pool (``CampaignSettings.caller_id_pool``). For each new attempt the dial activity
 claims one number of it, in the transaction that creates the attempt (:func:`caller_id_for_attempt`):
 local presence first (the callee's country and area code), then the callee's country, then any number,
-least recently used first within each (round-robin). The claim is one conditional ``UPDATE`` whose
-``WHERE`` holds the number's daily cap, its calls per second and its quarantine, so racing dials can
-never take a number past its cap: Postgres re-checks the ``WHERE`` on the row it waited for, and SQLite
-runs one writer at a time. A number's day is the UTC day; its counter starts again when that day rolls.
+least recently used first within each (round-robin). The claim locks the number's row (on Postgres,
+skipping one another dial holds) and takes it with one conditional ``UPDATE`` whose ``WHERE`` holds the
+number's daily cap, its calls per second and its quarantine, so racing dials can never take a number
+past its cap, on Postgres as on SQLite (one writer at a time). A number's day is the UTC
+day; its counter starts again when that day rolls.
 
 Each finished attempt counts on its number (:func:`count_finished_dial`, called by ``finish_attempt``).
 A number with at least the pool's minimum dials whose answer rate falls under a fraction of the pool's
@@ -18,6 +19,7 @@ import asyncio
 import statistics
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from typing import Protocol
 
 from sqlalchemy import case, delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -38,10 +40,13 @@ POSSIBLE_SPAM_LABEL = "possible spam label"
 QUARANTINE_ACTOR = "ringflow (answer-rate check)"
 NEVER = datetime.min.replace(tzinfo=UTC)
 
-MAX_WAIT_FOR_NUMBER = timedelta(seconds=1)
-"""How long a dial waits, in its transaction, for a number of its pool to be free of its calls per second.
-Short: on SQLite the transaction holds the database's write lock meanwhile. Past it the dial fails with
-:class:`CallerIdBusyError` and its activity is retried later."""
+MAX_SLEEP_FOR_NUMBER = timedelta(seconds=1)
+"""The longest a dial sleeps, in its transaction, for a number's calls-per-second gap. Short: on SQLite the
+transaction holds the database's write lock meanwhile."""
+MAX_WAIT_FOR_NUMBER = timedelta(seconds=5)
+"""How long a dial keeps trying for a number in all (on Postgres, racing dials hold the numbers they took
+until their transactions commit). Past either limit the dial fails with :class:`CallerIdBusyError`: nothing
+is stored, and its activity is retried later."""
 
 
 class CallerIdError(ValueError):
@@ -168,11 +173,34 @@ async def remove_number(session: AsyncSession, pool: CallerIdPoolRow, number: st
     return bool(getattr(result, "rowcount", 0))
 
 
-def is_quarantined(row: CallerIdRow, now: datetime) -> bool:
+class Usage(Protocol):
+    """What a claim reads of a number: its row, or the plain snapshot :func:`claim` works from."""
+
+    id: int
+    number: str
+    country: str
+    area_code: str
+    daily_cap: int
+    calls_per_second: float
+    usage_day: date | None
+    dials_today: int
+    last_dial_at: datetime | None
+    next_dial_at: datetime | None
+    quarantined_until: datetime | None
+
+
+async def _usage(session: AsyncSession, pool_id: int) -> list[Usage]:
+    """The pool's numbers as plain rows, not ORM objects: a claim's savepoints never expire them under it."""
+    columns = [getattr(CallerIdRow, name) for name in Usage.__annotations__]
+    found = await session.execute(select(*columns).where(CallerIdRow.pool_id == pool_id))
+    return list(found.all())  # type: ignore[arg-type]
+
+
+def is_quarantined(row: Usage, now: datetime) -> bool:
     return row.quarantined_until is not None and as_utc(row.quarantined_until) > now
 
 
-def dials_on(row: CallerIdRow, day: date) -> int:
+def dials_on(row: Usage, day: date) -> int:
     """The number's dials on ``day`` (UTC): its counter counts only the day it was last used."""
     return row.dials_today if row.usage_day == day else 0
 
@@ -185,7 +213,7 @@ class _Preference:
     country: str
     area_code: str
 
-    def rank(self, row: CallerIdRow) -> tuple[int, datetime, int]:
+    def rank(self, row: Usage) -> tuple[int, datetime, int]:
         """Local presence (same country and area code) first, then the same country, then the rest;
         within each, least recently used first: round-robin."""
         local = bool(self.area_code) and (row.country, row.area_code) == (self.country, self.area_code)
@@ -203,7 +231,7 @@ async def claim(session: AsyncSession, pool: CallerIdPoolRow, callee: str, now: 
     """
     now = as_utc(now or utcnow())
     today = utc_day(now)
-    rows = await pool_numbers(session, pool.id)
+    rows = await _usage(session, pool.id)
     if not rows:
         return Claim(unavailable="the pool has no numbers")
     quarantined = [row for row in rows if is_quarantined(row, now)]
@@ -226,26 +254,43 @@ async def claim(session: AsyncSession, pool: CallerIdPoolRow, callee: str, now: 
     return Claim(wait=max(soonest - now, timedelta(milliseconds=10)))
 
 
-async def _take(session: AsyncSession, row: CallerIdRow, now: datetime, today: date) -> bool:
-    """One dial on the number, if its cap, its calls per second and its quarantine allow it at this moment."""
+async def _take(session: AsyncSession, row: Usage, now: datetime, today: date) -> bool:
+    """One dial on the number, if its cap, its calls per second and its quarantine allow it at this moment.
+
+    On Postgres the row is locked first, skipping it while another dial holds it, so a dial never waits on
+    a number; a try that fails is rolled back to its savepoint, which lets go of the row at once (a dial
+    waiting for a number must not keep the ones it could not take locked). SQLite has one writer anyway.
+    """
     table = CallerIdRow
-    taken = await session.execute(
-        update(table)
-        .where(
-            table.id == row.id,
-            or_(table.quarantined_until.is_(None), table.quarantined_until <= now),
-            or_(table.next_dial_at.is_(None), table.next_dial_at <= now),
-            or_(table.usage_day.is_(None), table.usage_day != today, table.dials_today < table.daily_cap),
-        )
-        .values(
-            dials_today=case((table.usage_day == today, table.dials_today + 1), else_=1),
-            usage_day=today,
-            last_dial_at=now,
-            next_dial_at=now + timedelta(seconds=1 / row.calls_per_second),
-        )
-        .returning(table.id)
+    attempt = await session.begin_nested()
+    locked = await session.scalar(select(table.id).where(table.id == row.id).with_for_update(skip_locked=True))
+    taken = (
+        locked is not None
+        and (
+            await session.execute(
+                update(table)
+                .where(
+                    table.id == row.id,
+                    or_(table.quarantined_until.is_(None), table.quarantined_until <= now),
+                    or_(table.next_dial_at.is_(None), table.next_dial_at <= now),
+                    or_(table.usage_day.is_(None), table.usage_day != today, table.dials_today < table.daily_cap),
+                )
+                .values(
+                    dials_today=case((table.usage_day == today, table.dials_today + 1), else_=1),
+                    usage_day=today,
+                    last_dial_at=now,
+                    next_dial_at=now + timedelta(seconds=1 / row.calls_per_second),
+                )
+                .returning(table.id)
+            )
+        ).one_or_none()
+        is not None
     )
-    return taken.one_or_none() is not None
+    if taken:
+        await attempt.commit()
+    else:
+        await attempt.rollback()
+    return taken
 
 
 async def caller_id_for_attempt(
@@ -254,7 +299,7 @@ async def caller_id_for_attempt(
     """The number attempt ``request`` shows, in the transaction that created (or found) its row.
 
     A retried or recovered attempt keeps the number stored on it. A new attempt of a campaign with a pool
-    claims one (waiting up to :data:`MAX_WAIT_FOR_NUMBER` for a number's calls per second, else
+    claims one (waiting briefly for a number's calls per second or a racing dial's commit, else
     :class:`CallerIdBusyError`) and stores it on the attempt; when no number of the pool may dial today
     (capped or quarantined) the attempt is finished as ``failed`` with ``caller-id-unavailable``, not dialled.
     """
@@ -275,12 +320,11 @@ async def caller_id_for_attempt(
     while True:
         found = await claim(session, pool, request.contact.phone)
         if found.number is not None:
-            attempt.caller_id = found.number
             await session.execute(update(AttemptRow).where(AttemptRow.id == attempt.id).values(caller_id=found.number))
             return CallerIdChoice(number=found.number)
         if found.wait is None:
             return CallerIdChoice(refusal=await _refuse(session, request, pool.name, found.unavailable))
-        if utcnow() + found.wait > deadline:
+        if found.wait > MAX_SLEEP_FOR_NUMBER or utcnow() + found.wait > deadline:
             raise CallerIdBusyError(
                 f"every number of caller-ID pool {pool.name!r} is at its calls per second; the dial is retried"
             )
