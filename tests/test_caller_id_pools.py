@@ -292,10 +292,15 @@ async def test_pools_over_the_api_and_a_campaign_that_shows_their_number(api_sta
     pool = (await http.get("/v1/caller-id-pools/uk")).json()
     assert pool["numbers"][0]["dials_today"] == 2
 
+    draft = await http.post("/v1/campaigns", json={"name": "later", "settings": {**FAST, "caller_id_pool": "uk"},
+                                                  "contacts": [person(3)], "start": False})  # fmt: skip
+    assert draft.status_code == 201, draft.text
     assert (await http.delete(f"/v1/caller-id-pools/uk/numbers/{LONDON}")).status_code == 204
     assert (await http.delete(f"/v1/caller-id-pools/uk/numbers/{LONDON}")).status_code == 404
     assert (await http.delete("/v1/caller-id-pools/uk")).status_code == 204
     assert (await http.get("/v1/caller-id-pools")).json() == {"items": []}
+    refused = await http.post(f"/v1/campaigns/{draft.json()['campaign']['id']}/start")
+    assert refused.status_code == 422 and "no caller-ID pool named 'uk'" in refused.json()["detail"]
 
 
 def ringflow(*args: str) -> tuple[int, str]:
