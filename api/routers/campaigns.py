@@ -230,7 +230,9 @@ PREVIEW_BODIES = {
 }
 
 
-@router.post("/preview", response_model=CampaignPreview, responses=FORM_IMPORT_ERRORS, openapi_extra=PREVIEW_BODIES)
+@router.post(
+    "/preview", response_model=CampaignPreview, responses=FORM_IMPORT_ERRORS, openapi_extra=PREVIEW_BODIES
+)
 async def preview_campaign(request: Request, org: CurrentOrg, session: DbSession, ctx: Context) -> StreamingResponse:
     """When each contact of a list would first be dialled, and why, and which rows an import would reject
     (your do-not-call list included); creates nothing. The body is a `CampaignPreviewRequest`, or a CSV
