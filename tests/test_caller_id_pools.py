@@ -308,9 +308,13 @@ def ringflow(*args: str) -> tuple[int, str]:
     return result.exit_code, re.sub(r"\s+", " ", result.stdout + result.stderr)
 
 
-def test_pools_on_the_command_line(cli_store_url: str) -> None:
+def test_pools_on_the_command_line(cli_store_url: str, tmp_path) -> None:
     code, out = ringflow("numbers", "pool", "list")
     assert code == 0 and "no caller-ID pools yet" in out, out
+    contacts = tmp_path / "contacts.csv"
+    contacts.write_text(f"name,phone\nDana,{SF_CALLEE}\n")
+    code, out = ringflow("campaign", "start", str(contacts), "--caller-id-pool", "sales", "--no-follow")
+    assert code == 1 and "no caller-ID pool named 'sales'" in out, out
 
     async def own_numbers() -> None:
         async with get_session_factory(cli_store_url)() as session:
