@@ -225,9 +225,9 @@ class _Preference:
 async def claim(session: AsyncSession, pool: CallerIdPoolRow, callee: str, now: datetime | None = None) -> Claim:
     """Claim one number of ``pool`` for a dial to ``callee`` now, in the caller's transaction.
 
-    Each candidate is taken with a conditional ``UPDATE``: it succeeds only if the number is still under its
-    daily cap, past its calls-per-second gap and not quarantined at that moment, so a number a racing dial
-    took meanwhile is skipped rather than overused.
+    Candidates go in order of preference; each is locked and taken with a conditional ``UPDATE`` that succeeds
+    only if the number is still under its daily cap, past its calls-per-second gap and not quarantined at
+    that moment, so a number a racing dial took meanwhile is skipped rather than overused.
     """
     now = as_utc(now or utcnow())
     today = utc_day(now)
