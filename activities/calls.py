@@ -18,7 +18,7 @@ from schemas.contact import normalize_phone
 from schemas.outcomes import CallOutcome
 from schemas.webhooks import WebhookEventType
 from schemas.workflow_io import contact_workflow_id
-from store import capacity, compliance, dnc, queries, webhooks
+from store import caller_ids, capacity, compliance, dnc, queries, webhooks
 from telephony.base import Carrier, DialPacer
 
 HEARTBEAT_EVERY_SECONDS = 2.0
@@ -86,7 +86,8 @@ class CallActivities:
                     attempt=request.attempt,
                     decision=request.decision,
                 )
-            recorded = None if created else queries.attempt_result(row)
+            caller = await caller_ids.caller_id_for_attempt(session, request, row, created=created)
+            recorded = caller.refusal or (None if created else queries.attempt_result(row))
             earlier_call_id = row.carrier_call_id or self._call_ids.get(request.idempotency_key, "")
             # call.started with the attempt's row (outbox); a retry re-queues what is still undelivered
             started = await self._call_event(session, request.idempotency_key, WebhookEventType.CALL_STARTED)
@@ -101,6 +102,7 @@ class CallActivities:
         if recorded is not None:
             self._forget(request.idempotency_key)
             return recorded
+        request = request.model_copy(update={"caller_id": caller.number})
         key = request.idempotency_key
         with log_context(call_id=key):
             if key in self._unrecorded:

@@ -51,6 +51,7 @@ def build_campaign_settings(
     window: str | None = None,
     days: str | None = None,
     callback_horizon: timedelta | None = None,
+    caller_id_pool: str | None = None,
 ) -> CampaignSettings:
     """Campaign settings from command-line options; an option left out keeps the model's default."""
     retry = {
@@ -62,6 +63,7 @@ def build_campaign_settings(
         "max_concurrent_calls": max_concurrent,
         "calls_per_second": cps,
         "callback_horizon": callback_horizon,
+        "caller_id_pool": caller_id_pool,
         "window": parse_window(window, days),
     }
     defaults = RetryPolicy()
@@ -86,6 +88,7 @@ SETTINGS_OPTIONS = (
     "window",
     "days",
     "callback_horizon",
+    "caller_id_pool",
 )
 """The options of `campaign start` (and `preview`) that are campaign settings."""
 
@@ -122,6 +125,10 @@ CallbackHorizon = Annotated[
     timedelta | None,
     typer.Option(parser=duration_option, metavar="DURATION", help="How far ahead callbacks may be booked [14d]"),
 ]
+CallerIdPool = Annotated[
+    str | None,
+    typer.Option(metavar="POOL", help="Caller-ID pool whose numbers the calls show (`ringflow numbers pool`)"),
+]
 Agent = Annotated[
     str | None, typer.Option(metavar="NAME", help="Stored agent that talks to whoever answers (`ringflow agent`)")
 ]
@@ -139,6 +146,7 @@ def campaign_start(
     window: Window = None,
     days: Days = None,
     callback_horizon: CallbackHorizon = None,
+    caller_id_pool: CallerIdPool = None,
     follow: Annotated[bool, typer.Option("--follow/--no-follow", help="Show progress until it is done")] = True,
     agent: Agent = None,
 ) -> None:
@@ -235,6 +243,7 @@ def campaign_preview(
     window: Window = None,
     days: Days = None,
     callback_horizon: CallbackHorizon = None,
+    caller_id_pool: CallerIdPool = None,
     agent: Agent = None,
     as_json: Annotated[
         bool, typer.Option("--json", help="A JSON list of the good contacts on stdout; rejected rows on stderr")

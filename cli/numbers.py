@@ -7,6 +7,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from cli.caller_ids import pool_app
 from cli.common import CliError, console, fail, load_settings, store_command
 from schemas.settings import Settings
 
@@ -19,7 +20,7 @@ numbers_app = typer.Typer(
     help="The Twilio account's phone numbers and the agent that answers each one's incoming calls.",
     no_args_is_help=True,
 )
-
+numbers_app.add_typer(pool_app, name="pool")
 
 NO_AGENT = "—"
 

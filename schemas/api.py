@@ -314,6 +314,10 @@ class CallOut(BaseModel):
     answered: bool
     duration_seconds: float
     carrier: str
+    caller_id: str | None = Field(
+        description="The number an outbound call showed, from its campaign's caller-ID pool; null: the carrier's own "
+        "(and for incoming calls)"
+    )
 
 
 class CallList(BaseModel):
@@ -514,6 +518,57 @@ class NumberList(BaseModel):
 
 class NumberAssignment(RequestBody):
     agent_name: str | None = Field(description="An active agent of your organisation; null unbinds the number")
+
+
+# ---- caller-ID pools ------------------------------------------------------------------------------
+
+
+class CallerIdPoolIn(RequestBody):
+    """A new pool, and the test that quarantines a number whose calls stop being answered."""
+
+    name: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9 ._-]*$")
+    quarantine_min_dials: int = Field(default=50, ge=1, le=100_000, description="Dials before a number is judged")
+    quarantine_fraction: float = Field(
+        default=0.5, gt=0, le=1, description="Quarantined under this fraction of the pool's median answer rate"
+    )
+    quarantine_hours: float = Field(default=24.0, gt=0, le=24 * 366, description="How long a quarantine lasts")
+
+
+class CallerIdIn(RequestBody):
+    """One of the organization's numbers (`GET /v1/numbers`) for the pool, with its own limits."""
+
+    number: str = Field(max_length=64, description="E.164")
+    daily_cap: int = Field(default=100, ge=1, le=100_000, description="Dials per UTC day at most")
+    calls_per_second: float = Field(default=1.0, gt=0, le=100, description="Its own pacing")
+
+
+class CallerIdOut(BaseModel):
+    number: str
+    country: str = Field(description="ISO country, for local presence")
+    area_code: str = Field(description="Geographic area code, for local presence ('' if none)")
+    daily_cap: int
+    calls_per_second: float
+    dials_today: int = Field(description="Dials this UTC day")
+    dials: int = Field(description="Finished dials since it was added or last released from quarantine")
+    answered: int = Field(description="Of those, answered by a person")
+    quarantined_until: datetime | None
+    status: Literal["active", "capped today", "possible spam label"] = Field(
+        description="'possible spam label': quarantined after its answer rate collapsed (see quarantine_reason)"
+    )
+    quarantine_reason: str
+
+
+class CallerIdPoolOut(BaseModel):
+    name: str
+    quarantine_min_dials: int
+    quarantine_fraction: float
+    quarantine_hours: float
+    created_at: datetime
+    numbers: list[CallerIdOut]
+
+
+class CallerIdPoolList(BaseModel):
+    items: list[CallerIdPoolOut]
 
 
 # ---- do-not-call ----------------------------------------------------------------------------------

@@ -43,6 +43,11 @@ class DialRequest(BaseModel):
     causes: CauseRules | None = Field(
         default=None, description="The campaign's classes of network results, applied to this dial's result"
     )
+    caller_id: str | None = Field(
+        default=None,
+        description="The number the call shows (E.164), chosen by the dial activity from the campaign's caller-ID "
+        "pool; None: the carrier's own (Twilio's from number, the SIP trunk's)",
+    )
 
 
 class DialResult(BaseModel):

@@ -183,6 +183,13 @@ class CampaignSettings(BaseModel):
     )
     breaker: CircuitBreaker = Field(default_factory=CircuitBreaker)
     pre_call_lookup: PreCallLookup | None = Field(default=None, description="An HTTP lookup before each dial")
+    caller_id_pool: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=100,
+        description="The organization's caller-ID pool whose numbers this campaign's calls show (local presence, "
+        "daily caps, quarantine: docs/campaign-safety.md); None: the carrier's own number",
+    )
 
     @field_validator("callback_horizon")
     @classmethod

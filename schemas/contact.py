@@ -179,6 +179,19 @@ def region_for_phone(e164: str) -> str:
     return f"US-{state}" if state in _US_STATE_CODES else "US"
 
 
+def phone_area(e164: str) -> tuple[str, str]:
+    """The number's ISO country and geographic area code (``("US", "415")``, ``("GB", "20")``): what a
+    callee sees as local. The area code is '' for a number without one (mobiles in many countries), and
+    both are '' for what phonenumbers cannot read."""
+    try:
+        parsed = phonenumbers.parse(e164, None)
+    except phonenumbers.NumberParseException:
+        return "", ""
+    area_length = phonenumbers.length_of_geographical_area_code(parsed)
+    national = phonenumbers.national_significant_number(parsed)
+    return phonenumbers.region_code_for_number(parsed) or "", national[:area_length]
+
+
 def validate_timezone(name: str) -> str:
     try:
         ZoneInfo(name)

@@ -117,6 +117,7 @@ class SimDial(BaseModel):
     phone: str
     dtmf: str = Field(default="", description="The digits the call was to send once answered: the extension")
     attempt: int
+    caller_id: str | None = Field(default=None, description="The number the call showed (a caller-ID pool's)")
     started_monotonic: float
     started_at: AwareDatetime
     ended_monotonic: float | None = None
@@ -224,6 +225,7 @@ class SimCarrier:
             phone=request.contact.phone,
             dtmf=request.contact.extension,
             attempt=request.attempt,
+            caller_id=request.caller_id,
             started_monotonic=time.monotonic(),
             started_at=dialled_at.astimezone(UTC),
         )

@@ -6,7 +6,7 @@ key, because a contact workflow can run on its own (``ContactWorkflowInput.campa
 optional) and must still leave a record of its dials.
 """
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, ClassVar
 
 from sqlalchemy import (
@@ -14,6 +14,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     ColumnElement,
+    Date,
     DateTime,
     Dialect,
     Float,
@@ -339,6 +340,9 @@ class AttemptRow(Base):
     answered_by: Mapped[str] = mapped_column(String(32), default="", server_default="", doc="Machine detection")
     disposition: Mapped[str | None] = mapped_column(String(48), doc="What the agent recorded the call came to")
     disposition_reason: Mapped[str] = mapped_column(Text, default="", server_default="")
+    caller_id: Mapped[str | None] = mapped_column(
+        String(32), doc="The number the call showed, from the campaign's caller-ID pool (None: the carrier's own)"
+    )
 
 
 class CallbackRow(Base):
@@ -469,6 +473,53 @@ class PhoneNumberRow(Base):
     friendly_name: Mapped[str] = mapped_column(String(256), default="")
     agent_name: Mapped[str | None] = mapped_column(String(100))
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class CallerIdPoolRow(Base):
+    """A named group of an organization's numbers that a campaign's calls show (``CampaignSettings.caller_id_pool``),
+    with the test that quarantines a number whose calls stop being answered."""
+
+    __tablename__ = "caller_id_pools"
+    __table_args__ = (UniqueConstraint("org_id", "name"),)
+
+    id: Mapped[int] = mapped_column(AutoId, primary_key=True, autoincrement=True)
+    org_id: Mapped[str] = _org_column()
+    name: Mapped[str] = mapped_column(String(100))
+    quarantine_min_dials: Mapped[int] = mapped_column(Integer, doc="Dials a number needs before it is judged")
+    quarantine_fraction: Mapped[float] = mapped_column(
+        Float, doc="Quarantined when its answer rate is under this fraction of the pool's median"
+    )
+    quarantine_hours: Mapped[float] = mapped_column(Float, doc="How long a quarantine lasts")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CallerIdRow(Base):
+    """One number of a caller-ID pool: its caps, its usage today (a UTC day) and its answer record.
+
+    A number is in at most one pool, so its daily cap is the number's whatever campaigns use the pool.
+    """
+
+    __tablename__ = "caller_ids"
+    __table_args__ = (Index("ix_caller_ids_pool", "pool_id", "last_dial_at"),)
+
+    id: Mapped[int] = mapped_column(AutoId, primary_key=True, autoincrement=True)
+    pool_id: Mapped[int] = mapped_column(AutoId, ForeignKey("caller_id_pools.id", ondelete="CASCADE"))
+    number: Mapped[str] = mapped_column(
+        String(32), ForeignKey("phone_numbers.number", ondelete="CASCADE"), unique=True, doc="E.164"
+    )
+    country: Mapped[str] = mapped_column(String(2), doc="ISO country of the number, for local presence")
+    area_code: Mapped[str] = mapped_column(String(8), doc="Its geographic area code ('' if none)")
+    daily_cap: Mapped[int] = mapped_column(Integer, doc="Dials per UTC day at most")
+    calls_per_second: Mapped[float] = mapped_column(Float)
+    usage_day: Mapped[date | None] = mapped_column(Date, doc="The UTC day dials_today counts")
+    dials_today: Mapped[int] = mapped_column(Integer, default=0)
+    last_dial_at: Mapped[datetime | None] = mapped_column(doc="Round-robin: the least recently used goes first")
+    next_dial_at: Mapped[datetime | None] = mapped_column(doc="Its calls per second: no dial before this")
+    dials: Mapped[int] = mapped_column(Integer, default=0, doc="Finished dials since it was added or released")
+    answered: Mapped[int] = mapped_column(Integer, default=0, doc="Of those, the answered ones")
+    quarantined_until: Mapped[datetime | None] = mapped_column()
+    quarantine_reason: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class InboundCallRow(Base):

@@ -43,6 +43,7 @@ from schemas.contact import Contact, ContactRef
 from schemas.imports import ClaimedPage
 from schemas.outcomes import CallOutcome, FinalOutcome
 from schemas.workflow_io import CampaignStatus
+from store import caller_ids
 from store.models import (
     ATTEMPT_DIALLING,
     ATTEMPT_FINISHED,
@@ -405,7 +406,7 @@ async def finish_attempt(session: AsyncSession, key: str, result: DialResult) ->
         update(AttemptRow)
         .where(AttemptRow.idempotency_key == key, AttemptRow.state == ATTEMPT_DIALLING)
         .values(**values)
-        .returning(AttemptRow.campaign_id, AttemptRow.external_id)
+        .returning(AttemptRow.campaign_id, AttemptRow.external_id, AttemptRow.caller_id)
     )
     contact = finished.one_or_none()
     if contact is None:
@@ -417,6 +418,9 @@ async def finish_attempt(session: AsyncSession, key: str, result: DialResult) ->
         .where(ContactRow.campaign_id == contact.campaign_id, ContactRow.external_id == contact.external_id)
         .values(attempts=ContactRow.attempts + 1, updated_at=now)
     )
+    if contact.caller_id is not None:
+        answered = result.answered and not result.answered_by_machine  # a spam label keeps people from picking up
+        await caller_ids.count_finished_dial(session, contact.caller_id, answered=answered, now=now)
 
 
 def attempt_result(row: AttemptRow) -> DialResult | None:

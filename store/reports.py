@@ -12,7 +12,22 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import ColumnElement, Integer, Select, String, and_, func, literal, or_, select, true, union_all, update
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    Select,
+    String,
+    and_,
+    cast,
+    func,
+    literal,
+    null,
+    or_,
+    select,
+    true,
+    union_all,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from schemas.agent import InformationCategory, SharedInformation
@@ -275,6 +290,7 @@ class CallRecord:
     answered: bool
     duration_seconds: float
     carrier: str
+    caller_id: str | None
 
 
 def _outbound_calls(org_id: str) -> Select[Any]:
@@ -304,6 +320,7 @@ def _outbound_calls(org_id: str) -> Select[Any]:
             AttemptRow.answered.label("answered"),
             AttemptRow.duration_seconds.label("duration_seconds"),
             AttemptRow.carrier.label("carrier"),
+            AttemptRow.caller_id.label("caller_id"),
         )
         .select_from(AttemptRow)
         .outerjoin(CampaignRow, CampaignRow.id == AttemptRow.campaign_id)
@@ -339,6 +356,7 @@ def _inbound_calls(org_id: str) -> Select[Any]:
         InboundCallRow.status.in_(INBOUND_ANSWERED_STATUSES).label("answered"),
         func.coalesce(InboundCallRow.duration_seconds, 0.0).label("duration_seconds"),
         literal("twilio").label("carrier"),
+        cast(null(), String(32)).label("caller_id"),
     ).where(InboundCallRow.org_id == org_id)
 
 
@@ -374,6 +392,7 @@ def _record(row: Any) -> CallRecord:
         answered=bool(row.answered),
         duration_seconds=float(row.duration_seconds or 0.0),
         carrier=row.carrier or "",
+        caller_id=row.caller_id,
     )
 
 

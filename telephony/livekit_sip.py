@@ -264,6 +264,8 @@ class LiveKitSipCarrier:
             wait_until_answered=True,
             play_dialtone=False,
         )
+        if request.caller_id:  # the pool's number for this dial; else the outbound trunk's own
+            sip_request.sip_number = request.caller_id
         sip_request.ringing_timeout.FromTimedelta(timedelta(seconds=ring_seconds))
         sip_request.max_call_duration.FromTimedelta(self.max_call_duration)
         try:

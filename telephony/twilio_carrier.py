@@ -168,7 +168,7 @@ class TwilioCarrier:
             try:
                 sid = await self.voice.create_call(
                     to=request.contact.phone,
-                    from_=self.from_number,
+                    from_=request.caller_id or self.from_number,
                     twiml=twiml,
                     status_callback=self.status_callback,
                     timeout_seconds=ring_seconds,

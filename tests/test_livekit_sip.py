@@ -150,6 +150,16 @@ async def test_an_extension_is_sent_as_dtmf_once_the_callee_answers(
     assert sip_call.message.wait_until_answered
 
 
+async def test_a_caller_id_from_a_pool_is_the_sip_number_shown(
+    standin: LiveKitStandIn, carrier: LiveKitSipCarrier
+) -> None:
+    standin.default_sip = Answer(ring=0.05, talk=0.1)
+    await carrier.dial(dial_request(caller_id="+14155550142"))
+    await carrier.dial(dial_request(attempt=2))
+    shown = [call.message.sip_number for call in standin.calls("CreateSIPParticipant")]
+    assert shown == ["+14155550142", ""]  # without one, the outbound trunk's own number
+
+
 @pytest.mark.parametrize(
     ("code", "outcome"),
     [

@@ -174,6 +174,17 @@ async def test_an_extension_is_sent_as_digits_once_twilio_connects_the_call(
     assert result.outcome == CallOutcome.COMPLETED and result.answered
 
 
+async def test_a_caller_id_from_a_pool_is_the_calls_from_number(
+    twilio: TwilioStandIn, livekit: LiveKitStandIn, carrier: TwilioCarrier
+) -> None:
+    task = asyncio.create_task(carrier.dial(dial_request(caller_id="+14155550142")))
+    sid = await created_call(twilio)
+    [create] = creates(twilio)
+    assert create.one("From") == "+14155550142"
+    twilio.set_call(sid, status="completed", answered_by="human", duration="5")
+    assert (await asyncio.wait_for(task, 5)).answered
+
+
 @pytest.mark.parametrize(
     ("status", "answered_by", "outcome", "answered"),
     [

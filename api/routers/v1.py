@@ -9,6 +9,7 @@ from temporalio.service import RPCError
 from api.routers import (
     access,
     agents,
+    caller_ids,
     calls,
     campaigns,
     capacity,
@@ -33,6 +34,7 @@ ROUTERS = (
     information,
     agents,
     numbers,
+    caller_ids,
     dnc,
     people,
     webhooks,

@@ -56,7 +56,7 @@ from schemas.workflow_io import (
     ReasonInput,
     campaign_workflow_id,
 )
-from store import compliance, dnc, queries, reports
+from store import caller_ids, compliance, dnc, queries, reports
 from store import contacts as bulk
 from store.csv_import import ContactIntake, ImportFileError, chunks, count_csv_rows, csv_text
 from store.models import CampaignRow
@@ -228,6 +228,23 @@ def refuse_if_undiallable(deployment: Settings, agent: AgentConfig | None) -> No
         )
 
 
+async def refuse_unknown_caller_id_pool(
+    sessions: async_sessionmaker[AsyncSession], *, org_id: str, settings: CampaignSettings
+) -> None:
+    """Refuse a campaign that names a caller-ID pool its organization does not have: its every dial would
+    end ``caller-id-unavailable``."""
+    name = settings.caller_id_pool
+    if name is None:
+        return
+    async with sessions() as session:
+        pool = await caller_ids.get_pool(session, org_id, name)
+    if pool is None:
+        raise InvalidCampaignInputError(
+            f"settings.caller_id_pool: your organization has no caller-ID pool named {name!r} "
+            "(GET /v1/caller-id-pools, `ringflow numbers pool list`)"
+        )
+
+
 # ---- importing contacts ----------------------------------------------------------------------------
 
 
@@ -379,6 +396,7 @@ async def create(
     await _check_size(contacts, limits)
     if start:
         refuse_if_undiallable(deployment, agent)
+    await refuse_unknown_caller_id_pool(sessions, org_id=org_id, settings=settings)
     campaign_id = new_campaign_id()
     async with sessions() as session:
         await queries.create_campaign(
@@ -428,6 +446,7 @@ async def start(
             raise CampaignStateError(f"campaign {campaign_id!r} has already been started (it is {row.status})")
         agent = await active_agent(session, org_id=org_id, agent_name=row.agent_name)
     refuse_if_undiallable(deployment, agent)
+    await refuse_unknown_caller_id_pool(sessions, org_id=row.org_id, settings=row.campaign_settings)
     await _start_draft(client, sessions, campaign_id=campaign_id, agent=agent, task_queue=deployment.task_queue)
     await audit.record_done(sessions, org_id=row.org_id, actor=actor, action="campaign.start", target=campaign_id)
 
