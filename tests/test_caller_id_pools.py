@@ -19,9 +19,10 @@ from workflow_helpers import contact, settings
 from activities.calls import CallActivities
 from cli.app import app
 from schemas.calls import DialRequest
+from schemas.causes import CauseClass
 from schemas.outcomes import CallOutcome
 from simulator.carrier import SimCarrier
-from store import audit, caller_ids, numbers, queries
+from store import audit, caller_ids, capacity, numbers, queries
 from store.db import dispose_cached_engines, get_session_factory
 from store.models import AttemptRow, CallerIdPoolRow, CallerIdRow
 
@@ -101,6 +102,7 @@ def dial(campaign_id: str, index: int, phone: str = SF_CALLEE) -> DialRequest:
         attempt=1,
         calls_per_second=100,
         workflow_id=f"w-{index}",
+        org_id="default",
     )
 
 
@@ -195,11 +197,14 @@ async def test_a_pool_with_nothing_to_dial_fails_the_attempt_without_dialling(se
     refused = await ActivityEnvironment().run(activities.place_call, dial("c-tiny", 2))
 
     assert (refused.outcome, refused.network_status) == (CallOutcome.FAILED, "caller-id-unavailable")
+    assert refused.cause == CauseClass.NETWORK_RETRY  # the deployment's failure: the breaker counts it
     assert refused.detail == "no caller id in pool 'tiny' can dial now: 1 at their daily cap"
     assert len(sim.dials) == 1
     async with session_factory() as session:
         [row] = await queries.attempts_for(session, "c-tiny", "p0002")
         assert (row.state, row.network_status, row.caller_id) == ("finished", "caller-id-unavailable", None)
+        assert row.cause == "network_retry"
+        assert (await capacity.lines_in_use(session, "default")).outbound == 0, "the undialled attempt kept a line"
 
 
 async def finish_dials(sessions: Sessions, number: str, dials: int, answered: int) -> None:
