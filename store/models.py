@@ -240,6 +240,8 @@ class ContactRow(Base):
         # The contacts list's keyset order (updated_at desc, id desc), for the organization and per campaign.
         Index("ix_contacts_recent", "updated_at", "id"),
         Index("ix_contacts_campaign_recent", "campaign_id", "updated_at", "id"),
+        # A campaign's counts by state and final outcome (reports.contact_tallies), from the index alone.
+        Index("ix_contacts_campaign_tally", "campaign_id", "status", "final_outcome"),
     )
 
     id: Mapped[int] = mapped_column(AutoId, primary_key=True, autoincrement=True)

@@ -23,7 +23,7 @@ from api.deps import AppContext, app_context, current_org
 from api.ratelimit import limit_api_key
 from api.services import campaigns, people
 from infra.web_ui import workflow_ui_url
-from schemas.api import CAMPAIGN_DRAFT, MAX_PAGE_SIZE, CampaignOut, ContactCounts, ErrorBody, ImportReport, Stats
+from schemas.api import CAMPAIGN_DRAFT, MAX_PAGE_SIZE, CampaignOut, ErrorBody, ImportReport, Stats
 from schemas.calls import OUTBOUND_CALL_PREFIX, inbound_call_id, outbound_call_id
 from schemas.contact import normalize_phone
 from schemas.settings import Settings
@@ -430,47 +430,50 @@ async def live_progress(client: Client, campaign_id: str) -> CampaignProgress | 
         return None
 
 
+def tallied_view(
+    settings: Settings, row: CampaignRow, tally: reports.ContactTally, live: CampaignProgress | None
+) -> CampaignOut:
+    """The campaign as the API shows it, from its row, its contacts' tally and its workflow's progress (the
+    workflow's word on the status beats the store's, which lags a pause)."""
+    counts = tally.counts
+    done = row.status == "completed" and counts.total == 0
+    percent = 100.0 if done else (round(100 * counts.done / counts.total, 1) if counts.total else 0.0)
+    return CampaignOut(
+        id=row.id,
+        name=row.name,
+        status=live.status.value if live is not None else row.status,
+        agent_name=row.agent_name,
+        settings=row.campaign_settings,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        contacts=counts,
+        percent_complete=percent,
+        outcomes=tally.outcomes,
+        web_ui_url=None if row.status == CAMPAIGN_DRAFT else workflow_ui_url(settings, campaign_workflow_id(row.id)),
+        progress=live,
+    )
+
+
 async def campaign_views(
     session: AsyncSession,
     settings: Settings,
     rows: list[CampaignRow],
     progress: dict[str, CampaignProgress | None] | None = None,
 ) -> list[CampaignOut]:
-    """The campaigns as the API shows them: store counts for all, live progress where given."""
-    ids = [row.id for row in rows]
-    counts = await reports.contact_counts(session, ids)
-    outcomes = await reports.final_outcome_counts(session, ids)
-    views = []
-    for row in rows:
-        tally = counts.get(row.id, ContactCounts())
-        live = (progress or {}).get(row.id)  # the workflow's word beats the store's, which lags a pause
-        done = row.status == "completed" and tally.total == 0
-        percent = 100.0 if done else (round(100 * tally.done / tally.total, 1) if tally.total else 0.0)
-        views.append(
-            CampaignOut(
-                id=row.id,
-                name=row.name,
-                status=live.status.value if live is not None else row.status,
-                agent_name=row.agent_name,
-                settings=row.campaign_settings,
-                created_at=row.created_at,
-                updated_at=row.updated_at,
-                contacts=tally,
-                percent_complete=percent,
-                outcomes=outcomes.get(row.id, {}),
-                web_ui_url=None
-                if row.status == CAMPAIGN_DRAFT
-                else workflow_ui_url(settings, campaign_workflow_id(row.id)),
-                progress=live,
-            )
-        )
-    return views
+    """The campaigns as the API shows them: store counts for all (one query), live progress where given."""
+    tallies = await reports.contact_tallies(session, [row.id for row in rows])
+    return [tallied_view(settings, row, tallies[row.id], (progress or {}).get(row.id)) for row in rows]
+
+
+async def campaign_progress(ctx: AppContext, session: AsyncSession, row: CampaignRow) -> CampaignProgress | None:
+    """The workflow's progress of a started campaign (None for a draft); ends the session's transaction first."""
+    if row.status == CAMPAIGN_DRAFT:
+        return None
+    await release(session)
+    return await live_progress(ctx.client, row.id)
 
 
 async def campaign_view(ctx: AppContext, session: AsyncSession, row: CampaignRow, *, live: bool = True) -> CampaignOut:
     """One campaign; with ``live``, the workflow's progress too (absent for a draft)."""
-    progress = None
-    if live and row.status != CAMPAIGN_DRAFT:
-        await release(session)
-        progress = await live_progress(ctx.client, row.id)
+    progress = await campaign_progress(ctx, session, row) if live else None
     return (await campaign_views(session, ctx.settings, [row], {row.id: progress}))[0]
