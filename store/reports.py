@@ -275,40 +275,58 @@ class CallRecord:
     carrier: str
 
 
-def _outbound_calls(org_id: str | ColumnElement[str]) -> Select[Any]:
-    """Dials of the organization's campaigns, and callback dials of its incoming calls."""
-    inbound_owner = and_(
-        AttemptRow.campaign_id == INBOUND_CAMPAIGN_ID, InboundCallRow.call_sid == AttemptRow.external_id
-    )
+def _dial_columns(phone: ColumnElement[Any], contact_name: ColumnElement[Any], agent_name: Any) -> Select[Any]:
+    """The columns of a dial (an attempt row) in the calls list, given where its phone, name and agent come from."""
+    return select(
+        literal(OUTBOUND).label("direction"),
+        AttemptRow.campaign_id.label("campaign_id"),
+        AttemptRow.external_id.label("external_id"),
+        AttemptRow.attempt.label("attempt"),
+        phone.label("phone"),
+        contact_name.label("contact_name"),
+        agent_name.label("agent_name"),
+        AttemptRow.started_at.label("started_at"),
+        AttemptRow.ended_at.label("ended_at"),
+        AttemptRow.state.label("state"),
+        AttemptRow.call_outcome.label("outcome"),
+        AttemptRow.disposition.label("disposition"),
+        AttemptRow.network_status.label("network_status"),
+        AttemptRow.answered_by.label("answered_by"),
+        AttemptRow.answered.label("answered"),
+        AttemptRow.duration_seconds.label("duration_seconds"),
+        AttemptRow.carrier.label("carrier"),
+    ).select_from(AttemptRow)
+
+
+def _campaign_dials(org_id: str | ColumnElement[str]) -> Select[Any]:
+    """Dials of the organization's campaigns. Inner joins to the campaign (one row per campaign): counting
+    or summing a campaign's dials walks its attempts alone, where an outer join to both owners, filtered by
+    either, joined every attempt twice."""
     return (
-        select(
-            literal(OUTBOUND).label("direction"),
-            AttemptRow.campaign_id.label("campaign_id"),
-            AttemptRow.external_id.label("external_id"),
-            AttemptRow.attempt.label("attempt"),
-            func.coalesce(ContactRow.phone, InboundCallRow.from_number, "").label("phone"),
-            func.coalesce(ContactRow.name, "").label("contact_name"),
-            func.coalesce(CampaignRow.agent_name, InboundCallRow.agent_name).label("agent_name"),
-            AttemptRow.started_at.label("started_at"),
-            AttemptRow.ended_at.label("ended_at"),
-            AttemptRow.state.label("state"),
-            AttemptRow.call_outcome.label("outcome"),
-            AttemptRow.disposition.label("disposition"),
-            AttemptRow.network_status.label("network_status"),
-            AttemptRow.answered_by.label("answered_by"),
-            AttemptRow.answered.label("answered"),
-            AttemptRow.duration_seconds.label("duration_seconds"),
-            AttemptRow.carrier.label("carrier"),
-        )
-        .select_from(AttemptRow)
-        .outerjoin(CampaignRow, CampaignRow.id == AttemptRow.campaign_id)
+        _dial_columns(func.coalesce(ContactRow.phone, ""), func.coalesce(ContactRow.name, ""), CampaignRow.agent_name)
+        .join(CampaignRow, and_(CampaignRow.id == AttemptRow.campaign_id, CampaignRow.org_id == org_id))
         .outerjoin(
             ContactRow,
             and_(ContactRow.campaign_id == AttemptRow.campaign_id, ContactRow.external_id == AttemptRow.external_id),
         )
-        .outerjoin(InboundCallRow, inbound_owner)
-        .where(or_(CampaignRow.org_id == org_id, InboundCallRow.org_id == org_id))
     )
+
+
+def _callback_dials(org_id: str | ColumnElement[str]) -> Select[Any]:
+    """Callback dials of the organization's incoming calls (campaign ``inbound``, the CallSid as external id)."""
+    return _dial_columns(InboundCallRow.from_number, literal(""), InboundCallRow.agent_name).join(
+        InboundCallRow,
+        and_(
+            AttemptRow.campaign_id == INBOUND_CAMPAIGN_ID,
+            InboundCallRow.call_sid == AttemptRow.external_id,
+            InboundCallRow.org_id == org_id,
+        ),
+    )
+
+
+def _call_sources(org_id: str | ColumnElement[str]) -> list[Select[Any]]:
+    """Every kind of call the list shows, each a select with the same labelled columns: to be unioned."""
+    return [_campaign_dials(org_id), _callback_dials(org_id), _inbound_calls(org_id)]
 
 
 def _inbound_calls(org_id: str | ColumnElement[str]) -> Select[Any]:
@@ -341,7 +359,7 @@ def _filtered(query: Select[Any], where: CallFilter) -> Select[Any]:
 
 
 def _calls_union(org_id: str | ColumnElement[str], where: CallFilter) -> Any:
-    return union_all(_filtered(_outbound_calls(org_id), where), _filtered(_inbound_calls(org_id), where)).subquery()
+    return union_all(*(_filtered(source, where) for source in _call_sources(org_id))).subquery()
 
 
 _FILTERS = tuple(field.name for field in fields(CallFilter))
@@ -373,11 +391,11 @@ class _CallStatements:
 def _calls_statements(filters: tuple[str, ...], keyset: bool) -> _CallStatements:
     """The calls list's statements for one set of filters, with bound parameters where the values go
     (``org_id``, each filter by its name, ``after_0``... for the keyset, ``side_rows``, ``page_rows``,
-    ``skip``). Building the union of both directions with its joins and labels took most of the CPU of a
+    ``skip``). Building the union of every kind of call with its joins and labels took most of the CPU of a
     calls page or a campaign's stats; built once per shape, a request only binds its values."""
     org_id, where = bindparam("org_id"), _placeholders(filters)
     after = tuple(bindparam(f"after_{index}") for index in range(_KEY_LENGTH)) if keyset else None
-    sides = [_filtered(_outbound_calls(org_id), where), _filtered(_inbound_calls(org_id), where)]
+    sides = [_filtered(source, where) for source in _call_sources(org_id)]
     side_rows = bindparam("side_rows", type_=Integer)
     calls = union_all(*(_side_of_page(side, after, side_rows) for side in sides)).subquery()
     page = (
@@ -475,7 +493,8 @@ async def outbound_call(
     session: AsyncSession, org_id: str, campaign_id: str, external_id: str, attempt: int
 ) -> CallRecord | None:
     """One dial of the organization's, or None (also when it belongs to another organization)."""
-    query = _outbound_calls(org_id).where(
+    dials = _callback_dials(org_id) if campaign_id == INBOUND_CAMPAIGN_ID else _campaign_dials(org_id)
+    query = dials.where(
         AttemptRow.campaign_id == campaign_id, AttemptRow.external_id == external_id, AttemptRow.attempt == attempt
     )
     row = (await session.execute(query.limit(1))).first()
