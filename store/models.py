@@ -396,7 +396,10 @@ class SharedInformationRow(Base):
     """Something the callee told the agent, filed under an ``InformationCategory``."""
 
     __tablename__ = "shared_information"
-    __table_args__ = (Index("ix_shared_information_contact", "campaign_id", "external_id", "category"),)
+    __table_args__ = (
+        Index("ix_shared_information_contact", "campaign_id", "external_id", "category"),
+        Index("ix_shared_information_recent", "created_at", "id"),  # the information list, newest first
+    )
 
     id: Mapped[int] = mapped_column(AutoId, primary_key=True, autoincrement=True)
     campaign_id: Mapped[str] = mapped_column(String(64))
