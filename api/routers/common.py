@@ -430,30 +430,6 @@ async def live_progress(client: Client, campaign_id: str) -> CampaignProgress | 
         return None
 
 
-def tallied_view(
-    settings: Settings, row: CampaignRow, tally: reports.ContactTally, live: CampaignProgress | None
-) -> CampaignOut:
-    """The campaign as the API shows it, from its row, its contacts' tally and its workflow's progress (the
-    workflow's word on the status beats the store's, which lags a pause)."""
-    counts = tally.counts
-    done = row.status == "completed" and counts.total == 0
-    percent = 100.0 if done else (round(100 * counts.done / counts.total, 1) if counts.total else 0.0)
-    return CampaignOut(
-        id=row.id,
-        name=row.name,
-        status=live.status.value if live is not None else row.status,
-        agent_name=row.agent_name,
-        settings=row.campaign_settings,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-        contacts=counts,
-        percent_complete=percent,
-        outcomes=tally.outcomes,
-        web_ui_url=None if row.status == CAMPAIGN_DRAFT else workflow_ui_url(settings, campaign_workflow_id(row.id)),
-        progress=live,
-    )
-
-
 async def campaign_views(
     session: AsyncSession,
     settings: Settings,
@@ -462,18 +438,37 @@ async def campaign_views(
 ) -> list[CampaignOut]:
     """The campaigns as the API shows them: store counts for all (one query), live progress where given."""
     tallies = await reports.contact_tallies(session, [row.id for row in rows])
-    return [tallied_view(settings, row, tallies[row.id], (progress or {}).get(row.id)) for row in rows]
-
-
-async def campaign_progress(ctx: AppContext, session: AsyncSession, row: CampaignRow) -> CampaignProgress | None:
-    """The workflow's progress of a started campaign (None for a draft); ends the session's transaction first."""
-    if row.status == CAMPAIGN_DRAFT:
-        return None
-    await release(session)
-    return await live_progress(ctx.client, row.id)
+    views = []
+    for row in rows:
+        counts, outcomes = tallies[row.id].counts, tallies[row.id].outcomes
+        live = (progress or {}).get(row.id)  # the workflow's word beats the store's, which lags a pause
+        done = row.status == "completed" and counts.total == 0
+        percent = 100.0 if done else (round(100 * counts.done / counts.total, 1) if counts.total else 0.0)
+        views.append(
+            CampaignOut(
+                id=row.id,
+                name=row.name,
+                status=live.status.value if live is not None else row.status,
+                agent_name=row.agent_name,
+                settings=row.campaign_settings,
+                created_at=row.created_at,
+                updated_at=row.updated_at,
+                contacts=counts,
+                percent_complete=percent,
+                outcomes=outcomes,
+                web_ui_url=None
+                if row.status == CAMPAIGN_DRAFT
+                else workflow_ui_url(settings, campaign_workflow_id(row.id)),
+                progress=live,
+            )
+        )
+    return views
 
 
 async def campaign_view(ctx: AppContext, session: AsyncSession, row: CampaignRow, *, live: bool = True) -> CampaignOut:
     """One campaign; with ``live``, the workflow's progress too (absent for a draft)."""
-    progress = await campaign_progress(ctx, session, row) if live else None
+    progress = None
+    if live and row.status != CAMPAIGN_DRAFT:
+        await release(session)
+        progress = await live_progress(ctx.client, row.id)
     return (await campaign_views(session, ctx.settings, [row], {row.id: progress}))[0]
