@@ -22,7 +22,7 @@ store (a database of the bench's own on that server: ``_stack.database``).
 * ``campaign_detail``: ``GET /v1/campaigns/{id}``, store counts plus the campaign workflow's progress;
 * ``campaign_stats``: ``GET /v1/campaigns/{id}/stats``, which the campaign page reloads as contacts finish;
 * ``contacts_first``: ``GET /v1/contacts?campaign_id=…&limit=50``, with its total (the campaign page's table);
-* ``contacts_cursor``: the same list's page after ``next_cursor``, deep in the list;
+* ``contacts_cursor``: the same list's page after a ``next_cursor`` taken halfway down it;
 * ``calls_list``: ``GET /v1/calls?campaign_id=…&limit=50``;
 * ``call_detail``: ``GET /v1/calls/{id}`` (transcript, notes, information, callbacks), over answered calls;
 * ``campaign_page``: ``GET /campaigns/{id}``, the dashboard's HTML page;
@@ -111,8 +111,6 @@ TRANSCRIPT = (
     ("callee", "Bye."),
 )
 SEED_CHUNK = 5000
-DEEP_OFFSET = 5000
-"""Where ``contacts_cursor`` continues from: a cursor taken halfway down a 10,000-contact list."""
 AGENT = {
     "name": "bench",
     "instructions": "You are Sam from Ringflow. Be brief and polite.",
@@ -400,8 +398,10 @@ async def measure_endpoints(http: httpx.AsyncClient, campaign_id: str, count: in
     calls = await answered_call_ids(http, campaign_id)
     information = (await http.get("/v1/information", params={"limit": 50})).json()["items"]
     contacts = {"campaign_id": campaign_id, "limit": 50}
-    deep = (await http.get("/v1/contacts", params={**contacts, "offset": DEEP_OFFSET})).json()
-    cursor = deep["next_cursor"] or (await http.get("/v1/contacts", params=contacts)).json()["next_cursor"]
+    total = (await http.get("/v1/contacts", params=contacts)).json()["total"]
+    # The cursor after the list's middle contact: contacts_cursor's page starts halfway down.
+    middle = await http.get("/v1/contacts", params={**contacts, "limit": 1, "offset": total // 2})
+    cursor = middle.json()["next_cursor"]
     print(f"requests_per_endpoint {count} concurrency {CONCURRENCY}")
     print(f"answered_calls {len(calls)} information_items_shown {len(information)}")
     sealed = await http.post(
