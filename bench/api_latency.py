@@ -124,7 +124,7 @@ CAMPAIGN_SETTINGS = (
 
 
 def requests_per_endpoint(contacts: int) -> int:
-    """Enough samples for a p99 worth reading, few enough that ``make bench`` (N=500) stays quick."""
+    """Enough samples for a p99 worth reading, few enough that ``make bench`` (N=300) stays quick."""
     return max(200, min(contacts, 1000))
 
 
