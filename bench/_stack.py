@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from datetime import time as clock_time
 from pathlib import Path
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy import make_url, text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 from temporalio.client import Client
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from temporalio.testing import WorkflowEnvironment
@@ -29,7 +30,7 @@ from schemas.workflow_io import CampaignWorkflowInput, campaign_workflow_id
 from simulator.carrier import SimCarrier
 from store import contacts as store_contacts
 from store import queries
-from store.db import dispose_cached_engines, get_session_factory
+from store.db import async_url, dispose_cached_engines, get_session_factory
 from store.migrate import upgrade_database
 from worker.main import build_worker
 from workflows import search_attributes
@@ -67,16 +68,38 @@ def contacts(count: int, persona: str) -> list[Contact]:
 
 @asynccontextmanager
 async def database() -> AsyncIterator[str]:
-    """``DATABASE_URL`` if set, else a fresh SQLite file in a temporary directory; migrated to head."""
+    """A fresh database migrated to head: on the Postgres server ``DATABASE_URL`` names, one of the bench's
+    own (created, then dropped), so a bench never reads or drops the tables of a database others share;
+    else a SQLite file in a temporary directory."""
     configured = os.environ.get("DATABASE_URL")
     if configured:
-        await upgrade_database(configured)
-        yield configured
+        async with scratch_postgres_database(configured) as url:
+            await upgrade_database(url)
+            yield url
         return
     with tempfile.TemporaryDirectory(prefix="ringflow-bench-") as folder:
         url = f"sqlite+aiosqlite:///{Path(folder) / 'bench.db'}"
         await upgrade_database(url)
         yield url
+
+
+@asynccontextmanager
+async def scratch_postgres_database(server_url: str) -> AsyncIterator[str]:
+    """A new, empty database ``bench_<pid>_<random>`` on the server of ``server_url``, dropped on the way out
+    (``WITH (FORCE)``: a pooled connection left behind must not keep it)."""
+    name = f"bench_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    admin = create_async_engine(async_url(server_url), isolation_level="AUTOCOMMIT")
+    try:
+        async with admin.connect() as connection:
+            await connection.execute(text(f'CREATE DATABASE "{name}"'))
+        try:
+            yield make_url(server_url).set(database=name).render_as_string(hide_password=False)
+        finally:
+            await dispose_cached_engines()
+            async with admin.connect() as connection:
+                await connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        await admin.dispose()
 
 
 @asynccontextmanager

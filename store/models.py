@@ -251,6 +251,8 @@ class ContactRow(Base):
         # The contacts list's keyset order (updated_at desc, id desc), for the organization and per campaign.
         Index("ix_contacts_recent", "updated_at", "id"),
         Index("ix_contacts_campaign_recent", "campaign_id", "updated_at", "id"),
+        # A campaign's counts by state and final outcome (reports.contact_tallies), from the index alone.
+        Index("ix_contacts_campaign_tally", "campaign_id", "status", "final_outcome"),
     )
 
     id: Mapped[int] = mapped_column(AutoId, primary_key=True, autoincrement=True)
@@ -412,7 +414,10 @@ class SharedInformationRow(Base):
     """Something the callee told the agent, filed under an ``InformationCategory``."""
 
     __tablename__ = "shared_information"
-    __table_args__ = (Index("ix_shared_information_contact", "campaign_id", "external_id", "category"),)
+    __table_args__ = (
+        Index("ix_shared_information_contact", "campaign_id", "external_id", "category"),
+        Index("ix_shared_information_recent", "created_at", "id"),  # the information list, newest first
+    )
 
     id: Mapped[int] = mapped_column(AutoId, primary_key=True, autoincrement=True)
     campaign_id: Mapped[str] = mapped_column(String(64))

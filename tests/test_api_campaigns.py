@@ -1,11 +1,13 @@
 """Campaigns through the REST API: create from JSON and CSV with a per-row report, drafts, steering,
 adding contacts to a running campaign, live progress and its event stream."""
 
+import asyncio
 import json
 import time
 
 from api_helpers import ALL_HOURS, FAST, eventually, finished_campaign, person, phone
 
+from api.routers import campaigns as campaigns_router
 from api.routers.common import LIVE_PROGRESS_TIMEOUT_SECONDS
 from api.services import campaigns
 from schemas.campaign import CampaignSettings
@@ -311,3 +313,39 @@ async def test_a_tripped_campaign_shows_why_and_which_calls_and_resumes_by_hand(
     done = await finished_campaign(http, created.json()["campaign"]["id"])
     assert (done["status"], done["pause_reason"], done["tripped_by"]) == ("completed", "", [])
     assert done["outcomes"] == {"completed": 30}, "no network failure counted as a person's try (max_attempts 1)"
+
+
+async def test_the_campaign_event_stream_sends_a_snapshot_again_only_once_the_campaign_changed(api_stack, monkeypatch):
+    """A draft sits still: checked every 20 ms, its stream sends its first snapshot and then nothing, until
+    contacts are added, when the next check sends the new counts (once)."""
+    monkeypatch.setattr(campaigns_router, "EVENT_INTERVAL_SECONDS", 0.02)
+    http = api_stack.org_a.http
+    created = await http.post("/v1/campaigns", json={"name": "quiet", "start": False, "contacts": [person(1)]})
+    campaign_id = created.json()["campaign"]["id"]
+    events: list[dict] = []
+
+    async def collect(stream) -> None:
+        async for line in stream.aiter_lines():
+            if line.startswith("data: "):
+                events.append(json.loads(line.removeprefix("data: ")))
+
+    async with http.stream("GET", f"/v1/campaigns/{campaign_id}/events") as stream:
+        reader = asyncio.create_task(collect(stream))
+        try:
+            await wait_for_events(events, 1)
+            await asyncio.sleep(0.5)  # some twenty checks of an unchanged campaign
+            assert [event["contacts"]["total"] for event in events] == [1]
+            added = await http.post(f"/v1/campaigns/{campaign_id}/contacts", json={"contacts": [person(2)]})
+            assert added.status_code == 200, added.text
+            await wait_for_events(events, 2)
+            await asyncio.sleep(0.3)
+        finally:
+            reader.cancel()
+    assert [(event["contacts"]["total"], event["contacts"]["pending"]) for event in events] == [(1, 1), (2, 2)]
+
+
+async def wait_for_events(events: list[dict], count: int, within: float = 10.0) -> None:
+    deadline = asyncio.get_running_loop().time() + within
+    while len(events) < count:
+        assert asyncio.get_running_loop().time() < deadline, f"{len(events)} event(s) after {within} s: {events}"
+        await asyncio.sleep(0.01)

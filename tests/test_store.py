@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from schemas.api import ContactCounts
 from schemas.calls import CallbackRequest, DialResult
 from schemas.campaign import CampaignSettings
 from schemas.contact import Contact
@@ -43,6 +44,7 @@ from store.queries import (
     set_campaign_status,
     unfinished_dispatched_external_ids,
 )
+from store.reports import ContactTally, contact_tallies
 
 pytest_plugins = ["store_fixtures"]
 
@@ -340,3 +342,48 @@ async def _read_beside_an_open_write(session_factory: Sessions) -> None:
             row = await asyncio.wait_for(get_campaign(reader, CAMPAIGN), timeout=2)
             assert row.status == CampaignStatus.RUNNING
         await writer.rollback()
+
+
+def _tally_of_rows(rows: list[ContactRow]) -> ContactTally:
+    """What the views counted before the database did: every contact row loaded and counted one by one."""
+    counts, outcomes = ContactCounts(total=len(rows)), {}
+    for row in rows:
+        setattr(counts, row.status, getattr(counts, row.status) + 1)  # pending, active, finished, cancelled
+        if row.final_outcome is not None:
+            outcomes[row.final_outcome] = outcomes.get(row.final_outcome, 0) + 1
+    return ContactTally(counts, outcomes)
+
+
+async def test_contact_tallies_count_each_campaign_as_its_rows_do(session_factory: Sessions) -> None:
+    """A campaign in every state at once (pending, claimed, finished with several outcomes, cancelled before
+    its dial) beside a smaller one: the one GROUP BY gives each the counts its rows give one by one."""
+    other = "c-20261121-other"
+    await new_campaign(session_factory, [contact(f"p-{i}") for i in range(12)])
+    await new_campaign(session_factory, [contact(f"q-{i}") for i in range(3)], campaign_id=other)
+    async with session_factory() as session:
+        claimed = await claim_next_contacts(session, CAMPAIGN, 8, "claim-mixed")
+        outcomes = [
+            FinalOutcome.QUALIFIED,
+            FinalOutcome.NOT_INTERESTED,
+            FinalOutcome.QUALIFIED,
+            FinalOutcome.UNREACHABLE,
+        ]
+        for reference, outcome in zip(claimed.contacts, outcomes, strict=False):
+            assert await record_outcome(session, CAMPAIGN, reference.external_id, outcome, "")
+        await claim_next_contacts(session, other, 1, "claim-other")
+        await session.commit()
+    async with session_factory() as session:
+        await cancel_undispatched(session, other)
+        await session.commit()
+    async with session_factory() as session:
+        tallies = await contact_tallies(session, [CAMPAIGN, other, "c-empty"])
+        rows = list((await session.scalars(select(ContactRow))).all())
+    assert tallies == {
+        CAMPAIGN: _tally_of_rows([row for row in rows if row.campaign_id == CAMPAIGN]),
+        other: _tally_of_rows([row for row in rows if row.campaign_id == other]),
+        "c-empty": ContactTally(ContactCounts(), {}),
+    }
+    assert tallies[CAMPAIGN].counts == ContactCounts(total=12, pending=4, active=4, finished=4)
+    assert tallies[CAMPAIGN].outcomes == {"qualified": 2, "not_interested": 1, "unreachable": 1}
+    assert tallies[other].counts == ContactCounts(total=3, active=1, cancelled=2)
+    assert tallies[other].outcomes == {"cancelled": 2}

@@ -23,7 +23,7 @@ from api.deps import AppContext, app_context, current_org
 from api.ratelimit import limit_api_key
 from api.services import campaigns, people
 from infra.web_ui import workflow_ui_url
-from schemas.api import CAMPAIGN_DRAFT, MAX_PAGE_SIZE, CampaignOut, ContactCounts, ErrorBody, ImportReport, Stats
+from schemas.api import CAMPAIGN_DRAFT, MAX_PAGE_SIZE, CampaignOut, ErrorBody, ImportReport, Stats
 from schemas.calls import OUTBOUND_CALL_PREFIX, inbound_call_id, outbound_call_id
 from schemas.contact import normalize_phone
 from schemas.settings import Settings
@@ -436,17 +436,15 @@ async def campaign_views(
     rows: list[CampaignRow],
     progress: dict[str, CampaignProgress | None] | None = None,
 ) -> list[CampaignOut]:
-    """The campaigns as the API shows them: store counts for all, live progress where given."""
-    ids = [row.id for row in rows]
-    counts = await reports.contact_counts(session, ids)
-    outcomes = await reports.final_outcome_counts(session, ids)
+    """The campaigns as the API shows them: store counts for all (one query), live progress where given."""
+    tallies = await reports.contact_tallies(session, [row.id for row in rows])
     tripped = await reports.tripping_calls(session, rows)
     views = []
     for row in rows:
-        tally = counts.get(row.id, ContactCounts())
+        counts, outcomes = tallies[row.id].counts, tallies[row.id].outcomes
         live = (progress or {}).get(row.id)  # the workflow's word beats the store's, which lags a pause
-        done = row.status == "completed" and tally.total == 0
-        percent = 100.0 if done else (round(100 * tally.done / tally.total, 1) if tally.total else 0.0)
+        done = row.status == "completed" and counts.total == 0
+        percent = 100.0 if done else (round(100 * counts.done / counts.total, 1) if counts.total else 0.0)
         views.append(
             CampaignOut(
                 id=row.id,
@@ -456,11 +454,11 @@ async def campaign_views(
                 settings=row.campaign_settings,
                 created_at=row.created_at,
                 updated_at=row.updated_at,
-                contacts=tally,
+                contacts=counts,
                 percent_complete=percent,
                 pause_reason=live.pause_reason if live is not None else row.pause_reason,
                 tripped_by=[f"/v1/calls/{call}" for call in tripped.get(row.id, [])],
-                outcomes=outcomes.get(row.id, {}),
+                outcomes=outcomes,
                 web_ui_url=None
                 if row.status == CAMPAIGN_DRAFT
                 else workflow_ui_url(settings, campaign_workflow_id(row.id)),
