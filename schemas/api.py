@@ -439,6 +439,7 @@ class AgentUpdate(RequestBody):
     model_mode: ModelMode | None = None
     context: dict[str, Any] | None = None
     tools: dict[AgentTool, bool] | None = None
+    http_tools: list[str] | None = Field(default=None, description="Replaces the HTTP tools the agent may call")
     transfer_number: str | None = Field(default=None, description="E.164; null removes it")
     voicemail_message: str | None = None
     active: bool | None = None
@@ -466,6 +467,7 @@ class AgentOut(BaseModel):
     context: dict[str, Any]
     tools: dict[AgentTool, bool]
     enabled_tools: list[AgentTool] = Field(description="Switched on, and usable (transfer needs a number)")
+    http_tools: list[str] = Field(description="The organization's HTTP tools it may call (/v1/tools)")
     transfer_number: str | None
     voicemail_message: str
     active: bool

@@ -13,6 +13,7 @@ from activities.analysis import AnalysisActivities
 from activities.calls import CallActivities
 from activities.inbound import InboundActivities
 from activities.store import StoreActivities
+from activities.tools import ToolActivities
 from activities.webhooks import WebhookActivities
 from infra.client import connect
 from infra.health import database_check, temporal_check, worker_check, worker_http_app
@@ -62,6 +63,7 @@ def build_worker(
     inbound = InboundActivities(settings, sessions, client, outbox)
     analysis = AnalysisActivities(settings, sessions, outbox)
     hooks = WebhookActivities(settings, sessions)
+    tools = ToolActivities(settings, sessions)
     return Worker(
         client,
         task_queue=task_queue or settings.task_queue,
@@ -92,6 +94,9 @@ def build_worker(
             analysis.analyze_call,
             hooks.send_webhook,
             hooks.dead_letter_webhook,
+            tools.load_http_tools,
+            tools.invoke_http_tool,
+            tools.record_tool_invocation,
         ],
         max_concurrent_activities=500,
         workflow_task_executor=ThreadPoolExecutor(max_workers=8),
