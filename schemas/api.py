@@ -27,6 +27,7 @@ from schemas.campaign import CampaignSettings
 from schemas.compliance import CallingPolicy, DialDecision, DialVerdict, HoursRule
 from schemas.dispositions import Disposition
 from schemas.imports import RowError
+from schemas.tools import ToolInvocationOut
 from schemas.workflow_io import CampaignProgress
 
 MAX_CONTACTS_PER_REQUEST = 1_000_000
@@ -355,6 +356,10 @@ class CallDetail(CallOut):
     )
     analysis: CallAnalysis | None = Field(
         default=None, description="The post-call analysis (summary, extracted fields, success, tags); none yet: null"
+    )
+    tool_invocations: list[ToolInvocationOut] = Field(
+        default_factory=list,
+        description="The HTTP tools the agent called on this call, in order: arguments, status, latency, answer",
     )
 
 

@@ -19,10 +19,11 @@ from api.routers import (
     numbers,
     people,
     policy,
+    tools,
     webhooks,
 )
 
-ROUTERS = (me, policy, campaigns, contacts, calls, information, agents, numbers, dnc, people, webhooks, access)
+ROUTERS = (me, policy, campaigns, contacts, calls, information, agents, numbers, dnc, people, tools, webhooks, access)
 DESCRIPTION = """
 Every ``/v1`` request needs an organization's API key, as ``Authorization: Bearer <key>`` (or
 ``X-API-Key: <key>``); `ringflow org create NAME` prints one. A key only ever sees its own

@@ -1,0 +1,222 @@
+"""User-defined HTTP tools: the schema's rules, the SSRF guard, a real request against a local booking service
+(mapped, capped, keyed), which failures are tried again, and an invocation recorded on a call."""
+
+from dataclasses import replace
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+from temporalio.exceptions import ApplicationError
+from temporalio.testing import ActivityEnvironment
+from tool_target import LONG_NOTE, BookingService
+from webhook_receiver import Answer, free_port
+
+from activities.tools import ToolActivities
+from infra.http_tools import call_http_tool, map_response
+from schemas.settings import Settings
+from schemas.tools import (
+    IDEMPOTENCY_HEADER,
+    TOOL_ATTEMPTS,
+    TOOL_NETWORK_ERROR,
+    HttpTool,
+    InvocationStatus,
+    InvokeHttpTool,
+)
+from store import tools as tool_store
+from store.models import DEFAULT_ORG_ID
+
+SLOT_PARAMETERS = {
+    "type": "object",
+    "properties": {"day": {"type": "string", "description": "YYYY-MM-DD"}},
+    "required": ["day"],
+}
+
+
+def slots_tool(base_url: str, **fields: Any) -> HttpTool:
+    return HttpTool(
+        name="find_slots",
+        description="Free appointment slots on a day",
+        parameters=SLOT_PARAMETERS,
+        url=base_url + "/slots/{day}",
+        response_fields=["data.slots", "data.day"],
+        **fields,
+    )
+
+
+def booking_tool(base_url: str) -> HttpTool:
+    return HttpTool(
+        name="book_slot",
+        description="Book a slot",
+        parameters={
+            "type": "object",
+            "properties": {"day": {"type": "string"}, "time": {"type": "string"}, "seats": {"type": "integer"}},
+            "required": ["day", "time"],
+        },
+        method="POST",
+        url=base_url + "/bookings",
+        body={"when": "{day} {time}", "seats": "{seats}", "source": "ringflow"},
+        auth={"kind": "bearer", "secret": "tok_secret_123456"},
+    )
+
+
+@pytest.fixture
+async def booking_service():
+    service = BookingService()
+    await service.start()
+    yield service
+    await service.stop()
+
+
+# ---- the schema ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("fields", "complaint"),
+    [
+        ({"name": "find slots"}, "name"),
+        ({"name": "end_call"}, "built-in tool"),
+        ({"parameters": {"type": "array"}}, '"type": "object"'),
+        ({"parameters": {"type": "object", "properties": {}, "required": ["day"]}}, "undeclared properties: day"),
+        ({"parameters": {"type": "nope"}}, "not a valid JSON schema"),
+        ({"url": "http://example.com/slots/{when}"}, "undeclared parameters: when"),
+        ({"url": "ftp://example.com/x"}, "http:// or https://"),
+        ({"url": "http://{day}/x"}, "host is not a placeholder"),
+        ({"body": {"a": "{nobody}"}}, "body: placeholders name undeclared parameters: nobody"),
+        ({"method": "TRACE"}, "method"),
+        ({"timeout_seconds": 31}, "less than or equal to 30"),
+        ({"response_fields": ["data..slots"]}, "not a dotted path"),
+        ({"headers": {"Idempotency-Key": "x"}}, "set by Ringflow"),
+        ({"auth": {"kind": "none", "secret": "s"}}, "only an api_key or bearer auth"),
+    ],
+)
+def test_a_tool_that_breaks_a_rule_is_refused_naming_it(fields: dict[str, Any], complaint: str) -> None:
+    base = slots_tool("http://example.com").model_dump()
+    with pytest.raises(ValidationError, match=complaint):
+        HttpTool.model_validate({**base, **fields})
+
+
+def test_a_tool_defaults_to_a_five_second_get_without_auth() -> None:
+    tool = HttpTool(name="ping", description="Ping", url="https://example.com/ping")
+    assert (tool.method, tool.timeout_seconds, tool.auth.kind) == ("GET", 5.0, "none")
+
+
+def test_the_response_mapping_picks_dotted_paths_and_caps_the_size() -> None:
+    answer = '{"data": {"items": [{"name": "A"}, {"name": "B"}], "long": "' + "y" * 500 + '"}}'
+    assert map_response(answer, ["data.items.1.name", "data.missing"], 200) == (
+        '{"data.items.1.name":"B","data.missing":null}'
+    )
+    capped = map_response(answer, [], 120)
+    assert len(capped) == 120 and capped.endswith("…(truncated)")
+    assert map_response("plain text", [], 100) == "plain text"
+
+
+# ---- SSRF ----------------------------------------------------------------------------------------
+
+
+async def test_a_loopback_url_is_refused_by_default_and_never_sent(booking_service: BookingService) -> None:
+    result = await call_http_tool(
+        slots_tool(booking_service.base_url), {"day": "2026-12-01"}, idempotency_key="k1", allow_private=False
+    )
+    assert result.status == InvocationStatus.REFUSED
+    assert "private or reserved address (127.0.0.1)" in result.error
+    assert "RINGFLOW_TOOL_ALLOW_PRIVATE_URLS" in result.error
+    assert result.reply.startswith("I couldn't reach the find slots system just now.")
+    assert booking_service.requests == []
+
+
+# ---- a real request ------------------------------------------------------------------------------
+
+
+async def test_a_get_is_rendered_sent_with_its_key_and_its_answer_mapped_and_capped(
+    booking_service: BookingService,
+) -> None:
+    tool = slots_tool(booking_service.base_url, headers={"X-Team": "sales"})
+    result = await call_http_tool(tool, {"day": "2026-12-01 am"}, idempotency_key="call-1#1#tool1", allow_private=True)
+
+    assert result.status == InvocationStatus.OK and result.http_status == 200
+    assert result.reply == '{"data.slots":["10:00","14:30"],"data.day":"2026-12-01 am"}'
+    assert len(result.response) == 2000 and LONG_NOTE[:100] in result.response  # the record keeps 2 KB
+    [request] = booking_service.requests
+    assert request["path"] == "/slots/2026-12-01%20am"
+    assert request["headers"][IDEMPOTENCY_HEADER] == "call-1#1#tool1"
+    assert request["headers"]["X-Team"] == "sales"
+
+
+async def test_a_post_sends_its_body_template_and_bearer_token(booking_service: BookingService) -> None:
+    result = await call_http_tool(
+        booking_tool(booking_service.base_url),
+        {"day": "2026-12-01", "time": "10:00", "seats": 2},
+        idempotency_key="k2",
+        allow_private=True,
+    )
+    assert result.status == InvocationStatus.OK
+    [request] = booking_service.requests
+    assert request["json"] == {"when": "2026-12-01 10:00", "seats": 2, "source": "ringflow"}
+    assert request["headers"]["Authorization"] == "Bearer tok_secret_123456"
+
+
+async def test_arguments_that_do_not_fit_are_refused_before_sending(booking_service: BookingService) -> None:
+    result = await call_http_tool(
+        slots_tool(booking_service.base_url), {"day": 3}, idempotency_key="k3", allow_private=True
+    )
+    assert result.status == InvocationStatus.REFUSED and "is not of type" in result.error
+    assert booking_service.requests == []
+
+
+# ---- what is tried again -------------------------------------------------------------------------
+
+
+async def _store_tool(session_factory, tool: HttpTool) -> None:
+    async with session_factory() as session:
+        await tool_store.save_tool(session, DEFAULT_ORG_ID, tool)
+        await session.commit()
+
+
+def _on_attempt(attempt: int) -> ActivityEnvironment:
+    env = ActivityEnvironment()
+    env.info = replace(env.info, attempt=attempt)
+    return env
+
+
+def _activities(session_factory) -> ToolActivities:
+    return ToolActivities(Settings(_env_file=None, tool_allow_private_urls=True), session_factory)  # type: ignore[call-arg]
+
+
+async def test_a_post_is_not_tried_again_on_a_5xx(session_factory, booking_service: BookingService) -> None:
+    booking_service.plan = [Answer(503)]
+    await _store_tool(session_factory, booking_tool(booking_service.base_url))
+    request = InvokeHttpTool(
+        org_id=DEFAULT_ORG_ID, name="book_slot", arguments={"day": "d", "time": "t"}, idempotency_key="k4"
+    )
+    result = await _on_attempt(1).run(_activities(session_factory).invoke_http_tool, request)
+    assert (result.status, result.http_status) == (InvocationStatus.HTTP_ERROR, 503)
+    assert len(booking_service.requests) == 1
+
+
+async def test_a_post_is_not_tried_again_on_a_network_error(session_factory) -> None:
+    await _store_tool(session_factory, booking_tool(f"http://127.0.0.1:{free_port()}"))
+    request = InvokeHttpTool(
+        org_id=DEFAULT_ORG_ID, name="book_slot", arguments={"day": "d", "time": "t"}, idempotency_key="k5"
+    )
+    result = await _on_attempt(1).run(_activities(session_factory).invoke_http_tool, request)
+    assert result.status == InvocationStatus.UNREACHABLE and "ConnectError" in result.error
+
+
+async def test_a_get_is_tried_again_on_a_network_error_until_its_last_try(session_factory) -> None:
+    await _store_tool(session_factory, slots_tool(f"http://127.0.0.1:{free_port()}"))
+    request = InvokeHttpTool(org_id=DEFAULT_ORG_ID, name="find_slots", arguments={"day": "d"}, idempotency_key="k6")
+    activities = _activities(session_factory)
+    with pytest.raises(ApplicationError) as raised:
+        await _on_attempt(1).run(activities.invoke_http_tool, request)
+    assert raised.value.type == TOOL_NETWORK_ERROR and not raised.value.non_retryable
+    last = await _on_attempt(TOOL_ATTEMPTS).run(activities.invoke_http_tool, request)
+    assert last.status == InvocationStatus.UNREACHABLE
+    assert last.reply.startswith("I couldn't reach the find slots system just now.")
+
+
+async def test_a_get_answered_with_a_5xx_is_not_tried_again(session_factory, booking_service: BookingService) -> None:
+    booking_service.plan = [Answer(500)]
+    await _store_tool(session_factory, slots_tool(booking_service.base_url))
+    request = InvokeHttpTool(org_id=DEFAULT_ORG_ID, name="find_slots", arguments={"day": "d"}, idempotency_key="k7")
+    result = await _on_attempt(1).run(_activities(session_factory).invoke_http_tool, request)
+    assert result.status == InvocationStatus.HTTP_ERROR
