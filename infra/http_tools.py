@@ -100,7 +100,7 @@ def _text(value: Any) -> str:
 def _failed(tool: HttpTool, status: InvocationStatus, error: str, started: float, **facts: Any) -> ToolResult:
     return ToolResult(
         status=status,
-        reply=f"{failure_sentence(tool.name)} (The tool failed: {error}. Say so to the callee and offer another way.)",
+        reply=failure_sentence(tool.name),
         error=error,
         latency_ms=_elapsed_ms(started),
         **facts,

@@ -1,18 +1,24 @@
 """User-defined HTTP tools: the schema's rules, the SSRF guard, a real request against a local booking service
 (mapped, capped, keyed), which failures are tried again, and an invocation recorded on a call."""
 
+import uuid
 from dataclasses import replace
+from datetime import timedelta
 from typing import Any
 
 import pytest
+from conftest import server_clock
+from livekit.agents import AgentSession
 from pydantic import ValidationError
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 from tool_target import LONG_NOTE, BookingService
 from webhook_receiver import Answer, free_port
+from workflow_helpers import AGENT, ANY_HOUR, contact, eventually, new_campaign_id, seed, settings
 
 from activities.tools import ToolActivities
 from infra.http_tools import call_http_tool, map_response
+from schemas.agent import CallJob
 from schemas.settings import Settings
 from schemas.tools import (
     IDEMPOTENCY_HEADER,
@@ -22,8 +28,16 @@ from schemas.tools import (
     InvocationStatus,
     InvokeHttpTool,
 )
+from schemas.workflow_io import ContactPhase, ContactWorkflowInput, contact_workflow_id
+from simulator.carrier import SimCarrier
+from simulator.scripted_llm import ScriptedLLM
 from store import tools as tool_store
 from store.models import DEFAULT_ORG_ID
+from voice_worker.agent import RingflowAgent
+from voice_worker.bridge import BridgeError
+from voice_worker.temporal_bridge import TemporalCallBridge
+from worker.main import build_worker
+from workflows.contact import ContactWorkflow
 
 SLOT_PARAMETERS = {
     "type": "object",
@@ -220,3 +234,108 @@ async def test_a_get_answered_with_a_5xx_is_not_tried_again(session_factory, boo
     request = InvokeHttpTool(org_id=DEFAULT_ORG_ID, name="find_slots", arguments={"day": "d"}, idempotency_key="k7")
     result = await _on_attempt(1).run(_activities(session_factory).invoke_http_tool, request)
     assert result.status == InvocationStatus.HTTP_ERROR
+
+
+# ---- on a call, through its workflow -------------------------------------------------------------
+
+
+@pytest.fixture
+async def call_with_tools(time_env, session_factory, db_url, booking_service: BookingService):
+    """A contact between calls whose agent may use ``find_slots`` (the organization also has ``book_slot``,
+    switched off), a worker whose deployment allows the loopback booking service, and a bridge to the call."""
+    campaign_id = new_campaign_id()
+    person = contact(31, "never_answers")
+    campaign = settings(max_attempts=3, initial_backoff=timedelta(hours=6))
+    await seed(session_factory, campaign_id, [person], campaign)
+    await _store_tool(session_factory, slots_tool(booking_service.base_url))
+    await _store_tool(session_factory, booking_tool(booking_service.base_url))
+    agent = AGENT.model_copy(update={"http_tools": ["find_slots"]})
+    task_queue = f"tq-{uuid.uuid4().hex[:8]}"
+    deployment = Settings(_env_file=None, database_url=db_url, task_queue=task_queue, tool_allow_private_urls=True)  # type: ignore[call-arg]
+    sim = SimCarrier(time_scale=0.0, clock=server_clock)
+    async with build_worker(time_env.client, deployment, sessions=session_factory, carrier=sim):
+        handle = await time_env.client.start_workflow(
+            ContactWorkflow.run,
+            ContactWorkflowInput(
+                campaign_id=campaign_id,
+                contact=person,
+                settings=campaign,
+                agent=agent,
+                policy=ANY_HOUR,
+                org_id=DEFAULT_ORG_ID,
+            ),
+            id=contact_workflow_id(campaign_id, person.external_id),
+            task_queue=task_queue,
+        )
+
+        async def parked() -> bool:
+            return (await handle.query(ContactWorkflow.state)).phase == ContactPhase.WAITING_RETRY
+
+        await eventually(parked)
+        bridge = TemporalCallBridge(time_env.client, handle.id, attempt=1)
+        yield bridge, handle, campaign_id, person, agent
+        await handle.terminate("test over")
+
+
+async def test_an_invocation_runs_through_the_calls_workflow_and_is_recorded_on_the_call(
+    call_with_tools, session_factory, booking_service: BookingService
+) -> None:
+    bridge, handle, campaign_id, person, _ = call_with_tools
+    assert [spec.name for spec in await bridge.http_tools()] == ["find_slots"]
+
+    result = await bridge.call_http_tool("find_slots", {"day": "2026-12-01"})
+
+    assert result.status == InvocationStatus.OK
+    assert result.reply == '{"data.slots":["10:00","14:30"],"data.day":"2026-12-01"}'
+    assert booking_service.requests[0]["headers"][IDEMPOTENCY_HEADER] == f"{handle.id}#1#tool1"
+    async with session_factory() as session:
+        [recorded] = await tool_store.invocations_for(session, campaign_id, person.external_id, attempt=1)
+    assert (recorded.tool, recorded.arguments, recorded.status, recorded.http_status) == (
+        "find_slots",
+        {"day": "2026-12-01"},
+        InvocationStatus.OK,
+        200,
+    )
+    assert recorded.latency_ms >= 0 and len(recorded.response) == 2000
+
+
+async def test_a_tool_the_agent_has_switched_off_is_refused_by_the_workflow(
+    call_with_tools, session_factory, booking_service: BookingService
+) -> None:
+    bridge, _, campaign_id, person, _ = call_with_tools
+    with pytest.raises(BridgeError, match="book_slot is not a tool this agent may use"):
+        await bridge.call_http_tool("book_slot", {"day": "d", "time": "t"})
+    assert booking_service.requests == []
+    async with session_factory() as session:
+        assert await tool_store.invocations_for(session, campaign_id, person.external_id) == []
+
+
+async def test_a_failed_invocation_is_recorded_and_the_agent_says_a_sentence(
+    call_with_tools, session_factory, booking_service: BookingService
+) -> None:
+    bridge, _, campaign_id, person, agent = call_with_tools
+    booking_service.plan = [Answer(500)]
+    job = CallJob(workflow_id="w", campaign_id=campaign_id, attempt=1, contact=person, agent=agent)
+    model = ScriptedLLM()
+    speaker = RingflowAgent(job, bridge)
+    async with AgentSession(llm=model) as session:
+        await session.start(speaker)
+        await speaker.wait_greeted(10)
+        assert "find_slots" in speaker.tool_names and "book_slot" not in speaker.tool_names
+        failed = await session.run(user_input="Any free slots? The day is 2026-12-01.")
+        found = await session.run(user_input="Could you try again? The day is 2026-12-01.")
+        await speaker.stop_polling()
+
+    assert spoken(failed) == ["I couldn't reach the find slots system just now."]
+    assert spoken(found)[0].startswith('Here is what I found: {"data.slots":["10:00","14:30"]')
+    async with session_factory() as session:
+        recorded = await tool_store.invocations_for(session, campaign_id, person.external_id)
+    assert [(r.status, r.http_status, r.arguments) for r in recorded] == [
+        (InvocationStatus.HTTP_ERROR, 500, {"day": "2026-12-01"}),
+        (InvocationStatus.OK, 200, {"day": "2026-12-01"}),
+    ]
+    assert recorded[0].error == "the service answered 500"
+
+
+def spoken(result: Any) -> list[str]:
+    return [e.item.text_content for e in result.events if e.type == "message" and e.item.role == "assistant"]

@@ -30,7 +30,7 @@ from livekit.agents.voice import SpeechHandle
 
 from schemas.agent import AgentTool, CallJob, InformationCategory, Language, LiveContext
 from schemas.dispositions import Disposition
-from schemas.tools import HttpToolSpec, failure_sentence
+from schemas.tools import HttpToolSpec, InvocationStatus, failure_sentence
 from voice_worker.bridge import BridgeError, CallBridge
 from voice_worker.phrases import resolve_when
 
@@ -171,9 +171,12 @@ class CallTools:
         async def invoke(raw_arguments: dict[str, object]) -> str:
             self.called.append(spec.name)
             try:
-                return await self._bridge.call_http_tool(spec.name, raw_arguments)
+                result = await self._bridge.call_http_tool(spec.name, raw_arguments)
             except BridgeError as exc:
                 raise ToolError(str(exc) or failure_sentence(spec.name)) from exc
+            if result.status != InvocationStatus.OK:
+                raise ToolError(result.reply)
+            return result.reply
 
         return function_tool(invoke, raw_schema=spec.openai_schema())
 

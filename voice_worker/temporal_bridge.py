@@ -21,7 +21,7 @@ from schemas.agent import (
 from schemas.calls import CallbackRequest
 from schemas.dispositions import Disposition, DispositionInput
 from schemas.settings import get_settings
-from schemas.tools import HttpToolSpec, ToolCall
+from schemas.tools import HttpToolSpec, ToolCall, ToolResult
 from schemas.workflow_io import CallbackConfirmation, ReasonInput
 from voice_worker.bridge import BridgeError
 from workflows.call_records import CallRecordsMixin
@@ -103,7 +103,7 @@ class TemporalCallBridge:
         return await self._update(CallRecordsMixin.http_tool_specs)
 
     @traced_tool
-    async def call_http_tool(self, name: str, arguments: dict[str, object]) -> str:
+    async def call_http_tool(self, name: str, arguments: dict[str, object]) -> ToolResult:
         return await self._update(CallRecordsMixin.invoke_http_tool, ToolCall(name=name, arguments=arguments))
 
     async def append_transcript(self, segments: list[TranscriptSegment]) -> None:

@@ -302,10 +302,10 @@ class CallRecordsMixin:
         )
 
     @workflow.update
-    async def invoke_http_tool(self, call: ToolCall) -> str:
+    async def invoke_http_tool(self, call: ToolCall) -> ToolResult:
         """Run one of the agent's HTTP tools (an activity, keyed by this workflow, attempt and a count, so its
-        retries send one idempotency key) and record it on the call; returns what the model is told, which on
-        any failure is a sentence the agent can say."""
+        retries send one idempotency key) and record it on the call. Its ``reply`` is what the model is told:
+        on any failure, a sentence the agent can say."""
         assert self._rec_org_id is not None  # the validator refused a call of no organization
         attempt = self._attempt_now()
         self._tool_calls += 1
@@ -339,7 +339,7 @@ class CallRecordsMixin:
                 result=result,
             ),
         )
-        return result.reply
+        return result
 
     @invoke_http_tool.validator
     def _validate_tool_call(self, call: ToolCall) -> None:

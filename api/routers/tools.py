@@ -11,7 +11,9 @@ from schemas.api import ErrorBody
 from schemas.tools import HttpTool, HttpToolOut, ToolResult, ToolTestRequest
 
 router = APIRouter(prefix="/v1/tools", tags=["tools"], dependencies=V1_DEPENDENCIES, responses=V1_RESPONSES)
-NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": ErrorBody, "description": "No such tool in your organization"}}
+NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {"model": ErrorBody, "description": "No such tool in your organization"}
+}
 CONFLICT: dict[int | str, dict[str, Any]] = {
     409: {"model": ErrorBody, "description": "The name is taken, or an agent still uses the tool"}
 }
@@ -59,9 +61,7 @@ async def replace_tool(
     """Replace the tool's definition; an auth of the same kind with an empty ``secret`` keeps the stored secret.
     Calls already under way keep the tools they started with."""
     try:
-        return await service.replace(
-            session, ctx.settings, org_id=org.id, name=name, tool=body, actor=principal.actor
-        )
+        return await service.replace(session, ctx.settings, org_id=org.id, name=name, tool=body, actor=principal.actor)
     except service.ToolServiceError as err:
         raise _refused(err) from None
 
@@ -77,9 +77,7 @@ async def delete_tool(name: str, org: CurrentOrg, session: DbSession, principal:
 
 
 @router.post("/{name}/test", response_model=ToolResult, responses=NOT_FOUND)
-async def test_tool(
-    name: str, body: ToolTestRequest, org: CurrentOrg, session: DbSession, ctx: Context
-) -> ToolResult:
+async def test_tool(name: str, body: ToolTestRequest, org: CurrentOrg, session: DbSession, ctx: Context) -> ToolResult:
     """Run the tool once with sample ``arguments``, as a call would (same request, SSRF guard and response
     mapping), without recording it: ``reply`` is what the model would be handed."""
     try:
