@@ -339,3 +339,62 @@ async def test_a_failed_invocation_is_recorded_and_the_agent_says_a_sentence(
 
 def spoken(result: Any) -> list[str]:
     return [e.item.text_content for e in result.events if e.type == "message" and e.item.role == "assistant"]
+
+
+# ---- the API -------------------------------------------------------------------------------------
+
+
+async def test_the_api_creates_shows_tests_replaces_and_deletes_a_tool_never_showing_its_secret(
+    api_stack, booking_service: BookingService
+) -> None:
+    http = api_stack.org_a.http
+    tool = booking_tool(booking_service.base_url).model_dump(mode="json")
+    created = await http.post("/v1/tools", json=tool)
+    assert created.status_code == 201, created.text
+    assert created.json()["auth"] == {"kind": "bearer", "header": "X-API-Key", "secret_hint": "…3456"}
+    assert "tok_secret_123456" not in created.text
+    assert (await http.post("/v1/tools", json=tool)).status_code == 409
+    assert [t["name"] for t in (await http.get("/v1/tools")).json()] == ["book_slot"]
+    assert (await api_stack.org_b.http.get("/v1/tools/book_slot")).status_code == 404
+
+    tested = await http.post("/v1/tools/book_slot/test", json={"arguments": {"day": "2026-12-01", "time": "10:00"}})
+    assert tested.status_code == 200, tested.text
+    assert tested.json()["status"] == "ok" and '"id":"b-1"' in tested.json()["reply"]
+    assert booking_service.requests[-1]["headers"]["Authorization"] == "Bearer tok_secret_123456"
+
+    replaced = await http.put(
+        "/v1/tools/book_slot", json={**tool, "auth": {"kind": "bearer"}, "response_fields": ["booking.id"]}
+    )
+    assert replaced.status_code == 200, replaced.text
+    tested = await http.post("/v1/tools/book_slot/test", json={"arguments": {"day": "2026-12-01", "time": "10:00"}})
+    assert tested.json()["reply"] == '{"booking.id":"b-1"}'
+    assert booking_service.requests[-1]["headers"]["Authorization"] == "Bearer tok_secret_123456"  # kept
+
+    assert (await http.delete("/v1/tools/book_slot")).status_code == 204
+    assert (await http.get("/v1/tools/book_slot")).status_code == 404
+
+
+async def test_the_api_refuses_a_bad_tool_in_one_line(api_stack) -> None:
+    http = api_stack.org_a.http
+    bad = slots_tool("http://example.com").model_dump(mode="json") | {"url": "http://example.com/{when}"}
+    refused = await http.post("/v1/tools", json=bad)
+    assert refused.status_code == 422
+    no_secret = booking_tool("http://example.com").model_dump(mode="json") | {"auth": {"kind": "api_key"}}
+    refused = await http.post("/v1/tools", json=no_secret)
+    assert refused.status_code == 422 and refused.json()["detail"] == "auth.secret: a api_key auth needs its secret"
+
+
+async def test_an_agent_switches_on_only_tools_its_organization_has(api_stack, booking_service) -> None:
+    http = api_stack.org_a.http
+    await http.post("/v1/tools", json=slots_tool(booking_service.base_url).model_dump(mode="json"))
+    agent = {"name": "booker", "instructions": "Book appointments."}
+    refused = await http.post("/v1/agents", json={**agent, "http_tools": ["find_slots", "nope"]})
+    assert refused.status_code == 422 and "no tool named 'nope'" in refused.json()["detail"]
+    created = await http.post("/v1/agents", json={**agent, "http_tools": ["find_slots"]})
+    assert created.status_code == 201 and created.json()["http_tools"] == ["find_slots"]
+    assert (await http.delete("/v1/tools/find_slots")).status_code == 409  # still switched on
+    switched_off = await http.put("/v1/agents/booker", json={"http_tools": []})
+    assert switched_off.json()["http_tools"] == []
+    assert (await http.delete("/v1/tools/find_slots")).status_code == 204
+    other_org = await api_stack.org_b.http.post("/v1/agents", json={**agent, "http_tools": ["find_slots"]})
+    assert other_org.status_code == 422
