@@ -1,6 +1,9 @@
 """User-defined HTTP tools: the schema's rules, the SSRF guard, a real request against a local booking service
 (mapped, capped, keyed), which failures are tried again, and an invocation recorded on a call."""
 
+import asyncio
+import json
+import threading
 import uuid
 from dataclasses import replace
 from datetime import timedelta
@@ -13,10 +16,12 @@ from pydantic import ValidationError
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 from tool_target import LONG_NOTE, BookingService
+from typer.testing import CliRunner
 from webhook_receiver import Answer, free_port
 from workflow_helpers import AGENT, ANY_HOUR, contact, eventually, new_campaign_id, seed, settings
 
 from activities.tools import ToolActivities
+from cli.app import app
 from infra.http_tools import call_http_tool, map_response
 from schemas.agent import CallJob
 from schemas.settings import Settings
@@ -398,3 +403,42 @@ async def test_an_agent_switches_on_only_tools_its_organization_has(api_stack, b
     assert (await http.delete("/v1/tools/find_slots")).status_code == 204
     other_org = await api_stack.org_b.http.post("/v1/agents", json={**agent, "http_tools": ["find_slots"]})
     assert other_org.status_code == 422
+
+
+# ---- the CLI -------------------------------------------------------------------------------------
+
+
+def test_the_cli_creates_lists_tests_and_deletes_a_tool(cli_store_url: str, tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("RINGFLOW_TOOL_ALLOW_PRIVATE_URLS", "true")
+    service = BookingService()
+    definition = tmp_path / "tool.json"
+    definition.write_text(json.dumps(slots_tool(service.base_url).model_dump(mode="json")))
+
+    code, out = ringflow("tool", "create", str(definition))
+    assert code == 0 and f"tool find_slots: GET {service.base_url}/slots/{{day}}" in out, out
+    code, out = ringflow("tool", "list")
+    assert code == 0 and "find_slots  GET" in out and "auth=none" in out
+
+    code, out = ringflow("tool", "test", "find_slots", "--arguments", '{"day": "2026-12-01"}')
+    assert code == 1 and "unreachable" in out and "I couldn't reach the find slots system just now." in out
+
+    loop = asyncio.new_event_loop()  # the service answers from a thread of its own while the command runs
+    server = threading.Thread(target=loop.run_forever, daemon=True)
+    server.start()
+    asyncio.run_coroutine_threadsafe(service.start(), loop).result(10)
+    try:
+        code, out = ringflow("tool", "test", "find_slots", "--arguments", '{"day": "2026-12-01"}')
+    finally:
+        asyncio.run_coroutine_threadsafe(service.stop(), loop).result(10)
+        loop.call_soon_threadsafe(loop.stop)
+    assert code == 0 and out.startswith("ok 200 in ") and '"data.slots":["10:00","14:30"]' in out, out
+
+    code, out = ringflow("tool", "delete", "find_slots")
+    assert code == 0 and "tool find_slots deleted" in out
+    code, out = ringflow("tool", "delete", "find_slots")
+    assert code == 1 and "no tool named 'find_slots'" in out
+
+
+def ringflow(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(app, list(args))
+    return result.exit_code, result.stdout + result.stderr
