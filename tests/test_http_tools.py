@@ -10,6 +10,8 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from api_helpers import eventually as eventually_answers
+from api_helpers import phone
 from conftest import server_clock
 from livekit.agents import AgentSession
 from pydantic import ValidationError
@@ -32,6 +34,8 @@ from schemas.tools import (
     HttpTool,
     InvocationStatus,
     InvokeHttpTool,
+    ToolInvocationRecord,
+    ToolResult,
 )
 from schemas.workflow_io import ContactPhase, ContactWorkflowInput, contact_workflow_id
 from simulator.carrier import SimCarrier
@@ -442,3 +446,36 @@ def test_the_cli_creates_lists_tests_and_deletes_a_tool(cli_store_url: str, tmp_
 def ringflow(*args: str) -> tuple[int, str]:
     result = CliRunner().invoke(app, list(args))
     return result.exit_code, result.stdout + result.stderr
+
+
+async def test_the_call_detail_lists_the_invocations_recorded_on_that_call(api_stack) -> None:
+    http = api_stack.org_a.http
+    assert (await http.post("/v1/agents", json={"name": "finder", "instructions": "Help."})).status_code == 201
+    started = await http.post("/v1/agents/finder/calls", json={"phone": phone(9), "persona": "answers"})
+    assert started.status_code == 201, started.text
+    campaign_id = started.json()["campaign"]["id"]
+    await eventually_answers(
+        lambda: http.get(f"/v1/campaigns/{campaign_id}"), lambda campaign: campaign["status"] == "completed"
+    )
+    call = (await http.get("/v1/calls", params={"campaign_id": campaign_id})).json()["items"][0]
+    result = ToolResult(status=InvocationStatus.OK, reply="{}", http_status=200, latency_ms=42, response="{}")
+    async with api_stack.sessions() as session:
+        for attempt, key in ((call["attempt"], "k-this-call"), (call["attempt"] + 1, "k-a-later-call")):
+            record = ToolInvocationRecord(
+                idempotency_key=key,
+                org_id=api_stack.org_a.id,
+                campaign_id=campaign_id,
+                external_id=call["external_id"],
+                attempt=attempt,
+                tool="find_slots",
+                arguments={"day": "2026-12-01"},
+                result=result,
+            )
+            await tool_store.record_invocation(session, record)
+            await tool_store.record_invocation(session, record)  # a retried write adds nothing
+        await session.commit()
+
+    detail = (await http.get(f"/v1/calls/{call['id']}")).json()
+    assert [(i["tool"], i["arguments"], i["status"], i["latency_ms"]) for i in detail["tool_invocations"]] == [
+        ("find_slots", {"day": "2026-12-01"}, "ok", 42)
+    ]
