@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
-from webhook_receiver import Answer, free_port
+from webhook_receiver import Answer, free_port, serve_locally
 
 LONG_NOTE = "x" * 5000
 """Part of every slots answer: a tool that hands back the whole answer must cap it."""
@@ -53,9 +53,7 @@ class BookingService:
         app = web.Application()
         app.router.add_get("/slots/{day}", self._slots)
         app.router.add_post("/bookings", self._book)
-        self._runner = web.AppRunner(app)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", self.port, reuse_address=True).start()
+        self._runner = await serve_locally(app, self.port)
 
     async def stop(self) -> None:
         if self._runner is not None:
