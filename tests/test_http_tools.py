@@ -19,6 +19,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 from tool_target import LONG_NOTE, BookingService
 from typer.testing import CliRunner
+from voice_fakes import FakeBridge
 from webhook_receiver import Answer, free_port
 from workflow_helpers import AGENT, ANY_HOUR, contact, eventually, new_campaign_id, seed, settings
 
@@ -479,3 +480,38 @@ async def test_the_call_detail_lists_the_invocations_recorded_on_that_call(api_s
     assert [(i["tool"], i["arguments"], i["status"], i["latency_ms"]) for i in detail["tool_invocations"]] == [
         ("find_slots", {"day": "2026-12-01"}, "ok", 42)
     ]
+
+
+# ---- the agent, against a fake bridge ------------------------------------------------------------
+
+
+def _job_with_tools() -> CallJob:
+    agent = AGENT.model_copy(update={"http_tools": ["find_slots"]})
+    return CallJob(workflow_id="w", campaign_id="c", attempt=1, contact=contact(1, "answers"), agent=agent)
+
+
+async def test_the_agent_offers_the_tools_its_call_has_and_says_their_answer() -> None:
+    bridge = FakeBridge(
+        http_specs=[slots_tool("https://booking.example.com").spec],
+        tool_results=[ToolResult(status=InvocationStatus.OK, reply='{"data.slots":["09:00"]}')],
+    )
+    model = ScriptedLLM()
+    speaker = RingflowAgent(_job_with_tools(), bridge)
+    async with AgentSession(llm=model) as session:
+        await session.start(speaker)
+        await speaker.wait_greeted(5)
+        answered = await session.run(user_input="The day is 2026-12-01, anything free?")
+        await speaker.stop_polling()
+    assert "find_slots" in model.requests[-1].tool_names
+    assert ("call_http_tool", ("find_slots", {"day": "2026-12-01"})) in bridge.calls
+    assert spoken(answered) == ['Here is what I found: {"data.slots":["09:00"]}']
+
+
+async def test_a_call_whose_workflow_cannot_list_its_tools_goes_on_without_them() -> None:
+    bridge = FakeBridge(fail="the workflow is unreachable", http_specs=[slots_tool("https://x.example").spec])
+    speaker = RingflowAgent(_job_with_tools(), bridge)
+    async with AgentSession(llm=ScriptedLLM()) as session:
+        await session.start(speaker)
+        await speaker.wait_greeted(5)
+        await speaker.stop_polling()
+    assert "find_slots" not in speaker.tool_names and "take_note" in speaker.tool_names
