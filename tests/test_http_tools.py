@@ -40,6 +40,7 @@ from schemas.tools import (
 )
 from schemas.workflow_io import ContactPhase, ContactWorkflowInput, contact_workflow_id
 from simulator.carrier import SimCarrier
+from simulator.evaluation import evaluate_persona
 from simulator.scripted_llm import ScriptedLLM
 from store import tools as tool_store
 from store.models import DEFAULT_ORG_ID
@@ -515,3 +516,8 @@ async def test_a_call_whose_workflow_cannot_list_its_tools_goes_on_without_them(
         await speaker.wait_greeted(5)
         await speaker.stop_polling()
     assert "find_slots" not in speaker.tool_names and "take_note" in speaker.tool_names
+
+
+async def test_an_agent_with_http_tools_is_evaluated_without_reaching_any_service() -> None:
+    verdict = await evaluate_persona(AGENT.model_copy(update={"http_tools": ["find_slots"]}), "qualifies")
+    assert verdict.passed, verdict.reason
