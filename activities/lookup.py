@@ -1,4 +1,7 @@
-"""The pre-call lookup: ask the user's system about a contact just before it is dialled."""
+"""The pre-call lookup: ask the user's system about a contact just before it is dialled.
+
+It reaches the user's systems as the agents' HTTP tools do, under the same private-address rule
+(``RINGFLOW_TOOL_ALLOW_PRIVATE_URLS``)."""
 
 import json
 from typing import Any
@@ -7,6 +10,7 @@ import httpx
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from infra.http_tools import ALLOWED_BY
 from infra.webhooks import UnsafeWebhookUrlError, check_url
 from schemas.activity_io import ActivityName, LookupAnswer, LookupRequest
 from schemas.settings import Settings
@@ -32,7 +36,7 @@ class LookupActivities:
         """
         lookup = request.lookup
         try:
-            await check_url(lookup.url, allow_private=self._settings.webhook_allow_private_urls)
+            await check_url(lookup.url, allow_private=self._settings.tool_allow_private_urls, allowed_by=ALLOWED_BY)
         except UnsafeWebhookUrlError as err:
             return LookupAnswer(error=str(err).removeprefix("url: "))
         body: dict[str, Any] = {

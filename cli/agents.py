@@ -223,10 +223,16 @@ def agent_import(
         fail(str(err), code=2)
 
     async def body(sessions: "async_sessionmaker[AsyncSession]") -> None:
+        from api.services.tools import InvalidToolError, refuse_unknown_tools
         from store import queries
+        from store.models import DEFAULT_ORG_ID
 
         async with sessions() as session:
             existed = await queries.get_agent(session, config.name) is not None
+            try:
+                await refuse_unknown_tools(session, org_id=DEFAULT_ORG_ID, agent=config)
+            except InvalidToolError as err:
+                raise CliError(str(err)) from None
             await queries.save_agent(session, config)
             await _audit_saved(session, config.name, existed=existed)
             await session.commit()

@@ -1,8 +1,8 @@
 """The ``ringflow`` command: the root app, which gathers one module per command group.
 
-Each group module (cli/stack.py, campaigns.py, agents.py, numbers.py, orgs.py, people.py, deploy.py) defines its own
-commands and sub-app and imports only cli/common.py and cli/agents.py, never this module, so that there is no
-import cycle. Temporal, SQLAlchemy and the workflows are imported inside the commands that use them, so that
+Each group module (cli/stack.py, campaigns.py, agents.py, numbers.py, orgs.py, people.py, deploy.py, tools.py)
+defines its own commands and sub-app and imports only cli/common.py and cli/agents.py, never this module, so that
+there is no import cycle. Temporal, SQLAlchemy and the workflows are imported inside the commands that use them, so that
 ``ringflow --help`` and option mistakes answer at once.
 """
 
@@ -15,6 +15,7 @@ from cli.numbers import numbers_app
 from cli.orgs import org_app
 from cli.people import people_app
 from cli.stack import demo, dev
+from cli.tools import tool_app
 from cli.webhooks import webhook_app
 
 app = typer.Typer(
@@ -35,6 +36,7 @@ app.add_typer(people_app, name="people")
 app.add_typer(codec_app, name="codec")
 app.add_typer(temporal_app, name="temporal")
 app.add_typer(webhook_app, name="webhook")
+app.add_typer(tool_app, name="tool")
 
 
 def main() -> None:

@@ -130,8 +130,10 @@ def demo(
             # Its own task queue: a `ringflow dev` worker on a reused server must not take the demo's
             # activities, since it writes to a different database.
             "task_queue": f"{base.task_queue}-demo",
-            # The demo runs on this machine: a receiver on it may take its webhooks (--webhook).
+            # The demo runs on this machine: a receiver on it may take its webhooks (--webhook), and a service on
+            # it may answer its HTTP tools.
             "webhook_allow_private_urls": True,
+            "tool_allow_private_urls": True,
         }
     )
     report = load_csv(contacts)

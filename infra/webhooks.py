@@ -34,10 +34,11 @@ def _refused_address(address: str) -> bool:
     )
 
 
-async def check_url(url: str, *, allow_private: bool) -> None:
+async def check_url(url: str, *, allow_private: bool, allowed_by: str = "RINGFLOW_WEBHOOK_ALLOW_PRIVATE_URLS") -> None:
     """Refuse a URL that is not http(s), has no host, or whose host resolves to a non-public address.
 
-    Run when the endpoint is created and again before every delivery (what a name resolves to can change).
+    Run when the endpoint is created and again before every delivery (what a name resolves to can change);
+    HTTP tools (``infra/http_tools.py``) run it before every invocation, ``allowed_by`` naming their setting.
     """
     parts = urlsplit(url)
     if parts.scheme not in ("https", "http") or not parts.hostname:
@@ -54,7 +55,7 @@ async def check_url(url: str, *, allow_private: bool) -> None:
     if refused:
         raise UnsafeWebhookUrlError(
             f"url: {parts.hostname} resolves to a private or reserved address ({refused[0]}); "
-            "set RINGFLOW_WEBHOOK_ALLOW_PRIVATE_URLS=true to allow it"
+            f"set {allowed_by}=true to allow it"
         )
 
 

@@ -67,6 +67,10 @@ class AgentConfig(BaseModel):
     tools: dict[AgentTool, bool] = Field(
         default_factory=lambda: dict.fromkeys(AgentTool, True), description="Per-function toggles"
     )
+    http_tools: list[str] = Field(
+        default_factory=list,
+        description="The organization's HTTP tools (/v1/tools) this agent may call, by name: each one's toggle",
+    )
     transfer_number: str | None = None
     voicemail_message: str = ""
     active: bool = True
@@ -85,6 +89,11 @@ class AgentConfig(BaseModel):
     def _all_tools(cls, value: dict[AgentTool, bool]) -> dict[AgentTool, bool]:
         """Tools not mentioned stay on: a config written before a tool existed still gets it."""
         return {tool: value.get(tool, True) for tool in AgentTool}
+
+    @field_validator("http_tools")
+    @classmethod
+    def _distinct_tool_names(cls, value: list[str]) -> list[str]:
+        return sorted(set(value))
 
     @field_validator("transfer_number")
     @classmethod

@@ -27,6 +27,7 @@ from schemas.campaign import CampaignSettings
 from schemas.compliance import CallingPolicy, DialDecision, DialVerdict, HoursRule
 from schemas.dispositions import Disposition
 from schemas.imports import RowError
+from schemas.tools import ToolInvocationOut
 from schemas.workflow_io import CampaignProgress
 
 MAX_CONTACTS_PER_REQUEST = 1_000_000
@@ -360,6 +361,10 @@ class CallDetail(CallOut):
     analysis: CallAnalysis | None = Field(
         default=None, description="The post-call analysis (summary, extracted fields, success, tags); none yet: null"
     )
+    tool_invocations: list[ToolInvocationOut] = Field(
+        default_factory=list,
+        description="The HTTP tools the agent called on this call, in order: arguments, status, latency, answer",
+    )
 
 
 class DecisionList(BaseModel):
@@ -443,6 +448,7 @@ class AgentUpdate(RequestBody):
     model_mode: ModelMode | None = None
     context: dict[str, Any] | None = None
     tools: dict[AgentTool, bool] | None = None
+    http_tools: list[str] | None = Field(default=None, description="Replaces the HTTP tools the agent may call")
     transfer_number: str | None = Field(default=None, description="E.164; null removes it")
     voicemail_message: str | None = None
     active: bool | None = None
@@ -470,6 +476,7 @@ class AgentOut(BaseModel):
     context: dict[str, Any]
     tools: dict[AgentTool, bool]
     enabled_tools: list[AgentTool] = Field(description="Switched on, and usable (transfer needs a number)")
+    http_tools: list[str] = Field(description="The organization's HTTP tools it may call (/v1/tools)")
     transfer_number: str | None
     voicemail_message: str
     active: bool

@@ -136,6 +136,12 @@ class Settings(BaseSettings):
     webhook_retry_max: timedelta = Field(default=timedelta(hours=1), description="Longest wait between retries")
     webhook_timeout: timedelta = Field(default=timedelta(seconds=15), description="One delivery's HTTP timeout")
 
+    # ---- HTTP tools (docs/tools.md) -------------------------------------------------------------
+    tool_allow_private_urls: bool = Field(
+        default=False,
+        description="Let HTTP tool URLs point at private, loopback, link-local or reserved addresses (SSRF guard off)",
+    )
+
     # ---- Payload encryption (PII in workflow histories) ---------------------------------------
     codec_keys: str | None = Field(
         default=None,

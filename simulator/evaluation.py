@@ -32,6 +32,7 @@ from schemas.agent import (
 from schemas.contact import Contact
 from schemas.dispositions import DEFAULT_DISPOSITIONS, Disposition, NextStep, by_name, refusal_for
 from schemas.outcomes import FinalOutcome
+from schemas.tools import HttpToolSpec, ToolResult
 from schemas.workflow_io import CallbackConfirmation
 from voice_worker.bridge import BridgeError
 
@@ -111,6 +112,13 @@ class EvalBridge:
     async def transfer_to_human(self, reason: str) -> None:
         self.calls.append("transfer_to_human")
         self.transfers.append(reason)
+
+    async def http_tools(self) -> list[HttpToolSpec]:
+        """An evaluation reaches no organization's services: its agent talks without its HTTP tools."""
+        return []
+
+    async def call_http_tool(self, name: str, arguments: dict[str, object]) -> ToolResult:
+        raise BridgeError(f"{name} is not a tool this agent may use in an evaluation")
 
     async def append_transcript(self, segments: list[TranscriptSegment]) -> None:
         self.transcript.extend(segments)

@@ -4,7 +4,9 @@ It reads the chat context the way a model would (the instructions, the last user
 tools it was offered, the tool results since that message) and follows a short sales script. It
 only ever calls tools it was given, so a tool switched off in the agent config is never called.
 Like a real model it records what the call came to with ``record_disposition``, picking from the
-dispositions the tool offers, before it says goodbye.
+dispositions the tool offers, before it says goodbye. It calls an HTTP tool (any tool not built in) when the
+callee names each of its required parameters ("my order number is A-1234" for ``order_number``), and reads
+its answer back.
 Every request is recorded in ``requests`` so tests can inspect exactly what the model was offered.
 """
 
@@ -17,6 +19,8 @@ from typing import Any
 from livekit.agents import APIConnectOptions, llm
 from livekit.agents.llm import FunctionTool, RawFunctionTool
 from livekit.agents.types import DEFAULT_API_CONNECT_OPTIONS, NOT_GIVEN, NotGivenOr
+
+from schemas.tools import BUILT_IN_TOOL_NAMES
 
 ARABIC_CHARS = re.compile(r"[\u0600-\u06FF]")
 WEEKDAYS = r"(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)"
@@ -147,6 +151,7 @@ TEXT = {
     "recall": ("Here is what I have: {result}", "هذا ما لدي: {result}"),
     "offer": ("{result} Would that interest you?", "{result} هل يهمك ذلك؟"),
     "error": ("{result}", "عذراً: {result}"),
+    "lookup": ("Here is what I found: {result}", "هذا ما وجدته: {result}"),
     "error_callback": ("{result} What other time would suit you?", "عذراً: {result} ما هو الوقت الآخر المناسب لك؟"),
 }
 
@@ -180,6 +185,15 @@ def offered_dispositions(tools: list[Any]) -> list[str]:
     return []
 
 
+def offered_http_tools(tools: list[Any]) -> dict[str, dict[str, Any]]:
+    """The HTTP tools offered (raw-schema tools that are not built in), by name, with their parameters."""
+    return {
+        tool.info.name: tool.info.raw_schema.get("parameters", {})
+        for tool in tools
+        if isinstance(tool, RawFunctionTool) and tool.info.name not in BUILT_IN_TOOL_NAMES
+    }
+
+
 def extract_time_phrase(text: str) -> str | None:
     """The words in which the callee named a time, as they said them (a real model passes them on the same way).
 
@@ -206,10 +220,12 @@ class Script:
         language: str | None,
         allow_tools: bool,
         dispositions: list[str] | None = None,
+        http_tools: dict[str, dict[str, Any]] | None = None,
     ) -> None:
         self.items = list(chat_ctx.items)
         self.tools = set(tool_names) if allow_tools else set()
         self.dispositions = list(dispositions or [])
+        self.http_tools = {name: schema for name, schema in (http_tools or {}).items() if name in self.tools}
         self.instructions = "\n".join(
             m.text_content or "" for m in self.items if m.type == "message" and m.role in ("system", "developer")
         )
@@ -257,6 +273,18 @@ class Script:
             return ScriptedReply("", [(name, args)])
         return fallback or ScriptedReply(self.say("pitch", topic=self.topic))
 
+    def lookup(self, said: str) -> ScriptedReply | None:
+        """Call the first HTTP tool whose required parameters the callee named ("order number is A-1234")."""
+        for name, parameters in self.http_tools.items():
+            required = parameters.get("required") or list(parameters.get("properties", {}))
+            found = {
+                parameter: re.search(rf"\b{re.escape(parameter.replace('_', ' '))} (?:is )?([\w@.:/+-]*\w)", said, re.I)
+                for parameter in required
+            }
+            if required and all(found.values()):
+                return ScriptedReply("", [(name, {p: m.group(1) for p, m in found.items() if m})])
+        return None
+
     @property
     def topic(self) -> str:
         default = "خدماتنا" if self.arabic else "our service"
@@ -286,6 +314,8 @@ class Script:
         if last.is_error:
             key = "error_callback" if last.name == "schedule_callback" and "?" not in last.output else "error"
             return ScriptedReply(self.say(key, result=last.output))
+        if last.name in self.http_tools:
+            return ScriptedReply(self.say("lookup", result=last.output))
         if last.name == "record_disposition":
             disposition = self.recorded_disposition()
             if disposition == "callback_requested":
@@ -335,6 +365,8 @@ class Script:
             return self.dispose("not_interested", said, "bye_not_interested", "not interested")
         if _has(text, HOSTILE):
             return self.goodbye("hostile", "hostile callee")
+        if looked_up := self.lookup(said):
+            return looked_up
         if _has(text, TRANSFER):
             return self.call("transfer_to_human", {"reason": said}, ScriptedReply(self.say("no_transfer")))
         if _has(text, TIME_QUESTION):
@@ -407,6 +439,7 @@ class ScriptedLLM(llm.LLM):
             self.language,
             allow_tools=tool_choice != "none",
             dispositions=offered_dispositions(list(tools or [])),
+            http_tools=offered_http_tools(list(tools or [])),
         )
         self.requests.append(ScriptedRequest(names, script.instructions, tool_choice or None))
         return ScriptedStream(

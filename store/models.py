@@ -687,3 +687,42 @@ class WebhookDeliveryRow(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     delivered_at: Mapped[datetime | None] = mapped_column()
+
+
+# ---- HTTP tools ---------------------------------------------------------------------------------------
+
+
+class HttpToolRow(Base):
+    """An organization's HTTP tool (``schemas.tools.HttpTool``). The auth secret is kept as given, like a
+    webhook's signing secret, because every invocation sends it; the API shows only its last characters."""
+
+    __tablename__ = "http_tools"
+
+    org_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    definition: Mapped[dict[str, Any]] = mapped_column(doc="HttpTool.model_dump(mode='json'), the secret included")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class ToolInvocationRow(Base):
+    """One HTTP tool invocation on a call, keyed like the call's other records; the key makes a retried
+    write a no-op."""
+
+    __tablename__ = "tool_invocations"
+    __table_args__ = (Index("ix_tool_invocations_call", "campaign_id", "external_id", "attempt"),)
+
+    id: Mapped[int] = mapped_column(AutoId, primary_key=True, autoincrement=True)
+    idempotency_key: Mapped[str] = mapped_column(String(255), unique=True)
+    org_id: Mapped[str] = mapped_column(String(64))
+    campaign_id: Mapped[str] = mapped_column(String(64))
+    external_id: Mapped[str] = mapped_column(String(128))
+    attempt: Mapped[int] = mapped_column(Integer)
+    tool: Mapped[str] = mapped_column(String(64))
+    arguments: Mapped[dict[str, Any]] = mapped_column()
+    status: Mapped[str] = mapped_column(String(16), doc="schemas.tools.InvocationStatus")
+    http_status: Mapped[int | None] = mapped_column(Integer)
+    latency_ms: Mapped[int] = mapped_column(Integer)
+    response: Mapped[str] = mapped_column(Text, default="", doc="the answer's start, truncated")
+    error: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

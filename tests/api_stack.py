@@ -75,6 +75,7 @@ async def api_stack(dev_env, session_factory, db_url) -> AsyncIterator[ApiStack]
         task_queue=f"tq-api-{uuid.uuid4().hex[:8]}",
         sim_time_scale=0.0,
         webhook_allow_private_urls=True,  # the tests' webhook receivers listen on 127.0.0.1
+        tool_allow_private_urls=True,  # and so do their HTTP tools' services
         # The fuzz test sends each operation's examples with one key, hundreds a minute; the limits' own
         # tests (test_rate_limits.py) set small ones.
         rate_limit_api_per_key="100000/minute",

@@ -17,6 +17,7 @@ from api_helpers import phone
 from api_stack import MEMBER_PASSWORD
 from browser_helpers import fresh_artifacts, headless_chromium
 from playwright.async_api import Browser, BrowserContext, Page, expect
+from tool_target import BookingService
 from webhook_receiver import Answer, Receiver
 
 from api.services import webhooks as webhooks_service
@@ -330,5 +331,42 @@ async def test_an_operator_adds_a_webhook_sees_its_secret_once_and_redelivers_a_
         await snap(page, "webhooks-03-redelivered")
     finally:
         await receiver.stop()
+    assert errors == []
+    await context.close()
+
+
+async def test_an_operator_adds_an_http_tool_tests_it_and_switches_it_on_for_an_agent(api_stack, browser, snap):
+    service = BookingService()
+    await service.start()
+    errors: list[str] = []
+    context, page = await logged_in(browser, api_stack.base_url, api_stack.org_a.email, errors)
+    try:
+        await page.goto("/tools")
+        await expect(page.locator(".empty h3")).to_have_text("No tools yet")
+        definition = await page.input_value("#tool-create-form textarea[name=definition]")
+        definition = definition.replace("https://booking.example.com", service.base_url)
+        definition = definition.replace('"kind": "api_key"', '"kind": "none"').replace('"slots"', '"data.slots"')
+        await page.fill("#tool-create-form textarea[name=definition]", definition)
+        await page.click("#tool-create-form button[type=submit]")
+        await expect(page.locator("#tools-table tbody tr")).to_have_count(1)
+        await page.fill("#tool-test textarea[name=arguments]", '{"day": "2026-12-01"}')
+        await page.click("#tool-test button[type=submit]")
+        await expect(page.locator("#tool-test-result .badge")).to_have_text("ok 200")
+        await expect(page.locator("#tool-test-result pre").first).to_have_text('{"data.slots":["10:00","14:30"]}')
+        assert service.requests[-1]["path"] == "/slots/2026-12-01"
+        await snap(page, "tools-01-tested")
+
+        await api_stack.org_a.http.post("/v1/agents", json=AGENT)
+        await page.goto(f"/agents/{AGENT['name']}")
+        toggle = page.locator("input[name=http_tool_find_slots]")
+        await expect(toggle).not_to_be_checked()
+        await toggle.check()
+        await page.click("#agent-form button[type=submit]")
+        await expect(page.locator(".toast.success", has_text="Agent saved")).to_be_visible()
+        saved = (await api_stack.org_a.http.get(f"/v1/agents/{AGENT['name']}")).json()
+        assert saved["http_tools"] == ["find_slots"]
+        await snap(page, "tools-02-switched-on")
+    finally:
+        await service.stop()
     assert errors == []
     await context.close()

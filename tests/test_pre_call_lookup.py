@@ -59,7 +59,7 @@ async def run_contact(time_env, run_worker, sim, session_factory, person, lookup
     campaign_id = new_campaign_id()
     campaign = settings(max_attempts=1, pre_call_lookup=lookup)
     await seed(session_factory, campaign_id, [person], campaign)
-    async with run_worker(sim, webhook_allow_private_urls=allow) as tq:
+    async with run_worker(sim, tool_allow_private_urls=allow) as tq:
         handle = await start_contact(time_env.client, tq, campaign_id, person, campaign)
         state = await handle.result()
         context = await handle.query(ContactWorkflow.live_context)

@@ -6,6 +6,7 @@ from typing import Any
 
 from schemas.agent import InformationCategory, LiveContext, SharedInformation, TranscriptSegment
 from schemas.dispositions import DEFAULT_DISPOSITIONS, Disposition, by_name, refusal_for
+from schemas.tools import HttpToolSpec, ToolResult
 from schemas.workflow_io import CallbackConfirmation
 from voice_worker.bridge import BridgeError
 
@@ -32,6 +33,8 @@ class FakeBridge:
     transfers: list[str] = field(default_factory=list)
     transcript_batches: list[list[TranscriptSegment]] = field(default_factory=list)
     live_polls: int = 0
+    http_specs: list[HttpToolSpec] = field(default_factory=list)
+    tool_results: list[ToolResult] = field(default_factory=list)
 
     def _check(self, name: str, *args: Any) -> None:
         self.calls.append((name, args))
@@ -86,6 +89,15 @@ class FakeBridge:
     async def transfer_to_human(self, reason: str) -> None:
         self._check("transfer_to_human", reason)
         self.transfers.append(reason)
+
+    async def http_tools(self) -> list[HttpToolSpec]:
+        self._check("http_tools")
+        return list(self.http_specs)
+
+    async def call_http_tool(self, name: str, arguments: dict[str, object]) -> ToolResult:
+        """Answers with the next of ``tool_results``, as the workflow would after the request."""
+        self._check("call_http_tool", name, arguments)
+        return self.tool_results.pop(0)
 
     async def append_transcript(self, segments: list[TranscriptSegment]) -> None:
         self.calls.append(("append_transcript", (len(segments),)))

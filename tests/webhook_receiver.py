@@ -24,6 +24,14 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+async def serve_locally(app: web.Application, port: int) -> web.AppRunner:
+    """Serve ``app`` on 127.0.0.1:``port`` (again after a stop: the port is reused); clean the runner up to stop."""
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port, reuse_address=True).start()
+    return runner
+
+
 @dataclass
 class Receiver:
     secret: str = ""
@@ -64,9 +72,7 @@ class Receiver:
     async def start(self) -> None:
         app = web.Application()
         app.router.add_post("/hooks", self._handle)
-        self._runner = web.AppRunner(app)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", self.port, reuse_address=True).start()
+        self._runner = await serve_locally(app, self.port)
 
     async def stop(self) -> None:
         if self._runner is not None:

@@ -5,6 +5,10 @@ dispositions (its description lists them, with what each means), and the workflo
 outcome from it. ``mark_not_interested``, ``mark_do_not_call`` and ``schedule_callback`` record the
 matching disposition too, so whichever the model uses, one path decides.
 
+HTTP tools (``/v1/tools``): the ones the agent config names are fetched through the bridge when the
+session starts and registered as raw-schema tools; calling one is an update on the call's workflow,
+which runs the request as an activity and records it (docs/tools.md).
+
 Tool filtering: livekit's ``Agent.__init__`` adds every ``@function_tool`` found on the agent
 object itself (``find_function_tools(self)``), so tools cannot be switched off by filtering after
 the fact. The tools therefore live on a separate :class:`CallTools` object and the agent is
@@ -26,6 +30,7 @@ from livekit.agents.voice import SpeechHandle
 
 from schemas.agent import AgentTool, CallJob, InformationCategory, Language, LiveContext
 from schemas.dispositions import Disposition
+from schemas.tools import HttpToolSpec, InvocationStatus, failure_sentence
 from voice_worker.bridge import BridgeError, CallBridge
 from voice_worker.phrases import resolve_when
 
@@ -159,6 +164,21 @@ class CallTools:
             raise ToolError(str(exc) or UNREACHABLE) from exc
         self.dispositions.append(recorded.name)
         return recorded
+
+    def http_tool(self, spec: HttpToolSpec) -> RawFunctionTool:
+        """One of the organization's HTTP tools, as the model sees it; its call goes through the workflow."""
+
+        async def invoke(raw_arguments: dict[str, object]) -> str:
+            self.called.append(spec.name)
+            try:
+                result = await self._bridge.call_http_tool(spec.name, raw_arguments)
+            except BridgeError as exc:
+                raise ToolError(str(exc) or failure_sentence(spec.name)) from exc
+            if result.status != InvocationStatus.OK:
+                raise ToolError(result.reply)
+            return result.reply
+
+        return function_tool(invoke, raw_schema=spec.openai_schema())
 
     @property
     def zone(self) -> ZoneInfo:
@@ -406,8 +426,21 @@ class RingflowAgent(Agent):
                 )
             if greeting:
                 self.greeting_handle = self._say_exactly(greeting, f"Greet the callee with exactly: {greeting}")
+            await self._add_http_tools()  # while the opening words play
         finally:
             self._greeted.set()
+
+    async def _add_http_tools(self) -> None:
+        """Register the HTTP tools the agent config names; a bridge failure leaves the call without them."""
+        if not self.job.agent.http_tools:
+            return
+        try:
+            specs = await self.bridge.http_tools()
+        except BridgeError as exc:
+            log.warning("HTTP tools unavailable for this call: %s", exc)
+            return
+        if specs:
+            await self.update_tools([*self.tools, *(self.call_tools.http_tool(spec) for spec in specs)])
 
     def _say_exactly(self, text: str, realtime_instructions: str, *, interruptible: bool = True) -> SpeechHandle:
         """Speak fixed words: ``say`` through the TTS; a realtime model without one speaks for itself, told what

@@ -9,6 +9,7 @@ from typing import Protocol
 
 from schemas.agent import InformationCategory, LiveContext, SharedInformation, TranscriptSegment
 from schemas.dispositions import Disposition
+from schemas.tools import HttpToolSpec, ToolResult
 from schemas.workflow_io import CallbackConfirmation
 
 
@@ -37,6 +38,15 @@ class CallBridge(Protocol):
     async def report_voicemail(self, reason: str) -> None: ...
 
     async def transfer_to_human(self, reason: str) -> None: ...
+
+    async def http_tools(self) -> list[HttpToolSpec]:
+        """What the model sees of the HTTP tools the call's agent may use."""
+        ...
+
+    async def call_http_tool(self, name: str, arguments: dict[str, object]) -> ToolResult:
+        """Run an HTTP tool through the call's workflow; a failed request is a result whose reply the agent can
+        say. Raises BridgeError when the workflow refuses (a tool the agent may not use) or is unreachable."""
+        ...
 
     async def append_transcript(self, segments: list[TranscriptSegment]) -> None: ...
 

@@ -21,6 +21,7 @@ from schemas.agent import (
 from schemas.calls import CallbackRequest
 from schemas.dispositions import Disposition, DispositionInput
 from schemas.settings import get_settings
+from schemas.tools import HttpToolSpec, ToolCall, ToolResult
 from schemas.workflow_io import CallbackConfirmation, ReasonInput
 from voice_worker.bridge import BridgeError
 from workflows.call_records import CallRecordsMixin
@@ -48,9 +49,10 @@ class TemporalCallBridge:
 
         return cls(await connect(get_settings()), job.workflow_id, job.attempt)
 
-    async def _update(self, update: Callable[[Any, A], Awaitable[R]] | Callable[[Any, A], R], argument: A) -> R:
+    async def _update(self, update: Callable[..., Awaitable[R]] | Callable[..., R], *argument: A) -> R:
+        """Run ``update`` (with its one argument, if it takes one); a refusal becomes a BridgeError sentence."""
         try:
-            return await self._handle.execute_update(update, argument)  # type: ignore[arg-type]
+            return await self._handle.execute_update(update, *argument)  # type: ignore[arg-type]
         except WorkflowUpdateFailedError as err:
             cause = err.cause
             raise BridgeError(getattr(cause, "message", None) or str(cause or err)) from None
@@ -96,6 +98,13 @@ class TemporalCallBridge:
     @traced_tool
     async def transfer_to_human(self, reason: str) -> None:
         await self._update(CallRecordsMixin.transfer_to_human, ReasonInput(reason=reason))
+
+    async def http_tools(self) -> list[HttpToolSpec]:
+        return await self._update(CallRecordsMixin.http_tool_specs)
+
+    @traced_tool
+    async def call_http_tool(self, name: str, arguments: dict[str, object]) -> ToolResult:
+        return await self._update(CallRecordsMixin.invoke_http_tool, ToolCall(name=name, arguments=arguments))
 
     async def append_transcript(self, segments: list[TranscriptSegment]) -> None:
         if not segments:

@@ -14,6 +14,7 @@ from activities.calls import CallActivities
 from activities.inbound import InboundActivities
 from activities.lookup import LookupActivities
 from activities.store import StoreActivities
+from activities.tools import ToolActivities
 from activities.webhooks import WebhookActivities
 from infra.client import connect
 from infra.health import database_check, temporal_check, worker_check, worker_http_app
@@ -64,6 +65,7 @@ def build_worker(
     analysis = AnalysisActivities(settings, sessions, outbox)
     hooks = WebhookActivities(settings, sessions)
     lookups = LookupActivities(settings)
+    tools = ToolActivities(settings, sessions)
     return Worker(
         client,
         task_queue=task_queue or settings.task_queue,
@@ -95,6 +97,9 @@ def build_worker(
             hooks.send_webhook,
             hooks.dead_letter_webhook,
             lookups.look_up_contact,
+            tools.load_http_tools,
+            tools.invoke_http_tool,
+            tools.record_tool_invocation,
         ],
         max_concurrent_activities=500,
         workflow_task_executor=ThreadPoolExecutor(max_workers=8),

@@ -1,5 +1,6 @@
 """What the voice agent records during a call, as workflow handlers: notes, shared information,
-transcript lines, live context, end and transfer requests, and the call's disposition.
+transcript lines, live context, end and transfer requests, the call's disposition, and its HTTP tool
+invocations (each one an activity, recorded on the call).
 
 A mixin for the call workflows (ContactWorkflow, InboundCallWorkflow). The class using it calls
 :meth:`_init_call_records` in its ``@workflow.init`` and may override :meth:`_attempt_now`.
@@ -26,11 +27,32 @@ with workflow.unsafe.imports_passed_through():
         refusal_for,
     )
     from schemas.outcomes import CallOutcome
+    from schemas.tools import (
+        INVOKE_HTTP_TOOL_ACTIVITY,
+        LOAD_HTTP_TOOLS_ACTIVITY,
+        RECORD_TOOL_INVOCATION_ACTIVITY,
+        TOOL_ATTEMPTS,
+        HttpToolSpec,
+        InvocationStatus,
+        InvokeHttpTool,
+        LoadHttpTools,
+        ToolCall,
+        ToolInvocationRecord,
+        ToolResult,
+        failure_sentence,
+    )
     from schemas.workflow_io import CallbackConfirmation, ContextUpdate, ReasonInput, attempt_idempotency_key
 
 ANALYSIS_TIMEOUT = timedelta(seconds=90)
 ANALYSIS_RETRY = RetryPolicy(initial_interval=timedelta(seconds=2), maximum_attempts=3)
 """An analysis is worth a few tries, never a stuck workflow: it gives up after three."""
+
+TOOL_TIMEOUT = timedelta(seconds=40)
+"""Longer than the longest tool timeout (30 s), with room for resolving the host."""
+TOOL_RETRY = RetryPolicy(
+    initial_interval=timedelta(milliseconds=500), backoff_coefficient=2.0, maximum_attempts=TOOL_ATTEMPTS
+)
+"""The invoke activity raises only an idempotent method's network error; everything else is its answer."""
 
 STORE_RETRY = RetryPolicy(
     initial_interval=timedelta(milliseconds=200), backoff_coefficient=2.0, maximum_interval=timedelta(seconds=30)
@@ -79,6 +101,7 @@ class CallRecordsMixin:
         # What the agent recorded, per attempt: the latest disposition of a call counts.
         self._recorded_dispositions: dict[int, DispositionInput] = {}
         self._analyses: list[workflow.ActivityHandle[object]] = []
+        self._tool_calls = 0
 
     def _attempt_now(self) -> int:
         return 1
@@ -263,6 +286,68 @@ class CallRecordsMixin:
         agent = self._rec_agent
         if agent is None or AgentTool.TRANSFER_TO_HUMAN not in agent.enabled_tools():
             raise ValueError("no person to transfer to is set up for this agent")
+
+    @workflow.update
+    async def http_tool_specs(self) -> list[HttpToolSpec]:
+        """What the model sees of the HTTP tools this call's agent may use (the agent registers them at start)."""
+        agent = self._rec_agent
+        if agent is None or not agent.http_tools or self._rec_org_id is None:
+            return []
+        return await workflow.execute_local_activity(
+            LOAD_HTTP_TOOLS_ACTIVITY,
+            LoadHttpTools(org_id=self._rec_org_id, names=agent.http_tools),
+            result_type=list[HttpToolSpec],
+            start_to_close_timeout=timedelta(seconds=30),
+            retry_policy=STORE_RETRY,
+        )
+
+    @workflow.update
+    async def invoke_http_tool(self, call: ToolCall) -> ToolResult:
+        """Run one of the agent's HTTP tools (an activity, keyed by this workflow, attempt and a count, so its
+        retries send one idempotency key) and record it on the call. Its ``reply`` is what the model is told:
+        on any failure, a sentence the agent can say."""
+        assert self._rec_org_id is not None  # the validator refused a call of no organization
+        attempt = self._attempt_now()
+        self._tool_calls += 1
+        key = f"{workflow.info().workflow_id}#{attempt}#tool{self._tool_calls}"
+        started = workflow.now()
+        try:
+            result = await workflow.execute_activity(
+                INVOKE_HTTP_TOOL_ACTIVITY,
+                InvokeHttpTool(org_id=self._rec_org_id, name=call.name, arguments=call.arguments, idempotency_key=key),
+                result_type=ToolResult,
+                start_to_close_timeout=TOOL_TIMEOUT,
+                retry_policy=TOOL_RETRY,
+            )
+        except ActivityError as err:
+            result = ToolResult(
+                status=InvocationStatus.UNREACHABLE,
+                reply=failure_sentence(call.name),
+                error=str(err.cause or err),
+                latency_ms=round((workflow.now() - started).total_seconds() * 1000),
+            )
+        await self._store(
+            RECORD_TOOL_INVOCATION_ACTIVITY,
+            ToolInvocationRecord(
+                idempotency_key=key,
+                org_id=self._rec_org_id,
+                campaign_id=self._rec_campaign_id,
+                external_id=self._rec_external_id,
+                attempt=attempt,
+                tool=call.name,
+                arguments=call.arguments,
+                result=result,
+            ),
+        )
+        return result
+
+    @invoke_http_tool.validator
+    def _validate_tool_call(self, call: ToolCall) -> None:
+        agent = self._rec_agent
+        if agent is None or call.name not in agent.http_tools:
+            raise ValueError(f"{call.name} is not a tool this agent may use")
+        if self._rec_org_id is None:
+            raise ValueError("this call belongs to no organization, so it has no HTTP tools")
 
     @workflow.update
     def update_context(self, update: ContextUpdate) -> LiveContext:

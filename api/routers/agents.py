@@ -21,6 +21,7 @@ from api.routers.common import (
     release,
 )
 from api.services import audit, campaigns
+from api.services import tools as tool_service
 from infra.web_ui import workflow_ui_url
 from schemas.agent import AgentConfig
 from schemas.api import (
@@ -61,6 +62,13 @@ def _with_e164_transfer(agent: AgentConfig) -> AgentConfig:
     return agent.model_copy(update={"transfer_number": e164(agent.transfer_number, "transfer_number")})
 
 
+async def _refuse_unknown_tools(session: DbSession, org: OrganizationRow, agent: AgentConfig) -> None:
+    try:
+        await tool_service.refuse_unknown_tools(session, org_id=org.id, agent=agent)
+    except tool_service.InvalidToolError as err:
+        invalid(str(err))
+
+
 async def owned_agent(session: DbSession, org: OrganizationRow, name: str) -> AgentConfig:
     agent = await queries.get_agent(session, name, org.id)
     if agent is None:
@@ -85,6 +93,7 @@ async def create_agent(body: AgentCreate, org: CurrentOrg, session: DbSession, p
     agent = _with_e164_transfer(AgentConfig.model_validate(body.model_dump()))
     if await queries.get_agent(session, agent.name, org.id) is not None:
         conflict(f"an agent named {agent.name!r} already exists: PUT /v1/agents/{agent.name} changes it")
+    await _refuse_unknown_tools(session, org, agent)
     await queries.save_agent(session, agent, org.id)
     await audit.record(session, org_id=org.id, actor=principal.actor, action="agent.create", target=agent.name)
     await session.commit()
@@ -118,13 +127,14 @@ async def update_agent(
         "voicemail_message",
         "active",
     )
-    for field in (*required, "dispositions", "analysis"):
+    for field in (*required, "http_tools", "dispositions", "analysis"):
         if field in changes and changes[field] is None:
             invalid(f"{field}: may not be null")
     try:
         agent = _with_e164_transfer(AgentConfig.model_validate({**current.model_dump(), **changes}))
     except ValidationError as err:
         invalid(describe_validation_error(err))
+    await _refuse_unknown_tools(session, org, agent)
     await queries.save_agent(session, agent, org.id)
     await audit.record(
         session,

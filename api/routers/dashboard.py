@@ -161,6 +161,7 @@ PLAIN_PAGES = {
     "/agents": ("agents.html", "agents"),
     "/numbers": ("numbers.html", "numbers"),
     "/do-not-call": ("dnc.html", "dnc"),
+    "/tools": ("tools.html", "tools"),
     "/webhooks": ("webhooks.html", "webhooks"),
     "/audit": ("audit.html", "audit"),
 }

@@ -21,6 +21,7 @@ from api.routers import (
     numbers,
     people,
     policy,
+    tools,
     webhooks,
 )
 
@@ -37,6 +38,7 @@ ROUTERS = (
     caller_ids,
     dnc,
     people,
+    tools,
     webhooks,
     access,
 )

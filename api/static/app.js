@@ -686,7 +686,9 @@ document.addEventListener("alpine:init", () => {
       voicemail_message: "",
       active: true,
       tools: Object.fromEntries(toolNames.map((tool) => [tool, true])),
+      http_tools: [],
     },
+    httpTools: [],
     contextText: "{}",
     stats: null,
     loading: Boolean(agentName),
@@ -695,6 +697,7 @@ document.addEventListener("alpine:init", () => {
     testCall: { phone: "", name: "", context: "" },
     calling: false,
     async init() {
+      this.httpTools = await api("GET", "/v1/tools");
       if (!this.existing) return;
       try {
         const agent = await api("GET", `/v1/agents/${enc(this.existing)}`, undefined, { quiet: true });
@@ -811,6 +814,82 @@ document.addEventListener("alpine:init", () => {
 
   // The audit log: who changed what, newest first.
   Alpine.data("auditPage", () => pagedList("/v1/audit", "events", 100));
+
+  // HTTP tools: create one from its JSON definition, test it with sample arguments, delete it (docs/tools.md).
+  Alpine.data("toolsPage", () => ({
+    tools: [],
+    loading: true,
+    definition: JSON.stringify(
+      {
+        name: "find_slots",
+        description: "Free appointment slots on a day; use it when the callee wants to book.",
+        parameters: { type: "object", properties: { day: { type: "string", description: "YYYY-MM-DD" } }, required: ["day"] },
+        method: "GET",
+        url: "https://booking.example.com/slots/{day}",
+        timeout_seconds: 5,
+        auth: { kind: "api_key", header: "X-API-Key", secret: "" },
+        response_fields: ["slots"],
+        max_response_chars: 2000,
+      },
+      null,
+      2,
+    ),
+    selected: null,
+    argumentsText: "{}",
+    testing: false,
+    result: null,
+    async init() {
+      await this.load();
+    },
+    async load() {
+      this.loading = true;
+      try {
+        this.tools = await api("GET", "/v1/tools");
+      } finally {
+        this.loading = false;
+      }
+    },
+    parsed(text, what) {
+      try {
+        const value = JSON.parse(text);
+        if (value !== null && typeof value === "object" && !Array.isArray(value)) return value;
+      } catch {
+        // reported below
+      }
+      toast(`${what} must be a JSON object.`, "error");
+      return null;
+    },
+    async create() {
+      const tool = this.parsed(this.definition, "The tool");
+      if (tool === null) return;
+      const created = await api("POST", "/v1/tools", tool);
+      toast(`Tool ${created.name} created`, "success");
+      await this.load();
+      this.pick(this.tools.find((t) => t.name === created.name));
+    },
+    pick(tool) {
+      this.selected = tool;
+      this.result = null;
+      const properties = (tool && tool.parameters.properties) || {};
+      this.argumentsText = JSON.stringify(Object.fromEntries(Object.keys(properties).map((name) => [name, ""])), null, 2);
+    },
+    async test() {
+      const args = this.parsed(this.argumentsText, "The arguments");
+      if (args === null) return;
+      this.testing = true;
+      try {
+        this.result = await api("POST", `/v1/tools/${enc(this.selected.name)}/test`, { arguments: args });
+      } finally {
+        this.testing = false;
+      }
+    },
+    async remove(tool) {
+      if (!window.confirm(`Delete the tool ${tool.name}?`)) return;
+      await api("DELETE", `/v1/tools/${enc(tool.name)}`);
+      if (this.selected && this.selected.name === tool.name) this.selected = null;
+      await this.load();
+    },
+  }));
 
   // The do-not-call list: add, remove, import.
   Alpine.data("webhooksPage", () => ({

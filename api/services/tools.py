@@ -1,0 +1,134 @@
+"""An organization's HTTP tools: create, list, get, replace, delete, and a test run with sample arguments.
+The REST API (``/v1/tools``), the dashboard and the CLI (``ringflow tool``) go through here. docs/tools.md."""
+
+import uuid
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.services import audit
+from infra.http_tools import ALLOWED_BY, call_http_tool, render_url
+from infra.webhooks import UnsafeWebhookUrlError, check_url
+from schemas.agent import AgentConfig
+from schemas.settings import Settings
+from schemas.tools import AuthKind, HttpTool, HttpToolOut, ToolAuthOut, ToolResult
+from store import queries, tools
+from store.models import HttpToolRow
+
+SECRET_HINT_CHARS = 4
+
+
+class ToolServiceError(Exception):
+    """A tool request the service refuses; its sentence is the answer."""
+
+
+class ToolNotFoundError(ToolServiceError, LookupError):
+    pass
+
+
+class ToolConflictError(ToolServiceError):
+    pass
+
+
+class InvalidToolError(ToolServiceError, ValueError):
+    pass
+
+
+def tool_view(row: HttpToolRow) -> HttpToolOut:
+    """The tool as the API shows it: the secret only as a hint of its last characters."""
+    tool = HttpTool.model_validate(row.definition)
+    secret = tool.auth.secret
+    hint = "…" + secret[-SECRET_HINT_CHARS:] if len(secret) > 2 * SECRET_HINT_CHARS else ("…" if secret else "")
+    return HttpToolOut(
+        **tool.model_dump(exclude={"auth"}),
+        auth=ToolAuthOut(kind=tool.auth.kind, header=tool.auth.header, secret_hint=hint),
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
+
+
+async def _checked(settings: Settings, tool: HttpTool, stored: HttpTool | None) -> HttpTool:
+    """``tool`` ready to store: its host allowed (SSRF), and an empty secret keeping the stored one."""
+    try:
+        await check_url(render_url(tool, {}), allow_private=settings.tool_allow_private_urls, allowed_by=ALLOWED_BY)
+    except UnsafeWebhookUrlError as err:
+        raise InvalidToolError(str(err)) from None
+    auth = tool.auth
+    if auth.kind != AuthKind.NONE and not auth.secret:
+        if stored is None or stored.auth.kind != auth.kind or not stored.auth.secret:
+            raise InvalidToolError(f"auth.secret: a {auth.kind.value} auth needs its secret")
+        tool = tool.model_copy(update={"auth": auth.model_copy(update={"secret": stored.auth.secret})})
+    return tool
+
+
+async def list_tools(session: AsyncSession, *, org_id: str) -> list[HttpToolOut]:
+    return [tool_view(row) for row in await tools.list_tool_rows(session, org_id)]
+
+
+async def _owned(session: AsyncSession, org_id: str, name: str) -> HttpToolRow:
+    row = await tools.get_tool_row(session, org_id, name)
+    if row is None:
+        raise ToolNotFoundError(f"no tool named {name!r}")
+    return row
+
+
+async def get(session: AsyncSession, *, org_id: str, name: str) -> HttpToolOut:
+    return tool_view(await _owned(session, org_id, name))
+
+
+async def create(
+    session: AsyncSession, settings: Settings, *, org_id: str, tool: HttpTool, actor: str = audit.CLI_ACTOR
+) -> HttpToolOut:
+    if await tools.get_tool_row(session, org_id, tool.name) is not None:
+        raise ToolConflictError(f"a tool named {tool.name!r} already exists: PUT /v1/tools/{tool.name} changes it")
+    row = await tools.save_tool(session, org_id, await _checked(settings, tool, None))
+    await audit.record(
+        session, org_id=org_id, actor=actor, action="tool.create", target=tool.name, details={"url": tool.url}
+    )
+    await session.commit()
+    return tool_view(row)
+
+
+async def replace(
+    session: AsyncSession, settings: Settings, *, org_id: str, name: str, tool: HttpTool, actor: str = audit.CLI_ACTOR
+) -> HttpToolOut:
+    """Replace the tool's definition; an auth of the same kind given without its secret keeps the stored one."""
+    if tool.name != name:
+        raise InvalidToolError(f"name: a tool keeps its name ({name!r}); create another to rename it")
+    stored = HttpTool.model_validate((await _owned(session, org_id, name)).definition)
+    row = await tools.save_tool(session, org_id, await _checked(settings, tool, stored))
+    await audit.record(
+        session, org_id=org_id, actor=actor, action="tool.update", target=name, details={"url": tool.url}
+    )
+    await session.commit()
+    return tool_view(row)
+
+
+async def delete(session: AsyncSession, *, org_id: str, name: str, actor: str = audit.CLI_ACTOR) -> None:
+    """Delete the tool, unless an agent may still call it (switch it off there first)."""
+    await _owned(session, org_id, name)
+    users = sorted(agent.name for agent in await queries.list_agents(session, org_id) if name in agent.http_tools)
+    if users:
+        raise ToolConflictError(f"the tool {name!r} is switched on for agents {', '.join(users)}: switch it off first")
+    await tools.delete_tool(session, org_id, name)
+    await audit.record(session, org_id=org_id, actor=actor, action="tool.delete", target=name)
+    await session.commit()
+
+
+async def test(
+    session: AsyncSession, settings: Settings, *, org_id: str, name: str, arguments: dict[str, object]
+) -> ToolResult:
+    """Run the tool once with sample arguments, as a call would (same request, guard and mapping), unrecorded."""
+    tool = HttpTool.model_validate((await _owned(session, org_id, name)).definition)
+    return await call_http_tool(
+        tool,
+        arguments,
+        idempotency_key=f"test-{uuid.uuid4().hex}",
+        allow_private=settings.tool_allow_private_urls,
+    )
+
+
+async def refuse_unknown_tools(session: AsyncSession, *, org_id: str, agent: AgentConfig) -> None:
+    """An agent may switch on only tools its organization has."""
+    unknown = sorted(set(agent.http_tools) - await tools.tool_names(session, org_id))
+    if unknown:
+        raise InvalidToolError(f"http_tools: the organization has no tool named {', '.join(map(repr, unknown))}")
