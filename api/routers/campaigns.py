@@ -14,11 +14,10 @@ from datetime import datetime
 from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, File, Form, HTTPException, Request, UploadFile, status
-from fastapi.responses import FileResponse, StreamingResponse
+from fastapi.responses import StreamingResponse
 from fastapi.sse import EventSourceResponse
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
-from starlette.background import BackgroundTask
 from starlette.datastructures import FormData
 from starlette.datastructures import UploadFile as StarletteUploadFile
 
@@ -353,42 +352,44 @@ def _report_responses(report_format: ReportFormat, description: str) -> dict[int
     return {200: {"content": {report_format.media_type: binary}, "description": description}, 404: ERRORS[404]}
 
 
-async def _report(campaign_id: str, org: OrganizationRow, ctx: Context, report_format: ReportFormat) -> FileResponse:
-    """The report built in a temporary file (a 404 comes before any byte), sent, then deleted."""
-    path = await reports_service.report_to_temporary_file(
+async def _report_download(
+    campaign_id: str, org: OrganizationRow, ctx: Context, report_format: ReportFormat
+) -> StreamingResponse:
+    """The report is built whole first, so a 404 (another organization's campaign) comes before any byte."""
+    file = await reports_service.report_file(
         ctx.sessions, org_id=org.id, campaign_id=campaign_id, report_format=report_format, deployment=ctx.settings
     )
-    return FileResponse(
-        path,
+    filename = reports_service.report_filename(campaign_id, report_format)
+    return StreamingResponse(
+        reports_service.file_chunks(file),
         media_type=report_format.media_type,
-        filename=reports_service.report_filename(campaign_id, report_format),
-        background=BackgroundTask(path.unlink, missing_ok=True),
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
 
 
 @router.get(
     "/{campaign_id}/report.xlsx",
-    response_class=FileResponse,
+    response_class=StreamingResponse,
     responses=_report_responses(
         ReportFormat.XLSX, "Sheets Summary, Contacts (one row per contact) and Calls (one per dial)"
     ),
 )
-async def campaign_report_xlsx(campaign_id: str, org: CurrentOrg, ctx: Context) -> FileResponse:
+async def campaign_report_xlsx(campaign_id: str, org: CurrentOrg, ctx: Context) -> StreamingResponse:
     """The campaign's report as an Excel workbook: a Summary sheet (contacts, dials, answer rate, average
     call, cost, final and network outcomes, dials per hour), then every contact and every dial, times
     in UTC."""
-    return await _report(campaign_id, org, ctx, ReportFormat.XLSX)
+    return await _report_download(campaign_id, org, ctx, ReportFormat.XLSX)
 
 
 @router.get(
     "/{campaign_id}/report.pdf",
-    response_class=FileResponse,
+    response_class=StreamingResponse,
     responses=_report_responses(ReportFormat.PDF, "A summary with its tables and charts"),
 )
-async def campaign_report_pdf(campaign_id: str, org: CurrentOrg, ctx: Context) -> FileResponse:
+async def campaign_report_pdf(campaign_id: str, org: CurrentOrg, ctx: Context) -> StreamingResponse:
     """The campaign's summary as a PDF: its facts, a table and a bar chart of final outcomes, a chart of
     dials over time, and dials by network outcome."""
-    return await _report(campaign_id, org, ctx, ReportFormat.PDF)
+    return await _report_download(campaign_id, org, ctx, ReportFormat.PDF)
 
 
 @router.get("/{campaign_id}", response_model=CampaignOut, responses=ERRORS)

@@ -14,11 +14,11 @@ so the workbook's datetimes are UTC wall times under headers that say so.
 
 import asyncio
 import tempfile
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, BinaryIO, TypeVar
 from xml.sax.saxutils import escape
 
 from openpyxl import Workbook
@@ -43,6 +43,7 @@ from store import reports
 from store.db import begin_read_only
 from store.models import utcnow
 
+FILE_CHUNK_BYTES = 256 * 1024
 REPORT_PAGE_SIZE = 1000
 """Rows read from the store per query, and written to the workbook per step."""
 MAX_TIME_BARS = 72
@@ -53,7 +54,6 @@ ANSWERED_COLOR = colors.HexColor("#16a34a")
 HEADER_FONT = Font(bold=True, color="FFFFFF")
 HEADER_BACKGROUND = colors.HexColor("#1F4E78")
 HEADER_FILL = PatternFill("solid", fgColor=HEADER_BACKGROUND.hexval()[2:])
-SECTION_FONT = Font(bold=True, size=12)
 TITLE_FONT = Font(bold=True, size=14)
 PERCENT_FORMAT = "0.0%"
 
@@ -75,10 +75,10 @@ class CampaignSummary:
     created_at: datetime
     generated_at: datetime
     contacts: ContactCounts
-    final_outcomes: dict[str, int]
     stats: Stats
+    """The finished calls' counts, and ``final_outcomes``: contacts by final outcome."""
     network_outcomes: dict[str, int]
-    hours: list[reports.HourOfDials] = field(default_factory=list)
+    hours: list[reports.HourOfDials]
 
     @property
     def dials(self) -> int:
@@ -117,7 +117,6 @@ async def campaign_summary(
             created_at=campaign.created_at,
             generated_at=utcnow(),
             contacts=(await reports.contact_counts(session, [campaign_id]))[campaign_id],
-            final_outcomes=stats.final_outcomes,
             stats=stats,
             network_outcomes=await reports.network_outcome_counts(session, campaign_id),
             hours=await reports.dials_by_hour(session, campaign_id),
@@ -126,7 +125,7 @@ async def campaign_summary(
 
 async def write_report(
     sessions: async_sessionmaker[AsyncSession],
-    target: Path,
+    target: Path | BinaryIO,
     *,
     org_id: str | None,
     campaign_id: str,
@@ -142,30 +141,40 @@ async def write_report(
     return await _write_workbook(sessions, summary, target)
 
 
-async def report_to_temporary_file(
+async def report_file(
     sessions: async_sessionmaker[AsyncSession],
     *,
     org_id: str | None,
     campaign_id: str,
     report_format: ReportFormat,
     deployment: Settings,
-) -> Path:
-    """The report written to a temporary file, which the caller deletes once it has sent it."""
-    with tempfile.NamedTemporaryFile(prefix="ringflow-report-", suffix=f".{report_format.value}", delete=False) as f:
-        path = Path(f.name)
+) -> BinaryIO:
+    """The report in a temporary file without a name, rewound: nothing is left on disk however its reader
+    ends (a download cut short included), since closing it, or losing it, frees it."""
+    file = await asyncio.to_thread(tempfile.TemporaryFile)
     try:
         await write_report(
             sessions,
-            path,
+            file,
             org_id=org_id,
             campaign_id=campaign_id,
             report_format=report_format,
             deployment=deployment,
         )
+        await asyncio.to_thread(file.seek, 0)
     except BaseException:
-        await asyncio.to_thread(path.unlink, missing_ok=True)
+        file.close()
         raise
-    return path
+    return file
+
+
+async def file_chunks(file: BinaryIO) -> AsyncIterator[bytes]:
+    """The file's bytes, read in a thread a chunk at a time, then closed."""
+    try:
+        while chunk := await asyncio.to_thread(file.read, FILE_CHUNK_BYTES):
+            yield chunk
+    finally:
+        file.close()
 
 
 # ---- the workbook ---------------------------------------------------------------------------------
@@ -200,7 +209,7 @@ SUMMARY_COLUMNS = (("", 30), ("", 18), ("", 12))
 
 
 async def _write_workbook(
-    sessions: async_sessionmaker[AsyncSession], summary: CampaignSummary, target: Path
+    sessions: async_sessionmaker[AsyncSession], summary: CampaignSummary, target: Path | BinaryIO
 ) -> ReportWritten:
     workbook = Workbook(write_only=True)
     await asyncio.to_thread(_write_summary_sheet, _sheet(workbook, "Summary", SUMMARY_COLUMNS, header=False), summary)
@@ -361,7 +370,7 @@ def _write_summary_sheet(sheet: WriteOnlyWorksheet, summary: CampaignSummary) ->
     ]
     for label, value in facts:
         sheet.append([label, value])
-    _summary_table(sheet, ("Final outcome", "Contacts", "Share"), _shares(summary.final_outcomes))
+    _summary_table(sheet, ("Final outcome", "Contacts", "Share"), _shares(summary.stats.final_outcomes))
     _summary_table(sheet, ("Network outcome", "Dials", "Share"), _shares(summary.network_outcomes))
     hours = [(_excel_time(hour.hour), hour.dials, hour.answered) for hour in summary.hours]
     _summary_table(sheet, ("Hour (UTC)", "Dials", "Answered"), hours)
@@ -388,7 +397,7 @@ CHART_WIDTH = 16 * cm
 CHART_HEIGHT = 6.5 * cm
 
 
-def _write_pdf(summary: CampaignSummary, target: Path) -> None:
+def _write_pdf(summary: CampaignSummary, target: Path | BinaryIO) -> None:
     styles = getSampleStyleSheet()
     stats, counts = summary.stats, summary.contacts
     facts = [
@@ -409,16 +418,16 @@ def _write_pdf(summary: CampaignSummary, target: Path) -> None:
         _table(facts, header=False),
         Spacer(1, 0.5 * cm),
         Paragraph("Final outcomes", styles["Heading2"]),
-        _outcome_table("Final outcome", "Contacts", summary.final_outcomes),
+        _outcome_table("Final outcome", "Contacts", summary.stats.final_outcomes),
         Spacer(1, 0.3 * cm),
-        _outcome_chart(summary.final_outcomes),
+        _outcome_chart(summary.stats.final_outcomes),
         Paragraph("Dials (grey) and answered dials (green) over time, UTC", styles["Heading2"]),
         _time_chart(summary.hours),
         Paragraph("Dials by network outcome", styles["Heading2"]),
         _outcome_table("Network outcome", "Dials", summary.network_outcomes),
     ]
     document = SimpleDocTemplate(
-        str(target),
+        str(target) if isinstance(target, Path) else target,
         pagesize=A4,
         title=f"Campaign report: {summary.name}",
         author="Ringflow",
