@@ -55,7 +55,7 @@ MIXED: list[tuple[str, str, str, str | None, str, list[Dial]]] = [
         "no answer after 2 attempts",
         [(2, "busy", False, 0.0, None, None), (62, "no_answer", False, 0.0, None, None)],
     ),
-    ("p04", "Cy", "pending", None, "", []),
+    ("p04", "Cy\x0b", "pending", None, "", []),  # a control character, which XLSX cannot hold
     ("p05", "Di", "active", None, "", [(125, None, False, 0.0, None, None)]),
     ("p06", "Ed", "finished", "qualified", "budget ok", [(70, "completed", True, 120.0, "qualified", "qualified")]),
 ]
@@ -174,7 +174,7 @@ def check_mixed_workbook(data: bytes) -> None:
     assert ann[7] == datetime(2026, 11, 27, 9, 20), "finished_at, a real datetime in UTC"
     formula = workbook["Contacts"].cell(row=3, column=2)
     assert (formula.value, formula.data_type) == (FORMULA_NAME, "s"), "a name is text, never a formula"
-    assert contacts[4][3:8] == ("pending", None, None, 0, None)
+    assert contacts[4][1] == "Cy" and contacts[4][3:8] == ("pending", None, None, 0, None)
 
     calls = sheet_rows(workbook["Calls"])
     assert calls[0][:4] == ("External id", "Attempt", "Phone", "Started at (UTC)")

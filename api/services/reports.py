@@ -13,6 +13,7 @@ so the workbook's datetimes are UTC wall times under headers that say so.
 """
 
 import asyncio
+import math
 import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -394,7 +395,8 @@ def _shares(counts: dict[str, int]) -> list[tuple[str, int, float]]:
 # ---- the PDF --------------------------------------------------------------------------------------
 
 CHART_WIDTH = 16 * cm
-CHART_HEIGHT = 6.5 * cm
+CHART_HEIGHT = 5.5 * cm
+VALUE_TICKS = 5
 
 
 def _write_pdf(summary: CampaignSummary, target: Path | BinaryIO) -> None:
@@ -409,7 +411,7 @@ def _write_pdf(summary: CampaignSummary, target: Path | BinaryIO) -> None:
             "Average answered call",
             f"{stats.average_duration_seconds:.1f} s",
             "Connected",
-            f"{stats.connected_minutes} min",
+            f"{stats.connected_minutes:,.1f} min",
         ],
         ["Estimated cost", f"${stats.estimated_cost_usd:,.2f}", "Generated", _pdf_time(summary.generated_at)],
     ]
@@ -481,6 +483,7 @@ def _bar_chart(names: list[str], series: list[list[int]], fills: list[colors.Col
     chart.categoryAxis.labels.angle = 30 if len(names) > 6 else 0
     chart.categoryAxis.labels.boxAnchor = "ne" if len(names) > 6 else "n"
     chart.valueAxis.valueMin = 0
+    chart.valueAxis.valueStep = max(1, math.ceil(max(max(values) for values in series) / VALUE_TICKS))  # counts
     chart.valueAxis.labels.fontSize = 7
     chart.barSpacing = 1
     for index, fill in enumerate(fills):
