@@ -31,6 +31,7 @@ from cli.common import (
     print_rejected_rows,
     run_command,
 )
+from schemas.api import ReportFormat
 from schemas.campaign import CampaignSettings, RetryPolicy
 from schemas.settings import Settings
 from schemas.validation import describe_validation_error
@@ -439,6 +440,51 @@ async def _campaign_results(settings: Settings, campaign_id: str, output: Path |
             rows += 1
     if output:
         console.print(f"{rows} contact(s) written to {output}", highlight=False)
+
+
+@campaign_app.command("report")
+def campaign_report(
+    campaign_id: CampaignId,
+    report_format: Annotated[
+        ReportFormat | None,
+        typer.Option(
+            "--format",
+            "-f",
+            help="xlsx: Summary, Contacts and Calls sheets; pdf: the summary with its charts (default: from "
+            "--output's suffix, else xlsx)",
+        ),
+    ] = None,
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", dir_okay=False, help="Write it here (default: ID-report.FORMAT here)"),
+    ] = None,
+) -> None:
+    """The campaign's report: an Excel workbook with every contact and dial, or a PDF summary with charts."""
+    suffix = output.suffix.removeprefix(".").lower() if output else ""
+    chosen = report_format or (ReportFormat(suffix) if suffix in set(ReportFormat) else ReportFormat.XLSX)
+    run_command(_campaign_report(load_settings(), campaign_id, chosen, output))
+
+
+async def _campaign_report(
+    settings: Settings, campaign_id: str, report_format: ReportFormat, output: Path | None
+) -> None:
+    from api.services.reports import report_filename, write_report
+    from store.db import dispose_cached_engines
+
+    target = output or Path(report_filename(campaign_id, report_format))
+    try:
+        written = await write_report(
+            await migrated_store(settings),
+            target,
+            org_id=None,
+            campaign_id=campaign_id,
+            report_format=report_format,
+            deployment=settings,
+        )
+    finally:
+        await dispose_cached_engines()
+    rows = f" ({written.contacts} contact(s), {written.calls} call(s))" if report_format is ReportFormat.XLSX else ""
+    console.print(f"report of campaign {campaign_id} written to {target}{rows}", highlight=False, soft_wrap=True)
 
 
 @campaign_app.command("pause")

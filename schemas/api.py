@@ -8,6 +8,7 @@ is an opaque string (``GET /v1/calls`` hands them out); errors are ``{"detail": 
 """
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, computed_field, field_validator
@@ -610,6 +611,22 @@ class DncImportReport(BaseModel):
     added: int
     already_listed: int
     errors: list[RowError] = Field(default_factory=list)
+
+
+# ---- reports ---------------------------------------------------------------------------------------
+
+
+class ReportFormat(StrEnum):
+    """A campaign report's formats: ``GET /v1/campaigns/{id}/report.<format>``, ``ringflow campaign report``."""
+
+    XLSX = "xlsx"
+    PDF = "pdf"
+
+    @property
+    def media_type(self) -> str:
+        if self is ReportFormat.XLSX:
+            return "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+        return "application/pdf"
 
 
 AgentList.model_rebuild()

@@ -9,7 +9,7 @@ external id).
 
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any, Generic, TypeVar, get_args
 
@@ -685,3 +685,138 @@ async def _final_outcomes(
 async def dnc_total(session: AsyncSession, org_id: str) -> int:
     stmt = select(func.count()).select_from(DoNotCallRow).where(DoNotCallRow.org_id == org_id)
     return await session.scalar(stmt) or 0
+
+
+# ---- one campaign's report ------------------------------------------------------------------------
+# The summary's counts come from the functions above (contact_counts, final_outcome_counts, call_stats);
+# these add what a report needs besides, and the rows it lists, read a page at a time.
+
+NO_NETWORK_OUTCOME = "unfinished"
+"""How a dial the network has not answered for yet (no ``network_outcome``) is counted."""
+
+
+@dataclass(frozen=True)
+class HourOfDials:
+    """The dials a campaign started in one hour (UTC), and how many of them were answered."""
+
+    hour: datetime
+    dials: int
+    answered: int
+
+
+@dataclass(frozen=True)
+class ReportContact:
+    external_id: str
+    name: str
+    phone: str
+    status: str
+    final_outcome: str | None
+    final_reason: str
+    attempts: int
+    finished_at: datetime | None
+
+
+@dataclass(frozen=True)
+class ReportCall:
+    external_id: str
+    attempt: int
+    phone: str | None
+    started_at: datetime
+    ended_at: datetime | None
+    outcome: str | None
+    disposition: str | None
+    network_outcome: str | None
+    network_status: str
+    status_code: int | None
+    error_code: int | None
+    answered: bool
+    answered_by: str
+    duration_seconds: float
+
+
+async def network_outcome_counts(session: AsyncSession, campaign_id: str) -> dict[str, int]:
+    """The campaign's dials by what the network said (completed, no_answer, busy, ...), every dial counted."""
+    outcome = func.coalesce(AttemptRow.network_outcome, NO_NETWORK_OUTCOME)
+    stmt = select(outcome, func.count()).where(AttemptRow.campaign_id == campaign_id).group_by(outcome)
+    return {name: count for name, count in (await session.execute(stmt)).all()}
+
+
+def _utc_hour(session: AsyncSession, column: ColumnElement[datetime]) -> ColumnElement[Any]:
+    """``column`` cut to its hour in UTC: Postgres stores a zone-aware moment, SQLite UTC as text."""
+    if session.get_bind().dialect.name == "postgresql":
+        return func.date_trunc("hour", func.timezone("UTC", column))
+    return func.strftime("%Y-%m-%d %H:00:00", column)
+
+
+async def dials_by_hour(session: AsyncSession, campaign_id: str) -> list[HourOfDials]:
+    """The campaign's dials per hour (UTC) in which they started, oldest first; hours without a dial are
+    left out. One row per hour the campaign ran, whatever its size."""
+    hour = _utc_hour(session, AttemptRow.started_at).label("hour")
+    answered = func.sum(AttemptRow.answered.cast(Integer))
+    stmt = (
+        select(hour, func.count(), answered).where(AttemptRow.campaign_id == campaign_id).group_by(hour).order_by(hour)
+    )
+    return [
+        HourOfDials(hour=_as_utc_moment(value), dials=dials, answered=int(answered_dials or 0))
+        for value, dials, answered_dials in (await session.execute(stmt)).all()
+    ]
+
+
+def _as_utc_moment(value: datetime | str) -> datetime:
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(value)
+    return moment.replace(tzinfo=UTC)
+
+
+async def report_contacts_page(
+    session: AsyncSession, campaign_id: str, *, after: str | None, limit: int
+) -> list[ReportContact]:
+    """Up to ``limit`` of the campaign's contacts by external id, those after ``after``: each page is a
+    range of the ``(campaign_id, external_id)`` unique index, so the last page costs what the first does."""
+    conditions = [ContactRow.campaign_id == campaign_id]
+    if after is not None:
+        conditions.append(ContactRow.external_id > after)
+    stmt = (
+        select(
+            ContactRow.external_id,
+            ContactRow.name,
+            ContactRow.phone,
+            ContactRow.status,
+            ContactRow.final_outcome,
+            ContactRow.final_reason,
+            ContactRow.attempts,
+            ContactRow.finished_at,
+        )
+        .where(*conditions)
+        .order_by(ContactRow.external_id)
+        .limit(limit)
+    )
+    return [ReportContact(**row._mapping) for row in (await session.execute(stmt)).all()]
+
+
+async def report_calls_page(
+    session: AsyncSession, campaign_id: str, *, after: tuple[str, int] | None, limit: int
+) -> list[ReportCall]:
+    """Up to ``limit`` of the campaign's dials by contact and attempt, those after ``after``
+    (``(external_id, attempt)``), from the ``(campaign_id, external_id)`` index."""
+    order = [(AttemptRow.external_id, False), (AttemptRow.attempt, False)]
+    keyset = [] if after is None else [_after(order, after)]
+    stmt = _sorted(
+        select(
+            AttemptRow.external_id,
+            AttemptRow.attempt,
+            AttemptRow.phone,
+            AttemptRow.started_at,
+            AttemptRow.ended_at,
+            AttemptRow.call_outcome.label("outcome"),
+            AttemptRow.disposition,
+            AttemptRow.network_outcome,
+            AttemptRow.network_status,
+            AttemptRow.status_code,
+            AttemptRow.error_code,
+            AttemptRow.answered,
+            AttemptRow.answered_by,
+            AttemptRow.duration_seconds,
+        ).where(AttemptRow.campaign_id == campaign_id, *keyset),
+        order,
+    ).limit(limit)
+    return [ReportCall(**row._mapping) for row in (await session.execute(stmt)).all()]

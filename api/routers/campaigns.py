@@ -36,6 +36,7 @@ from api.routers.common import (
     release,
 )
 from api.services import analysis, campaigns
+from api.services import reports as reports_service
 from schemas.api import (
     DEFAULT_PAGE_SIZE,
     MAX_PAGE_SIZE,
@@ -52,6 +53,7 @@ from schemas.api import (
     ErrorBody,
     ImportRefusal,
     ImportReport,
+    ReportFormat,
     Stats,
 )
 from schemas.campaign import CampaignSettings
@@ -348,6 +350,51 @@ async def campaign_results(campaign_id: str, org: CurrentOrg, ctx: Context) -> S
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{campaign_id}-results.csv"'},
     )
+
+
+def _report_responses(report_format: ReportFormat, description: str) -> dict[int | str, Any]:
+    binary = {"schema": {"type": "string", "format": "binary"}}
+    return {200: {"content": {report_format.media_type: binary}, "description": description}, 404: ERRORS[404]}
+
+
+async def _report_download(
+    campaign_id: str, org: OrganizationRow, ctx: Context, report_format: ReportFormat
+) -> StreamingResponse:
+    """The report is built whole first, so a 404 (another organization's campaign) comes before any byte."""
+    file = await reports_service.report_file(
+        ctx.sessions, org_id=org.id, campaign_id=campaign_id, report_format=report_format, deployment=ctx.settings
+    )
+    filename = reports_service.report_filename(campaign_id, report_format)
+    return StreamingResponse(
+        reports_service.file_chunks(file),
+        media_type=report_format.media_type,
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+@router.get(
+    "/{campaign_id}/report.xlsx",
+    response_class=StreamingResponse,
+    responses=_report_responses(
+        ReportFormat.XLSX, "Sheets Summary, Contacts (one row per contact) and Calls (one per dial)"
+    ),
+)
+async def campaign_report_xlsx(campaign_id: str, org: CurrentOrg, ctx: Context) -> StreamingResponse:
+    """The campaign's report as an Excel workbook: a Summary sheet (contacts, dials, answer rate, average
+    call, cost, final and network outcomes, dials per hour), then every contact and every dial, times
+    in UTC."""
+    return await _report_download(campaign_id, org, ctx, ReportFormat.XLSX)
+
+
+@router.get(
+    "/{campaign_id}/report.pdf",
+    response_class=StreamingResponse,
+    responses=_report_responses(ReportFormat.PDF, "A summary with its tables and charts"),
+)
+async def campaign_report_pdf(campaign_id: str, org: CurrentOrg, ctx: Context) -> StreamingResponse:
+    """The campaign's summary as a PDF: its facts, a table and a bar chart of final outcomes, a chart of
+    dials over time, and dials by network outcome."""
+    return await _report_download(campaign_id, org, ctx, ReportFormat.PDF)
 
 
 @router.get("/{campaign_id}", response_model=CampaignOut, responses=ERRORS)
