@@ -140,24 +140,20 @@ class InboundCallWorkflow(CallRecordsMixin):
                 agent=self._input.agent,
                 context=self._live_context.data,
             )
-            if workflow.patched(ROOM_IN_ONE_TASK_PATCH):
-                # A local activity: room, dispatch and record all run in the workflow task the webhook's
-                # update-with-start began, so the caller waits for no activity task's round trip.
-                prepared = await workflow.execute_local_activity(
-                    InboundActivityName.PREPARE_ROOM,
-                    room_request,
-                    result_type=PreparedCall,
-                    start_to_close_timeout=timedelta(seconds=5),
-                    retry_policy=ROOM_RETRY,
-                )
-            else:
-                prepared = await workflow.execute_activity(
-                    InboundActivityName.PREPARE_ROOM,
-                    room_request,
-                    result_type=PreparedCall,
-                    start_to_close_timeout=timedelta(seconds=5),
-                    retry_policy=ROOM_RETRY,
-                )
+            # Patched: a local activity, so room, dispatch and record all run in the workflow task the webhook's
+            # update-with-start began, and the caller waits for no activity task's round trip.
+            run = (
+                workflow.execute_local_activity
+                if workflow.patched(ROOM_IN_ONE_TASK_PATCH)
+                else workflow.execute_activity
+            )
+            prepared = await run(
+                InboundActivityName.PREPARE_ROOM,
+                room_request,
+                result_type=PreparedCall,
+                start_to_close_timeout=timedelta(seconds=5),
+                retry_policy=ROOM_RETRY,
+            )
             await workflow.execute_local_activity(
                 InboundActivityName.RECORD_CALL,
                 InboundCallRecord(
