@@ -84,7 +84,7 @@ DEFAULT_VOICES: dict[tuple[Role, str], str] = {
 """A voice that works with each speaking model (the plugins' own defaults; OpenAI's is Ringflow's ``alloy``):
 the example a refused voice's message gives, and what the dashboard offers when the vendor changes."""
 
-LANGUAGE_TAG = r"^([a-z]{2,3}(-[A-Za-z0-9]{2,8})*|multi)$"
+LANGUAGE_TAG = re.compile(r"[a-z]{2,3}(-[A-Za-z0-9]{2,8})*|multi")
 
 
 class _Choice(BaseModel):
@@ -121,9 +121,15 @@ class STTChoice(_Choice):
     language: str = Field(
         default="",
         max_length=35,
-        pattern=LANGUAGE_TAG,
         description="A language tag the vendor knows (e.g. en-GB, ar-EG, multi); empty: the agent's language",
     )
+
+    @field_validator("language")
+    @classmethod
+    def _language_tag(cls, language: str) -> str:
+        if language and not LANGUAGE_TAG.fullmatch(language):
+            raise ValueError(f"{language!r} is not a language tag such as en-GB, ar-EG or multi")
+        return language
 
 
 class TTSChoice(_Choice):
