@@ -14,7 +14,7 @@ OpenAI's chat model when ``RINGFLOW_AGENT_LLM=openai`` (OpenAI's key).
 
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar, Literal
+from typing import TYPE_CHECKING, ClassVar, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
@@ -27,6 +27,12 @@ STTProvider = Literal["openai", "deepgram", "google", "groq"]
 TTSProvider = Literal["openai", "elevenlabs", "cartesia", "google"]
 RealtimeProvider = Literal["openai", "google"]
 Role = Literal["llm", "stt", "tts", "realtime"]
+PROVIDERS: dict[Role, tuple[str, ...]] = {
+    "stt": get_args(STTProvider),
+    "llm": get_args(LLMProvider),
+    "tts": get_args(TTSProvider),
+    "realtime": get_args(RealtimeProvider),
+}
 
 VENDOR_NAMES = {
     "openai": "OpenAI",

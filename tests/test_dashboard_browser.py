@@ -20,6 +20,7 @@ from playwright.async_api import Browser, BrowserContext, Page, expect
 from webhook_receiver import Answer, Receiver
 
 from api.services import webhooks as webhooks_service
+from schemas.providers import DEFAULT_VOICES
 from schemas.webhooks import WebhookEventType
 from store.numbers import upsert_number
 
@@ -246,6 +247,28 @@ async def test_an_operator_sets_up_an_agent_with_its_tools_a_number_and_the_do_n
     assert agent["tools"]["take_note"] is False and agent["tools"]["end_call"] is False
     assert agent["tools"]["schedule_callback"] is True
     await snap(page, "settings-02-agent-saved")
+
+    # Its models: another vendor speaks, so the voice becomes one of that vendor's; the LLM gets a temperature.
+    await form.locator("select[name=tts_provider]").select_option("cartesia")
+    await expect(form.locator("input[name=voice]")).to_have_value(DEFAULT_VOICES[("tts", "cartesia")])
+    await form.locator("select[name=llm_provider]").select_option("groq")
+    await form.locator("input[name=llm_model]").fill("llama-3.1-8b-instant")
+    await form.locator("input[name=llm_temperature]").fill("0.3")
+    await expect(form.locator("select[name=realtime_provider]")).to_be_hidden()
+    await form.locator("button[type=submit]").click()
+    await expect(page.locator(".toast.success")).to_contain_text("Agent saved")
+    agent = (await http.get("/v1/agents/ava-support")).json()
+    assert agent["tts"]["provider"] == "cartesia" and agent["voice"] == DEFAULT_VOICES[("tts", "cartesia")]
+    assert agent["llm"] == {"provider": "groq", "model": "llama-3.1-8b-instant", "temperature": 0.3}
+    await form.locator("select[name=model_mode]").select_option("realtime")
+    await form.locator("select[name=realtime_provider]").select_option("google")
+    await expect(form.locator("input[name=voice]")).to_have_value("Puck")
+    await form.locator("input[name=realtime_temperature]").fill("")
+    await form.locator("button[type=submit]").click()
+    await expect(page.locator(".toast.success")).to_have_count(2)
+    agent = (await http.get("/v1/agents/ava-support")).json()
+    assert (agent["model_mode"], agent["realtime"]["provider"], agent["voice"]) == ("realtime", "google", "Puck")
+    assert agent["realtime"]["temperature"] is None
 
     # The number answered by that agent.
     await page.goto("/numbers")
