@@ -1,5 +1,6 @@
-"""Agents: create, edit (per-function tool toggles, disclosure, greeting, instructions, context, voice, language),
-delete, their statistics, and one outbound call by an agent."""
+"""Agents: create, edit (per-function tool toggles, disclosure, greeting, instructions, context, voice, language,
+model vendors), delete, their statistics, and one outbound call by an agent. An agent whose vendors have no key on
+this deployment is not saved (schemas/providers.py)."""
 
 import secrets
 from datetime import time
