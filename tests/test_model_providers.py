@@ -358,7 +358,9 @@ def live_cli(cli_store_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     get_settings.cache_clear()
 
 
-def test_the_cli_refuses_to_store_an_agent_this_deployment_has_no_key_for(live_cli: None, tmp_path: Path) -> None:
+def test_the_cli_refuses_to_store_an_agent_this_deployment_has_no_key_for(
+    live_cli: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     runner = CliRunner()
     create = ["agent", "create", "ada", "--instructions", "Hi."]
     refused = runner.invoke(app, [*create, "--llm", "google:gemini-2.5-flash"])
@@ -370,6 +372,18 @@ def test_the_cli_refuses_to_store_an_agent_this_deployment_has_no_key_for(live_c
     assert stored.exit_code == 0, stored.output
     shown = AgentConfig.model_validate_json(runner.invoke(app, ["agent", "show", "ada"]).stdout)
     assert (shown.tts.model, shown.voice) == ("gpt-4o-mini-tts", "coral")
+
+    mixed = ["--stt", "deepgram", "--llm", "openai:gpt-4.1-mini", "--tts", "elevenlabs", "--voice", ELEVENLABS_VOICE]
+    refused = runner.invoke(app, [*create, "--replace", *mixed])
+    assert refused.exit_code == 2
+    assert "set DEEPGRAM_API_KEY (stt deepgram), ELEVEN_API_KEY (tts elevenlabs)" in " ".join(refused.stderr.split())
+    monkeypatch.setenv("DEEPGRAM_API_KEY", "dg-dummy")
+    monkeypatch.setenv("RINGFLOW_ELEVENLABS_API_KEY", "el-dummy")
+    get_settings.cache_clear()
+    stored = runner.invoke(app, [*create, "--replace", *mixed])
+    assert stored.exit_code == 0, stored.output
+    shown = AgentConfig.model_validate_json(runner.invoke(app, ["agent", "show", "ada"]).stdout)
+    assert (shown.stt.provider, shown.llm.model, shown.tts.provider) == ("deepgram", "gpt-4.1-mini", "elevenlabs")
 
     wrong_vendor = runner.invoke(app, [*create, "--replace", "--stt", "groq:nova-3"])
     assert wrong_vendor.exit_code == 2
