@@ -19,7 +19,7 @@ from schemas.agent import CallJob
 from schemas.settings import get_settings
 from voice_worker.agent import RingflowAgent, Transfer, utc_now
 from voice_worker.bridge import BridgeError, CallBridge
-from voice_worker.models import ModelSetupError, build_session
+from voice_worker.models import build_session
 from voice_worker.transcript import TranscriptCollector
 
 log = logging.getLogger(__name__)
@@ -55,7 +55,7 @@ async def entrypoint(ctx: JobContext) -> None:
 async def _run_call(ctx: JobContext, job: CallJob, bridge: CallBridge) -> None:
     try:
         session = build_session(job.agent, get_settings())
-    except ModelSetupError as err:
+    except ValueError as err:  # ModelSetupError, or a plugin refusing its options: either way, before joining
         await _refuse_call(ctx, bridge, str(err))
         return
     await ctx.connect()
