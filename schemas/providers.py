@@ -45,7 +45,10 @@ VENDOR_NAMES = {
 
 _LOWER_NAME = r"[a-z0-9][a-z0-9._:/-]*"
 MODEL_SHAPES: dict[tuple[Role, str], tuple[re.Pattern[str], str]] = {
-    ("llm", "openai"): (re.compile(r"(gpt-|o\d|chatgpt-)[a-z0-9.-]*"), "an OpenAI chat model, e.g. gpt-4.1-mini"),
+    ("llm", "openai"): (
+        re.compile(r"(ft:)?(gpt-|o\d|chatgpt-)[a-z0-9.-]*(:[A-Za-z0-9_.-]*)*"),  # ft:…: a fine-tuned model
+        "an OpenAI chat model, e.g. gpt-4.1-mini",
+    ),
     ("llm", "google"): (re.compile(r"(gemini|gemma)-[a-z0-9.-]+"), "a Gemini model, e.g. gemini-2.5-flash"),
     ("llm", "groq"): (re.compile(_LOWER_NAME), "a Groq model id, e.g. llama-3.3-70b-versatile"),
     ("stt", "openai"): (re.compile(r"(whisper-|gpt-)[a-z0-9.-]+"), "an OpenAI speech-to-text model, e.g. whisper-1"),
@@ -244,11 +247,15 @@ def describe_missing_keys(agent: "AgentConfig", missing: list[str]) -> str:
         ]
         for variable in missing
     }
-    wanted = ", ".join(f"{variable} ({', '.join(users[variable]) or 'the simulator'})" for variable in missing)
+    wanted = ", ".join(f"{variable} ({', '.join(users[variable])})" for variable in missing)
     return f"agent {agent.name!r} cannot run its models on this deployment: set {wanted}"
 
 
 def keys_refusal(agent: "AgentConfig", settings: "Settings") -> str | None:
     """Why this deployment cannot run the agent's calls for want of a key, in one line; None when it can."""
     missing = missing_keys(agent, settings)
-    return describe_missing_keys(agent, missing) if missing else None
+    if not missing:
+        return None
+    if settings.carrier == "sim":
+        return f"the simulator's OpenAI chat model (RINGFLOW_AGENT_LLM=openai) needs a key: set {', '.join(missing)}"
+    return describe_missing_keys(agent, missing)

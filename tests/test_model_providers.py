@@ -27,6 +27,7 @@ from schemas.providers import (
     RealtimeChoice,
     STTChoice,
     TTSChoice,
+    keys_refusal,
     missing_keys,
 )
 from schemas.settings import Settings, get_settings
@@ -282,6 +283,9 @@ def test_the_simulator_with_its_scripted_model_needs_no_key_whatever_the_agent_n
     assert missing_keys(groq_and_gemini, deployment(live=False, carrier="sim", agent_llm="openai")) == [
         "OPENAI_API_KEY"
     ], "the simulator's OpenAI chat model runs, not the agent's live models"
+    assert keys_refusal(groq_and_gemini, deployment(live=False, carrier="sim", agent_llm="openai")) == (
+        "the simulator's OpenAI chat model (RINGFLOW_AGENT_LLM=openai) needs a key: set OPENAI_API_KEY"
+    )
 
 
 def test_a_live_carrier_needs_each_vendor_key_of_the_models_in_use_once() -> None:
