@@ -272,6 +272,17 @@ def test_the_voice_is_checked_against_the_model_that_speaks_in_the_agents_mode()
     assert realtime.tts.provider == "elevenlabs"
 
 
+def test_the_simulators_openai_model_takes_the_settings_key_and_model(offline: None) -> None:
+    from simulator.agent_call import _language_model
+
+    assert _language_model(None) is None, "no settings: the offline scripted model"
+    assert _language_model(deployment(live=False, agent_llm="scripted")) is None
+    chat = _language_model(
+        deployment(live=False, agent_llm="openai", openai_model="gpt-4.1-nano", keys=("openai_agent_api_key",))
+    )
+    assert chat is not None and chat.model == "gpt-4.1-nano"
+
+
 # ---- which keys a deployment needs ---------------------------------------------------------------------------
 
 
