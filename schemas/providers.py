@@ -6,10 +6,11 @@ accepts (model-name shapes, voice ids, temperature ranges), so a mistake is a on
 saved, not an error in the middle of a call. A model left empty is the plugin's own default.
 
 Keys: :func:`missing_keys` is the one rule for whether a deployment can run an agent's models. It is asked
-when an agent is saved (API and CLI), when a campaign starts (``refuse_if_undiallable``) and by the voice
-worker before it joins a call's room. A live carrier runs every model the agent names, so each needs its
-vendor's key; the simulator runs the agent in text with the offline scripted model (no key), or with
-OpenAI's chat model when ``RINGFLOW_AGENT_LLM=openai`` (OpenAI's key).
+when an agent is saved (API and CLI) and when a campaign starts (``refuse_if_undiallable``). A live carrier
+runs every model the agent names, so each needs its vendor's key (:func:`missing_for_live_call`, which the
+voice worker, always live, asks again before it joins a call's room); the simulator runs the agent in text
+with the offline scripted model (no key), or with OpenAI's chat model when ``RINGFLOW_AGENT_LLM=openai``
+(OpenAI's key).
 """
 
 import re
