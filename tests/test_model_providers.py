@@ -53,7 +53,9 @@ LIVEKIT_READY = {
 def deployment(*, live: bool = True, keys: tuple[str, ...] = (), **fields: Any) -> Settings:
     """Settings with exactly the model keys named (a dummy each), on a ready LiveKit carrier or the simulator."""
     update = {setting: ("dummy-" + setting if setting in keys else None) for setting in KEY_SETTINGS}
-    return Settings(_env_file=None).model_copy(update={**update, **(LIVEKIT_READY if live else {}), **fields})  # type: ignore[call-arg]
+    return Settings(_env_file=None).model_copy(
+        update={**update, **(LIVEKIT_READY if live else {"carrier": "sim"}), **fields}
+    )  # type: ignore[call-arg]
 
 
 ALL_KEYS = deployment(keys=tuple(KEY_SETTINGS))
@@ -290,11 +292,11 @@ def test_the_simulator_with_its_scripted_model_needs_no_key_whatever_the_agent_n
     groq_and_gemini = agent(
         llm={"provider": "groq"}, model_mode="realtime", realtime={"provider": "google"}, voice="Puck"
     )
-    assert missing_keys(groq_and_gemini, deployment(live=False, carrier="sim", agent_llm="scripted")) == []
-    assert missing_keys(groq_and_gemini, deployment(live=False, carrier="sim", agent_llm="openai")) == [
-        "OPENAI_API_KEY"
-    ], "the simulator's OpenAI chat model runs, not the agent's live models"
-    assert keys_refusal(groq_and_gemini, deployment(live=False, carrier="sim", agent_llm="openai")) == (
+    assert missing_keys(groq_and_gemini, deployment(live=False, agent_llm="scripted")) == []
+    assert missing_keys(groq_and_gemini, deployment(live=False, agent_llm="openai")) == ["OPENAI_API_KEY"], (
+        "the simulator's OpenAI chat model runs, not the agent's live models"
+    )
+    assert keys_refusal(groq_and_gemini, deployment(live=False, agent_llm="openai")) == (
         "the simulator's OpenAI chat model (RINGFLOW_AGENT_LLM=openai) needs a key: set OPENAI_API_KEY"
     )
 
