@@ -24,7 +24,8 @@ COPY telephony/ telephony/
 COPY infra/ infra/
 COPY simulator/ simulator/
 COPY cli/ cli/
-RUN pip install . && rm -rf /build
+# The voices extra too: the voice worker runs whichever vendor's model an agent names.
+RUN pip install '.[voices]' && rm -rf /build
 
 USER ringflow
 # Not the source tree: a `.env` or `.ringflow/` lying around must not change what the container does.

@@ -16,7 +16,7 @@ BENCH_N ?= 300
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,voices]'
 	touch $@
 
 demo: $(STAMP)

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from rich.markup import escape
 from rich.table import Table
 
-from cli.common import CliError, console, fail, store_command
+from cli.common import CliError, console, fail, load_settings, store_command
 from schemas.validation import describe_validation_error
 
 if TYPE_CHECKING:
@@ -38,8 +38,12 @@ def build_agent_config(
     transfer_number: str | None = None,
     voicemail_message: str = "",
     active: bool = True,
+    models: dict[str, str | None] | None = None,
 ) -> "AgentConfig":
-    """An agent config from command-line options; ``ValueError`` with one line for any mistake."""
+    """An agent config from command-line options; ``ValueError`` with one line for any mistake.
+
+    ``models`` maps ``stt``, ``llm``, ``tts`` or ``realtime`` to ``PROVIDER[:MODEL]``, e.g.
+    ``google:gemini-2.5-flash``; a role not given keeps its default."""
     from schemas.agent import AgentConfig, AgentTool
     from schemas.contact import normalize_phone
 
@@ -77,6 +81,10 @@ def build_agent_config(
     }
     if voice:
         fields["voice"] = voice
+    for role, given in (models or {}).items():
+        if given:
+            provider, _, model = given.partition(":")
+            fields[role] = {"provider": provider, "model": model}
     try:
         return AgentConfig(**fields)
     except ValidationError as err:
@@ -158,6 +166,19 @@ def agent_create(
         str | None, typer.Option(metavar="+E164", help="Where transfer_to_human sends the call")
     ] = None,
     voicemail_message: Annotated[str, typer.Option(help="Left when a machine answers")] = "",
+    stt: Annotated[
+        str | None, typer.Option(metavar="PROVIDER[:MODEL]", help="Pipeline STT: openai, deepgram, google or groq")
+    ] = None,
+    llm: Annotated[
+        str | None, typer.Option(metavar="PROVIDER[:MODEL]", help="Pipeline LLM: openai, google or groq")
+    ] = None,
+    tts: Annotated[
+        str | None,
+        typer.Option(metavar="PROVIDER[:MODEL]", help="Pipeline TTS: openai, elevenlabs, cartesia or google"),
+    ] = None,
+    realtime: Annotated[
+        str | None, typer.Option(metavar="PROVIDER[:MODEL]", help="Realtime model: openai or google")
+    ] = None,
     inactive: Annotated[bool, typer.Option("--inactive", help="Store it switched off: campaigns refuse it")] = False,
     replace: Annotated[bool, typer.Option("--replace", help="Overwrite an agent of the same name")] = False,
 ) -> None:
@@ -183,9 +204,11 @@ def agent_create(
             transfer_number=transfer_number,
             voicemail_message=voicemail_message,
             active=not inactive,
+            models={"stt": stt, "llm": llm, "tts": tts, "realtime": realtime},
         )
     except ValueError as err:
         fail(str(err), code=2)
+    _refuse_without_keys(config)
 
     async def body(sessions: "async_sessionmaker[AsyncSession]") -> None:
         from store import queries
@@ -201,6 +224,15 @@ def agent_create(
         console.print(f"agent [bold]{escape(config.name)}[/bold] saved{state}; tools on: {_tools_on(config)}")
 
     store_command(body)
+
+
+def _refuse_without_keys(config: "AgentConfig") -> None:
+    """An agent this deployment has no key for is not stored (schemas/providers.py ``missing_keys``): exit 2."""
+    from schemas.providers import keys_refusal
+
+    refusal = keys_refusal(config, load_settings())
+    if refusal:
+        fail(refusal, code=2)
 
 
 async def _audit_saved(session: "AsyncSession", name: str, *, existed: bool) -> None:
@@ -221,6 +253,7 @@ def agent_import(
         config = load_agent_file(path)
     except ValueError as err:
         fail(str(err), code=2)
+    _refuse_without_keys(config)
 
     async def body(sessions: "async_sessionmaker[AsyncSession]") -> None:
         from api.services.tools import InvalidToolError, refuse_unknown_tools

@@ -2,7 +2,6 @@
 
 import asyncio
 import logging
-import os
 import secrets
 import shutil
 import time
@@ -119,9 +118,9 @@ def demo(
     """Offline end to end: a simulated carrier calls the sample list, with retries and callbacks, in about a minute."""
     if llm not in ("scripted", "openai"):
         fail(f"--llm must be 'scripted' or 'openai', not {llm!r}", code=2)
-    if llm == "openai" and not os.environ.get("OPENAI_API_KEY"):
-        fail("--llm openai needs OPENAI_API_KEY in the environment", code=2)
     base = load_settings()
+    if llm == "openai" and not base.openai_agent_api_key:
+        fail("--llm openai needs OPENAI_API_KEY (or RINGFLOW_OPENAI_AGENT_API_KEY) in the environment", code=2)
     settings = base.model_copy(
         update={
             **DEMO_SIM,

@@ -4,11 +4,20 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, ValidationInfo, field_validator
 
 from schemas.analysis import AnalysisConfig
 from schemas.contact import Contact, split_extension
 from schemas.dispositions import DEFAULT_DISPOSITIONS, Disposition, with_defaults
+from schemas.providers import (
+    DEFAULT_VOICES,
+    LLMChoice,
+    RealtimeChoice,
+    Role,
+    STTChoice,
+    TTSChoice,
+    voice_problem,
+)
 
 
 class ModelMode(StrEnum):
@@ -61,8 +70,18 @@ class AgentConfig(BaseModel):
         "Empty: none",
     )
     language: Language = Language.ENGLISH
-    voice: str = "alloy"
     model_mode: ModelMode = ModelMode.PIPELINE
+    stt: STTChoice = Field(default_factory=STTChoice, description="Pipeline: who transcribes the callee")
+    llm: LLMChoice = Field(default_factory=LLMChoice, description="Pipeline: the language model")
+    tts: TTSChoice = Field(default_factory=TTSChoice, description="Pipeline: who speaks, in ``voice``")
+    realtime: RealtimeChoice = Field(
+        default_factory=RealtimeChoice, description="Realtime: the speech-to-speech model, speaking in ``voice``"
+    )
+    voice: str = Field(
+        default="alloy",
+        validate_default=True,
+        description="The voice of whichever model speaks (the TTS, or the realtime model), in its vendor's terms",
+    )
     context: dict[str, Any] = Field(default_factory=dict, description="Rendered into the instructions")
     tools: dict[AgentTool, bool] = Field(
         default_factory=lambda: dict.fromkeys(AgentTool, True), description="Per-function toggles"
@@ -94,6 +113,24 @@ class AgentConfig(BaseModel):
     @classmethod
     def _distinct_tool_names(cls, value: list[str]) -> list[str]:
         return sorted(set(value))
+
+    @field_validator("voice")
+    @classmethod
+    def _voice_of_the_speaker(cls, voice: str, info: ValidationInfo) -> str:
+        """Checked against the model that speaks in this mode; skipped when that choice was refused itself."""
+        mode = info.data.get("model_mode")
+        role: Role = "realtime" if mode == ModelMode.REALTIME else "tts"
+        speaker = info.data.get(role)
+        if mode is not None and speaker is not None:
+            # Agents stored before voices were checked keep loading: no voice is the vendor's default, and
+            # OpenAI's names are matched whatever their case ("Alloy" was accepted then, and meant alloy).
+            voice = voice.strip() or DEFAULT_VOICES[(role, speaker.provider)]
+            if speaker.provider == "openai":
+                voice = voice.lower()
+            problem = voice_problem(role, speaker.provider, voice)
+            if problem:
+                raise ValueError(problem)
+        return voice
 
     @field_validator("transfer_number")
     @classmethod

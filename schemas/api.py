@@ -28,6 +28,7 @@ from schemas.campaign import CampaignSettings
 from schemas.compliance import CallingPolicy, DialDecision, DialVerdict, HoursRule
 from schemas.dispositions import Disposition
 from schemas.imports import RowError
+from schemas.providers import LLMChoice, RealtimeChoice, STTChoice, TTSChoice
 from schemas.tools import ToolInvocationOut
 from schemas.workflow_io import CampaignProgress
 
@@ -447,6 +448,10 @@ class AgentUpdate(RequestBody):
     language: Language | None = None
     voice: str | None = Field(default=None, min_length=1, max_length=64)
     model_mode: ModelMode | None = None
+    stt: STTChoice | None = Field(default=None, description="Replaces the agent's speech-to-text choice")
+    llm: LLMChoice | None = Field(default=None, description="Replaces the agent's language model choice")
+    tts: TTSChoice | None = Field(default=None, description="Replaces the agent's text-to-speech choice")
+    realtime: RealtimeChoice | None = Field(default=None, description="Replaces the agent's realtime model choice")
     context: dict[str, Any] | None = None
     tools: dict[AgentTool, bool] | None = None
     http_tools: list[str] | None = Field(default=None, description="Replaces the HTTP tools the agent may call")
@@ -474,6 +479,10 @@ class AgentOut(BaseModel):
     language: Language
     voice: str
     model_mode: ModelMode
+    stt: STTChoice
+    llm: LLMChoice
+    tts: TTSChoice
+    realtime: RealtimeChoice
     context: dict[str, Any]
     tools: dict[AgentTool, bool]
     enabled_tools: list[AgentTool] = Field(description="Switched on, and usable (transfer needs a number)")

@@ -51,6 +51,45 @@ class Settings(BaseSettings):
         description="Post-call analysis uses OpenAI structured outputs with it; unset: the offline analyser",
     )
     openai_base_url: str | None = Field(default=None, description="Another OpenAI-compatible endpoint, if any")
+
+    # ---- The agents' model vendors (schemas/providers.py; README "Model providers") ----------------------
+    # Each reads the vendor's own variable (the one its LiveKit plugin documents) or RINGFLOW_<NAME>. Saving an
+    # agent, starting a campaign and the voice worker's joining a call all refuse an agent whose vendor has none.
+    openai_agent_api_key: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("OPENAI_API_KEY", "RINGFLOW_OPENAI_AGENT_API_KEY"),
+        description="The agents' OpenAI models (STT, LLM, TTS, realtime), and the simulator's --llm openai",
+    )
+    google_api_key: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("GOOGLE_API_KEY", "RINGFLOW_GOOGLE_API_KEY"),
+        description="Gemini: the agents' Google LLM and Gemini Live realtime model",
+    )
+    google_application_credentials: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("GOOGLE_APPLICATION_CREDENTIALS", "RINGFLOW_GOOGLE_APPLICATION_CREDENTIALS"),
+        description="A Google Cloud service account's JSON key file: the agents' Google STT and TTS",
+    )
+    groq_api_key: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("GROQ_API_KEY", "RINGFLOW_GROQ_API_KEY"),
+        description="The agents' Groq LLM and STT",
+    )
+    deepgram_api_key: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("DEEPGRAM_API_KEY", "RINGFLOW_DEEPGRAM_API_KEY"),
+        description="The agents' Deepgram STT (the `voices` extra)",
+    )
+    elevenlabs_api_key: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("ELEVEN_API_KEY", "RINGFLOW_ELEVENLABS_API_KEY"),
+        description="The agents' ElevenLabs TTS (the `voices` extra)",
+    )
+    cartesia_api_key: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("CARTESIA_API_KEY", "RINGFLOW_CARTESIA_API_KEY"),
+        description="The agents' Cartesia TTS (the `voices` extra)",
+    )
     sim_fault: Literal["", "trunk_down", "rate_limited"] = Field(
         default="",
         description="Make every simulated dial fail on the network (SIP 503 or 429), as a dead or throttled trunk "

@@ -13,6 +13,8 @@ from temporalio.client import Client
 
 from schemas.agent import CallJob
 from schemas.calls import DialRequest
+from schemas.providers import LLMChoice
+from schemas.settings import Settings
 from simulator.carrier import CALLBACK_PERSONAS, AgentCall, AgentCallReport
 from voice_worker.temporal_bridge import TemporalCallBridge
 
@@ -21,12 +23,13 @@ if TYPE_CHECKING:
 
 
 def make_agent_call(
-    client: Client, clock: Callable[[], datetime] | None = None, *, model: str = "scripted", openai_model: str = ""
+    client: Client, clock: Callable[[], datetime] | None = None, *, settings: Settings | None = None
 ) -> AgentCall:
     """The sim carrier's hook: run the agent for one answered call through ``client``.
 
-    ``model`` "scripted" is the offline deterministic model; "openai" uses OpenAI's chat model
-    (``OPENAI_API_KEY`` must be set) against the same personas.
+    The model is ``settings.agent_llm``: "scripted" (also without settings) is the offline deterministic model;
+    "openai" is OpenAI's chat model ``settings.openai_model`` against the same personas, with the agents' OpenAI
+    key (``OPENAI_API_KEY``).
     """
 
     async def agent_call(request: DialRequest, persona: str) -> AgentCallReport:
@@ -44,7 +47,7 @@ def make_agent_call(
         bridge = TemporalCallBridge(client, request.workflow_id, request.attempt)
         # Called back when they asked to be, a "call me later" person now has time to talk.
         voice_persona = "answers" if request.is_callback and persona in CALLBACK_PERSONAS else persona
-        result = await run_text_call(job, voice_persona, bridge, clock=clock, llm=_language_model(model, openai_model))
+        result = await run_text_call(job, voice_persona, bridge, clock=clock, llm=_language_model(settings))
         spoken = result.transcript
         duration = (spoken[-1].started_at - spoken[0].started_at).total_seconds() if len(spoken) > 1 else 0.0
         return AgentCallReport(
@@ -55,9 +58,9 @@ def make_agent_call(
     return agent_call
 
 
-def _language_model(model: str, openai_model: str) -> "llm.LLM | None":
-    if model == "scripted":
+def _language_model(settings: Settings | None) -> "llm.LLM | None":
+    if settings is None or settings.agent_llm == "scripted":
         return None  # run_text_call's default: the offline ScriptedLLM
-    from livekit.plugins import openai
+    from voice_worker.models import build_llm
 
-    return openai.LLM(model=openai_model or "gpt-4.1-mini")
+    return build_llm(LLMChoice(provider="openai", model=settings.openai_model), settings)

@@ -11,9 +11,10 @@ agent, the do-not-call list. Screenshots of every step go to ``test-artifacts/da
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 
+import httpx
 import pytest
 import pytest_asyncio
-from api_helpers import phone
+from api_helpers import eventually, phone
 from api_stack import MEMBER_PASSWORD
 from browser_helpers import fresh_artifacts, headless_chromium
 from playwright.async_api import Browser, BrowserContext, Page, expect
@@ -21,6 +22,7 @@ from tool_target import BookingService
 from webhook_receiver import Answer, Receiver
 
 from api.services import webhooks as webhooks_service
+from schemas.providers import DEFAULT_VOICES
 from schemas.webhooks import WebhookEventType
 from store.numbers import upsert_number
 
@@ -247,6 +249,29 @@ async def test_an_operator_sets_up_an_agent_with_its_tools_a_number_and_the_do_n
     assert agent["tools"]["take_note"] is False and agent["tools"]["end_call"] is False
     assert agent["tools"]["schedule_callback"] is True
     await snap(page, "settings-02-agent-saved")
+
+    # Its models: another vendor speaks, so the voice becomes one of that vendor's; the LLM gets a temperature.
+    await form.locator("select[name=tts_provider]").select_option("cartesia")
+    await expect(form.locator("input[name=voice]")).to_have_value(DEFAULT_VOICES[("tts", "cartesia")])
+    await form.locator("select[name=llm_provider]").select_option("groq")
+    await form.locator("input[name=llm_model]").fill("llama-3.1-8b-instant")
+    await form.locator("input[name=llm_temperature]").fill("0.3")
+    await expect(form.locator("select[name=realtime_provider]")).to_be_hidden()
+    await form.locator("button[type=submit]").click()
+
+    def agent_page() -> Awaitable[httpx.Response]:
+        return http.get("/v1/agents/ava-support")
+
+    agent = await eventually(agent_page, lambda body: body["tts"]["provider"] == "cartesia")
+    assert agent["voice"] == DEFAULT_VOICES[("tts", "cartesia")]
+    assert agent["llm"] == {"provider": "groq", "model": "llama-3.1-8b-instant", "temperature": 0.3}
+    await form.locator("select[name=model_mode]").select_option("realtime")
+    await form.locator("select[name=realtime_provider]").select_option("google")
+    await expect(form.locator("input[name=voice]")).to_have_value("Puck")
+    await form.locator("input[name=realtime_temperature]").fill("")
+    await form.locator("button[type=submit]").click()
+    agent = await eventually(agent_page, lambda body: body["model_mode"] == "realtime")
+    assert (agent["realtime"]["provider"], agent["voice"], agent["realtime"]["temperature"]) == ("google", "Puck", None)
 
     # The number answered by that agent.
     await page.goto("/numbers")

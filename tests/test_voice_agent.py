@@ -535,12 +535,13 @@ async def test_every_persona_runs_to_an_end(persona: str) -> None:
 async def test_live_worker_builds_the_configured_models(mode: str, monkeypatch: pytest.MonkeyPatch) -> None:
     from livekit.agents import llm as lk_llm
 
-    from voice_worker.entry import agent_name, build_session, worker_options
+    from schemas.settings import Settings
+    from voice_worker.entry import agent_name, worker_options
+    from voice_worker.models import build_session
 
-    monkeypatch.setenv("OPENAI_API_KEY", "sk-offline-test")
     job = make_job()
     job.agent.model_mode = mode
-    session = build_session(job)
+    session = build_session(job.agent, Settings().model_copy(update={"openai_agent_api_key": "sk-offline-test"}))
     if mode == "realtime":
         assert isinstance(session.llm, lk_llm.RealtimeModel) and session.tts is None
     else:

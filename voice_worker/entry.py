@@ -1,6 +1,7 @@
 """The live LiveKit worker: one job per call, the CallJob in the job metadata.
 
-Cannot run without a LiveKit server and OpenAI; it is kept small and must import cleanly.
+Cannot run without a LiveKit server and the agents' model vendors (voice_worker/models.py); it is kept small and
+must import cleanly.
 Everything it does beyond wiring is in RingflowAgent (tested in text mode).
 """
 
@@ -10,14 +11,15 @@ import logging
 import os
 from typing import Any
 
-from livekit.agents import AgentSession, JobContext, WorkerOptions
+from livekit.agents import JobContext, WorkerOptions
 from livekit.agents.worker import ServerEnvOption
 from opentelemetry import trace
 
-from schemas.agent import CallJob, ModelMode
+from schemas.agent import CallJob
 from schemas.settings import get_settings
-from voice_worker.agent import MAX_TOOL_STEPS, RingflowAgent, Transfer, utc_now
-from voice_worker.bridge import CallBridge
+from voice_worker.agent import RingflowAgent, Transfer, utc_now
+from voice_worker.bridge import BridgeError, CallBridge
+from voice_worker.models import build_session
 from voice_worker.transcript import TranscriptCollector
 
 log = logging.getLogger(__name__)
@@ -28,22 +30,6 @@ TRANSCRIPT_FLUSH_SECONDS = 2.0
 def agent_name() -> str:
     """The name dispatch targets (explicit dispatch: jobs reach only this worker)."""
     return os.environ.get("RINGFLOW_AGENT_NAME", "ringflow-agent")
-
-
-def build_session(job: CallJob) -> AgentSession:
-    """Realtime: one speech-to-speech model. Pipeline: OpenAI STT + LLM + TTS with Silero VAD."""
-    from livekit.plugins import openai, silero
-
-    if job.agent.model_mode == ModelMode.REALTIME:
-        return AgentSession(llm=openai.realtime.RealtimeModel(voice=job.agent.voice), max_tool_steps=MAX_TOOL_STEPS)
-    language = job.agent.language.value
-    return AgentSession(
-        vad=silero.VAD.load(),
-        stt=openai.STT(language=language),
-        llm=openai.LLM(),
-        tts=openai.TTS(voice=job.agent.voice),
-        max_tool_steps=MAX_TOOL_STEPS,
-    )
 
 
 async def entrypoint(ctx: JobContext) -> None:
@@ -67,8 +53,12 @@ async def entrypoint(ctx: JobContext) -> None:
 
 
 async def _run_call(ctx: JobContext, job: CallJob, bridge: CallBridge) -> None:
+    try:
+        session = build_session(job.agent, get_settings())
+    except ValueError as err:  # ModelSetupError, or a plugin refusing its options: either way, before joining
+        await _refuse_call(ctx, bridge, str(err))
+        return
     await ctx.connect()
-    session = build_session(job)
     collector = TranscriptCollector(bridge, utc_now)
     collector.attach(session)
     flusher = asyncio.create_task(collector.run_periodic(TRANSCRIPT_FLUSH_SECONDS), name="ringflow.transcript")
@@ -80,6 +70,18 @@ async def _run_call(ctx: JobContext, job: CallJob, bridge: CallBridge) -> None:
 
     ctx.add_shutdown_callback(_stop_flushing)
     await session.start(room=ctx.room, agent=RingflowAgent(job, bridge, transfer=_sip_transfer(ctx)))
+
+
+async def _refuse_call(ctx: JobContext, bridge: CallBridge, reason: str) -> None:
+    """The agent cannot run here (a key or plugin is missing): say why to the call's workflow and hang up at once,
+    without joining, rather than leave the callee in a silent room or fail in the middle of the call."""
+    log.error("not taking the call: %s", reason)
+    try:
+        await bridge.end_call(f"the agent could not start: {reason}")
+    except BridgeError as err:
+        log.warning("could not tell the call's workflow why: %s", err)
+    await ctx.delete_room()
+    ctx.shutdown(reason="agent models unavailable")
 
 
 def _sip_transfer(ctx: JobContext) -> Transfer:

@@ -55,7 +55,7 @@ def build_worker(
         carrier
         or make_carrier(
             settings,
-            agent_call=make_agent_call(client, model=settings.agent_llm, openai_model=settings.openai_model),
+            agent_call=make_agent_call(client, settings=settings),
         ),
         sessions,
         outbox=outbox,

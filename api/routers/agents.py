@@ -1,5 +1,6 @@
-"""Agents: create, edit (per-function tool toggles, disclosure, greeting, instructions, context, voice, language),
-delete, their statistics, and one outbound call by an agent."""
+"""Agents: create, edit (per-function tool toggles, disclosure, greeting, instructions, context, voice, language,
+model vendors), delete, their statistics, and one outbound call by an agent. An agent whose vendors have no key on
+this deployment is not saved (schemas/providers.py)."""
 
 import secrets
 from datetime import time
@@ -37,6 +38,7 @@ from schemas.api import (
 from schemas.campaign import ALL_WEEKDAYS, CallingWindow, CampaignSettings, RetryPolicy
 from schemas.compliance import CallingPolicy
 from schemas.contact import Contact
+from schemas.providers import keys_refusal
 from schemas.validation import describe_validation_error
 from schemas.workflow_io import contact_workflow_id
 from store import compliance, dnc, queries
@@ -69,6 +71,14 @@ async def _refuse_unknown_tools(session: DbSession, org: OrganizationRow, agent:
         invalid(str(err))
 
 
+def _runnable(ctx: Context, agent: AgentConfig) -> AgentConfig:
+    """The agent, if this deployment has the keys its models need; else a 422 naming the variables to set."""
+    refusal = keys_refusal(agent, ctx.settings)
+    if refusal:
+        invalid(refusal)
+    return agent
+
+
 async def owned_agent(session: DbSession, org: OrganizationRow, name: str) -> AgentConfig:
     agent = await queries.get_agent(session, name, org.id)
     if agent is None:
@@ -88,9 +98,12 @@ async def list_agents(org: CurrentOrg, session: DbSession) -> AgentList:
     response_model=AgentOut,
     responses={409: {"model": ErrorBody, "description": "An agent with this name exists"}},
 )
-async def create_agent(body: AgentCreate, org: CurrentOrg, session: DbSession, principal: CurrentPrincipal) -> AgentOut:
-    """Create an agent; tools left out of ``tools`` are on."""
-    agent = _with_e164_transfer(AgentConfig.model_validate(body.model_dump()))
+async def create_agent(
+    body: AgentCreate, org: CurrentOrg, session: DbSession, ctx: Context, principal: CurrentPrincipal
+) -> AgentOut:
+    """Create an agent; tools left out of ``tools`` are on. Refused (422) when this deployment has no key for one
+    of its models (schemas/providers.py ``missing_keys``)."""
+    agent = _runnable(ctx, _with_e164_transfer(AgentConfig.model_validate(body.model_dump())))
     if await queries.get_agent(session, agent.name, org.id) is not None:
         conflict(f"an agent named {agent.name!r} already exists: PUT /v1/agents/{agent.name} changes it")
     await _refuse_unknown_tools(session, org, agent)
@@ -107,10 +120,10 @@ async def get_agent(name: str, org: CurrentOrg, session: DbSession) -> AgentOut:
 
 @router.put("/{name}", response_model=AgentOut, responses=NOT_FOUND)
 async def update_agent(
-    name: str, body: AgentUpdate, org: CurrentOrg, session: DbSession, principal: CurrentPrincipal
+    name: str, body: AgentUpdate, org: CurrentOrg, session: DbSession, ctx: Context, principal: CurrentPrincipal
 ) -> AgentOut:
     """Change the fields given; ``tools`` switches just the functions named. Campaigns already
-    started keep the agent they began with."""
+    started keep the agent they began with. Refused (422) when this deployment has no key for one of its models."""
     current = await owned_agent(session, org, name)
     changes = body.model_dump(exclude_unset=True)
     if "tools" in changes:
@@ -127,7 +140,7 @@ async def update_agent(
         "voicemail_message",
         "active",
     )
-    for field in (*required, "http_tools", "dispositions", "analysis"):
+    for field in (*required, "stt", "llm", "tts", "realtime", "http_tools", "dispositions", "analysis"):
         if field in changes and changes[field] is None:
             invalid(f"{field}: may not be null")
     try:
@@ -135,7 +148,7 @@ async def update_agent(
     except ValidationError as err:
         invalid(describe_validation_error(err))
     await _refuse_unknown_tools(session, org, agent)
-    await queries.save_agent(session, agent, org.id)
+    await queries.save_agent(session, _runnable(ctx, agent), org.id)
     await audit.record(
         session,
         org_id=org.id,

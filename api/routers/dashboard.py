@@ -25,14 +25,16 @@ from api.deps import SESSION_COOKIE, AppContext, Context, authenticate, current_
 from api.proxies import client_address
 from api.ratelimit import Limits
 from schemas.agent import AgentTool, InformationCategory, Language, ModelMode
+from schemas.providers import DEFAULT_VOICES, PROVIDERS, VENDOR_NAMES
 from schemas.webhooks import WebhookEventType
 from store import members
 
-# What the agent editor offers. Voices are OpenAI's (the voice worker's TTS and realtime model); the
-# field stays free text, so a voice added later needs no change here.
-OPENAI_VOICES = ("alloy", "ash", "ballad", "coral", "echo", "fable", "nova", "onyx", "sage", "shimmer", "verse")
+# What the agent editor offers. Voices: OpenAI's names when an OpenAI model speaks, else the vendor's default
+# (schemas/providers.py); the field stays free text, so a voice added later needs no change here.
+OPENAI_VOICES = tuple("alloy ash ballad cedar coral echo fable marin nova onyx sage shimmer verse".split())
 LANGUAGE_NAMES = {Language.ENGLISH: "English", Language.ARABIC: "Arabic"}
 MODE_NAMES = {ModelMode.PIPELINE: "Pipeline (STT → LLM → TTS)", ModelMode.REALTIME: "Realtime (speech to speech)"}
+MODEL_ROLES = {"stt": "Speech to text", "llm": "Language model", "tts": "Text to speech", "realtime": "Realtime model"}
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
@@ -189,7 +191,17 @@ def _agent_editor(request: Request, ctx: Context, principal: Principal, agent_na
         tools=[tool.value for tool in AgentTool],
         languages=LANGUAGE_NAMES,
         modes=MODE_NAMES,
-        voices=OPENAI_VOICES,
+        model_roles=MODEL_ROLES,
+        providers=PROVIDERS,
+        vendor_names=VENDOR_NAMES,
+        speakers={
+            f"{role}:{provider}": {
+                "default": voice,
+                "voices": list(OPENAI_VOICES) if provider == "openai" else [voice],
+                "label": f"{VENDOR_NAMES[provider]} {'realtime model' if role == 'realtime' else 'TTS'}",
+            }
+            for (role, provider), voice in DEFAULT_VOICES.items()
+        },
     )
 
 

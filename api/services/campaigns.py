@@ -44,6 +44,7 @@ from schemas.compliance import CallingPolicy, DialFacts, DialVerdict
 from schemas.contact import Contact
 from schemas.imports import RowError
 from schemas.progress import CampaignOverview, StoreCounts
+from schemas.providers import keys_refusal
 from schemas.settings import Settings
 from schemas.workflow_io import (
     CampaignProgress,
@@ -215,8 +216,9 @@ async def active_agent(session: AsyncSession, *, org_id: str, agent_name: str | 
 
 def refuse_if_undiallable(deployment: Settings, agent: AgentConfig | None) -> None:
     """Refuse, before anything is stored or dialled, a campaign whose every dial would fail: a carrier missing
-    its settings, or a live carrier without an agent (its calls need one in the room). Each such dial ends
-    ``failed``, which is retried, so the whole list would end ``unreachable`` hours later, silently."""
+    its settings, a live carrier without an agent (its calls need one in the room), or an agent whose models
+    have no key here (schemas/providers.py). Each such dial ends ``failed``, which is retried, so the whole list
+    would end ``unreachable`` hours later, silently; a missing key would fail every call as it is answered."""
     missing = deployment.missing_carrier_settings()
     if missing:
         raise InvalidCampaignInputError(
@@ -226,6 +228,9 @@ def refuse_if_undiallable(deployment: Settings, agent: AgentConfig | None) -> No
         raise InvalidCampaignInputError(
             f"agent_name: the {deployment.carrier!r} carrier puts every call in a room with an agent: name one"
         )
+    refusal = keys_refusal(agent, deployment) if agent is not None else None
+    if refusal:
+        raise InvalidCampaignInputError(refusal)
 
 
 async def refuse_unknown_caller_id_pool(

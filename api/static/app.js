@@ -672,7 +672,7 @@ document.addEventListener("alpine:init", () => {
   }));
 
   // The agent editor: create, or change any field of, one agent; tools are one checkbox each.
-  Alpine.data("agentEditor", (agentName, toolNames) => ({
+  Alpine.data("agentEditor", (agentName, toolNames, speakers) => ({
     existing: agentName,
     agent: {
       name: "",
@@ -682,6 +682,10 @@ document.addEventListener("alpine:init", () => {
       language: "en",
       voice: "alloy",
       model_mode: "pipeline",
+      stt: { provider: "openai", model: "", language: "" },
+      llm: { provider: "openai", model: "", temperature: null },
+      tts: { provider: "openai", model: "" },
+      realtime: { provider: "openai", model: "", temperature: null },
       transfer_number: "",
       voicemail_message: "",
       active: true,
@@ -690,6 +694,7 @@ document.addEventListener("alpine:init", () => {
     },
     httpTools: [],
     contextText: "{}",
+    speaking: "tts:openai",
     stats: null,
     loading: Boolean(agentName),
     saving: false,
@@ -702,6 +707,7 @@ document.addEventListener("alpine:init", () => {
       try {
         const agent = await api("GET", `/v1/agents/${enc(this.existing)}`, undefined, { quiet: true });
         this.agent = { ...agent, transfer_number: agent.transfer_number || "" };
+        this.speaking = this.speaker();
         this.contextText = JSON.stringify(agent.context, null, 2);
         this.stats = await api("GET", `/v1/agents/${enc(this.existing)}/stats`);
       } catch (error) {
@@ -710,6 +716,29 @@ document.addEventListener("alpine:init", () => {
       } finally {
         this.loading = false;
       }
+    },
+    realtime() {
+      return this.agent.model_mode === "realtime";
+    },
+    // The model that speaks in this mode, as "role:vendor": its voice is the agent's voice.
+    speaker() {
+      return this.realtime() ? `realtime:${this.agent.realtime.provider}` : `tts:${this.agent.tts.provider}`;
+    },
+    speakerLabel() {
+      return speakers[this.speaker()].label;
+    },
+    suggestedVoices() {
+      return speakers[this.speaker()].voices;
+    },
+    // Another vendor speaks now: its voices are named differently, so start from one of its own.
+    speakerChanged() {
+      const vendor = (speaker) => speaker.split(":")[1];
+      if (vendor(this.speaker()) !== vendor(this.speaking)) this.agent.voice = speakers[this.speaker()].default;
+      this.speaking = this.speaker();
+    },
+    // An emptied number field is "", which the API refuses: unset is null.
+    temperature(value) {
+      return value === "" || value === null || value === undefined ? null : Number(value);
     },
     parseContext() {
       try {
@@ -725,7 +754,13 @@ document.addEventListener("alpine:init", () => {
       const context = this.parseContext();
       if (context === null) return;
       const { name, enabled_tools: _enabled, ...fields } = this.agent;
-      const body = { ...fields, context, transfer_number: fields.transfer_number.trim() || null };
+      const body = {
+        ...fields,
+        context,
+        transfer_number: fields.transfer_number.trim() || null,
+        llm: { ...fields.llm, temperature: this.temperature(fields.llm.temperature) },
+        realtime: { ...fields.realtime, temperature: this.temperature(fields.realtime.temperature) },
+      };
       this.saving = true;
       try {
         if (this.existing) {
