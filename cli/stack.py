@@ -158,7 +158,9 @@ async def _demo(
     from schemas.compliance import any_hour_policy
     from schemas.webhooks import WebhookEndpointIn
     from schemas.workflow_io import campaign_workflow_id
+    from simulator.slot_service import SLOT_TOOL, SlotService, slot_tool
     from store import compliance, queries
+    from store import tools as store_tools
     from store.db import get_session_factory
     from store.members import add_member, get_member, set_password
     from store.orgs import create_org, get_org
@@ -167,7 +169,8 @@ async def _demo(
     began = time.monotonic()
     # A `ringflow dev` may already serve its API on the port: the demo then runs without a dashboard.
     serve_api = not await is_listening(urlsplit(api_url(settings)).netloc)
-    async with DevStack(settings, serve_api=serve_api) as stack:
+    # The demo agent's HTTP tool asks this service for free appointment slots, over real HTTP.
+    async with DevStack(settings, serve_api=serve_api) as stack, SlotService() as slots:
         where = "started" if stack.started_server else "reused the running"
         console.print(
             f"{where} Temporal dev server at {settings.temporal_address}; Web UI {stack.ui_url}", soft_wrap=True
@@ -185,12 +188,19 @@ async def _demo(
                 await add_member(session, org.id, DEMO_OWNER_EMAIL, password, "owner")
             else:
                 await set_password(session, owner, password)
+            await store_tools.save_tool(session, org.id, slot_tool(slots.url))
+            agent = agent.model_copy(update={"http_tools": sorted({*agent.http_tools, SLOT_TOOL})})
             await queries.save_agent(session, agent, org.id)
             # The demo's callees are simulated, so it may show calls at any hour: its organization overrides
             # the legal floor, stating why, as any organization with a legal basis would (docs/compliance.md).
             await compliance.set_policy(session, org.id, any_hour_policy(DEMO_LEGAL_BASIS), changed_by="demo")
             await session.commit()
         console.print(f"calling hours: the demo organization overrides the legal floor ({DEMO_LEGAL_BASIS})")
+        console.print(
+            f"HTTP tool {SLOT_TOOL}: the demo agent looks up free slots at {slots.url}/slots/YYYY-MM-DD",
+            highlight=False,
+            soft_wrap=True,
+        )
         endpoint = None
         if webhook:
             async with sessions() as session:

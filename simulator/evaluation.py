@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, Field
 
+from infra.http_tools import call_http_tool
 from schemas.agent import (
     AgentConfig,
     AgentTool,
@@ -32,8 +33,9 @@ from schemas.agent import (
 from schemas.contact import Contact
 from schemas.dispositions import DEFAULT_DISPOSITIONS, Disposition, NextStep, by_name, refusal_for
 from schemas.outcomes import FinalOutcome
-from schemas.tools import HttpToolSpec, ToolResult
+from schemas.tools import HttpTool, HttpToolSpec, ToolResult
 from schemas.workflow_io import CallbackConfirmation
+from simulator.slot_service import SLOT_TOOL, WEEKDAY_SLOTS, SlotService, slot_tool
 from voice_worker.bridge import BridgeError
 
 CALLBACK_HORIZON = timedelta(days=14)
@@ -67,6 +69,7 @@ class EvalBridge:
     ended: list[str] = field(default_factory=list)
     transfers: list[str] = field(default_factory=list)
     transcript: list[TranscriptSegment] = field(default_factory=list)
+    tools: dict[str, HttpTool] = field(default_factory=dict)
 
     async def take_note(self, note: str) -> None:
         self.calls.append("take_note")
@@ -114,11 +117,18 @@ class EvalBridge:
         self.transfers.append(reason)
 
     async def http_tools(self) -> list[HttpToolSpec]:
-        """An evaluation reaches no organization's services: its agent talks without its HTTP tools."""
-        return []
+        """An evaluation reaches no organization's services: the agent gets only the evaluation's own tools
+        (a persona that needs one brings it, served on this machine), never its configured HTTP tools."""
+        return [tool.spec for tool in self.tools.values()]
 
     async def call_http_tool(self, name: str, arguments: dict[str, object]) -> ToolResult:
-        raise BridgeError(f"{name} is not a tool this agent may use in an evaluation")
+        """Run the evaluation's own tool over real HTTP, through the same code as a call's tool activity."""
+        tool = self.tools.get(name)
+        if tool is None:
+            raise BridgeError(f"{name} is not a tool this agent may use in an evaluation")
+        self.calls.append(name)
+        key = f"eval-{name}-{self.calls.count(name)}"
+        return await call_http_tool(tool, dict(arguments), idempotency_key=key, allow_private=True)
 
     async def append_transcript(self, segments: list[TranscriptSegment]) -> None:
         self.transcript.extend(segments)
@@ -272,6 +282,12 @@ def _back_to_purpose(call: Call) -> str | None:
     return "the agent never brought the conversation back to the purpose of the call"
 
 
+def _told_the_free_slots(call: Call) -> str | None:
+    if any(slot in line for line in call.agent_replies() for slot in WEEKDAY_SLOTS):
+        return None
+    return "the agent never told the caller the free slots it looked up"
+
+
 def _replies_in_arabic(call: Call) -> str | None:
     replies = call.agent_replies()
     if replies and all(ARABIC_LETTERS.search(line) for line in replies if line.strip()):
@@ -350,7 +366,14 @@ PERSONA_EXPECTATIONS: dict[str, Expectation] = {
         (AgentTool.END_CALL,),
     ),
     "arabic": Expectation("the agent replies in Arabic", (_replies_in_arabic, _polite)),
+    "asks_for_slots": Expectation(
+        f"the agent looks the free slots up with the HTTP tool {SLOT_TOOL}, tells the caller, and ends politely",
+        (_called(SLOT_TOOL), _told_the_free_slots, _polite, _ended_politely),
+        (AgentTool.END_CALL,),
+    ),
 }
+PERSONA_TOOLS: dict[str, str] = {"asks_for_slots": SLOT_TOOL}
+"""Personas whose call needs an HTTP tool: the evaluation serves it (simulator.slot_service) and offers it."""
 
 
 class PersonaVerdict(BaseModel):
@@ -376,9 +399,15 @@ def _utc_now() -> datetime:
 
 
 async def evaluate_persona(
-    agent: AgentConfig, persona: str, *, llm: Any = None, clock: Callable[[], datetime] | None = None
+    agent: AgentConfig,
+    persona: str,
+    *,
+    llm: Any = None,
+    clock: Callable[[], datetime] | None = None,
+    slots: SlotService | None = None,
 ) -> PersonaVerdict:
-    """Play one persona to ``agent`` and judge the call."""
+    """Play one persona to ``agent`` and judge the call; a persona that needs an HTTP tool gets it served by
+    ``slots`` (one started for the call when none is given)."""
     from simulator.conversation import run_text_call  # LiveKit loads only when a call runs
 
     expectation = PERSONA_EXPECTATIONS[persona]
@@ -389,7 +418,14 @@ async def evaluate_persona(
             passed=False,
             reason=f"{expectation.description}, but {'; '.join(off)} for this agent",
         )
+    if persona in PERSONA_TOOLS and slots is None:
+        async with SlotService() as served:
+            return await evaluate_persona(agent, persona, llm=llm, clock=clock, slots=served)
     bridge = EvalBridge(clock=clock, dispositions=agent.dispositions)
+    if persona in PERSONA_TOOLS:
+        assert slots is not None
+        bridge.tools = {SLOT_TOOL: slot_tool(slots.url)}
+        agent = agent.model_copy(update={"http_tools": sorted({*agent.http_tools, SLOT_TOOL})})
     job = CallJob(
         workflow_id=f"eval-{agent.name}-{persona}", campaign_id="eval", attempt=1, contact=EVAL_CONTACT, agent=agent
     )
@@ -433,4 +469,5 @@ async def evaluate_agent(
     unknown = [persona for persona in chosen if persona not in PERSONA_EXPECTATIONS]
     if unknown:
         raise UnknownPersonaError(f"unknown persona(s): {', '.join(unknown)}; known: {', '.join(PERSONA_EXPECTATIONS)}")
-    return [await evaluate_persona(agent, persona, llm=llm, clock=clock) for persona in chosen]
+    async with SlotService() as slots:
+        return [await evaluate_persona(agent, persona, llm=llm, clock=clock, slots=slots) for persona in chosen]

@@ -47,4 +47,9 @@ PERSONA_LINES: dict[str, list[str]] = {
         "ألو؟",
         "أنا مشغول الآن، اتصل بي غدا الساعة 10",
     ],
+    "asks_for_slots": [
+        "Hello?",
+        "Before that: could I book an appointment? The day is 2026-12-01.",
+        "Thanks, I'll think about it.",
+    ],
 }

@@ -16,8 +16,9 @@ from schemas.agent import AgentConfig, AgentTool, Language, ModelMode
 from schemas.dispositions import Disposition, NextStep, with_defaults
 from schemas.outcomes import FinalOutcome
 from schemas.settings import get_settings
-from simulator.evaluation import PERSONA_EXPECTATIONS, EvalBridge, evaluate_agent
+from simulator.evaluation import PERSONA_EXPECTATIONS, EvalBridge, evaluate_agent, evaluate_persona
 from simulator.personas import PERSONA_LINES
+from simulator.slot_service import SLOT_TOOL, SlotService
 from store import audit
 from store.db import dispose_cached_engines, get_session_factory
 from store.models import DEFAULT_ORG_ID
@@ -246,6 +247,18 @@ async def test_demo_agent_passes_every_persona() -> None:
     came_to = {persona: by_persona[persona].disposition for persona in PERSONA_DISPOSITIONS}
     assert came_to == PERSONA_DISPOSITIONS
     assert all(verdict.turns >= 1 for verdict in verdicts)
+
+
+async def test_the_slot_persona_calls_the_evaluations_own_service_over_http_and_says_the_slots() -> None:
+    agent = _demo_agent()
+    async with SlotService() as slots:
+        verdict = await evaluate_persona(agent, "asks_for_slots", slots=slots)
+    assert verdict.passed, verdict.reason
+    assert slots.requests == 1
+    assert SLOT_TOOL in verdict.tools_called
+    assert agent.http_tools == [], "the agent's own configuration is left as it was"
+    without_end_call = agent.model_copy(update={"tools": {**agent.tools, AgentTool.END_CALL: False}})
+    assert not (await evaluate_persona(without_end_call, "asks_for_slots")).passed
 
 
 PERSONA_DISPOSITIONS = {

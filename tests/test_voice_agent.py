@@ -524,6 +524,7 @@ async def test_every_persona_runs_to_an_end(persona: str) -> None:
         "answers": "undecided",
         "off_script": "not interested",
         "voicemail": "voicemail",
+        "asks_for_slots": "undecided",  # without an HTTP tool to look the slots up, the script goes on
     }
     assert result.end_reason == expected_end[persona]
 
