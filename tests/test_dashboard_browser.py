@@ -278,6 +278,16 @@ async def test_an_operator_sets_up_an_agent_with_its_tools_a_number_and_the_do_n
     await page.select_option("select[aria-label='Agent for +14155550100']", "ava-support")
     await expect(page.locator(".toast.success")).to_contain_text("+14155550100 now rings ava-support")
     assert (await http.get("/v1/numbers")).json()["items"][0]["agent_name"] == "ava-support"
+    # Its caller-ID pool and the organization's lines show below the numbers.
+    created = await http.post("/v1/caller-id-pools", json={"name": "west"})
+    assert created.status_code == 201, created.text
+    added = await http.post("/v1/caller-id-pools/west/numbers", json={"number": "+14155550100", "daily_cap": 40})
+    assert added.status_code == 200, added.text
+    assert (await http.put("/v1/capacity", json={"max_concurrent_calls": 6, "inbound_reserve": 2})).status_code == 200
+    await page.reload()
+    await expect(page.locator("#caller-id-pools")).to_contain_text("west")
+    await expect(page.locator("#caller-id-pools")).to_contain_text("0 / 40")
+    await expect(page.locator("#org-capacity")).to_contain_text("0 outbound · 0 inbound")
     await snap(page, "settings-03-numbers")
 
     # The do-not-call list: one number by hand, two by CSV (one line rejected), one removed again.

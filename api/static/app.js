@@ -805,12 +805,21 @@ document.addEventListener("alpine:init", () => {
   Alpine.data("numbersPage", () => ({
     numbers: [],
     agents: [],
+    pools: [],
+    capacity: null,
     loading: true,
     async init() {
       try {
-        const [numbers, agents] = await Promise.all([api("GET", "/v1/numbers"), api("GET", "/v1/agents")]);
+        const [numbers, agents, pools, capacity] = await Promise.all([
+          api("GET", "/v1/numbers"),
+          api("GET", "/v1/agents"),
+          api("GET", "/v1/caller-id-pools"),
+          api("GET", "/v1/capacity"),
+        ]);
         this.numbers = numbers.items;
         this.agents = agents.items.filter((agent) => agent.active);
+        this.pools = pools.items;
+        this.capacity = capacity;
       } finally {
         this.loading = false;
       }
