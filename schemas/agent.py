@@ -122,11 +122,8 @@ class AgentConfig(BaseModel):
         role: Role = "realtime" if mode == ModelMode.REALTIME else "tts"
         speaker = info.data.get(role)
         if mode is not None and speaker is not None:
-            # Agents stored before voices were checked keep loading: no voice is the vendor's default, and
-            # OpenAI's names are matched whatever their case ("Alloy" was accepted then, and meant alloy).
+            # An agent stored before voices were checked may have none: it speaks in the vendor's default.
             voice = voice.strip() or DEFAULT_VOICES[(role, speaker.provider)]
-            if speaker.provider == "openai":
-                voice = voice.lower()
             problem = voice_problem(role, speaker.provider, voice)
             if problem:
                 raise ValueError(problem)
