@@ -688,7 +688,7 @@ async def dnc_total(session: AsyncSession, org_id: str) -> int:
 
 
 # ---- one campaign's report ------------------------------------------------------------------------
-# The summary's counts come from the functions above (contact_counts, final_outcome_counts, call_stats);
+# The summary's counts come from the functions above (contact_tallies, call_stats);
 # these add what a report needs besides, and the rows it lists, read a page at a time.
 
 NO_NETWORK_OUTCOME = "unfinished"

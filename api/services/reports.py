@@ -117,7 +117,7 @@ async def campaign_summary(
             agent_name=campaign.agent_name,
             created_at=campaign.created_at,
             generated_at=utcnow(),
-            contacts=(await reports.contact_counts(session, [campaign_id]))[campaign_id],
+            contacts=(await reports.contact_tallies(session, [campaign_id]))[campaign_id].counts,
             stats=stats,
             network_outcomes=await reports.network_outcome_counts(session, campaign_id),
             hours=await reports.dials_by_hour(session, campaign_id),
