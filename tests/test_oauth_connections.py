@@ -10,8 +10,10 @@ import pytest
 from cryptography.fernet import Fernet
 from oauth_provider import CLIENT_SECRET, OAuthProvider
 from sqlalchemy import select
+from typer.testing import CliRunner
 
 from activities.tools import ToolActivities
+from cli.app import app
 from infra import oauth
 from schemas.connections import ConnectionCreate, Provider
 from schemas.settings import Settings
@@ -206,3 +208,41 @@ def test_presets_bring_their_endpoints_and_generic_providers_name_theirs() -> No
 def test_a_token_key_that_is_not_fernet_is_refused_naming_the_setting() -> None:
     with pytest.raises(oauth.OAuthKeyError, match="RINGFLOW_OAUTH_TOKEN_KEY"):
         oauth.token_cipher(Settings(_env_file=None, oauth_token_key="not-a-key"))  # type: ignore[call-arg]
+
+
+def test_the_cli_creates_lists_and_revokes_a_connection(cli_store_url: str, monkeypatch) -> None:
+    monkeypatch.setenv("RINGFLOW_TOOL_ALLOW_PRIVATE_URLS", "true")
+    monkeypatch.setenv("RINGFLOW_OAUTH_TOKEN_KEY", Fernet.generate_key().decode())
+    provider = OAuthProvider()
+    endpoints = provider.connection("calendar")
+    code, out = ringflow(
+        "connection",
+        "create",
+        "calendar",
+        "--client-id",
+        str(endpoints["client_id"]),
+        "--client-secret",
+        CLIENT_SECRET,
+        "--authorize-url",
+        str(endpoints["authorize_url"]),
+        "--token-url",
+        str(endpoints["token_url"]),
+        "--scope",
+        "calendar",
+    )
+    assert code == 0 and "connection calendar: pending" in out and f"{provider.base_url}/authorize?" in out, out
+    code, out = ringflow("connection", "list")
+    assert code == 0 and "calendar  generic  pending" in out, out
+    code, out = ringflow("connection", "create", "calendar", "--client-id", "c", "--provider", "hubspot")
+    assert code == 0 and "https://app.hubspot.com/oauth/authorize?" in out, out  # unfinished: started again
+    code, out = ringflow("connection", "revoke", "calendar")
+    assert code == 0 and "connection calendar: revoked" in out, out
+    code, out = ringflow("connection", "revoke", "nowhere")
+    assert code == 1 and "no connection named 'nowhere'" in out, out
+    code, out = ringflow("connection", "create", "x", "--client-id", "c")
+    assert code != 0 and "needs its authorize_url and token_url" in out, out
+
+
+def ringflow(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(app, list(args))
+    return result.exit_code, result.stdout + result.stderr
