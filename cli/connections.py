@@ -96,7 +96,7 @@ def connection_revoke(
     async def body(settings: "Settings", session: "AsyncSession") -> None:
         from api.services import connections
 
-        revoked = await connections.revoke(session, settings, org_id=org, name=name)
+        revoked = await connections.revoke(session, settings, None, org_id=org, name=name)
         console.print(f"connection {name}: {revoked.status} {revoked.last_error}".rstrip(), highlight=False)
 
     service_command(body, _refusal)

@@ -15,7 +15,7 @@ from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from infra.codec import write_secret_once
-from schemas.connections import ConnectionStatus
+from schemas.connections import REFRESH_LEAD_SECONDS, ConnectionStatus, RefreshConnection, RefreshOutcome
 from schemas.settings import Settings
 from store.connections import get_connection_row
 from store.models import OAuthConnectionRow, as_utc, utcnow
@@ -30,6 +30,10 @@ PROVIDER_TIMEOUT_SECONDS = 15.0
 
 class OAuthKeyError(RuntimeError):
     """No usable token key: the message says what to set."""
+
+
+class ProviderUnreachableError(Exception):
+    """The provider gave no answer (or a 5xx) to a refresh: worth trying again, and no reason to give up the grant."""
 
 
 class ConnectionUnavailableError(Exception):
@@ -131,7 +135,8 @@ async def finish_flow(cipher: MultiFernet, row: OAuthConnectionRow, code: str, r
 
 
 async def refresh_now(cipher: MultiFernet, row: OAuthConnectionRow) -> None:
-    """Use the refresh token; a refusal (a revoked grant, say) leaves the row in error, saying why."""
+    """Use the refresh token; a refusal (a revoked grant, say) leaves the row in error, saying why. A provider
+    that does not answer raises :class:`ProviderUnreachableError` and changes nothing."""
     if row.sealed_refresh_token is None:
         row.status, row.last_error = (
             ConnectionStatus.ERROR.value,
@@ -141,6 +146,8 @@ async def refresh_now(cipher: MultiFernet, row: OAuthConnectionRow) -> None:
     try:
         async with _client(cipher, row) as client:
             token = await client.refresh_token(row.token_url, refresh_token=unseal(cipher, row.sealed_refresh_token))
+    except (httpx.TransportError, httpx.HTTPStatusError) as err:
+        raise ProviderUnreachableError(_failure(err)) from None
     except (OAuthError, httpx.HTTPError, ValueError, KeyError) as err:
         row.status, row.last_error = ConnectionStatus.ERROR.value, f"the refresh failed: {_failure(err)}"
         return
@@ -168,8 +175,24 @@ def forget_tokens(row: OAuthConnectionRow, status: ConnectionStatus) -> None:
     row.status = status.value
 
 
-def needs_refresh(row: OAuthConnectionRow, now: datetime | None = None) -> bool:
-    return row.expires_at is not None and as_utc(row.expires_at) - (now or utcnow()) <= REFRESH_MARGIN
+def needs_refresh(row: OAuthConnectionRow, now: datetime | None = None, margin: timedelta = REFRESH_MARGIN) -> bool:
+    return row.expires_at is not None and as_utc(row.expires_at) - (now or utcnow()) <= margin
+
+
+async def refresh_if_due(session: AsyncSession, settings: Settings, request: RefreshConnection) -> RefreshOutcome:
+    """The refresh workflow's step: under the row lock, refresh a connected token expiring within the lead of
+    ``request.as_of``; answer the expiry to sleep towards, None when the connection no longer refreshes
+    (revoked, failed, or a token without expiry). An unreachable provider raises, for the activity to retry."""
+    row = await get_connection_row(session, request.org_id, request.name, for_update=True)
+    if row is None or unavailable_reason(request.name, row) is not None or row.sealed_refresh_token is None:
+        await session.rollback()
+        return RefreshOutcome(expires_at=None)
+    lead = timedelta(seconds=REFRESH_LEAD_SECONDS)
+    if request.as_of is not None and needs_refresh(row, request.as_of, lead):
+        await refresh_now(token_cipher(settings), row)
+    await session.commit()
+    connected = row.status == ConnectionStatus.CONNECTED.value
+    return RefreshOutcome(expires_at=row.expires_at if connected else None)
 
 
 def unavailable_reason(name: str, row: OAuthConnectionRow | None) -> str | None:
@@ -193,7 +216,13 @@ async def access_token(session: AsyncSession, settings: Settings, org_id: str, n
     row = await get_connection_row(session, org_id, name, for_update=True)
     reason = unavailable_reason(name, row)
     if reason is None and row is not None and needs_refresh(row):
-        await refresh_now(token_cipher(settings), row)
+        try:
+            await refresh_now(token_cipher(settings), row)
+        except ProviderUnreachableError as err:
+            await session.rollback()
+            raise ConnectionUnavailableError(
+                f"The {name} provider could not be reached to refresh the token ({err})."
+            ) from None
         await session.commit()
         reason = unavailable_reason(name, row)
     if reason is not None or row is None or row.sealed_access_token is None:

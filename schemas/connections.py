@@ -126,11 +126,25 @@ class ConnectionStarted(BaseModel):
     authorization_url: str = Field(description="Open it in a browser: the provider asks the user, then sends back")
 
 
+CONNECTION_REFRESH_WORKFLOW = "ConnectionRefreshWorkflow"
+REFRESH_CONNECTION_ACTIVITY = "refresh_connection"
+REFRESH_LEAD_SECONDS = 300
+"""The refresh workflow refreshes this long before the access token expires."""
+
+
+def refresh_workflow_id(org_id: str, name: str) -> str:
+    return f"oauth-refresh-{org_id}-{name}"
+
+
 class RefreshConnection(BaseModel):
     """The refresh workflow's input and its activity's: which connection, never its tokens."""
 
     org_id: str
     name: str
+    as_of: datetime | None = Field(
+        default=None,
+        description="The workflow's time: refresh when the token expires within the lead of it. None: only read",
+    )
 
 
 class RefreshOutcome(BaseModel):

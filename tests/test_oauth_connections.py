@@ -3,6 +3,8 @@ tokens sealed at rest, a tool sending the connection's token, refresh before exp
 revoke (at Ringflow or at the provider) giving a tool a clear sentence, and who may connect."""
 
 import asyncio
+import uuid
+from datetime import timedelta
 from urllib.parse import parse_qs, urlparse
 
 import httpx
@@ -10,15 +12,21 @@ import pytest
 from cryptography.fernet import Fernet
 from oauth_provider import CLIENT_SECRET, OAuthProvider
 from sqlalchemy import select
+from temporalio.client import WorkflowExecutionStatus, WorkflowFailureError
+from temporalio.worker import Worker
 from typer.testing import CliRunner
+from workflow_helpers import eventually
 
+from activities.connections import ConnectionActivities
 from activities.tools import ToolActivities
+from api.services import connections as service
 from cli.app import app
 from infra import oauth
-from schemas.connections import ConnectionCreate, Provider
+from schemas.connections import ConnectionCreate, Provider, refresh_workflow_id
 from schemas.settings import Settings
 from schemas.tools import HttpTool, InvocationStatus, InvokeHttpTool
-from store.models import OAuthConnectionRow
+from store.models import DEFAULT_ORG_ID, OAuthConnectionRow
+from workflows.connections import ConnectionRefreshWorkflow
 
 ME_TOOL = "who_am_i"
 
@@ -246,3 +254,48 @@ def test_the_cli_creates_lists_and_revokes_a_connection(cli_store_url: str, monk
 def ringflow(*args: str) -> tuple[int, str]:
     result = CliRunner().invoke(app, list(args))
     return result.exit_code, result.stdout + result.stderr
+
+
+async def test_the_refresh_workflow_refreshes_before_expiry_and_ends_on_revoke(
+    time_env, session_factory, provider
+) -> None:
+    provider.token_lifetime_seconds = 600  # the workflow wakes 5 minutes before expiry
+    settings = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        oauth_token_key=Fernet.generate_key().decode(),
+        tool_allow_private_urls=True,
+        task_queue=f"tq-oauth-{uuid.uuid4().hex[:8]}",
+    )
+    activities = ConnectionActivities(settings, session_factory)
+    async with Worker(
+        time_env.client,
+        task_queue=settings.task_queue,
+        workflows=[ConnectionRefreshWorkflow],
+        activities=[activities.refresh_connection],
+    ):
+        async with session_factory() as session:
+            started = await service.create(
+                session, settings, org_id=DEFAULT_ORG_ID, request=ConnectionCreate(**provider.connection("calendar"))
+            )
+        async with httpx.AsyncClient() as browser:  # the provider's redirect, not followed: no API here
+            back = await browser.get(started.authorization_url)
+        query = parse_qs(urlparse(back.headers["location"]).query)
+        async with session_factory() as session:
+            shown = await service.complete(
+                session, settings, time_env.client, state=query["state"][0], code=query["code"][0]
+            )
+        assert shown.status == "connected"
+        first_token = next(iter(provider.access_tokens))
+        handle = time_env.client.get_workflow_handle(refresh_workflow_id(DEFAULT_ORG_ID, "calendar"))
+
+        await time_env.sleep(timedelta(minutes=6))
+        await eventually(lambda: provider.refreshes >= 1)
+        async with session_factory() as session:
+            row = await session.get(OAuthConnectionRow, (DEFAULT_ORG_ID, "calendar"))
+            assert row is not None and oauth.unseal(oauth.token_cipher(settings), row.sealed_access_token or "") != (
+                first_token
+            )
+            await service.revoke(session, settings, time_env.client, org_id=DEFAULT_ORG_ID, name="calendar")
+        with pytest.raises(WorkflowFailureError):
+            await handle.result()
+        assert (await handle.describe()).status == WorkflowExecutionStatus.CANCELED

@@ -64,7 +64,7 @@ async def revoke_connection(
     """Revoke the connection: the provider is asked to revoke the grant, and its tokens are forgotten here;
     tools using it then fail with a sentence saying it must be connected again."""
     try:
-        return await service.revoke(session, ctx.settings, org_id=org.id, name=name, actor=principal.actor)
+        return await service.revoke(session, ctx.settings, ctx.client, org_id=org.id, name=name, actor=principal.actor)
     except service.ConnectionServiceError as err:
         raise _refused(err) from None
 
@@ -80,6 +80,6 @@ async def oauth_callback(
     """Where the provider sends the browser back with ``code`` (or ``error``) and ``state``: the code is
     exchanged for tokens, and the connection is shown (connected, or in error saying why)."""
     try:
-        return await service.complete(session, ctx.settings, state=state, code=code, error=error)
+        return await service.complete(session, ctx.settings, ctx.client, state=state, code=code, error=error)
     except service.ConnectionServiceError as err:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, str(err)) from None

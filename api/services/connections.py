@@ -4,6 +4,9 @@ list them and revoke one. The REST API (``/v1/connections``, ``/oauth/callback``
 
 from cryptography.fernet import MultiFernet
 from sqlalchemy.ext.asyncio import AsyncSession
+from temporalio.client import Client
+from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.service import RPCError, RPCStatusCode
 
 from api.services import audit
 from infra import oauth
@@ -11,11 +14,14 @@ from infra.http_tools import ALLOWED_BY
 from infra.webhooks import UnsafeWebhookUrlError, check_url
 from schemas.connections import (
     CALLBACK_PATH,
+    CONNECTION_REFRESH_WORKFLOW,
     ConnectionCreate,
     ConnectionOut,
     ConnectionStarted,
     ConnectionStatus,
     Provider,
+    RefreshConnection,
+    refresh_workflow_id,
 )
 from schemas.settings import Settings
 from store import connections
@@ -139,10 +145,17 @@ async def create(
 
 
 async def complete(
-    session: AsyncSession, settings: Settings, *, state: str, code: str | None, error: str | None = None
+    session: AsyncSession,
+    settings: Settings,
+    client: Client,
+    *,
+    state: str,
+    code: str | None,
+    error: str | None = None,
 ) -> ConnectionOut:
-    """The provider's callback: exchange the code for tokens. The state names the pending connection and is
-    good once, for a few minutes; a provider's refusal (``error``) leaves the connection in error, saying why."""
+    """The provider's callback: exchange the code for tokens and start the connection's refresh workflow. The
+    state names the pending connection and is good once, for a few minutes; a provider's refusal (``error``)
+    leaves the connection in error, saying why."""
     row = await connections.connection_row_by_state(session, state)
     if row is None or row.pending_until is None:
         raise InvalidConnectionError("unknown or already used state: start connecting again")
@@ -163,14 +176,29 @@ async def complete(
         details={"status": row.status, "error": row.last_error},
     )
     await session.commit()
+    if row.status == ConnectionStatus.CONNECTED.value:
+        await client.start_workflow(
+            CONNECTION_REFRESH_WORKFLOW,
+            RefreshConnection(org_id=row.org_id, name=row.name),
+            id=refresh_workflow_id(row.org_id, row.name),
+            task_queue=settings.task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.TERMINATE_EXISTING,
+        )
     return connection_view(row)
 
 
 async def revoke(
-    session: AsyncSession, settings: Settings, *, org_id: str, name: str, actor: str = audit.CLI_ACTOR
+    session: AsyncSession,
+    settings: Settings,
+    client: Client | None,
+    *,
+    org_id: str,
+    name: str,
+    actor: str = audit.CLI_ACTOR,
 ) -> ConnectionOut:
     """Ask the provider to revoke the grant, then forget the tokens and mark the connection revoked, whatever
-    the provider answered (its answer is kept in ``last_error``): a revoke in Ringflow is always final."""
+    the provider answered (its answer is kept in ``last_error``): a revoke in Ringflow is always final. The
+    refresh workflow is cancelled (without a ``client``, as on the command line, it ends when it next wakes)."""
     row = await _owned(session, org_id, name, for_update=True)
     problem = await oauth.revoke_at_provider(_cipher(settings), row)
     oauth.forget_tokens(row, ConnectionStatus.REVOKED)
@@ -178,4 +206,10 @@ async def revoke(
     row.updated_at = utcnow()
     await audit.record(session, org_id=org_id, actor=actor, action="connection.revoke", target=name)
     await session.commit()
+    if client is not None:
+        try:
+            await client.get_workflow_handle(refresh_workflow_id(org_id, name)).cancel()
+        except RPCError as err:
+            if err.status != RPCStatusCode.NOT_FOUND:
+                raise
     return connection_view(row)
