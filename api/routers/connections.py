@@ -4,7 +4,8 @@ names the connection)."""
 
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, status
+from fastapi import APIRouter, HTTPException, Request, status
+from fastapi.responses import RedirectResponse
 
 from api.deps import Context, CurrentOrg, CurrentPrincipal, DbSession
 from api.routers.common import V1_DEPENDENCIES, V1_RESPONSES
@@ -14,6 +15,7 @@ from schemas.connections import CALLBACK_PATH, ConnectionCreate, ConnectionOut, 
 
 router = APIRouter(prefix="/v1/connections", tags=["connections"], dependencies=V1_DEPENDENCIES, responses=V1_RESPONSES)
 callback_router = APIRouter(tags=["connections"])
+DASHBOARD_PAGE = "/connections"
 NOT_FOUND: dict[int | str, dict[str, Any]] = {
     404: {"model": ErrorBody, "description": "No such connection in your organization"}
 }
@@ -75,11 +77,15 @@ async def revoke_connection(
     responses={400: {"model": ErrorBody, "description": "An unknown, used or expired state"}},
 )
 async def oauth_callback(
-    session: DbSession, ctx: Context, state: str, code: str | None = None, error: str | None = None
-) -> ConnectionOut:
+    request: Request, session: DbSession, ctx: Context, state: str, code: str | None = None, error: str | None = None
+) -> ConnectionOut | RedirectResponse:
     """Where the provider sends the browser back with ``code`` (or ``error``) and ``state``: the code is
-    exchanged for tokens, and the connection is shown (connected, or in error saying why)."""
+    exchanged for tokens, and the connection is shown (connected, or in error saying why); a browser asking
+    for HTML is sent on to the dashboard's connections page, which shows the same."""
     try:
-        return await service.complete(session, ctx.settings, ctx.client, state=state, code=code, error=error)
+        connection = await service.complete(session, ctx.settings, ctx.client, state=state, code=code, error=error)
     except service.ConnectionServiceError as err:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, str(err)) from None
+    if "text/html" in request.headers.get("accept", ""):
+        return RedirectResponse(DASHBOARD_PAGE, status_code=status.HTTP_303_SEE_OTHER)
+    return connection
