@@ -100,3 +100,29 @@ def connection_revoke(
         console.print(f"connection {name}: {revoked.status} {revoked.last_error}".rstrip(), highlight=False)
 
     service_command(body, _refusal)
+
+
+@connection_app.command("tools")
+def connection_tools(
+    name: Annotated[str, typer.Argument(help="The connection's name")],
+    kit: Annotated[
+        str | None, typer.Option(help="google_calendar or hubspot (unset: the connection's provider)")
+    ] = None,
+    org: OrgOption = "default",
+) -> None:
+    """Create the provider's ready-made tools on the connection (calendar availability and booking; CRM contact
+    search, creation and call logging)."""
+    from schemas.platform_tools import PlatformToolsRequest
+
+    try:
+        request = PlatformToolsRequest.model_validate({"kit": kit})
+    except ValueError as err:
+        raise typer.BadParameter(str(err).splitlines()[-1], param_hint="--kit") from None
+
+    async def body(settings: "Settings", session: "AsyncSession") -> None:
+        from api.services import connections
+
+        for tool in await connections.add_platform_tools(session, settings, org_id=org, name=name, request=request):
+            console.print(f"tool {tool.name}: {tool.method} {tool.url}", highlight=False)
+
+    service_command(body, _refusal)

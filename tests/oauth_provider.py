@@ -1,6 +1,8 @@
 """A real OAuth 2.0 provider on 127.0.0.1 for connection tests, with a protected API behind it: an authorize
 endpoint that redirects back with a code, a token endpoint that checks the PKCE verifier (S256) and the client,
-the refresh grant, an RFC 7009 revocation endpoint, and ``GET /api/me`` that checks the bearer token."""
+the refresh grant, an RFC 7009 revocation endpoint, and a protected API that checks the bearer token:
+``GET /api/me``, and the Google Calendar and HubSpot endpoints the platform tools call, answering as those APIs
+do (in short)."""
 
 import base64
 import hashlib
@@ -26,6 +28,7 @@ class OAuthProvider:
     refresh_tokens: set[str] = field(default_factory=set)
     revoked: list[str] = field(default_factory=list)
     bearers_seen: list[str] = field(default_factory=list)
+    api_calls: list[tuple[str, Any]] = field(default_factory=list)  # (path, JSON body) of the platform APIs
     _codes: dict[str, dict[str, str]] = field(default_factory=dict)
     _runner: web.AppRunner | None = None
 
@@ -102,13 +105,30 @@ class OAuthProvider:
         self.access_tokens.pop(token, None)
         return web.Response(status=200)
 
-    async def _me(self, request: web.Request) -> web.Response:
+    def _authorized(self, request: web.Request) -> bool:
         bearer = request.headers.get("Authorization", "").removeprefix("Bearer ")
         self.bearers_seen.append(bearer)
         expires = self.access_tokens.get(bearer)
-        if expires is None or expires < time.time():
+        return expires is not None and expires >= time.time()
+
+    async def _me(self, request: web.Request) -> web.Response:
+        if not self._authorized(request):
             return web.json_response({"error": "invalid_token"}, status=401)
         return web.json_response({"user": "ada@example.com", "calendar": "primary"})
+
+    async def _platform_api(self, request: web.Request) -> web.Response:
+        if not self._authorized(request):
+            return web.json_response({"error": "invalid_token"}, status=401)
+        body = await request.json()
+        self.api_calls.append((request.path, body))
+        answers: dict[str, Any] = {
+            "/calendar/v3/freeBusy": {"calendars": {"primary": {"busy": [{"start": body.get("timeMin"), "end": "x"}]}}},
+            "/calendar/v3/calendars/primary/events": {"id": "ev1", "status": "confirmed", "start": body.get("start")},
+            "/crm/v3/objects/contacts/search": {"total": 1, "results": [{"id": "501", "properties": {"phone": "p"}}]},
+            "/crm/v3/objects/contacts": {"id": "502"},
+            "/crm/v3/objects/calls": {"id": "call-9"},
+        }
+        return web.json_response(answers[request.path], status=201 if request.path.endswith("s") else 200)
 
     async def start(self) -> None:
         app = web.Application()
@@ -116,6 +136,14 @@ class OAuthProvider:
         app.router.add_post("/token", self._token)
         app.router.add_post("/revoke", self._revoke)
         app.router.add_get("/api/me", self._me)
+        for path in (
+            "/calendar/v3/freeBusy",
+            "/calendar/v3/calendars/primary/events",
+            "/crm/v3/objects/contacts/search",
+            "/crm/v3/objects/contacts",
+            "/crm/v3/objects/calls",
+        ):
+            app.router.add_post(path, self._platform_api)
         self._runner = await serve_locally(app, self.port)
 
     async def stop(self) -> None:

@@ -243,6 +243,8 @@ def test_the_cli_creates_lists_and_revokes_a_connection(cli_store_url: str, monk
     assert code == 0 and "calendar  generic  pending" in out, out
     code, out = ringflow("connection", "create", "calendar", "--client-id", "c", "--provider", "hubspot")
     assert code == 0 and "https://app.hubspot.com/oauth/authorize?" in out, out  # unfinished: started again
+    code, out = ringflow("connection", "tools", "calendar")
+    assert code == 0 and "tool hubspot_log_call: POST https://api.hubapi.com/crm/v3/objects/calls" in out, out
     code, out = ringflow("connection", "revoke", "calendar")
     assert code == 0 and "connection calendar: revoked" in out, out
     code, out = ringflow("connection", "revoke", "nowhere")
@@ -299,3 +301,48 @@ async def test_the_refresh_workflow_refreshes_before_expiry_and_ends_on_revoke(
         with pytest.raises(WorkflowFailureError):
             await handle.result()
         assert (await handle.describe()).status == WorkflowExecutionStatus.CANCELED
+
+
+async def test_platform_tools_book_on_the_calendar_and_log_the_call_in_the_crm(oauth_api, provider) -> None:
+    http = oauth_api.org_a.http
+    await connect(oauth_api, provider, "calendar")
+    await connect(oauth_api, provider, "crm")
+    made = await http.post(
+        "/v1/connections/calendar/tools", json={"kit": "google_calendar", "api_base_url": provider.base_url}
+    )
+    assert made.status_code == 201, made.text
+    assert [tool["name"] for tool in made.json()] == ["calendar_free_busy", "calendar_book"]
+    assert made.json()[0]["auth"]["connection"] == "calendar"
+    made = await http.post("/v1/connections/crm/tools", json={"kit": "hubspot", "api_base_url": provider.base_url})
+    assert [tool["name"] for tool in made.json()] == [
+        "hubspot_find_contact",
+        "hubspot_create_contact",
+        "hubspot_log_call",
+    ]
+    again = await http.post("/v1/connections/crm/tools", json={"kit": "hubspot", "api_base_url": provider.base_url})
+    assert again.status_code == 409 and "hubspot_find_contact" in again.json()["detail"]
+    generic = await http.post("/v1/connections/crm/tools", json={})
+    assert generic.status_code == 422 and "generic has no platform tools" in generic.json()["detail"]
+
+    async def run(tool: str, arguments: dict[str, str]) -> str:
+        tested = await http.post(f"/v1/tools/{tool}/test", json={"arguments": arguments})
+        assert tested.json()["status"] == "ok", tested.text
+        return tested.json()["reply"]
+
+    busy = await run("calendar_free_busy", {"time_min": "2026-12-01T09:00:00Z", "time_max": "2026-12-01T17:00:00Z"})
+    assert busy == '{"calendars.primary.busy":[{"start":"2026-12-01T09:00:00Z","end":"x"}]}'
+    booked = await run(
+        "calendar_book", {"summary": "Ada", "start": "2026-12-01T10:00:00Z", "end": "2026-12-01T10:30:00Z"}
+    )
+    assert '"id":"ev1"' in booked
+    assert provider.api_calls[-1][1]["start"] == {"dateTime": "2026-12-01T10:00:00Z"}
+    assert '"results.0.id":"501"' in await run("hubspot_find_contact", {"phone": "+14155550100"})
+    assert provider.api_calls[-1][1]["filterGroups"][0]["filters"][0]["value"] == "+14155550100"
+    assert '"id":"502"' in await run("hubspot_create_contact", {"phone": "+14155550100", "first_name": "Ada"})
+    logged = await run(
+        "hubspot_log_call", {"contact_id": "502", "timestamp": "2026-12-01T10:00:00Z", "summary": "Booked"}
+    )
+    assert '"id":"call-9"' in logged
+    call = provider.api_calls[-1][1]
+    assert call["associations"][0]["to"] == {"id": "502"} and call["properties"]["hs_call_body"] == "Booked"
+    assert set(provider.bearers_seen) <= set(provider.access_tokens)  # every request carried a live token

@@ -10,8 +10,11 @@ from fastapi.responses import RedirectResponse
 from api.deps import Context, CurrentOrg, CurrentPrincipal, DbSession
 from api.routers.common import V1_DEPENDENCIES, V1_RESPONSES
 from api.services import connections as service
+from api.services.tools import ToolServiceError
 from schemas.api import ErrorBody
 from schemas.connections import CALLBACK_PATH, ConnectionCreate, ConnectionOut, ConnectionStarted
+from schemas.platform_tools import PlatformToolsRequest
+from schemas.tools import HttpToolOut
 
 router = APIRouter(prefix="/v1/connections", tags=["connections"], dependencies=V1_DEPENDENCIES, responses=V1_RESPONSES)
 callback_router = APIRouter(tags=["connections"])
@@ -69,6 +72,33 @@ async def revoke_connection(
         return await service.revoke(session, ctx.settings, ctx.client, org_id=org.id, name=name, actor=principal.actor)
     except service.ConnectionServiceError as err:
         raise _refused(err) from None
+
+
+@router.post(
+    "/{name}/tools",
+    response_model=list[HttpToolOut],
+    status_code=status.HTTP_201_CREATED,
+    responses={**NOT_FOUND, 409: {"model": ErrorBody, "description": "A tool of one of their names exists"}},
+)
+async def add_platform_tools(
+    name: str,
+    body: PlatformToolsRequest,
+    org: CurrentOrg,
+    session: DbSession,
+    ctx: Context,
+    principal: CurrentPrincipal,
+) -> list[HttpToolOut]:
+    """Create the ready-made tools of the connection's provider on it: Google Calendar's ``calendar_free_busy``
+    and ``calendar_book``; HubSpot's ``hubspot_find_contact``, ``hubspot_create_contact`` and
+    ``hubspot_log_call``. They are ordinary HTTP tools: switch them on for an agent, change or delete them."""
+    try:
+        return await service.add_platform_tools(
+            session, ctx.settings, org_id=org.id, name=name, request=body, actor=principal.actor
+        )
+    except service.ConnectionServiceError as err:
+        raise _refused(err) from None
+    except ToolServiceError as err:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(err)) from None
 
 
 @callback_router.get(

@@ -8,7 +8,7 @@ from temporalio.client import Client
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.service import RPCError, RPCStatusCode
 
-from api.services import audit
+from api.services import audit, tools
 from infra import oauth
 from infra.http_tools import ALLOWED_BY
 from infra.webhooks import UnsafeWebhookUrlError, check_url
@@ -23,8 +23,11 @@ from schemas.connections import (
     RefreshConnection,
     refresh_workflow_id,
 )
+from schemas.platform_tools import PlatformToolsRequest, platform_tools
 from schemas.settings import Settings
+from schemas.tools import HttpToolOut
 from store import connections
+from store import tools as tool_store
 from store.models import OAuthConnectionRow, as_utc, utcnow
 
 
@@ -213,3 +216,24 @@ async def revoke(
             if err.status != RPCStatusCode.NOT_FOUND:
                 raise
     return connection_view(row)
+
+
+async def add_platform_tools(
+    session: AsyncSession,
+    settings: Settings,
+    *,
+    org_id: str,
+    name: str,
+    request: PlatformToolsRequest,
+    actor: str = audit.CLI_ACTOR,
+) -> list[HttpToolOut]:
+    """Create the kit's ready-made tools on the connection (all or none: a name already taken refuses them all)."""
+    row = await _owned(session, org_id, name)
+    kit = request.kit or Provider(row.provider)
+    made = platform_tools(kit, name, request.api_base_url)
+    if not made:
+        raise InvalidConnectionError(f"{kit.value} has no platform tools: name a kit (google_calendar or hubspot)")
+    taken = sorted({tool.name for tool in made} & await tool_store.tool_names(session, org_id))
+    if taken:
+        raise ConnectionConflictError(f"tools named {', '.join(taken)} already exist: delete them first")
+    return [await tools.create(session, settings, org_id=org_id, tool=tool, actor=actor) for tool in made]
