@@ -346,3 +346,14 @@ async def test_platform_tools_book_on_the_calendar_and_log_the_call_in_the_crm(o
     call = provider.api_calls[-1][1]
     assert call["associations"][0]["to"] == {"id": "502"} and call["properties"]["hs_call_body"] == "Booked"
     assert set(provider.bearers_seen) <= set(provider.access_tokens)  # every request carried a live token
+
+
+def test_the_dev_stack_makes_its_token_key_once_and_keeps_it(tmp_path) -> None:
+    settings = Settings(_env_file=None, data_dir=tmp_path, oauth_token_key=None)  # type: ignore[call-arg]
+    with pytest.raises(oauth.OAuthKeyError, match="RINGFLOW_OAUTH_TOKEN_KEY"):
+        oauth.token_cipher(settings)
+    oauth.ensure_dev_oauth_token_key(settings)
+    sealed = oauth.seal(oauth.token_cipher(settings), "ya29.token")
+    assert (tmp_path / oauth.TOKEN_KEY_FILE).stat().st_mode & 0o777 == 0o600
+    oauth.ensure_dev_oauth_token_key(settings)
+    assert oauth.unseal(oauth.token_cipher(settings), sealed) == "ya29.token", "a second start keeps the key"
