@@ -5,7 +5,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from infra.http_tools import call_http_tool
+from infra.http_tools import call_tool_on_behalf
 from schemas.settings import Settings
 from schemas.tools import (
     IDEMPOTENT_METHODS,
@@ -46,19 +46,21 @@ class ToolActivities:
         Temporal tries again (with the same idempotency key), until the last try; anything else is answered."""
         async with self._sessions() as session:
             tool = await tools.get_tool(session, request.org_id, request.name)
-        if tool is None:
-            return ToolResult(
-                status=InvocationStatus.REFUSED,
-                reply=failure_sentence(request.name),
-                error=f"the organization has no tool named {request.name!r}",
+            if tool is None:
+                return ToolResult(
+                    status=InvocationStatus.REFUSED,
+                    reply=failure_sentence(request.name),
+                    error=f"the organization has no tool named {request.name!r}",
+                )
+            result = await call_tool_on_behalf(
+                session,
+                self._settings,
+                request.org_id,
+                tool,
+                request.arguments,
+                idempotency_key=request.idempotency_key,
+                http=self._http,
             )
-        result = await call_http_tool(
-            tool,
-            request.arguments,
-            idempotency_key=request.idempotency_key,
-            allow_private=self._settings.tool_allow_private_urls,
-            http=self._http,
-        )
         retryable = result.status == InvocationStatus.UNREACHABLE and tool.method in IDEMPOTENT_METHODS
         if retryable and activity.info().attempt < TOOL_ATTEMPTS:
             raise ApplicationError(result.error, type=TOOL_NETWORK_ERROR)

@@ -10,7 +10,7 @@ import asyncio
 import logging
 import re
 import signal
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -212,6 +212,26 @@ async def migrated_store(settings: Settings) -> "async_sessionmaker[AsyncSession
 
     await upgrade_database(settings.sqlalchemy_url)
     return get_session_factory(settings.sqlalchemy_url)
+
+
+def service_command(
+    body: Callable[[Settings, "AsyncSession"], Awaitable[None]],
+    refusal: Callable[[], type[Exception]],
+) -> None:
+    """Run ``body(settings, session)`` on the migrated store; the service's refusals (the exception type
+    ``refusal()`` answers, imported late like the rest) end in one line."""
+    settings = load_settings()
+
+    async def run(sessions: "async_sessionmaker[AsyncSession]") -> int:
+        refused = refusal()
+        async with sessions() as session:
+            try:
+                await body(settings, session)
+            except refused as err:
+                raise CliError(str(err)) from None
+        return 0
+
+    store_command(run)
 
 
 def store_command(body: Callable[["async_sessionmaker[AsyncSession]"], Coroutine[Any, Any, int | None]]) -> None:

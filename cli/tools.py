@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from cli.common import CliError, console, load_settings, store_command
+from cli.common import console, service_command
 
 if TYPE_CHECKING:
-    from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+    from sqlalchemy.ext.asyncio import AsyncSession
 
     from schemas.settings import Settings
 
@@ -20,20 +20,12 @@ OrgOption = Annotated[str, typer.Option(help="The organization")]
 
 
 def _run(body: "Callable[[Settings, AsyncSession], Awaitable[None]]") -> None:
-    """Run ``body(settings, session)`` on the migrated store; the service's refusals are one line."""
-    settings = load_settings()
-
-    async def run(sessions: "async_sessionmaker[AsyncSession]") -> int:
+    def refusal() -> type[Exception]:
         from api.services.tools import ToolServiceError
 
-        async with sessions() as session:
-            try:
-                await body(settings, session)
-            except ToolServiceError as err:
-                raise CliError(str(err)) from None
-        return 0
+        return ToolServiceError
 
-    store_command(run)
+    service_command(body, refusal)
 
 
 def _json_file(path: Path, what: str) -> object:

@@ -1,6 +1,6 @@
 """One HTTP tool invocation: render the request from the model's arguments, guard it against SSRF, send it and
 map the answer to what the model is handed. The activity (``activities/tools.py``) and the API's test endpoint
-(``api/services/tools.py``) both call :func:`call_http_tool`: one code path. docs/tools.md.
+(``api/services/tools.py``) both call :func:`call_tool_on_behalf`: one code path. docs/tools.md.
 """
 
 import json
@@ -9,8 +9,11 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from infra import oauth
 from infra.webhooks import UnsafeWebhookUrlError, check_url
+from schemas.settings import Settings
 from schemas.tools import (
     IDEMPOTENCY_HEADER,
     RECORDED_RESPONSE_CHARS,
@@ -55,13 +58,15 @@ def render_body(template: Any, arguments: dict[str, Any]) -> Any:
     return template
 
 
-def auth_headers(auth: ToolAuth) -> dict[str, str]:
-    """The one place a tool's credentials become headers (an OAuth connection's token would join here)."""
+def auth_headers(auth: ToolAuth, access_token: str | None = None) -> dict[str, str]:
+    """The one place a tool's credentials become headers; an oauth auth sends its connection's ``access_token``."""
     match auth.kind:
         case AuthKind.API_KEY:
             return {auth.header: auth.secret}
         case AuthKind.BEARER:
             return {"Authorization": f"Bearer {auth.secret}"}
+        case AuthKind.OAUTH:
+            return {"Authorization": f"Bearer {access_token}"} if access_token else {}
         case AuthKind.NONE:
             return {}
 
@@ -130,6 +135,7 @@ async def call_http_tool(
     *,
     idempotency_key: str,
     allow_private: bool,
+    access_token: str | None = None,
     http: httpx.AsyncClient | None = None,
 ) -> ToolResult:
     """Run ``tool`` once with the model's ``arguments``; every failure is a result whose reply the agent can say.
@@ -147,7 +153,7 @@ async def call_http_tool(
         await check_url(url, allow_private=allow_private, allowed_by=ALLOWED_BY)
     except UnsafeWebhookUrlError as err:
         return _failed(tool, InvocationStatus.REFUSED, str(err), started)
-    headers = {**tool.headers, **auth_headers(tool.auth), IDEMPOTENCY_HEADER: idempotency_key}
+    headers = {**tool.headers, **auth_headers(tool.auth, access_token), IDEMPOTENCY_HEADER: idempotency_key}
     body = None
     if tool.method in BODY_METHODS:
         body = arguments if tool.body is None else render_body(tool.body, arguments)
@@ -182,4 +188,34 @@ async def call_http_tool(
         http_status=response.status_code,
         latency_ms=_elapsed_ms(started),
         response=recorded,
+    )
+
+
+async def call_tool_on_behalf(
+    session: AsyncSession,
+    settings: Settings,
+    org_id: str,
+    tool: HttpTool,
+    arguments: dict[str, Any],
+    *,
+    idempotency_key: str,
+    http: httpx.AsyncClient | None = None,
+) -> ToolResult:
+    """:func:`call_http_tool` for an organization: an oauth tool's connection gives its token first (refreshed
+    when about to expire); a connection that cannot is a refused invocation whose reply says so."""
+    access_token = None
+    if tool.auth.kind == AuthKind.OAUTH:
+        try:
+            access_token = await oauth.access_token(session, settings, org_id, tool.auth.connection)
+        except (oauth.ConnectionUnavailableError, oauth.OAuthKeyError) as err:
+            return ToolResult(
+                status=InvocationStatus.REFUSED, reply=f"{failure_sentence(tool.name)} {err}", error=str(err)
+            )
+    return await call_http_tool(
+        tool,
+        arguments,
+        idempotency_key=idempotency_key,
+        allow_private=settings.tool_allow_private_urls,
+        access_token=access_token,
+        http=http,
     )

@@ -181,6 +181,13 @@ class Settings(BaseSettings):
         description="Let HTTP tool URLs point at private, loopback, link-local or reserved addresses (SSRF guard off)",
     )
 
+    # ---- OAuth connections (docs/tools.md) --------------------------------------------------------
+    oauth_token_key: str | None = Field(
+        default=None,
+        description="Comma-separated Fernet keys sealing OAuth connections' tokens and client secrets at rest; the "
+        "first seals, all open (rotation). Required to make a connection (unset: the dev stack's key file)",
+    )
+
     # ---- Payload encryption (PII in workflow histories) ---------------------------------------
     codec_keys: str | None = Field(
         default=None,

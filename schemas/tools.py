@@ -55,12 +55,13 @@ IDEMPOTENT_METHODS = frozenset({HttpMethod.GET, HttpMethod.HEAD, HttpMethod.PUT,
 
 
 class AuthKind(StrEnum):
-    """How a request proves who sends it. OAuth connections are a later kind: add it here and its header in
-    ``infra/http_tools.auth_headers`` (the one place credentials become headers)."""
+    """How a request proves who sends it; ``infra/http_tools.auth_headers`` is the one place credentials become
+    headers."""
 
     NONE = "none"
     API_KEY = "api_key"
     BEARER = "bearer"
+    OAUTH = "oauth"  # the access token of the organization's OAuth connection named ``connection``
 
 
 class ToolAuth(BaseModel):
@@ -75,17 +76,23 @@ class ToolAuth(BaseModel):
         max_length=4096,
         description="The API key or bearer token. Write-only: never returned; on an update, empty keeps the stored one",
     )
+    connection: str = Field(
+        default="", max_length=64, description="oauth: the OAuth connection (/v1/connections) whose token is sent"
+    )
 
     @model_validator(mode="after")
     def _no_secret_without_auth(self) -> Self:
-        if self.kind == AuthKind.NONE and self.secret:
+        if self.kind in (AuthKind.NONE, AuthKind.OAUTH) and self.secret:
             raise ValueError("secret: only an api_key or bearer auth has a secret")
+        if (self.kind == AuthKind.OAUTH) != bool(self.connection):
+            raise ValueError("connection: an oauth auth names its connection, and only an oauth auth has one")
         return self
 
 
 class ToolAuthOut(BaseModel):
     kind: AuthKind
     header: str
+    connection: str = ""
     secret_hint: str = Field(description="The secret's last characters (…abcd); empty when there is none")
 
 

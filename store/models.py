@@ -726,3 +726,31 @@ class ToolInvocationRow(Base):
     response: Mapped[str] = mapped_column(Text, default="", doc="the answer's start, truncated")
     error: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class OAuthConnectionRow(Base):
+    """An organization's OAuth 2.0 connection (``schemas.connections``). The client secret, the tokens and a
+    pending flow's PKCE verifier are Fernet tokens (``infra/oauth.py``): the raw columns never hold them."""
+
+    __tablename__ = "oauth_connections"
+
+    org_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    provider: Mapped[str] = mapped_column(String(32))
+    authorize_url: Mapped[str] = mapped_column(String(2048))
+    token_url: Mapped[str] = mapped_column(String(2048))
+    revoke_url: Mapped[str | None] = mapped_column(String(2048))
+    authorize_params: Mapped[dict[str, Any]] = mapped_column()
+    client_id: Mapped[str] = mapped_column(String(512))
+    sealed_client_secret: Mapped[str] = mapped_column(Text)
+    scopes: Mapped[list[str]] = mapped_column()
+    sealed_access_token: Mapped[str | None] = mapped_column(Text)
+    sealed_refresh_token: Mapped[str | None] = mapped_column(Text)
+    expires_at: Mapped[datetime | None] = mapped_column()
+    status: Mapped[str] = mapped_column(String(16))
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    pending_state: Mapped[str | None] = mapped_column(String(128), unique=True, doc="the flow's state, until used")
+    sealed_code_verifier: Mapped[str | None] = mapped_column(Text)
+    pending_until: Mapped[datetime | None] = mapped_column(doc="a pending flow's state is refused after this")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

@@ -17,6 +17,8 @@ import pytest_asyncio
 from api_helpers import eventually, phone
 from api_stack import MEMBER_PASSWORD
 from browser_helpers import fresh_artifacts, headless_chromium
+from cryptography.fernet import Fernet
+from oauth_provider import OAuthProvider
 from playwright.async_api import Browser, BrowserContext, Page, expect
 from tool_target import BookingService
 from webhook_receiver import Answer, Receiver
@@ -405,3 +407,35 @@ async def test_an_operator_adds_an_http_tool_tests_it_and_switches_it_on_for_an_
         await service.stop()
     assert errors == []
     await context.close()
+
+
+async def test_an_admin_connects_an_oauth_provider_through_its_consent_and_revokes_it(api_stack, browser, snap):
+    api_stack.settings.oauth_token_key = Fernet.generate_key().decode()
+    api_stack.settings.public_base_url = api_stack.base_url  # the provider sends the browser back here
+    provider = OAuthProvider()
+    await provider.start()
+    errors: list[str] = []
+    context, page = await logged_in(browser, api_stack.base_url, api_stack.org_a.email, errors)
+    try:
+        await page.goto("/connections")
+        await expect(page.locator(".empty h3")).to_have_text("No connections yet")
+        endpoints = provider.connection("calendar")
+        form = page.locator("#connection-create-form")
+        await form.locator("input[name=name]").fill("calendar")
+        await form.locator("select[name=provider]").select_option("generic")
+        for field in ("client_id", "client_secret", "authorize_url", "token_url", "revoke_url"):
+            await form.locator(f"input[name={field}]").fill(str(endpoints[field]))
+        await form.locator("button[type=submit]").click()
+        await page.wait_for_url(f"{api_stack.base_url}/connections")  # there and back, through the consent
+        row = page.locator("#connections-table tbody tr", has_text="calendar")
+        await expect(row.locator(".status")).to_have_text("connected")
+        await snap(page, "connections-01-connected")
+
+        page.once("dialog", lambda dialog: dialog.accept())
+        await row.locator("button").click()
+        await expect(row.locator(".status")).to_have_text("revoked")
+        assert provider.revoked and not provider.access_tokens
+        assert errors == []
+    finally:
+        await context.close()
+        await provider.stop()

@@ -362,7 +362,12 @@ async def test_the_api_creates_shows_tests_replaces_and_deletes_a_tool_never_sho
     tool = booking_tool(booking_service.base_url).model_dump(mode="json")
     created = await http.post("/v1/tools", json=tool)
     assert created.status_code == 201, created.text
-    assert created.json()["auth"] == {"kind": "bearer", "header": "X-API-Key", "secret_hint": "…3456"}
+    assert created.json()["auth"] == {
+        "kind": "bearer",
+        "header": "X-API-Key",
+        "connection": "",
+        "secret_hint": "…3456",
+    }
     assert "tok_secret_123456" not in created.text
     assert (await http.post("/v1/tools", json=tool)).status_code == 409
     assert [t["name"] for t in (await http.get("/v1/tools")).json()] == ["book_slot"]

@@ -17,11 +17,13 @@ from temporalio import workflow
 from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer, UnsandboxedWorkflowRunner
 
+from schemas.connections import RefreshConnection
 from schemas.inbound import InboundCallInput, InboundCallState
 from schemas.webhooks import WebhookDeliveryInput
 from schemas.workflow_io import CampaignResult, CampaignWorkflowInput, ContactState, ContactWorkflowInput
 from worker.main import SANDBOX, WORKFLOWS
 from workflows.campaign import CampaignWorkflow
+from workflows.connections import ConnectionRefreshWorkflow
 from workflows.contact import ContactWorkflow
 from workflows.inbound import InboundCallWorkflow
 from workflows.webhooks import WebhookDeliveryWorkflow
@@ -91,6 +93,14 @@ class WebhookDeliveryWorkflowWithATimerFirst(WebhookDeliveryWorkflow):
         await super().run(params)
 
 
+@workflow.defn(name=ConnectionRefreshWorkflow.__name__)
+class ConnectionRefreshWorkflowWithATimerFirst(ConnectionRefreshWorkflow):
+    @workflow.run
+    async def run(self, params: RefreshConnection) -> None:
+        await workflow.sleep(timedelta(seconds=1))
+        await super().run(params)
+
+
 @workflow.defn(name=ContactWorkflow.__name__)
 class ContactWorkflowWithAPatchedTimer(ContactWorkflow):
     """The same change made the documented way: histories recorded before it replay the old path."""
@@ -107,6 +117,7 @@ CHANGED = {
     ContactWorkflow.__name__: ContactWorkflowWithATimerFirst,
     InboundCallWorkflow.__name__: InboundCallWorkflowWithATimerFirst,
     WebhookDeliveryWorkflow.__name__: WebhookDeliveryWorkflowWithATimerFirst,
+    ConnectionRefreshWorkflow.__name__: ConnectionRefreshWorkflowWithATimerFirst,
 }
 
 

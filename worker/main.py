@@ -11,6 +11,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 from activities.analysis import AnalysisActivities
 from activities.calls import CallActivities
+from activities.connections import ConnectionActivities
 from activities.inbound import InboundActivities
 from activities.lookup import LookupActivities
 from activities.store import StoreActivities
@@ -26,11 +27,12 @@ from telephony.base import Carrier
 from worker.carriers import make_carrier
 from worker.http_server import serving
 from workflows.campaign import CampaignWorkflow
+from workflows.connections import ConnectionRefreshWorkflow
 from workflows.contact import ContactWorkflow
 from workflows.inbound import InboundCallWorkflow
 from workflows.webhooks import WebhookDeliveryWorkflow
 
-WORKFLOWS = [CampaignWorkflow, ContactWorkflow, InboundCallWorkflow, WebhookDeliveryWorkflow]
+WORKFLOWS = [CampaignWorkflow, ContactWorkflow, InboundCallWorkflow, WebhookDeliveryWorkflow, ConnectionRefreshWorkflow]
 WORKER_HTTP_HOST = "0.0.0.0"
 """The worker's /healthz, /readyz and /metrics listen on every interface: probes and Prometheus come from outside."""
 
@@ -66,6 +68,7 @@ def build_worker(
     hooks = WebhookActivities(settings, sessions)
     lookups = LookupActivities(settings)
     tools = ToolActivities(settings, sessions)
+    connections = ConnectionActivities(settings, sessions)
     return Worker(
         client,
         task_queue=task_queue or settings.task_queue,
@@ -100,6 +103,7 @@ def build_worker(
             tools.load_http_tools,
             tools.invoke_http_tool,
             tools.record_tool_invocation,
+            connections.refresh_connection,
         ],
         max_concurrent_activities=500,
         workflow_task_executor=ThreadPoolExecutor(max_workers=8),

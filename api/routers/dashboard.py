@@ -24,6 +24,7 @@ from api.auth import Permission, Principal
 from api.deps import SESSION_COOKIE, AppContext, Context, authenticate, current_principal, set_login_cookie
 from api.proxies import client_address
 from api.ratelimit import Limits
+from api.services.connections import redirect_uri
 from schemas.agent import AgentTool, InformationCategory, Language, ModelMode
 from schemas.providers import DEFAULT_VOICES, PROVIDERS, VENDOR_NAMES
 from schemas.webhooks import WebhookEventType
@@ -202,6 +203,14 @@ def _agent_editor(request: Request, ctx: Context, principal: Principal, agent_na
             }
             for (role, provider), voice in DEFAULT_VOICES.items()
         },
+    )
+
+
+@router.get("/connections", response_class=HTMLResponse)
+async def connections_page(request: Request, ctx: Context, principal: PagePrincipal) -> Response:
+    """The connections page names the redirect URI to register with the provider."""
+    return _render(
+        request, "connections.html", principal, ctx, nav="connections", callback_url=redirect_uri(ctx.settings)
     )
 
 

@@ -14,6 +14,7 @@ from api.routers import (
     campaigns,
     capacity,
     common,
+    connections,
     contacts,
     dnc,
     information,
@@ -39,6 +40,7 @@ ROUTERS = (
     dnc,
     people,
     tools,
+    connections,
     webhooks,
     access,
 )

@@ -6,12 +6,12 @@ import uuid
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.services import audit
-from infra.http_tools import ALLOWED_BY, call_http_tool, render_url
+from infra.http_tools import ALLOWED_BY, call_tool_on_behalf, render_url
 from infra.webhooks import UnsafeWebhookUrlError, check_url
 from schemas.agent import AgentConfig
 from schemas.settings import Settings
 from schemas.tools import AuthKind, HttpTool, HttpToolOut, ToolAuthOut, ToolResult
-from store import queries, tools
+from store import connections, queries, tools
 from store.models import HttpToolRow
 
 SECRET_HINT_CHARS = 4
@@ -40,20 +40,26 @@ def tool_view(row: HttpToolRow) -> HttpToolOut:
     hint = "…" + secret[-SECRET_HINT_CHARS:] if len(secret) > 2 * SECRET_HINT_CHARS else ("…" if secret else "")
     return HttpToolOut(
         **tool.model_dump(exclude={"auth"}),
-        auth=ToolAuthOut(kind=tool.auth.kind, header=tool.auth.header, secret_hint=hint),
+        auth=ToolAuthOut(
+            kind=tool.auth.kind, header=tool.auth.header, connection=tool.auth.connection, secret_hint=hint
+        ),
         created_at=row.created_at,
         updated_at=row.updated_at,
     )
 
 
-async def _checked(settings: Settings, tool: HttpTool, stored: HttpTool | None) -> HttpTool:
+async def _checked(
+    session: AsyncSession, settings: Settings, org_id: str, tool: HttpTool, stored: HttpTool | None
+) -> HttpTool:
     """``tool`` ready to store: its host allowed (SSRF), and an empty secret keeping the stored one."""
     try:
         await check_url(render_url(tool, {}), allow_private=settings.tool_allow_private_urls, allowed_by=ALLOWED_BY)
     except UnsafeWebhookUrlError as err:
         raise InvalidToolError(str(err)) from None
     auth = tool.auth
-    if auth.kind != AuthKind.NONE and not auth.secret:
+    if auth.kind == AuthKind.OAUTH and await connections.get_connection_row(session, org_id, auth.connection) is None:
+        raise InvalidToolError(f"auth.connection: the organization has no connection named {auth.connection!r}")
+    if auth.kind in (AuthKind.API_KEY, AuthKind.BEARER) and not auth.secret:
         if stored is None or stored.auth.kind != auth.kind or not stored.auth.secret:
             raise InvalidToolError(f"auth.secret: a {auth.kind.value} auth needs its secret")
         tool = tool.model_copy(update={"auth": auth.model_copy(update={"secret": stored.auth.secret})})
@@ -80,7 +86,7 @@ async def create(
 ) -> HttpToolOut:
     if await tools.get_tool_row(session, org_id, tool.name) is not None:
         raise ToolConflictError(f"a tool named {tool.name!r} already exists: PUT /v1/tools/{tool.name} changes it")
-    row = await tools.save_tool(session, org_id, await _checked(settings, tool, None))
+    row = await tools.save_tool(session, org_id, await _checked(session, settings, org_id, tool, None))
     await audit.record(
         session, org_id=org_id, actor=actor, action="tool.create", target=tool.name, details={"url": tool.url}
     )
@@ -95,7 +101,7 @@ async def replace(
     if tool.name != name:
         raise InvalidToolError(f"name: a tool keeps its name ({name!r}); create another to rename it")
     stored = HttpTool.model_validate((await _owned(session, org_id, name)).definition)
-    row = await tools.save_tool(session, org_id, await _checked(settings, tool, stored))
+    row = await tools.save_tool(session, org_id, await _checked(session, settings, org_id, tool, stored))
     await audit.record(
         session, org_id=org_id, actor=actor, action="tool.update", target=name, details={"url": tool.url}
     )
@@ -119,11 +125,8 @@ async def test(
 ) -> ToolResult:
     """Run the tool once with sample arguments, as a call would (same request, guard and mapping), unrecorded."""
     tool = HttpTool.model_validate((await _owned(session, org_id, name)).definition)
-    return await call_http_tool(
-        tool,
-        arguments,
-        idempotency_key=f"test-{uuid.uuid4().hex}",
-        allow_private=settings.tool_allow_private_urls,
+    return await call_tool_on_behalf(
+        session, settings, org_id, tool, arguments, idempotency_key=f"test-{uuid.uuid4().hex}"
     )
 
 

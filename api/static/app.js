@@ -981,6 +981,45 @@ document.addEventListener("alpine:init", () => {
     },
   }));
 
+  // OAuth connections: connect (off to the provider's authorization URL, back through /oauth/callback), revoke.
+  Alpine.data("connectionsPage", () => ({
+    connections: [],
+    loading: true,
+    form: { name: "", provider: "google_calendar", client_id: "", client_secret: "", authorize_url: "", token_url: "", revoke_url: "", scopes: "" },
+    async init() {
+      await this.load();
+    },
+    async load() {
+      this.loading = true;
+      try {
+        this.connections = await api("GET", "/v1/connections");
+      } finally {
+        this.loading = false;
+      }
+    },
+    async connect() {
+      const generic = this.form.provider === "generic";
+      const scopes = this.form.scopes.split(/[\s,]+/).filter(Boolean);
+      const started = await api("POST", "/v1/connections", {
+        name: this.form.name,
+        provider: this.form.provider,
+        client_id: this.form.client_id,
+        client_secret: this.form.client_secret,
+        authorize_url: generic ? this.form.authorize_url : null,
+        token_url: generic ? this.form.token_url : null,
+        revoke_url: generic && this.form.revoke_url ? this.form.revoke_url : null,
+        scopes: scopes.length ? scopes : null,
+      });
+      window.location.assign(started.authorization_url);
+    },
+    async revoke(connection) {
+      if (!window.confirm(`Revoke ${connection.name}? Tools using it stop working until it is connected again.`)) return;
+      await api("DELETE", `/v1/connections/${enc(connection.name)}`);
+      toast(`${connection.name} revoked`, "success");
+      await this.load();
+    },
+  }));
+
   Alpine.data("dncPage", () => ({
     ...pagedList("/v1/dnc", "entries", 100),
     phone: "",

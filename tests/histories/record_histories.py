@@ -58,7 +58,10 @@ async def record(only: set[str]) -> None:
     )
     async with env:
         await register_search_attributes(env.client)
-        await _record_webhook_delivery(env, sessions, db_url)
+        if not only or "webhook_delivery_workflow" in only:
+            await _record_webhook_delivery(env, sessions, db_url)
+        if not only or "connection_refresh_workflow" in only:
+            await _record_connection_refresh(env, sessions, db_url)
         if only:
             return
         worker_settings = Settings(database_url=db_url, task_queue="record")
@@ -160,6 +163,48 @@ async def _record_webhook_delivery(env, sessions, db_url: str) -> None:
         await receiver.stop()
     assert len(receiver.processed) == 2, receiver.processed
     (HERE / "webhook_delivery_workflow.json").write_text((await handle.fetch_history()).to_json())
+
+
+async def _record_connection_refresh(env, sessions, db_url: str) -> None:
+    """A connection's first run: it reads the expiry, sleeps until five minutes before it, continues as new."""
+    import httpx
+    from cryptography.fernet import Fernet
+    from oauth_provider import OAuthProvider
+    from workflow_helpers import eventually
+
+    from api.services import connections
+    from schemas.connections import ConnectionCreate, refresh_workflow_id
+    from schemas.settings import Settings
+    from simulator.carrier import SimCarrier
+    from worker.main import build_worker
+
+    settings = Settings(
+        database_url=db_url,
+        task_queue="record-oauth",
+        tool_allow_private_urls=True,
+        oauth_token_key=Fernet.generate_key().decode(),
+    )
+    provider = OAuthProvider(token_lifetime_seconds=600)
+    await provider.start()
+    try:
+        async with build_worker(env.client, settings, sessions=sessions, carrier=SimCarrier(time_scale=0.0)):
+            async with sessions() as session:
+                started = await connections.create(
+                    session, settings, org_id="org-oauth", request=ConnectionCreate(**provider.connection("calendar"))
+                )
+            async with httpx.AsyncClient() as browser:
+                back = await browser.get(started.authorization_url)
+            code, state = (httpx.URL(back.headers["location"]).params[key] for key in ("code", "state"))
+            async with sessions() as session:
+                await connections.complete(session, settings, env.client, state=state, code=code)
+            workflow_id = refresh_workflow_id("org-oauth", "calendar")
+            first_run = (await env.client.get_workflow_handle(workflow_id).describe()).run_id
+            handle = env.client.get_workflow_handle(workflow_id, run_id=first_run)
+            await env.sleep(timedelta(minutes=6))
+            await eventually(lambda: provider.refreshes >= 1, within=30.0)
+    finally:
+        await provider.stop()
+    (HERE / "connection_refresh_workflow.json").write_text((await handle.fetch_history()).to_json())
 
 
 async def _completed(handle) -> bool:
