@@ -31,6 +31,7 @@ from schemas.agent import (
 )
 from schemas.contact import Contact
 from schemas.dispositions import DEFAULT_DISPOSITIONS, Disposition, NextStep, by_name, refusal_for
+from schemas.knowledge import KnowledgeAnswer
 from schemas.outcomes import FinalOutcome
 from schemas.tools import HttpToolSpec, ToolResult
 from schemas.workflow_io import CallbackConfirmation
@@ -119,6 +120,11 @@ class EvalBridge:
 
     async def call_http_tool(self, name: str, arguments: dict[str, object]) -> ToolResult:
         raise BridgeError(f"{name} is not a tool this agent may use in an evaluation")
+
+    async def search_knowledge(self, query: str) -> KnowledgeAnswer:
+        """An evaluation reads no organization's store: its agent's knowledge base is empty."""
+        self.calls.append("search_knowledge")
+        return KnowledgeAnswer()
 
     async def append_transcript(self, segments: list[TranscriptSegment]) -> None:
         self.transcript.extend(segments)

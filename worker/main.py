@@ -14,6 +14,7 @@ from activities.calls import CallActivities
 from activities.inbound import InboundActivities
 from activities.lookup import LookupActivities
 from activities.store import StoreActivities
+from activities.knowledge import KnowledgeActivities
 from activities.tools import ToolActivities
 from activities.webhooks import WebhookActivities
 from infra.client import connect
@@ -66,6 +67,7 @@ def build_worker(
     hooks = WebhookActivities(settings, sessions)
     lookups = LookupActivities(settings)
     tools = ToolActivities(settings, sessions)
+    knowledge = KnowledgeActivities(sessions)
     return Worker(
         client,
         task_queue=task_queue or settings.task_queue,
@@ -98,6 +100,7 @@ def build_worker(
             hooks.dead_letter_webhook,
             lookups.look_up_contact,
             tools.load_http_tools,
+            knowledge.search_knowledge,
             tools.invoke_http_tool,
             tools.record_tool_invocation,
         ],
