@@ -12,9 +12,9 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 from activities.analysis import AnalysisActivities
 from activities.calls import CallActivities
 from activities.inbound import InboundActivities
+from activities.knowledge import KnowledgeActivities
 from activities.lookup import LookupActivities
 from activities.store import StoreActivities
-from activities.knowledge import KnowledgeActivities
 from activities.tools import ToolActivities
 from activities.webhooks import WebhookActivities
 from infra.client import connect

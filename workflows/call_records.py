@@ -18,7 +18,6 @@ with workflow.unsafe.imports_passed_through():
     from schemas.agent import AgentConfig, AgentTool, LiveContext, NoteInput, SharedInformation, TranscriptBatch
     from schemas.analysis import NOT_CONNECTED_OUTCOMES, AnalyzeCall
     from schemas.calls import CallbackRequest, DialResult
-    from schemas.knowledge import SEARCH_KNOWLEDGE_ACTIVITY, KnowledgeAnswer, KnowledgeQuery, SearchKnowledge
     from schemas.dispositions import (
         DEFAULT_DISPOSITIONS,
         Disposition,
@@ -27,6 +26,7 @@ with workflow.unsafe.imports_passed_through():
         by_name,
         refusal_for,
     )
+    from schemas.knowledge import SEARCH_KNOWLEDGE_ACTIVITY, KnowledgeAnswer, KnowledgeQuery, SearchKnowledge
     from schemas.outcomes import CallOutcome
     from schemas.tools import (
         INVOKE_HTTP_TOOL_ACTIVITY,
