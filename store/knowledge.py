@@ -2,12 +2,11 @@
 
 from collections.abc import Sequence
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import ColumnElement, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from schemas.knowledge import KnowledgeDocumentOut
 from store.models import KnowledgeChunkRow, KnowledgeDocumentRow
-from store.queries import rowcount
 
 
 def _view(row: KnowledgeDocumentRow, chunks: int) -> KnowledgeDocumentOut:
@@ -68,10 +67,14 @@ async def list_documents(session: AsyncSession, org_id: str, agent: str) -> list
     return [_view(row, chunks) for row, chunks in (await session.execute(query)).all()]
 
 
-async def _delete(session: AsyncSession, *conditions) -> int:
-    ids = select(KnowledgeDocumentRow.id).where(*conditions)
-    await session.execute(delete(KnowledgeChunkRow).where(KnowledgeChunkRow.document_id.in_(ids)))
-    return rowcount(await session.execute(delete(KnowledgeDocumentRow).where(*conditions)))
+async def _delete(session: AsyncSession, *conditions: ColumnElement[bool]) -> int:
+    """Delete the documents matching ``conditions`` and their chunks (not left to a cascade SQLite may not
+    enforce); how many documents went."""
+    ids = list((await session.scalars(select(KnowledgeDocumentRow.id).where(*conditions))).all())
+    if ids:
+        await session.execute(delete(KnowledgeChunkRow).where(KnowledgeChunkRow.document_id.in_(ids)))
+        await session.execute(delete(KnowledgeDocumentRow).where(KnowledgeDocumentRow.id.in_(ids)))
+    return len(ids)
 
 
 async def delete_document(session: AsyncSession, org_id: str, agent: str, document_id: int) -> bool:
