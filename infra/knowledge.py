@@ -133,10 +133,14 @@ def chunk_document(data: bytes, media_type: str) -> list[Chunk]:
 
 
 def _stem(word: str) -> str:
-    """A light English stemmer (plurals and common endings), so 'returns' finds 'returned' and 'return'."""
-    for suffix in ("ing", "ed", "es", "s"):
+    """A light English stemmer, so 'returns', 'returned' and 'returning' meet, as do 'damage' and 'damaged' or
+    'ship' and 'shipping': common endings and a final 'e' go, then a doubled last consonant is halved."""
+    for suffix in ("ing", "ed", "es", "s", "e"):
         if word.endswith(suffix) and len(word) - len(suffix) >= 3:
-            return word[: -len(suffix)]
+            word = word[: -len(suffix)]
+            break
+    if len(word) > 3 and word[-1] == word[-2] and word[-1] not in "aeiouls":
+        word = word[:-1]
     return word
 
 

@@ -331,7 +331,7 @@ class Script:
             found = PASSAGE.match(last.output)
             if found is None:
                 return ScriptedReply(self.say("no_answer"))
-            return ScriptedReply(self.say("answer", source=found["source"], result=found["text"].strip()))
+            return ScriptedReply(self.say("answer", source=found["source"], result=" ".join(found["text"].split())))
         if last.name == "record_disposition":
             disposition = self.recorded_disposition()
             if disposition == "callback_requested":

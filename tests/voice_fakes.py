@@ -12,6 +12,11 @@ from schemas.workflow_io import CallbackConfirmation
 from voice_worker.bridge import BridgeError
 
 
+def spoken(result: Any) -> list[str]:
+    """What the agent said in one ``AgentSession.run``, line by line."""
+    return [e.item.text_content for e in result.events if e.type == "message" and e.item.role == "assistant"]
+
+
 @dataclass
 class FakeBridge:
     """Implements ``CallBridge``.
