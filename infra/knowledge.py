@@ -6,6 +6,7 @@ search can name its source. Ranking is BM25 (``bm25s``) over the agent's chunks,
 once per (organization, agent, documents version) and kept, so a search on a call does not rebuild it.
 """
 
+import asyncio
 import io
 import re
 from collections import OrderedDict
@@ -53,15 +54,17 @@ class IndexedChunk:
 
 
 def extract_sections(data: bytes, media_type: str) -> list[tuple[str, str]]:
-    """The document's text as (section, text) pairs: one per PDF page, the whole text otherwise."""
+    """The document's text as (section, text) pairs: one per PDF page, the whole text otherwise. NUL characters
+    are dropped (Postgres stores no NUL in text)."""
     if media_type == "application/pdf":
         try:
             pages = PdfReader(io.BytesIO(data)).pages
-            return [(f"page {number}", page.extract_text() or "") for number, page in enumerate(pages, start=1)]
+            texts = [(f"page {number}", page.extract_text() or "") for number, page in enumerate(pages, start=1)]
         except (PyPdfError, ValueError, OSError) as err:
             raise UnreadableDocumentError(f"the PDF could not be read: {err}") from None
+        return [(section, text.replace("\x00", "")) for section, text in texts]
     try:
-        return [("", data.decode("utf-8-sig"))]
+        return [("", data.decode("utf-8-sig").replace("\x00", ""))]
     except UnicodeDecodeError:
         raise UnreadableDocumentError("the file is not UTF-8 text") from None
 
@@ -191,7 +194,8 @@ async def search_knowledge(session: AsyncSession, request: SearchKnowledge) -> K
     index = _indexes.get(key)
     if index is None:
         chunks = await knowledge.chunks_of(session, request.org_id, request.agent)
-        index = _indexes[key] = KnowledgeIndex([IndexedChunk(*chunk) for chunk in chunks])
+        # Indexing a large knowledge base takes a moment the event loop must not spend.
+        index = _indexes[key] = await asyncio.to_thread(KnowledgeIndex, [IndexedChunk(*chunk) for chunk in chunks])
         while len(_indexes) > INDEXES_KEPT:
             _indexes.popitem(last=False)
     _indexes.move_to_end(key)

@@ -1,5 +1,6 @@
 """An agent's knowledge base: its documents and their chunks (schemas/knowledge.py)."""
 
+import hashlib
 from collections.abc import Sequence
 
 from sqlalchemy import ColumnElement, delete, func, select
@@ -94,14 +95,16 @@ async def delete_agent_documents(session: AsyncSession, org_id: str, agent: str)
 
 
 async def documents_version(session: AsyncSession, org_id: str, agent: str) -> str:
-    """Which documents the agent has now, as a short key: documents are never edited, only added and removed,
-    so their ids say whether a kept index is current."""
+    """Which documents the agent has now, as a short key. Documents are never edited, only added and removed, and
+    a removed document's id may be given again (SQLite reuses the highest), so each is named by id, name and
+    content hash: the key changes whenever what a search would read does."""
     query = (
-        select(KnowledgeDocumentRow.id)
+        select(KnowledgeDocumentRow.id, KnowledgeDocumentRow.name, KnowledgeDocumentRow.sha256)
         .where(KnowledgeDocumentRow.org_id == org_id, KnowledgeDocumentRow.agent == agent)
         .order_by(KnowledgeDocumentRow.id)
     )
-    return ",".join(str(document_id) for document_id in (await session.scalars(query)).all())
+    described = "\n".join(f"{row.id}\t{row.name}\t{row.sha256}" for row in (await session.execute(query)).all())
+    return hashlib.sha256(described.encode()).hexdigest()
 
 
 async def chunks_of(session: AsyncSession, org_id: str, agent: str) -> list[tuple[str, str, str]]:

@@ -5,6 +5,7 @@ clear refusals of files an agent cannot read, and the search_knowledge tool thro
 import io
 import itertools
 import uuid
+from collections import OrderedDict
 from datetime import timedelta
 
 import pytest
@@ -18,6 +19,7 @@ from workflow_helpers import AGENT, ANY_HOUR, contact, eventually, new_campaign_
 
 from api.services import knowledge as knowledge_service
 from cli.app import app
+from infra import knowledge as infra_knowledge
 from infra.knowledge import CHUNK_CHARS, UnreadableDocumentError, chunk_document
 from schemas.agent import AgentConfig, AgentTool, CallJob
 from schemas.settings import Settings
@@ -139,6 +141,11 @@ def test_a_pdf_is_read_page_by_page() -> None:
     assert "accidental damage" in chunks[1].text
 
 
+def test_nul_characters_are_dropped_since_postgres_stores_none() -> None:
+    [chunk] = chunk_document(b"Refunds take\x00 5 days.", "text/plain")
+    assert chunk.text == "Refunds take 5 days."
+
+
 @pytest.mark.parametrize(
     ("data", "media_type", "problem"),
     [
@@ -173,6 +180,37 @@ async def test_a_question_answered_in_one_document_finds_that_passage_first_and_
     best = answer.passages[0]
     assert best.source.startswith(source) and words in best.text
     assert answer.reply().startswith(f"[{best.source}] ")
+
+
+async def test_the_index_is_built_once_per_set_of_documents_not_per_search(
+    session_factory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await _agent_with_documents(session_factory)
+    built: list[int] = []
+
+    class CountedIndex(infra_knowledge.KnowledgeIndex):
+        def __init__(self, chunks) -> None:
+            built.append(len(chunks))
+            super().__init__(chunks)
+
+    monkeypatch.setattr(infra_knowledge, "KnowledgeIndex", CountedIndex)
+    monkeypatch.setattr(infra_knowledge, "_indexes", OrderedDict())
+    async with session_factory() as session:
+        for question in ("When will I get my refund?", "Can I exchange a size?"):
+            await knowledge_service.search(session, org_id=DEFAULT_ORG_ID, agent=KNOWING.name, query=question)
+        assert len(built) == 1
+        await knowledge_service.add_document(
+            session,
+            org_id=DEFAULT_ORG_ID,
+            agent=KNOWING.name,
+            name="faq.md",
+            data=b"# Gift cards\n\nGift cards never expire.",
+            actor="tests",
+        )
+        answer = await knowledge_service.search(
+            session, org_id=DEFAULT_ORG_ID, agent=KNOWING.name, query="Do gift cards expire?"
+        )
+    assert len(built) == 2 and answer.passages[0].source == "faq.md, Gift cards"
 
 
 async def test_a_question_sharing_no_word_with_the_documents_finds_nothing(session_factory) -> None:
