@@ -35,6 +35,7 @@ def build_agent_config(
     mode: str = "pipeline",
     context_json: str | None = None,
     disabled_tools: Sequence[str] = (),
+    enabled_tools: Sequence[str] = (),
     transfer_number: str | None = None,
     voicemail_message: str = "",
     active: bool = True,
@@ -58,9 +59,10 @@ def build_agent_config(
         if not isinstance(context, dict):
             raise ValueError('--context-json must be a JSON object, e.g. \'{"company": "Acme"}\'')
     known = [tool.value for tool in AgentTool]
-    unknown = [tool for tool in disabled_tools if tool not in known]
-    if unknown:
-        raise ValueError(f"--disable-tool {', '.join(unknown)}: no such tool; the tools are {', '.join(known)}")
+    for option, named in (("--disable-tool", disabled_tools), ("--enable-tool", enabled_tools)):
+        unknown = [tool for tool in named if tool not in known]
+        if unknown:
+            raise ValueError(f"{option} {', '.join(unknown)}: no such tool; the tools are {', '.join(known)}")
     if transfer_number:
         try:
             transfer_number = normalize_phone(transfer_number)
@@ -74,7 +76,7 @@ def build_agent_config(
         "language": language,
         "model_mode": mode,
         "context": context,
-        "tools": {tool: tool not in disabled_tools for tool in known},
+        "tools": {**dict.fromkeys(enabled_tools, True), **dict.fromkeys(disabled_tools, False)},
         "transfer_number": transfer_number or None,
         "voicemail_message": voicemail_message,
         "active": active,
@@ -133,13 +135,16 @@ async def load_campaign_agent(
 
 
 def _tools_on(agent: "AgentConfig") -> str:
-    from schemas.agent import AgentTool
+    """``all``, ``all except ...`` of the tools on by default, then the ones switched on that are off until asked."""
+    from schemas.agent import OFF_UNTIL_SWITCHED_ON, AgentTool
 
     enabled = agent.enabled_tools()
-    off = [tool.value for tool in AgentTool if tool not in enabled]
     if not enabled:
         return "none"
-    return f"all except {', '.join(off)}" if off else "all"
+    off = [tool.value for tool in AgentTool if tool not in enabled and tool not in OFF_UNTIL_SWITCHED_ON]
+    asked = sorted(tool.value for tool in OFF_UNTIL_SWITCHED_ON if tool in enabled)
+    summary = f"all except {', '.join(off)}" if off else "all"
+    return f"{summary}, and {', '.join(asked)}" if asked else summary
 
 
 @agent_app.command("create")
@@ -161,6 +166,10 @@ def agent_create(
     ] = None,
     disable_tool: Annotated[
         list[str] | None, typer.Option(metavar="TOOL", help="Switch a tool off; repeat for several")
+    ] = None,
+    enable_tool: Annotated[
+        list[str] | None,
+        typer.Option(metavar="TOOL", help="Switch on a tool that is off until asked for (search_knowledge)"),
     ] = None,
     transfer_number: Annotated[
         str | None, typer.Option(metavar="+E164", help="Where transfer_to_human sends the call")
@@ -201,6 +210,7 @@ def agent_create(
             mode=mode,
             context_json=context_json,
             disabled_tools=disable_tool or (),
+            enabled_tools=enable_tool or (),
             transfer_number=transfer_number,
             voicemail_message=voicemail_message,
             active=not inactive,

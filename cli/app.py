@@ -12,6 +12,7 @@ from cli.agents import agent_app
 from cli.campaigns import campaign_app
 from cli.connections import connection_app
 from cli.deploy import codec_app, db_app, temporal_app
+from cli.knowledge import docs_app
 from cli.numbers import numbers_app
 from cli.orgs import org_app
 from cli.people import people_app
@@ -29,6 +30,7 @@ app = typer.Typer(
 app.command()(dev)
 app.command()(demo)
 app.add_typer(campaign_app, name="campaign")
+agent_app.add_typer(docs_app, name="docs")
 app.add_typer(agent_app, name="agent")
 app.add_typer(numbers_app, name="numbers")
 app.add_typer(db_app, name="db")

@@ -43,6 +43,12 @@ class AgentTool(StrEnum):
     TRANSFER_TO_HUMAN = "transfer_to_human"
     DETECTED_ANSWERING_MACHINE = "detected_answering_machine"
     RECORD_DISPOSITION = "record_disposition"
+    SEARCH_KNOWLEDGE = "search_knowledge"
+
+
+OFF_UNTIL_SWITCHED_ON = frozenset({AgentTool.SEARCH_KNOWLEDGE})
+"""Tools an agent gets only when its config switches them on: searching a knowledge base is worth offering
+once the agent has documents, and a config written before the tool existed keeps the tools it had."""
 
 
 class InformationCategory(StrEnum):
@@ -84,7 +90,8 @@ class AgentConfig(BaseModel):
     )
     context: dict[str, Any] = Field(default_factory=dict, description="Rendered into the instructions")
     tools: dict[AgentTool, bool] = Field(
-        default_factory=lambda: dict.fromkeys(AgentTool, True), description="Per-function toggles"
+        default_factory=lambda: {tool: tool not in OFF_UNTIL_SWITCHED_ON for tool in AgentTool},
+        description="Per-function toggles; tools not named are on, but for ``search_knowledge``",
     )
     http_tools: list[str] = Field(
         default_factory=list,
@@ -106,8 +113,9 @@ class AgentConfig(BaseModel):
     @field_validator("tools")
     @classmethod
     def _all_tools(cls, value: dict[AgentTool, bool]) -> dict[AgentTool, bool]:
-        """Tools not mentioned stay on: a config written before a tool existed still gets it."""
-        return {tool: value.get(tool, True) for tool in AgentTool}
+        """Tools not mentioned stay on (a config written before a tool existed still gets it), but for the ones
+        that are off until switched on."""
+        return {tool: value.get(tool, tool not in OFF_UNTIL_SWITCHED_ON) for tool in AgentTool}
 
     @field_validator("http_tools")
     @classmethod

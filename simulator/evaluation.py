@@ -32,6 +32,7 @@ from schemas.agent import (
 )
 from schemas.contact import Contact
 from schemas.dispositions import DEFAULT_DISPOSITIONS, Disposition, NextStep, by_name, refusal_for
+from schemas.knowledge import KnowledgeAnswer
 from schemas.outcomes import FinalOutcome
 from schemas.tools import HttpTool, HttpToolSpec, ToolResult
 from schemas.workflow_io import CallbackConfirmation
@@ -129,6 +130,11 @@ class EvalBridge:
         self.calls.append(name)
         key = f"eval-{name}-{self.calls.count(name)}"
         return await call_http_tool(tool, dict(arguments), idempotency_key=key, allow_private=True)
+
+    async def search_knowledge(self, query: str) -> KnowledgeAnswer:
+        """An evaluation reads no organization's store: its agent's knowledge base is empty."""
+        self.calls.append("search_knowledge")
+        return KnowledgeAnswer()
 
     async def append_transcript(self, segments: list[TranscriptSegment]) -> None:
         self.transcript.extend(segments)

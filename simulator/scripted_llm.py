@@ -6,7 +6,8 @@ only ever calls tools it was given, so a tool switched off in the agent config i
 Like a real model it records what the call came to with ``record_disposition``, picking from the
 dispositions the tool offers, before it says goodbye. It calls an HTTP tool (any tool not built in) when the
 callee names each of its required parameters ("my order number is A-1234" for ``order_number``), and reads
-its answer back.
+its answer back. Offered ``search_knowledge``, it looks a callee's question up in the agent's documents and
+answers from the first passage, naming its source ("According to returns.md, Refunds: ...").
 Every request is recorded in ``requests`` so tests can inspect exactly what the model was offered.
 """
 
@@ -98,6 +99,11 @@ CALLBACK = (
 )
 QUALIFY = ("budget", "employees", "staff", "interested", "sounds good", "tell me more", "ميزانية", "موظفين", "مهتم")
 THINK_ABOUT_IT = ("think about it", "let me think", "سأفكر")
+QUESTION = re.compile(
+    r"\?|^\s*(?:what|how|when|where|which|who|why|can|could|do|does|is|are|will|would)\b|^\s*(?:ما|ماذا|كيف|متى|هل|أين)",
+    re.IGNORECASE,
+)
+PASSAGE = re.compile(r"^\[(?P<source>[^\]]+)\] (?P<text>.+?)(?:\n\n\[|\Z)", re.DOTALL)
 OFFER = ("offer", "price", "cost", "deal", "how much", "العرض", "السعر")
 ISO_TIME = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}")
 EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+")
@@ -152,6 +158,11 @@ TEXT = {
     "offer": ("{result} Would that interest you?", "{result} هل يهمك ذلك؟"),
     "error": ("{result}", "عذراً: {result}"),
     "lookup": ("Here is what I found: {result}", "هذا ما وجدته: {result}"),
+    "answer": ("According to {source}: {result}", "وفقاً لـ {source}: {result}"),
+    "no_answer": (
+        "I don't have that to hand, but a colleague can follow up with you on it.",
+        "ليست لدي هذه المعلومة الآن، لكن يمكن لأحد زملائي متابعتها معك.",
+    ),
     "error_callback": ("{result} What other time would suit you?", "عذراً: {result} ما هو الوقت الآخر المناسب لك؟"),
 }
 
@@ -316,6 +327,11 @@ class Script:
             return ScriptedReply(self.say(key, result=last.output))
         if last.name in self.http_tools:
             return ScriptedReply(self.say("lookup", result=last.output))
+        if last.name == "search_knowledge":
+            found = PASSAGE.match(last.output)
+            if found is None:
+                return ScriptedReply(self.say("no_answer"))
+            return ScriptedReply(self.say("answer", source=found["source"], result=" ".join(found["text"].split())))
         if last.name == "record_disposition":
             disposition = self.recorded_disposition()
             if disposition == "callback_requested":
@@ -399,6 +415,8 @@ class Script:
                 {"information": said, "category": "qualification"},
                 self.goodbye("bye_qualified", "qualified"),
             )
+        if "search_knowledge" in self.tools and QUESTION.search(said):
+            return self.call("search_knowledge", {"query": said})
         if _has(text, OFFER) and (offer := self.context_value("offer")):
             return ScriptedReply(self.say("offer", result=offer))
         if self.user_turns == 1:

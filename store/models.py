@@ -754,3 +754,32 @@ class OAuthConnectionRow(Base):
     pending_until: Mapped[datetime | None] = mapped_column(doc="a pending flow's state is refused after this")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class KnowledgeDocumentRow(Base):
+    """A document an agent answers from (schemas/knowledge.py); its text lives in its chunks."""
+
+    __tablename__ = "knowledge_documents"
+    __table_args__ = (UniqueConstraint("org_id", "agent", "name", name="uq_knowledge_documents_name"),)
+
+    id: Mapped[int] = mapped_column(AutoId, primary_key=True, autoincrement=True)
+    org_id: Mapped[str] = mapped_column(String(64))
+    agent: Mapped[str] = mapped_column(String(100))
+    name: Mapped[str] = mapped_column(String(255))
+    media_type: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class KnowledgeChunkRow(Base):
+    """One passage of a document, in reading order, with the section (heading or page) a search names."""
+
+    __tablename__ = "knowledge_chunks"
+
+    document_id: Mapped[int] = mapped_column(
+        AutoId, ForeignKey("knowledge_documents.id", ondelete="CASCADE"), primary_key=True
+    )
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    section: Mapped[str] = mapped_column(String(255))
+    text: Mapped[str] = mapped_column(Text)

@@ -43,7 +43,7 @@ from schemas.contact import Contact, ContactRef
 from schemas.imports import ClaimedPage
 from schemas.outcomes import CallOutcome, FinalOutcome
 from schemas.workflow_io import CampaignStatus
-from store import caller_ids
+from store import caller_ids, knowledge
 from store.models import (
     ATTEMPT_DIALLING,
     ATTEMPT_FINISHED,
@@ -648,7 +648,9 @@ async def list_agents(session: AsyncSession, org_id: str = DEFAULT_ORG_ID) -> li
 
 
 async def delete_agent(session: AsyncSession, name: str, org_id: str = DEFAULT_ORG_ID) -> bool:
-    """``True`` if this call deleted the agent, ``False`` if the organization had none by that name."""
+    """``True`` if this call deleted the agent, ``False`` if the organization had none by that name. Its
+    knowledge base goes with it."""
+    await knowledge.delete_agent_documents(session, org_id, name)
     result = await session.execute(
         delete(AgentRow)
         .where(AgentRow.org_id == org_id, AgentRow.name == name)

@@ -15,7 +15,8 @@ async def test_agents_are_created_edited_with_tool_toggles_and_deleted(api_stack
     created = await http.post("/v1/agents", json=AGENT)
     assert created.status_code == 201, created.text
     agent = created.json()
-    assert all(agent["tools"].values()) and agent["active"]
+    assert agent["active"] and not agent["tools"].pop("search_knowledge"), "off until switched on"
+    assert all(agent["tools"].values())
     assert "transfer_to_human" not in agent["enabled_tools"], "no number to transfer to"
     again = await http.post("/v1/agents", json=AGENT)
     assert again.status_code == 409 and "already exists" in again.json()["detail"]

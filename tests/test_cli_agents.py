@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from cli.agents import build_agent_config
 from cli.app import app
 from cli.stack import DEMO_AGENT
-from schemas.agent import AgentConfig, AgentTool, Language, ModelMode
+from schemas.agent import OFF_UNTIL_SWITCHED_ON, AgentConfig, AgentTool, Language, ModelMode
 from schemas.dispositions import Disposition, NextStep, with_defaults
 from schemas.outcomes import FinalOutcome
 from schemas.settings import get_settings
@@ -83,7 +83,8 @@ def test_create_list_show_delete(store: Path) -> None:
     assert shown.disclosure == "This call is recorded and I am an AI assistant."
     assert shown.context == {"company": "Acme", "plan": "gold"}
     assert shown.transfer_number == "+442079460002"
-    assert shown.enabled_tools() == set(AgentTool) - {AgentTool.TAKE_NOTE, AgentTool.GET_CURRENT_TIME}
+    off = {AgentTool.TAKE_NOTE, AgentTool.GET_CURRENT_TIME, AgentTool.SEARCH_KNOWLEDGE}
+    assert shown.enabled_tools() == set(AgentTool) - off
     assert shown.active
 
     code, out, _ = ringflow("agent", "create", "zed", "--instructions", "Hi.", "--inactive")
@@ -152,7 +153,7 @@ def test_import_the_demo_agent_and_round_trip(store: Path, tmp_path: Path) -> No
     assert AgentConfig.model_validate_json(exported.read_text(encoding="utf-8")) == demo
     assert demo.greeting == "Hi, this is Sam from Ringflow. Do you have a minute?"
     assert demo.context == {"company": "Ringflow", "offer": "a free month of the Pro plan"}
-    assert all(demo.tools.values()) and demo.voicemail_message
+    assert all(on for tool, on in demo.tools.items() if tool not in OFF_UNTIL_SWITCHED_ON) and demo.voicemail_message
 
 
 @pytest.mark.parametrize(
@@ -222,7 +223,8 @@ def test_campaign_start_refuses_unknown_or_inactive_agents(store: Path, tmp_path
 def test_build_agent_config_defaults() -> None:
     config = build_agent_config("plain", instructions="Hi.")
     assert config.voice == "alloy" and config.model_mode == ModelMode.PIPELINE and config.active
-    assert all(config.tools.values())
+    assert all(on for tool, on in config.tools.items() if tool != AgentTool.SEARCH_KNOWLEDGE)
+    assert not config.tools[AgentTool.SEARCH_KNOWLEDGE], "off until the agent has documents to search"
 
 
 # ---- agent eval / evaluate_agent --------------------------------------------------------------------

@@ -19,7 +19,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 from tool_target import LONG_NOTE, BookingService
 from typer.testing import CliRunner
-from voice_fakes import FakeBridge
+from voice_fakes import FakeBridge, spoken
 from webhook_receiver import Answer, free_port
 from workflow_helpers import AGENT, ANY_HOUR, contact, eventually, new_campaign_id, seed, settings
 
@@ -346,10 +346,6 @@ async def test_a_failed_invocation_is_recorded_and_the_agent_says_a_sentence(
         (InvocationStatus.OK, 200, {"day": "2026-12-01"}),
     ]
     assert recorded[0].error == "the service answered 500"
-
-
-def spoken(result: Any) -> list[str]:
-    return [e.item.text_content for e in result.events if e.type == "message" and e.item.role == "assistant"]
 
 
 # ---- the API -------------------------------------------------------------------------------------

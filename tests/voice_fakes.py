@@ -6,9 +6,15 @@ from typing import Any
 
 from schemas.agent import InformationCategory, LiveContext, SharedInformation, TranscriptSegment
 from schemas.dispositions import DEFAULT_DISPOSITIONS, Disposition, by_name, refusal_for
+from schemas.knowledge import KnowledgeAnswer
 from schemas.tools import HttpToolSpec, ToolResult
 from schemas.workflow_io import CallbackConfirmation
 from voice_worker.bridge import BridgeError
+
+
+def spoken(result: Any) -> list[str]:
+    """What the agent said in one ``AgentSession.run``, line by line."""
+    return [e.item.text_content for e in result.events if e.type == "message" and e.item.role == "assistant"]
 
 
 @dataclass
@@ -35,6 +41,7 @@ class FakeBridge:
     live_polls: int = 0
     http_specs: list[HttpToolSpec] = field(default_factory=list)
     tool_results: list[ToolResult] = field(default_factory=list)
+    knowledge: KnowledgeAnswer = field(default_factory=KnowledgeAnswer)
 
     def _check(self, name: str, *args: Any) -> None:
         self.calls.append((name, args))
@@ -67,6 +74,10 @@ class FakeBridge:
             raise BridgeError(self.refuse_callback)
         self.callbacks.append((at, reason))
         return CallbackConfirmation(scheduled_for=at, requested_for=at, moved_into_window=False, replaced_earlier=False)
+
+    async def search_knowledge(self, query: str) -> KnowledgeAnswer:
+        self._check("search_knowledge", query)
+        return self.knowledge
 
     async def record_disposition(self, disposition: str, reason: str) -> Disposition:
         """Refuses a name the agent does not have with the workflow validator's sentence."""

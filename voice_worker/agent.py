@@ -51,6 +51,7 @@ TOOL_TOGGLES: dict[str, AgentTool] = {
     "transfer_to_human": AgentTool.TRANSFER_TO_HUMAN,
     "detected_answering_machine": AgentTool.DETECTED_ANSWERING_MACHINE,
     "record_disposition": AgentTool.RECORD_DISPOSITION,
+    "search_knowledge": AgentTool.SEARCH_KNOWLEDGE,
 }
 
 DEFAULT_POLL_INTERVAL = 2.0
@@ -333,6 +334,21 @@ class CallTools:
         self.called.append("get_current_time")
         local = self._clock().astimezone(self.zone)
         return f"{local.strftime('%A %Y-%m-%d %H:%M')} ({self._job.contact.zone})"
+
+    @function_tool
+    async def search_knowledge(self, query: str) -> str:
+        """Look up the answer to the callee's question in this agent's documents (policies, prices, FAQs).
+        Answer from the passages returned, and say which document the answer comes from.
+
+        Args:
+            query: The callee's question, in their words.
+        """
+        self.called.append("search_knowledge")
+        try:
+            answer = await self._bridge.search_knowledge(query)
+        except BridgeError as exc:
+            raise ToolError(str(exc) or UNREACHABLE) from exc
+        return answer.reply()
 
     @function_tool
     async def transfer_to_human(self, reason: str) -> str:

@@ -9,6 +9,7 @@ from typing import Protocol
 
 from schemas.agent import InformationCategory, LiveContext, SharedInformation, TranscriptSegment
 from schemas.dispositions import Disposition
+from schemas.knowledge import KnowledgeAnswer
 from schemas.tools import HttpToolSpec, ToolResult
 from schemas.workflow_io import CallbackConfirmation
 
@@ -46,6 +47,11 @@ class CallBridge(Protocol):
     async def call_http_tool(self, name: str, arguments: dict[str, object]) -> ToolResult:
         """Run an HTTP tool through the call's workflow; a failed request is a result whose reply the agent can
         say. Raises BridgeError when the workflow refuses (a tool the agent may not use) or is unreachable."""
+        ...
+
+    async def search_knowledge(self, query: str) -> KnowledgeAnswer:
+        """The best passages of the agent's documents for ``query``, each naming its source. Raises BridgeError
+        when the workflow refuses (the tool is switched off) or is unreachable."""
         ...
 
     async def append_transcript(self, segments: list[TranscriptSegment]) -> None: ...

@@ -20,6 +20,7 @@ from schemas.agent import (
 )
 from schemas.calls import CallbackRequest
 from schemas.dispositions import Disposition, DispositionInput
+from schemas.knowledge import QUERY_MAX_LENGTH, KnowledgeAnswer, KnowledgeQuery
 from schemas.settings import get_settings
 from schemas.tools import HttpToolSpec, ToolCall, ToolResult
 from schemas.workflow_io import CallbackConfirmation, ReasonInput
@@ -105,6 +106,10 @@ class TemporalCallBridge:
     @traced_tool
     async def call_http_tool(self, name: str, arguments: dict[str, object]) -> ToolResult:
         return await self._update(CallRecordsMixin.invoke_http_tool, ToolCall(name=name, arguments=arguments))
+
+    @traced_tool
+    async def search_knowledge(self, query: str) -> KnowledgeAnswer:
+        return await self._update(CallRecordsMixin.search_knowledge, KnowledgeQuery(query=query[:QUERY_MAX_LENGTH]))
 
     async def append_transcript(self, segments: list[TranscriptSegment]) -> None:
         if not segments:

@@ -13,6 +13,7 @@ from activities.analysis import AnalysisActivities
 from activities.calls import CallActivities
 from activities.connections import ConnectionActivities
 from activities.inbound import InboundActivities
+from activities.knowledge import KnowledgeActivities
 from activities.lookup import LookupActivities
 from activities.store import StoreActivities
 from activities.tools import ToolActivities
@@ -69,6 +70,7 @@ def build_worker(
     lookups = LookupActivities(settings)
     tools = ToolActivities(settings, sessions)
     connections = ConnectionActivities(settings, sessions)
+    knowledge = KnowledgeActivities(sessions)
     return Worker(
         client,
         task_queue=task_queue or settings.task_queue,
@@ -101,6 +103,7 @@ def build_worker(
             hooks.dead_letter_webhook,
             lookups.look_up_contact,
             tools.load_http_tools,
+            knowledge.search_knowledge,
             tools.invoke_http_tool,
             tools.record_tool_invocation,
             connections.refresh_connection,

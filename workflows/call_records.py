@@ -1,6 +1,6 @@
 """What the voice agent records during a call, as workflow handlers: notes, shared information,
-transcript lines, live context, end and transfer requests, the call's disposition, and its HTTP tool
-invocations (each one an activity, recorded on the call).
+transcript lines, live context, end and transfer requests, the call's disposition, its HTTP tool
+invocations (each one an activity, recorded on the call), and searches of the agent's knowledge base.
 
 A mixin for the call workflows (ContactWorkflow, InboundCallWorkflow). The class using it calls
 :meth:`_init_call_records` in its ``@workflow.init`` and may override :meth:`_attempt_now`.
@@ -26,6 +26,7 @@ with workflow.unsafe.imports_passed_through():
         by_name,
         refusal_for,
     )
+    from schemas.knowledge import SEARCH_KNOWLEDGE_ACTIVITY, KnowledgeAnswer, KnowledgeQuery, SearchKnowledge
     from schemas.outcomes import CallOutcome
     from schemas.tools import (
         INVOKE_HTTP_TOOL_ACTIVITY,
@@ -348,6 +349,27 @@ class CallRecordsMixin:
             raise ValueError(f"{call.name} is not a tool this agent may use")
         if self._rec_org_id is None:
             raise ValueError("this call belongs to no organization, so it has no HTTP tools")
+
+    @workflow.update
+    async def search_knowledge(self, request: KnowledgeQuery) -> KnowledgeAnswer:
+        """The agent's documents' best passages for the callee's question (the ``search_knowledge`` activity
+        reads the store); each names its source, so the agent can say where an answer comes from."""
+        assert self._rec_agent is not None and self._rec_org_id is not None  # the validator refused otherwise
+        return await workflow.execute_local_activity(
+            SEARCH_KNOWLEDGE_ACTIVITY,
+            SearchKnowledge(org_id=self._rec_org_id, agent=self._rec_agent.name, query=request.query),
+            result_type=KnowledgeAnswer,
+            start_to_close_timeout=timedelta(seconds=30),
+            retry_policy=STORE_RETRY,
+        )
+
+    @search_knowledge.validator
+    def _validate_knowledge_search(self, request: KnowledgeQuery) -> None:
+        agent = self._rec_agent
+        if agent is None or AgentTool.SEARCH_KNOWLEDGE not in agent.enabled_tools():
+            raise ValueError("this agent has no knowledge base switched on")
+        if self._rec_org_id is None:
+            raise ValueError("this call belongs to no organization, so it has no knowledge base")
 
     @workflow.update
     def update_context(self, update: ContextUpdate) -> LiveContext:

@@ -4,8 +4,9 @@ this deployment is not saved (schemas/providers.py)."""
 
 import secrets
 from datetime import time
+from typing import Annotated, NoReturn
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, File, HTTPException, Response, UploadFile, status
 from pydantic import ValidationError
 
 from api.deps import CurrentOrg, CurrentPrincipal, DbSession
@@ -22,6 +23,7 @@ from api.routers.common import (
     release,
 )
 from api.services import audit, campaigns
+from api.services import knowledge as knowledge_service
 from api.services import tools as tool_service
 from infra.web_ui import workflow_ui_url
 from schemas.agent import AgentConfig
@@ -38,6 +40,13 @@ from schemas.api import (
 from schemas.campaign import ALL_WEEKDAYS, CallingWindow, CampaignSettings, RetryPolicy
 from schemas.compliance import CallingPolicy
 from schemas.contact import Contact
+from schemas.knowledge import (
+    MAX_DOCUMENT_BYTES,
+    KnowledgeAnswer,
+    KnowledgeDocumentList,
+    KnowledgeDocumentOut,
+    KnowledgeQuery,
+)
 from schemas.providers import keys_refusal
 from schemas.validation import describe_validation_error
 from schemas.workflow_io import contact_workflow_id
@@ -223,3 +232,86 @@ async def call_now(
         external_id=contact.external_id,
         contact_web_ui_url=workflow_ui_url(ctx.settings, contact_workflow_id(campaign_id, contact.external_id)),
     )
+
+
+# ---- the agent's knowledge base ----------------------------------------------------------------------
+
+KNOWLEDGE_ERROR_STATUS: dict[type[knowledge_service.KnowledgeServiceError], int] = {
+    knowledge_service.AgentNotFoundError: status.HTTP_404_NOT_FOUND,
+    knowledge_service.DocumentNotFoundError: status.HTTP_404_NOT_FOUND,
+    knowledge_service.DocumentConflictError: status.HTTP_409_CONFLICT,
+    knowledge_service.DocumentTooLargeError: status.HTTP_413_CONTENT_TOO_LARGE,
+    knowledge_service.UnsupportedDocumentError: status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
+    knowledge_service.InvalidDocumentError: status.HTTP_422_UNPROCESSABLE_CONTENT,
+}
+
+
+def knowledge_refused(err: knowledge_service.KnowledgeServiceError) -> NoReturn:
+    code = next(code for kind, code in KNOWLEDGE_ERROR_STATUS.items() if isinstance(err, kind))
+    raise HTTPException(code, str(err)) from None
+
+
+@router.post(
+    "/{name}/documents",
+    status_code=201,
+    response_model=KnowledgeDocumentOut,
+    responses={
+        **NOT_FOUND,
+        409: {"model": ErrorBody, "description": "The agent has a document of this name"},
+        415: {"model": ErrorBody, "description": "Not a TXT, Markdown or PDF file"},
+    },
+)
+async def add_document(
+    name: str,
+    file: Annotated[UploadFile, File(description="A TXT, Markdown or PDF file, at most 10 MB")],
+    org: CurrentOrg,
+    session: DbSession,
+    principal: CurrentPrincipal,
+) -> KnowledgeDocumentOut:
+    """Add a document to the agent's knowledge base: read, cut into passages and indexed for its
+    ``search_knowledge`` tool (switch the tool on in ``tools``). 415 for another type, 422 for a file that cannot
+    be read or holds no text, 413 past 10 MB."""
+    data = await file.read(MAX_DOCUMENT_BYTES + 1)
+    try:
+        return await knowledge_service.add_document(
+            session, org_id=org.id, agent=name, name=file.filename or "", data=data, actor=principal.actor
+        )
+    except knowledge_service.KnowledgeServiceError as err:
+        knowledge_refused(err)
+
+
+@router.get("/{name}/documents", response_model=KnowledgeDocumentList, responses=NOT_FOUND)
+async def list_documents(name: str, org: CurrentOrg, session: DbSession) -> KnowledgeDocumentList:
+    """The agent's documents, by name."""
+    try:
+        return KnowledgeDocumentList(items=await knowledge_service.list_documents(session, org_id=org.id, agent=name))
+    except knowledge_service.KnowledgeServiceError as err:
+        knowledge_refused(err)
+
+
+@router.delete(
+    "/{name}/documents/{document_id}",
+    status_code=204,
+    responses={404: {"model": ErrorBody, "description": "No such agent, or no such document of it"}},
+)
+async def remove_document(
+    name: str, document_id: int, org: CurrentOrg, session: DbSession, principal: CurrentPrincipal
+) -> Response:
+    """Remove a document from the agent's knowledge base; the next search no longer finds it."""
+    try:
+        await knowledge_service.remove_document(
+            session, org_id=org.id, agent=name, document_id=document_id, actor=principal.actor
+        )
+    except knowledge_service.KnowledgeServiceError as err:
+        knowledge_refused(err)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post("/{name}/knowledge/search", response_model=KnowledgeAnswer, responses=NOT_FOUND)
+async def search_knowledge(name: str, body: KnowledgeQuery, org: CurrentOrg, session: DbSession) -> KnowledgeAnswer:
+    """What the agent's ``search_knowledge`` tool finds for a question: the best passages, best first, each with
+    its document and section. For trying a knowledge base out before a call."""
+    try:
+        return await knowledge_service.search(session, org_id=org.id, agent=name, query=body.query)
+    except knowledge_service.KnowledgeServiceError as err:
+        knowledge_refused(err)
