@@ -30,6 +30,7 @@ from schemas.agent import (
     TranscriptSegment,
 )
 from schemas.contact import Contact
+from schemas.departments import RouteAnswer, TransferReport
 from schemas.dispositions import DEFAULT_DISPOSITIONS, Disposition, NextStep, by_name, refusal_for
 from schemas.outcomes import FinalOutcome
 from schemas.tools import HttpToolSpec, ToolResult
@@ -119,6 +120,12 @@ class EvalBridge:
 
     async def call_http_tool(self, name: str, arguments: dict[str, object]) -> ToolResult:
         raise BridgeError(f"{name} is not a tool this agent may use in an evaluation")
+
+    async def route_to_department(self, department: str, reason: str) -> RouteAnswer:
+        raise BridgeError(f"{department} is a department no evaluation reaches: carry on without routing")
+
+    async def report_department_transfer(self, report: TransferReport) -> RouteAnswer:
+        raise BridgeError("no department transfer is ringing in an evaluation")
 
     async def append_transcript(self, segments: list[TranscriptSegment]) -> None:
         self.transcript.extend(segments)

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Protocol
 
 from schemas.agent import InformationCategory, LiveContext, SharedInformation, TranscriptSegment
+from schemas.departments import RouteAnswer, TransferReport
 from schemas.dispositions import Disposition
 from schemas.tools import HttpToolSpec, ToolResult
 from schemas.workflow_io import CallbackConfirmation
@@ -46,6 +47,15 @@ class CallBridge(Protocol):
     async def call_http_tool(self, name: str, arguments: dict[str, object]) -> ToolResult:
         """Run an HTTP tool through the call's workflow; a failed request is a result whose reply the agent can
         say. Raises BridgeError when the workflow refuses (a tool the agent may not use) or is unreachable."""
+        ...
+
+    async def route_to_department(self, department: str, reason: str) -> RouteAnswer:
+        """Route the caller to one of the agent's departments: a transfer to perform, or the fallback taken.
+        Raises BridgeError with the workflow's refusal (a department this agent does not route to)."""
+        ...
+
+    async def report_department_transfer(self, report: TransferReport) -> RouteAnswer:
+        """How a department transfer went; not answered or failed, the answer is the fallback taken."""
         ...
 
     async def append_transcript(self, segments: list[TranscriptSegment]) -> None: ...

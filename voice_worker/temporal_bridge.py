@@ -19,6 +19,7 @@ from schemas.agent import (
     TranscriptSegment,
 )
 from schemas.calls import CallbackRequest
+from schemas.departments import RouteAnswer, RouteRequest, TransferReport
 from schemas.dispositions import Disposition, DispositionInput
 from schemas.settings import get_settings
 from schemas.tools import HttpToolSpec, ToolCall, ToolResult
@@ -105,6 +106,15 @@ class TemporalCallBridge:
     @traced_tool
     async def call_http_tool(self, name: str, arguments: dict[str, object]) -> ToolResult:
         return await self._update(CallRecordsMixin.invoke_http_tool, ToolCall(name=name, arguments=arguments))
+
+    @traced_tool
+    async def route_to_department(self, department: str, reason: str) -> RouteAnswer:
+        return await self._update(
+            CallRecordsMixin.route_to_department, RouteRequest(department=department, reason=reason)
+        )
+
+    async def report_department_transfer(self, report: TransferReport) -> RouteAnswer:
+        return await self._update(CallRecordsMixin.department_transfer_result, report)
 
     async def append_transcript(self, segments: list[TranscriptSegment]) -> None:
         if not segments:

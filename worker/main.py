@@ -11,6 +11,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 from activities.analysis import AnalysisActivities
 from activities.calls import CallActivities
+from activities.departments import DepartmentActivities
 from activities.inbound import InboundActivities
 from activities.lookup import LookupActivities
 from activities.store import StoreActivities
@@ -66,6 +67,7 @@ def build_worker(
     hooks = WebhookActivities(settings, sessions)
     lookups = LookupActivities(settings)
     tools = ToolActivities(settings, sessions)
+    departments = DepartmentActivities(sessions)
     return Worker(
         client,
         task_queue=task_queue or settings.task_queue,
@@ -100,6 +102,8 @@ def build_worker(
             tools.load_http_tools,
             tools.invoke_http_tool,
             tools.record_tool_invocation,
+            departments.load_department,
+            departments.record_call_route,
         ],
         max_concurrent_activities=500,
         workflow_task_executor=ThreadPoolExecutor(max_workers=8),

@@ -1,0 +1,280 @@
+"""Departments: business hours in their own zone, routing an inbound caller, the fallback, the record.
+
+The hours logic is pure (closing time, a DST change); routing runs on the time-skipping server through the
+inbound call's workflow, as the voice worker's bridge drives it.
+"""
+
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from conftest import server_clock
+from pydantic import ValidationError
+from temporalio.client import Client, WorkflowHandle
+from temporalio.service import RPCError
+from workflow_helpers import zone_where_it_is
+
+from schemas.agent import AgentConfig, AgentTool
+from schemas.campaign import ALL_WEEKDAYS, CallingWindow
+from schemas.departments import Department, DepartmentFallback, RouteAction, TransferReport, TransferResult
+from schemas.inbound import INBOUND_CAMPAIGN_ID, InboundCallInput, inbound_workflow_id
+from schemas.settings import Settings
+from schemas.workflow_io import contact_workflow_id
+from simulator.carrier import SimCarrier
+from store import departments, queries
+from store.models import DEFAULT_ORG_ID
+from voice_worker.bridge import BridgeError
+from voice_worker.temporal_bridge import TemporalCallBridge
+from worker.main import build_worker
+from workflows.departments import callback_time, is_open, next_opening
+from workflows.inbound import InboundCallWorkflow
+
+CALLER = "+14155550123"
+WEEKDAYS = frozenset(ALL_WEEKDAYS[:5])
+
+
+def department(**overrides) -> Department:
+    base = {
+        "name": "support",
+        "description": "Problems with an order, a delivery or the app",
+        "timezone": "America/New_York",
+        "hours": [CallingWindow(start=time(9), end=time(17), weekdays=WEEKDAYS)],
+        "transfer_target": "+1 (212) 555-0142",
+    }
+    return Department(**{**base, **overrides})
+
+
+# ---- the hours, pure -------------------------------------------------------------------------------------
+
+
+def test_a_department_is_open_until_its_closing_time_in_its_own_zone_and_then_opens_next_morning() -> None:
+    support = department()
+    new_york = ZoneInfo("America/New_York")
+    before_close = datetime(2026, 12, 2, 16, 59, tzinfo=new_york)  # a Wednesday
+    at_close = datetime(2026, 12, 2, 17, 0, tzinfo=new_york)
+    assert is_open(support, before_close)
+    assert not is_open(support, at_close)
+    assert next_opening(support, at_close) == datetime(2026, 12, 3, 9, 0, tzinfo=new_york)
+    friday_evening = datetime(2026, 12, 4, 18, 0, tzinfo=new_york)
+    assert next_opening(support, friday_evening) == datetime(2026, 12, 7, 9, 0, tzinfo=new_york)
+
+
+def test_the_next_opening_across_a_dst_change_is_nine_on_the_new_clock() -> None:
+    support = department()
+    # Friday 6 March 2026, 17:30 EST; clocks go forward on Sunday 8 March; Monday 09:00 is EDT (UTC-4).
+    closed = datetime(2026, 3, 6, 17, 30, tzinfo=ZoneInfo("America/New_York"))
+    opening = next_opening(support, closed)
+    assert opening == datetime(2026, 3, 9, 13, 0, tzinfo=UTC)
+    assert opening.astimezone(ZoneInfo("America/New_York")).hour == 9
+
+
+def test_several_windows_open_at_the_earliest_one() -> None:
+    saturday = CallingWindow(start=time(10), end=time(14), weekdays=frozenset({5}))
+    support = department(hours=[CallingWindow(start=time(9), end=time(17), weekdays=WEEKDAYS), saturday])
+    friday_night = datetime(2026, 12, 4, 22, 0, tzinfo=ZoneInfo("America/New_York"))
+    assert next_opening(support, friday_night) == datetime(2026, 12, 5, 10, 0, tzinfo=ZoneInfo("America/New_York"))
+
+
+def test_a_callback_after_an_unanswered_transfer_comes_later_in_the_hours_or_at_the_next_opening() -> None:
+    support = department()
+    new_york = ZoneInfo("America/New_York")
+    midday = datetime(2026, 12, 2, 12, 0, tzinfo=new_york)
+    assert callback_time(support, midday) == datetime(2026, 12, 2, 12, 30, tzinfo=new_york)
+    near_close = datetime(2026, 12, 2, 16, 45, tzinfo=new_york)
+    assert callback_time(support, near_close) == datetime(2026, 12, 3, 9, 0, tzinfo=new_york)
+
+
+def test_a_transfer_target_is_a_normalised_number_or_a_sip_uri() -> None:
+    assert department().transfer_target == "+12125550142"
+    assert department(transfer_target="sip:billing@pbx.example.com").transfer_target == "sip:billing@pbx.example.com"
+    for bad in ("sip:nohost", "+1 212 555 0142 ext 9", "not a number"):
+        with pytest.raises(ValidationError):
+            department(transfer_target=bad)
+    with pytest.raises(ValidationError, match="IANA"):
+        department(timezone="Mars/Olympus")
+
+
+def test_the_route_tool_is_usable_only_for_an_agent_with_departments() -> None:
+    agent = AgentConfig(name="desk", instructions="Answer the phone")
+    assert AgentTool.ROUTE_TO_DEPARTMENT not in agent.enabled_tools()
+    assert AgentTool.ROUTE_TO_DEPARTMENT in agent.model_copy(update={"departments": ["sales"]}).enabled_tools()
+
+
+# ---- routing a call, on the time-skipping server ---------------------------------------------------------
+
+
+@dataclass
+class Call:
+    client: Client
+    handle: WorkflowHandle
+    bridge: TemporalCallBridge
+    sid: str
+
+
+async def _save(session_factory, *saved: Department) -> None:
+    async with session_factory() as session:
+        for one in saved:
+            await departments.save_department(session, DEFAULT_ORG_ID, one)
+        await session.commit()
+
+
+@pytest.fixture
+async def inbound_call(time_env, session_factory, db_url) -> AsyncIterator:
+    """``async with inbound_call(*departments) as call``: an inbound call, answered by an agent that routes to
+    the given departments (saved for the default organization), on a worker of its own."""
+    from contextlib import asynccontextmanager
+
+    @asynccontextmanager
+    async def _call(*routed: Department) -> AsyncIterator[Call]:
+        await _save(session_factory, *routed)
+        agent = AgentConfig(
+            name="front-desk", instructions="Answer the phone", departments=[one.name for one in routed]
+        )
+        task_queue = f"tq-dept-{uuid.uuid4().hex[:8]}"
+        sid = "CA" + uuid.uuid4().hex
+        deployment = Settings(_env_file=None, database_url=db_url, task_queue=task_queue)  # type: ignore[call-arg]
+        carrier = SimCarrier(time_scale=0.0, clock=server_clock)
+        async with build_worker(time_env.client, deployment, sessions=session_factory, carrier=carrier):
+            handle = await time_env.client.start_workflow(
+                InboundCallWorkflow.run,
+                InboundCallInput(
+                    call_sid=sid, from_number=CALLER, to_number="+14155550100", agent=agent, org_id=DEFAULT_ORG_ID
+                ),
+                id=inbound_workflow_id(sid),
+                task_queue=task_queue,
+            )
+            yield Call(time_env.client, handle, TemporalCallBridge(time_env.client, handle.id, 1), sid)
+            await handle.terminate("test over")
+            callback = time_env.client.get_workflow_handle(contact_workflow_id(INBOUND_CAMPAIGN_ID, sid))
+            try:
+                await callback.terminate("test over")
+            except RPCError:  # no callback was booked on this call
+                pass
+
+    return _call
+
+
+EVERY_DAY_NINE_TO_FIVE = CallingWindow(start=time(9), end=time(17), weekdays=frozenset(ALL_WEEKDAYS))
+CLOSES_IN = timedelta(minutes=5)
+CLOSED_AFTER = timedelta(minutes=10)
+"""Well inside the longest an inbound call may last (an hour)."""
+
+
+def closing_soon(now: datetime, *, hour: int = 16, **overrides) -> Department:
+    """A department open every day from 09:00 until five minutes from now, in a zone where it is ``hour``
+    o'clock now."""
+    zone = zone_where_it_is(hour, now)
+    closes = (now + CLOSES_IN).astimezone(ZoneInfo(zone)).time().replace(second=0, microsecond=0)
+    every_day = CallingWindow(start=time(9), end=closes, weekdays=frozenset(ALL_WEEKDAYS))
+    return department(timezone=zone, hours=[every_day], **overrides)
+
+
+async def routes_of(session_factory, sid: str):
+    async with session_factory() as session:
+        return await departments.routes_for(session, INBOUND_CAMPAIGN_ID, sid)
+
+
+async def test_a_caller_routed_while_the_department_is_open_is_transferred_and_the_route_recorded(
+    inbound_call, session_factory
+) -> None:
+    support = closing_soon(datetime.now(UTC), transfer_target="sip:support@pbx.example.com")
+    async with inbound_call(support) as call:
+        answer = await call.bridge.route_to_department("support", "parcel never arrived")
+        assert answer.action == RouteAction.TRANSFER
+        assert (answer.target, answer.ring_timeout_seconds) == ("sip:support@pbx.example.com", 30)
+
+        done = await call.bridge.report_department_transfer(
+            TransferReport(route_id=answer.route_id, result=TransferResult.ANSWERED)
+        )
+        assert done.action == RouteAction.TRANSFER
+    routes = await routes_of(session_factory, call.sid)
+    assert [(r.department, r.action, r.status, r.was_open) for r in routes] == [
+        ("support", RouteAction.TRANSFER, "transferring", True),
+        ("support", RouteAction.TRANSFER, "transferred", True),
+    ]
+    assert routes[0].reason == "parcel never arrived" and routes[0].target == "sip:support@pbx.example.com"
+
+
+async def test_a_caller_routed_after_closing_time_gets_a_callback_at_the_next_opening(
+    inbound_call, time_env, session_factory
+) -> None:
+    now = datetime.now(UTC)
+    support = closing_soon(now)
+    async with inbound_call(support) as call:
+        await time_env.sleep(CLOSED_AFTER)  # across closing time in the department's zone
+        answer = await call.bridge.route_to_department("support", "refund question")
+        assert answer.action == RouteAction.CALLBACK
+        opening = next_opening(support, now + CLOSED_AFTER)
+        local_opening = opening.astimezone(ZoneInfo(support.timezone))
+        assert (local_opening.hour, local_opening.minute) == (9, 0) and opening - now < timedelta(hours=18)
+        assert answer.callback_at is not None and answer.callback_at >= opening
+        assert "call you back" in answer.say
+        state = await call.handle.query(InboundCallWorkflow.state)
+        assert state.callback_workflow_id == contact_workflow_id(INBOUND_CAMPAIGN_ID, call.sid)
+    [route] = await routes_of(session_factory, call.sid)
+    assert (route.action, route.status, route.was_open, route.callback_at) == (
+        RouteAction.CALLBACK,
+        "callback_booked",
+        False,
+        answer.callback_at,
+    )
+    if answer.callback_at != opening:  # the caller's own calling hours (the legal floor) start later
+        assert route.detail.startswith(f"asked for {opening.isoformat()}")
+
+
+async def test_a_transfer_nobody_answers_falls_back_to_a_callback_later_in_the_hours(
+    inbound_call, session_factory
+) -> None:
+    support = department(timezone=zone_where_it_is(12, datetime.now(UTC)), hours=[EVERY_DAY_NINE_TO_FIVE])
+    async with inbound_call(support) as call:
+        answer = await call.bridge.route_to_department("support", "broken app")
+        assert answer.action == RouteAction.TRANSFER
+        fallback = await call.bridge.report_department_transfer(
+            TransferReport(route_id=answer.route_id, result=TransferResult.NO_ANSWER, detail="rang 30 s")
+        )
+        assert fallback.action == RouteAction.CALLBACK and fallback.callback_at is not None
+        assert "not answering right now" in fallback.say
+        with pytest.raises(BridgeError, match="no department transfer"):
+            await call.bridge.report_department_transfer(
+                TransferReport(route_id=answer.route_id, result=TransferResult.ANSWERED)
+            )
+    routes = await routes_of(session_factory, call.sid)
+    assert [(r.action, r.status) for r in routes] == [
+        (RouteAction.TRANSFER, "transferring"),
+        (RouteAction.TRANSFER, "no_answer"),
+        (RouteAction.CALLBACK, "callback_booked"),
+    ]
+    assert routes[1].detail == "rang 30 s"
+    later = routes[2].callback_at - routes[0].created_at
+    assert timedelta(minutes=29) < later < timedelta(minutes=32), "half an hour on, still inside the hours"
+
+
+async def test_a_closed_department_whose_fallback_is_a_message_takes_a_note_tagged_with_it(
+    inbound_call, time_env, session_factory
+) -> None:
+    billing = closing_soon(datetime.now(UTC), name="billing", fallback=DepartmentFallback.MESSAGE)
+    async with inbound_call(billing) as call:
+        await time_env.sleep(CLOSED_AFTER)
+        answer = await call.bridge.route_to_department("billing", "invoice 4471 is wrong")
+        assert answer.action == RouteAction.MESSAGE
+        assert "the billing team will get it" in answer.say
+    async with session_factory() as session:
+        assert await queries.notes_for(session, INBOUND_CAMPAIGN_ID, call.sid) == [
+            "[billing] message: invoice 4471 is wrong"
+        ]
+    [route] = await routes_of(session_factory, call.sid)
+    assert (route.action, route.status, route.was_open) == (RouteAction.MESSAGE, "message_taken", False)
+
+
+async def test_a_department_the_agent_does_not_route_to_is_refused_and_nothing_recorded(
+    inbound_call, session_factory
+) -> None:
+    support = closing_soon(datetime.now(UTC))
+    await _save(session_factory, closing_soon(datetime.now(UTC), name="sales"))
+    async with inbound_call(support) as call:
+        with pytest.raises(BridgeError, match="sales is not a department this agent routes to"):
+            await call.bridge.route_to_department("sales", "wants a quote")
+    assert await routes_of(session_factory, call.sid) == []
