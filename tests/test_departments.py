@@ -15,8 +15,10 @@ from conftest import server_clock
 from pydantic import ValidationError
 from temporalio.client import Client, WorkflowHandle
 from temporalio.service import RPCError
+from typer.testing import CliRunner
 from workflow_helpers import zone_where_it_is
 
+from cli.app import app
 from schemas.agent import AgentConfig, AgentTool
 from schemas.campaign import ALL_WEEKDAYS, CallingWindow
 from schemas.departments import Department, DepartmentFallback, RouteAction, TransferReport, TransferResult
@@ -278,3 +280,66 @@ async def test_a_department_the_agent_does_not_route_to_is_refused_and_nothing_r
         with pytest.raises(BridgeError, match="sales is not a department this agent routes to"):
             await call.bridge.route_to_department("sales", "wants a quote")
     assert await routes_of(session_factory, call.sid) == []
+
+
+# ---- the API and the CLI ---------------------------------------------------------------------------------
+
+
+async def test_the_api_creates_lists_replaces_and_deletes_a_department_per_organization(api_stack) -> None:
+    http = api_stack.org_a.http
+    sales = department(name="sales", description="Prices, quotes and new orders").model_dump(mode="json")
+    created = await http.post("/v1/departments", json={**sales, "transfer_target": "+1 212 555 0142"})
+    assert created.status_code == 201, created.text
+    assert created.json()["transfer_target"] == "+12125550142" and created.json()["ring_timeout_seconds"] == 30
+    assert (await http.post("/v1/departments", json=sales)).status_code == 409
+    assert [d["name"] for d in (await http.get("/v1/departments")).json()] == ["sales"]
+    assert (await api_stack.org_b.http.get("/v1/departments/sales")).status_code == 404
+
+    replaced = await http.put("/v1/departments/sales", json={**sales, "fallback": "message"})
+    assert replaced.status_code == 200 and replaced.json()["fallback"] == "message"
+    refused = await http.post("/v1/departments", json={**sales, "name": "billing", "timezone": "Nowhere/Land"})
+    assert refused.status_code == 422 and "IANA" in refused.text
+
+    assert (await http.delete("/v1/departments/sales")).status_code == 204
+    assert (await http.get("/v1/departments/sales")).status_code == 404
+
+
+async def test_an_agent_naming_a_department_its_organization_lacks_is_refused(api_stack) -> None:
+    http = api_stack.org_a.http
+    await http.post("/v1/departments", json=department(name="support").model_dump(mode="json"))
+    agent = {"name": "desk", "instructions": "Answer the phone."}
+    refused = await http.post("/v1/agents", json={**agent, "departments": ["support", "nope"]})
+    assert refused.status_code == 422 and "no department named 'nope'" in refused.json()["detail"]
+    created = await http.post("/v1/agents", json={**agent, "departments": ["support"]})
+    assert created.status_code == 201 and created.json()["departments"] == ["support"]
+    assert "route_to_department" in created.json()["enabled_tools"]
+    assert (await http.delete("/v1/departments/support")).status_code == 409  # still routed to
+    other_org = await api_stack.org_b.http.post("/v1/agents", json={**agent, "departments": ["support"]})
+    assert other_org.status_code == 422
+
+
+def test_the_cli_adds_lists_and_removes_a_department(cli_store_url: str) -> None:
+    code, out = ringflow(
+        "department", "add", "billing",
+        "--description", "Invoices and refunds",
+        "--timezone", "Europe/London",
+        "--hours", "mon-fri 09:00-17:30",
+        "--hours", "sat 10:00-13:00",
+        "--target", "sip:billing@pbx.example.com",
+        "--fallback", "message",
+    )  # fmt: skip
+    assert code == 0 and "department billing: sip:billing@pbx.example.com, Europe/London" in out, out
+    code, out = ringflow("department", "list")
+    assert code == 0 and "mon,tue,wed,thu,fri 09:00-17:30; sat 10:00-13:00" in out and "then message" in out
+    code, out = ringflow("department", "add", "x", "--description", "d", "--timezone", "UTC",
+                         "--hours", "someday 09:00-10:00", "--target", "+12125550142")  # fmt: skip
+    assert code == 2 and "name days mon..sun" in out
+    code, out = ringflow("department", "remove", "billing")
+    assert code == 0 and "department billing removed" in out
+    code, out = ringflow("department", "remove", "billing")
+    assert code == 1 and "no department named 'billing'" in out
+
+
+def ringflow(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(app, list(args))
+    return result.exit_code, result.stdout + result.stderr
