@@ -333,7 +333,7 @@ def test_the_cli_adds_lists_and_removes_a_department(cli_store_url: str) -> None
     assert code == 0 and "mon,tue,wed,thu,fri 09:00-17:30; sat 10:00-13:00" in out and "then message" in out
     code, out = ringflow("department", "add", "x", "--description", "d", "--timezone", "UTC",
                          "--hours", "someday 09:00-10:00", "--target", "+12125550142")  # fmt: skip
-    assert code == 2 and "name days mon..sun" in out
+    assert code == 2 and "someday" in out
     code, out = ringflow("department", "remove", "billing")
     assert code == 0 and "department billing removed" in out
     code, out = ringflow("department", "remove", "billing")
