@@ -8,13 +8,14 @@ every route is recorded on the call (``call_routes``).
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from pydantic import BaseModel, Field, field_validator
 
 from schemas.campaign import CallingWindow
 from schemas.contact import normalize_phone, split_extension, validate_timezone
 
-LOAD_DEPARTMENT_ACTIVITY = "load_department"
+LOAD_DEPARTMENTS_ACTIVITY = "load_departments"
 RECORD_CALL_ROUTE_ACTIVITY = "record_call_route"
 DEFAULT_RING_TIMEOUT_SECONDS = 30
 DEPARTMENT_NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
@@ -98,9 +99,34 @@ class TransferReport(BaseModel):
     detail: str = Field(default="", max_length=500)
 
 
-class LoadDepartment(BaseModel):
+class LoadDepartments(BaseModel):
     org_id: str
-    name: str
+    names: list[str]
+
+
+def route_tool_schema(departments: list[Department]) -> dict[str, Any]:
+    """The ``route_to_department`` tool as the model sees it: each department and what callers need it for."""
+    listed = "\n".join(f"- {d.name}: {d.description}" for d in departments)
+    return {
+        "name": "route_to_department",
+        "description": (
+            "Route the caller to the department that handles what they need: you are told whether they are being "
+            "transferred, or, when the department is closed or busy, what happens instead; tell the caller.\n" + listed
+        ),
+        "parameters": {
+            "type": "object",
+            "properties": {
+                "department": {
+                    "type": "string",
+                    "enum": [d.name for d in departments],
+                    "description": "One of the departments listed above.",
+                },
+                "reason": {"type": "string", "description": "What the caller needs, in a few words."},
+            },
+            "required": ["department", "reason"],
+            "additionalProperties": False,
+        },
+    }
 
 
 class CallRouteRecord(BaseModel):

@@ -30,7 +30,7 @@ from schemas.agent import (
     TranscriptSegment,
 )
 from schemas.contact import Contact
-from schemas.departments import RouteAnswer, TransferReport
+from schemas.departments import Department, RouteAnswer, TransferReport
 from schemas.dispositions import DEFAULT_DISPOSITIONS, Disposition, NextStep, by_name, refusal_for
 from schemas.outcomes import FinalOutcome
 from schemas.tools import HttpToolSpec, ToolResult
@@ -120,6 +120,10 @@ class EvalBridge:
 
     async def call_http_tool(self, name: str, arguments: dict[str, object]) -> ToolResult:
         raise BridgeError(f"{name} is not a tool this agent may use in an evaluation")
+
+    async def departments(self) -> list[Department]:
+        """An evaluation reaches no organization's departments: its agent talks without routing."""
+        return []
 
     async def route_to_department(self, department: str, reason: str) -> RouteAnswer:
         raise BridgeError(f"{department} is a department no evaluation reaches: carry on without routing")

@@ -16,18 +16,28 @@ from pydantic import ValidationError
 from temporalio.client import Client, WorkflowHandle
 from temporalio.service import RPCError
 from typer.testing import CliRunner
+from voice_fakes import FakeBridge
 from workflow_helpers import zone_where_it_is
 
 from cli.app import app
-from schemas.agent import AgentConfig, AgentTool
+from schemas.agent import AgentConfig, AgentTool, CallJob
 from schemas.campaign import ALL_WEEKDAYS, CallingWindow
-from schemas.departments import Department, DepartmentFallback, RouteAction, TransferReport, TransferResult
+from schemas.contact import Contact
+from schemas.departments import (
+    Department,
+    DepartmentFallback,
+    RouteAction,
+    RouteAnswer,
+    TransferReport,
+    TransferResult,
+)
 from schemas.inbound import INBOUND_CAMPAIGN_ID, InboundCallInput, inbound_workflow_id
 from schemas.settings import Settings
 from schemas.workflow_io import contact_workflow_id
 from simulator.carrier import SimCarrier
 from store import departments, queries
 from store.models import DEFAULT_ORG_ID
+from voice_worker.agent import CallTools
 from voice_worker.bridge import BridgeError
 from voice_worker.temporal_bridge import TemporalCallBridge
 from worker.main import build_worker
@@ -184,6 +194,7 @@ async def test_a_caller_routed_while_the_department_is_open_is_transferred_and_t
 ) -> None:
     support = closing_soon(datetime.now(UTC), transfer_target="sip:support@pbx.example.com")
     async with inbound_call(support) as call:
+        assert [listed.name for listed in await call.bridge.departments()] == ["support"]
         answer = await call.bridge.route_to_department("support", "parcel never arrived")
         assert answer.action == RouteAction.TRANSFER
         assert (answer.target, answer.ring_timeout_seconds) == ("sip:support@pbx.example.com", 30)
@@ -343,3 +354,70 @@ def test_the_cli_adds_lists_and_removes_a_department(cli_store_url: str) -> None
 def ringflow(*args: str) -> tuple[int, str]:
     result = CliRunner().invoke(app, list(args))
     return result.exit_code, result.stdout + result.stderr
+
+
+# ---- the voice agent's tool --------------------------------------------------------------------------------
+
+
+class SipRefused(Exception):
+    """As livekit-api's ``SipCallError``: the transfer's SIP answer in ``sip_status_code``."""
+
+    def __init__(self, code: int) -> None:
+        super().__init__(f"SIP {code}")
+        self.sip_status_code = code
+
+
+def route_tools(bridge: FakeBridge, transfer) -> CallTools:
+    agent = AgentConfig(name="desk", instructions="Answer the phone", departments=["support"])
+    job = CallJob(
+        workflow_id="w", campaign_id=INBOUND_CAMPAIGN_ID, attempt=1,
+        contact=Contact(external_id="CA1", phone=CALLER), agent=agent,
+    )  # fmt: skip
+    return CallTools(job, bridge, lambda: datetime.now(UTC), transfer)
+
+
+def transfer_answer(**overrides) -> RouteAnswer:
+    base = {"route_id": "r1", "department": "support", "action": RouteAction.TRANSFER, "say": "Transferring you."}
+    return RouteAnswer(**{**base, "target": "sip:support@pbx.example.com", "ring_timeout_seconds": 25, **overrides})
+
+
+async def test_the_route_tool_lists_the_departments_and_rings_the_target_for_its_ring_timeout() -> None:
+    rung: list[tuple[str, timedelta | None]] = []
+
+    async def transfer(target: str, ringing_timeout: timedelta | None = None) -> None:
+        rung.append((target, ringing_timeout))
+
+    bridge = FakeBridge(route_answers=[transfer_answer(), transfer_answer(say="")])
+    tool = route_tools(bridge, transfer).route_tool([department()])
+    assert "- support: Problems with an order, a delivery or the app" in tool.info.raw_schema["description"]
+    assert tool.info.raw_schema["parameters"]["properties"]["department"]["enum"] == ["support"]
+
+    said = await tool({"department": "support", "reason": "late parcel"})
+
+    assert said == "Transferring you."
+    assert rung == [("sip:support@pbx.example.com", timedelta(seconds=25))]
+    assert [r.result for r in bridge.transfer_reports] == [TransferResult.ANSWERED]
+
+
+async def test_a_transfer_nobody_answers_is_reported_and_the_agent_says_the_fallback() -> None:
+    async def transfer(target: str, ringing_timeout: timedelta | None = None) -> None:
+        raise SipRefused(480)
+
+    fallback = RouteAnswer(route_id="r1", department="support", action=RouteAction.MESSAGE, say="I've taken a message.")
+    bridge = FakeBridge(route_answers=[transfer_answer(), fallback])
+
+    said = await route_tools(bridge, transfer).route_tool([department()])({"department": "support", "reason": "x"})
+
+    assert said == "I've taken a message."
+    [report] = bridge.transfer_reports
+    assert (report.route_id, report.result, report.sip_status_code) == ("r1", TransferResult.NO_ANSWER, 480)
+
+
+async def test_a_closed_department_is_never_rung_and_its_fallback_is_said() -> None:
+    async def transfer(target: str, ringing_timeout: timedelta | None = None) -> None:
+        raise AssertionError("a closed department is not rung")
+
+    closed = RouteAnswer(route_id="r1", department="support", action=RouteAction.CALLBACK, say="They'll call you.")
+    bridge = FakeBridge(route_answers=[closed])
+    said = await route_tools(bridge, transfer).route_tool([department()])({"department": "support", "reason": "x"})
+    assert said == "They'll call you." and bridge.transfer_reports == []

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Protocol
 
 from schemas.agent import InformationCategory, LiveContext, SharedInformation, TranscriptSegment
-from schemas.departments import RouteAnswer, TransferReport
+from schemas.departments import Department, RouteAnswer, TransferReport
 from schemas.dispositions import Disposition
 from schemas.tools import HttpToolSpec, ToolResult
 from schemas.workflow_io import CallbackConfirmation
@@ -47,6 +47,10 @@ class CallBridge(Protocol):
     async def call_http_tool(self, name: str, arguments: dict[str, object]) -> ToolResult:
         """Run an HTTP tool through the call's workflow; a failed request is a result whose reply the agent can
         say. Raises BridgeError when the workflow refuses (a tool the agent may not use) or is unreachable."""
+        ...
+
+    async def departments(self) -> list[Department]:
+        """The departments the call's agent routes to, with what callers need each for."""
         ...
 
     async def route_to_department(self, department: str, reason: str) -> RouteAnswer:

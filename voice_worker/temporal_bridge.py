@@ -19,7 +19,7 @@ from schemas.agent import (
     TranscriptSegment,
 )
 from schemas.calls import CallbackRequest
-from schemas.departments import RouteAnswer, RouteRequest, TransferReport
+from schemas.departments import Department, RouteAnswer, RouteRequest, TransferReport
 from schemas.dispositions import Disposition, DispositionInput
 from schemas.settings import get_settings
 from schemas.tools import HttpToolSpec, ToolCall, ToolResult
@@ -106,6 +106,9 @@ class TemporalCallBridge:
     @traced_tool
     async def call_http_tool(self, name: str, arguments: dict[str, object]) -> ToolResult:
         return await self._update(CallRecordsMixin.invoke_http_tool, ToolCall(name=name, arguments=arguments))
+
+    async def departments(self) -> list[Department]:
+        return await self._update(CallRecordsMixin.department_specs)
 
     @traced_tool
     async def route_to_department(self, department: str, reason: str) -> RouteAnswer:

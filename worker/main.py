@@ -102,7 +102,7 @@ def build_worker(
             tools.load_http_tools,
             tools.invoke_http_tool,
             tools.record_tool_invocation,
-            departments.load_department,
+            departments.load_departments,
             departments.record_call_route,
         ],
         max_concurrent_activities=500,

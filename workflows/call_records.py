@@ -19,12 +19,12 @@ with workflow.unsafe.imports_passed_through():
     from schemas.analysis import NOT_CONNECTED_OUTCOMES, AnalyzeCall
     from schemas.calls import CallbackRequest, DialResult
     from schemas.departments import (
-        LOAD_DEPARTMENT_ACTIVITY,
+        LOAD_DEPARTMENTS_ACTIVITY,
         RECORD_CALL_ROUTE_ACTIVITY,
         CallRouteRecord,
         Department,
         DepartmentFallback,
-        LoadDepartment,
+        LoadDepartments,
         RouteAction,
         RouteAnswer,
         RouteRequest,
@@ -365,20 +365,32 @@ class CallRecordsMixin:
         if self._rec_org_id is None:
             raise ValueError("this call belongs to no organization, so it has no HTTP tools")
 
+    async def _load_departments(self, names: list[str]) -> list[Department]:
+        assert self._rec_org_id is not None  # the validators refuse a call of no organization
+        return await workflow.execute_local_activity(
+            LOAD_DEPARTMENTS_ACTIVITY,
+            LoadDepartments(org_id=self._rec_org_id, names=names),
+            result_type=list[Department],
+            start_to_close_timeout=timedelta(seconds=30),
+            retry_policy=STORE_RETRY,
+        )
+
+    @workflow.update
+    async def department_specs(self) -> list[Department]:
+        """The departments this call's agent routes to (the agent lists them in its route tool at start)."""
+        agent = self._rec_agent
+        if agent is None or AgentTool.ROUTE_TO_DEPARTMENT not in agent.enabled_tools() or self._rec_org_id is None:
+            return []
+        return await self._load_departments(agent.departments)
+
     @workflow.update
     async def route_to_department(self, request: RouteRequest) -> RouteAnswer:
         """Route the caller to a department, decided on workflow time in the department's zone: open, the voice
         worker transfers the call (and reports the result); closed, the department's fallback applies now."""
-        assert self._rec_org_id is not None  # the validator refused a call of no organization
-        department = await workflow.execute_local_activity(
-            LOAD_DEPARTMENT_ACTIVITY,
-            LoadDepartment(org_id=self._rec_org_id, name=request.department),
-            result_type=Department | None,  # type: ignore[arg-type]
-            start_to_close_timeout=timedelta(seconds=30),
-            retry_policy=STORE_RETRY,
-        )
-        if department is None:
+        found = await self._load_departments([request.department])
+        if not found:
             raise ApplicationError(f"there is no {request.department} department any more", non_retryable=True)
+        department = found[0]
         route_id = self._next_key("route")
         if not is_open(department, workflow.now()):
             return await self._route_fallback(route_id, department, request.reason, was_open=False, why="closed now")
