@@ -1,6 +1,7 @@
 """What the voice agent records during a call, as workflow handlers: notes, shared information,
-transcript lines, live context, end and transfer requests, the call's disposition, and its HTTP tool
-invocations (each one an activity, recorded on the call).
+transcript lines, live context, end and transfer requests, the call's disposition, its HTTP tool
+invocations (each one an activity, recorded on the call), and its routes to departments (the decision on
+workflow time, the fallback, each step recorded in ``call_routes``).
 
 A mixin for the call workflows (ContactWorkflow, InboundCallWorkflow). The class using it calls
 :meth:`_init_call_records` in its ``@workflow.init`` and may override :meth:`_attempt_now`.
