@@ -266,6 +266,7 @@ def agent_import(
     _refuse_without_keys(config)
 
     async def body(sessions: "async_sessionmaker[AsyncSession]") -> None:
+        from api.services.departments import InvalidDepartmentError, refuse_unknown_departments
         from api.services.tools import InvalidToolError, refuse_unknown_tools
         from store import queries
         from store.models import DEFAULT_ORG_ID
@@ -274,7 +275,8 @@ def agent_import(
             existed = await queries.get_agent(session, config.name) is not None
             try:
                 await refuse_unknown_tools(session, org_id=DEFAULT_ORG_ID, agent=config)
-            except InvalidToolError as err:
+                await refuse_unknown_departments(session, org_id=DEFAULT_ORG_ID, agent=config)
+            except (InvalidToolError, InvalidDepartmentError) as err:
                 raise CliError(str(err)) from None
             await queries.save_agent(session, config)
             await _audit_saved(session, config.name, existed=existed)

@@ -1,9 +1,9 @@
 """The ``ringflow`` command: the root app, which gathers one module per command group.
 
 Each group module (cli/stack.py, campaigns.py, agents.py, numbers.py, orgs.py, people.py, deploy.py, tools.py,
-connections.py) defines its own commands and sub-app and imports only cli/common.py and cli/agents.py, never this
-module, so that there is no import cycle. Temporal, SQLAlchemy and the workflows are imported inside the commands
-that use them, so that ``ringflow --help`` and option mistakes answer at once.
+connections.py, departments.py) defines its own commands and sub-app and imports only cli/common.py and
+cli/agents.py, never this module, so that there is no import cycle. Temporal, SQLAlchemy and the workflows are
+imported inside the commands that use them, so that ``ringflow --help`` and option mistakes answer at once.
 """
 
 import typer
@@ -11,6 +11,7 @@ import typer
 from cli.agents import agent_app
 from cli.campaigns import campaign_app
 from cli.connections import connection_app
+from cli.departments import department_app
 from cli.deploy import codec_app, db_app, temporal_app
 from cli.knowledge import docs_app
 from cli.numbers import numbers_app
@@ -41,6 +42,7 @@ app.add_typer(temporal_app, name="temporal")
 app.add_typer(webhook_app, name="webhook")
 app.add_typer(tool_app, name="tool")
 app.add_typer(connection_app, name="connection")
+app.add_typer(department_app, name="department")
 
 
 def main() -> None:

@@ -43,6 +43,7 @@ class AgentTool(StrEnum):
     TRANSFER_TO_HUMAN = "transfer_to_human"
     DETECTED_ANSWERING_MACHINE = "detected_answering_machine"
     RECORD_DISPOSITION = "record_disposition"
+    ROUTE_TO_DEPARTMENT = "route_to_department"
     SEARCH_KNOWLEDGE = "search_knowledge"
 
 
@@ -97,6 +98,10 @@ class AgentConfig(BaseModel):
         default_factory=list,
         description="The organization's HTTP tools (/v1/tools) this agent may call, by name: each one's toggle",
     )
+    departments: list[str] = Field(
+        default_factory=list,
+        description="The organization's departments (/v1/departments) this agent may route callers to, by name",
+    )
     transfer_number: str | None = None
     voicemail_message: str = ""
     active: bool = True
@@ -117,7 +122,7 @@ class AgentConfig(BaseModel):
         that are off until switched on."""
         return {tool: value.get(tool, tool not in OFF_UNTIL_SWITCHED_ON) for tool in AgentTool}
 
-    @field_validator("http_tools")
+    @field_validator("http_tools", "departments")
     @classmethod
     def _distinct_tool_names(cls, value: list[str]) -> list[str]:
         return sorted(set(value))
@@ -154,6 +159,8 @@ class AgentConfig(BaseModel):
         enabled = {tool for tool, on in self.tools.items() if on}
         if not self.transfer_number:
             enabled.discard(AgentTool.TRANSFER_TO_HUMAN)
+        if not self.departments:
+            enabled.discard(AgentTool.ROUTE_TO_DEPARTMENT)
         return enabled
 
 

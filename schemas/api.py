@@ -26,6 +26,7 @@ from schemas.agent import (
 from schemas.analysis import AnalysisConfig, CallAnalysis
 from schemas.campaign import CampaignSettings
 from schemas.compliance import CallingPolicy, DialDecision, DialVerdict, HoursRule
+from schemas.departments import CallRouteOut
 from schemas.dispositions import Disposition
 from schemas.imports import RowError
 from schemas.providers import LLMChoice, RealtimeChoice, STTChoice, TTSChoice
@@ -367,6 +368,11 @@ class CallDetail(CallOut):
         default_factory=list,
         description="The HTTP tools the agent called on this call, in order: arguments, status, latency, answer",
     )
+    routes: list[CallRouteOut] = Field(
+        default_factory=list,
+        description="Each department route on this call, step by step: the decision (transfer, callback, message) "
+        "and a transfer's result",
+    )
 
 
 class DecisionList(BaseModel):
@@ -455,6 +461,7 @@ class AgentUpdate(RequestBody):
     context: dict[str, Any] | None = None
     tools: dict[AgentTool, bool] | None = None
     http_tools: list[str] | None = Field(default=None, description="Replaces the HTTP tools the agent may call")
+    departments: list[str] | None = Field(default=None, description="Replaces the departments it routes callers to")
     transfer_number: str | None = Field(default=None, description="E.164; null removes it")
     voicemail_message: str | None = None
     active: bool | None = None
@@ -487,6 +494,7 @@ class AgentOut(BaseModel):
     tools: dict[AgentTool, bool]
     enabled_tools: list[AgentTool] = Field(description="Switched on, and usable (transfer needs a number)")
     http_tools: list[str] = Field(description="The organization's HTTP tools it may call (/v1/tools)")
+    departments: list[str] = Field(description="The organization's departments it routes callers to (/v1/departments)")
     transfer_number: str | None
     voicemail_message: str
     active: bool

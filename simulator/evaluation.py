@@ -31,6 +31,7 @@ from schemas.agent import (
     TranscriptSegment,
 )
 from schemas.contact import Contact
+from schemas.departments import Department, RouteAnswer, TransferReport
 from schemas.dispositions import DEFAULT_DISPOSITIONS, Disposition, NextStep, by_name, refusal_for
 from schemas.knowledge import KnowledgeAnswer
 from schemas.outcomes import FinalOutcome
@@ -135,6 +136,16 @@ class EvalBridge:
         """An evaluation reads no organization's store: its agent's knowledge base is empty."""
         self.calls.append("search_knowledge")
         return KnowledgeAnswer()
+
+    async def departments(self) -> list[Department]:
+        """An evaluation reaches no organization's departments: its agent talks without routing."""
+        return []
+
+    async def route_to_department(self, department: str, reason: str) -> RouteAnswer:
+        raise BridgeError(f"{department} is a department no evaluation reaches: carry on without routing")
+
+    async def report_department_transfer(self, report: TransferReport) -> RouteAnswer:
+        raise BridgeError("no department transfer is ringing in an evaluation")
 
     async def append_transcript(self, segments: list[TranscriptSegment]) -> None:
         self.transcript.extend(segments)

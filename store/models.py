@@ -756,6 +756,21 @@ class OAuthConnectionRow(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
+# ---- departments ----------------------------------------------------------------------------------------
+
+
+class DepartmentRow(Base):
+    """An organization's department (``schemas.departments.Department``): hours, transfer target, fallback."""
+
+    __tablename__ = "departments"
+
+    org_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    definition: Mapped[dict[str, Any]] = mapped_column(doc="Department.model_dump(mode='json')")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
 class KnowledgeDocumentRow(Base):
     """A document an agent answers from (schemas/knowledge.py); its text lives in its chunks."""
 
@@ -783,3 +798,28 @@ class KnowledgeChunkRow(Base):
     seq: Mapped[int] = mapped_column(Integer, primary_key=True)
     section: Mapped[str] = mapped_column(String(255))
     text: Mapped[str] = mapped_column(Text)
+
+
+class CallRouteRow(Base):
+    """One step of a department route on a call (the decision, then a transfer's result), keyed like the
+    call's other records; the key makes a retried write a no-op."""
+
+    __tablename__ = "call_routes"
+    __table_args__ = (Index("ix_call_routes_call", "campaign_id", "external_id", "attempt"),)
+
+    id: Mapped[int] = mapped_column(AutoId, primary_key=True, autoincrement=True)
+    idempotency_key: Mapped[str] = mapped_column(String(255), unique=True)
+    route_id: Mapped[str] = mapped_column(String(255))
+    org_id: Mapped[str] = mapped_column(String(64))
+    campaign_id: Mapped[str] = mapped_column(String(64))
+    external_id: Mapped[str] = mapped_column(String(128))
+    attempt: Mapped[int] = mapped_column(Integer)
+    department: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    action: Mapped[str] = mapped_column(String(16), doc="schemas.departments.RouteAction")
+    status: Mapped[str] = mapped_column(String(32))
+    was_open: Mapped[bool] = mapped_column()
+    target: Mapped[str | None] = mapped_column(String(255))
+    callback_at: Mapped[datetime | None] = mapped_column()
+    detail: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

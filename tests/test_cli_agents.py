@@ -83,8 +83,9 @@ def test_create_list_show_delete(store: Path) -> None:
     assert shown.disclosure == "This call is recorded and I am an AI assistant."
     assert shown.context == {"company": "Acme", "plan": "gold"}
     assert shown.transfer_number == "+442079460002"
-    off = {AgentTool.TAKE_NOTE, AgentTool.GET_CURRENT_TIME, AgentTool.SEARCH_KNOWLEDGE}
-    assert shown.enabled_tools() == set(AgentTool) - off
+    switched_off = {AgentTool.TAKE_NOTE, AgentTool.GET_CURRENT_TIME, AgentTool.SEARCH_KNOWLEDGE}
+    no_departments = {AgentTool.ROUTE_TO_DEPARTMENT}
+    assert shown.enabled_tools() == set(AgentTool) - switched_off - no_departments
     assert shown.active
 
     code, out, _ = ringflow("agent", "create", "zed", "--instructions", "Hi.", "--inactive")
@@ -92,8 +93,8 @@ def test_create_list_show_delete(store: Path) -> None:
     code, out, err = ringflow("agent", "list")
     assert code == 0, err
     assert out.index("ana") < out.index("zed")
-    assert "ar realtime all except take_note, get_current_time yes" in out
-    assert "zed en pipeline all except transfer_to_human no" in out
+    assert "ar realtime all except take_note, yes get_current_time, route_to_department" in out
+    assert "zed en pipeline all except transfer_to_human, no route_to_department" in out
 
     code, out, err = ringflow("agent", "delete", "ana")
     assert code == 0, err

@@ -5,6 +5,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from schemas.agent import InformationCategory, LiveContext, SharedInformation, TranscriptSegment
+from schemas.departments import Department, RouteAnswer, TransferReport
 from schemas.dispositions import DEFAULT_DISPOSITIONS, Disposition, by_name, refusal_for
 from schemas.knowledge import KnowledgeAnswer
 from schemas.tools import HttpToolSpec, ToolResult
@@ -42,6 +43,9 @@ class FakeBridge:
     http_specs: list[HttpToolSpec] = field(default_factory=list)
     tool_results: list[ToolResult] = field(default_factory=list)
     knowledge: KnowledgeAnswer = field(default_factory=KnowledgeAnswer)
+    routed_to: list[Department] = field(default_factory=list)
+    route_answers: list[RouteAnswer] = field(default_factory=list)
+    transfer_reports: list[TransferReport] = field(default_factory=list)
 
     def _check(self, name: str, *args: Any) -> None:
         self.calls.append((name, args))
@@ -109,6 +113,21 @@ class FakeBridge:
         """Answers with the next of ``tool_results``, as the workflow would after the request."""
         self._check("call_http_tool", name, arguments)
         return self.tool_results.pop(0)
+
+    async def departments(self) -> list[Department]:
+        self._check("departments")
+        return list(self.routed_to)
+
+    async def route_to_department(self, department: str, reason: str) -> RouteAnswer:
+        """Answers with the next of ``route_answers``, as the workflow would decide."""
+        self._check("route_to_department", department, reason)
+        return self.route_answers.pop(0)
+
+    async def report_department_transfer(self, report: TransferReport) -> RouteAnswer:
+        """Answers with the next of ``route_answers`` (the fallback the workflow applied)."""
+        self._check("report_department_transfer", report)
+        self.transfer_reports.append(report)
+        return self.route_answers.pop(0)
 
     async def append_transcript(self, segments: list[TranscriptSegment]) -> None:
         self.calls.append(("append_transcript", (len(segments),)))

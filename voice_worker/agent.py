@@ -19,8 +19,8 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from livekit.agents import Agent, RunContext, ToolError, function_tool, get_job_context, llm
@@ -29,6 +29,7 @@ from livekit.agents.types import NOT_GIVEN
 from livekit.agents.voice import SpeechHandle
 
 from schemas.agent import AgentTool, CallJob, InformationCategory, Language, LiveContext
+from schemas.departments import Department, RouteAction, TransferReport, TransferResult, route_tool_schema
 from schemas.dispositions import Disposition
 from schemas.tools import HttpToolSpec, InvocationStatus, failure_sentence
 from voice_worker.bridge import BridgeError, CallBridge
@@ -59,8 +60,16 @@ MAX_TOOL_STEPS = 6
 """Tool calls the model may chain in one turn (LiveKit's default is 3). A call's closing turn alone can
 share what the callee said, note it, record the disposition and end the call."""
 
-Transfer = Callable[[str], Awaitable[object]]
-"""Hands the callee's phone leg to a number (the live worker's SIP transfer); absent in text mode."""
+
+class Transfer(Protocol):
+    """Hands the callee's phone leg to a number or SIP URI (the live worker's SIP transfer), ringing it at most
+    ``ringing_timeout``; absent in text mode. A failure raises (livekit-api's ``SipCallError`` with its code)."""
+
+    def __call__(self, target: str, ringing_timeout: timedelta | None = None) -> Awaitable[object]: ...
+
+
+NO_ANSWER_SIP_CODES = frozenset({408, 480, 486, 487, 603})
+"""A transfer's SIP answers that mean nobody took it (timeout, unavailable, busy, cancelled, declined)."""
 
 UNREACHABLE = "I'm sorry, I couldn't save that just now because of a technical problem."
 
@@ -180,6 +189,42 @@ class CallTools:
             return result.reply
 
         return function_tool(invoke, raw_schema=spec.openai_schema())
+
+    def route_tool(self, departments: list[Department]) -> RawFunctionTool:
+        """``route_to_department``, listing the agent's departments and what each is for. The workflow decides;
+        on a transfer this rings the department's target for its ring timeout and reports how it went, and the
+        workflow's answer (the transfer, or the fallback it applied) is what the model tells the caller."""
+
+        async def route(raw_arguments: dict[str, object]) -> str:
+            self.called.append("route_to_department")
+            try:
+                answer = await self._bridge.route_to_department(
+                    str(raw_arguments.get("department", "")), str(raw_arguments.get("reason", "") or "")
+                )
+                if answer.action != RouteAction.TRANSFER or answer.target is None:
+                    return answer.say
+                report = await self._ring(answer.route_id, answer.target, answer.ring_timeout_seconds)
+                outcome = await self._bridge.report_department_transfer(report)
+            except BridgeError as exc:
+                raise ToolError(str(exc) or UNREACHABLE) from exc
+            if report.result == TransferResult.ANSWERED:
+                return answer.say or "Transfer started. Tell the caller you are connecting them now."
+            return outcome.say
+
+        return function_tool(route, raw_schema=route_tool_schema(departments))
+
+    async def _ring(self, route_id: str, target: str, ring_timeout_seconds: int | None) -> TransferReport:
+        """Transfer the caller's leg to ``target``; what happened, as the workflow's report."""
+        if self._transfer is None:
+            return TransferReport(route_id=route_id, result=TransferResult.FAILED, detail="no phone line to transfer")
+        timeout = timedelta(seconds=ring_timeout_seconds) if ring_timeout_seconds else None
+        try:
+            await self._transfer(target, timeout)
+        except Exception as exc:  # a failed SIP REFER must never end the session: the fallback applies
+            code = getattr(exc, "sip_status_code", None)
+            result = TransferResult.NO_ANSWER if code in NO_ANSWER_SIP_CODES else TransferResult.FAILED
+            return TransferReport(route_id=route_id, result=result, sip_status_code=code, detail=str(exc)[:500])
+        return TransferReport(route_id=route_id, result=TransferResult.ANSWERED)
 
     @property
     def zone(self) -> ZoneInfo:
@@ -443,6 +488,7 @@ class RingflowAgent(Agent):
             if greeting:
                 self.greeting_handle = self._say_exactly(greeting, f"Greet the callee with exactly: {greeting}")
             await self._add_http_tools()  # while the opening words play
+            await self._add_route_tool()
         finally:
             self._greeted.set()
 
@@ -457,6 +503,19 @@ class RingflowAgent(Agent):
             return
         if specs:
             await self.update_tools([*self.tools, *(self.call_tools.http_tool(spec) for spec in specs)])
+
+    async def _add_route_tool(self) -> None:
+        """Register ``route_to_department`` with the agent's departments; a bridge failure leaves the call
+        without it."""
+        if AgentTool.ROUTE_TO_DEPARTMENT not in self.job.agent.enabled_tools():
+            return
+        try:
+            departments = await self.bridge.departments()
+        except BridgeError as exc:
+            log.warning("departments unavailable for this call: %s", exc)
+            return
+        if departments:
+            await self.update_tools([*self.tools, self.call_tools.route_tool(departments)])
 
     def _say_exactly(self, text: str, realtime_instructions: str, *, interruptible: bool = True) -> SpeechHandle:
         """Speak fixed words: ``say`` through the TTS; a realtime model without one speaks for itself, told what

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Protocol
 
 from schemas.agent import InformationCategory, LiveContext, SharedInformation, TranscriptSegment
+from schemas.departments import Department, RouteAnswer, TransferReport
 from schemas.dispositions import Disposition
 from schemas.knowledge import KnowledgeAnswer
 from schemas.tools import HttpToolSpec, ToolResult
@@ -52,6 +53,19 @@ class CallBridge(Protocol):
     async def search_knowledge(self, query: str) -> KnowledgeAnswer:
         """The best passages of the agent's documents for ``query``, each naming its source. Raises BridgeError
         when the workflow refuses (the tool is switched off) or is unreachable."""
+        ...
+
+    async def departments(self) -> list[Department]:
+        """The departments the call's agent routes to, with what callers need each for."""
+        ...
+
+    async def route_to_department(self, department: str, reason: str) -> RouteAnswer:
+        """Route the caller to one of the agent's departments: a transfer to perform, or the fallback taken.
+        Raises BridgeError with the workflow's refusal (a department this agent does not route to)."""
+        ...
+
+    async def report_department_transfer(self, report: TransferReport) -> RouteAnswer:
+        """How a department transfer went; not answered or failed, the answer is the fallback taken."""
         ...
 
     async def append_transcript(self, segments: list[TranscriptSegment]) -> None: ...

@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import logging
 import os
+from datetime import timedelta
 from typing import Any
 
 from livekit.agents import JobContext, WorkerOptions
@@ -87,7 +88,7 @@ async def _refuse_call(ctx: JobContext, bridge: CallBridge, reason: str) -> None
 def _sip_transfer(ctx: JobContext) -> Transfer:
     """Transfer the room's phone participant (the callee's SIP leg) to a number, by SIP REFER."""
 
-    async def transfer(number: str) -> None:
+    async def transfer(target: str, ringing_timeout: timedelta | None = None) -> None:
         from livekit import rtc
 
         from schemas.settings import get_settings
@@ -99,7 +100,9 @@ def _sip_transfer(ctx: JobContext) -> Transfer:
         )
         if callee is None:
             raise RuntimeError("no phone participant in the room to transfer")
-        await LiveKitSipCarrier(get_settings()).transfer_call(ctx.room.name, callee.identity, number)
+        await LiveKitSipCarrier(get_settings()).transfer_call(
+            ctx.room.name, callee.identity, target, ringing_timeout=ringing_timeout
+        )
 
     return transfer
 

@@ -19,6 +19,7 @@ from schemas.agent import (
     TranscriptSegment,
 )
 from schemas.calls import CallbackRequest
+from schemas.departments import Department, RouteAnswer, RouteRequest, TransferReport
 from schemas.dispositions import Disposition, DispositionInput
 from schemas.knowledge import QUERY_MAX_LENGTH, KnowledgeAnswer, KnowledgeQuery
 from schemas.settings import get_settings
@@ -110,6 +111,18 @@ class TemporalCallBridge:
     @traced_tool
     async def search_knowledge(self, query: str) -> KnowledgeAnswer:
         return await self._update(CallRecordsMixin.search_knowledge, KnowledgeQuery(query=query[:QUERY_MAX_LENGTH]))
+
+    async def departments(self) -> list[Department]:
+        return await self._update(CallRecordsMixin.department_specs)
+
+    @traced_tool
+    async def route_to_department(self, department: str, reason: str) -> RouteAnswer:
+        return await self._update(
+            CallRecordsMixin.route_to_department, RouteRequest(department=department, reason=reason)
+        )
+
+    async def report_department_transfer(self, report: TransferReport) -> RouteAnswer:
+        return await self._update(CallRecordsMixin.department_transfer_result, report)
 
     async def append_transcript(self, segments: list[TranscriptSegment]) -> None:
         if not segments:

@@ -12,6 +12,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 from activities.analysis import AnalysisActivities
 from activities.calls import CallActivities
 from activities.connections import ConnectionActivities
+from activities.departments import DepartmentActivities
 from activities.inbound import InboundActivities
 from activities.knowledge import KnowledgeActivities
 from activities.lookup import LookupActivities
@@ -71,6 +72,7 @@ def build_worker(
     tools = ToolActivities(settings, sessions)
     connections = ConnectionActivities(settings, sessions)
     knowledge = KnowledgeActivities(sessions)
+    departments = DepartmentActivities(sessions)
     return Worker(
         client,
         task_queue=task_queue or settings.task_queue,
@@ -107,6 +109,8 @@ def build_worker(
             tools.invoke_http_tool,
             tools.record_tool_invocation,
             connections.refresh_connection,
+            departments.load_departments,
+            departments.record_call_route,
         ],
         max_concurrent_activities=500,
         workflow_task_executor=ThreadPoolExecutor(max_workers=8),

@@ -1,23 +1,37 @@
 """What the voice agent records during a call, as workflow handlers: notes, shared information,
 transcript lines, live context, end and transfer requests, the call's disposition, its HTTP tool
-invocations (each one an activity, recorded on the call), and searches of the agent's knowledge base.
+invocations (each one an activity, recorded on the call), searches of the agent's knowledge base, and its routes
+to departments (the decision on workflow time, the fallback, each step recorded in ``call_routes``).
 
 A mixin for the call workflows (ContactWorkflow, InboundCallWorkflow). The class using it calls
 :meth:`_init_call_records` in its ``@workflow.init`` and may override :meth:`_attempt_now`.
 Records are stored with the ``record_*`` activities under ``(campaign_id, external_id)``.
 """
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError
+from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from schemas.activity_io import ActivityName, InformationRecord, NoteRecord, OptOut, TranscriptRecord
     from schemas.agent import AgentConfig, AgentTool, LiveContext, NoteInput, SharedInformation, TranscriptBatch
     from schemas.analysis import NOT_CONNECTED_OUTCOMES, AnalyzeCall
     from schemas.calls import CallbackRequest, DialResult
+    from schemas.departments import (
+        LOAD_DEPARTMENTS_ACTIVITY,
+        RECORD_CALL_ROUTE_ACTIVITY,
+        CallRouteRecord,
+        Department,
+        DepartmentFallback,
+        LoadDepartments,
+        RouteAction,
+        RouteAnswer,
+        RouteRequest,
+        TransferReport,
+        TransferResult,
+    )
     from schemas.dispositions import (
         DEFAULT_DISPOSITIONS,
         Disposition,
@@ -43,6 +57,7 @@ with workflow.unsafe.imports_passed_through():
         failure_sentence,
     )
     from schemas.workflow_io import CallbackConfirmation, ContextUpdate, ReasonInput, attempt_idempotency_key
+    from workflows.departments import callback_time, is_open, say_local
 
 ANALYSIS_TIMEOUT = timedelta(seconds=90)
 ANALYSIS_RETRY = RetryPolicy(initial_interval=timedelta(seconds=2), maximum_attempts=3)
@@ -103,6 +118,8 @@ class CallRecordsMixin:
         self._recorded_dispositions: dict[int, DispositionInput] = {}
         self._analyses: list[workflow.ActivityHandle[object]] = []
         self._tool_calls = 0
+        # Department transfers the voice worker is ringing, by route id: the department and the caller's need.
+        self._ringing_routes: dict[str, tuple[Department, str]] = {}
 
     def _attempt_now(self) -> int:
         return 1
@@ -349,6 +366,170 @@ class CallRecordsMixin:
             raise ValueError(f"{call.name} is not a tool this agent may use")
         if self._rec_org_id is None:
             raise ValueError("this call belongs to no organization, so it has no HTTP tools")
+
+    async def _load_departments(self, names: list[str]) -> list[Department]:
+        assert self._rec_org_id is not None  # the validators refuse a call of no organization
+        return await workflow.execute_local_activity(
+            LOAD_DEPARTMENTS_ACTIVITY,
+            LoadDepartments(org_id=self._rec_org_id, names=names),
+            result_type=list[Department],
+            start_to_close_timeout=timedelta(seconds=30),
+            retry_policy=STORE_RETRY,
+        )
+
+    @workflow.update
+    async def department_specs(self) -> list[Department]:
+        """The departments this call's agent routes to (the agent lists them in its route tool at start)."""
+        agent = self._rec_agent
+        if agent is None or AgentTool.ROUTE_TO_DEPARTMENT not in agent.enabled_tools() or self._rec_org_id is None:
+            return []
+        return await self._load_departments(agent.departments)
+
+    @workflow.update
+    async def route_to_department(self, request: RouteRequest) -> RouteAnswer:
+        """Route the caller to a department, decided on workflow time in the department's zone: open, the voice
+        worker transfers the call (and reports the result); closed, the department's fallback applies now."""
+        found = await self._load_departments([request.department])
+        if not found:
+            raise ApplicationError(f"there is no {request.department} department any more", non_retryable=True)
+        department = found[0]
+        route_id = self._next_key("route")
+        if not is_open(department, workflow.now()):
+            return await self._route_fallback(route_id, department, request.reason, was_open=False, why="closed now")
+        self._ringing_routes[route_id] = (department, request.reason)
+        self._transfer_requested = f"{department.name}: {request.reason}" if request.reason else department.name
+        await self._record_route(
+            route_id, department, request.reason, RouteAction.TRANSFER, "transferring", was_open=True
+        )
+        return RouteAnswer(
+            route_id=route_id,
+            department=department.name,
+            action=RouteAction.TRANSFER,
+            say=f"I'm transferring you to {department.name} now; please hold.",
+            target=department.transfer_target,
+            ring_timeout_seconds=department.ring_timeout_seconds,
+        )
+
+    @route_to_department.validator
+    def _validate_route(self, request: RouteRequest) -> None:
+        agent = self._rec_agent
+        if agent is None or AgentTool.ROUTE_TO_DEPARTMENT not in agent.enabled_tools():
+            raise ValueError("this agent routes callers to no department")
+        if request.department not in agent.departments:
+            raise ValueError(
+                f"{request.department} is not a department this agent routes to: "
+                f"choose one of {', '.join(agent.departments)}"
+            )
+        if self._rec_org_id is None:
+            raise ValueError("this call belongs to no organization, so it has no departments")
+
+    @workflow.update
+    async def department_transfer_result(self, report: TransferReport) -> RouteAnswer:
+        """The voice worker's report of a department transfer: answered, the route is done; no answer within
+        the ring timeout, or a failed transfer, and the department's fallback applies."""
+        department, reason = self._ringing_routes.pop(report.route_id)
+        detail = report.detail or (f"SIP {report.sip_status_code}" if report.sip_status_code else "")
+        if report.result == TransferResult.ANSWERED:
+            await self._record_route(
+                report.route_id, department, reason, RouteAction.TRANSFER, "transferred", was_open=True, detail=detail
+            )
+            return RouteAnswer(
+                route_id=report.route_id, department=department.name, action=RouteAction.TRANSFER, say=""
+            )
+        await self._record_route(
+            report.route_id,
+            department,
+            reason,
+            RouteAction.TRANSFER,
+            report.result.value,
+            was_open=True,
+            detail=detail,
+        )
+        why = "not answering right now" if report.result == TransferResult.NO_ANSWER else "unreachable right now"
+        return await self._route_fallback(report.route_id, department, reason, was_open=True, why=why)
+
+    @department_transfer_result.validator
+    def _validate_transfer_result(self, report: TransferReport) -> None:
+        if report.route_id not in self._ringing_routes:
+            raise ValueError("no department transfer with that route id is ringing")
+
+    async def _route_fallback(
+        self, route_id: str, department: Department, reason: str, *, was_open: bool, why: str
+    ) -> RouteAnswer:
+        """The department's fallback: a callback booked in its next open hours, or (asked for, or the callback
+        cannot be booked) a message taken on the call, tagged with the department."""
+        team = f"the {department.name} team"
+        refusal = ""
+        if department.fallback == DepartmentFallback.CALLBACK:
+            callback = CallbackRequest(
+                at=callback_time(department, workflow.now()), reason=f"{department.name}: {reason}"
+            )
+            refusal = self._callback_refusal(callback) or ""
+            if not refusal:
+                booked = await self._book_callback(callback)
+                await self._record_route(
+                    route_id,
+                    department,
+                    reason,
+                    RouteAction.CALLBACK,
+                    "callback_booked",
+                    was_open=was_open,
+                    callback_at=booked.scheduled_for,
+                    detail=f"asked for {callback.at.isoformat()}; moved into the caller's calling hours"
+                    if booked.moved_into_window
+                    else "",
+                )
+                return RouteAnswer(
+                    route_id=route_id,
+                    department=department.name,
+                    action=RouteAction.CALLBACK,
+                    say=f"{team.capitalize()} is {why}. They will call you back on "
+                    f"{say_local(department, booked.scheduled_for)}.",
+                    callback_at=booked.scheduled_for,
+                )
+        await self.take_note(NoteInput(note=f"[{department.name}] message: {reason or 'the caller asked for them'}"))
+        await self._record_route(
+            route_id, department, reason, RouteAction.MESSAGE, "message_taken", was_open=was_open, detail=refusal
+        )
+        return RouteAnswer(
+            route_id=route_id,
+            department=department.name,
+            action=RouteAction.MESSAGE,
+            say=f"{team.capitalize()} is {why}. I've taken a message, and {team} will get it.",
+        )
+
+    async def _record_route(
+        self,
+        route_id: str,
+        department: Department,
+        reason: str,
+        action: RouteAction,
+        status: str,
+        *,
+        was_open: bool,
+        detail: str = "",
+        callback_at: datetime | None = None,
+    ) -> None:
+        assert self._rec_org_id is not None
+        await self._store(
+            RECORD_CALL_ROUTE_ACTIVITY,
+            CallRouteRecord(
+                idempotency_key=self._next_key("routestep"),
+                route_id=route_id,
+                org_id=self._rec_org_id,
+                campaign_id=self._rec_campaign_id,
+                external_id=self._rec_external_id,
+                attempt=self._attempt_now(),
+                department=department.name,
+                reason=reason,
+                action=action,
+                status=status,
+                was_open=was_open,
+                target=department.transfer_target if action == RouteAction.TRANSFER else None,
+                callback_at=callback_at,
+                detail=detail,
+            ),
+        )
 
     @workflow.update
     async def search_knowledge(self, request: KnowledgeQuery) -> KnowledgeAnswer:

@@ -23,6 +23,7 @@ from api.routers.common import (
     release,
 )
 from api.services import audit, campaigns
+from api.services import departments as department_service
 from api.services import knowledge as knowledge_service
 from api.services import tools as tool_service
 from infra.web_ui import workflow_ui_url
@@ -76,7 +77,8 @@ def _with_e164_transfer(agent: AgentConfig) -> AgentConfig:
 async def _refuse_unknown_tools(session: DbSession, org: OrganizationRow, agent: AgentConfig) -> None:
     try:
         await tool_service.refuse_unknown_tools(session, org_id=org.id, agent=agent)
-    except tool_service.InvalidToolError as err:
+        await department_service.refuse_unknown_departments(session, org_id=org.id, agent=agent)
+    except (tool_service.InvalidToolError, department_service.InvalidDepartmentError) as err:
         invalid(str(err))
 
 
@@ -149,7 +151,7 @@ async def update_agent(
         "voicemail_message",
         "active",
     )
-    for field in (*required, "stt", "llm", "tts", "realtime", "http_tools", "dispositions", "analysis"):
+    for field in (*required, "stt", "llm", "tts", "realtime", "http_tools", "departments", "dispositions", "analysis"):
         if field in changes and changes[field] is None:
             invalid(f"{field}: may not be null")
     try:

@@ -31,7 +31,7 @@ from schemas.api import DEFAULT_PAGE_SIZE, CallbackOut, CallDetail, CallList, Ca
 from schemas.calls import INBOUND_CALL_PREFIX
 from schemas.inbound import inbound_workflow_id
 from schemas.workflow_io import ContextUpdate, contact_workflow_id
-from store import analyses, compliance, queries, reports, tools
+from store import analyses, compliance, departments, queries, reports, tools
 from store.models import OrganizationRow
 
 router = APIRouter(prefix="/v1/calls", tags=["calls"], dependencies=V1_DEPENDENCIES, responses=V1_RESPONSES)
@@ -111,6 +111,7 @@ async def get_call(call_id: str, org: CurrentOrg, session: DbSession, ctx: Conte
         contact_decisions=[] if inbound else await compliance.decisions_for(session, org.id, *key[:2]),
         analysis=await analyses.analysis_of_call(session, *key),
         tool_invocations=await tools.invocations_for(session, *key),
+        routes=await departments.routes_for(session, *key),
     )
 
 

@@ -1,7 +1,7 @@
 """OAuth connections (issue 16, item 2): an organization's authorized access to a provider's API.
 
 Revision ID: 0020
-Revises: 0017
+Revises: 0019
 Create Date: 2026-11-29
 """
 
@@ -12,7 +12,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "0020"
-down_revision: str | Sequence[str] | None = "0017"
+down_revision: str | Sequence[str] | None = "0019"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
