@@ -14,6 +14,9 @@ INBOUND_CAMPAIGN_ID = "inbound"
 
 FINAL_CALL_STATUSES = frozenset({"completed", "busy", "no-answer", "failed", "canceled"})
 KNOWN_CALL_STATUSES = FINAL_CALL_STATUSES | {"queued", "initiated", "ringing", "in-progress", "answered"}
+NO_END_REPORTED = "timeout"
+"""The status the call's workflow records itself when Twilio never reported the call's end within the longest a
+call may last. Twilio never sends it, so a webhook carrying it is still refused."""
 """Every ``CallStatus`` and ``DialCallStatus`` Twilio sends; anything else is no report of Twilio's."""
 INBOUND_CALLBACK_HORIZON = timedelta(days=14)
 MAX_CALL_DURATION_SECONDS = 24 * 3600

@@ -29,7 +29,14 @@ from api.main import create_app
 from api.routers.twilio import ALL_LINES_BUSY_MESSAGE
 from schemas.agent import AgentConfig, CallJob, TranscriptSegment
 from schemas.capacity import OrgCapacity
-from schemas.inbound import INBOUND_CAMPAIGN_ID, InboundCallState, inbound_workflow_id
+from schemas.inbound import (
+    INBOUND_CAMPAIGN_ID,
+    MAX_INBOUND_CALL_LENGTH,
+    NO_END_REPORTED,
+    InboundCallInput,
+    InboundCallState,
+    inbound_workflow_id,
+)
 from schemas.settings import Settings
 from schemas.workflow_io import ContactPhase, contact_workflow_id
 from simulator.carrier import SimCarrier
@@ -499,3 +506,25 @@ async def test_a_replayed_incoming_webhook_after_the_call_ended_starts_nothing_a
 async def test_a_status_twilio_never_sends_is_refused(stack: Stack, status_value: str) -> None:
     refused = await stack.post(STATUS, {"CallSid": new_sid(), "CallStatus": status_value, "CallDuration": "3"})
     assert refused.status_code == 400 and "not a call status" in refused.text
+
+
+async def test_a_call_whose_end_twilio_never_reports_ends_as_timed_out_after_the_longest_call(
+    time_env, run_worker, sim, session_factory
+) -> None:
+    """No status callback, no <Dial> action: after MAX_INBOUND_CALL_LENGTH the workflow records the end itself."""
+    sid = new_sid()
+    async with run_worker(sim) as task_queue:
+        handle = await time_env.client.start_workflow(
+            InboundCallWorkflow.run,
+            InboundCallInput(
+                call_sid=sid,
+                from_number=CALLER,
+                to_number=OUR_NUMBER,
+                agent=AgentConfig(name="front-desk", instructions="Help callers."),
+            ),
+            id=inbound_workflow_id(sid),
+            task_queue=task_queue,
+        )
+        await time_env.sleep(MAX_INBOUND_CALL_LENGTH + timedelta(minutes=1))
+        state = await handle.result()
+    assert state.status == NO_END_REPORTED

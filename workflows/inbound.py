@@ -20,6 +20,7 @@ with workflow.unsafe.imports_passed_through():
         INBOUND_CALLBACK_HORIZON,
         INBOUND_CAMPAIGN_ID,
         MAX_INBOUND_CALL_LENGTH,
+        NO_END_REPORTED,
         CallStatusUpdate,
         InboundActivityName,
         InboundCallbackRequest,
@@ -70,7 +71,8 @@ class InboundCallWorkflow(CallRecordsMixin):
                 lambda: self._final is not None or self._prepare_failed, timeout=MAX_INBOUND_CALL_LENGTH
             )
         except TimeoutError:
-            self._final = CallStatusUpdate(status="timeout")
+            # Not validated as Twilio's statuses are: this one is the workflow's own (Twilio sends no such status).
+            self._final = CallStatusUpdate.model_construct(status=NO_END_REPORTED, duration_seconds=None)
         final = self._final or CallStatusUpdate(status="failed")
         await workflow.wait_condition(lambda: not self._preparing and not self._callback_pending)
         self._state.status = final.status
