@@ -4,7 +4,6 @@
 import asyncio
 import json
 import threading
-import uuid
 from dataclasses import replace
 from datetime import timedelta
 from typing import Any
@@ -21,7 +20,14 @@ from tool_target import LONG_NOTE, BookingService
 from typer.testing import CliRunner
 from voice_fakes import FakeBridge, spoken
 from webhook_receiver import Answer, free_port
-from workflow_helpers import AGENT, ANY_HOUR, contact, eventually, new_campaign_id, seed, settings
+from workflow_helpers import (
+    AGENT,
+    contact,
+    contact_between_calls,
+    new_campaign_id,
+    seed,
+    settings,
+)
 
 from activities.tools import ToolActivities
 from cli.app import app
@@ -38,8 +44,6 @@ from schemas.tools import (
     ToolInvocationRecord,
     ToolResult,
 )
-from schemas.workflow_io import ContactPhase, ContactWorkflowInput, contact_workflow_id
-from simulator.carrier import SimCarrier
 from simulator.evaluation import evaluate_persona
 from simulator.scripted_llm import ScriptedLLM
 from store import tools as tool_store
@@ -47,8 +51,6 @@ from store.models import DEFAULT_ORG_ID
 from voice_worker.agent import RingflowAgent
 from voice_worker.bridge import BridgeError
 from voice_worker.temporal_bridge import TemporalCallBridge
-from worker.main import build_worker
-from workflows.contact import ContactWorkflow
 
 SLOT_PARAMETERS = {
     "type": "object",
@@ -261,31 +263,20 @@ async def call_with_tools(time_env, session_factory, db_url, booking_service: Bo
     await _store_tool(session_factory, slots_tool(booking_service.base_url))
     await _store_tool(session_factory, booking_tool(booking_service.base_url))
     agent = AGENT.model_copy(update={"http_tools": ["find_slots"]})
-    task_queue = f"tq-{uuid.uuid4().hex[:8]}"
-    deployment = Settings(_env_file=None, database_url=db_url, task_queue=task_queue, tool_allow_private_urls=True)  # type: ignore[call-arg]
-    sim = SimCarrier(time_scale=0.0, clock=server_clock)
-    async with build_worker(time_env.client, deployment, sessions=session_factory, carrier=sim):
-        handle = await time_env.client.start_workflow(
-            ContactWorkflow.run,
-            ContactWorkflowInput(
-                campaign_id=campaign_id,
-                contact=person,
-                settings=campaign,
-                agent=agent,
-                policy=ANY_HOUR,
-                org_id=DEFAULT_ORG_ID,
-            ),
-            id=contact_workflow_id(campaign_id, person.external_id),
-            task_queue=task_queue,
-        )
-
-        async def parked() -> bool:
-            return (await handle.query(ContactWorkflow.state)).phase == ContactPhase.WAITING_RETRY
-
-        await eventually(parked)
+    async with contact_between_calls(
+        time_env.client,
+        session_factory,
+        db_url,
+        campaign_id=campaign_id,
+        person=person,
+        campaign=campaign,
+        agent=agent,
+        clock=server_clock,
+        org_id=DEFAULT_ORG_ID,
+        tool_allow_private_urls=True,
+    ) as handle:
         bridge = TemporalCallBridge(time_env.client, handle.id, attempt=1)
         yield bridge, handle, campaign_id, person, agent
-        await handle.terminate("test over")
 
 
 async def test_an_invocation_runs_through_the_calls_workflow_and_is_recorded_on_the_call(

@@ -15,7 +15,15 @@ from reportlab.lib.pagesizes import A4
 from reportlab.pdfgen import canvas
 from typer.testing import CliRunner
 from voice_fakes import spoken
-from workflow_helpers import AGENT, ANY_HOUR, contact, eventually, new_campaign_id, seed, settings
+from workflow_helpers import (
+    AGENT,
+    ANY_HOUR,
+    contact,
+    contact_between_calls,
+    new_campaign_id,
+    seed,
+    settings,
+)
 
 from api.services import knowledge as knowledge_service
 from cli.app import app
@@ -23,7 +31,7 @@ from infra import knowledge as infra_knowledge
 from infra.knowledge import CHUNK_CHARS, UnreadableDocumentError, chunk_document
 from schemas.agent import AgentConfig, AgentTool, CallJob
 from schemas.settings import Settings
-from schemas.workflow_io import ContactPhase, ContactWorkflowInput, contact_workflow_id
+from schemas.workflow_io import ContactWorkflowInput, contact_workflow_id
 from simulator.carrier import SimCarrier
 from simulator.scripted_llm import ScriptedLLM
 from store import queries
@@ -327,30 +335,18 @@ async def call_with_knowledge(time_env, session_factory, db_url):
     person = contact(41, "never_answers")
     campaign = settings(max_attempts=3, initial_backoff=timedelta(hours=6))
     await seed(session_factory, campaign_id, [person], campaign)
-    task_queue = f"tq-{uuid.uuid4().hex[:8]}"
-    deployment = Settings(_env_file=None, database_url=db_url, task_queue=task_queue)  # type: ignore[call-arg]
-    sim = SimCarrier(time_scale=0.0, clock=server_clock)
-    async with build_worker(time_env.client, deployment, sessions=session_factory, carrier=sim):
-        handle = await time_env.client.start_workflow(
-            ContactWorkflow.run,
-            ContactWorkflowInput(
-                campaign_id=campaign_id,
-                contact=person,
-                settings=campaign,
-                agent=KNOWING,
-                policy=ANY_HOUR,
-                org_id=DEFAULT_ORG_ID,
-            ),
-            id=contact_workflow_id(campaign_id, person.external_id),
-            task_queue=task_queue,
-        )
-
-        async def parked() -> bool:
-            return (await handle.query(ContactWorkflow.state)).phase == ContactPhase.WAITING_RETRY
-
-        await eventually(parked)
+    async with contact_between_calls(
+        time_env.client,
+        session_factory,
+        db_url,
+        campaign_id=campaign_id,
+        person=person,
+        campaign=campaign,
+        agent=KNOWING,
+        clock=server_clock,
+        org_id=DEFAULT_ORG_ID,
+    ) as handle:
         yield TemporalCallBridge(time_env.client, handle.id, attempt=1), campaign_id, person
-        await handle.terminate("test over")
 
 
 async def test_the_tool_searches_through_the_calls_workflow_and_the_agent_answers_naming_the_source(

@@ -2,7 +2,8 @@
 
 import asyncio
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, time, timedelta
 
 from temporalio.client import Client, WorkflowHandle
@@ -13,8 +14,10 @@ from schemas.calls import DialRequest, DialResult
 from schemas.campaign import ALL_WEEKDAYS, CallingWindow, CampaignSettings, RetryPolicy
 from schemas.compliance import CallingPolicy, any_hour_policy
 from schemas.contact import Contact
+from schemas.settings import Settings
 from schemas.workflow_io import (
     CampaignWorkflowInput,
+    ContactPhase,
     ContactWorkflowInput,
     campaign_workflow_id,
     contact_workflow_id,
@@ -22,6 +25,7 @@ from schemas.workflow_io import (
 from simulator.carrier import SimCarrier
 from store import contacts as store_contacts
 from store import queries
+from worker.main import build_worker
 from workflows import search_attributes
 from workflows.campaign import CampaignWorkflow
 from workflows.contact import ContactWorkflow
@@ -138,3 +142,40 @@ async def eventually(check: Callable[[], object], *, within: float = 15.0, inter
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError("condition not met in time")
         await asyncio.sleep(interval)
+
+
+@asynccontextmanager
+async def contact_between_calls(
+    client: Client,
+    sessions,
+    db_url: str,
+    *,
+    campaign_id: str,
+    person: Contact,
+    campaign: CampaignSettings,
+    agent: AgentConfig,
+    clock: Callable,
+    org_id: str,
+    **deployment,
+) -> AsyncIterator[WorkflowHandle]:
+    """A contact workflow whose first call went unanswered, parked for its retry on a worker of its own
+    (``Settings`` overrides as keywords): the call's workflow as an agent's tools find it. Terminated after."""
+    task_queue = f"tq-{uuid.uuid4().hex[:8]}"
+    settings_ = Settings(_env_file=None, database_url=db_url, task_queue=task_queue, **deployment)  # type: ignore[call-arg]
+    sim = SimCarrier(time_scale=0.0, clock=clock)
+    async with build_worker(client, settings_, sessions=sessions, carrier=sim):
+        handle = await client.start_workflow(
+            ContactWorkflow.run,
+            ContactWorkflowInput(
+                campaign_id=campaign_id, contact=person, settings=campaign, agent=agent, policy=ANY_HOUR, org_id=org_id
+            ),
+            id=contact_workflow_id(campaign_id, person.external_id),
+            task_queue=task_queue,
+        )
+
+        async def parked() -> bool:
+            return (await handle.query(ContactWorkflow.state)).phase == ContactPhase.WAITING_RETRY
+
+        await eventually(parked)
+        yield handle
+        await handle.terminate("test over")
