@@ -23,8 +23,8 @@ from schemas.workflow_io import (
     contact_workflow_id,
 )
 from simulator.carrier import SimCarrier
+from store import compliance, orgs, queries
 from store import contacts as store_contacts
-from store import queries
 from worker.main import build_worker
 from workflows import search_attributes
 from workflows.campaign import CampaignWorkflow
@@ -160,6 +160,11 @@ async def contact_between_calls(
 ) -> AsyncIterator[WorkflowHandle]:
     """A contact workflow whose first call went unanswered, parked for its retry on a worker of its own
     (``Settings`` overrides as keywords): the call's workflow as an agent's tools find it. Terminated after."""
+    async with sessions() as session:  # each dial checks the organization's stored policy: any hour, like the input's
+        if await orgs.get_org(session, org_id) is None:
+            await orgs.create_org(session, org_id, org_id=org_id)
+        assert await compliance.set_policy(session, org_id, ANY_HOUR, changed_by="tests") is not None
+        await session.commit()
     task_queue = f"tq-{uuid.uuid4().hex[:8]}"
     settings_ = Settings(_env_file=None, database_url=db_url, task_queue=task_queue, **deployment)  # type: ignore[call-arg]
     sim = SimCarrier(time_scale=0.0, clock=clock)
