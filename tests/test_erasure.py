@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 from test_codec_histories import payloads_in, raw_history
 from typer.testing import CliRunner
+from workflow_helpers import ANY_HOUR
 
 from api.main import create_app
 from api.services.people import PER_CONTACT_TABLES
@@ -34,7 +35,7 @@ from schemas.settings import Settings, get_settings
 from schemas.workflow_io import campaign_workflow_id, contact_workflow_id
 from simulator.agent_call import make_agent_call
 from simulator.carrier import SimCarrier
-from store import dnc
+from store import compliance, dnc
 from store.db import make_engine, make_session_factory
 from store.migrate import upgrade_database
 from store.models import (
@@ -86,8 +87,9 @@ async def stack(dev_env, session_factory, db_url, hash_key) -> AsyncIterator[Sta
     )
     settings = Settings(_env_file=None, database_url=db_url, task_queue=f"tq-erase-{uuid.uuid4().hex[:8]}")  # type: ignore[call-arg]
     async with session_factory() as session:
-        _, key_a = await create_org(session, "Org A")
+        org_a, key_a = await create_org(session, "Org A")
         org_b, _ = await create_org(session, "Org B")
+        await compliance.set_policy(session, org_a.id, ANY_HOUR, changed_by="tests")  # it calls at any hour of day
         await session.commit()
     carrier = SimCarrier(time_scale=0.0, agent_call=make_agent_call(client))
     async with build_worker(client, settings, sessions=session_factory, carrier=carrier):
