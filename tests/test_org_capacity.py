@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 from typer.testing import CliRunner
-from workflow_helpers import contact, new_campaign_id, seed, settings, start_campaign
+from workflow_helpers import ANY_HOUR, contact, new_campaign_id, seed, settings, start_campaign
 
 from activities.calls import CallActivities
 from api.services import audit as audit_service
@@ -19,7 +19,7 @@ from schemas.calls import DialRequest
 from schemas.campaign import CampaignSettings
 from schemas.capacity import OrgCapacity
 from simulator.carrier import SimCarrier
-from store import audit, capacity, orgs, queries
+from store import audit, capacity, compliance, orgs, queries
 from store.db import dispose_cached_engines, get_session_factory
 from store.models import utcnow
 from workflows.contact import MAX_CALL_LENGTH
@@ -32,6 +32,8 @@ CAMPAIGNS = ("spring", "summer", "autumn")
 async def an_org(sessions: Sessions, max_calls: int | None, reserve: int = 0, org_id: str = ORG) -> str:
     async with sessions() as session:
         await orgs.create_org(session, "Acme", org_id=org_id)
+        # Its campaigns dial at any hour of the day (the legal floor would park them after 21:00 London).
+        await compliance.set_policy(session, org_id, ANY_HOUR, changed_by="tests")
         await capacity.set_capacity(
             session, org_id, OrgCapacity(max_concurrent_calls=max_calls, inbound_reserve=reserve)
         )
