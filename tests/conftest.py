@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 from codec_test_keys import suite_data_converter
+from pytest_timeout import _get_item_settings
 from temporalio import activity
 from temporalio.testing import WorkflowEnvironment
 
@@ -23,6 +24,18 @@ from workflows.search_attributes import ALL as ALL_SEARCH_ATTRIBUTES
 pytest_plugins = ["store_fixtures", "api_stack"]
 
 VENV_BIN = Path(sys.executable).parent
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Arm pytest-timeout again for a test's rerun.
+
+    pytest-timeout arms its alarm once per item, around pytest-rerunfailures' whole protocol, and the alarm
+    fires once: a test that hung, timed out and was rerun would otherwise run its rerun with no timeout, and
+    a second hang held CI to its limit.
+    """
+    if getattr(item, "execution_count", 1) > 1:
+        item.config.pluginmanager.hook.pytest_timeout_set_timer(item=item, settings=_get_item_settings(item))
 
 
 @pytest_asyncio.fixture

@@ -32,7 +32,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 from temporalio.client import Client
-from workflow_helpers import contact, settings
+from workflow_helpers import calls_at_any_hour, contact, settings
 
 from api.main import create_app
 from api.services import campaigns
@@ -86,6 +86,7 @@ async def traced(dev_env, session_factory, db_url) -> AsyncIterator[tuple[Client
         sim_time_scale=0.0,
     )
     client = await connect(config)
+    await calls_at_any_hour(session_factory, DEFAULT_ORG_ID)
 
     api = FastAPI()
 

@@ -144,6 +144,16 @@ async def eventually(check: Callable[[], object], *, within: float = 15.0, inter
         await asyncio.sleep(interval)
 
 
+async def calls_at_any_hour(sessions, org_id: str) -> None:
+    """Store ``ANY_HOUR`` as the organization's calling policy (creating the organization if need be), so a
+    test whose campaign is started from the store dials whatever the hour the suite runs at."""
+    async with sessions() as session:
+        if await orgs.get_org(session, org_id) is None:
+            await orgs.create_org(session, org_id, org_id=org_id)
+        assert await compliance.set_policy(session, org_id, ANY_HOUR, changed_by="tests") is not None
+        await session.commit()
+
+
 @asynccontextmanager
 async def contact_between_calls(
     client: Client,
@@ -160,11 +170,7 @@ async def contact_between_calls(
 ) -> AsyncIterator[WorkflowHandle]:
     """A contact workflow whose first call went unanswered, parked for its retry on a worker of its own
     (``Settings`` overrides as keywords): the call's workflow as an agent's tools find it. Terminated after."""
-    async with sessions() as session:  # each dial checks the organization's stored policy: any hour, like the input's
-        if await orgs.get_org(session, org_id) is None:
-            await orgs.create_org(session, org_id, org_id=org_id)
-        assert await compliance.set_policy(session, org_id, ANY_HOUR, changed_by="tests") is not None
-        await session.commit()
+    await calls_at_any_hour(sessions, org_id)  # each dial checks the organization's stored policy, like the input's
     task_queue = f"tq-{uuid.uuid4().hex[:8]}"
     settings_ = Settings(_env_file=None, database_url=db_url, task_queue=task_queue, **deployment)  # type: ignore[call-arg]
     sim = SimCarrier(time_scale=0.0, clock=clock)
