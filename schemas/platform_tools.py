@@ -39,75 +39,84 @@ def platform_tools(kit: Provider, connection: str, api_base_url: str | None = No
     """The kit's tools on ``connection``; a generic provider has none."""
     base = (api_base_url or API_BASE_URLS.get(kit, "")).rstrip("/")
     auth = ToolAuth(kind=AuthKind.OAUTH, connection=connection)
+
+    def post(
+        name: str, description: str, path: str, parameters: dict[str, object], body: dict, fields: list[str]
+    ) -> HttpTool:
+        """Every platform tool POSTs a JSON body to its API on the connection's token."""
+        return HttpTool(
+            name=name,
+            description=description,
+            method=HttpMethod.POST,
+            url=f"{base}{path}",
+            parameters=parameters,
+            body=body,
+            response_fields=fields,
+            auth=auth,
+        )
+
     match kit:
         case Provider.GOOGLE_CALENDAR:
             return [
-                HttpTool(
-                    name="calendar_free_busy",
-                    description="The busy periods of the calendar between two times: book only outside them",
-                    method=HttpMethod.POST,
-                    url=f"{base}/calendar/v3/freeBusy",
-                    parameters=_parameters(
+                post(
+                    "calendar_free_busy",
+                    "The busy periods of the calendar between two times: book only outside them",
+                    "/calendar/v3/freeBusy",
+                    _parameters(
                         ["time_min", "time_max"],
                         time_min=_string("RFC 3339 start, e.g. 2026-12-01T09:00:00Z"),
                         time_max=_string("RFC 3339 end"),
                     ),
-                    body={"timeMin": "{time_min}", "timeMax": "{time_max}", "items": [{"id": "primary"}]},
-                    response_fields=["calendars.primary.busy"],
-                    auth=auth,
+                    {"timeMin": "{time_min}", "timeMax": "{time_max}", "items": [{"id": "primary"}]},
+                    ["calendars.primary.busy"],
                 ),
-                HttpTool(
-                    name="calendar_book",
-                    description="Book an appointment on the calendar once the caller agreed to a time",
-                    method=HttpMethod.POST,
-                    url=f"{base}/calendar/v3/calendars/primary/events",
-                    parameters=_parameters(
+                post(
+                    "calendar_book",
+                    "Book an appointment on the calendar once the caller agreed to a time",
+                    "/calendar/v3/calendars/primary/events",
+                    _parameters(
                         ["summary", "start", "end"],
                         summary=_string("What the appointment is, with the caller's name"),
                         start=_string("RFC 3339 start"),
                         end=_string("RFC 3339 end"),
                         description=_string("Notes for the appointment"),
                     ),
-                    body={
+                    {
                         "summary": "{summary}",
                         "description": "{description}",
                         "start": {"dateTime": "{start}"},
                         "end": {"dateTime": "{end}"},
                     },
-                    response_fields=["id", "status", "start.dateTime"],
-                    auth=auth,
+                    ["id", "status", "start.dateTime"],
                 ),
             ]
         case Provider.HUBSPOT:
             return [
-                HttpTool(
-                    name="hubspot_find_contact",
-                    description="Find the CRM contact with this phone number",
-                    method=HttpMethod.POST,
-                    url=f"{base}/crm/v3/objects/contacts/search",
-                    parameters=_parameters(["phone"], phone=_string("E.164 phone number")),
-                    body={
+                post(
+                    "hubspot_find_contact",
+                    "Find the CRM contact with this phone number",
+                    "/crm/v3/objects/contacts/search",
+                    _parameters(["phone"], phone=_string("E.164 phone number")),
+                    {
                         "filterGroups": [
                             {"filters": [{"propertyName": "phone", "operator": "EQ", "value": "{phone}"}]}
                         ],
                         "properties": ["firstname", "lastname", "email", "phone"],
                     },
-                    response_fields=["total", "results.0.id", "results.0.properties"],
-                    auth=auth,
+                    ["total", "results.0.id", "results.0.properties"],
                 ),
-                HttpTool(
-                    name="hubspot_create_contact",
-                    description="Create a CRM contact for a caller who has none",
-                    method=HttpMethod.POST,
-                    url=f"{base}/crm/v3/objects/contacts",
-                    parameters=_parameters(
+                post(
+                    "hubspot_create_contact",
+                    "Create a CRM contact for a caller who has none",
+                    "/crm/v3/objects/contacts",
+                    _parameters(
                         ["phone"],
                         phone=_string("E.164 phone number"),
                         first_name=_string("Given name"),
                         last_name=_string("Family name"),
                         email=_string("Email address"),
                     ),
-                    body={
+                    {
                         "properties": {
                             "phone": "{phone}",
                             "firstname": "{first_name}",
@@ -115,21 +124,19 @@ def platform_tools(kit: Provider, connection: str, api_base_url: str | None = No
                             "email": "{email}",
                         }
                     },
-                    response_fields=["id"],
-                    auth=auth,
+                    ["id"],
                 ),
-                HttpTool(
-                    name="hubspot_log_call",
-                    description="Log this call, with a summary, on the CRM contact",
-                    method=HttpMethod.POST,
-                    url=f"{base}/crm/v3/objects/calls",
-                    parameters=_parameters(
+                post(
+                    "hubspot_log_call",
+                    "Log this call, with a summary, on the CRM contact",
+                    "/crm/v3/objects/calls",
+                    _parameters(
                         ["contact_id", "timestamp", "summary"],
                         contact_id=_string("The contact's CRM id"),
                         timestamp=_string("RFC 3339 time of the call"),
                         summary=_string("What was said and agreed"),
                     ),
-                    body={
+                    {
                         "properties": {
                             "hs_timestamp": "{timestamp}",
                             "hs_call_body": "{summary}",
@@ -148,8 +155,7 @@ def platform_tools(kit: Provider, connection: str, api_base_url: str | None = No
                             }
                         ],
                     },
-                    response_fields=["id"],
-                    auth=auth,
+                    ["id"],
                 ),
             ]
         case Provider.GENERIC:

@@ -5,7 +5,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from schemas.departments import CallRouteOut, CallRouteRecord, Department, RouteAction
 from store.models import CallRouteRow, DepartmentRow, utcnow
-from store.queries import dialect_insert, rowcount
+from store.queries import dialect_insert, rowcount, save_named_definition
 
 
 async def get_department(session: AsyncSession, org_id: str, name: str) -> Department | None:
@@ -24,13 +24,7 @@ async def department_names(session: AsyncSession, org_id: str) -> set[str]:
 
 async def save_department(session: AsyncSession, org_id: str, department: Department) -> None:
     """Create the department, or replace the definition of the one with its name."""
-    row = await session.get(DepartmentRow, (org_id, department.name))
-    if row is None:
-        session.add(DepartmentRow(org_id=org_id, name=department.name, definition=department.model_dump(mode="json")))
-    else:
-        row.definition = department.model_dump(mode="json")
-        row.updated_at = utcnow()
-    await session.flush()
+    await save_named_definition(session, DepartmentRow, org_id, department.name, department.model_dump(mode="json"))
 
 
 async def delete_department(session: AsyncSession, org_id: str, name: str) -> bool:

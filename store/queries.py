@@ -15,7 +15,7 @@ constraints, ``FOR UPDATE SKIP LOCKED`` on Postgres), so they are also safe betw
 """
 
 from datetime import datetime
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import (
     ColumnElement,
@@ -62,12 +62,16 @@ from store.models import (
     CallbackRow,
     CampaignRow,
     ContactRow,
+    DepartmentRow,
+    HttpToolRow,
     NoteRow,
     SharedInformationRow,
     TranscriptSegmentRow,
     as_utc,
     utcnow,
 )
+
+NamedDefinition = TypeVar("NamedDefinition", DepartmentRow, HttpToolRow)
 
 CANCELLED_BEFORE_DIAL = "campaign cancelled before the contact was dialled"
 
@@ -98,6 +102,22 @@ def dialect_insert(session: AsyncSession, model: type[Base]) -> PostgresInsert |
 
 def rowcount(result: Result[Any]) -> int:
     return cast(CursorResult[Any], result).rowcount
+
+
+async def save_named_definition(
+    session: AsyncSession, row_class: type[NamedDefinition], org_id: str, name: str, definition: dict[str, Any]
+) -> NamedDefinition:
+    """Create an organization's named definition (a department, an HTTP tool), or replace the one with its
+    name: the API saves by name, so a PUT of an existing name is an edit, not a conflict."""
+    row = await session.get(row_class, (org_id, name))
+    if row is None:
+        row = row_class(org_id=org_id, name=name, definition=definition)
+        session.add(row)
+    else:
+        row.definition = definition
+        row.updated_at = utcnow()
+    await session.flush()
+    return row
 
 
 # ---- campaigns ------------------------------------------------------------------------------------

@@ -5,7 +5,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from schemas.tools import HttpTool, InvocationStatus, ToolInvocationOut, ToolInvocationRecord
 from store.models import HttpToolRow, ToolInvocationRow, utcnow
-from store.queries import dialect_insert, rowcount
+from store.queries import dialect_insert, rowcount, save_named_definition
 
 
 async def get_tool_row(session: AsyncSession, org_id: str, name: str) -> HttpToolRow | None:
@@ -28,15 +28,7 @@ async def tool_names(session: AsyncSession, org_id: str) -> set[str]:
 
 async def save_tool(session: AsyncSession, org_id: str, tool: HttpTool) -> HttpToolRow:
     """Create the tool, or replace the definition of the one with its name."""
-    row = await get_tool_row(session, org_id, tool.name)
-    if row is None:
-        row = HttpToolRow(org_id=org_id, name=tool.name, definition=tool.model_dump(mode="json"))
-        session.add(row)
-    else:
-        row.definition = tool.model_dump(mode="json")
-        row.updated_at = utcnow()
-    await session.flush()
-    return row
+    return await save_named_definition(session, HttpToolRow, org_id, tool.name, tool.model_dump(mode="json"))
 
 
 async def delete_tool(session: AsyncSession, org_id: str, name: str) -> bool:
