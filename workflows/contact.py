@@ -31,6 +31,7 @@ with workflow.unsafe.imports_passed_through():
     from schemas.contact import Contact
     from schemas.dispositions import DispositionInput, DispositionRecord, NextStep
     from schemas.outcomes import TERMINAL_CALL_OUTCOMES, CallOutcome, FinalOutcome
+    from schemas.recordings import COLLECT_RECORDINGS_ACTIVITY, RECORDING_PATCH, CollectRecordings
     from schemas.workflow_io import (
         AttemptSummary,
         CallbackConfirmation,
@@ -71,6 +72,11 @@ WINDOW_WAIT_PATCH = "window-wait-frees-lookahead"
 # Network failures are retried soon without counting as the person's tries, and a final class ends the
 # contact (schemas.causes); runs begun before it counted every failure as a try.
 RETRY_BY_CAUSE_PATCH = "retry-by-cause"
+RECORDING_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=2), backoff_coefficient=1.5, maximum_interval=timedelta(seconds=30)
+)
+RECORDING_TIMEOUT = timedelta(minutes=10)
+"""How long an egress may take to finish writing a call's recording before it is given up."""
 
 _FINAL_FOR_SKIP = {
     SkipCause.DO_NOT_CALL: FinalOutcome.DO_NOT_CALL,
@@ -155,6 +161,7 @@ class ContactWorkflow(CallRecordsMixin):
                     if result.answered:
                         last = self._state.attempts[-1]
                         self._start_analysis(last.attempt, last.outcome.value)
+                        self._collect_recordings(last.attempt, result)
                 elif decision.verdict == DialVerdict.WAIT:
                     assert decision.not_before is not None
                     self._due = decision.not_before
@@ -170,6 +177,31 @@ class ContactWorkflow(CallRecordsMixin):
         await self._analyses_done()
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self.state()
+
+    def _collect_recordings(self, attempt: int, result: DialResult) -> None:
+        """After an answered call of a recording agent, record its recordings (``collect_recordings``), without
+        waiting: like the analysis, it decides nothing, and :meth:`_analyses_done` awaits it before the end."""
+        agent = self._input.agent
+        if agent is None or not agent.recording or not workflow.patched(RECORDING_PATCH):
+            return
+        request = CollectRecordings(
+            idempotency_key=attempt_idempotency_key(workflow.info().workflow_id, attempt),
+            org_id=self._input.org_id,
+            campaign_id=self._input.campaign_id,
+            external_id=self._ref.external_id,
+            attempt=attempt,
+            call_seconds=result.duration_seconds,
+        )
+        self._analyses.append(
+            workflow.start_activity(
+                COLLECT_RECORDINGS_ACTIVITY,
+                request,
+                schedule_to_close_timeout=RECORDING_TIMEOUT,
+                start_to_close_timeout=timedelta(minutes=1),
+                retry_policy=RECORDING_RETRY,
+                summary=f"recordings of attempt {attempt}",
+            )
+        )
 
     def _adopt(self, contact: Contact) -> None:
         """Take the whole contact: its number (for an opt-out) and its attributes (the agent's first context)."""
