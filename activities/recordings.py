@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from infra.recordings import content_type_of, length_mismatch, room_recordings, storage_for
+from infra.recordings import RecordingUnavailableError, content_type_of, length_mismatch, room_recordings, storage_for
 from schemas.recordings import COLLECT_RECORDINGS_ACTIVITY, CollectRecordings
 from schemas.settings import Settings
 from store import recordings
@@ -44,11 +44,15 @@ class RecordingActivities:
         tolerance = settings.recording_length_tolerance
         async with self._sessions() as session:
             for file in files:
-                stored = await storage.size(file.location)
                 problems = []
+                try:
+                    stored = await storage.size(file.location)
+                except RecordingUnavailableError as err:  # written outside the recordings directory
+                    stored = None
+                    problems.append(str(err))
                 if file.error:
                     problems.append(f"the egress failed: {file.error}")
-                if stored is None:
+                if stored is None and not problems:
                     problems.append(f"no file at {file.location}")
                 mismatch = length_mismatch(file.duration_seconds, request.call_seconds, tolerance)
                 if mismatch:

@@ -27,18 +27,20 @@ from recording_helpers import RECORDING_AGENT, answered_call, livekit, point_at,
 from sqlalchemy import select
 from test_dashboard_browser import logged_in
 from test_disclosure import DISCLOSURE, clock, make_job
+from test_inbound import INCOMING, STATUS, Stack, call_form, new_sid, sip_of, stack  # noqa: F401 - the fixture
 from voice_fakes import FakeBridge
 from workflow_helpers import contact, new_campaign_id, seed, settings, start_contact
 
 from infra.recordings import link_is_valid, signed_path, start_recording
 from schemas.agent import AgentConfig
+from schemas.inbound import INBOUND_CAMPAIGN_ID, InboundCallState, inbound_workflow_id
 from schemas.settings import Settings
 from schemas.workflow_io import attempt_idempotency_key, contact_workflow_id
 from simulator.agent_call import make_agent_call
 from simulator.carrier import SimCarrier
 from simulator.scripted_llm import ScriptedLLM
 from store import queries
-from store.models import RecordingRow
+from store.models import DEFAULT_ORG_ID, RecordingRow
 from telephony.livekit_sip import room_name_for
 from voice_worker.agent import RingflowAgent
 
@@ -67,8 +69,8 @@ def moto_s3() -> Iterator[str]:
         server.stop()
 
 
-async def rows_of(stack: ApiStack, call: dict) -> list[RecordingRow]:
-    async with stack.sessions() as session:
+async def rows_of(api: ApiStack, call: dict) -> list[RecordingRow]:
+    async with api.sessions() as session:
         query = select(RecordingRow).where(
             RecordingRow.campaign_id == call["campaign_id"], RecordingRow.external_id == call["external_id"]
         )
@@ -184,6 +186,39 @@ async def test_a_call_by_an_agent_that_does_not_record_asks_livekit_for_no_recor
     assert lk.requests == []
     async with session_factory() as session:
         assert (await session.scalars(select(RecordingRow))).all() == []
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The deployment's data directory, for stacks whose settings come from the environment."""
+    monkeypatch.setenv("RINGFLOW_DATA_DIR", str(tmp_path))
+    (tmp_path / "recordings").mkdir()
+    return tmp_path
+
+
+async def test_an_incoming_call_is_recorded_once_its_room_is_closed(data_dir: Path, stack: Stack) -> None:  # noqa: F811
+    """The inbound call's workflow collects the recording after Twilio reports the call's end and the room closes;
+    Twilio's duration is the call's."""
+    async with stack.sessions() as session:
+        await queries.save_agent(
+            session, AgentConfig(name="front-desk", instructions="Help callers.", disclosure=DISCLOSURE, recording=True)
+        )
+        await session.commit()
+    sid = new_sid()
+    room = sip_of((await stack.post(INCOMING, call_form(sid))).text).removeprefix("sip:").split("@")[0]
+    config = point_at(Settings(_env_file=None), stack.standin, data_dir)  # type: ignore[call-arg]
+    async with livekit(stack.standin) as client:  # the voice worker, once the disclosure is said
+        started = await start_recording(client, config, room)
+    stack.standin.recording_seconds = 41.0
+    done = await stack.post(STATUS, {"CallSid": sid, "CallStatus": "completed", "CallDuration": "42"})
+    assert done.status_code == 204
+    await stack.client.get_workflow_handle(inbound_workflow_id(sid), result_type=InboundCallState).result()
+    async with stack.sessions() as session:
+        [row] = (await session.scalars(select(RecordingRow))).all()
+    assert (row.campaign_id, row.external_id, row.attempt) == (INBOUND_CAMPAIGN_ID, sid, 1)
+    assert (row.egress_id, row.org_id, row.call_seconds) == (started.egress_id, DEFAULT_ORG_ID, 42.0)
+    assert row.length_mismatch is False and row.duration_seconds == 41.0
+    assert row.size_bytes == on_disk(row.location)
 
 
 async def test_a_recording_as_long_as_its_call_passes_the_length_check(

@@ -17,7 +17,6 @@ from livekit.agents.worker import ServerEnvOption
 from opentelemetry import trace
 
 from schemas.agent import CallJob
-from schemas.inbound import INBOUND_CAMPAIGN_ID
 from schemas.settings import get_settings
 from voice_worker.agent import Recorder, RingflowAgent, Transfer, utc_now
 from voice_worker.bridge import BridgeError, CallBridge
@@ -71,9 +70,7 @@ async def _run_call(ctx: JobContext, job: CallJob, bridge: CallBridge) -> None:
             await flusher
 
     ctx.add_shutdown_callback(_stop_flushing)
-    # Only a dial's recording is collected after the call (the contact workflow's), so only a dial is recorded.
-    recorder = None if job.campaign_id == INBOUND_CAMPAIGN_ID else _egress_recorder(ctx)
-    agent = RingflowAgent(job, bridge, transfer=_sip_transfer(ctx), recorder=recorder)
+    agent = RingflowAgent(job, bridge, transfer=_sip_transfer(ctx), recorder=_egress_recorder(ctx))
     await session.start(room=ctx.room, agent=agent)
 
 

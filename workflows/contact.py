@@ -31,7 +31,7 @@ with workflow.unsafe.imports_passed_through():
     from schemas.contact import Contact
     from schemas.dispositions import DispositionInput, DispositionRecord, NextStep
     from schemas.outcomes import TERMINAL_CALL_OUTCOMES, CallOutcome, FinalOutcome
-    from schemas.recordings import COLLECT_RECORDINGS_ACTIVITY, RECORDING_PATCH, CollectRecordings
+    from schemas.recordings import CollectRecordings
     from schemas.workflow_io import (
         AttemptSummary,
         CallbackConfirmation,
@@ -51,6 +51,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows import search_attributes
     from workflows.call_records import STORE_RETRY, CallRecordsMixin, call_outcome_of
+    from workflows.recordings import start_collecting
     from workflows.scheduling import decide_dial, retry_delay
 
 # No limit on tries: a dial whose call was placed must not end as a failed try while its result is
@@ -72,11 +73,7 @@ WINDOW_WAIT_PATCH = "window-wait-frees-lookahead"
 # Network failures are retried soon without counting as the person's tries, and a final class ends the
 # contact (schemas.causes); runs begun before it counted every failure as a try.
 RETRY_BY_CAUSE_PATCH = "retry-by-cause"
-RECORDING_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=2), backoff_coefficient=1.5, maximum_interval=timedelta(seconds=30)
-)
-RECORDING_TIMEOUT = timedelta(minutes=10)
-"""How long an egress may take to finish writing a call's recording before it is given up."""
+
 
 _FINAL_FOR_SKIP = {
     SkipCause.DO_NOT_CALL: FinalOutcome.DO_NOT_CALL,
@@ -179,11 +176,8 @@ class ContactWorkflow(CallRecordsMixin):
         return self.state()
 
     def _collect_recordings(self, attempt: int, result: DialResult) -> None:
-        """After an answered call of a recording agent, record its recordings (``collect_recordings``), without
-        waiting: like the analysis, it decides nothing, and :meth:`_analyses_done` awaits it before the end."""
-        agent = self._input.agent
-        if agent is None or not agent.recording or not workflow.patched(RECORDING_PATCH):
-            return
+        """After an answered call of a recording agent, record its recordings; like the analysis, it decides
+        nothing, and :meth:`_analyses_done` awaits it before the end."""
         request = CollectRecordings(
             idempotency_key=attempt_idempotency_key(workflow.info().workflow_id, attempt),
             org_id=self._input.org_id,
@@ -192,16 +186,8 @@ class ContactWorkflow(CallRecordsMixin):
             attempt=attempt,
             call_seconds=result.duration_seconds,
         )
-        self._analyses.append(
-            workflow.start_activity(
-                COLLECT_RECORDINGS_ACTIVITY,
-                request,
-                schedule_to_close_timeout=RECORDING_TIMEOUT,
-                start_to_close_timeout=timedelta(minutes=1),
-                retry_policy=RECORDING_RETRY,
-                summary=f"recordings of attempt {attempt}",
-            )
-        )
+        if (handle := start_collecting(self._input.agent, request)) is not None:
+            self._analyses.append(handle)
 
     def _adopt(self, contact: Contact) -> None:
         """Take the whole contact: its number (for an opt-out) and its attributes (the agent's first context)."""
