@@ -352,13 +352,16 @@ async def test_erasing_the_person_deletes_their_recording_file_and_row(
 
 
 async def test_the_call_page_plays_the_recording(api_stack: ApiStack, lk: LiveKitStandIn, tmp_path: Path) -> None:
-    """A member opens a recorded call: the page has an audio player whose source loads (its duration known)."""
+    """A member sees the agent's recording switch on, then opens a recorded call: the page has an audio player whose
+    source loads (its duration known)."""
     point_at(api_stack.settings, lk, tmp_path)
     call = await answered_call(api_stack.org_a.http)
     await record_call(lk, api_stack.settings, api_stack.sessions, call, recorded_seconds=3.0)
     errors: list[str] = []
     async with headless_chromium() as browser:
         context, page = await logged_in(browser, api_stack.base_url, api_stack.org_a.email, errors)
+        await page.goto(f"/agents/{RECORDING_AGENT['name']}")  # the agent's switch shows it records
+        await expect(page.locator("input[name=recording]")).to_be_checked()
         await page.goto(f"/calls/{call['id']}")
         player = page.locator("#call-recording-player")
         await expect(player).to_be_visible()

@@ -692,6 +692,7 @@ document.addEventListener("alpine:init", () => {
       realtime: { provider: "openai", model: "", temperature: null },
       transfer_number: "",
       voicemail_message: "",
+      recording: false,
       active: true,
       tools: Object.fromEntries(toolNames.map((tool) => [tool, true])),
       http_tools: [],
