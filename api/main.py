@@ -11,7 +11,7 @@ from temporalio.client import Client
 
 from api import ratelimit
 from api.deps import AppContext
-from api.routers import codec, connections, dashboard, health, operator, twilio, v1
+from api.routers import codec, connections, dashboard, health, operator, recordings, twilio, v1
 from api.security_headers import SecurityHeadersMiddleware
 from api.webhook_timing import WebhookTimingMiddleware
 from schemas.settings import Settings
@@ -60,6 +60,7 @@ def _build(lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]] | No
     app.include_router(twilio.router)
     app.include_router(connections.callback_router)
     app.include_router(codec.router)
+    app.include_router(recordings.router)
     app.include_router(operator.router)
     app.add_middleware(codec.CodecCorsMiddleware)
     app.include_router(health.router)

@@ -42,7 +42,7 @@ def people_erase(
                 if await get_org(session, org) is None:
                     raise CliError(f"no organization {org!r}: `ringflow org list` shows them")
             client = await connect_temporal(settings)
-            _print(await erase_person(client, sessions, org_id=org, phone=number))
+            _print(await erase_person(client, sessions, org_id=org, phone=number, settings=settings))
         finally:
             await dispose_cached_engines()
         return 0

@@ -102,6 +102,10 @@ class AgentConfig(BaseModel):
         default_factory=list,
         description="The organization's departments (/v1/departments) this agent may route callers to, by name",
     )
+    recording: bool = Field(
+        default=False,
+        description="Record the call's audio (LiveKit Egress), from the end of the disclosure (docs/recordings.md)",
+    )
     transfer_number: str | None = None
     voicemail_message: str = ""
     active: bool = True

@@ -30,6 +30,7 @@ from schemas.departments import CallRouteOut
 from schemas.dispositions import Disposition
 from schemas.imports import RowError
 from schemas.providers import LLMChoice, RealtimeChoice, STTChoice, TTSChoice
+from schemas.recordings import RecordingOut
 from schemas.tools import ToolInvocationOut
 from schemas.workflow_io import CampaignProgress
 
@@ -364,6 +365,11 @@ class CallDetail(CallOut):
     analysis: CallAnalysis | None = Field(
         default=None, description="The post-call analysis (summary, extracted fields, success, tags); none yet: null"
     )
+    recordings: list[RecordingOut] = Field(
+        default_factory=list,
+        description="The call's recordings, each with its length check (``length_mismatch``); download one through "
+        "GET /v1/calls/{id}/recording",
+    )
     tool_invocations: list[ToolInvocationOut] = Field(
         default_factory=list,
         description="The HTTP tools the agent called on this call, in order: arguments, status, latency, answer",
@@ -464,6 +470,7 @@ class AgentUpdate(RequestBody):
     departments: list[str] | None = Field(default=None, description="Replaces the departments it routes callers to")
     transfer_number: str | None = Field(default=None, description="E.164; null removes it")
     voicemail_message: str | None = None
+    recording: bool | None = Field(default=None, description="Record its calls from the end of the disclosure")
     active: bool | None = None
     dispositions: list[Disposition] | None = Field(
         default=None,
@@ -497,6 +504,7 @@ class AgentOut(BaseModel):
     departments: list[str] = Field(description="The organization's departments it routes callers to (/v1/departments)")
     transfer_number: str | None
     voicemail_message: str
+    recording: bool = Field(default=False, description="Its calls are recorded, from the end of the disclosure")
     active: bool
     dispositions: list[Disposition] = Field(description="What its calls can come to: name, description, outcome, then")
     analysis: AnalysisConfig = Field(

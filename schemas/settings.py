@@ -113,6 +113,30 @@ class Settings(BaseSettings):
     livekit_sip_inbound_password: str | None = None
     agent_name: str = Field(default="ringflow-agent", description="The voice worker's name for explicit dispatch")
 
+    # ---- Call recording (docs/recordings.md) ---------------------------------------------------
+    recording_storage: Literal["local", "s3"] = Field(
+        default="local",
+        description="Where LiveKit Egress writes recordings: a local directory (the egress service must share it) "
+        "or an S3-compatible bucket",
+    )
+    recording_dir: Path | None = Field(default=None, description="Local recordings (unset: data_dir/recordings)")
+    recording_s3_bucket: str | None = None
+    recording_s3_endpoint: str | None = Field(
+        default=None, description="An S3-compatible endpoint (MinIO, R2, ...); unset: AWS"
+    )
+    recording_s3_region: str = "us-east-1"
+    recording_s3_access_key: str | None = None
+    recording_s3_secret_key: str | None = None
+    recording_link_secret: str | None = Field(
+        default=None,
+        description="The secret signing recording download links (HMAC-SHA256; unset: the dev stack's key file "
+        "in data_dir)",
+    )
+    recording_link_seconds: int = Field(default=300, ge=1, description="How long a recording's download link lives")
+    recording_length_tolerance: float = Field(
+        default=3.0, ge=0.0, description="Seconds a recording may differ from its call's duration before it is flagged"
+    )
+
     # ---- Twilio ---------------------------------------------------------------------------------
     twilio_account_sid: str | None = None
     twilio_auth_token: str | None = None

@@ -823,3 +823,27 @@ class CallRouteRow(Base):
     callback_at: Mapped[datetime | None] = mapped_column()
     detail: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class RecordingRow(Base):
+    """One file a call's egress wrote (docs/recordings.md), keyed like the call's other records; written only by
+    the ``collect_recordings`` activity, once per egress (the egress id makes a retried write a no-op)."""
+
+    __tablename__ = "recordings"
+    __table_args__ = (Index("ix_recordings_call", "campaign_id", "external_id", "attempt"),)
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    egress_id: Mapped[str] = mapped_column(String(128), unique=True)
+    org_id: Mapped[str | None] = mapped_column(String(64))
+    campaign_id: Mapped[str] = mapped_column(String(64))
+    external_id: Mapped[str] = mapped_column(String(128))
+    attempt: Mapped[int] = mapped_column(Integer)
+    storage: Mapped[str] = mapped_column(String(16), doc="local | s3")
+    location: Mapped[str] = mapped_column(String(1024), doc="the file's path, or the bucket's key")
+    content_type: Mapped[str] = mapped_column(String(64))
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    duration_seconds: Mapped[float] = mapped_column(Float)
+    call_seconds: Mapped[float] = mapped_column(Float)
+    length_mismatch: Mapped[bool] = mapped_column(Boolean)
+    problem: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -16,13 +16,24 @@ does: :class:`Answer` (pick up, hang up after ``talk`` seconds), :class:`SipReje
 status) or :class:`ServerFailure` (a Twirp error without SIP status, e.g. a 5xx).
 ``failures[method]`` makes the next call of a method fail. :meth:`add_participant` puts a callee
 in a room as if an earlier, dead attempt had dialled it.
+
+Egress (``livekit.Egress``: ``StartRoomCompositeEgress``, ``StopEgress``, ``ListEgress``): an egress records
+until it is stopped or its room is deleted, as the real one does, and then writes a real audio file as long as
+it ran (``recording_seconds`` scripts another length): a WAV made with the stdlib, where the real egress writes
+the OGG it was asked for (the name it reports says which), into the requested local path or uploaded to the
+requested S3-compatible bucket.
 """
 
 import asyncio
+import io
 import itertools
+import math
+import struct
 import time
+import wave
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -31,6 +42,15 @@ from google.protobuf.message import Message
 from livekit.api import TokenVerifier
 from livekit.api.access_token import Claims
 from livekit.protocol.agent_dispatch import AgentDispatch, CreateAgentDispatchRequest
+from livekit.protocol.egress import (
+    EgressInfo,
+    EgressStatus,
+    FileInfo,
+    ListEgressRequest,
+    ListEgressResponse,
+    RoomCompositeEgressRequest,
+    StopEgressRequest,
+)
 from livekit.protocol.models import ParticipantInfo, Room
 from livekit.protocol.room import (
     CreateRoomRequest,
@@ -140,6 +160,13 @@ class Recorded:
 
 
 @dataclass
+class StandInEgress:
+    info: EgressInfo
+    request: RoomCompositeEgressRequest
+    started: float
+
+
+@dataclass
 class StandInRoom:
     room: Room
     participants: dict[str, ParticipantInfo] = field(default_factory=dict)
@@ -184,6 +211,9 @@ class LiveKitStandIn:
         self.sip_script: dict[str, Answer | SipReject | ServerFailure] = {}
         self.default_sip: Answer | SipReject | ServerFailure = Answer()
         self.failures: dict[str, list[TwirpFailure]] = {}
+        self.egresses: dict[str, StandInEgress] = {}
+        self.recording_seconds: float | None = None
+        """Scripts the length of the files egresses write (None: as long as each ran)."""
         self.add_agent_on_dispatch = True
         self.on_dispatch: Callable[[CreateAgentDispatchRequest], None] | None = None
         """Called with each dispatch, as LiveKit would hand the job to the agent worker (tests start an agent)."""
@@ -198,6 +228,9 @@ class LiveKitStandIn:
             ("livekit.AgentDispatchService", "CreateDispatch"): (CreateAgentDispatchRequest, self._create_dispatch),
             ("livekit.SIP", "CreateSIPParticipant"): (CreateSIPParticipantRequest, self._create_sip_participant),
             ("livekit.SIP", "TransferSIPParticipant"): (TransferSIPParticipantRequest, self._transfer),
+            ("livekit.Egress", "StartRoomCompositeEgress"): (RoomCompositeEgressRequest, self._start_egress),
+            ("livekit.Egress", "StopEgress"): (StopEgressRequest, self._stop_egress),
+            ("livekit.Egress", "ListEgress"): (ListEgressRequest, self._list_egress),
         }
 
     # ---- lifecycle -----------------------------------------------------------------------------
@@ -332,6 +365,9 @@ class LiveKitStandIn:
             raise TwirpFailure("not_found", "requested room does not exist")
         for task in room.hangups:
             task.cancel()
+        for egress in list(self.egresses.values()):  # an egress ends with its room
+            if egress.info.room_name == req.room and egress.info.status == EgressStatus.EGRESS_ACTIVE:
+                await self._finish_egress(egress)
         return DeleteRoomResponse()
 
     async def _list_participants(self, req: ListParticipantsRequest) -> ListParticipantsResponse:
@@ -389,6 +425,100 @@ class LiveKitStandIn:
             reason=SIPTransferReason.STR_COMPLETED,
             sip_status=SIPStatus(code=202, status="Accepted"),
         )
+
+    # ---- Egress --------------------------------------------------------------------------------
+
+    async def _start_egress(self, req: RoomCompositeEgressRequest) -> EgressInfo:
+        room = self.rooms.get(req.room_name)
+        if room is None:
+            raise TwirpFailure("not_found", "requested room does not exist")
+        info = EgressInfo(
+            egress_id=f"EG_{next(self._ids)}",
+            room_id=room.room.sid,
+            room_name=req.room_name,
+            status=EgressStatus.EGRESS_ACTIVE,
+            started_at=time.time_ns(),
+            room_composite=req,
+        )
+        self.egresses[info.egress_id] = StandInEgress(info, req, time.monotonic())
+        return info
+
+    async def _stop_egress(self, req: StopEgressRequest) -> EgressInfo:
+        egress = self.egresses.get(req.egress_id)
+        if egress is None:
+            raise TwirpFailure("not_found", "egress does not exist")
+        if egress.info.status != EgressStatus.EGRESS_ACTIVE:
+            raise TwirpFailure("failed_precondition", "egress is not active")
+        await self._finish_egress(egress)
+        return egress.info
+
+    async def _list_egress(self, req: ListEgressRequest) -> ListEgressResponse:
+        items = [
+            e.info
+            for e in self.egresses.values()
+            if (not req.room_name or e.info.room_name == req.room_name)
+            and (not req.egress_id or e.info.egress_id == req.egress_id)
+            and (not req.active or e.info.status == EgressStatus.EGRESS_ACTIVE)
+        ]
+        return ListEgressResponse(items=items)
+
+    async def _finish_egress(self, egress: StandInEgress) -> None:
+        """Write the file the egress recorded and mark it complete, as the real one reports it."""
+        seconds = self.recording_seconds
+        if seconds is None:
+            seconds = time.monotonic() - egress.started
+        audio = wav_bytes(seconds)
+        output = egress.request.file_outputs[0]
+        name = output.filepath.rsplit(".", 1)[0] + ".wav"
+        if output.HasField("s3"):
+            await asyncio.to_thread(_upload, output.s3, name, audio)
+            location = f"{output.s3.endpoint}/{output.s3.bucket}/{name}"
+        else:
+            await asyncio.to_thread(Path(name).write_bytes, audio)
+            location = name
+        ended = time.time_ns()
+        egress.info.file_results.append(
+            FileInfo(
+                filename=name,
+                started_at=egress.info.started_at,
+                ended_at=ended,
+                duration=int(seconds * 1e9),
+                size=len(audio),
+                location=location,
+            )
+        )
+        egress.info.ended_at = ended
+        egress.info.status = EgressStatus.EGRESS_COMPLETE
+
+
+SAMPLE_RATE = 8000
+
+
+def wav_bytes(seconds: float) -> bytes:
+    """A mono 16-bit WAV of a quiet 440 Hz tone, ``seconds`` long."""
+    frames = round(seconds * SAMPLE_RATE)
+    samples = (int(3000 * math.sin(2 * math.pi * 440 * n / SAMPLE_RATE)) for n in range(frames))
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(SAMPLE_RATE)
+        out.writeframes(b"".join(struct.pack("<h", sample) for sample in samples))
+    return buffer.getvalue()
+
+
+def _upload(s3: Any, key: str, body: bytes) -> None:
+    """Put the file into the bucket the egress request names, with its credentials, as the egress would."""
+    import boto3
+
+    client = boto3.client(
+        "s3",
+        endpoint_url=s3.endpoint or None,
+        region_name=s3.region or None,
+        aws_access_key_id=s3.access_key,
+        aws_secret_access_key=s3.secret,
+    )
+    client.put_object(Bucket=s3.bucket, Key=key, Body=body, ContentType="audio/wav")
 
 
 def decoded(message: Message) -> dict[str, Any]:

@@ -436,6 +436,10 @@ def _hang_up_after(context: RunContext) -> None:
         session.once("close", lambda _ev: job_ctx.shutdown(reason="end_call"))
 
 
+Recorder = Callable[[], Awaitable[object]]
+"""Starts recording the call (the live worker's LiveKit egress of the room); absent in text mode."""
+
+
 class RingflowAgent(Agent):
     """One call's agent: rendered instructions, enabled tools, disclosure and greeting, and live-context polling."""
 
@@ -447,9 +451,12 @@ class RingflowAgent(Agent):
         *,
         poll_interval: float = DEFAULT_POLL_INTERVAL,
         transfer: Transfer | None = None,
+        recorder: Recorder | None = None,
         **agent_kwargs: Any,
     ) -> None:
         self.job = job
+        self.recorder = recorder if job.agent.recording else None
+        self.recording_task: asyncio.Task[None] | None = None
         self.bridge = bridge
         self.clock: Clock = clock or utc_now
         self.poll_interval = poll_interval
@@ -485,12 +492,28 @@ class RingflowAgent(Agent):
                 self.disclosure_handle = self._say_exactly(
                     disclosure, f"Before anything else, say exactly these words: {disclosure}", interruptible=False
                 )
+            if self.recorder is not None:
+                self.recording_task = asyncio.create_task(self._record_after_disclosure(), name="ringflow.recording")
             if greeting:
                 self.greeting_handle = self._say_exactly(greeting, f"Greet the callee with exactly: {greeting}")
             await self._add_http_tools()  # while the opening words play
             await self._add_route_tool()
         finally:
             self._greeted.set()
+
+    async def _record_after_disclosure(self) -> None:
+        """Start recording once the disclosure has been said in full (at once without one): the callee hears that
+        the call is recorded before it is. A recording that cannot start never ends the call."""
+        assert self.recorder is not None
+        if self.disclosure_handle is not None:
+            await self.disclosure_handle.wait_for_playout()
+            if self.disclosure_handle.interrupted:
+                log.warning("the disclosure was cut off: the call is not recorded")
+                return
+        try:
+            await self.recorder()
+        except Exception:
+            log.exception("could not start recording the call")
 
     async def _add_http_tools(self) -> None:
         """Register the HTTP tools the agent config names; a bridge failure leaves the call without them."""
@@ -539,6 +562,8 @@ class RingflowAgent(Agent):
 
     async def on_exit(self) -> None:
         await self.stop_polling()
+        if self.recording_task is not None and not self.recording_task.done():
+            self.recording_task.cancel()
 
     async def stop_polling(self) -> None:
         if self._poll_task is not None:

@@ -18,7 +18,7 @@ from opentelemetry import trace
 
 from schemas.agent import CallJob
 from schemas.settings import get_settings
-from voice_worker.agent import RingflowAgent, Transfer, utc_now
+from voice_worker.agent import Recorder, RingflowAgent, Transfer, utc_now
 from voice_worker.bridge import BridgeError, CallBridge
 from voice_worker.models import build_session
 from voice_worker.transcript import TranscriptCollector
@@ -70,7 +70,8 @@ async def _run_call(ctx: JobContext, job: CallJob, bridge: CallBridge) -> None:
             await flusher
 
     ctx.add_shutdown_callback(_stop_flushing)
-    await session.start(room=ctx.room, agent=RingflowAgent(job, bridge, transfer=_sip_transfer(ctx)))
+    agent = RingflowAgent(job, bridge, transfer=_sip_transfer(ctx), recorder=_egress_recorder(ctx))
+    await session.start(room=ctx.room, agent=agent)
 
 
 async def _refuse_call(ctx: JobContext, bridge: CallBridge, reason: str) -> None:
@@ -105,6 +106,23 @@ def _sip_transfer(ctx: JobContext) -> Transfer:
         )
 
     return transfer
+
+
+def _egress_recorder(ctx: JobContext) -> Recorder:
+    """Record the room's audio through LiveKit Egress (``infra/recordings.py``); the egress ends with the room, and
+    the call's workflow records its file afterwards (``collect_recordings``)."""
+
+    async def record() -> None:
+        from livekit import api
+
+        from infra.recordings import start_recording
+
+        settings = get_settings()
+        async with api.LiveKitAPI(settings.livekit_url, settings.livekit_api_key, settings.livekit_api_secret) as lk:
+            info = await start_recording(lk, settings, ctx.room.name)
+        log.info("recording the call: egress %s", info.egress_id)
+
+    return record
 
 
 def worker_options() -> WorkerOptions:

@@ -16,6 +16,7 @@ from activities.departments import DepartmentActivities
 from activities.inbound import InboundActivities
 from activities.knowledge import KnowledgeActivities
 from activities.lookup import LookupActivities
+from activities.recordings import RecordingActivities
 from activities.store import StoreActivities
 from activities.tools import ToolActivities
 from activities.webhooks import WebhookActivities
@@ -73,6 +74,7 @@ def build_worker(
     connections = ConnectionActivities(settings, sessions)
     knowledge = KnowledgeActivities(sessions)
     departments = DepartmentActivities(sessions)
+    recordings = RecordingActivities(settings, sessions)
     return Worker(
         client,
         task_queue=task_queue or settings.task_queue,
@@ -111,6 +113,7 @@ def build_worker(
             connections.refresh_connection,
             departments.load_departments,
             departments.record_call_route,
+            recordings.collect_recordings,
         ],
         max_concurrent_activities=500,
         workflow_task_executor=ThreadPoolExecutor(max_workers=8),

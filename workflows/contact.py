@@ -31,6 +31,7 @@ with workflow.unsafe.imports_passed_through():
     from schemas.contact import Contact
     from schemas.dispositions import DispositionInput, DispositionRecord, NextStep
     from schemas.outcomes import TERMINAL_CALL_OUTCOMES, CallOutcome, FinalOutcome
+    from schemas.recordings import CollectRecordings
     from schemas.workflow_io import (
         AttemptSummary,
         CallbackConfirmation,
@@ -50,6 +51,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows import search_attributes
     from workflows.call_records import STORE_RETRY, CallRecordsMixin, call_outcome_of
+    from workflows.recordings import start_collecting
     from workflows.scheduling import decide_dial, retry_delay
 
 # No limit on tries: a dial whose call was placed must not end as a failed try while its result is
@@ -71,6 +73,7 @@ WINDOW_WAIT_PATCH = "window-wait-frees-lookahead"
 # Network failures are retried soon without counting as the person's tries, and a final class ends the
 # contact (schemas.causes); runs begun before it counted every failure as a try.
 RETRY_BY_CAUSE_PATCH = "retry-by-cause"
+
 
 _FINAL_FOR_SKIP = {
     SkipCause.DO_NOT_CALL: FinalOutcome.DO_NOT_CALL,
@@ -155,6 +158,7 @@ class ContactWorkflow(CallRecordsMixin):
                     if result.answered:
                         last = self._state.attempts[-1]
                         self._start_analysis(last.attempt, last.outcome.value)
+                        self._collect_recordings(last.attempt, result)
                 elif decision.verdict == DialVerdict.WAIT:
                     assert decision.not_before is not None
                     self._due = decision.not_before
@@ -170,6 +174,20 @@ class ContactWorkflow(CallRecordsMixin):
         await self._analyses_done()
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self.state()
+
+    def _collect_recordings(self, attempt: int, result: DialResult) -> None:
+        """After an answered call of a recording agent, record its recordings; like the analysis, it decides
+        nothing, and :meth:`_analyses_done` awaits it before the end."""
+        request = CollectRecordings(
+            idempotency_key=attempt_idempotency_key(workflow.info().workflow_id, attempt),
+            org_id=self._input.org_id,
+            campaign_id=self._input.campaign_id,
+            external_id=self._ref.external_id,
+            attempt=attempt,
+            call_seconds=result.duration_seconds,
+        )
+        if (handle := start_collecting(self._input.agent, request)) is not None:
+            self._analyses.append(handle)
 
     def _adopt(self, contact: Contact) -> None:
         """Take the whole contact: its number (for an opt-out) and its attributes (the agent's first context)."""

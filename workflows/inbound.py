@@ -34,8 +34,10 @@ with workflow.unsafe.imports_passed_through():
         RoomToDelete,
     )
     from schemas.outcomes import FinalOutcome
+    from schemas.recordings import CollectRecordings
     from schemas.workflow_io import CallbackConfirmation
     from workflows.call_records import STORE_RETRY, CallRecordsMixin
+    from workflows.recordings import start_collecting
 
 ROOM_RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=200), maximum_attempts=3)
 CLEANUP_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30))
@@ -100,6 +102,17 @@ class InboundCallWorkflow(CallRecordsMixin):
                 start_to_close_timeout=timedelta(seconds=30),
                 retry_policy=CLEANUP_RETRY,
             )
+            # The room is gone, so its egress has ended: its file can be recorded.
+            recording = CollectRecordings(
+                idempotency_key=workflow.info().workflow_id,  # the room is named after it (prepare_inbound_room)
+                org_id=input.org_id,
+                campaign_id=INBOUND_CAMPAIGN_ID,
+                external_id=input.call_sid,
+                attempt=1,
+                call_seconds=final.duration_seconds or 0.0,
+            )
+            if final.status == "completed" and (handle := start_collecting(input.agent, recording)) is not None:
+                self._analyses.append(handle)
         await self._analyses_done()
         await workflow.wait_condition(workflow.all_handlers_finished)
         await self._sync_state()

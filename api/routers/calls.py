@@ -3,7 +3,7 @@ transcript, notes, shared information and callbacks; and the live context of a c
 
 from datetime import datetime
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 
 from api.deps import CurrentOrg, DbSession
 from api.routers.common import (
@@ -23,15 +23,17 @@ from api.routers.common import (
     utc,
     workflow_conflicts,
 )
-from api.services import analysis
+from api.services import analysis, recordings
 from infra.web_ui import workflow_ui_url
 from schemas.agent import LiveContext
 from schemas.analysis import CallAnalysis
 from schemas.api import DEFAULT_PAGE_SIZE, CallbackOut, CallDetail, CallList, CallOut, ContextEdit, ErrorBody, NoteOut
 from schemas.calls import INBOUND_CALL_PREFIX
 from schemas.inbound import inbound_workflow_id
+from schemas.recordings import RecordingLink
 from schemas.workflow_io import ContextUpdate, contact_workflow_id
 from store import analyses, compliance, departments, queries, reports, tools
+from store import recordings as recording_rows
 from store.models import OrganizationRow
 
 router = APIRouter(prefix="/v1/calls", tags=["calls"], dependencies=V1_DEPENDENCIES, responses=V1_RESPONSES)
@@ -112,7 +114,25 @@ async def get_call(call_id: str, org: CurrentOrg, session: DbSession, ctx: Conte
         analysis=await analyses.analysis_of_call(session, *key),
         tool_invocations=await tools.invocations_for(session, *key),
         routes=await departments.routes_for(session, *key),
+        recordings=[
+            recording_rows.recording_view(row) for row in await recording_rows.recordings_of_call(session, *key)
+        ],
     )
+
+
+@router.get("/{call_id}/recording", response_model=RecordingLink, responses=NOT_FOUND)
+async def get_recording(
+    call_id: str, org: CurrentOrg, session: DbSession, ctx: Context, request: Request
+) -> RecordingLink:
+    """The call's recording, its length check, and a link to download it: signed, and valid for the deployment's
+    ``RINGFLOW_RECORDING_LINK_SECONDS`` without other authorization. 404 when the call was not recorded."""
+    record = await owned_call(session, org, call_id)
+    try:
+        return await recordings.call_recording_link(
+            session, ctx.settings, record.campaign_id, record.external_id, record.attempt, str(request.base_url)
+        )
+    except recordings.RecordingNotFoundError as err:
+        not_found(str(err))
 
 
 @router.post("/{call_id}/analysis", response_model=CallAnalysis, responses=NOT_FOUND)

@@ -14,8 +14,13 @@ router = APIRouter(prefix="/v1/people", tags=["people"], dependencies=V1_DEPENDE
 @router.delete("/{phone}", response_model=PersonErased, responses={409: {"model": ErrorBody}})
 async def erase_person(phone: str, org: CurrentOrg, ctx: Context, principal: CurrentPrincipal) -> PersonErased:
     """Erase one person from the organization: their contacts, calls, callbacks, transcripts, notes, shared
-    information and inbound calls; their workflows' payloads in Temporal become undecryptable. A number on
+    information, recordings and inbound calls; their workflows' payloads in Temporal become undecryptable. A number on
     the do-not-call list stays listed as a keyed hash only. Answers what was erased; repeating it erases nothing."""
     return await people.erase_person(
-        ctx.client, ctx.sessions, org_id=org.id, phone=e164(phone, "phone"), actor=principal.actor
+        ctx.client,
+        ctx.sessions,
+        org_id=org.id,
+        phone=e164(phone, "phone"),
+        actor=principal.actor,
+        settings=ctx.settings,
     )

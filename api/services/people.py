@@ -8,6 +8,7 @@ with that number in the organization's campaigns, and the inbound calls from it.
    writes anything of the person again;
 2. deletes, in one transaction, their contacts, inbound calls and every row keyed by those contacts and
    calls (``PER_CONTACT_TABLES``: one line per table that holds a person's data);
+   Their call recordings' files go with their rows (``infra/recordings.py``: the directory or the bucket);
 3. destroys the data keys that sealed those workflows' payloads (``infra/codec.py``), which makes the
    person's payloads in Temporal histories undecryptable (crypto-shredding);
 4. keeps the number on the do-not-call list, if it was there, as a keyed hash only (``store/dnc.py``).
@@ -26,10 +27,12 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from api.services import audit
 from infra.codec import EncryptionCodec
+from infra.recordings import storage_for
 from schemas.erasure import PersonErased
 from schemas.inbound import INBOUND_CAMPAIGN_ID, inbound_workflow_id
+from schemas.settings import Settings, get_settings
 from schemas.workflow_io import contact_workflow_id
-from store import data_keys, dnc, webhooks
+from store import data_keys, dnc, recordings, webhooks
 from store.db import begin_read_only
 from store.models import (
     AttemptRow,
@@ -40,6 +43,7 @@ from store.models import (
     DialDecisionRow,
     InboundCallRow,
     NoteRow,
+    RecordingRow,
     SharedInformationRow,
     TranscriptSegmentRow,
     WebhookEventRow,
@@ -53,6 +57,7 @@ PER_CONTACT_TABLES = (
     DialDecisionRow,
     CallbackRow,
     NoteRow,
+    RecordingRow,
     SharedInformationRow,
     TranscriptSegmentRow,
 )
@@ -131,6 +136,16 @@ async def _delete_keyed(session: AsyncSession, table: type, keys: ContactKeys) -
     return deleted
 
 
+async def _delete_recording_files(session: AsyncSession, settings: Settings, keys: ContactKeys) -> None:
+    """Delete the files of the person's recordings (their rows go with ``PER_CONTACT_TABLES``). Before the rows
+    are deleted: a failure here leaves both, and erasing again finishes the job."""
+    for campaign_id, external_ids in keys.items():
+        wanted = sorted(external_ids)
+        for start in range(0, len(wanted), KEY_CHUNK):
+            for row in await recordings.recordings_of_contacts(session, campaign_id, wanted[start : start + KEY_CHUNK]):
+                await storage_for(settings, row.storage).delete(row.location)
+
+
 async def erase_person(
     client: Client | None,
     sessions: async_sessionmaker[AsyncSession],
@@ -138,6 +153,7 @@ async def erase_person(
     org_id: str,
     phone: str,
     actor: str = audit.CLI_ACTOR,
+    settings: Settings | None = None,
 ) -> PersonErased:
     """Erase the person with ``phone`` (E.164) from the organization ``org_id``; what was erased.
 
@@ -158,6 +174,7 @@ async def erase_person(
         # Again, inside the writing transaction: anything of the person's added meanwhile goes too.
         for campaign_id, external_ids in (await _person_keys(session, org_id, phone)).items():
             keys[campaign_id].update(external_ids)
+        await _delete_recording_files(session, settings or get_settings(), keys)
         erased = {table.__tablename__: await _delete_keyed(session, table, keys) for table in PER_CONTACT_TABLES}
         contacts = await _delete_keyed(session, ContactRow, {c: e for c, e in keys.items() if c != INBOUND_CAMPAIGN_ID})
         inbound = await session.execute(

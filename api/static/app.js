@@ -599,6 +599,7 @@ document.addEventListener("alpine:init", () => {
   Alpine.data("callPage", (callId) => ({
     id: callId,
     call: null,
+    recording: null,
     notFound: false,
     contextText: "{\n  \n}",
     replaceContext: false,
@@ -607,6 +608,9 @@ document.addEventListener("alpine:init", () => {
       try {
         this.call = await api("GET", `/v1/calls/${enc(this.id)}`, undefined, { quiet: true });
         document.title = `Call with ${this.call.contact_name || this.call.phone} · Ringflow`;
+        if (this.call.recordings.length) {
+          this.recording = await api("GET", `/v1/calls/${enc(this.id)}/recording`, undefined, { quiet: true });
+        }
       } catch (error) {
         if (error.status === 404) this.notFound = true;
         else toast(error.message, "error");
@@ -688,6 +692,7 @@ document.addEventListener("alpine:init", () => {
       realtime: { provider: "openai", model: "", temperature: null },
       transfer_number: "",
       voicemail_message: "",
+      recording: false,
       active: true,
       tools: Object.fromEntries(toolNames.map((tool) => [tool, true])),
       http_tools: [],
