@@ -131,7 +131,7 @@ async def test_the_login_page_lets_a_visitor_with_a_working_cookie_straight_thro
 
 
 async def test_the_departments_page_and_an_agents_documents_section_carry_their_components(api_stack):
-    async with httpx.AsyncClient(base_url=api_stack.base_url) as http:
+    async with httpx.AsyncClient(base_url=api_stack.base_url, timeout=30) as http:
         await log_in(http, api_stack.org_a.email)
         departments = await http.get("/departments")
         assert 'x-data="departmentsPage()"' in departments.text and 'id="department-form"' in departments.text
@@ -154,13 +154,13 @@ async def test_the_department_writes_a_page_makes_need_the_csrf_token_and_an_adm
     async with api_stack.sessions() as session:
         await add_member(session, api_stack.org_a.id, viewer, MEMBER_PASSWORD, "viewer")
         await session.commit()
-    async with httpx.AsyncClient(base_url=api_stack.base_url) as http:
+    async with httpx.AsyncClient(base_url=api_stack.base_url, timeout=30) as http:
         await log_in(http, viewer)
         token = csrf_token((await http.get("/departments")).text)
         assert (await http.get("/v1/departments")).status_code == 200
         refused = await http.post("/v1/departments", json=department, headers={"X-CSRF-Token": token})
         assert refused.status_code == 403
-    async with httpx.AsyncClient(base_url=api_stack.base_url) as http:
+    async with httpx.AsyncClient(base_url=api_stack.base_url, timeout=30) as http:
         await log_in(http, api_stack.org_a.email)
         token = csrf_token((await http.get("/departments")).text)
         assert (await http.post("/v1/departments", json=department)).status_code == 403
