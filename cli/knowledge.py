@@ -42,10 +42,18 @@ def docs_add(
 
     async def body(session: "AsyncSession") -> None:
         from api.services import audit, knowledge
+        from infra.embeddings import embedder_for
+        from schemas.settings import get_settings
         from store.models import DEFAULT_ORG_ID
 
         document = await knowledge.add_document(
-            session, org_id=DEFAULT_ORG_ID, agent=agent, name=path.name, data=path.read_bytes(), actor=audit.CLI_ACTOR
+            session,
+            org_id=DEFAULT_ORG_ID,
+            agent=agent,
+            name=path.name,
+            data=path.read_bytes(),
+            actor=audit.CLI_ACTOR,
+            embedder=embedder_for(get_settings()),
         )
         console.print(f"document {document.id} [bold]{escape(document.name)}[/bold] added: {document.chunks} passages")
 
@@ -93,9 +101,13 @@ def docs_search(agent: AgentArgument, query: Annotated[str, typer.Argument(help=
 
     async def body(session: "AsyncSession") -> None:
         from api.services import knowledge
+        from infra.embeddings import embedder_for
+        from schemas.settings import get_settings
         from store.models import DEFAULT_ORG_ID
 
-        answer = await knowledge.search(session, org_id=DEFAULT_ORG_ID, agent=agent, query=query)
+        answer = await knowledge.search(
+            session, org_id=DEFAULT_ORG_ID, agent=agent, query=query, embedder=embedder_for(get_settings())
+        )
         if not answer.passages:
             console.print("nothing found")
         for passage in answer.passages:

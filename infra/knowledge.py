@@ -4,6 +4,11 @@ Text comes from TXT and Markdown as they are and from PDF through ``pypdf``; it 
 paragraphs into chunks of about ``CHUNK_CHARS``, each knowing its section (a Markdown heading, a PDF page), so a
 search can name its source. Ranking is BM25 (``bm25s``) over the agent's chunks, in process: an index is built
 once per (organization, agent, documents version) and kept, so a search on a call does not rebuild it.
+
+With an embedder (the deployment has an OpenAI key, ``infra/embeddings.py``), chunks embedded with its model are
+also ranked by the cosine of their vector and the question's, and the two rankings are fused by reciprocal rank
+(``RRF_K``): a passage that answers in other words is found, and one that shares the exact words still counts.
+Without one, or when the question cannot be embedded, the ranking is BM25 alone.
 """
 
 import asyncio
@@ -20,6 +25,7 @@ from pypdf import PdfReader
 from pypdf.errors import PyPdfError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from infra.embeddings import Embedder, from_bytes
 from schemas.knowledge import KnowledgeAnswer, KnowledgePassage, SearchKnowledge
 from store import knowledge
 
@@ -29,6 +35,11 @@ OVERLAP_CHARS = 200
 an answer split across a chunk boundary is still found whole in one of them."""
 
 INDEXES_KEPT = 64
+
+RRF_K = 60
+"""Reciprocal-rank fusion's constant: a passage scores the sum of 1 / (RRF_K + its rank) in each ranking."""
+MIN_COSINE = 0.2
+"""Below this a passage's meaning is too far from the question's for the semantic ranking to put it forward."""
 
 HEADING = re.compile(r"^\s{0,3}(#{1,6})\s+(.+?)\s*#*\s*$")
 SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
@@ -51,6 +62,13 @@ class IndexedChunk:
     document: str
     section: str
     text: str
+    embedding_model: str | None = None
+    embedding: bytes | None = None
+
+
+def passage_text(document: str, section: str, text: str) -> str:
+    """What a passage is indexed and embedded as: its text with its document's name and section."""
+    return f"{document} {section} {text}"
 
 
 def extract_sections(data: bytes, media_type: str) -> list[tuple[str, str]]:
@@ -152,43 +170,77 @@ def tokens(text: str) -> list[str]:
 
 
 class KnowledgeIndex:
-    """BM25 over one agent's chunks; each chunk is indexed with its document's name and section."""
+    """BM25 over one agent's chunks, each indexed with its document's name and section; and the chunks'
+    embeddings, by model, for a semantic ranking."""
 
     def __init__(self, chunks: Sequence[IndexedChunk]) -> None:
         self._chunks = list(chunks)
         self._retriever = bm25s.BM25()
-        corpus = [tokens(f"{c.document} {c.section} {c.text}") or ["_"] for c in self._chunks]
+        corpus = [tokens(passage_text(c.document, c.section, c.text)) or ["_"] for c in self._chunks]
         if corpus:
             self._retriever.index(corpus, show_progress=False)
+        by_model: dict[str, list[int]] = {}
+        for i, chunk in enumerate(self._chunks):
+            if chunk.embedding_model and chunk.embedding:
+                by_model.setdefault(chunk.embedding_model, []).append(i)
+        self._vectors = {
+            model: (np.array(rows), np.stack([from_bytes(self._chunks[i].embedding or b"") for i in rows]))
+            for model, rows in by_model.items()
+        }
 
-    def search(self, query: str, limit: int) -> list[KnowledgePassage]:
-        """The best ``limit`` passages for ``query``, best first; none that share no word with it."""
-        if not self._chunks:
-            return []
+    def embedded_with(self, model: str) -> bool:
+        """Whether any chunk has an embedding from ``model`` (else a question's embedding would be of no use)."""
+        return model in self._vectors
+
+    def _bm25_ranking(self, query: str) -> tuple[list[int], np.ndarray]:
+        """Chunks sharing a word with ``query``, best first, and every chunk's BM25 score."""
         known = [token for token in tokens(query) if token in self._retriever.vocab_dict]
         if not known:
-            return []
+            return [], np.zeros(len(self._chunks))
         scores = self._retriever.get_scores(known)
-        best = np.argsort(-scores, kind="stable")[:limit]
-        return [
-            KnowledgePassage(
-                document=self._chunks[i].document,
-                section=self._chunks[i].section,
-                text=self._chunks[i].text,
-                score=round(float(scores[i]), 4),
-            )
-            for i in best
-            if scores[i] > 0
-        ]
+        return [int(i) for i in np.argsort(-scores, kind="stable") if scores[i] > 0], scores
+
+    def _semantic_ranking(self, model: str, question: np.ndarray) -> list[int]:
+        """Chunks embedded with ``model`` close enough in meaning to the question, best first."""
+        if model not in self._vectors:
+            return []
+        rows, matrix = self._vectors[model]
+        if matrix.shape[1] != question.shape[0]:
+            return []
+        cosines = matrix @ question
+        return [int(rows[j]) for j in np.argsort(-cosines, kind="stable") if cosines[j] >= MIN_COSINE]
+
+    def search(
+        self, query: str, limit: int, *, model: str | None = None, question: np.ndarray | None = None
+    ) -> list[KnowledgePassage]:
+        """The best ``limit`` passages for ``query``, best first. By BM25 alone (none that share no word with it),
+        or, given the question's embedding from ``model``, by BM25 and meaning fused by reciprocal rank."""
+        if not self._chunks:
+            return []
+        bm25, scores = self._bm25_ranking(query)
+        if model is None or question is None:
+            return [self._passage(i, float(scores[i])) for i in bm25[:limit]]
+        fused: dict[int, float] = {}
+        for ranking in (bm25, self._semantic_ranking(model, question)):
+            for rank, i in enumerate(ranking, start=1):
+                fused[i] = fused.get(i, 0.0) + 1 / (RRF_K + rank)
+        best = sorted(fused, key=lambda i: -fused[i])[:limit]
+        return [self._passage(i, fused[i]) for i in best]
+
+    def _passage(self, i: int, score: float) -> KnowledgePassage:
+        chunk = self._chunks[i]
+        return KnowledgePassage(document=chunk.document, section=chunk.section, text=chunk.text, score=round(score, 4))
 
 
 _indexes: OrderedDict[tuple[str, str, str], KnowledgeIndex] = OrderedDict()
 
 
-async def search_knowledge(session: AsyncSession, request: SearchKnowledge) -> KnowledgeAnswer:
-    """The agent's best passages for the query. The index is kept per (organization, agent, documents version):
-    built on the first search after a document is added or removed, reused after; the least recently used of
-    more than ``INDEXES_KEPT`` is dropped."""
+async def search_knowledge(
+    session: AsyncSession, request: SearchKnowledge, embedder: Embedder | None = None
+) -> KnowledgeAnswer:
+    """The agent's best passages for the query; with ``embedder``, by words and meaning (see the module). The
+    index is kept per (organization, agent, documents version): built on the first search after a document is
+    added or removed, reused after; the least recently used of more than ``INDEXES_KEPT`` is dropped."""
     version = await knowledge.documents_version(session, request.org_id, request.agent)
     key = (request.org_id, request.agent, version)
     index = _indexes.get(key)
@@ -199,4 +251,9 @@ async def search_knowledge(session: AsyncSession, request: SearchKnowledge) -> K
         while len(_indexes) > INDEXES_KEPT:
             _indexes.popitem(last=False)
     _indexes.move_to_end(key)
+    if embedder is not None and index.embedded_with(embedder.model):
+        question = await embedder.try_embed([request.query])
+        if question is not None:
+            passages = index.search(request.query, request.limit, model=embedder.model, question=question[0])
+            return KnowledgeAnswer(passages=passages)
     return KnowledgeAnswer(passages=index.search(request.query, request.limit))

@@ -51,6 +51,11 @@ class Settings(BaseSettings):
         description="Post-call analysis uses OpenAI structured outputs with it; unset: the offline analyser",
     )
     openai_base_url: str | None = Field(default=None, description="Another OpenAI-compatible endpoint, if any")
+    knowledge_embedding_model: str = Field(
+        default="text-embedding-3-small",
+        description="With an OpenAI key, knowledge passages are embedded with this model and searched by BM25 and "
+        "meaning together; without a key, by BM25 alone",
+    )
 
     # ---- The agents' model vendors (schemas/providers.py; README "Model providers") ----------------------
     # Each reads the vendor's own variable (the one its LiveKit plugin documents) or RINGFLOW_<NAME>. Saving an

@@ -14,7 +14,7 @@ The default model is the offline ``ScriptedLLM``; pass ``llm=`` to evaluate a re
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -30,8 +30,16 @@ from schemas.agent import (
     SharedInformation,
     TranscriptSegment,
 )
+from schemas.campaign import ALL_WEEKDAYS, CallingWindow
 from schemas.contact import Contact
-from schemas.departments import Department, RouteAnswer, TransferReport
+from schemas.departments import (
+    Department,
+    DepartmentFallback,
+    RouteAction,
+    RouteAnswer,
+    TransferReport,
+    TransferResult,
+)
 from schemas.dispositions import DEFAULT_DISPOSITIONS, Disposition, NextStep, by_name, refusal_for
 from schemas.knowledge import KnowledgeAnswer
 from schemas.outcomes import FinalOutcome
@@ -39,6 +47,15 @@ from schemas.tools import HttpTool, HttpToolSpec, ToolResult
 from schemas.workflow_io import CallbackConfirmation
 from simulator.slot_service import SLOT_TOOL, WEEKDAY_SLOTS, SlotService, slot_tool
 from voice_worker.bridge import BridgeError
+from workflows.departments import (
+    callback_sentence,
+    callback_time,
+    is_open,
+    message_note,
+    message_sentence,
+    transferring_sentence,
+    unanswered_why,
+)
 
 CALLBACK_HORIZON = timedelta(days=14)
 EVAL_CONTACT = Contact(external_id="eval-0001", name="Alex Morgan", phone="+442079460001", timezone="Europe/London")
@@ -49,6 +66,16 @@ HOSTILE_WORDS = ("scam", "get lost", "idiot", "shut up", "go to hell", "screw yo
 PURPOSE_PHRASES = ("calling about", "reason for my call", "reason i'm calling", "back to", "the offer", "our service")
 #: Tools that move a call forward; a good agent uses none of them on someone who is hostile.
 BUSINESS_TOOLS = ("share_information", "schedule_callback", "transfer_to_human", "take_note")
+EVAL_DEPARTMENT = Department(
+    name="billing",
+    description="Invoices, charges, payments and refunds",
+    timezone="UTC",
+    hours=[CallingWindow(start=time(0), end=time(0), weekdays=frozenset(ALL_WEEKDAYS))],
+    transfer_target="sip:billing@eval.invalid",
+    fallback=DepartmentFallback.MESSAGE,
+)
+"""The evaluation's own department, open all week: an offline call has no phone line, so its transfer fails and
+the message fallback applies, as on a live call whose transfer fails."""
 
 
 @dataclass
@@ -72,6 +99,10 @@ class EvalBridge:
     transfers: list[str] = field(default_factory=list)
     transcript: list[TranscriptSegment] = field(default_factory=list)
     tools: dict[str, HttpTool] = field(default_factory=dict)
+    routed_departments: list[Department] = field(default_factory=list)
+    routes: list[tuple[str, str]] = field(default_factory=list)
+    route_answers: list[RouteAnswer] = field(default_factory=list)
+    _ringing: dict[str, tuple[Department, str]] = field(default_factory=dict)
 
     async def take_note(self, note: str) -> None:
         self.calls.append("take_note")
@@ -138,14 +169,69 @@ class EvalBridge:
         return KnowledgeAnswer()
 
     async def departments(self) -> list[Department]:
-        """An evaluation reaches no organization's departments: its agent talks without routing."""
-        return []
+        """An evaluation reaches no organization's departments: only its own (a persona that needs routing
+        brings one), never the agent's configured ones."""
+        return list(self.routed_departments)
 
     async def route_to_department(self, department: str, reason: str) -> RouteAnswer:
-        raise BridgeError(f"{department} is a department no evaluation reaches: carry on without routing")
+        """Decided as the call's workflow decides (``workflows.departments``, on the evaluation's clock): open,
+        a transfer to ring; closed, the department's fallback."""
+        self.calls.append("route_to_department")
+        found = next((d for d in self.routed_departments if d.name == department), None)
+        if found is None:
+            raise BridgeError(f"{department} is a department no evaluation reaches: carry on without routing")
+        self.routes.append((department, reason))
+        route_id = f"eval-route{len(self.routes)}"
+        if not is_open(found, self.clock()):
+            return await self._fallback(route_id, found, reason, "closed now")
+        self._ringing[route_id] = (found, reason)
+        return self._answered(
+            RouteAnswer(
+                route_id=route_id,
+                department=department,
+                action=RouteAction.TRANSFER,
+                say=transferring_sentence(found),
+                target=found.transfer_target,
+                ring_timeout_seconds=found.ring_timeout_seconds,
+            )
+        )
 
     async def report_department_transfer(self, report: TransferReport) -> RouteAnswer:
-        raise BridgeError("no department transfer is ringing in an evaluation")
+        if report.route_id not in self._ringing:
+            raise BridgeError("no department transfer with that route id is ringing")
+        department, reason = self._ringing.pop(report.route_id)
+        if report.result == TransferResult.ANSWERED:
+            return self._answered(
+                RouteAnswer(route_id=report.route_id, department=department.name, action=RouteAction.TRANSFER, say="")
+            )
+        return await self._fallback(report.route_id, department, reason, unanswered_why(report.result))
+
+    async def _fallback(self, route_id: str, department: Department, reason: str, why: str) -> RouteAnswer:
+        if department.fallback == DepartmentFallback.CALLBACK:
+            at = callback_time(department, self.clock())
+            await self.schedule_callback(at, f"{department.name}: {reason}")
+            return self._answered(
+                RouteAnswer(
+                    route_id=route_id,
+                    department=department.name,
+                    action=RouteAction.CALLBACK,
+                    say=callback_sentence(department, why, at),
+                    callback_at=at,
+                )
+            )
+        await self.take_note(message_note(department, reason))
+        return self._answered(
+            RouteAnswer(
+                route_id=route_id,
+                department=department.name,
+                action=RouteAction.MESSAGE,
+                say=message_sentence(department, why),
+            )
+        )
+
+    def _answered(self, answer: RouteAnswer) -> RouteAnswer:
+        self.route_answers.append(answer)
+        return answer
 
     async def append_transcript(self, segments: list[TranscriptSegment]) -> None:
         self.transcript.extend(segments)
@@ -305,6 +391,23 @@ def _told_the_free_slots(call: Call) -> str | None:
     return "the agent never told the caller the free slots it looked up"
 
 
+def _routed_to(department: str) -> Check:
+    def check(call: Call) -> str | None:
+        if any(name == department for name, _ in call.bridge.routes):
+            return None
+        return f"the agent never routed the caller to {department} with route_to_department"
+
+    return check
+
+
+def _told_the_route(call: Call) -> str | None:
+    """The caller heard what the route came to (the workflow's last answer: transferring, or its fallback)."""
+    said = [answer.say for answer in call.bridge.route_answers if answer.say]
+    if not said or any(said[-1] in line for line in call.agent_replies()):
+        return None
+    return f"the agent never told the caller what the route came to ({said[-1]!r})"
+
+
 def _replies_in_arabic(call: Call) -> str | None:
     replies = call.agent_replies()
     if replies and all(ARABIC_LETTERS.search(line) for line in replies if line.strip()):
@@ -388,9 +491,16 @@ PERSONA_EXPECTATIONS: dict[str, Expectation] = {
         (_called(SLOT_TOOL), _told_the_free_slots, _polite, _ended_politely),
         (AgentTool.END_CALL,),
     ),
+    "asks_for_billing": Expectation(
+        "the agent routes the caller to billing with route_to_department, tells them what happens, and ends politely",
+        (_routed_to(EVAL_DEPARTMENT.name), _told_the_route, _polite, _ended_politely),
+        (AgentTool.ROUTE_TO_DEPARTMENT, AgentTool.END_CALL),
+    ),
 }
 PERSONA_TOOLS: dict[str, str] = {"asks_for_slots": SLOT_TOOL}
 """Personas whose call needs an HTTP tool: the evaluation serves it (simulator.slot_service) and offers it."""
+PERSONA_DEPARTMENTS: dict[str, Department] = {"asks_for_billing": EVAL_DEPARTMENT}
+"""Personas whose call needs routing: the evaluation offers its own department (never an organization's)."""
 
 
 class PersonaVerdict(BaseModel):
@@ -429,6 +539,9 @@ async def evaluate_persona(
 
     expectation = PERSONA_EXPECTATIONS[persona]
     clock = clock or _utc_now
+    routed = PERSONA_DEPARTMENTS.get(persona)
+    if routed is not None:
+        agent = agent.model_copy(update={"departments": sorted({*agent.departments, routed.name})})
     if off := expectation.switched_off(agent):
         return PersonaVerdict(
             persona=persona,
@@ -443,6 +556,8 @@ async def evaluate_persona(
         assert slots is not None
         bridge.tools = {SLOT_TOOL: slot_tool(slots.url)}
         agent = agent.model_copy(update={"http_tools": sorted({*agent.http_tools, SLOT_TOOL})})
+    if routed is not None:
+        bridge.routed_departments = [routed]
     job = CallJob(
         workflow_id=f"eval-{agent.name}-{persona}", campaign_id="eval", attempt=1, contact=EVAL_CONTACT, agent=agent
     )

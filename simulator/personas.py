@@ -52,4 +52,9 @@ PERSONA_LINES: dict[str, list[str]] = {
         "Before that: could I book an appointment? The day is 2026-12-01.",
         "Thanks, I'll think about it.",
     ],
+    "asks_for_billing": [
+        "Hello?",
+        "Actually I'm calling about a wrong charge on my invoice. Could you put me through to billing?",
+        "Thanks, I'll think about it.",
+    ],
 }

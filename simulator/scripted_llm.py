@@ -8,6 +8,9 @@ dispositions the tool offers, before it says goodbye. It calls an HTTP tool (any
 callee names each of its required parameters ("my order number is A-1234" for ``order_number``), and reads
 its answer back. Offered ``search_knowledge``, it looks a callee's question up in the agent's documents and
 answers from the first passage, naming its source ("According to returns.md, Refunds: ...").
+Offered ``route_to_department``, it routes a callee who names what they need ("put me through to billing", or a
+word of a department's description, "my invoice" for "Invoices, payments and refunds"), and tells them what the
+workflow decided.
 Every request is recorded in ``requests`` so tests can inspect exactly what the model was offered.
 """
 
@@ -205,6 +208,27 @@ def offered_http_tools(tools: list[Any]) -> dict[str, dict[str, Any]]:
     }
 
 
+ROUTE_STOPWORDS = frozenset({"about", "their", "there", "which", "where", "other", "things", "questions", "problems"})
+
+
+def offered_departments(tools: list[Any]) -> dict[str, set[str]]:
+    """The departments the ``route_tool`` offers, each with the words a callee may name it by: its name and the
+    longer words of its description (the tool's description lists ``- name: what callers need it for``)."""
+    for tool in tools:
+        if isinstance(tool, RawFunctionTool) and tool.info.name == "route_to_department":
+            schema = tool.info.raw_schema
+            names = schema["parameters"]["properties"]["department"].get("enum", [])
+            described = dict(re.findall(r"^- ([a-z0-9_-]+): (.+)$", schema.get("description", ""), re.MULTILINE))
+            return {name: {name, *_stems(described.get(name, ""))} for name in names}
+    return {}
+
+
+def _stems(text: str) -> set[str]:
+    """Words of five letters or more, lower case, without a plural ``s``: "Invoices" and "invoice" meet."""
+    words = (word.lower() for word in re.findall(r"[^\W\d_]{5,}", text))
+    return {word.removesuffix("s") for word in words if word not in ROUTE_STOPWORDS}
+
+
 def extract_time_phrase(text: str) -> str | None:
     """The words in which the callee named a time, as they said them (a real model passes them on the same way).
 
@@ -232,11 +256,13 @@ class Script:
         allow_tools: bool,
         dispositions: list[str] | None = None,
         http_tools: dict[str, dict[str, Any]] | None = None,
+        departments: dict[str, set[str]] | None = None,
     ) -> None:
         self.items = list(chat_ctx.items)
         self.tools = set(tool_names) if allow_tools else set()
         self.dispositions = list(dispositions or [])
         self.http_tools = {name: schema for name, schema in (http_tools or {}).items() if name in self.tools}
+        self.departments = dict(departments or {}) if "route_to_department" in self.tools else {}
         self.instructions = "\n".join(
             m.text_content or "" for m in self.items if m.type == "message" and m.role in ("system", "developer")
         )
@@ -296,6 +322,14 @@ class Script:
                 return ScriptedReply("", [(name, {p: m.group(1) for p, m in found.items() if m})])
         return None
 
+    def route(self, said: str) -> ScriptedReply | None:
+        """Route to the first department the callee named by its name or a word of what it is for."""
+        heard = _stems(said) | {word.lower() for word in re.findall(r"[\w-]+", said)}
+        for name, words in self.departments.items():
+            if heard & words:
+                return ScriptedReply("", [("route_to_department", {"department": name, "reason": said})])
+        return None
+
     @property
     def topic(self) -> str:
         default = "خدماتنا" if self.arabic else "our service"
@@ -327,6 +361,8 @@ class Script:
             return ScriptedReply(self.say(key, result=last.output))
         if last.name in self.http_tools:
             return ScriptedReply(self.say("lookup", result=last.output))
+        if last.name == "route_to_department":
+            return ScriptedReply(last.output)
         if last.name == "search_knowledge":
             found = PASSAGE.match(last.output)
             if found is None:
@@ -381,6 +417,8 @@ class Script:
             return self.dispose("not_interested", said, "bye_not_interested", "not interested")
         if _has(text, HOSTILE):
             return self.goodbye("hostile", "hostile callee")
+        if routed := self.route(said):
+            return routed
         if looked_up := self.lookup(said):
             return looked_up
         if _has(text, TRANSFER):
@@ -458,6 +496,7 @@ class ScriptedLLM(llm.LLM):
             allow_tools=tool_choice != "none",
             dispositions=offered_dispositions(list(tools or [])),
             http_tools=offered_http_tools(list(tools or [])),
+            departments=offered_departments(list(tools or [])),
         )
         self.requests.append(ScriptedRequest(names, script.instructions, tool_choice or None))
         return ScriptedStream(

@@ -40,14 +40,26 @@ async def add_document(
     size: int,
     sha256: str,
     chunks: Sequence[tuple[str, str]],
+    embeddings: Sequence[bytes] | None = None,
+    embedding_model: str | None = None,
 ) -> KnowledgeDocumentOut:
-    """Store a document and its (section, text) chunks, in reading order."""
-    row = KnowledgeDocumentRow(org_id=org_id, agent=agent, name=name, media_type=media_type, size=size, sha256=sha256)
+    """Store a document and its (section, text) chunks, in reading order, with each chunk's embedding when
+    ``embeddings`` (one per chunk, from ``embedding_model``) is given."""
+    row = KnowledgeDocumentRow(
+        org_id=org_id,
+        agent=agent,
+        name=name,
+        media_type=media_type,
+        size=size,
+        sha256=sha256,
+        embedding_model=embedding_model if embeddings is not None else None,
+    )
     session.add(row)
     await session.flush()
+    vectors = list(embeddings) if embeddings is not None else [None] * len(chunks)
     session.add_all(
-        KnowledgeChunkRow(document_id=row.id, seq=seq, section=section[:255], text=text)
-        for seq, (section, text) in enumerate(chunks)
+        KnowledgeChunkRow(document_id=row.id, seq=seq, section=section[:255], text=text, embedding=vector)
+        for seq, ((section, text), vector) in enumerate(zip(chunks, vectors, strict=True))
     )
     await session.flush()
     return _view(row, len(chunks))
@@ -97,22 +109,38 @@ async def delete_agent_documents(session: AsyncSession, org_id: str, agent: str)
 async def documents_version(session: AsyncSession, org_id: str, agent: str) -> str:
     """Which documents the agent has now, as a short key. Documents are never edited, only added and removed, and
     a removed document's id may be given again (SQLite reuses the highest), so each is named by id, name and
-    content hash: the key changes whenever what a search would read does."""
+    content hash, and by the model its passages were embedded with (the same file may come back embedded): the key
+    changes whenever what a search would read does."""
     query = (
-        select(KnowledgeDocumentRow.id, KnowledgeDocumentRow.name, KnowledgeDocumentRow.sha256)
+        select(
+            KnowledgeDocumentRow.id,
+            KnowledgeDocumentRow.name,
+            KnowledgeDocumentRow.sha256,
+            KnowledgeDocumentRow.embedding_model,
+        )
         .where(KnowledgeDocumentRow.org_id == org_id, KnowledgeDocumentRow.agent == agent)
         .order_by(KnowledgeDocumentRow.id)
     )
-    described = "\n".join(f"{row.id}\t{row.name}\t{row.sha256}" for row in (await session.execute(query)).all())
+    rows = (await session.execute(query)).all()
+    described = "\n".join(f"{row.id}\t{row.name}\t{row.sha256}\t{row.embedding_model or ''}" for row in rows)
     return hashlib.sha256(described.encode()).hexdigest()
 
 
-async def chunks_of(session: AsyncSession, org_id: str, agent: str) -> list[tuple[str, str, str]]:
-    """Every chunk of the agent's documents as (document name, section, text)."""
+async def chunks_of(
+    session: AsyncSession, org_id: str, agent: str
+) -> list[tuple[str, str, str, str | None, bytes | None]]:
+    """Every chunk of the agent's documents as (document name, section, text, embedding model, embedding)."""
     query = (
-        select(KnowledgeDocumentRow.name, KnowledgeChunkRow.section, KnowledgeChunkRow.text)
+        select(
+            KnowledgeDocumentRow.name,
+            KnowledgeChunkRow.section,
+            KnowledgeChunkRow.text,
+            KnowledgeDocumentRow.embedding_model,
+            KnowledgeChunkRow.embedding,
+        )
         .join(KnowledgeChunkRow, KnowledgeChunkRow.document_id == KnowledgeDocumentRow.id)
         .where(KnowledgeDocumentRow.org_id == org_id, KnowledgeDocumentRow.agent == agent)
         .order_by(KnowledgeDocumentRow.id, KnowledgeChunkRow.seq)
     )
-    return [(name, section, text) for name, section, text in (await session.execute(query)).all()]
+    rows = (await session.execute(query)).all()
+    return [(name, section, text, model, embedding) for name, section, text, model, embedding in rows]

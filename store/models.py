@@ -785,6 +785,8 @@ class KnowledgeDocumentRow(Base):
     size: Mapped[int] = mapped_column(Integer)
     sha256: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The model its chunks' embeddings came from; None when they have none (no OpenAI key, or the endpoint failed).
+    embedding_model: Mapped[str | None] = mapped_column(String(100), nullable=True, default=None)
 
 
 class KnowledgeChunkRow(Base):
@@ -798,6 +800,8 @@ class KnowledgeChunkRow(Base):
     seq: Mapped[int] = mapped_column(Integer, primary_key=True)
     section: Mapped[str] = mapped_column(String(255))
     text: Mapped[str] = mapped_column(Text)
+    # Its embedding (infra/embeddings.py: normalised little-endian float32), by its document's embedding_model.
+    embedding: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True, default=None)
 
 
 class CallRouteRow(Base):

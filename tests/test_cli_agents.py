@@ -22,6 +22,7 @@ from simulator.slot_service import SLOT_TOOL, SlotService
 from store import audit
 from store.db import dispose_cached_engines, get_session_factory
 from store.models import DEFAULT_ORG_ID
+from voice_worker.bridge import BridgeError
 
 runner = CliRunner()
 
@@ -262,6 +263,37 @@ async def test_the_slot_persona_calls_the_evaluations_own_service_over_http_and_
     assert agent.http_tools == [], "the agent's own configuration is left as it was"
     without_end_call = agent.model_copy(update={"tools": {**agent.tools, AgentTool.END_CALL: False}})
     assert not (await evaluate_persona(without_end_call, "asks_for_slots")).passed
+
+
+async def test_the_billing_persona_is_routed_by_the_scripted_model_through_the_route_tool() -> None:
+    agent = _demo_agent()
+    verdict = await evaluate_persona(agent, "asks_for_billing")
+    assert verdict.passed, verdict.reason
+    assert "route_to_department" in verdict.tools_called
+    said = [segment.text for segment in verdict.transcript if segment.speaker == "agent"]
+    # Text mode has no phone line: the transfer fails and the evaluation department's message fallback applies.
+    assert any("I've taken a message, and the billing team will get it." in line for line in said), said
+    assert agent.departments == [], "the agent's own configuration is left as it was"
+    route_off = agent.model_copy(update={"tools": {**agent.tools, AgentTool.ROUTE_TO_DEPARTMENT: False}})
+    refused = await evaluate_persona(route_off, "asks_for_billing")
+    assert not refused.passed and "route_to_department is switched off" in refused.reason
+
+
+async def test_the_eval_bridge_decides_a_route_like_the_workflow_and_records_the_fallback() -> None:
+    from schemas.departments import RouteAction, TransferReport, TransferResult
+    from simulator.evaluation import EVAL_DEPARTMENT
+
+    bridge = EvalBridge(clock=lambda: datetime(2026, 12, 2, 12, 0, tzinfo=UTC), routed_departments=[EVAL_DEPARTMENT])
+    assert [d.name for d in await bridge.departments()] == ["billing"]
+    answer = await bridge.route_to_department("billing", "wrong charge")
+    assert answer.action == RouteAction.TRANSFER and answer.target == "sip:billing@eval.invalid"
+    fallback = await bridge.report_department_transfer(
+        TransferReport(route_id=answer.route_id, result=TransferResult.NO_ANSWER)
+    )
+    assert fallback.action == RouteAction.MESSAGE and "not answering right now" in fallback.say
+    assert bridge.notes == ["[billing] message: wrong charge"]
+    with pytest.raises(BridgeError, match="no evaluation reaches"):
+        await bridge.route_to_department("sales", "a quote")
 
 
 PERSONA_DISPOSITIONS = {

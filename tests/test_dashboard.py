@@ -8,6 +8,7 @@ import httpx
 from api_stack import MEMBER_PASSWORD
 
 from api.routers.dashboard import PLAIN_PAGES
+from store.members import add_member
 
 PAGES_WITH_IDS = ["/campaigns/c-123", "/calls/out_abc", "/agents/new", "/agents/ava"]
 VENDORED = [
@@ -127,3 +128,43 @@ async def test_the_login_page_lets_a_visitor_with_a_working_cookie_straight_thro
         await log_in(http, api_stack.org_a.email)
         response = await http.get("/login?next=/agents")
     assert response.status_code == 303 and response.headers["location"] == "/agents"
+
+
+async def test_the_departments_page_and_an_agents_documents_section_carry_their_components(api_stack):
+    async with httpx.AsyncClient(base_url=api_stack.base_url, timeout=30) as http:
+        await log_in(http, api_stack.org_a.email)
+        departments = await http.get("/departments")
+        assert 'x-data="departmentsPage()"' in departments.text and 'id="department-form"' in departments.text
+        assert '<a href="/departments" aria-current="page">Departments</a>' in departments.text
+        agent = await http.get("/agents/ava")
+        assert 'x-data="agentDocuments(&#34;ava&#34;)"' in agent.text and 'id="knowledge-search-form"' in agent.text
+        new_agent = await http.get("/agents/new")
+        assert "agentDocuments" not in new_agent.text, "a new agent has no documents to manage yet"
+
+
+async def test_the_department_writes_a_page_makes_need_the_csrf_token_and_an_admins_role(api_stack):
+    department = {
+        "name": "billing",
+        "description": "Invoices and refunds",
+        "timezone": "Europe/London",
+        "hours": [{"start": "09:00", "end": "17:00", "weekdays": [0, 1, 2, 3, 4]}],
+        "transfer_target": "+442071838750",
+    }
+    viewer = f"viewer@{api_stack.org_a.id}.example.com"
+    async with api_stack.sessions() as session:
+        await add_member(session, api_stack.org_a.id, viewer, MEMBER_PASSWORD, "viewer")
+        await session.commit()
+    async with httpx.AsyncClient(base_url=api_stack.base_url, timeout=30) as http:
+        await log_in(http, viewer)
+        token = csrf_token((await http.get("/departments")).text)
+        assert (await http.get("/v1/departments")).status_code == 200
+        refused = await http.post("/v1/departments", json=department, headers={"X-CSRF-Token": token})
+        assert refused.status_code == 403
+    async with httpx.AsyncClient(base_url=api_stack.base_url, timeout=30) as http:
+        await log_in(http, api_stack.org_a.email)
+        token = csrf_token((await http.get("/departments")).text)
+        assert (await http.post("/v1/departments", json=department)).status_code == 403
+        created = await http.post("/v1/departments", json=department, headers={"X-CSRF-Token": token})
+        assert created.status_code == 201, created.text
+        deleted = await http.delete("/v1/departments/billing", headers={"X-CSRF-Token": token})
+        assert deleted.status_code == 204

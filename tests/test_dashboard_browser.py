@@ -439,3 +439,86 @@ async def test_an_admin_connects_an_oauth_provider_through_its_consent_and_revok
     finally:
         await context.close()
         await provider.stop()
+
+
+async def test_an_admin_adds_edits_and_deletes_a_department(api_stack, browser, snap):
+    errors: list[str] = []
+    context, page = await logged_in(browser, api_stack.base_url, api_stack.org_a.email, errors)
+    try:
+        await page.goto("/departments")
+        await expect(page.locator(".empty h3")).to_have_text("No departments yet")
+        form = page.locator("#department-form")
+        await form.locator("input[name=name]").fill("billing")
+        await form.locator("input[name=description]").fill("Invoices, payments and refunds")
+        await form.locator("input[name=timezone]").fill("Europe/London")
+        await form.locator("input[name=hours]").fill("mon-fri 09:00-17:30; sat 10:00-13:00")
+        await form.locator("input[name=transfer_target]").fill("+44 20 7183 8750")
+        await form.locator("button[type=submit]").click()
+        row = page.locator("#departments-table tbody tr", has_text="billing")
+        await expect(row).to_contain_text("mon-fri 09:00-17:30; sat 10:00-13:00")
+        await expect(row).to_contain_text("+442071838750 (30 s)")
+        await snap(page, "departments-01-added")
+
+        await row.get_by_role("button", name="Edit").click()
+        await expect(form.locator("input[name=name]")).not_to_be_editable()
+        await expect(form.locator("input[name=hours]")).to_have_value("mon-fri 09:00-17:30; sat 10:00-13:00")
+        await form.locator("select[name=fallback]").select_option("message")
+        await form.locator("input[name=ring_timeout_seconds]").fill("20")
+        await form.locator("button[type=submit]").click()
+        await expect(row.locator("td").nth(3)).to_have_text("message")
+        saved = (await api_stack.org_a.http.get("/v1/departments/billing")).json()
+        assert (saved["fallback"], saved["ring_timeout_seconds"]) == ("message", 20)
+        assert [window["weekdays"] for window in saved["hours"]] == [[0, 1, 2, 3, 4], [5]]
+
+        await row.get_by_role("button", name="Edit").click()
+        await form.locator("input[name=hours]").fill("someday 09:00-10:00")
+        await form.locator("button[type=submit]").click()
+        await expect(page.locator(".toast.error", has_text="someday is not a weekday")).to_be_visible()
+        await form.get_by_role("button", name="Cancel").click()
+        await expect(form.locator("input[name=name]")).to_be_editable()
+
+        page.once("dialog", lambda dialog: dialog.accept())
+        await row.get_by_role("button", name="Delete").click()
+        await expect(page.locator(".empty h3")).to_have_text("No departments yet")
+        assert (await api_stack.org_a.http.get("/v1/departments/billing")).status_code == 404
+    finally:
+        await context.close()
+    assert errors == []
+
+
+RETURNS = (
+    "# Returns\n\n## Refunds\n\nRefunds reach your card within 5 business days of the return arriving.\n\n"
+    "## Exchanges\n\nExchange an item for another size within 30 days.\n"
+)
+
+
+async def test_an_admin_uploads_searches_and_deletes_an_agents_documents(api_stack, browser, snap):
+    created = await api_stack.org_a.http.post("/v1/agents", json=AGENT)
+    assert created.status_code == 201, created.text
+    errors: list[str] = []
+    context, page = await logged_in(browser, api_stack.base_url, api_stack.org_a.email, errors)
+    try:
+        await page.goto(f"/agents/{AGENT['name']}")
+        documents = page.locator("#agent-documents")
+        await expect(documents.get_by_text("No documents yet.")).to_be_visible()
+        await documents.locator("input[type=file]").set_input_files(
+            {"name": "returns.md", "mimeType": "text/markdown", "buffer": RETURNS.encode()}
+        )
+        row = documents.locator("#documents-table tbody tr", has_text="returns.md")
+        await expect(row.locator("td").nth(1)).to_have_text("2")  # a section per heading with text
+
+        await documents.locator("input[name=query]").fill("When will my refund arrive?")
+        await documents.locator("#knowledge-search-form button[type=submit]").click()
+        first = documents.locator("#knowledge-passages li").first
+        await expect(first.locator(".passage-source")).to_have_text("returns.md, Refunds")
+        await expect(first).to_contain_text("within 5 business days")
+        await snap(page, "documents-01-searched")
+
+        page.once("dialog", lambda dialog: dialog.accept())
+        await row.get_by_role("button", name="Delete").click()
+        await expect(documents.get_by_text("No documents yet.")).to_be_visible()
+        listed = (await api_stack.org_a.http.get(f"/v1/agents/{AGENT['name']}/documents")).json()
+        assert listed["items"] == []
+    finally:
+        await context.close()
+    assert errors == []

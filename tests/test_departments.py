@@ -41,6 +41,7 @@ from voice_worker.agent import CallTools
 from voice_worker.bridge import BridgeError
 from voice_worker.temporal_bridge import TemporalCallBridge
 from worker.main import build_worker
+from workflows.call_records import TRANSFER_REPORT_MARGIN
 from workflows.departments import callback_time, is_open, next_opening
 from workflows.inbound import InboundCallWorkflow
 
@@ -263,6 +264,52 @@ async def test_a_transfer_nobody_answers_falls_back_to_a_callback_later_in_the_h
     assert routes[1].detail == "rang 30 s"
     later = routes[2].callback_at - routes[0].created_at
     assert timedelta(minutes=29) < later < timedelta(minutes=32), "half an hour on, still inside the hours"
+
+
+async def test_a_transfer_whose_result_never_comes_falls_back_after_the_ring_timeout_and_its_margin(
+    inbound_call, time_env, session_factory
+) -> None:
+    support = department(
+        timezone=zone_where_it_is(12, datetime.now(UTC)), hours=[EVERY_DAY_NINE_TO_FIVE], ring_timeout_seconds=20
+    )
+    async with inbound_call(support) as call:
+        answer = await call.bridge.route_to_department("support", "broken app")
+        assert answer.action == RouteAction.TRANSFER
+        # The voice worker never reports: the workflow's own timer (20 s ringing + the margin) decides.
+        await time_env.sleep(timedelta(seconds=20) + TRANSFER_REPORT_MARGIN + timedelta(seconds=5))
+        with pytest.raises(BridgeError, match="no department transfer"):
+            await call.bridge.report_department_transfer(
+                TransferReport(route_id=answer.route_id, result=TransferResult.ANSWERED)
+            )
+        state = await call.handle.query(InboundCallWorkflow.state)
+        assert state.callback_workflow_id == contact_workflow_id(INBOUND_CAMPAIGN_ID, call.sid)
+    routes = await routes_of(session_factory, call.sid)
+    assert [(r.action, r.status) for r in routes] == [
+        (RouteAction.TRANSFER, "transferring"),
+        (RouteAction.TRANSFER, "no_answer"),
+        (RouteAction.CALLBACK, "callback_booked"),
+    ]
+    assert routes[1].detail == "no result reported within 50 s"
+    assert all(r.route_id == answer.route_id for r in routes)
+
+
+async def test_a_transfer_reported_in_time_is_not_fallen_back_on_when_its_timer_would_have_run_out(
+    inbound_call, time_env, session_factory
+) -> None:
+    billing = department(
+        name="billing", timezone=zone_where_it_is(12, datetime.now(UTC)), hours=[EVERY_DAY_NINE_TO_FIVE],
+        fallback=DepartmentFallback.MESSAGE,
+    )  # fmt: skip
+    async with inbound_call(billing) as call:
+        answer = await call.bridge.route_to_department("billing", "invoice question")
+        await call.bridge.report_department_transfer(
+            TransferReport(route_id=answer.route_id, result=TransferResult.ANSWERED)
+        )
+        await time_env.sleep(timedelta(seconds=30) + TRANSFER_REPORT_MARGIN + timedelta(seconds=5))
+    async with session_factory() as session:
+        assert await queries.notes_for(session, INBOUND_CAMPAIGN_ID, call.sid) == []
+    routes = await routes_of(session_factory, call.sid)
+    assert [r.status for r in routes] == ["transferring", "transferred"]
 
 
 async def test_a_closed_department_whose_fallback_is_a_message_takes_a_note_tagged_with_it(

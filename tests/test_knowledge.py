@@ -8,8 +8,10 @@ import uuid
 from collections import OrderedDict
 from datetime import timedelta
 
+import numpy as np
 import pytest
 from conftest import server_clock
+from embeddings_standin import EmbeddingsStandin
 from livekit.agents import AgentSession
 from reportlab.lib.pagesizes import A4
 from reportlab.pdfgen import canvas
@@ -25,15 +27,19 @@ from workflow_helpers import (
     settings,
 )
 
+from activities.knowledge import KnowledgeActivities
 from api.services import knowledge as knowledge_service
 from cli.app import app
 from infra import knowledge as infra_knowledge
+from infra.embeddings import Embedder, embedder_for
 from infra.knowledge import CHUNK_CHARS, UnreadableDocumentError, chunk_document
 from schemas.agent import AgentConfig, AgentTool, CallJob
+from schemas.knowledge import SearchKnowledge
 from schemas.settings import Settings
 from schemas.workflow_io import ContactWorkflowInput, contact_workflow_id
 from simulator.carrier import SimCarrier
 from simulator.scripted_llm import ScriptedLLM
+from store import knowledge as store_knowledge
 from store import queries
 from store.models import DEFAULT_ORG_ID
 from voice_worker.agent import RingflowAgent
@@ -104,14 +110,16 @@ DOCUMENTS = {"returns_policy.md": RETURNS_POLICY, "shipping.txt": SHIPPING_TIMES
 KNOWING = AGENT.model_copy(update={"tools": {**AGENT.tools, AgentTool.SEARCH_KNOWLEDGE: True}})
 
 
-async def _agent_with_documents(session_factory, agent: AgentConfig = KNOWING, org_id: str = DEFAULT_ORG_ID) -> None:
+async def _agent_with_documents(
+    session_factory, agent: AgentConfig = KNOWING, org_id: str = DEFAULT_ORG_ID, embedder: Embedder | None = None
+) -> None:
     async with session_factory() as session:
         await queries.delete_agent(session, agent.name, org_id)
         await queries.save_agent(session, agent, org_id)
         await session.commit()
         for name, data in DOCUMENTS.items():
             await knowledge_service.add_document(
-                session, org_id=org_id, agent=agent.name, name=name, data=data, actor="tests"
+                session, org_id=org_id, agent=agent.name, name=name, data=data, actor="tests", embedder=embedder
             )
 
 
@@ -397,3 +405,113 @@ async def test_a_search_by_an_agent_with_the_tool_switched_off_is_refused_by_the
         with pytest.raises(BridgeError, match="no knowledge base switched on"):
             await TemporalCallBridge(time_env.client, handle.id, attempt=1).search_knowledge("Any refunds?")
         await handle.terminate("test over")
+
+
+# ---- embeddings, when the deployment has an OpenAI key ----------------------------------------------------
+
+EMBEDDING_MODEL = "text-embedding-3-small"
+
+
+def standin_embedder(standin: EmbeddingsStandin) -> Embedder:
+    settings = Settings(_env_file=None, openai_api_key="sk-test", openai_base_url=standin.base_url)  # type: ignore[call-arg]
+    embedder = embedder_for(settings)
+    assert embedder is not None and embedder.model == EMBEDDING_MODEL
+    return embedder
+
+
+async def _search(session_factory, query: str, embedder: Embedder | None = None):
+    async with session_factory() as session:
+        return await knowledge_service.search(
+            session, org_id=DEFAULT_ORG_ID, agent=KNOWING.name, query=query, embedder=embedder
+        )
+
+
+async def test_with_an_openai_key_passages_are_embedded_and_a_question_in_other_words_finds_its_answer(
+    session_factory,
+) -> None:
+    async with EmbeddingsStandin() as standin:
+        embedder = standin_embedder(standin)
+        await _agent_with_documents(session_factory, embedder=embedder)
+        uploads = len(standin.requests)
+        assert uploads == len(DOCUMENTS), "one request per document: its passages in one batch"
+        assert {sent["model"] for sent in standin.requests} == {EMBEDDING_MODEL}
+        assert standin.requests[0]["authorization"] == "Bearer sk-test"
+        assert any("returns_policy.md Refunds" in text for text in standin.requests[0]["input"])
+
+        question = "Is a reimbursement possible?"
+        assert (await _search(session_factory, question)).passages == [], "no word in common: BM25 finds nothing"
+        answer = await _search(session_factory, question, embedder)
+        assert answer.passages[0].source == "returns_policy.md, Refunds"
+        assert standin.requests[-1]["input"] == [question] and len(standin.requests) == uploads + 1
+
+        # A call's search_knowledge activity, as the worker builds it with the deployment's embedder, ranks alike.
+        on_a_call = await KnowledgeActivities(session_factory, embedder).search_knowledge(
+            SearchKnowledge(org_id=DEFAULT_ORG_ID, agent=KNOWING.name, query=question)
+        )
+        assert on_a_call.passages[0].source == "returns_policy.md, Refunds"
+
+        # A question that shares the exact words still finds them first, fused with the meaning.
+        express = await _search(session_factory, "How long does express delivery take?", embedder)
+        assert express.passages[0].source == "shipping.txt" and "next working day" in express.passages[0].text
+
+
+async def test_without_an_openai_key_nothing_is_embedded_and_search_stays_bm25() -> None:
+    assert embedder_for(Settings(_env_file=None, openai_api_key=None)) is None  # type: ignore[call-arg]
+
+
+async def test_the_api_embeds_uploads_and_searches_by_meaning_with_the_deployments_openai_key(api_stack) -> None:
+    http = api_stack.org_a.http
+    assert (await http.post("/v1/agents", json=KNOWING.model_dump(mode="json"))).status_code == 201
+    async with EmbeddingsStandin() as standin:
+        api_stack.settings.openai_api_key = "sk-deployment"
+        api_stack.settings.openai_base_url = standin.base_url
+        api_stack.settings.knowledge_embedding_model = "text-embedding-3-large"
+        added = await http.post(
+            f"/v1/agents/{KNOWING.name}/documents", files={"file": ("returns_policy.md", RETURNS_POLICY)}
+        )
+        assert added.status_code == 201, added.text
+        found = await http.post(
+            f"/v1/agents/{KNOWING.name}/knowledge/search", json={"query": "Is a reimbursement possible?"}
+        )
+    assert found.json()["passages"][0]["section"] == "Refunds"
+    assert [sent["model"] for sent in standin.requests] == ["text-embedding-3-large"] * 2
+    assert standin.requests[0]["authorization"] == "Bearer sk-deployment"
+
+
+async def test_a_failing_embeddings_endpoint_leaves_documents_stored_and_searchable_by_their_words(
+    session_factory,
+) -> None:
+    async with EmbeddingsStandin() as standin:
+        standin.failing = True
+        embedder = standin_embedder(standin)
+        await _agent_with_documents(session_factory, embedder=embedder)
+        async with session_factory() as session:
+            chunks = await store_knowledge.chunks_of(session, DEFAULT_ORG_ID, KNOWING.name)
+        assert chunks and all(model is None and vector is None for *_, model, vector in chunks)
+        standin.failing = False
+        answer = await _search(session_factory, "When will I get my refund?", embedder)
+        assert answer.passages[0].source == "returns_policy.md, Refunds"
+        assert all(sent["input"] != ["When will I get my refund?"] for sent in standin.requests), (
+            "no passage has an embedding of the model: the question is not embedded"
+        )
+
+
+def test_reciprocal_rank_fusion_puts_first_the_passage_both_rankings_rate() -> None:
+    def chunk(section: str, text: str, vector: list[float]) -> infra_knowledge.IndexedChunk:
+        data = np.asarray(vector, dtype="<f4") / np.linalg.norm(vector)
+        return infra_knowledge.IndexedChunk("faq.md", section, text, EMBEDDING_MODEL, data.astype("<f4").tobytes())
+
+    index = infra_knowledge.KnowledgeIndex(
+        [
+            chunk("Gift cards", "Gift cards never expire and work online.", [0.0, 1.0]),
+            chunk("Vouchers", "A voucher code expires after a year.", [1.0, 0.0]),
+            chunk("Store credit", "Credit from a return expires after a year.", [0.9, 0.1]),
+        ]
+    )
+    question = np.asarray([1.0, 0.0], dtype=np.float32)
+    words_only = index.search("when does it expire after a year", 3)
+    fused = index.search("when does it expire after a year", 3, model=EMBEDDING_MODEL, question=question)
+    assert {p.section for p in words_only[:2]} == {"Vouchers", "Store credit"}
+    assert fused[0].section == "Vouchers" and fused[-1].section == "Gift cards"
+    other_model = index.search("expire", 3, model="another-model", question=question)
+    assert [p.section for p in other_model] == [p.section for p in index.search("expire", 3)], "words alone"

@@ -525,6 +525,7 @@ async def test_every_persona_runs_to_an_end(persona: str) -> None:
         "off_script": "not interested",
         "voicemail": "voicemail",
         "asks_for_slots": "undecided",  # without an HTTP tool to look the slots up, the script goes on
+        "asks_for_billing": "undecided",  # without departments to route to, likewise
     }
     assert result.end_reason == expected_end[persona]
 
@@ -573,3 +574,36 @@ def test_every_tool_has_an_openai_schema_and_a_description() -> None:
     )
     assert all(len(s["function"]["description"]) > 30 for s in schemas)
     assert "context" not in str(schemas[0]["function"]["parameters"])  # RunContext is not a model argument
+
+
+# ---- routing by the scripted model ------------------------------------------------------------------
+
+
+async def test_the_scripted_model_routes_a_caller_who_names_what_a_department_is_for() -> None:
+    from datetime import time
+
+    from schemas.campaign import CallingWindow
+    from schemas.departments import Department, RouteAction, RouteAnswer
+
+    def open_department(name: str, description: str) -> Department:
+        return Department(
+            name=name, description=description, timezone="UTC", hours=[CallingWindow(start=time(0), end=time(0))],
+            transfer_target="+12125550142",
+        )  # fmt: skip
+
+    closed = RouteAnswer(
+        route_id="r1", department="billing", action=RouteAction.MESSAGE, say="I've taken a message for billing."
+    )
+    bridge = FakeBridge(
+        routed_to=[open_department("sales", "Prices and quotes"), open_department("billing", "Invoices and refunds")],
+        route_answers=[closed],
+    )
+    job = make_job()
+    job.agent.departments = ["sales", "billing"]
+    async with call(job, bridge) as (session, _agent, _model):
+        chatter = await session.run(user_input="Hello, nice weather today.")
+        assert "route_to_department" not in bridge.call_names
+        result = await session.run(user_input="My invoice is wrong, who can help?")
+        assert messages(chatter) and messages(result)[-1] == "I've taken a message for billing."
+    [(_, (department, reason))] = [c for c in bridge.calls if c[0] == "route_to_department"]
+    assert (department, reason) == ("billing", "My invoice is wrong, who can help?")

@@ -21,6 +21,7 @@ from activities.store import StoreActivities
 from activities.tools import ToolActivities
 from activities.webhooks import WebhookActivities
 from infra.client import connect
+from infra.embeddings import embedder_for
 from infra.health import database_check, temporal_check, worker_check, worker_http_app
 from infra.webhooks import WebhookOutbox
 from schemas.settings import Settings, get_settings
@@ -72,7 +73,7 @@ def build_worker(
     lookups = LookupActivities(settings)
     tools = ToolActivities(settings, sessions)
     connections = ConnectionActivities(settings, sessions)
-    knowledge = KnowledgeActivities(sessions)
+    knowledge = KnowledgeActivities(sessions, embedder_for(settings))
     departments = DepartmentActivities(sessions)
     recordings = RecordingActivities(settings, sessions)
     return Worker(

@@ -8,6 +8,7 @@ A mixin for the call workflows (ContactWorkflow, InboundCallWorkflow). The class
 Records are stored with the ``record_*`` activities under ``(campaign_id, external_id)``.
 """
 
+import asyncio
 from datetime import datetime, timedelta
 
 from temporalio import workflow
@@ -57,7 +58,15 @@ with workflow.unsafe.imports_passed_through():
         failure_sentence,
     )
     from schemas.workflow_io import CallbackConfirmation, ContextUpdate, ReasonInput, attempt_idempotency_key
-    from workflows.departments import callback_time, is_open, say_local
+    from workflows.departments import (
+        callback_sentence,
+        callback_time,
+        is_open,
+        message_note,
+        message_sentence,
+        transferring_sentence,
+        unanswered_why,
+    )
 
 ANALYSIS_TIMEOUT = timedelta(seconds=90)
 ANALYSIS_RETRY = RetryPolicy(initial_interval=timedelta(seconds=2), maximum_attempts=3)
@@ -69,6 +78,12 @@ TOOL_RETRY = RetryPolicy(
     initial_interval=timedelta(milliseconds=500), backoff_coefficient=2.0, maximum_attempts=TOOL_ATTEMPTS
 )
 """The invoke activity raises only an idempotent method's network error; everything else is its answer."""
+
+TRANSFER_REPORT_MARGIN = timedelta(seconds=30)
+"""How long past a department's ring timeout the workflow waits for the voice worker's report of a transfer;
+no report by then, and the transfer counts as unanswered."""
+# Runs begun before a department transfer had a durable timer for its unreported result.
+TRANSFER_TIMER_PATCH = "department-transfer-timer"
 
 STORE_RETRY = RetryPolicy(
     initial_interval=timedelta(milliseconds=200), backoff_coefficient=2.0, maximum_interval=timedelta(seconds=30)
@@ -120,6 +135,8 @@ class CallRecordsMixin:
         self._tool_calls = 0
         # Department transfers the voice worker is ringing, by route id: the department and the caller's need.
         self._ringing_routes: dict[str, tuple[Department, str]] = {}
+        # Each ringing transfer's timer (``TRANSFER_TIMER_PATCH``): its fallback applies when no report comes.
+        self._transfer_timers: list[asyncio.Task[None]] = []
 
     def _attempt_now(self) -> int:
         return 1
@@ -401,11 +418,14 @@ class CallRecordsMixin:
         await self._record_route(
             route_id, department, request.reason, RouteAction.TRANSFER, "transferring", was_open=True
         )
+        if workflow.patched(TRANSFER_TIMER_PATCH):
+            timer = self._await_transfer_report(route_id, department, request.reason)
+            self._transfer_timers.append(asyncio.create_task(timer))
         return RouteAnswer(
             route_id=route_id,
             department=department.name,
             action=RouteAction.TRANSFER,
-            say=f"I'm transferring you to {department.name} now; please hold.",
+            say=transferring_sentence(department),
             target=department.transfer_target,
             ring_timeout_seconds=department.ring_timeout_seconds,
         )
@@ -445,8 +465,41 @@ class CallRecordsMixin:
             was_open=True,
             detail=detail,
         )
-        why = "not answering right now" if report.result == TransferResult.NO_ANSWER else "unreachable right now"
+        why = unanswered_why(report.result)
         return await self._route_fallback(report.route_id, department, reason, was_open=True, why=why)
+
+    async def _await_transfer_report(self, route_id: str, department: Department, reason: str) -> None:
+        """A durable timer on one transfer: the department's ring timeout and a margin. The voice worker's report
+        ends it; without one by then (the worker died, or lost the call), the transfer counts as unanswered and
+        the department's fallback applies and is recorded, as for a reported "no answer"."""
+        try:
+            await workflow.wait_condition(
+                lambda: route_id not in self._ringing_routes,
+                timeout=timedelta(seconds=department.ring_timeout_seconds) + TRANSFER_REPORT_MARGIN,
+            )
+            return
+        except TimeoutError:
+            pass
+        self._ringing_routes.pop(route_id)
+        waited = department.ring_timeout_seconds + int(TRANSFER_REPORT_MARGIN.total_seconds())
+        await self._record_route(
+            route_id,
+            department,
+            reason,
+            RouteAction.TRANSFER,
+            TransferResult.NO_ANSWER.value,
+            was_open=True,
+            detail=f"no result reported within {waited} s",
+        )
+        why = unanswered_why(TransferResult.NO_ANSWER)
+        await self._route_fallback(route_id, department, reason, was_open=True, why=why)
+
+    async def _transfers_settled(self) -> None:
+        """Wait for every transfer's report or timer, so an unreported one's fallback is applied before the
+        call's end is decided. Nothing to wait for (no transfer rang) adds no command."""
+        if self._transfer_timers:
+            await asyncio.gather(*self._transfer_timers)
+            self._transfer_timers.clear()
 
     @department_transfer_result.validator
     def _validate_transfer_result(self, report: TransferReport) -> None:
@@ -458,7 +511,6 @@ class CallRecordsMixin:
     ) -> RouteAnswer:
         """The department's fallback: a callback booked in its next open hours, or (asked for, or the callback
         cannot be booked) a message taken on the call, tagged with the department."""
-        team = f"the {department.name} team"
         refusal = ""
         if department.fallback == DepartmentFallback.CALLBACK:
             callback = CallbackRequest(
@@ -483,11 +535,10 @@ class CallRecordsMixin:
                     route_id=route_id,
                     department=department.name,
                     action=RouteAction.CALLBACK,
-                    say=f"{team.capitalize()} is {why}. They will call you back on "
-                    f"{say_local(department, booked.scheduled_for)}.",
+                    say=callback_sentence(department, why, booked.scheduled_for),
                     callback_at=booked.scheduled_for,
                 )
-        await self.take_note(NoteInput(note=f"[{department.name}] message: {reason or 'the caller asked for them'}"))
+        await self.take_note(NoteInput(note=message_note(department, reason)))
         await self._record_route(
             route_id, department, reason, RouteAction.MESSAGE, "message_taken", was_open=was_open, detail=refusal
         )
@@ -495,7 +546,7 @@ class CallRecordsMixin:
             route_id=route_id,
             department=department.name,
             action=RouteAction.MESSAGE,
-            say=f"{team.capitalize()} is {why}. I've taken a message, and {team} will get it.",
+            say=message_sentence(department, why),
         )
 
     async def _record_route(

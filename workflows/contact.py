@@ -154,6 +154,7 @@ class ContactWorkflow(CallRecordsMixin):
                     decision = await self._look_up(decision, self._settings.pre_call_lookup)
                 if decision.verdict == DialVerdict.DIAL:
                     result = await self._dial(decision)
+                    await self._transfers_settled()
                     await self._decide(result)
                     if result.answered:
                         last = self._state.attempts[-1]

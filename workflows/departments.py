@@ -7,7 +7,7 @@ and DST arithmetic is ``workflows.scheduling``'s, the same as a contact's callin
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from schemas.departments import Department
+from schemas.departments import Department, TransferResult
 from workflows.scheduling import next_dial_time
 
 
@@ -35,3 +35,25 @@ def callback_time(department: Department, now: datetime) -> datetime:
     if is_open(department, now):
         return next_opening(department, now + BUSY_CALLBACK_DELAY)
     return next_opening(department, now)
+
+
+def transferring_sentence(department: Department) -> str:
+    return f"I'm transferring you to {department.name} now; please hold."
+
+
+def unanswered_why(result: TransferResult) -> str:
+    """Why a transfer did not go through, as the caller hears it."""
+    return "not answering right now" if result == TransferResult.NO_ANSWER else "unreachable right now"
+
+
+def callback_sentence(department: Department, why: str, at: datetime) -> str:
+    return f"The {department.name} team is {why}. They will call you back on {say_local(department, at)}."
+
+
+def message_sentence(department: Department, why: str) -> str:
+    return f"The {department.name} team is {why}. I've taken a message, and the {department.name} team will get it."
+
+
+def message_note(department: Department, reason: str) -> str:
+    """The note a message fallback takes on the call, tagged with the department."""
+    return f"[{department.name}] message: {reason or 'the caller asked for them'}"

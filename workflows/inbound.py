@@ -76,6 +76,7 @@ class InboundCallWorkflow(CallRecordsMixin):
             # Not validated as Twilio's statuses are: this one is the workflow's own (Twilio sends no such status).
             self._final = CallStatusUpdate.model_construct(status=NO_END_REPORTED, duration_seconds=None)
         final = self._final or CallStatusUpdate(status="failed")
+        await self._transfers_settled()
         await workflow.wait_condition(lambda: not self._preparing and not self._callback_pending)
         self._state.status = final.status
         self._state.duration_seconds = final.duration_seconds

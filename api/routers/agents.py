@@ -26,6 +26,7 @@ from api.services import audit, campaigns
 from api.services import departments as department_service
 from api.services import knowledge as knowledge_service
 from api.services import tools as tool_service
+from infra.embeddings import embedder_for
 from infra.web_ui import workflow_ui_url
 from schemas.agent import AgentConfig
 from schemas.api import (
@@ -269,6 +270,7 @@ async def add_document(
     org: CurrentOrg,
     session: DbSession,
     principal: CurrentPrincipal,
+    ctx: Context,
 ) -> KnowledgeDocumentOut:
     """Add a document to the agent's knowledge base: read, cut into passages and indexed for its
     ``search_knowledge`` tool (switch the tool on in ``tools``). 415 for another type, 422 for a file that cannot
@@ -276,7 +278,13 @@ async def add_document(
     data = await file.read(MAX_DOCUMENT_BYTES + 1)
     try:
         return await knowledge_service.add_document(
-            session, org_id=org.id, agent=name, name=file.filename or "", data=data, actor=principal.actor
+            session,
+            org_id=org.id,
+            agent=name,
+            name=file.filename or "",
+            data=data,
+            actor=principal.actor,
+            embedder=embedder_for(ctx.settings),
         )
     except knowledge_service.KnowledgeServiceError as err:
         knowledge_refused(err)
@@ -310,10 +318,14 @@ async def remove_document(
 
 
 @router.post("/{name}/knowledge/search", response_model=KnowledgeAnswer, responses=NOT_FOUND)
-async def search_knowledge(name: str, body: KnowledgeQuery, org: CurrentOrg, session: DbSession) -> KnowledgeAnswer:
+async def search_knowledge(
+    name: str, body: KnowledgeQuery, org: CurrentOrg, session: DbSession, ctx: Context
+) -> KnowledgeAnswer:
     """What the agent's ``search_knowledge`` tool finds for a question: the best passages, best first, each with
     its document and section. For trying a knowledge base out before a call."""
     try:
-        return await knowledge_service.search(session, org_id=org.id, agent=name, query=body.query)
+        return await knowledge_service.search(
+            session, org_id=org.id, agent=name, query=body.query, embedder=embedder_for(ctx.settings)
+        )
     except knowledge_service.KnowledgeServiceError as err:
         knowledge_refused(err)

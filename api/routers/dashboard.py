@@ -165,6 +165,7 @@ PLAIN_PAGES = {
     "/numbers": ("numbers.html", "numbers"),
     "/do-not-call": ("dnc.html", "dnc"),
     "/tools": ("tools.html", "tools"),
+    "/departments": ("departments.html", "departments"),
     "/webhooks": ("webhooks.html", "webhooks"),
     "/audit": ("audit.html", "audit"),
 }

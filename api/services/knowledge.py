@@ -1,6 +1,8 @@
 """An agent's knowledge base: add a document (TXT, Markdown, PDF), list, remove, and search as a call would.
 The REST API (``/v1/agents/{name}/documents``, ``/knowledge/search``) and the CLI (``ringflow agent docs``) go
-through here; the call's ``search_knowledge`` activity searches through the same ``infra.knowledge``."""
+through here; the call's ``search_knowledge`` activity searches through the same ``infra.knowledge``. Given the
+deployment's embedder (``infra.embeddings.embedder_for``: it has an OpenAI key), a document's passages are embedded
+as it is added, and a search ranks by words and meaning together."""
 
 import hashlib
 from pathlib import PurePath
@@ -8,7 +10,8 @@ from pathlib import PurePath
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.services import audit
-from infra.knowledge import UnreadableDocumentError, chunk_document, search_knowledge
+from infra.embeddings import Embedder, to_bytes
+from infra.knowledge import UnreadableDocumentError, chunk_document, passage_text, search_knowledge
 from schemas.knowledge import (
     MAX_DOCUMENT_BYTES,
     MEDIA_TYPES,
@@ -64,9 +67,17 @@ def media_type_of(name: str) -> str:
 
 
 async def add_document(
-    session: AsyncSession, *, org_id: str, agent: str, name: str, data: bytes, actor: str
+    session: AsyncSession,
+    *,
+    org_id: str,
+    agent: str,
+    name: str,
+    data: bytes,
+    actor: str,
+    embedder: Embedder | None = None,
 ) -> KnowledgeDocumentOut:
-    """Read, chunk and store one document of the agent's; it is searchable from the next search on."""
+    """Read, chunk and store one document of the agent's; it is searchable from the next search on. With an
+    embedder its passages are embedded too; an embeddings endpoint that fails leaves them searchable by words."""
     await _require_agent(session, org_id, agent)
     name = PurePath(name.strip()).name
     if not name or len(name) > DOCUMENT_NAME_MAX_LENGTH:
@@ -81,6 +92,9 @@ async def add_document(
         chunks = chunk_document(data, media_type)
     except UnreadableDocumentError as err:
         raise InvalidDocumentError(f"{name}: {err}") from None
+    vectors = None
+    if embedder is not None:
+        vectors = await embedder.try_embed([passage_text(name, chunk.section, chunk.text) for chunk in chunks])
     document = await knowledge.add_document(
         session,
         org_id=org_id,
@@ -90,6 +104,8 @@ async def add_document(
         size=len(data),
         sha256=hashlib.sha256(data).hexdigest(),
         chunks=[(chunk.section, chunk.text) for chunk in chunks],
+        embeddings=[to_bytes(vector) for vector in vectors] if vectors is not None else None,
+        embedding_model=embedder.model if embedder is not None else None,
     )
     await audit.record(
         session, org_id=org_id, actor=actor, action="agent.document.add", target=agent, details={"document": name}
@@ -118,7 +134,9 @@ async def remove_document(session: AsyncSession, *, org_id: str, agent: str, doc
     await session.commit()
 
 
-async def search(session: AsyncSession, *, org_id: str, agent: str, query: str) -> KnowledgeAnswer:
+async def search(
+    session: AsyncSession, *, org_id: str, agent: str, query: str, embedder: Embedder | None = None
+) -> KnowledgeAnswer:
     """What the agent's ``search_knowledge`` tool would find for ``query`` on a call."""
     await _require_agent(session, org_id, agent)
-    return await search_knowledge(session, SearchKnowledge(org_id=org_id, agent=agent, query=query))
+    return await search_knowledge(session, SearchKnowledge(org_id=org_id, agent=agent, query=query), embedder)

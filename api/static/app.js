@@ -90,6 +90,45 @@ function query(params) {
 
 const enc = encodeURIComponent;
 
+const WEEKDAY_NAMES = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+
+/** Weekdays (0 = Monday) as typed: "all", "mon-fri", or "mon,wed,sat". */
+function weekdaysText(days) {
+  const sorted = [...days].sort((a, b) => a - b);
+  if (sorted.length === 7) return "all";
+  const run = sorted.length > 2 && sorted.every((day, i) => i === 0 || day === sorted[i - 1] + 1);
+  if (run) return `${WEEKDAY_NAMES[sorted[0]]}-${WEEKDAY_NAMES[sorted[sorted.length - 1]]}`;
+  return sorted.map((day) => WEEKDAY_NAMES[day]).join(",");
+}
+
+/** "mon-fri 09:00-17:30; sat 10:00-13:00" as calling windows; throws an Error saying what is wrong. */
+function parseHours(text) {
+  const dayOf = (name) => {
+    const day = WEEKDAY_NAMES.indexOf(name.trim().toLowerCase().slice(0, 3));
+    if (day < 0) throw new Error(`${name.trim()} is not a weekday (mon, tue, ... sun)`);
+    return day;
+  };
+  const windows = text.split(";").map((part) => part.trim()).filter(Boolean).map((part) => {
+    const match = part.match(/^(\S+)\s+(\d{1,2}:\d{2})\s*-\s*(\d{1,2}:\d{2})$/);
+    if (!match) throw new Error(`"${part}": give the days, then the hours, e.g. mon-fri 09:00-17:00`);
+    const [, daysText, start, end] = match;
+    let weekdays = [];
+    if (daysText.toLowerCase() === "all") weekdays = [0, 1, 2, 3, 4, 5, 6];
+    for (const piece of daysText.toLowerCase() === "all" ? [] : daysText.split(",")) {
+      const [first, last] = piece.split("-");
+      const from = dayOf(first);
+      const to = last === undefined ? from : dayOf(last);
+      for (let day = from; ; day = (day + 1) % 7) {
+        weekdays.push(day);
+        if (day === to) break;
+      }
+    }
+    return { start: start.padStart(5, "0"), end: end.padStart(5, "0"), weekdays: [...new Set(weekdays)] };
+  });
+  if (!windows.length) throw new Error("give at least one window of open hours");
+  return windows;
+}
+
 /** POST the file chosen in a file input as the multipart field `file`; null when none was chosen.
  *  The input is cleared afterwards, so choosing the same file again uploads it again. */
 async function uploadChosenFile(event, path) {
@@ -937,6 +976,113 @@ document.addEventListener("alpine:init", () => {
       await api("DELETE", `/v1/tools/${enc(tool.name)}`);
       if (this.selected && this.selected.name === tool.name) this.selected = null;
       await this.load();
+    },
+  }));
+
+  // Departments: add, edit and delete where inbound agents route callers (docs/api.md#departments).
+  Alpine.data("departmentsPage", () => ({
+    departments: [],
+    loading: true,
+    editing: false,
+    form: {},
+    async init() {
+      this.reset();
+      await this.load();
+    },
+    async load() {
+      this.loading = true;
+      try {
+        this.departments = await api("GET", "/v1/departments");
+      } finally {
+        this.loading = false;
+      }
+    },
+    reset() {
+      this.editing = false;
+      this.form = {
+        name: "",
+        description: "",
+        timezone: Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC",
+        hours: "mon-fri 09:00-17:00",
+        transfer_target: "",
+        ring_timeout_seconds: 30,
+        fallback: "callback",
+      };
+    },
+    hoursText(hours) {
+      return hours.map((w) => `${weekdaysText(w.weekdays)} ${w.start.slice(0, 5)}-${w.end.slice(0, 5)}`).join("; ");
+    },
+    edit(department) {
+      this.editing = true;
+      this.form = { ...department, hours: this.hoursText(department.hours) };
+      document.getElementById("department-form").scrollIntoView();
+    },
+    async save() {
+      let hours;
+      try {
+        hours = parseHours(this.form.hours);
+      } catch (error) {
+        toast(error.message, "error");
+        return;
+      }
+      const body = { ...this.form, hours };
+      if (this.editing) {
+        await api("PUT", `/v1/departments/${enc(this.form.name)}`, body);
+        toast(`Department ${this.form.name} saved`, "success");
+      } else {
+        await api("POST", "/v1/departments", body);
+        toast(`Department ${this.form.name} added`, "success");
+      }
+      this.reset();
+      await this.load();
+    },
+    async remove(department) {
+      if (!window.confirm(`Delete the department ${department.name}?`)) return;
+      await api("DELETE", `/v1/departments/${enc(department.name)}`);
+      if (this.editing && this.form.name === department.name) this.reset();
+      await this.load();
+    },
+  }));
+
+  // An agent's knowledge base: upload, list and delete its documents, and try a search (docs/api.md).
+  Alpine.data("agentDocuments", (agentName) => ({
+    documents: [],
+    loading: true,
+    uploading: false,
+    query: "",
+    searched: false,
+    passages: [],
+    async init() {
+      await this.load();
+    },
+    async load() {
+      this.loading = true;
+      try {
+        this.documents = (await api("GET", `/v1/agents/${enc(agentName)}/documents`)).items;
+      } finally {
+        this.loading = false;
+      }
+    },
+    async upload(event) {
+      this.uploading = true;
+      try {
+        const added = await uploadChosenFile(event, `/v1/agents/${enc(agentName)}/documents`);
+        if (added) toast(`${added.name} added: ${added.chunks} passages`, "success");
+      } finally {
+        this.uploading = false;
+      }
+      await this.load();
+    },
+    async remove(document) {
+      if (!window.confirm(`Delete the document ${document.name}?`)) return;
+      await api("DELETE", `/v1/agents/${enc(agentName)}/documents/${document.id}`);
+      await this.load();
+    },
+    async search() {
+      if (!this.query.trim()) return;
+      const answer = await api("POST", `/v1/agents/${enc(agentName)}/knowledge/search`, { query: this.query });
+      this.passages = answer.passages;
+      this.searched = true;
     },
   }));
 
