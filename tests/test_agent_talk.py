@@ -94,6 +94,8 @@ async def test_a_web_call_dispatches_the_agent_and_hands_out_a_token_for_its_roo
     assert (claims.video.room_join, claims.video.room) == (True, body["room"])
     assert not claims.video.room_create and not claims.video.room_admin
     assert body["url"] == stack.standin.url.replace("http://", "ws://")
+    connect_src = started.headers["content-security-policy"].split("connect-src", 1)[1].split(";", 1)[0].split()
+    assert body["url"] in connect_src, "the dashboard's pages may reach the LiveKit server for the call"
 
     # The agent in the room takes a note and records what the call came to, through the call's workflow.
     bridge = TemporalCallBridge(stack.client, job.workflow_id, 1)

@@ -439,3 +439,51 @@ async def test_an_admin_connects_an_oauth_provider_through_its_consent_and_revok
     finally:
         await context.close()
         await provider.stop()
+
+
+async def test_an_operator_chats_with_an_agent_on_its_page_and_finds_the_chat_among_its_calls(api_stack, browser, snap):
+    created = await api_stack.org_a.http.post(
+        "/v1/agents", json={"name": "ava-chat", "instructions": "Qualify leads.", "greeting": "Hi, Ava from Acme."}
+    )
+    assert created.status_code == 201, created.text
+    errors: list[str] = []
+    context, page = await logged_in(browser, api_stack.base_url, api_stack.org_a.email, errors)
+    try:
+        await page.goto("/agents/ava-chat")
+        talk = page.locator("#talk")
+        await expect(talk.locator("#web-call")).to_have_text("Talk to this agent")
+        await talk.locator("input[name=talk_phone]").fill("+14155550123")
+        await talk.locator("#start-chat").click()
+        log = talk.locator(".chat-log")
+        await expect(log.locator(".chat-line.agent").first).to_contain_text("Hi, Ava from Acme.")
+        message = talk.locator("input[name=chat_message]")
+        await message.fill("Hi, yes, speaking.")
+        await message.press("Enter")
+        await expect(log.locator(".chat-line.you")).to_have_count(1)
+        await expect(message).to_be_enabled()
+        await message.fill("We have 40 employees and a budget of around 5,000 a month, and I'm interested.")
+        await message.press("Enter")
+        # The agent records the qualification, takes a note, records what the call came to and ends the chat.
+        await expect(talk.locator("#chat-call")).to_be_visible()
+        for tool in ("Share information", "Take note", "Record disposition", "End call"):
+            await expect(log.locator(".chat-line.tool", has_text=tool)).to_have_count(1)
+        await snap(page, "talk-01-chat")
+
+        await page.click("a[href='/calls']")
+        row = page.locator("#call-table tbody tr", has_text="ava-chat")
+        await expect(row).to_contain_text("Test")
+        await expect(row).to_contain_text("Qualified")
+        await row.locator("a").first.click()
+        await expect(page.locator("h1")).to_contain_text("Qualified")
+        await expect(page.locator("body")).to_contain_text("We have 40 employees")
+        calls = (await api_stack.org_a.http.get("/v1/calls", params={"agent": "ava-chat"})).json()["items"]
+        [chat] = calls
+        detail = (await api_stack.org_a.http.get(f"/v1/calls/{chat['id']}")).json()
+        assert (detail["kind"], detail["disposition"]) == ("test", "qualified")
+        for note in detail["notes"]:
+            await expect(page.locator("body")).to_contain_text(note["note"])
+        assert detail["notes"]
+        await snap(page, "talk-02-the-chat-among-the-calls")
+        assert errors == []
+    finally:
+        await context.close()
