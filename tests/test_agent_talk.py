@@ -8,6 +8,7 @@ The app runs in process (httpx ASGITransport) against the dev server and a worke
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -19,7 +20,7 @@ from temporalio.client import Client
 from api.main import create_app
 from api.services import agent_talk
 from schemas.agent import AgentConfig, CallJob
-from schemas.inbound import inbound_workflow_id
+from schemas.inbound import MAX_INBOUND_CALL_LENGTH, inbound_workflow_id
 from schemas.settings import Settings
 from simulator.carrier import SimCarrier
 from simulator.personas import PERSONA_LINES
@@ -164,3 +165,12 @@ async def test_only_who_may_operate_talks_to_an_agent_and_only_to_their_own(stac
     assert foreign.status_code == 404, "another organization's chat is nobody's to it"
     assert not stack.standin.calls("CreateRoom") and not stack.standin.calls("CreateDispatch")
     await stack.http.post(f"/v1/agents/{AGENT.name}/chat/{chat['session_id']}/end")
+
+
+async def test_a_chat_left_open_longer_than_a_call_may_last_is_closed_when_another_starts(stack: Stack) -> None:
+    left = (await stack.http.post(f"/v1/agents/{AGENT.name}/chat", json={"phone": TESTER})).json()
+    agent_talk.CHATS[left["session_id"]].opened_at -= MAX_INBOUND_CALL_LENGTH + timedelta(minutes=1)
+    fresh = (await stack.http.post(f"/v1/agents/{AGENT.name}/chat", json={"phone": TESTER})).json()
+    assert left["session_id"] not in agent_talk.CHATS and fresh["session_id"] in agent_talk.CHATS
+    await stack.client.get_workflow_handle(inbound_workflow_id(left["session_id"])).result()
+    await stack.http.post(f"/v1/agents/{AGENT.name}/chat/{fresh['session_id']}/end")

@@ -16,12 +16,13 @@ import asyncio
 import contextlib
 import secrets
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from livekit import api as livekit_api
 from temporalio.client import Client, WithStartWorkflowOperation
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.service import RPCError
 
 from schemas.agent import AgentConfig, CallJob, TranscriptSegment
 from schemas.contact import Contact
@@ -84,6 +85,7 @@ class Chat:
     agent: "RingflowAgent"
     collector: "TranscriptCollector"
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    opened_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     heard: int = 0
     tools_seen: int = 0
 
@@ -168,6 +170,7 @@ async def start_chat(client: Client, settings: Settings, *, org_id: str, agent: 
     from voice_worker.temporal_bridge import TemporalCallBridge
     from voice_worker.transcript import TranscriptCollector
 
+    await _close_stale_chats(client)
     if len(CHATS) >= MAX_OPEN_CHATS:
         raise TalkError(f"{MAX_OPEN_CHATS} chats are open on this server: end one first")
     model = chat_model(agent, settings)
@@ -233,5 +236,16 @@ async def end_chat(client: Client, chat: Chat) -> None:
     with contextlib.suppress(Exception):
         await chat.session.aclose()
     chat.collector.detach(chat.session)
-    await chat.collector.flush()
-    await end_call(client, chat.id)
+    try:
+        await chat.collector.flush()
+        await end_call(client, chat.id)
+    except RPCError:  # its workflow has ended already (a chat left open past the longest call): nothing to tell
+        pass
+
+
+async def _close_stale_chats(client: Client) -> None:
+    """Close the chats open longer than a call may last: their workflows have recorded their end (``timeout``)."""
+    now = datetime.now(UTC)
+    for chat in [chat for chat in CHATS.values() if now - chat.opened_at > MAX_INBOUND_CALL_LENGTH]:
+        async with chat.lock:
+            await end_chat(client, chat)
