@@ -174,3 +174,13 @@ async def test_a_chat_left_open_longer_than_a_call_may_last_is_closed_when_anoth
     assert left["session_id"] not in agent_talk.CHATS and fresh["session_id"] in agent_talk.CHATS
     await stack.client.get_workflow_handle(inbound_workflow_id(left["session_id"])).result()
     await stack.http.post(f"/v1/agents/{AGENT.name}/chat/{fresh['session_id']}/end")
+
+
+async def test_a_web_call_whose_room_cannot_be_made_is_refused_with_a_503_and_records_no_call(stack: Stack) -> None:
+    for _ in range(3):  # every attempt the workflow's room retry allows
+        stack.standin.fail_next("CreateRoom")
+    refused = await stack.http.post(f"/v1/agents/{AGENT.name}/web-call", json={"phone": TESTER})
+    assert refused.status_code == 503, refused.text
+    assert "could not be prepared" in refused.json()["detail"]
+    assert not stack.standin.calls("CreateDispatch")
+    assert (await stack.http.get("/v1/calls", params={"agent": AGENT.name})).json()["items"] == []
