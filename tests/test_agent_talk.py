@@ -15,6 +15,7 @@ import httpx
 import pytest_asyncio
 from livekit.api import TokenVerifier
 from livekit_standin import API_KEY, API_SECRET, LiveKitStandIn
+from sqlalchemy import select
 from temporalio.client import Client
 
 from api.main import create_app
@@ -25,6 +26,7 @@ from schemas.settings import Settings
 from simulator.carrier import SimCarrier
 from simulator.personas import PERSONA_LINES
 from store import orgs, queries
+from store.models import WebhookEventRow
 from voice_worker.temporal_bridge import TemporalCallBridge
 from worker.main import build_worker
 
@@ -39,6 +41,7 @@ class Stack:
     http: httpx.AsyncClient
     read_only: httpx.AsyncClient
     other_org: httpx.AsyncClient
+    sessions: Any
 
 
 def _client(app: Any, key: str) -> httpx.AsyncClient:
@@ -70,7 +73,7 @@ async def stack(dev_env, session_factory, db_url) -> AsyncIterator[Stack]:
         clients = [_client(app, key), _client(app, read_key), _client(app, other_key)]
         async with worker:
             try:
-                yield Stack(dev_env.client, standin, *clients)
+                yield Stack(dev_env.client, standin, *clients, sessions=session_factory)
             finally:
                 for client in clients:
                     await client.aclose()
@@ -150,6 +153,10 @@ async def test_a_chat_ended_by_the_tester_finishes_its_call(stack: Stack) -> Non
     detail = (await stack.http.get(f"/v1/calls/{chat['call_id']}")).json()
     assert (detail["kind"], detail["state"], detail["disposition"]) == ("test", "completed", None)
     assert detail["ended_at"] is not None
+    async with stack.sessions() as session:
+        ended_events = await session.scalars(select(WebhookEventRow).where(WebhookEventRow.type == "call.ended"))
+        [ended_event] = ended_events.all()
+    assert ended_event.payload["data"]["kind"] == "test", "a webhook receiver can tell a test chat from a phone call"
 
 
 async def test_only_who_may_operate_talks_to_an_agent_and_only_to_their_own(stack: Stack) -> None:
