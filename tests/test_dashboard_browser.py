@@ -18,6 +18,9 @@ from api_helpers import eventually, phone
 from api_stack import MEMBER_PASSWORD
 from browser_helpers import fresh_artifacts, headless_chromium
 from cryptography.fernet import Fernet
+from livekit_standin import API_KEY as LIVEKIT_KEY
+from livekit_standin import API_SECRET as LIVEKIT_SECRET
+from livekit_standin import LiveKitStandIn
 from oauth_provider import OAuthProvider
 from playwright.async_api import Browser, BrowserContext, Page, expect
 from tool_target import BookingService
@@ -487,3 +490,33 @@ async def test_an_operator_chats_with_an_agent_on_its_page_and_finds_the_chat_am
         assert errors == []
     finally:
         await context.close()
+
+
+async def test_the_talk_button_starts_a_web_call_whose_failed_connection_ends_it(api_stack, browser, snap):
+    """The page loads the vendored LiveKit client, may reach the LiveKit server (its CSP), starts a web call and,
+    when the browser cannot join the room (the stand-in speaks no WebRTC signalling), ends the call it started."""
+    created = await api_stack.org_a.http.post("/v1/agents", json={"name": "ava-web", "instructions": "Help callers."})
+    assert created.status_code == 201, created.text
+    errors: list[str] = []
+    async with LiveKitStandIn() as standin:
+        api_stack.settings.livekit_url = standin.url  # the API and the worker share these settings
+        api_stack.settings.livekit_api_key, api_stack.settings.livekit_api_secret = LIVEKIT_KEY, LIVEKIT_SECRET
+        context, page = await logged_in(browser, api_stack.base_url, api_stack.org_a.email, errors)
+        try:
+            await page.goto("/agents/ava-web")
+            talk = page.locator("#talk")
+            await talk.locator("input[name=talk_phone]").fill("+14155550123")
+            await talk.locator("#web-call").click()
+            await expect(page.locator(".toast.error")).to_contain_text("The call could not connect")
+            await expect(talk.locator("#web-call")).to_be_visible()
+            [dispatch] = standin.calls("CreateDispatch")
+            assert dispatch.message.agent_name == api_stack.settings.agent_name
+            await snap(page, "talk-03-web-call-not-connected")
+
+            await eventually(
+                lambda: api_stack.org_a.http.get("/v1/calls", params={"agent": "ava-web"}),
+                lambda body: [(call["kind"], call["state"]) for call in body["items"]] == [("web", "completed")],
+            )
+            assert errors == []
+        finally:
+            await context.close()
