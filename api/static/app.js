@@ -673,6 +673,21 @@ document.addEventListener("alpine:init", () => {
 
   // The agent page's web call: the LiveKit Room the browser joined, if any.
   let webCallRoom = null;
+  // The vendored LiveKit client (large), loaded the first time a web call starts rather than with the page.
+  let livekitClient = null;
+  function loadLivekitClient() {
+    livekitClient ??= new Promise((resolve, reject) => {
+      const script = document.createElement("script");
+      script.src = "/static/vendor/livekit-client/livekit-client.umd.js";
+      script.onload = () => resolve(window.LivekitClient);
+      script.onerror = () => {
+        livekitClient = null;
+        reject(new Error("the LiveKit client did not load"));
+      };
+      document.head.appendChild(script);
+    });
+    return livekitClient;
+  }
   // The agent editor: create, or change any field of, one agent; tools are one checkbox each. An agent saved can be
   // talked to: a web call (the browser in the agent's room) or a text chat, each recorded as one of its calls.
   Alpine.data("agentEditor", (agentName, toolNames, speakers) => ({
@@ -808,15 +823,11 @@ document.addEventListener("alpine:init", () => {
       return `/v1/agents/${enc(this.existing)}/${suffix}`;
     },
     async startWebCall() {
-      if (!window.LivekitClient) {
-        toast("The LiveKit client did not load; reload the page.", "error");
-        return;
-      }
       this.talk.joining = true;
       this.talk.status = "Connecting…";
       try {
+        const { Room, RoomEvent, Track } = await loadLivekitClient();
         const call = await api("POST", this.talkPath("web-call"), { phone: this.talk.phone });
-        const { Room, RoomEvent, Track } = window.LivekitClient;
         const room = new Room();
         room.on(RoomEvent.TrackSubscribed, (track) => {
           if (track.kind === Track.Kind.Audio) document.body.appendChild(track.attach());
