@@ -17,6 +17,7 @@ from schemas.compliance import CallingPolicy
 from schemas.inbound import (
     INBOUND_CALLBACK_HORIZON,
     INBOUND_CAMPAIGN_ID,
+    CallKind,
     InboundActivityName,
     InboundCallbackRequest,
     InboundCallbackStarted,
@@ -69,9 +70,10 @@ class InboundActivities:
 
     @activity.defn(name=InboundActivityName.PREPARE_ROOM)
     async def prepare_inbound_room(self, request: PrepareRoomRequest) -> PreparedCall:
-        """Create the call's room (named after the workflow id, so a retry finds the same one) with the agent."""
+        """Create the call's room (named after the workflow id, so a retry finds the same one) with the agent; a phone
+        call's with the SIP URI Twilio bridges the caller to, a web call's without (the browser joins the room)."""
         host = self._settings.livekit_sip_uri_host
-        if not host:
+        if not host and request.kind == CallKind.PHONE:
             raise RuntimeError("livekit_sip_uri_host is not configured")
         dial = DialRequest(
             idempotency_key=request.workflow_id,
@@ -90,6 +92,8 @@ class InboundActivities:
                 agent_name=self._settings.agent_name,
                 empty_timeout=timedelta(seconds=ROOM_EMPTY_TIMEOUT_SECONDS),
             )
+        if request.kind != CallKind.PHONE:
+            return PreparedCall(room=room)
         return PreparedCall(room=room, sip_uri=livekit_sip_uri(room, host))
 
     @activity.defn(name=InboundActivityName.DELETE_ROOM)
@@ -101,7 +105,14 @@ class InboundActivities:
     async def record_inbound_call(self, record: InboundCallRecord) -> None:
         async with self._sessions() as session:
             await numbers.record_inbound_call(
-                session, record.call_sid, record.to_number, record.from_number, record.agent_name, record.status
+                session,
+                record.call_sid,
+                record.to_number,
+                record.from_number,
+                record.agent_name,
+                record.status,
+                kind=record.kind,
+                org_id=record.org_id,
             )
             await session.commit()
 

@@ -6,8 +6,8 @@ decided here and nowhere else: ``required_permission`` maps a request (method an
 permission, and ``api.deps.current_principal`` refuses with a 403 whoever lacks it.
 
 - read: every GET, and a campaign preview (a POST that changes nothing). All roles.
-- operate: campaigns (create, start, pause, resume, cancel, add contacts), a call now, a live call's
-  context, re-running an analysis, the do-not-call list. Operator, admin, owner.
+- operate: campaigns (create, start, pause, resume, cancel, add contacts), a call now, a web call or text chat
+  with an agent, a live call's context, re-running an analysis, the do-not-call list. Operator, admin, owner.
 - administer: agents, numbers, webhooks, the calling policy and capacity, erasing a person, API keys (listing them
   too). Admin, owner.
 - audit: reading the audit log. Admin, owner.
@@ -57,6 +57,8 @@ ANY_METHOD_PERMISSIONS = (
 WRITE_PERMISSIONS = (
     ("/v1/campaigns/preview", Permission.READ),
     ("/v1/agents/{name}/call", Permission.OPERATE),
+    ("/v1/agents/{name}/web-call", Permission.OPERATE),
+    ("/v1/agents/{name}/chat", Permission.OPERATE),
     ("/v1/campaigns", Permission.OPERATE),
     ("/v1/contacts", Permission.OPERATE),
     ("/v1/calls", Permission.OPERATE),

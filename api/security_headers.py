@@ -6,14 +6,17 @@ The dashboard has no inline script: its code is ``/static/app.js`` and the vendo
 build avoids it but takes only property names and method calls in attributes, not the expressions the
 templates use.) The templates' few ``style`` attributes need ``style-src 'unsafe-inline'``; styles cannot
 run script. ``/docs`` is FastAPI's Swagger UI, which loads from jsDelivr and starts with an inline
-script, so it gets a policy of its own.
+script, so it gets a policy of its own. The agent page's web call connects to the deployment's LiveKit server
+(its signalling WebSocket), so that server's origin joins ``connect-src`` when LiveKit is configured.
 """
+
+from urllib.parse import urlsplit
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self' 'unsafe-eval'; style-src 'self' 'unsafe-inline'; "
-    "img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; "
+    "img-src 'self' data:; connect-src 'self'{livekit}; object-src 'none'; base-uri 'self'; form-action 'self'; "
     "frame-ancestors 'none'"
 )
 DOCS_CONTENT_SECURITY_POLICY = (
@@ -24,8 +27,20 @@ DOCS_CONTENT_SECURITY_POLICY = (
 DOCS_PATHS = frozenset({"/docs", "/docs/oauth2-redirect"})
 
 
-def security_headers(path: str) -> list[tuple[bytes, bytes]]:
-    policy = DOCS_CONTENT_SECURITY_POLICY if path in DOCS_PATHS else CONTENT_SECURITY_POLICY
+def livekit_sources(livekit_url: str) -> str:
+    """The LiveKit server's origins a browser reaches for a web call (WebSocket and HTTP), for ``connect-src``."""
+    parts = urlsplit(livekit_url)
+    if not parts.netloc or parts.scheme not in ("http", "https", "ws", "wss"):
+        return ""
+    secure = parts.scheme in ("https", "wss")
+    return f" {'wss' if secure else 'ws'}://{parts.netloc} {'https' if secure else 'http'}://{parts.netloc}"
+
+
+def security_headers(path: str, livekit_url: str = "") -> list[tuple[bytes, bytes]]:
+    if path in DOCS_PATHS:
+        policy = DOCS_CONTENT_SECURITY_POLICY
+    else:
+        policy = CONTENT_SECURITY_POLICY.format(livekit=livekit_sources(livekit_url))
     return [
         (b"content-security-policy", policy.encode()),
         (b"x-frame-options", b"DENY"),
@@ -44,7 +59,8 @@ class SecurityHeadersMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        added = security_headers(scope["path"])
+        context = getattr(getattr(scope.get("app"), "state", None), "ringflow", None)  # set by create_app
+        added = security_headers(scope["path"], context.settings.livekit_url if context is not None else "")
         names = {name for name, _ in added}
 
         async def send_with_headers(message: Message) -> None:

@@ -323,6 +323,11 @@ class CallOut(BaseModel):
         description="The number an outbound call showed, from its campaign's caller-ID pool; null: the carrier's own "
         "(and for incoming calls)"
     )
+    kind: Literal["phone", "web", "test"] = Field(
+        default="phone",
+        description="phone: a call through a carrier; web: a web call from the dashboard; test: a text chat with the "
+        "agent on the dashboard (both inbound, with the agent's records like any call's)",
+    )
 
 
 class CallList(BaseModel):

@@ -1,6 +1,7 @@
 """Inbound calls: the workflow's input, its update and signal payloads, and its activities' contracts."""
 
 from datetime import datetime, timedelta
+from enum import StrEnum
 
 from pydantic import BaseModel, Field, field_validator
 
@@ -27,6 +28,19 @@ MAX_INBOUND_CALL_LENGTH = timedelta(hours=1)
 ``timeLimit`` makes Twilio end the call then too (its default is four hours)."""
 
 
+class CallKind(StrEnum):
+    """How the person reached the agent: a phone call through Twilio, a web call from the dashboard (the browser in
+    the call's LiveKit room), or a text chat on the agent's page (no room: the agent runs in the API's process)."""
+
+    PHONE = "phone"
+    WEB = "web"
+    TEST = "test"
+
+
+WEB_CALL_PREFIX = {CallKind.WEB: "web-", CallKind.TEST: "chat-"}
+"""The first letters of a dashboard call's id (its ``call_sid``), so it never meets a Twilio CallSid."""
+
+
 def inbound_workflow_id(call_sid: str) -> str:
     return f"inbound-{call_sid}"
 
@@ -45,11 +59,12 @@ class InboundCallInput(BaseModel):
     to_number: str
     agent: AgentConfig
     org_id: str | None = Field(default=None, description="The organization the dialled number belongs to")
+    kind: CallKind = Field(default=CallKind.PHONE, description="phone: Twilio's; web, test: the dashboard's")
 
 
 class PreparedCall(BaseModel):
-    sip_uri: str
-    room: str
+    sip_uri: str = Field(default="", description="Where Twilio bridges a phone call; empty for the dashboard's")
+    room: str = Field(default="", description="The call's LiveKit room; empty for a text chat")
 
 
 class CallStatusUpdate(BaseModel):
@@ -88,6 +103,7 @@ class PrepareRoomRequest(BaseModel):
     contact: Contact
     agent: AgentConfig
     context: dict = Field(default_factory=dict)
+    kind: CallKind = Field(default=CallKind.PHONE, description="A web call's room needs no SIP URI")
 
 
 class InboundCallRecord(BaseModel):
@@ -96,6 +112,8 @@ class InboundCallRecord(BaseModel):
     from_number: str
     agent_name: str
     status: str = "in-progress"
+    kind: CallKind = CallKind.PHONE
+    org_id: str | None = Field(default=None, description="Given for a dashboard call; a phone call's is its number's")
 
 
 class InboundCallEnd(BaseModel):

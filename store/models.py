@@ -547,6 +547,9 @@ class InboundCallRow(Base):
     duration_seconds: Mapped[float | None] = mapped_column(Float)
     outcome: Mapped[str | None] = mapped_column(String(32), doc="Derived from the agent's disposition and the status")
     disposition: Mapped[str | None] = mapped_column(String(48), doc="What the agent recorded the call came to")
+    kind: Mapped[str] = mapped_column(
+        String(8), default="phone", server_default="phone", doc="phone (Twilio's), web or test (the dashboard's)"
+    )
 
 
 # ---- organization capacity ------------------------------------------------------------------------

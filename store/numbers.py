@@ -87,15 +87,21 @@ async def record_inbound_call(
     from_number: str,
     agent_name: str,
     status: str = INBOUND_IN_PROGRESS,
+    *,
+    kind: str = "phone",
+    org_id: str | None = None,
 ) -> None:
-    """Record that a call came in, for the organization that owns the dialled number. Idempotent on the
-    CallSid: a repeat changes nothing."""
-    number = await get_number(session, to_number)
+    """Record that a call came in, for the organization that owns the dialled number (or ``org_id``, a dashboard
+    call's, which dialled no number). Idempotent on the CallSid: a repeat changes nothing."""
+    if org_id is None:
+        number = await get_number(session, to_number)
+        org_id = number.org_id if number is not None else DEFAULT_ORG_ID
     await session.execute(
         queries.dialect_insert(session, InboundCallRow)
         .values(
             call_sid=call_sid,
-            org_id=number.org_id if number is not None else DEFAULT_ORG_ID,
+            org_id=org_id,
+            kind=kind,
             to_number=to_number,
             from_number=from_number,
             agent_name=agent_name,

@@ -20,6 +20,7 @@ from sqlalchemy import (
     String,
     and_,
     bindparam,
+    case,
     cast,
     func,
     literal,
@@ -295,6 +296,7 @@ class CallRecord:
     duration_seconds: float
     carrier: str
     caller_id: str | None
+    kind: str = "phone"
 
 
 def _dial_columns(phone: ColumnElement[Any], contact_name: ColumnElement[Any], agent_name: Any) -> Select[Any]:
@@ -321,6 +323,7 @@ def _dial_columns(phone: ColumnElement[Any], contact_name: ColumnElement[Any], a
         AttemptRow.duration_seconds.label("duration_seconds"),
         AttemptRow.carrier.label("carrier"),
         AttemptRow.caller_id.label("caller_id"),
+        literal("phone").label("kind"),
     ).select_from(AttemptRow)
 
 
@@ -377,8 +380,10 @@ def _inbound_calls(org_id: str | ColumnElement[str]) -> Select[Any]:
         literal("").label("answered_by"),
         InboundCallRow.status.in_(INBOUND_ANSWERED_STATUSES).label("answered"),
         func.coalesce(InboundCallRow.duration_seconds, 0.0).label("duration_seconds"),
-        literal("twilio").label("carrier"),
+        # A dashboard call (web, test) reached no carrier.
+        case((InboundCallRow.kind == "phone", literal("twilio")), else_=literal("dashboard")).label("carrier"),
         cast(null(), String(32)).label("caller_id"),
+        InboundCallRow.kind.label("kind"),
     ).where(InboundCallRow.org_id == org_id)
 
 
@@ -471,6 +476,7 @@ def _record(row: Any) -> CallRecord:
         duration_seconds=float(row.duration_seconds or 0.0),
         carrier=row.carrier or "",
         caller_id=row.caller_id,
+        kind=row.kind or "phone",
     )
 
 

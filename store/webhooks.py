@@ -300,6 +300,7 @@ async def inbound_call_ended_event(session: AsyncSession, call_sid: str) -> list
         "call_id": call_id,
         "link": f"/v1/calls/{call_id}",
         "direction": "inbound",
+        "kind": row.kind,
         "from_number": row.from_number,
         "to_number": row.to_number,
         "agent_name": row.agent_name,

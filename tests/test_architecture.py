@@ -15,7 +15,9 @@ MAY_IMPORT: dict[str, set[str]] = {
     "activities": {"schemas", "store", "telephony", "infra", "workflows"},
     "voice_worker": {"schemas", "infra", "telephony", "workflows"},
     "simulator": {"schemas", "telephony", "voice_worker", "infra", "workflows"},
-    "api": {"schemas", "store", "telephony", "infra", "workflows"},
+    # The dashboard's text chat runs the agent (voice_worker) on the chosen model (simulator's scripted one offline)
+    # in the API's process: api/services/agent_talk.py.
+    "api": {"schemas", "store", "telephony", "infra", "workflows", "voice_worker", "simulator"},
     "worker": {"schemas", "store", "telephony", "infra", "workflows", "activities", "simulator", "voice_worker", "api"},
     "cli": {
         "schemas",

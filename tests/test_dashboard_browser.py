@@ -18,6 +18,9 @@ from api_helpers import eventually, phone
 from api_stack import MEMBER_PASSWORD
 from browser_helpers import fresh_artifacts, headless_chromium
 from cryptography.fernet import Fernet
+from livekit_standin import API_KEY as LIVEKIT_KEY
+from livekit_standin import API_SECRET as LIVEKIT_SECRET
+from livekit_standin import LiveKitStandIn
 from oauth_provider import OAuthProvider
 from playwright.async_api import Browser, BrowserContext, Page, expect
 from tool_target import BookingService
@@ -522,3 +525,81 @@ async def test_an_admin_uploads_searches_and_deletes_an_agents_documents(api_sta
     finally:
         await context.close()
     assert errors == []
+
+
+async def test_an_operator_chats_with_an_agent_on_its_page_and_finds_the_chat_among_its_calls(api_stack, browser, snap):
+    created = await api_stack.org_a.http.post(
+        "/v1/agents", json={"name": "ava-chat", "instructions": "Qualify leads.", "greeting": "Hi, Ava from Acme."}
+    )
+    assert created.status_code == 201, created.text
+    errors: list[str] = []
+    context, page = await logged_in(browser, api_stack.base_url, api_stack.org_a.email, errors)
+    try:
+        await page.goto("/agents/ava-chat")
+        talk = page.locator("#talk")
+        await expect(talk.locator("#web-call")).to_have_text("Talk to this agent")
+        await talk.locator("input[name=talk_phone]").fill("+14155550123")
+        await talk.locator("#start-chat").click()
+        log = talk.locator(".chat-log")
+        await expect(log.locator(".chat-line.agent").first).to_contain_text("Hi, Ava from Acme.")
+        message = talk.locator("input[name=chat_message]")
+        await message.fill("Hi, yes, speaking.")
+        await message.press("Enter")
+        await expect(log.locator(".chat-line.you")).to_have_count(1)
+        await expect(message).to_be_enabled()
+        await message.fill("We have 40 employees and a budget of around 5,000 a month, and I'm interested.")
+        await message.press("Enter")
+        # The agent records the qualification, takes a note, records what the call came to and ends the chat.
+        await expect(talk.locator("#chat-call")).to_be_visible()
+        for tool in ("Share information", "Take note", "Record disposition", "End call"):
+            await expect(log.locator(".chat-line.tool", has_text=tool)).to_have_count(1)
+        await snap(page, "talk-01-chat")
+
+        await page.click("a[href='/calls']")
+        row = page.locator("#call-table tbody tr", has_text="ava-chat")
+        await expect(row).to_contain_text("Test")
+        await expect(row).to_contain_text("Qualified")
+        await row.locator("a").first.click()
+        await expect(page.locator("h1")).to_contain_text("Qualified")
+        await expect(page.locator("body")).to_contain_text("We have 40 employees")
+        calls = (await api_stack.org_a.http.get("/v1/calls", params={"agent": "ava-chat"})).json()["items"]
+        [chat] = calls
+        detail = (await api_stack.org_a.http.get(f"/v1/calls/{chat['id']}")).json()
+        assert (detail["kind"], detail["disposition"]) == ("test", "qualified")
+        for note in detail["notes"]:
+            await expect(page.locator("body")).to_contain_text(note["note"])
+        assert detail["notes"]
+        await snap(page, "talk-02-the-chat-among-the-calls")
+        assert errors == []
+    finally:
+        await context.close()
+
+
+async def test_the_talk_button_starts_a_web_call_whose_failed_connection_ends_it(api_stack, browser, snap):
+    """The page loads the vendored LiveKit client, may reach the LiveKit server (its CSP), starts a web call and,
+    when the browser cannot join the room (the stand-in speaks no WebRTC signalling), ends the call it started."""
+    created = await api_stack.org_a.http.post("/v1/agents", json={"name": "ava-web", "instructions": "Help callers."})
+    assert created.status_code == 201, created.text
+    errors: list[str] = []
+    async with LiveKitStandIn() as standin:
+        api_stack.settings.livekit_url = standin.url  # the API and the worker share these settings
+        api_stack.settings.livekit_api_key, api_stack.settings.livekit_api_secret = LIVEKIT_KEY, LIVEKIT_SECRET
+        context, page = await logged_in(browser, api_stack.base_url, api_stack.org_a.email, errors)
+        try:
+            await page.goto("/agents/ava-web")
+            talk = page.locator("#talk")
+            await talk.locator("input[name=talk_phone]").fill("+14155550123")
+            await talk.locator("#web-call").click()
+            await expect(page.locator(".toast.error")).to_contain_text("The call could not connect")
+            await expect(talk.locator("#web-call")).to_be_visible()
+            [dispatch] = standin.calls("CreateDispatch")
+            assert dispatch.message.agent_name == api_stack.settings.agent_name
+            await snap(page, "talk-03-web-call-not-connected")
+
+            await eventually(
+                lambda: api_stack.org_a.http.get("/v1/calls", params={"agent": "ava-web"}),
+                lambda body: [(call["kind"], call["state"]) for call in body["items"]] == [("web", "completed")],
+            )
+            assert errors == []
+        finally:
+            await context.close()

@@ -5,6 +5,11 @@ agent dispatched into it and answers the SIP URI Twilio bridges the caller to. T
 for Twilio's final call status (or the longest a call may last), records the end and closes the room.
 The agent's tools work on it as on a ContactWorkflow (same update/signal/query names), stored under
 campaign ``inbound`` with the CallSid as external id.
+
+The dashboard's calls to an agent are runs of it too, of another ``kind`` (schemas/inbound.py ``CallKind``): a
+web call (``web``) gets its room and dispatch from the same ``prepare`` without a SIP URI, the browser joining the
+room; a text chat (``test``) gets no room, its agent running in the API's process. Either ends with a
+``completed`` status from the API, and records its tools, notes and disposition exactly as a phone call does.
 """
 
 from datetime import timedelta
@@ -21,6 +26,7 @@ with workflow.unsafe.imports_passed_through():
         INBOUND_CAMPAIGN_ID,
         MAX_INBOUND_CALL_LENGTH,
         NO_END_REPORTED,
+        CallKind,
         CallStatusUpdate,
         InboundActivityName,
         InboundCallbackRequest,
@@ -56,6 +62,7 @@ class InboundCallWorkflow(CallRecordsMixin):
         self._prepare_failed = False
         self._final: CallStatusUpdate | None = None
         self._callback_pending = False
+        self._answered_at = workflow.now()
         self._contact = Contact(external_id=input.call_sid, phone=input.from_number, name="")
         self._init_call_records(
             INBOUND_CAMPAIGN_ID,
@@ -80,6 +87,9 @@ class InboundCallWorkflow(CallRecordsMixin):
         await workflow.wait_condition(lambda: not self._preparing and not self._callback_pending)
         self._state.status = final.status
         self._state.duration_seconds = final.duration_seconds
+        if input.kind != CallKind.PHONE and final.duration_seconds is None and self._prepared is not None:
+            # No carrier times a dashboard call: it lasted from its preparation to its end, on workflow time.
+            self._state.duration_seconds = (workflow.now() - self._answered_at).total_seconds()
         self._state.disposition, self._state.outcome = self._came_to(final.status)
         await self._sync_state()
         await workflow.execute_local_activity(
@@ -96,7 +106,7 @@ class InboundCallWorkflow(CallRecordsMixin):
         )
         if final.status == "completed" and self._transcript_segments:
             self._start_analysis(1, self._state.outcome.value if self._state.outcome else None)
-        if self._prepared is not None:
+        if self._prepared is not None and self._prepared.room:  # a text chat has no room
             await workflow.execute_activity(
                 InboundActivityName.DELETE_ROOM,
                 RoomToDelete(room=self._prepared.room),
@@ -149,27 +159,10 @@ class InboundCallWorkflow(CallRecordsMixin):
             return self._prepared
         self._preparing = True
         try:
-            room_request = PrepareRoomRequest(
-                workflow_id=workflow.info().workflow_id,
-                call_sid=self._input.call_sid,
-                contact=self._contact,
-                agent=self._input.agent,
-                context=self._live_context.data,
-            )
-            # Patched: a local activity, so room, dispatch and record all run in the workflow task the webhook's
-            # update-with-start began, and the caller waits for no activity task's round trip.
-            run = (
-                workflow.execute_local_activity
-                if workflow.patched(ROOM_IN_ONE_TASK_PATCH)
-                else workflow.execute_activity
-            )
-            prepared = await run(
-                InboundActivityName.PREPARE_ROOM,
-                room_request,
-                result_type=PreparedCall,
-                start_to_close_timeout=timedelta(seconds=5),
-                retry_policy=ROOM_RETRY,
-            )
+            prepared = PreparedCall()  # a text chat's agent runs in the API's process: no room to make
+            if self._input.kind != CallKind.TEST:
+                prepared = await self._prepare_room()
+            self._answered_at = workflow.now()
             await workflow.execute_local_activity(
                 InboundActivityName.RECORD_CALL,
                 InboundCallRecord(
@@ -177,6 +170,8 @@ class InboundCallWorkflow(CallRecordsMixin):
                     to_number=self._input.to_number,
                     from_number=self._input.from_number,
                     agent_name=self._input.agent.name,
+                    kind=self._input.kind,
+                    org_id=self._input.org_id,
                 ),
                 start_to_close_timeout=timedelta(seconds=10),
                 retry_policy=STORE_RETRY,
@@ -190,6 +185,27 @@ class InboundCallWorkflow(CallRecordsMixin):
         self._state.room = prepared.room
         self._state.status = "in-progress"
         return prepared
+
+    async def _prepare_room(self) -> PreparedCall:
+        """The call's LiveKit room with the agent dispatched into it (a phone call's with the SIP URI to bridge to)."""
+        room_request = PrepareRoomRequest(
+            workflow_id=workflow.info().workflow_id,
+            call_sid=self._input.call_sid,
+            contact=self._contact,
+            agent=self._input.agent,
+            context=self._live_context.data,
+            kind=self._input.kind,
+        )
+        # Patched: a local activity, so room, dispatch and record all run in the workflow task the webhook's
+        # update-with-start began, and the caller waits for no activity task's round trip.
+        run = workflow.execute_local_activity if workflow.patched(ROOM_IN_ONE_TASK_PATCH) else workflow.execute_activity
+        return await run(
+            InboundActivityName.PREPARE_ROOM,
+            room_request,
+            result_type=PreparedCall,
+            start_to_close_timeout=timedelta(seconds=5),
+            retry_policy=ROOM_RETRY,
+        )
 
     @workflow.signal
     def call_status(self, update: CallStatusUpdate) -> None:

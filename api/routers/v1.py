@@ -8,6 +8,7 @@ from temporalio.service import RPCError
 
 from api.routers import (
     access,
+    agent_talk,
     agents,
     caller_ids,
     calls,
@@ -36,6 +37,7 @@ ROUTERS = (
     calls,
     information,
     agents,
+    agent_talk,
     numbers,
     caller_ids,
     departments,

@@ -714,7 +714,25 @@ document.addEventListener("alpine:init", () => {
     },
   }));
 
-  // The agent editor: create, or change any field of, one agent; tools are one checkbox each.
+  // The agent page's web call: the LiveKit Room the browser joined, if any.
+  let webCallRoom = null;
+  // The vendored LiveKit client (large), loaded the first time a web call starts rather than with the page.
+  let livekitClient = null;
+  function loadLivekitClient() {
+    livekitClient ??= new Promise((resolve, reject) => {
+      const script = document.createElement("script");
+      script.src = "/static/vendor/livekit-client/livekit-client.umd.js";
+      script.onload = () => resolve(window.LivekitClient);
+      script.onerror = () => {
+        livekitClient = null;
+        reject(new Error("the LiveKit client did not load"));
+      };
+      document.head.appendChild(script);
+    });
+    return livekitClient;
+  }
+  // The agent editor: create, or change any field of, one agent; tools are one checkbox each. An agent saved can be
+  // talked to: a web call (the browser in the agent's room) or a text chat, each recorded as one of its calls.
   Alpine.data("agentEditor", (agentName, toolNames, speakers) => ({
     existing: agentName,
     agent: {
@@ -745,6 +763,8 @@ document.addEventListener("alpine:init", () => {
     notFound: false,
     testCall: { phone: "", name: "", context: "" },
     calling: false,
+    // The web call (a LiveKit room the browser joins) and the text chat, each a call of the agent's.
+    talk: { phone: "", status: "", joining: false, inCall: false, sid: null, callId: null, chat: null, starting: false, sending: false, message: "", lines: [] },
     async init() {
       this.httpTools = await api("GET", "/v1/tools");
       if (!this.existing) return;
@@ -842,6 +862,91 @@ document.addEventListener("alpine:init", () => {
       } finally {
         this.calling = false;
       }
+    },
+    talkPath(suffix) {
+      return `/v1/agents/${enc(this.existing)}/${suffix}`;
+    },
+    async startWebCall() {
+      this.talk.joining = true;
+      this.talk.status = "Connecting…";
+      try {
+        const { Room, RoomEvent, Track } = await loadLivekitClient();
+        const call = await api("POST", this.talkPath("web-call"), { phone: this.talk.phone });
+        const room = new Room();
+        room.on(RoomEvent.TrackSubscribed, (track) => {
+          if (track.kind === Track.Kind.Audio) document.body.appendChild(track.attach());
+        });
+        room.on(RoomEvent.Disconnected, () => this.callEnded());
+        webCallRoom = room; // kept out of Alpine's reactive proxies, which the SDK's private fields refuse
+        this.talk.inCall = true;
+        this.talk.callId = call.call_id;
+        this.talk.sid = call.call_id.replace(/^in_/, "");
+        await room.connect(call.url, call.token);
+        await room.localParticipant.setMicrophoneEnabled(true);
+        this.talk.status = "In the call: speak to the agent.";
+      } catch (error) {
+        this.talk.status = "";
+        if (!(error instanceof ApiError)) toast(`The call could not connect: ${error.message}`, "error");
+        if (this.talk.inCall) await this.hangUp();
+      } finally {
+        this.talk.joining = false;
+      }
+    },
+    async hangUp() {
+      const room = webCallRoom;
+      webCallRoom = null;
+      if (room) await room.disconnect();
+      await this.callEnded();
+    },
+    async callEnded() {
+      if (!this.talk.sid) return;
+      const sid = this.talk.sid;
+      this.talk.sid = null;
+      this.talk.inCall = false;
+      this.talk.status = "Call ended.";
+      await api("POST", this.talkPath(`web-call/${enc(sid)}/end`));
+    },
+    heard(reply) {
+      for (const tool of reply.tools) this.talk.lines.push({ speaker: "tool", text: fmt.label(tool) });
+      for (const segment of reply.said) this.talk.lines.push({ speaker: "agent", text: segment.text });
+      this.$nextTick(() => {
+        this.$refs.chatLog.scrollTop = this.$refs.chatLog.scrollHeight;
+      });
+      if (reply.ended) {
+        this.talk.chat = null;
+        this.talk.status = "The agent ended the chat.";
+      }
+    },
+    async startChat() {
+      this.talk.starting = true;
+      this.talk.lines = [];
+      try {
+        const chat = await api("POST", this.talkPath("chat"), { phone: this.talk.phone });
+        this.talk.chat = chat.session_id;
+        this.talk.callId = chat.call_id;
+        this.talk.status = "Chatting: the agent answers as on a call.";
+        this.heard(chat);
+      } finally {
+        this.talk.starting = false;
+      }
+    },
+    async sendChat() {
+      const text = this.talk.message.trim();
+      if (!text || !this.talk.chat) return;
+      this.talk.sending = true;
+      this.talk.lines.push({ speaker: "you", text });
+      this.talk.message = "";
+      try {
+        this.heard(await api("POST", this.talkPath(`chat/${enc(this.talk.chat)}/messages`), { text }));
+      } finally {
+        this.talk.sending = false;
+      }
+    },
+    async endChat() {
+      const chat = this.talk.chat;
+      this.talk.chat = null;
+      this.talk.status = "Chat ended.";
+      if (chat) await api("POST", this.talkPath(`chat/${enc(chat)}/end`));
     },
   }));
 

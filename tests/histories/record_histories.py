@@ -2,7 +2,8 @@
 
 One history per workflow type, plus ``contact_workflow_in_campaign.json``: a campaign's contact that parks
 until its calling window opens (``contact_workflow.json`` is a contact started on its own, as an inbound
-caller's callback is). All sealed with the suite's test-only codec key (``tests/codec_test_keys.py``).
+caller's callback is), and ``inbound_call_workflow_chat.json``: a dashboard's text chat with an agent (an
+inbound call of kind ``test``, no room). All sealed with the suite's test-only codec key (``tests/codec_test_keys.py``).
 Only re-record on purpose: a change that breaks replay of the committed histories would break running
 campaigns too (see docs/versioning.md).
 """
@@ -62,6 +63,8 @@ async def record(only: set[str]) -> None:
             await _record_webhook_delivery(env, sessions, db_url)
         if not only or "connection_refresh_workflow" in only:
             await _record_connection_refresh(env, sessions, db_url)
+        if not only or "inbound_call_workflow_chat" in only:
+            await _record_dashboard_chat(env, sessions, db_url)
         if only:
             return
         worker_settings = Settings(database_url=db_url, task_queue="record")
@@ -112,6 +115,42 @@ async def record(only: set[str]) -> None:
                 )
             history = await env.client.get_workflow_handle(inbound_workflow_id("CArecorded")).fetch_history()
             (HERE / "inbound_call_workflow.json").write_text(history.to_json())
+
+
+async def _record_dashboard_chat(env, sessions, db_url: str) -> None:
+    """A text chat from the dashboard: the call prepared without a room, a transcript line, a note and a disposition
+    from the agent, the tester's end."""
+    from schemas.agent import AgentConfig, TranscriptSegment
+    from schemas.inbound import CallKind, CallStatusUpdate, InboundCallInput, inbound_workflow_id
+    from schemas.settings import Settings
+    from simulator.carrier import SimCarrier
+    from voice_worker.temporal_bridge import TemporalCallBridge
+    from worker.main import build_worker
+    from workflows.inbound import InboundCallWorkflow
+
+    worker_settings = Settings(database_url=db_url, task_queue="record-chat")
+    async with build_worker(env.client, worker_settings, sessions=sessions, carrier=SimCarrier(time_scale=0.0)):
+        handle = await env.client.start_workflow(
+            InboundCallWorkflow.run,
+            InboundCallInput(
+                call_sid="chat-recorded",
+                from_number="+14155550123",
+                to_number="",
+                agent=AgentConfig(name="front-desk", instructions="Help callers."),
+                kind=CallKind.TEST,
+            ),
+            id=inbound_workflow_id("chat-recorded"),
+            task_queue="record-chat",
+        )
+        await handle.execute_update(InboundCallWorkflow.prepare)
+        bridge = TemporalCallBridge(env.client, handle.id, 1)
+        now = await env.get_current_time()
+        await bridge.append_transcript([TranscriptSegment(speaker="callee", text="I'm interested", started_at=now)])
+        await bridge.take_note("interested in a demo")
+        await bridge.record_disposition("qualified", "wants a demo")
+        await handle.signal(InboundCallWorkflow.call_status, CallStatusUpdate(status="completed"))
+        await handle.result()
+    (HERE / "inbound_call_workflow_chat.json").write_text((await handle.fetch_history()).to_json())
 
 
 async def _record_webhook_delivery(env, sessions, db_url: str) -> None:
