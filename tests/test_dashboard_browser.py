@@ -480,6 +480,18 @@ async def test_an_admin_adds_edits_and_deletes_a_department(api_stack, browser, 
         await form.get_by_role("button", name="Cancel").click()
         await expect(form.locator("input[name=name]")).to_be_editable()
 
+        # The agent editor offers the department, and saving sends the agent's choice.
+        created = await api_stack.org_a.http.post("/v1/agents", json=AGENT)
+        assert created.status_code == 201, created.text
+        await page.goto(f"/agents/{AGENT['name']}")
+        await page.locator("#agent-departments input[name=department_billing]").check()
+        await page.click("#agent-form button[type=submit]")
+        await expect(page.locator(".toast", has_text="Agent saved")).to_be_visible()
+        agent = (await api_stack.org_a.http.get(f"/v1/agents/{AGENT['name']}")).json()
+        assert agent["departments"] == ["billing"]
+        assert (await api_stack.org_a.http.put(f"/v1/agents/{AGENT['name']}", json={"departments": []})).is_success
+
+        await page.goto("/departments")
         page.once("dialog", lambda dialog: dialog.accept())
         await row.get_by_role("button", name="Delete").click()
         await expect(page.locator(".empty h3")).to_have_text("No departments yet")

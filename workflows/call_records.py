@@ -131,7 +131,8 @@ class CallRecordsMixin:
         self._live_context = LiveContext(data=dict(context or {}))
         # What the agent recorded, per attempt: the latest disposition of a call counts.
         self._recorded_dispositions: dict[int, DispositionInput] = {}
-        self._analyses: list[workflow.ActivityHandle[object]] = []
+        # Work after a call that decides nothing (analyses, recordings), each with what it is, for the log.
+        self._follow_ups: list[tuple[str, workflow.ActivityHandle[object]]] = []
         self._tool_calls = 0
         # Department transfers the voice worker is ringing, by route id: the department and the caller's need.
         self._ringing_routes: dict[str, tuple[Department, str]] = {}
@@ -143,7 +144,7 @@ class CallRecordsMixin:
 
     def _start_analysis(self, attempt: int, outcome: str | None) -> None:
         """Start the analysis of a call that connected (``ActivityName.ANALYZE_CALL``), without waiting for it:
-        the call's outcome is decided already, and the analysis only suggests. :meth:`_analyses_done` awaits
+        the call's outcome is decided already, and the analysis only suggests. :meth:`_follow_ups_done` awaits
         them before the workflow ends; one that fails is logged and forgotten."""
         if self._rec_agent is None or outcome is None or outcome in NOT_CONNECTED_OUTCOMES:
             return
@@ -154,22 +155,28 @@ class CallRecordsMixin:
             outcome=outcome,
             config=self._rec_agent.analysis,
         )
-        self._analyses.append(
+        self._follow_up(
+            "call analysis",
             workflow.start_activity(
                 ActivityName.ANALYZE_CALL,
                 request,
                 start_to_close_timeout=ANALYSIS_TIMEOUT,
                 retry_policy=ANALYSIS_RETRY,
-            )
+            ),
         )
 
-    async def _analyses_done(self) -> None:
-        for handle in self._analyses:
+    def _follow_up(self, what: str, handle: workflow.ActivityHandle[object]) -> None:
+        """Keep after-call work that was started, for :meth:`_follow_ups_done`."""
+        self._follow_ups.append((what, handle))
+
+    async def _follow_ups_done(self) -> None:
+        """Await the after-call work before the workflow ends; one that fails is logged and forgotten."""
+        for what, handle in self._follow_ups:
             try:
                 await handle
             except ActivityError as err:
-                workflow.logger.warning("call analysis failed; the call's outcome stands: %s", err)
-        self._analyses.clear()
+                workflow.logger.warning("%s failed; the call's outcome stands: %s", what, err)
+        self._follow_ups.clear()
 
     def _next_key(self, kind: str) -> str:
         self._rec_count += 1

@@ -172,13 +172,13 @@ class ContactWorkflow(CallRecordsMixin):
             await asyncio.shield(asyncio.ensure_future(self._finish()))
             raise
         await self._finish()
-        await self._analyses_done()
+        await self._follow_ups_done()
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self.state()
 
     def _collect_recordings(self, attempt: int, result: DialResult) -> None:
         """After an answered call of a recording agent, record its recordings; like the analysis, it decides
-        nothing, and :meth:`_analyses_done` awaits it before the end."""
+        nothing, and :meth:`_follow_ups_done` awaits it before the end."""
         request = CollectRecordings(
             idempotency_key=attempt_idempotency_key(workflow.info().workflow_id, attempt),
             org_id=self._input.org_id,
@@ -188,7 +188,7 @@ class ContactWorkflow(CallRecordsMixin):
             call_seconds=result.duration_seconds,
         )
         if (handle := start_collecting(self._input.agent, request)) is not None:
-            self._analyses.append(handle)
+            self._follow_up("recording collection", handle)
 
     def _adopt(self, contact: Contact) -> None:
         """Take the whole contact: its number (for an opt-out) and its attributes (the agent's first context)."""

@@ -123,8 +123,8 @@ class InboundCallWorkflow(CallRecordsMixin):
                 call_seconds=final.duration_seconds or 0.0,
             )
             if final.status == "completed" and (handle := start_collecting(input.agent, recording)) is not None:
-                self._analyses.append(handle)
-        await self._analyses_done()
+                self._follow_up("recording collection", handle)
+        await self._follow_ups_done()
         await workflow.wait_condition(workflow.all_handlers_finished)
         await self._sync_state()
         return self._state

@@ -753,8 +753,10 @@ document.addEventListener("alpine:init", () => {
       active: true,
       tools: Object.fromEntries(toolNames.map((tool) => [tool, true])),
       http_tools: [],
+      departments: [],
     },
     httpTools: [],
+    departments: [],
     contextText: "{}",
     speaking: "tts:openai",
     stats: null,
@@ -766,7 +768,7 @@ document.addEventListener("alpine:init", () => {
     // The web call (a LiveKit room the browser joins) and the text chat, each a call of the agent's.
     talk: { phone: "", status: "", joining: false, inCall: false, sid: null, callId: null, chat: null, starting: false, sending: false, message: "", lines: [] },
     async init() {
-      this.httpTools = await api("GET", "/v1/tools");
+      [this.httpTools, this.departments] = await Promise.all([api("GET", "/v1/tools"), api("GET", "/v1/departments")]);
       if (!this.existing) return;
       try {
         const agent = await api("GET", `/v1/agents/${enc(this.existing)}`, undefined, { quiet: true });
