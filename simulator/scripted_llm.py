@@ -158,7 +158,7 @@ TEXT = {
     ),
     "time": ("It's {result} where you are.", "الوقت الآن {result} عندك."),
     "recall": ("Here is what I have: {result}", "هذا ما لدي: {result}"),
-    "offer": ("{result} Would that interest you?", "{result} هل يهمك ذلك؟"),
+    "offer": ("We're offering {result}. Would that interest you?", "نقدم لك {result}. هل يهمك ذلك؟"),
     "error": ("{result}", "عذراً: {result}"),
     "lookup": ("Here is what I found: {result}", "هذا ما وجدته: {result}"),
     "answer": ("According to {source}: {result}", "وفقاً لـ {source}: {result}"),
@@ -456,7 +456,7 @@ class Script:
         if "search_knowledge" in self.tools and QUESTION.search(said):
             return self.call("search_knowledge", {"query": said})
         if _has(text, OFFER) and (offer := self.context_value("offer")):
-            return ScriptedReply(self.say("offer", result=offer))
+            return ScriptedReply(self.say("offer", result=offer.rstrip(".!")))
         if self.user_turns == 1:
             return ScriptedReply(self.say("greet", name=self.context_value("name") or "there", topic=self.topic))
         return ScriptedReply(self.say("pitch", topic=self.topic))
