@@ -1,5 +1,6 @@
 """One HTTP tool invocation: render the request from the model's arguments, guard it against SSRF, send it and
-map the answer to what the model is handed. The activity (``activities/tools.py``) and the API's test endpoint
+map the answer to what the model is handed; a tool's secret is sealed when it is stored and unsealed here just
+before its request. The activity (``activities/tools.py``) and the API's test endpoint
 (``api/services/tools.py``) both call :func:`call_tool_on_behalf`: one code path. docs/tools.md.
 """
 
@@ -12,6 +13,7 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from infra import oauth
+from infra.sealing import SealingKeyError, seal, sealing_cipher, unseal
 from infra.webhooks import UnsafeWebhookUrlError, check_url
 from schemas.settings import Settings
 from schemas.tools import (
@@ -21,9 +23,12 @@ from schemas.tools import (
     HttpMethod,
     HttpTool,
     InvocationStatus,
+    StoredHttpTool,
+    StoredToolAuth,
     ToolAuth,
     ToolResult,
     failure_sentence,
+    secret_hint,
 )
 
 ALLOWED_BY = "RINGFLOW_TOOL_ALLOW_PRIVATE_URLS"
@@ -56,6 +61,29 @@ def render_body(template: Any, arguments: dict[str, Any]) -> Any:
     if isinstance(template, list):
         return [render_body(value, arguments) for value in template]
     return template
+
+
+def sealed_tool(settings: Settings, tool: HttpTool) -> StoredHttpTool:
+    """``tool`` as it is stored: a plain secret sealed with the deployment's key (its hint taken now, from the
+    plain text). Raises :class:`SealingKeyError` only for a tool with a plain secret and no usable key."""
+    if not tool.auth.secret:
+        return StoredHttpTool.model_validate(tool.model_dump())
+    auth = StoredToolAuth(
+        **tool.auth.model_dump(include={"kind", "header", "connection"}),
+        sealed_secret=seal(sealing_cipher(settings), tool.auth.secret),
+        secret_hint=secret_hint(tool.auth.secret),
+    )
+    return StoredHttpTool.model_validate({**tool.model_dump(exclude={"auth"}), "auth": auth.model_dump()})
+
+
+def opened_tool(settings: Settings, tool: HttpTool) -> HttpTool:
+    """``tool`` with its secret in the clear, for the request about to be sent; a tool without a sealed secret
+    (none, or a legacy plain one) as it is. Raises :class:`SealingKeyError` when the keys do not open it."""
+    auth = tool.auth
+    if not isinstance(auth, StoredToolAuth) or not auth.sealed_secret:
+        return tool
+    plain = unseal(sealing_cipher(settings), auth.sealed_secret)
+    return tool.model_copy(update={"auth": ToolAuth(kind=auth.kind, header=auth.header, secret=plain)})
 
 
 def auth_headers(auth: ToolAuth, access_token: str | None = None) -> dict[str, str]:
@@ -201,13 +229,19 @@ async def call_tool_on_behalf(
     idempotency_key: str,
     http: httpx.AsyncClient | None = None,
 ) -> ToolResult:
-    """:func:`call_http_tool` for an organization: an oauth tool's connection gives its token first (refreshed
-    when about to expire); a connection that cannot is a refused invocation whose reply says so."""
+    """:func:`call_http_tool` for an organization: a sealed secret is unsealed just before the request, and an
+    oauth tool's connection gives its token first (refreshed when about to expire). A secret the deployment's
+    keys do not open, or a connection that cannot give a token, is a refused invocation saying why."""
+    try:
+        tool = opened_tool(settings, tool)
+    except SealingKeyError as err:
+        error = f"the tool's secret cannot be unsealed: {err}"
+        return ToolResult(status=InvocationStatus.REFUSED, reply=failure_sentence(tool.name), error=error)
     access_token = None
     if tool.auth.kind == AuthKind.OAUTH:
         try:
             access_token = await oauth.access_token(session, settings, org_id, tool.auth.connection)
-        except (oauth.ConnectionUnavailableError, oauth.OAuthKeyError) as err:
+        except (oauth.ConnectionUnavailableError, SealingKeyError) as err:
             return ToolResult(
                 status=InvocationStatus.REFUSED, reply=f"{failure_sentence(tool.name)} {err}", error=str(err)
             )

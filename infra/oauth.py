@@ -1,6 +1,7 @@
-"""OAuth 2.0 connections' machinery: sealing their secrets at rest, the authorization-code flow with PKCE, and
-an access token that is fresh when a tool needs it. authlib's httpx client speaks the protocol; the API's
-service (``api/services/connections.py``), the tool activity and the refresh activity all come here. docs/tools.md.
+"""OAuth 2.0 connections' machinery: the authorization-code flow with PKCE, and an access token that is fresh
+when a tool needs it; their secrets are sealed at rest with ``infra/sealing.py``. authlib's httpx client speaks
+the protocol; the API's service (``api/services/connections.py``), the tool activity and the refresh activity all
+come here. docs/tools.md.
 """
 
 import secrets
@@ -11,25 +12,20 @@ import httpx
 from authlib.common.security import generate_token
 from authlib.integrations.base_client import OAuthError
 from authlib.integrations.httpx_client import AsyncOAuth2Client
-from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from cryptography.fernet import MultiFernet
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from infra.codec import write_secret_once
+from infra.sealing import seal, sealing_cipher, unseal
 from schemas.connections import REFRESH_LEAD_SECONDS, ConnectionStatus, RefreshConnection, RefreshOutcome
 from schemas.settings import Settings
 from store.connections import get_connection_row
 from store.models import OAuthConnectionRow, as_utc, utcnow
 
-TOKEN_KEY_FILE = "oauth-token.key"
 REFRESH_MARGIN = timedelta(seconds=60)
 """A token expiring within this is refreshed before it is used."""
 PENDING_FLOW_LIFETIME = timedelta(minutes=10)
 """How long an authorization URL's state is accepted back."""
 PROVIDER_TIMEOUT_SECONDS = 15.0
-
-
-class OAuthKeyError(RuntimeError):
-    """No usable token key: the message says what to set."""
 
 
 class ProviderUnreachableError(Exception):
@@ -38,42 +34,6 @@ class ProviderUnreachableError(Exception):
 
 class ConnectionUnavailableError(Exception):
     """The connection cannot give a token now; the message is one sentence an agent or a user can be told."""
-
-
-def token_cipher(settings: Settings) -> MultiFernet:
-    """The Fernet keys sealing connections' secrets: ``RINGFLOW_OAUTH_TOKEN_KEY``, else the dev stack's key file."""
-    raw, where = settings.oauth_token_key, "RINGFLOW_OAUTH_TOKEN_KEY"
-    if not raw:
-        path = settings.data_dir / TOKEN_KEY_FILE
-        if not path.exists():
-            raise OAuthKeyError(
-                "no OAuth token key: set RINGFLOW_OAUTH_TOKEN_KEY to a Fernet key "
-                "(python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())')"
-            )
-        raw, where = path.read_text(encoding="utf-8"), str(path)
-    try:
-        return MultiFernet([Fernet(key.strip()) for key in raw.replace("\n", ",").split(",") if key.strip()])
-    except ValueError as err:
-        raise OAuthKeyError(f"{where}: not a list of Fernet keys ({err})") from None
-
-
-def ensure_dev_oauth_token_key(settings: Settings) -> None:
-    """Give the embedded stack a token key of its own (mode 0600) when none is configured."""
-    if not settings.oauth_token_key:
-        write_secret_once(settings.data_dir / TOKEN_KEY_FILE, Fernet.generate_key().decode())
-
-
-def seal(cipher: MultiFernet, text: str) -> str:
-    return cipher.encrypt(text.encode()).decode()
-
-
-def unseal(cipher: MultiFernet, sealed: str) -> str:
-    try:
-        return cipher.decrypt(sealed.encode()).decode()
-    except InvalidToken:
-        raise OAuthKeyError(
-            "a connection's secret does not open with RINGFLOW_OAUTH_TOKEN_KEY: was it changed?"
-        ) from None
 
 
 def _client(cipher: MultiFernet, row: OAuthConnectionRow, redirect_uri: str | None = None) -> AsyncOAuth2Client:
@@ -189,7 +149,7 @@ async def refresh_if_due(session: AsyncSession, settings: Settings, request: Ref
         return RefreshOutcome(expires_at=None)
     lead = timedelta(seconds=REFRESH_LEAD_SECONDS)
     if request.as_of is not None and needs_refresh(row, request.as_of, lead):
-        await refresh_now(token_cipher(settings), row)
+        await refresh_now(sealing_cipher(settings), row)
     await session.commit()
     connected = row.status == ConnectionStatus.CONNECTED.value
     return RefreshOutcome(expires_at=row.expires_at if connected else None)
@@ -217,7 +177,7 @@ async def access_token(session: AsyncSession, settings: Settings, org_id: str, n
     reason = unavailable_reason(name, row)
     if reason is None and row is not None and needs_refresh(row):
         try:
-            await refresh_now(token_cipher(settings), row)
+            await refresh_now(sealing_cipher(settings), row)
         except ProviderUnreachableError as err:
             await session.rollback()
             raise ConnectionUnavailableError(
@@ -228,6 +188,6 @@ async def access_token(session: AsyncSession, settings: Settings, org_id: str, n
     if reason is not None or row is None or row.sealed_access_token is None:
         await session.rollback()
         raise ConnectionUnavailableError(reason or f"The {name} connection has no access token.")
-    token = unseal(token_cipher(settings), row.sealed_access_token)
+    token = unseal(sealing_cipher(settings), row.sealed_access_token)
     await session.commit()
     return token

@@ -213,8 +213,9 @@ class Settings(BaseSettings):
     # ---- OAuth connections (docs/tools.md) --------------------------------------------------------
     oauth_token_key: str | None = Field(
         default=None,
-        description="Comma-separated Fernet keys sealing OAuth connections' tokens and client secrets at rest; the "
-        "first seals, all open (rotation). Required to make a connection (unset: the dev stack's key file)",
+        description="Comma-separated Fernet keys sealing secrets at rest (OAuth connections' tokens and client "
+        "secrets, HTTP tools' secrets); the first seals, all open (rotation). Required to make a connection or save "
+        "a tool with a secret (unset: the dev stack's key file)",
     )
 
     # ---- Payload encryption (PII in workflow histories) ---------------------------------------

@@ -89,6 +89,31 @@ class ToolAuth(BaseModel):
         return self
 
 
+SECRET_HINT_CHARS = 4
+
+
+def secret_hint(secret: str) -> str:
+    """What the API shows of a secret: its last characters (…abcd) when it is long enough to spare them."""
+    return "…" + secret[-SECRET_HINT_CHARS:] if len(secret) > 2 * SECRET_HINT_CHARS else ("…" if secret else "")
+
+
+class StoredToolAuth(ToolAuth):
+    """An auth as stored: the secret sealed (``infra/sealing.py``) with its hint taken from the plain secret when
+    it was saved. A row saved before secrets were sealed keeps its plain ``secret``, used as it is until the tool
+    is saved again."""
+
+    sealed_secret: str = Field(default="", description="The secret sealed with the deployment's sealing key")
+    secret_hint: str = Field(default="", description="The plain secret's last characters, kept when it was sealed")
+
+    @property
+    def has_secret(self) -> bool:
+        return bool(self.sealed_secret or self.secret)
+
+    @property
+    def hint(self) -> str:
+        return self.secret_hint if self.sealed_secret else secret_hint(self.secret)
+
+
 class ToolAuthOut(BaseModel):
     kind: AuthKind
     header: str
@@ -214,6 +239,12 @@ class HttpTool(HttpToolSpec):
     @property
     def spec(self) -> HttpToolSpec:
         return HttpToolSpec(name=self.name, description=self.description, parameters=self.parameters)
+
+
+class StoredHttpTool(HttpTool):
+    """An HTTP tool as ``http_tools.definition`` holds it: its secret sealed (``infra/http_tools.sealed_tool``)."""
+
+    auth: StoredToolAuth = Field(default_factory=StoredToolAuth)
 
 
 class HttpToolOut(BaseModel):

@@ -696,14 +696,15 @@ class WebhookDeliveryRow(Base):
 
 
 class HttpToolRow(Base):
-    """An organization's HTTP tool (``schemas.tools.HttpTool``). The auth secret is kept as given, like a
-    webhook's signing secret, because every invocation sends it; the API shows only its last characters."""
+    """An organization's HTTP tool (``schemas.tools.StoredHttpTool``). The auth secret is sealed
+    (``auth.sealed_secret``, ``infra/sealing.py``) with a hint of its last characters, all the API shows; a row
+    saved before secrets were sealed has a plain ``auth.secret``, sealed when the tool is next saved."""
 
     __tablename__ = "http_tools"
 
     org_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
-    definition: Mapped[dict[str, Any]] = mapped_column(doc="HttpTool.model_dump(mode='json'), the secret included")
+    definition: Mapped[dict[str, Any]] = mapped_column(doc="StoredHttpTool.model_dump(mode='json'), the secret sealed")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

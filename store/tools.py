@@ -3,7 +3,7 @@
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from schemas.tools import HttpTool, InvocationStatus, ToolInvocationOut, ToolInvocationRecord
+from schemas.tools import HttpTool, InvocationStatus, StoredHttpTool, ToolInvocationOut, ToolInvocationRecord
 from store.models import HttpToolRow, ToolInvocationRow, utcnow
 from store.queries import dialect_insert, rowcount, save_named_definition
 
@@ -12,9 +12,10 @@ async def get_tool_row(session: AsyncSession, org_id: str, name: str) -> HttpToo
     return await session.get(HttpToolRow, (org_id, name))
 
 
-async def get_tool(session: AsyncSession, org_id: str, name: str) -> HttpTool | None:
+async def get_tool(session: AsyncSession, org_id: str, name: str) -> StoredHttpTool | None:
+    """The tool as stored: its secret sealed (or, saved before secrets were sealed, plain)."""
     row = await get_tool_row(session, org_id, name)
-    return HttpTool.model_validate(row.definition) if row is not None else None
+    return StoredHttpTool.model_validate(row.definition) if row is not None else None
 
 
 async def list_tool_rows(session: AsyncSession, org_id: str) -> list[HttpToolRow]:
@@ -27,7 +28,10 @@ async def tool_names(session: AsyncSession, org_id: str) -> set[str]:
 
 
 async def save_tool(session: AsyncSession, org_id: str, tool: HttpTool) -> HttpToolRow:
-    """Create the tool, or replace the definition of the one with its name."""
+    """Create the tool, or replace the definition of the one with its name. Its secret is sealed first
+    (``infra/http_tools.sealed_tool``): a plain one is never stored."""
+    if tool.auth.secret:
+        raise ValueError(f"the tool {tool.name!r} has a plain secret: seal it before storing it")
     return await save_named_definition(session, HttpToolRow, org_id, tool.name, tool.model_dump(mode="json"))
 
 

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 
 import httpx
 import pytest_asyncio
+from cryptography.fernet import Fernet
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 from workflow_helpers import ANY_HOUR
@@ -79,6 +80,7 @@ async def api_stack(dev_env, session_factory, db_url) -> AsyncIterator[ApiStack]
         # The fuzz test sends each operation's examples with one key, hundreds a minute; the limits' own
         # tests (test_rate_limits.py) set small ones.
         rate_limit_api_per_key="100000/minute",
+        oauth_token_key=Fernet.generate_key().decode(),  # seals HTTP tools' and connections' secrets
     )
     orgs = []
     async with session_factory() as session:

@@ -4,6 +4,7 @@
 import asyncio
 import json
 import threading
+from contextlib import asynccontextmanager
 from dataclasses import replace
 from datetime import timedelta
 from typing import Any
@@ -12,6 +13,7 @@ import pytest
 from api_helpers import eventually as eventually_answers
 from api_helpers import phone
 from conftest import server_clock
+from cryptography.fernet import Fernet
 from livekit.agents import AgentSession
 from pydantic import ValidationError
 from temporalio.exceptions import ApplicationError
@@ -31,9 +33,9 @@ from workflow_helpers import (
 
 from activities.tools import ToolActivities
 from cli.app import app
-from infra.http_tools import call_http_tool, map_response
+from infra.http_tools import call_http_tool, map_response, sealed_tool
 from schemas.agent import CallJob
-from schemas.settings import Settings
+from schemas.settings import Settings, get_settings
 from schemas.tools import (
     IDEMPOTENCY_HEADER,
     TOOL_ATTEMPTS,
@@ -43,11 +45,14 @@ from schemas.tools import (
     InvokeHttpTool,
     ToolInvocationRecord,
     ToolResult,
+    failure_sentence,
 )
 from simulator.evaluation import evaluate_persona
 from simulator.scripted_llm import ScriptedLLM
 from store import tools as tool_store
-from store.models import DEFAULT_ORG_ID
+from store.db import dispose_cached_engines, get_session_factory
+from store.models import DEFAULT_ORG_ID, HttpToolRow
+from store.queries import save_named_definition
 from voice_worker.agent import RingflowAgent
 from voice_worker.bridge import BridgeError
 from voice_worker.temporal_bridge import TemporalCallBridge
@@ -57,6 +62,11 @@ SLOT_PARAMETERS = {
     "properties": {"day": {"type": "string", "description": "YYYY-MM-DD"}},
     "required": ["day"],
 }
+
+
+SEALING_KEY = Fernet.generate_key().decode()
+TOOL_SETTINGS = Settings(_env_file=None, tool_allow_private_urls=True, oauth_token_key=SEALING_KEY)  # type: ignore[call-arg]
+"""The deployment of the activity tests: it reaches the loopback booking service and seals with ``SEALING_KEY``."""
 
 
 def slots_tool(base_url: str, **fields: Any) -> HttpTool:
@@ -194,9 +204,18 @@ async def test_arguments_that_do_not_fit_are_refused_before_sending(booking_serv
 
 
 async def _store_tool(session_factory, tool: HttpTool) -> None:
+    """Store ``tool`` as the service does: its secret sealed with ``SEALING_KEY``."""
     async with session_factory() as session:
-        await tool_store.save_tool(session, DEFAULT_ORG_ID, tool)
+        await tool_store.save_tool(session, DEFAULT_ORG_ID, sealed_tool(TOOL_SETTINGS, tool))
         await session.commit()
+
+
+async def _stored_auth(sessions, org_id: str, name: str) -> dict[str, Any]:
+    """The tool's auth as its row holds it, read straight from the store."""
+    async with sessions() as session:
+        row = await session.get(HttpToolRow, (org_id, name))
+        assert row is not None
+        return row.definition["auth"]
 
 
 def _on_attempt(attempt: int) -> ActivityEnvironment:
@@ -205,8 +224,8 @@ def _on_attempt(attempt: int) -> ActivityEnvironment:
     return env
 
 
-def _activities(session_factory) -> ToolActivities:
-    return ToolActivities(Settings(_env_file=None, tool_allow_private_urls=True), session_factory)  # type: ignore[call-arg]
+def _activities(session_factory, settings: Settings = TOOL_SETTINGS) -> ToolActivities:
+    return ToolActivities(settings, session_factory)
 
 
 async def test_a_post_is_not_tried_again_on_a_5xx(session_factory, booking_service: BookingService) -> None:
@@ -252,17 +271,20 @@ async def test_a_get_answered_with_a_5xx_is_not_tried_again(session_factory, boo
 # ---- on a call, through its workflow -------------------------------------------------------------
 
 
-@pytest.fixture
-async def call_with_tools(time_env, session_factory, db_url, booking_service: BookingService):
-    """A contact between calls whose agent may use ``find_slots`` (the organization also has ``book_slot``,
-    switched off), a worker whose deployment allows the loopback booking service, and a bridge to the call."""
+@asynccontextmanager
+async def _call_using(
+    time_env, session_factory, db_url, booking_service: BookingService, switched_on: str, **deployment: Any
+):
+    """A contact between calls whose agent may use the tool ``switched_on`` (the organization has ``find_slots``
+    and ``book_slot``, sealed with ``SEALING_KEY``), a worker whose deployment allows the loopback booking service
+    (and has ``deployment``'s settings), and a bridge to the call."""
     campaign_id = new_campaign_id()
     person = contact(31, "never_answers")
     campaign = settings(max_attempts=3, initial_backoff=timedelta(hours=6))
     await seed(session_factory, campaign_id, [person], campaign)
     await _store_tool(session_factory, slots_tool(booking_service.base_url))
     await _store_tool(session_factory, booking_tool(booking_service.base_url))
-    agent = AGENT.model_copy(update={"http_tools": ["find_slots"]})
+    agent = AGENT.model_copy(update={"http_tools": [switched_on]})
     async with contact_between_calls(
         time_env.client,
         session_factory,
@@ -274,9 +296,17 @@ async def call_with_tools(time_env, session_factory, db_url, booking_service: Bo
         clock=server_clock,
         org_id=DEFAULT_ORG_ID,
         tool_allow_private_urls=True,
+        **{"oauth_token_key": SEALING_KEY, **deployment},
     ) as handle:
         bridge = TemporalCallBridge(time_env.client, handle.id, attempt=1)
         yield bridge, handle, campaign_id, person, agent
+
+
+@pytest.fixture
+async def call_with_tools(time_env, session_factory, db_url, booking_service: BookingService):
+    """A call whose agent may use ``find_slots`` (``book_slot`` is switched off): see :func:`_call_using`."""
+    async with _call_using(time_env, session_factory, db_url, booking_service, "find_slots") as call:
+        yield call
 
 
 async def test_an_invocation_runs_through_the_calls_workflow_and_is_recorded_on_the_call(
@@ -356,6 +386,8 @@ async def test_the_api_creates_shows_tests_replaces_and_deletes_a_tool_never_sho
         "secret_hint": "…3456",
     }
     assert "tok_secret_123456" not in created.text
+    sealed = await _stored_auth(api_stack.sessions, api_stack.org_a.id, "book_slot")
+    assert sealed["secret"] == "" and "tok_secret_123456" not in json.dumps(sealed)
     assert (await http.post("/v1/tools", json=tool)).status_code == 409
     assert [t["name"] for t in (await http.get("/v1/tools")).json()] == ["book_slot"]
     assert (await api_stack.org_b.http.get("/v1/tools/book_slot")).status_code == 404
@@ -372,6 +404,7 @@ async def test_the_api_creates_shows_tests_replaces_and_deletes_a_tool_never_sho
     tested = await http.post("/v1/tools/book_slot/test", json={"arguments": {"day": "2026-12-01", "time": "10:00"}})
     assert tested.json()["reply"] == '{"booking.id":"b-1"}'
     assert booking_service.requests[-1]["headers"]["Authorization"] == "Bearer tok_secret_123456"  # kept
+    assert await _stored_auth(api_stack.sessions, api_stack.org_a.id, "book_slot") == sealed  # kept sealed
 
     assert (await http.delete("/v1/tools/book_slot")).status_code == 204
     assert (await http.get("/v1/tools/book_slot")).status_code == 404
@@ -473,6 +506,114 @@ async def test_the_call_detail_lists_the_invocations_recorded_on_that_call(api_s
     assert [(i["tool"], i["arguments"], i["status"], i["latency_ms"]) for i in detail["tool_invocations"]] == [
         ("find_slots", {"day": "2026-12-01"}, "ok", 42)
     ]
+
+
+# ---- secrets sealed at rest ----------------------------------------------------------------------
+
+
+async def test_a_stored_secret_is_sealed_and_opened_only_for_the_request(
+    session_factory, booking_service: BookingService
+) -> None:
+    await _store_tool(session_factory, booking_tool(booking_service.base_url))
+    auth = await _stored_auth(session_factory, DEFAULT_ORG_ID, "book_slot")
+    assert "tok_secret_123456" not in json.dumps(auth)
+    assert (auth["secret"], auth["secret_hint"]) == ("", "…3456")
+    assert Fernet(SEALING_KEY).decrypt(auth["sealed_secret"].encode()) == b"tok_secret_123456"
+
+    request = InvokeHttpTool(
+        org_id=DEFAULT_ORG_ID, name="book_slot", arguments={"day": "d", "time": "t"}, idempotency_key="k8"
+    )
+    result = await _on_attempt(1).run(_activities(session_factory).invoke_http_tool, request)
+    assert result.status == InvocationStatus.OK, result.error
+    assert booking_service.requests[-1]["headers"]["Authorization"] == "Bearer tok_secret_123456"
+
+    new_key_first = f"{Fernet.generate_key().decode()},{SEALING_KEY}"  # a rotation keeps the old key after the new
+    rotated = TOOL_SETTINGS.model_copy(update={"oauth_token_key": new_key_first})
+    result = await _on_attempt(1).run(_activities(session_factory, rotated).invoke_http_tool, request)
+    assert result.status == InvocationStatus.OK, result.error
+
+
+async def test_a_secret_the_keys_do_not_open_is_refused_recorded_on_the_call_and_the_agent_says_a_sentence(
+    time_env, session_factory, db_url, booking_service: BookingService
+) -> None:
+    changed_key = Fernet.generate_key().decode()  # the deployment's key was replaced, not rotated
+    async with _call_using(
+        time_env, session_factory, db_url, booking_service, "book_slot", oauth_token_key=changed_key
+    ) as (bridge, _, campaign_id, person, _):
+        result = await bridge.call_http_tool("book_slot", {"day": "2026-12-01", "time": "10:00"})
+
+    assert result.status == InvocationStatus.REFUSED
+    assert result.reply == failure_sentence("book_slot") == "I couldn't reach the book slot system just now."
+    assert booking_service.requests == []
+    async with session_factory() as session:
+        [recorded] = await tool_store.invocations_for(session, campaign_id, person.external_id)
+    assert recorded.status == InvocationStatus.REFUSED
+    assert recorded.error.startswith("the tool's secret cannot be unsealed: a sealed secret does not open with ")
+    assert "RINGFLOW_OAUTH_TOKEN_KEY" in recorded.error
+
+
+async def test_saving_a_tool_with_a_secret_without_a_sealing_key_is_refused_in_one_line(api_stack, tmp_path) -> None:
+    api_stack.settings.oauth_token_key = None
+    api_stack.settings.data_dir = tmp_path  # and no dev stack's key file either
+    http = api_stack.org_a.http
+    refused = await http.post("/v1/tools", json=booking_tool("http://127.0.0.1:9").model_dump(mode="json"))
+    assert refused.status_code == 422
+    detail = refused.json()["detail"]
+    assert detail.startswith("auth.secret: cannot be sealed: no key to seal secrets with: set RINGFLOW_OAUTH_TOKEN_KEY")
+    assert "\n" not in detail
+    without_secret = await http.post("/v1/tools", json=slots_tool("http://127.0.0.1:9").model_dump(mode="json"))
+    assert without_secret.status_code == 201, without_secret.text
+
+
+async def test_a_tool_saved_with_a_plain_secret_before_sealing_still_works_and_is_sealed_when_saved_again(
+    api_stack, booking_service: BookingService
+) -> None:
+    http, org_id = api_stack.org_a.http, api_stack.org_a.id
+    legacy = booking_tool(booking_service.base_url).model_dump(mode="json")
+    async with api_stack.sessions() as session:  # a row as it was stored before secrets were sealed
+        await save_named_definition(session, HttpToolRow, org_id, "book_slot", legacy)
+        await session.commit()
+    sample = {"arguments": {"day": "2026-12-01", "time": "10:00"}}
+
+    assert (await http.get("/v1/tools/book_slot")).json()["auth"]["secret_hint"] == "…3456"
+    tested = await http.post("/v1/tools/book_slot/test", json=sample)
+    assert tested.json()["status"] == "ok", tested.text
+    assert booking_service.requests[-1]["headers"]["Authorization"] == "Bearer tok_secret_123456"
+
+    saved = await http.put("/v1/tools/book_slot", json={**legacy, "auth": {"kind": "bearer"}})
+    assert saved.status_code == 200 and saved.json()["auth"]["secret_hint"] == "…3456", saved.text
+    auth = await _stored_auth(api_stack.sessions, org_id, "book_slot")
+    assert auth["secret"] == "" and "tok_secret_123456" not in json.dumps(auth)
+    tested = await http.post("/v1/tools/book_slot/test", json=sample)
+    assert tested.json()["status"] == "ok", tested.text
+    assert booking_service.requests[-1]["headers"]["Authorization"] == "Bearer tok_secret_123456"
+
+
+def test_the_cli_seals_a_tool_secret_and_without_a_key_refuses_it_in_one_line(
+    cli_store_url: str, tmp_path, monkeypatch
+) -> None:
+    monkeypatch.setenv("RINGFLOW_TOOL_ALLOW_PRIVATE_URLS", "true")
+    monkeypatch.delenv("RINGFLOW_OAUTH_TOKEN_KEY", raising=False)
+    definition = tmp_path / "tool.json"
+    definition.write_text(json.dumps(booking_tool("http://127.0.0.1:9").model_dump(mode="json")))
+
+    code, out = ringflow("tool", "create", str(definition))
+    assert code == 1 and len(out.strip().splitlines()) == 1 and "set RINGFLOW_OAUTH_TOKEN_KEY" in out, out
+
+    key = Fernet.generate_key().decode()
+    monkeypatch.setenv("RINGFLOW_OAUTH_TOKEN_KEY", key)
+    get_settings.cache_clear()
+    code, out = ringflow("tool", "create", str(definition))
+    assert code == 0 and "tool book_slot: POST" in out, out
+
+    async def stored_auth() -> dict[str, Any]:
+        try:
+            return await _stored_auth(get_session_factory(cli_store_url), DEFAULT_ORG_ID, "book_slot")
+        finally:
+            await dispose_cached_engines()
+
+    auth = asyncio.run(stored_auth())
+    assert Fernet(key).decrypt(auth["sealed_secret"].encode()) == b"tok_secret_123456" and auth["secret"] == ""
 
 
 # ---- the agent, against a fake bridge ------------------------------------------------------------

@@ -21,7 +21,7 @@ from activities.connections import ConnectionActivities
 from activities.tools import ToolActivities
 from api.services import connections as service
 from cli.app import app
-from infra import oauth
+from infra import oauth, sealing
 from schemas.connections import ConnectionCreate, Provider, refresh_workflow_id
 from schemas.settings import Settings
 from schemas.tools import HttpTool, InvocationStatus, InvokeHttpTool
@@ -94,8 +94,8 @@ async def test_the_authorization_round_trip_connects_and_keeps_the_tokens_sealed
     raw = " ".join(str(value) for value in row.__dict__.values())
     for secret in (access_token, refresh_token, CLIENT_SECRET):
         assert secret not in raw
-    cipher = oauth.token_cipher(oauth_api.settings)
-    assert oauth.unseal(cipher, row.sealed_access_token or "") == access_token
+    cipher = sealing.sealing_cipher(oauth_api.settings)
+    assert sealing.unseal(cipher, row.sealed_access_token or "") == access_token
     assert (await oauth_api.org_b.http.get("/v1/connections/calendar")).status_code == 404
 
 
@@ -214,8 +214,8 @@ def test_presets_bring_their_endpoints_and_generic_providers_name_theirs() -> No
 
 
 def test_a_token_key_that_is_not_fernet_is_refused_naming_the_setting() -> None:
-    with pytest.raises(oauth.OAuthKeyError, match="RINGFLOW_OAUTH_TOKEN_KEY"):
-        oauth.token_cipher(Settings(_env_file=None, oauth_token_key="not-a-key"))  # type: ignore[call-arg]
+    with pytest.raises(sealing.SealingKeyError, match="RINGFLOW_OAUTH_TOKEN_KEY"):
+        sealing.sealing_cipher(Settings(_env_file=None, oauth_token_key="not-a-key"))  # type: ignore[call-arg]
 
 
 def test_the_cli_creates_lists_and_revokes_a_connection(cli_store_url: str, monkeypatch) -> None:
@@ -294,9 +294,8 @@ async def test_the_refresh_workflow_refreshes_before_expiry_and_ends_on_revoke(
         await eventually(lambda: provider.refreshes >= 1)
         async with session_factory() as session:
             row = await session.get(OAuthConnectionRow, (DEFAULT_ORG_ID, "calendar"))
-            assert row is not None and oauth.unseal(oauth.token_cipher(settings), row.sealed_access_token or "") != (
-                first_token
-            )
+            cipher = sealing.sealing_cipher(settings)
+            assert row is not None and sealing.unseal(cipher, row.sealed_access_token or "") != first_token
             await service.revoke(session, settings, time_env.client, org_id=DEFAULT_ORG_ID, name="calendar")
         with pytest.raises(WorkflowFailureError):
             await handle.result()
@@ -350,10 +349,10 @@ async def test_platform_tools_book_on_the_calendar_and_log_the_call_in_the_crm(o
 
 def test_the_dev_stack_makes_its_token_key_once_and_keeps_it(tmp_path) -> None:
     settings = Settings(_env_file=None, data_dir=tmp_path, oauth_token_key=None)  # type: ignore[call-arg]
-    with pytest.raises(oauth.OAuthKeyError, match="RINGFLOW_OAUTH_TOKEN_KEY"):
-        oauth.token_cipher(settings)
-    oauth.ensure_dev_oauth_token_key(settings)
-    sealed = oauth.seal(oauth.token_cipher(settings), "ya29.token")
-    assert (tmp_path / oauth.TOKEN_KEY_FILE).stat().st_mode & 0o777 == 0o600
-    oauth.ensure_dev_oauth_token_key(settings)
-    assert oauth.unseal(oauth.token_cipher(settings), sealed) == "ya29.token", "a second start keeps the key"
+    with pytest.raises(sealing.SealingKeyError, match="RINGFLOW_OAUTH_TOKEN_KEY"):
+        sealing.sealing_cipher(settings)
+    sealing.ensure_dev_sealing_key(settings)
+    sealed = sealing.seal(sealing.sealing_cipher(settings), "ya29.token")
+    assert (tmp_path / sealing.KEY_FILE).stat().st_mode & 0o777 == 0o600
+    sealing.ensure_dev_sealing_key(settings)
+    assert sealing.unseal(sealing.sealing_cipher(settings), sealed) == "ya29.token", "a second start keeps the key"

@@ -24,8 +24,8 @@ from temporalio.worker import Worker
 
 from infra.client import connect
 from infra.codec import codec_server_url, ensure_dev_codec_keys, ensure_dev_dnc_hash_key
-from infra.oauth import ensure_dev_oauth_token_key
 from infra.operator import ensure_dev_operator_token
+from infra.sealing import ensure_dev_sealing_key
 from infra.search_attributes import register_search_attributes
 from infra.web_ui import workflow_ui_url
 from schemas.settings import Settings
@@ -141,7 +141,7 @@ class DevStack:
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)
         ensure_dev_codec_keys(self.settings)
         ensure_dev_dnc_hash_key(self.settings)
-        ensure_dev_oauth_token_key(self.settings)
+        ensure_dev_sealing_key(self.settings)
         ensure_dev_operator_token(self.settings)
         try:
             if await is_listening(self.settings.temporal_address):

@@ -1,6 +1,7 @@
 """An organization's OAuth connections: start one (the authorization URL), finish it (the provider's callback),
 list them and revoke one. The REST API (``/v1/connections``, ``/oauth/callback``), the dashboard and the CLI
-(``ringflow connection``) go through here; the protocol and the sealing are infra/oauth.py's. docs/tools.md."""
+(``ringflow connection``) go through here; the protocol is infra/oauth.py's, the sealing infra/sealing.py's.
+docs/tools.md."""
 
 from cryptography.fernet import MultiFernet
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -9,7 +10,7 @@ from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.services import audit, tools
-from infra import oauth
+from infra import oauth, sealing
 from infra.http_tools import ALLOWED_BY
 from infra.webhooks import UnsafeWebhookUrlError, check_url
 from schemas.connections import (
@@ -74,8 +75,8 @@ def connection_view(row: OAuthConnectionRow) -> ConnectionOut:
 
 def _cipher(settings: Settings) -> MultiFernet:
     try:
-        return oauth.token_cipher(settings)
-    except oauth.OAuthKeyError as err:
+        return sealing.sealing_cipher(settings)
+    except sealing.SealingKeyError as err:
         raise InvalidConnectionError(str(err)) from None
 
 
@@ -130,7 +131,7 @@ async def create(
     row.authorize_params = endpoints.authorize_params
     row.scopes = endpoints.scopes
     row.client_id = request.client_id
-    row.sealed_client_secret = oauth.seal(cipher, request.client_secret)
+    row.sealed_client_secret = sealing.seal(cipher, request.client_secret)
     row.last_error = ""
     row.updated_at = utcnow()
     oauth.forget_tokens(row, ConnectionStatus.PENDING)

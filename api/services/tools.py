@@ -6,15 +6,14 @@ import uuid
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.services import audit
-from infra.http_tools import ALLOWED_BY, call_tool_on_behalf, render_url
+from infra.http_tools import ALLOWED_BY, call_tool_on_behalf, render_url, sealed_tool
+from infra.sealing import SealingKeyError
 from infra.webhooks import UnsafeWebhookUrlError, check_url
 from schemas.agent import AgentConfig
 from schemas.settings import Settings
-from schemas.tools import AuthKind, HttpTool, HttpToolOut, ToolAuthOut, ToolResult
+from schemas.tools import AuthKind, HttpTool, HttpToolOut, StoredHttpTool, ToolAuthOut, ToolResult
 from store import connections, queries, tools
 from store.models import HttpToolRow
-
-SECRET_HINT_CHARS = 4
 
 
 class ToolServiceError(Exception):
@@ -34,14 +33,12 @@ class InvalidToolError(ToolServiceError, ValueError):
 
 
 def tool_view(row: HttpToolRow) -> HttpToolOut:
-    """The tool as the API shows it: the secret only as a hint of its last characters."""
-    tool = HttpTool.model_validate(row.definition)
-    secret = tool.auth.secret
-    hint = "…" + secret[-SECRET_HINT_CHARS:] if len(secret) > 2 * SECRET_HINT_CHARS else ("…" if secret else "")
+    """The tool as the API shows it: the secret only as a hint of its last characters, kept when it was sealed."""
+    tool = StoredHttpTool.model_validate(row.definition)
     return HttpToolOut(
         **tool.model_dump(exclude={"auth"}),
         auth=ToolAuthOut(
-            kind=tool.auth.kind, header=tool.auth.header, connection=tool.auth.connection, secret_hint=hint
+            kind=tool.auth.kind, header=tool.auth.header, connection=tool.auth.connection, secret_hint=tool.auth.hint
         ),
         created_at=row.created_at,
         updated_at=row.updated_at,
@@ -49,9 +46,10 @@ def tool_view(row: HttpToolRow) -> HttpToolOut:
 
 
 async def _checked(
-    session: AsyncSession, settings: Settings, org_id: str, tool: HttpTool, stored: HttpTool | None
-) -> HttpTool:
-    """``tool`` ready to store: its host allowed (SSRF), and an empty secret keeping the stored one."""
+    session: AsyncSession, settings: Settings, org_id: str, tool: HttpTool, stored: StoredHttpTool | None
+) -> StoredHttpTool:
+    """``tool`` ready to store: its host allowed (SSRF), an empty secret keeping the stored one, and a plain secret
+    (a new one, or a stored one saved before secrets were sealed) sealed; no sealing key is needed without one."""
     try:
         await check_url(render_url(tool, {}), allow_private=settings.tool_allow_private_urls, allowed_by=ALLOWED_BY)
     except UnsafeWebhookUrlError as err:
@@ -60,10 +58,14 @@ async def _checked(
     if auth.kind == AuthKind.OAUTH and await connections.get_connection_row(session, org_id, auth.connection) is None:
         raise InvalidToolError(f"auth.connection: the organization has no connection named {auth.connection!r}")
     if auth.kind in (AuthKind.API_KEY, AuthKind.BEARER) and not auth.secret:
-        if stored is None or stored.auth.kind != auth.kind or not stored.auth.secret:
+        if stored is None or stored.auth.kind != auth.kind or not stored.auth.has_secret:
             raise InvalidToolError(f"auth.secret: a {auth.kind.value} auth needs its secret")
-        tool = tool.model_copy(update={"auth": auth.model_copy(update={"secret": stored.auth.secret})})
-    return tool
+        kept = stored.auth.model_dump(include={"secret", "sealed_secret", "secret_hint"})
+        tool = StoredHttpTool.model_validate({**tool.model_dump(), "auth": {**auth.model_dump(), **kept}})
+    try:
+        return sealed_tool(settings, tool)
+    except SealingKeyError as err:
+        raise InvalidToolError(f"auth.secret: cannot be sealed: {err}") from None
 
 
 async def list_tools(session: AsyncSession, *, org_id: str) -> list[HttpToolOut]:
@@ -100,7 +102,7 @@ async def replace(
     """Replace the tool's definition; an auth of the same kind given without its secret keeps the stored one."""
     if tool.name != name:
         raise InvalidToolError(f"name: a tool keeps its name ({name!r}); create another to rename it")
-    stored = HttpTool.model_validate((await _owned(session, org_id, name)).definition)
+    stored = StoredHttpTool.model_validate((await _owned(session, org_id, name)).definition)
     row = await tools.save_tool(session, org_id, await _checked(session, settings, org_id, tool, stored))
     await audit.record(
         session, org_id=org_id, actor=actor, action="tool.update", target=name, details={"url": tool.url}
@@ -124,7 +126,7 @@ async def test(
     session: AsyncSession, settings: Settings, *, org_id: str, name: str, arguments: dict[str, object]
 ) -> ToolResult:
     """Run the tool once with sample arguments, as a call would (same request, guard and mapping), unrecorded."""
-    tool = HttpTool.model_validate((await _owned(session, org_id, name)).definition)
+    tool = StoredHttpTool.model_validate((await _owned(session, org_id, name)).definition)
     return await call_tool_on_behalf(
         session, settings, org_id, tool, arguments, idempotency_key=f"test-{uuid.uuid4().hex}"
     )
