@@ -403,11 +403,12 @@ async def get_campaign(campaign_id: str, org: CurrentOrg, session: DbSession, ct
     return await campaign_view(ctx, session, await owned_campaign(session, org, campaign_id))
 
 
-async def _campaign_exists(campaign_id: str, org: StreamOrg, ctx: Context) -> None:
-    """A stream's 404 must come before it starts: once the first event is out, the status is 200."""
-    async with ctx.sessions() as session:
-        await begin_read_only(session)
-        await owned_campaign(session, org, campaign_id)
+async def _campaign_exists(campaign_id: str, org: CurrentOrg, session: DbSession) -> None:
+    """A stream's 404 must come before it starts: once the first event is out, the status is 200. Checked in
+    the request's session (the caller's check read in it too), which is then closed: the stream holds no
+    connection of the pool between its checks."""
+    await owned_campaign(session, org, campaign_id)
+    await session.close()
 
 
 @router.get(
@@ -417,7 +418,7 @@ async def _campaign_exists(campaign_id: str, org: StreamOrg, ctx: Context) -> No
     responses=json_errors({**V1_RESPONSES, 404: ERRORS[404]}),
 )
 async def campaign_events(
-    campaign_id: str, org: StreamOrg, ctx: Context, request: Request, _: Annotated[None, Depends(_campaign_exists)]
+    campaign_id: str, org: CurrentOrg, ctx: Context, request: Request, _: Annotated[None, Depends(_campaign_exists)]
 ) -> AsyncIterable[CampaignOut]:
     """Server-sent events: the campaign (with live progress), checked about once a second and sent when it
     differs from the last event (the first is always sent); the stream ends after the event that shows it
