@@ -64,55 +64,73 @@ def _unauthorized(detail: str) -> HTTPException:
     return HTTPException(status.HTTP_401_UNAUTHORIZED, detail, headers={"WWW-Authenticate": "Bearer"})
 
 
-async def _key_principal(ctx: AppContext, raw_key: str) -> Principal:
-    async with ctx.sessions() as session:
-        await begin_read_only(session)
-        found = await live_api_key(session, raw_key)
+async def _key_principal(session: AsyncSession, raw_key: str) -> Principal:
+    found = await live_api_key(session, raw_key)
     if found is None:
         raise _unauthorized("this API key is not valid")
     org, key = found
     return Principal(org=org, role=KEY_SCOPE_ROLES[key.scope], actor=key_actor(key.prefix, key.label))
 
 
-async def _session_principal(ctx: AppContext, raw_id: str) -> Principal:
-    """The member of a live dashboard session; a dead one is deleted, a used one kept alive."""
-    async with ctx.sessions() as session:
-        await begin_read_only(session)
-        found = await members.find_session(session, raw_id, ctx.settings.session_idle_timeout)
+async def _session_principal(ctx: AppContext, session: AsyncSession, raw_id: str, reads_only: bool) -> Principal:
+    """The member of a live dashboard session; a dead one is deleted, a used one kept alive.
+
+    The lookup reads in the request's session. The write (ending a dead session, or marking a live one
+    used) is committed in a short session of its own, since a GET's session only reads and never commits;
+    it is due at most once a minute per session (``members.TOUCH_EVERY``), so nearly every request only
+    reads."""
+    found = await members.find_session(session, raw_id, ctx.settings.session_idle_timeout)
+    await _release_write_lock(session, reads_only)
     if found is None:
         raise _unauthorized("your session has ended: log in again")
     if found.dead or found.touch_due:
-        async with ctx.sessions() as session:
+        async with ctx.sessions() as write:
             if found.dead:
-                await members.close_session(session, raw_id)
+                await members.close_session(write, raw_id)
             else:
-                await members.touch_session(session, raw_id)
-            await session.commit()
+                await members.touch_session(write, raw_id)
+            await write.commit()
     if found.dead:
         raise _unauthorized("your session has ended: log in again")
     return Principal(org=found.org, role=Role(found.member.role), actor=found.member.email, csrf_token=found.csrf_token)
 
 
-async def authenticate(request: Request, ctx: AppContext) -> Principal:
-    """Who is calling: an API key (a header) or else a dashboard session (the cookie); 401 for neither."""
+async def _release_write_lock(session: AsyncSession, reads_only: bool) -> None:
+    """After the lookup, end a write request's transaction (it wrote nothing; the loaded rows stay, as
+    sessions do not expire them on commit). On SQLite that transaction holds the write lock from its first
+    statement, and the session-use mark and routes that write through sessions of their own would wait
+    on it. A GET's read-only transaction goes on into the route, on the same connection."""
+    if not reads_only:
+        await session.commit()
+
+
+async def authenticate(request: Request, ctx: AppContext, session: AsyncSession) -> Principal:
+    """Who is calling: an API key (a header) or else a dashboard session (the cookie); 401 for neither.
+    The lookup reads in ``session``, the request's own."""
+    reads_only = request.method in READ_ONLY_METHODS
     raw_key = presented_api_key(request)
     if raw_key is not None:
-        return await _key_principal(ctx, raw_key)
+        principal = await _key_principal(session, raw_key)
+        await _release_write_lock(session, reads_only)
+        return principal
     raw_id = request.cookies.get(SESSION_COOKIE)
     if raw_id:
-        return await _session_principal(ctx, raw_id)
+        return await _session_principal(ctx, session, raw_id, reads_only)
     raise _unauthorized(
         "an API key is required: send 'Authorization: Bearer <key>' (create one with `ringflow org create`)"
     )
 
 
-async def current_principal(request: Request, ctx: Context) -> Principal:
+async def current_principal(request: Request, ctx: Context, session: DbSession) -> Principal:
     """The caller, allowed to make this request: the one place where roles, key scopes and CSRF are checked.
 
     401 for no valid key or session; 403 when the caller's role lacks the permission the route needs
     (``api.auth.required_permission``), or when a session's write does not carry its CSRF token.
+
+    The check reads in the request's session (FastAPI gives a request one ``db_session``), so a GET takes
+    one connection from the pool, not one for the check and another for the route.
     """
-    principal = await authenticate(request, ctx)
+    principal = await authenticate(request, ctx, session)
     route = request.scope.get("route")
     permission = required_permission(request.method, getattr(route, "path", request.url.path))
     if not principal.may(permission):
@@ -134,6 +152,17 @@ async def current_org(principal: CurrentPrincipal) -> OrganizationRow:
 
 
 CurrentOrg = Annotated[OrganizationRow, Depends(current_org)]
+
+
+async def stream_org(principal: CurrentPrincipal, session: DbSession) -> OrganizationRow:
+    """The caller's organization, for a route that streams its answer and reads through sessions of its own:
+    the request's session, which the check read in, is closed first (FastAPI closes it only after the
+    response), so a stream open for minutes holds no connection of the pool."""
+    await session.close()
+    return principal.org
+
+
+StreamOrg = Annotated[OrganizationRow, Depends(stream_org)]
 
 
 def cookie_secure(request: Request, settings: Settings) -> bool:

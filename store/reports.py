@@ -237,12 +237,13 @@ async def contacts_page(
     limit: int,
     offset: int = 0,
     after: ContactKey | None = None,
+    count: bool = True,
 ) -> Page[tuple[ContactRow, str | None]]:
     """The organization's contacts (with their campaign's agent), most recently changed first.
 
     ``outcome`` is the contact's final outcome; ``since``/``until`` bound its last change. ``after``
     continues past a contact's key; such a page carries no ``total``, since counting every matching row
-    on every page is what made large lists slow.
+    on every page is what made large lists slow, and neither does one asked for without (``count=False``).
     """
     conditions = [
         CampaignRow.org_id == org_id,
@@ -261,9 +262,11 @@ async def contacts_page(
     )
     rows = [(row, agent) for row, agent in (await session.execute(stmt)).all()]
     total = None
-    if after is None:
-        count = select(func.count()).select_from(ContactRow).join(CampaignRow, CampaignRow.id == ContactRow.campaign_id)
-        total = await session.scalar(count.where(*conditions)) or 0
+    if after is None and count:
+        counted = (
+            select(func.count()).select_from(ContactRow).join(CampaignRow, CampaignRow.id == ContactRow.campaign_id)
+        )
+        total = await session.scalar(counted.where(*conditions)) or 0
     last = rows[limit - 1][0] if len(rows) > limit else None
     return Page(rows[:limit], total, None if last is None else (last.updated_at, last.id))
 

@@ -178,3 +178,12 @@ async def test_a_cursor_with_an_offset_is_a_422(api_stack, path):
 
     assert response.status_code == 422, response.text
     assert "offset" in response.json()["detail"]
+
+
+async def test_a_first_contacts_page_asked_without_its_total_carries_the_same_items_and_no_total(api_stack):
+    await add_two_campaigns(api_stack)
+    http = api_stack.org_a.http
+    counted = (await http.get("/v1/contacts", params={"limit": PAGE})).json()
+    uncounted = (await http.get("/v1/contacts", params={"limit": PAGE, "with_total": "false"})).json()
+    assert counted["total"] == 18 and uncounted["total"] is None
+    assert uncounted["items"] == counted["items"] and uncounted["next_cursor"] == counted["next_cursor"]

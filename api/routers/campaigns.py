@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import FormData
 from starlette.datastructures import UploadFile as StarletteUploadFile
 
-from api.deps import CurrentOrg, CurrentPrincipal, DbSession
+from api.deps import CurrentOrg, CurrentPrincipal, DbSession, StreamOrg
 from api.routers.common import (
     V1_DEPENDENCIES,
     V1_RESPONSES,
@@ -315,7 +315,7 @@ async def list_campaigns(
 @router.get(
     "/events", response_class=EventSourceResponse, response_model=CampaignsSnapshot, responses=json_errors(V1_RESPONSES)
 )
-async def all_campaign_events(org: CurrentOrg, ctx: Context, request: Request) -> AsyncIterable[CampaignsSnapshot]:
+async def all_campaign_events(org: StreamOrg, ctx: Context, request: Request) -> AsyncIterable[CampaignsSnapshot]:
     """Server-sent events: the organization's newest campaigns with their counts, checked about once a second
     and sent when they differ from the last snapshot sent (the first is always sent)."""
     sent: CampaignsSnapshot | None = None
@@ -338,7 +338,7 @@ async def all_campaign_events(org: CurrentOrg, ctx: Context, request: Request) -
         404: ERRORS[404],
     },
 )
-async def campaign_results(campaign_id: str, org: CurrentOrg, ctx: Context) -> StreamingResponse:
+async def campaign_results(campaign_id: str, org: StreamOrg, ctx: Context) -> StreamingResponse:
     """The campaign's results, one CSV row per contact (outcome, attempts, last call, the latest analysis's
     summary and extracted fields), streamed; cells a spreadsheet would run as formulas start with ``'``."""
     try:
@@ -379,7 +379,7 @@ async def _report_download(
         ReportFormat.XLSX, "Sheets Summary, Contacts (one row per contact) and Calls (one per dial)"
     ),
 )
-async def campaign_report_xlsx(campaign_id: str, org: CurrentOrg, ctx: Context) -> StreamingResponse:
+async def campaign_report_xlsx(campaign_id: str, org: StreamOrg, ctx: Context) -> StreamingResponse:
     """The campaign's report as an Excel workbook: a Summary sheet (contacts, dials, answer rate, average
     call, cost, final and network outcomes, dials per hour), then every contact and every dial, times
     in UTC."""
@@ -391,7 +391,7 @@ async def campaign_report_xlsx(campaign_id: str, org: CurrentOrg, ctx: Context) 
     response_class=StreamingResponse,
     responses=_report_responses(ReportFormat.PDF, "A summary with its tables and charts"),
 )
-async def campaign_report_pdf(campaign_id: str, org: CurrentOrg, ctx: Context) -> StreamingResponse:
+async def campaign_report_pdf(campaign_id: str, org: StreamOrg, ctx: Context) -> StreamingResponse:
     """The campaign's summary as a PDF: its facts, a table and a bar chart of final outcomes, a chart of
     dials over time, and dials by network outcome."""
     return await _report_download(campaign_id, org, ctx, ReportFormat.PDF)
@@ -403,11 +403,12 @@ async def get_campaign(campaign_id: str, org: CurrentOrg, session: DbSession, ct
     return await campaign_view(ctx, session, await owned_campaign(session, org, campaign_id))
 
 
-async def _campaign_exists(campaign_id: str, org: CurrentOrg, ctx: Context) -> None:
-    """A stream's 404 must come before it starts: once the first event is out, the status is 200."""
-    async with ctx.sessions() as session:
-        await begin_read_only(session)
-        await owned_campaign(session, org, campaign_id)
+async def _campaign_exists(campaign_id: str, org: CurrentOrg, session: DbSession) -> None:
+    """A stream's 404 must come before it starts: once the first event is out, the status is 200. Checked in
+    the request's session (the caller's check read in it too), which is then closed: the stream holds no
+    connection of the pool between its checks."""
+    await owned_campaign(session, org, campaign_id)
+    await session.close()
 
 
 @router.get(

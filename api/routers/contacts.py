@@ -39,9 +39,14 @@ async def list_contacts(
     limit: Limit = DEFAULT_PAGE_SIZE,
     offset: Offset = 0,
     cursor: Cursor = None,
+    with_total: bool = Query(
+        default=True,
+        description="false: leave total null and skip counting, as a list paged by cursor (the dashboard's) "
+        "has no use for it; pages with a cursor never count",
+    ),
 ) -> ContactList:
     """The organization's contacts, most recently changed first. Page a large list with ``cursor``: ``total``
-    is counted only on pages without it."""
+    is counted only on pages without it (and without ``with_total=false``)."""
     after = contact_cursor(cursor, offset)
     where = reports.CallFilter(
         campaign_id=campaign_id,
@@ -50,7 +55,9 @@ async def list_contacts(
         until=utc(until, "until"),
         agent=agent,
     )
-    page = await reports.contacts_page(session, org.id, where, limit=limit, offset=offset, after=after)
+    page = await reports.contacts_page(
+        session, org.id, where, limit=limit, offset=offset, after=after, count=with_total
+    )
     items = [
         row_view(
             ContactOut,

@@ -21,7 +21,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from api.auth import Permission, Principal
-from api.deps import SESSION_COOKIE, AppContext, Context, authenticate, current_principal, set_login_cookie
+from api.deps import SESSION_COOKIE, AppContext, Context, DbSession, authenticate, current_principal, set_login_cookie
 from api.proxies import client_address
 from api.ratelimit import Limits
 from api.services.connections import redirect_uri
@@ -50,10 +50,10 @@ class _LoginRequired(Exception):
     """Raised by a page whose visitor has no live session; answered with a redirect to the login page."""
 
 
-async def page_principal(request: Request, ctx: Context) -> Principal:
+async def page_principal(request: Request, ctx: Context, session: DbSession) -> Principal:
     """The API's own check of the caller, with a redirect to the login page instead of a 401."""
     try:
-        return await current_principal(request, ctx)
+        return await current_principal(request, ctx, session)
     except HTTPException as err:
         if err.status_code == status.HTTP_401_UNAUTHORIZED:
             raise _LoginRequired from None
@@ -94,10 +94,12 @@ def _safe_next(target: str | None) -> str:
 
 
 @router.get("/login", response_class=HTMLResponse)
-async def login_form(request: Request, ctx: Context, next_page: Annotated[str, Query(alias="next")] = "/") -> Response:
+async def login_form(
+    request: Request, ctx: Context, session: DbSession, next_page: Annotated[str, Query(alias="next")] = "/"
+) -> Response:
     """The login form; a visitor whose session is still live goes straight on."""
     try:
-        await authenticate(request, ctx)
+        await authenticate(request, ctx, session)
     except HTTPException:
         return _render(request, "login.html", None, ctx, next=_safe_next(next_page), error=None)
     return RedirectResponse(_safe_next(next_page), status_code=303)
@@ -136,19 +138,20 @@ async def login(
 
 
 @router.post("/logout")
-async def logout(request: Request, ctx: Context, csrf_token: Annotated[str, Form()] = "") -> RedirectResponse:
+async def logout(
+    request: Request, ctx: Context, session: DbSession, csrf_token: Annotated[str, Form()] = ""
+) -> RedirectResponse:
     """End the session in the store (its id no longer works anywhere) and forget the cookie."""
     raw_id = request.cookies.get(SESSION_COOKIE)
     try:
-        principal = await authenticate(request, ctx) if raw_id else None
+        principal = await authenticate(request, ctx, session) if raw_id else None
     except HTTPException:
         principal = None  # the session had ended already: nothing left to end but the cookie
     if raw_id and principal is not None:
         if not secrets.compare_digest(csrf_token.encode(), (principal.csrf_token or "").encode()):
             raise HTTPException(status.HTTP_403_FORBIDDEN, "a missing or wrong CSRF token")
-        async with ctx.sessions() as session:
-            await members.close_session(session, raw_id)
-            await session.commit()
+        await members.close_session(session, raw_id)
+        await session.commit()
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict")
     return response

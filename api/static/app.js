@@ -273,6 +273,38 @@ function paging(load, limit = 50) {
   };
 }
 
+/** Cursor paging for a component whose method `load` fetches the page that starts at `cursor` (null: the first)
+ * and sets `nextCursor` from the answer (see the `cursor_pager` macro). Previous pages are a stack of the
+ * cursors they started at, so going back asks again for the same page; nothing counts the whole list. */
+function cursorPaging(load, limit = 50) {
+  return {
+    limit,
+    cursor: null,
+    nextCursor: null,
+    previousCursors: [],
+    nextPage() {
+      if (!this.nextCursor) return;
+      this.previousCursors.push(this.cursor);
+      this.cursor = this.nextCursor;
+      this[load]();
+    },
+    previousPage() {
+      if (this.previousCursors.length === 0) return;
+      this.cursor = this.previousCursors.pop();
+      this[load]();
+    },
+    firstPage() {
+      this.previousCursors = [];
+      this.cursor = null;
+      this[load]();
+    },
+    // The list's query for the current page: a first page asks for no total.
+    pageQuery() {
+      return this.cursor ? { limit: this.limit, cursor: this.cursor } : { limit: this.limit, with_total: "false" };
+    },
+  };
+}
+
 // A page that lists one /v1 collection by offset: its rows land in `field`, loaded on init and on paging.
 function pagedList(path, field, limit) {
   return {
@@ -426,9 +458,8 @@ document.addEventListener("alpine:init", () => {
       campaign: null,
       stats: null,
       contacts: [],
-      contactTotal: 0,
       outcomeFilter: "",
-      ...paging("loadContacts"),
+      ...cursorPaging("loadContacts"),
       live: false,
       acting: false,
       uploading: false,
@@ -473,22 +504,17 @@ document.addEventListener("alpine:init", () => {
       async loadStats() {
         this.stats = await api("GET", `/v1/campaigns/${enc(this.id)}/stats`);
       },
+      // By cursor: the campaign's counts above give the totals, so the table counts nothing.
       async loadContacts() {
         const page = await api(
           "GET",
-          `/v1/contacts${query({
-            campaign_id: this.id,
-            outcome: this.outcomeFilter,
-            limit: this.limit,
-            offset: this.offset,
-          })}`,
+          `/v1/contacts${query({ campaign_id: this.id, outcome: this.outcomeFilter, ...this.pageQuery() })}`,
         );
         this.contacts = page.items;
-        this.contactTotal = page.total;
+        this.nextCursor = page.next_cursor;
       },
       filter() {
-        this.offset = 0;
-        this.loadContacts();
+        this.firstPage();
       },
       // The contact's latest call, straight to its transcript.
       callHref(contact) {
