@@ -456,22 +456,15 @@ class CallRecordsMixin:
         the ring timeout, or a failed transfer, and the department's fallback applies."""
         department, reason = self._ringing_routes.pop(report.route_id)
         detail = report.detail or (f"SIP {report.sip_status_code}" if report.sip_status_code else "")
-        if report.result == TransferResult.ANSWERED:
-            await self._record_route(
-                report.route_id, department, reason, RouteAction.TRANSFER, "transferred", was_open=True, detail=detail
-            )
+        answered = report.result == TransferResult.ANSWERED
+        status = "transferred" if answered else report.result.value
+        await self._record_route(
+            report.route_id, department, reason, RouteAction.TRANSFER, status, was_open=True, detail=detail
+        )
+        if answered:
             return RouteAnswer(
                 route_id=report.route_id, department=department.name, action=RouteAction.TRANSFER, say=""
             )
-        await self._record_route(
-            report.route_id,
-            department,
-            reason,
-            RouteAction.TRANSFER,
-            report.result.value,
-            was_open=True,
-            detail=detail,
-        )
         why = unanswered_why(report.result)
         return await self._route_fallback(report.route_id, department, reason, was_open=True, why=why)
 
